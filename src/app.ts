@@ -1,0 +1,56 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { installAuth } from './http/auth.js';
+import { installErrorHandler } from './http/error-handler.js';
+import { installJsonBody } from './http/json-body.js';
+import { collectRoutesForMethodNotAllowed } from './http/method-not-allowed.js';
+import { installRequestLog, requestIdFor } from './http/request-log.js';
+import { connectorRoutes } from './http/routes/connectors.js';
+import { healthRoutes } from './http/routes/health.js';
+import { buildOpenApiDocument } from './openapi/document.js';
+import { createConnectorStore } from './store/connector-store.js';
+import type { DatabaseHandle } from './store/database.js';
+import { createKeyStore } from './store/key-store.js';
+
+/** Largest accepted request body; a connector is a few hundred bytes. */
+export const BODY_LIMIT = 64 * 1024;
+
+export interface AppOptions {
+  readonly database: DatabaseHandle;
+  readonly logger: FastifyBaseLogger;
+  readonly createStatus?: 200 | 201;
+  /** Close the database when the app closes (the server owns it; tests may share one). */
+  readonly closeDatabase?: boolean;
+}
+
+/** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { database, createStatus = 200 } = options;
+  const app = Fastify({
+    loggerInstance: options.logger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: requestIdFor,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+    // A slow client cannot hold a connection forever.
+    requestTimeout: 30_000,
+  });
+
+  installErrorHandler(app, BODY_LIMIT);
+  installJsonBody(app);
+  installRequestLog(app);
+  installAuth(app, { keys: createKeyStore(database.db) });
+  const addMethodNotAllowed = collectRoutesForMethodNotAllowed(app);
+
+  const openApiDocument = JSON.stringify(buildOpenApiDocument({ createStatus }));
+  app.get('/api/openapi.json', { config: { public: true } }, async (_request, reply) =>
+    reply.type('application/json; charset=utf-8').send(openApiDocument),
+  );
+  healthRoutes(app, database);
+  connectorRoutes(app, { store: createConnectorStore(database.db), createStatus });
+  addMethodNotAllowed();
+
+  if (options.closeDatabase) app.addHook('onClose', async () => database.close());
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,81 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
+import { MIN_KEY_LENGTH } from './auth/api-keys.js';
+import { type DatabaseLocation, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './store/location.js';
+
+function Enum<const T extends string | number>(values: readonly T[], fallback: T) {
+  return Type.Unsafe<T>({
+    type: typeof fallback === 'number' ? 'integer' : 'string',
+    enum: values,
+    default: fallback,
+  });
+}
+
+/** The environment Plugboard reads, validated once at start; the README's settings table mirrors it. */
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.String({ default: DEFAULT_DATABASE_URL }),
+  LOG_LEVEL: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  PLUGBOARD_API_KEY: Type.Optional(Type.String({ minLength: MIN_KEY_LENGTH })),
+  PLUGBOARD_CREATE_STATUS: Enum([200, 201], 200),
+  PLUGBOARD_SQLITE_SYNCHRONOUS: Enum(['FULL', 'NORMAL'], 'FULL'),
+});
+type Env = Static<typeof EnvSchema>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly database: DatabaseLocation;
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly apiKey: string | undefined;
+  readonly createStatus: 200 | 201;
+  readonly sqliteSynchronous: 'FULL' | 'NORMAL';
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const validateEnv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true }).compile<Env>(
+  EnvSchema,
+);
+
+/** Reads and checks the environment. Throws ConfigError naming each bad variable; values are never repeated. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const env: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = source[key];
+    if (value !== undefined && value !== '') env[key] = value;
+  }
+  if (!validateEnv(env)) {
+    const problems = (validateEnv.errors ?? []).map((error) => {
+      const name = error.instancePath.slice(1);
+      if (name === 'PLUGBOARD_API_KEY')
+        return `PLUGBOARD_API_KEY must be at least ${MIN_KEY_LENGTH} characters`;
+      if (error.keyword === 'enum') {
+        return `${name} must be one of ${(error.params.allowedValues as unknown[]).join(', ')}`;
+      }
+      return `${name} ${error.message ?? 'is invalid'}`;
+    });
+    throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+  }
+  let database: DatabaseLocation;
+  try {
+    database = parseDatabaseUrl(env.DATABASE_URL);
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    database,
+    logLevel: env.LOG_LEVEL,
+    apiKey: env.PLUGBOARD_API_KEY,
+    createStatus: env.PLUGBOARD_CREATE_STATUS,
+    sqliteSynchronous: env.PLUGBOARD_SQLITE_SYNCHRONOUS,
+  };
+}

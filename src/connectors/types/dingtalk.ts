@@ -1,0 +1,11 @@
+import { defineConnectorType, param } from '../define.js';
+
+export const dingtalk = defineConnectorType({
+  id: 'dingtalk',
+  displayName: 'DingTalk',
+  description: 'Posts messages to a DingTalk group through a custom robot webhook.',
+  params: {
+    url: param.url('DingTalk robot webhook URL; it embeds the access token', { secret: true }),
+    secret: param.secret('Signing secret of the robot; it signs each message'),
+  },
+});

@@ -1,0 +1,144 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { type AppError, type ErrorDetail, errors, quote } from '../errors.js';
+import type { ConnectorType } from './define.js';
+import { connectorTypeIds, findConnectorType } from './registry.js';
+import {
+  AnyConnectorInputSchema,
+  connectorInputSchema,
+  serverSetFields,
+  type ValidConnectorBody,
+} from './schemas.js';
+
+/** What a valid POST or PUT body carries; everything else in it is ignored or rejected. */
+export interface ConnectorInput {
+  readonly type: ConnectorType;
+  readonly name: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** True for an absolute http: or https: URL with a host, exactly as given (no surrounding spaces). */
+export function isHttpUrl(value: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this rejects
+  if (/[\s\u0000-\u001f\u007f]/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+ajv.addVocabulary(['x-secret']);
+ajv.addFormat('uri', { type: 'string', validate: isHttpUrl });
+ajv.addFormat('date-time', true);
+
+const anyValidator = ajv.compile(AnyConnectorInputSchema);
+const validatorByType = new Map<string, ValidateFunction<ValidConnectorBody>>();
+
+/** The compiled validator of one type's body, compiled on first use. */
+function validatorFor(type: ConnectorType): ValidateFunction<ValidConnectorBody> {
+  let validate = validatorByType.get(type.id);
+  if (!validate) {
+    validate = ajv.compile<ValidConnectorBody>(connectorInputSchema(type));
+    validatorByType.set(type.id, validate);
+  }
+  return validate;
+}
+
+const topLevelFields = ['type', 'name', 'params'];
+
+function escapePointer(token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+function allowedParams(type: ConnectorType): string {
+  return type.paramNames.length > 0 ? type.paramNames.join(', ') : 'none (params must be {} or omitted)';
+}
+
+function detail(error: ErrorObject, type: ConnectorType | undefined): ErrorDetail {
+  const at = error.instancePath;
+  const inParams = at === '/params';
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String(error.params.additionalProperty);
+      const field = `${at}/${escapePointer(key)}`;
+      if (inParams && type) {
+        return {
+          field,
+          message: `unknown key ${quote(key)} for type ${type.id}; allowed keys: ${allowedParams(type)}`,
+        };
+      }
+      return {
+        field,
+        message: `unknown field ${quote(key)}; allowed fields: ${topLevelFields.join(', ')} (${serverSetFields.join(', ')} are set by the server and ignored)`,
+      };
+    }
+    case 'required': {
+      const missing = String(error.params.missingProperty);
+      const field = `${at}/${escapePointer(missing)}`;
+      if (inParams && type) return { field, message: `is required for type ${type.id}` };
+      if (missing === 'params' && type) {
+        return {
+          field,
+          message: `is required for type ${type.id}; it needs ${type.requiredParams.join(', ')}`,
+        };
+      }
+      return { field, message: 'is required' };
+    }
+    case 'type': {
+      const expected = String(error.params.type);
+      return { field: at, message: `must be ${expected === 'object' ? 'an' : 'a'} ${expected}` };
+    }
+    case 'minLength':
+      return { field: at, message: 'must not be empty' };
+    case 'maxLength':
+      return { field: at, message: `must be at most ${String(error.params.limit)} characters` };
+    case 'format':
+      return { field: at, message: 'must be an absolute http: or https: URL, e.g. https://example.com' };
+    case 'enum':
+    case 'const':
+      return {
+        field: at,
+        message: `is not a known connector type; accepted types: ${connectorTypeIds.join(', ')}`,
+      };
+    default:
+      return { field: at, message: error.message ?? 'is invalid' };
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks a POST or PUT body: the connector shape, then `params` by the connector's type.
+ * Throws a 400 AppError listing every problem by JSON pointer; messages never quote values.
+ */
+export function parseConnectorInput(body: unknown): ConnectorInput {
+  if (body === undefined) {
+    throw errors.validation(
+      'request body is required: send the connector as JSON with Content-Type: application/json',
+      [{ field: '', message: 'is required' }],
+    );
+  }
+  if (!isPlainObject(body)) {
+    throw errors.validation('request body must be a JSON object', [
+      { field: '', message: 'must be an object' },
+    ]);
+  }
+  const type = typeof body.type === 'string' ? findConnectorType(body.type) : undefined;
+  if (!type) {
+    anyValidator(body);
+    throw invalid(anyValidator.errors, undefined);
+  }
+  const validate = validatorFor(type);
+  if (!validate(body)) throw invalid(validate.errors, type);
+  return { type, name: body.name, params: body.params ?? {} };
+}
+
+function invalid(ajvErrors: ErrorObject[] | null | undefined, type: ConnectorType | undefined): AppError {
+  const details = (ajvErrors ?? []).map((error) => detail(error, type));
+  const summary = details.map((d) => `${d.field || '(body)'} ${d.message}`).join('; ');
+  return errors.validation(`invalid connector: ${summary}`, details);
+}

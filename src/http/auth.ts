@@ -1,0 +1,88 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { hashApiKey, hashesEqual } from '../auth/api-keys.js';
+import { errors } from '../errors.js';
+import type { KeyPrincipal, KeyStore } from '../store/key-store.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The key the request authenticated with; set on every authenticated route. */
+    principal: KeyPrincipal | null;
+  }
+  interface FastifyContextConfig {
+    /** Routes that answer without a key (the OpenAPI document). */
+    public?: boolean;
+  }
+}
+
+/** How long a key lookup is reused: a revoked key stops working within this time. */
+export const KEY_CACHE_TTL_MS = 2_000;
+/** How often a key's "last used" time is written, at most. */
+export const LAST_USED_INTERVAL_MS = 60_000;
+const MAX_CACHED_KEYS = 10_000;
+const readMethods = new Set(['GET', 'HEAD']);
+
+export interface AuthOptions {
+  readonly keys: KeyStore;
+  readonly now?: () => number;
+}
+
+/**
+ * Bearer-key authentication for every /api route not marked public, and the read/write role
+ * check. Lookups go by the key's hash; hits are cached briefly so that a read costs no query,
+ * misses are not, so that a key created a moment ago works at once.
+ */
+export function installAuth(app: FastifyInstance, { keys, now = Date.now }: AuthOptions): void {
+  const cache = new Map<string, { principal: KeyPrincipal; expires: number }>();
+  const lastTouched = new Map<string, number>();
+
+  async function lookup(keyHash: string): Promise<KeyPrincipal | undefined> {
+    const cached = cache.get(keyHash);
+    if (cached && cached.expires > now()) return cached.principal;
+    const principal = await keys.findActive(keyHash);
+    if (!principal || !hashesEqual(principal.keyHash, keyHash)) {
+      cache.delete(keyHash);
+      return undefined;
+    }
+    if (cache.size >= MAX_CACHED_KEYS) cache.clear();
+    cache.set(keyHash, { principal, expires: now() + KEY_CACHE_TTL_MS });
+    return principal;
+  }
+
+  function recordUse(request: FastifyRequest, principal: KeyPrincipal): void {
+    const at = now();
+    if (at - (lastTouched.get(principal.keyId) ?? 0) < LAST_USED_INTERVAL_MS) return;
+    if (lastTouched.size >= MAX_CACHED_KEYS) lastTouched.clear();
+    lastTouched.set(principal.keyId, at);
+    keys.touch(principal.keyId, new Date(at).toISOString()).catch((error: unknown) => {
+      request.log.warn({ err: error }, 'could not record when an API key was last used');
+    });
+  }
+
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/api/') || request.routeOptions.config.public || !request.routeOptions.url)
+      return;
+    const header = request.headers.authorization;
+    if (header === undefined || header === '') {
+      throw errors.unauthorized('missing API key: send the header Authorization: Bearer <key>', false);
+    }
+    const match = /^Bearer +(\S+) *$/i.exec(header);
+    if (!match?.[1]) {
+      throw errors.unauthorized('malformed Authorization header: expected Authorization: Bearer <key>', true);
+    }
+    const principal = await lookup(hashApiKey(match[1]));
+    if (!principal) throw errors.unauthorized('unknown or revoked API key', true);
+    request.principal = principal;
+    recordUse(request, principal);
+    if (principal.role !== 'write' && !readMethods.has(request.method)) {
+      throw errors.forbidden(`this API key is read-only; ${request.method} needs a key with the write role`);
+    }
+  });
+}
+
+/** The authenticated principal of a request on a protected route. */
+export function principalOf(request: FastifyRequest): KeyPrincipal {
+  if (!request.principal)
+    throw errors.unauthorized('missing API key: send the header Authorization: Bearer <key>', false);
+  return request.principal;
+}

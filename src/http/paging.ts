@@ -1,0 +1,42 @@
+import { type ErrorDetail, errors } from '../errors.js';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;
+const MAX_START_INDEX = 2_147_483_647; // the spec's int32
+
+export interface Page {
+  readonly offset: number;
+  readonly limit: number;
+}
+
+function readInteger(
+  query: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: ErrorDetail[],
+): number {
+  const raw = query[name];
+  if (raw === undefined) return fallback;
+  const range = `an integer from ${min} to ${max}`;
+  if (typeof raw !== 'string') {
+    problems.push({ field: name, message: `${name} was given more than once; give it once, as ${range}` });
+    return fallback;
+  }
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    problems.push({ field: name, message: `${name} must be ${range}` });
+    return fallback;
+  }
+  return Number(raw);
+}
+
+/** Reads `start-index` and `max-results`; anything but integers in range is a 400 naming the parameter. */
+export function parsePage(query: unknown): Page {
+  const values = typeof query === 'object' && query !== null ? (query as Record<string, unknown>) : {};
+  const problems: ErrorDetail[] = [];
+  const offset = readInteger(values, 'start-index', 0, 0, MAX_START_INDEX, problems);
+  const limit = readInteger(values, 'max-results', DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, problems);
+  if (problems.length > 0) throw errors.invalidQuery(problems);
+  return { offset, limit };
+}

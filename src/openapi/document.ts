@@ -1,0 +1,229 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { ConnectorType } from '../connectors/define.js';
+import { connectorTypes } from '../connectors/registry.js';
+import {
+  ConnectorSchema,
+  ConnectorTypeSchema,
+  connectorInputSchema,
+  ErrorSchema,
+  NameSchema,
+} from '../connectors/schemas.js';
+import { SECRET_PLACEHOLDER } from '../connectors/secrets.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../http/paging.js';
+
+/** A TypeBox schema as plain JSON (drops TypeBox's symbol keys). */
+function json(schema: TSchema): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const inputName = (type: ConnectorType) => `Connector${type.schemaName.slice('Params'.length)}Input`;
+
+function errorResponse(description: string) {
+  return { description, content: { 'application/json': { schema: ref('Error') } } };
+}
+
+const connectorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ref('Connector') } },
+});
+
+const idParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'entity ID',
+  schema: { type: 'string' },
+};
+
+const auth = {
+  401: errorResponse('Missing, malformed, unknown or revoked API key (with WWW-Authenticate: Bearer)'),
+};
+const write = { ...auth, 403: errorResponse('The API key has the read role') };
+const body = {
+  400: errorResponse('The body is not a valid connector; `errors` lists each problem by JSON pointer'),
+  413: errorResponse('The body is larger than 64 KiB'),
+  415: errorResponse('The body is not JSON'),
+};
+
+function connectorInputBody() {
+  return {
+    description: 'the connector; `params` is checked against the params of its `type`',
+    required: true,
+    content: { 'application/json': { schema: ref('ConnectorInput') } },
+  };
+}
+
+/**
+ * The OpenAPI 3 document of what this server does: the published ilert Connectors API plus
+ * Plugboard's additions, built from the same schemas and type modules that validate requests.
+ */
+export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Record<string, unknown> {
+  const schemas: Record<string, unknown> = {
+    Connector: json(ConnectorSchema),
+    ConnectorType: json(ConnectorTypeSchema),
+    ConnectorName: json(NameSchema),
+    Error: json(ErrorSchema),
+    ConnectorInput: {
+      description: 'A connector as sent on create and update; which `params` are allowed depends on `type`.',
+      oneOf: connectorTypes.map((type) => ref(inputName(type))),
+      discriminator: {
+        propertyName: 'type',
+        mapping: Object.fromEntries(
+          connectorTypes.map((type) => [type.id, `#/components/schemas/${inputName(type)}`]),
+        ),
+      },
+    },
+  };
+  for (const type of connectorTypes) {
+    schemas[type.schemaName] = json(type.paramsSchema);
+    const input = json(connectorInputSchema(type));
+    const properties = input.properties as Record<string, Record<string, unknown>>;
+    properties.params = ref(type.schemaName);
+    for (const field of ['id', 'createdAt', 'updatedAt'])
+      properties[field] = { readOnly: true, description: 'set by the server; ignored' };
+    schemas[inputName(type)] = { ...input, title: type.displayName, description: type.description };
+  }
+
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'Plugboard Connectors API',
+      version: '0.1.0',
+      description:
+        'A self-hosted, ilert-compatible Connectors API. Secret params (marked x-secret) read as ' +
+        `"${SECRET_PLACEHOLDER}" for keys with the read role.`,
+    },
+    servers: [{ url: '/api' }],
+    tags: [{ name: 'Connectors' }],
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <key>' },
+      },
+      schemas,
+    },
+    paths: {
+      '/connectors': {
+        get: {
+          tags: ['Connectors'],
+          summary: 'Get connectors.',
+          description:
+            'In creation order; walking the pages while nothing changes visits every connector once.',
+          parameters: [
+            {
+              name: 'start-index',
+              in: 'query',
+              description: 'the starting point (beginning with 0) when paging through a list of entities',
+              schema: { type: 'integer', format: 'int32', minimum: 0, default: 0 },
+            },
+            {
+              name: 'max-results',
+              in: 'query',
+              description: 'the maximum number of results when paging through a list of entities',
+              schema: {
+                type: 'integer',
+                format: 'int32',
+                minimum: 1,
+                maximum: MAX_PAGE_SIZE,
+                default: DEFAULT_PAGE_SIZE,
+              },
+            },
+          ],
+          responses: {
+            200: {
+              description: 'The connectors',
+              content: { 'application/json': { schema: { type: 'array', items: ref('Connector') } } },
+            },
+            400: errorResponse('start-index or max-results is not an integer in range'),
+            ...auth,
+          },
+        },
+        post: {
+          tags: ['Connectors'],
+          summary: 'Create a new connector.',
+          requestBody: connectorInputBody(),
+          responses: {
+            [options.createStatus]: connectorResponse('The newly created connector'),
+            ...body,
+            ...write,
+            409: errorResponse('A connector with this name exists in the account'),
+          },
+        },
+      },
+      '/connectors/{id}': {
+        get: {
+          tags: ['Connectors'],
+          summary: 'Get a specific connector.',
+          parameters: [idParameter],
+          responses: {
+            200: connectorResponse('The requested connector'),
+            ...auth,
+            404: errorResponse('No such connector'),
+          },
+        },
+        put: {
+          tags: ['Connectors'],
+          summary: 'Update the specific connector. (note: type cannot be changed)',
+          parameters: [idParameter],
+          requestBody: connectorInputBody(),
+          responses: {
+            200: connectorResponse('The updated connector'),
+            ...body,
+            ...write,
+            404: errorResponse('No such connector'),
+            409: errorResponse('Another connector with this name exists in the account'),
+          },
+        },
+        delete: {
+          tags: ['Connectors'],
+          summary: 'Remove a specific connector.',
+          parameters: [idParameter],
+          responses: {
+            204: { description: 'Empty body delete response' },
+            ...write,
+            404: errorResponse('No such connector'),
+          },
+        },
+      },
+      '/connectors/name/{name}': {
+        get: {
+          tags: ['Connectors'],
+          summary: 'Get a connector by its name.',
+          parameters: [
+            {
+              name: 'name',
+              in: 'path',
+              required: true,
+              description: 'the connector name',
+              schema: ref('ConnectorName'),
+            },
+          ],
+          responses: {
+            200: connectorResponse('The connector'),
+            ...auth,
+            404: errorResponse('No such connector'),
+          },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          summary: 'This document.',
+          security: [],
+          responses: { 200: { description: 'OpenAPI 3 document', content: { 'application/json': {} } } },
+        },
+      },
+      '/healthz': {
+        servers: [{ url: '/' }],
+        get: {
+          summary: 'Health: 200 once the database answers.',
+          security: [],
+          responses: {
+            200: { description: 'The service and its database answer' },
+            503: { description: 'The database does not answer' },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import type { DatabaseLocation } from './location.js';
+import { migrations } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type SqliteSynchronous = 'FULL' | 'NORMAL';
+
+export interface DatabaseOptions {
+  /** SQLite's `synchronous` pragma; see the README for what each promises on power loss. */
+  readonly synchronous?: SqliteSynchronous;
+}
+
+/** An open database: the query builder plus what the service needs around it. */
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly location: DatabaseLocation;
+  /** Resolves once the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openDatabase(location: DatabaseLocation, options: DatabaseOptions = {}): DatabaseHandle {
+  if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true });
+  const sqlite = new SqliteDatabase(location.path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  let closed = false;
+  return {
+    db,
+    location,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+export interface MigrationReport {
+  readonly applied: readonly string[];
+}
+
+/** Applies every pending migration; throws if one fails (the failed one is rolled back). */
+export async function migrateToLatest(handle: DatabaseHandle): Promise<MigrationReport> {
+  const migrator = new Migrator({
+    db: handle.db,
+    provider: { getMigrations: async () => migrations },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}

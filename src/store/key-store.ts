@@ -1,0 +1,175 @@
+import type { Kysely } from 'kysely';
+import { generateApiKey, generateKeyId, hashApiKey } from '../auth/api-keys.js';
+import { nowIso } from './ids.js';
+import type { Database, KeyRole } from './schema.js';
+
+/** What a request authenticated with a key may act as. */
+export interface KeyPrincipal {
+  readonly keyId: string;
+  readonly keyHash: string;
+  readonly accountId: number;
+  readonly accountName: string;
+  readonly role: KeyRole;
+}
+
+export interface KeyListing {
+  readonly id: string;
+  readonly label: string;
+  readonly account: string;
+  readonly role: KeyRole;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+export interface CreatedKey {
+  readonly id: string;
+  /** The key itself: shown once, never stored. */
+  readonly secret: string;
+}
+
+export type RevokeOutcome = 'revoked' | 'already-revoked' | 'unknown';
+
+export interface KeyStore {
+  /** The active (not revoked) key with this hash. */
+  findActive(keyHash: string): Promise<KeyPrincipal | undefined>;
+  create(account: string, role: KeyRole, label: string): Promise<CreatedKey>;
+  /**
+   * Makes sure a write key with exactly this value exists and is active in `account`
+   * (PLUGBOARD_API_KEY). Returns true when it had to be created or reactivated.
+   */
+  ensure(account: string, secret: string, label: string): Promise<boolean>;
+  list(account?: string): Promise<KeyListing[]>;
+  revoke(id: string): Promise<RevokeOutcome>;
+  touch(keyId: string, at: string): Promise<void>;
+  count(): Promise<number>;
+}
+
+/** The id of the named account, created on first use. */
+async function accountIdOf(db: Kysely<Database>, name: string): Promise<number> {
+  await db
+    .insertInto('accounts')
+    .values({ name, created_at: nowIso() })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
+  const row = await db.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export function createKeyStore(db: Kysely<Database>): KeyStore {
+  return {
+    async findActive(keyHash) {
+      const row = await db
+        .selectFrom('api_keys')
+        .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
+        .select([
+          'api_keys.id as keyId',
+          'api_keys.key_hash as keyHash',
+          'api_keys.account_id as accountId',
+          'accounts.name as accountName',
+          'api_keys.role as role',
+        ])
+        .where('api_keys.key_hash', '=', keyHash)
+        .where('api_keys.revoked_at', 'is', null)
+        .executeTakeFirst();
+      return row;
+    },
+
+    async create(account, role, label) {
+      const secret = generateApiKey();
+      const id = generateKeyId();
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('api_keys')
+          .values({
+            id,
+            account_id: await accountIdOf(trx, account),
+            role,
+            label,
+            key_hash: hashApiKey(secret),
+            created_at: nowIso(),
+            last_used_at: null,
+            revoked_at: null,
+          })
+          .execute();
+      });
+      return { id, secret };
+    },
+
+    async ensure(account, secret, label) {
+      const keyHash = hashApiKey(secret);
+      const existing = await db
+        .selectFrom('api_keys')
+        .select(['id', 'revoked_at', 'role'])
+        .where('key_hash', '=', keyHash)
+        .executeTakeFirst();
+      if (existing && existing.revoked_at === null && existing.role === 'write') return false;
+      const owner = await accountIdOf(db, account);
+      if (existing) {
+        await db
+          .updateTable('api_keys')
+          .set({ revoked_at: null, role: 'write', account_id: owner })
+          .where('id', '=', existing.id)
+          .execute();
+        return true;
+      }
+      await db
+        .insertInto('api_keys')
+        .values({
+          id: generateKeyId(),
+          account_id: owner,
+          role: 'write',
+          label,
+          key_hash: keyHash,
+          created_at: nowIso(),
+          last_used_at: null,
+          revoked_at: null,
+        })
+        .execute();
+      return true;
+    },
+
+    async list(account) {
+      let query = db
+        .selectFrom('api_keys')
+        .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
+        .select([
+          'api_keys.id as id',
+          'api_keys.label as label',
+          'accounts.name as account',
+          'api_keys.role as role',
+          'api_keys.created_at as createdAt',
+          'api_keys.last_used_at as lastUsedAt',
+          'api_keys.revoked_at as revokedAt',
+        ])
+        .orderBy('api_keys.created_at')
+        .orderBy('api_keys.id');
+      if (account !== undefined) query = query.where('accounts.name', '=', account);
+      return query.execute();
+    },
+
+    async revoke(id) {
+      const row = await db
+        .selectFrom('api_keys')
+        .select('revoked_at')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row) return 'unknown';
+      if (row.revoked_at !== null) return 'already-revoked';
+      await db.updateTable('api_keys').set({ revoked_at: nowIso() }).where('id', '=', id).execute();
+      return 'revoked';
+    },
+
+    async touch(keyId, at) {
+      await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', keyId).execute();
+    },
+
+    async count() {
+      const row = await db
+        .selectFrom('api_keys')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { type Kysely, sql } from 'kysely';
+
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('accounts')
+    .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('name', 'text', (col) => col.notNull().unique())
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('api_keys')
+    .addColumn('id', 'text', (col) => col.primaryKey())
+    .addColumn('account_id', 'integer', (col) => col.notNull().references('accounts.id'))
+    .addColumn('role', 'text', (col) => col.notNull().check(sql`role in ('read', 'write')`))
+    .addColumn('label', 'text', (col) => col.notNull())
+    .addColumn('key_hash', 'text', (col) => col.notNull().unique())
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .addColumn('last_used_at', 'text')
+    .addColumn('revoked_at', 'text')
+    .execute();
+
+  await db.schema
+    .createTable('connectors')
+    .addColumn('seq', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('id', 'text', (col) => col.notNull().unique())
+    .addColumn('account_id', 'integer', (col) => col.notNull().references('accounts.id'))
+    .addColumn('type', 'text', (col) => col.notNull())
+    .addColumn('name', 'text', (col) => col.notNull())
+    .addColumn('params', 'text', (col) => col.notNull())
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .addColumn('updated_at', 'text', (col) => col.notNull())
+    .addUniqueConstraint('connectors_account_name_unique', ['account_id', 'name'])
+    .execute();
+
+  await db.schema
+    .createIndex('connectors_account_seq')
+    .on('connectors')
+    .columns(['account_id', 'seq'])
+    .execute();
+}
+
+export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropTable('connectors').execute();
+  await db.schema.dropTable('api_keys').execute();
+  await db.schema.dropTable('accounts').execute();
+}
