@@ -19,7 +19,7 @@ export interface ConnectorInput {
 /** True for an absolute http: or https: URL with a host, exactly as given (no surrounding spaces). */
 export function isHttpUrl(value: string): boolean {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this rejects
-  if (/[\s\u0000-\u001f\u007f]/.test(value)) return false;
+  if (/[\s\u0000-\u001f\u007f]/.test(value) || !/^https?:\/\//i.test(value)) return false;
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';

@@ -60,8 +60,9 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
 
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/api/') || request.routeOptions.config.public || !request.routeOptions.url)
-      return;
+    // By the matched route, not the raw URL: `/%61pi/connectors` routes to `/api/connectors` too.
+    const route = request.routeOptions.url;
+    if (route === undefined || !route.startsWith('/api/') || request.routeOptions.config.public) return;
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
       throw errors.unauthorized('missing API key: send the header Authorization: Bearer <key>', false);

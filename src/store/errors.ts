@@ -15,5 +15,6 @@ const unavailableCodes = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROT
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = driverCode(error);
   if (code !== undefined && unavailableCodes.test(code)) return true;
-  return error instanceof TypeError && /database connection is not open/i.test(error.message);
+  // better-sqlite3 on a closed handle; Kysely once the database has been closed (during shutdown).
+  return error instanceof Error && /database connection is not open|driver has already been destroyed/i.test(error.message);
 }

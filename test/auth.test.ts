@@ -1,0 +1,342 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { connectorTypes } from '../src/connectors/registry.js';
+import { SECRET_PLACEHOLDER } from '../src/connectors/secrets.js';
+import { KEY_CACHE_TTL_MS } from '../src/http/auth.js';
+import { createKeyStore } from '../src/store/key-store.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, validBody, validParams } from './helpers.js';
+
+interface Connector {
+  id: string;
+  type: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  params: Record<string, string>;
+}
+
+/** The secret params of each type, as /work/shared/design/connector-types.md lists them. */
+const documentedSecrets: Record<string, string[]> = {
+  jira: ['password'],
+  microsoft_teams_bot: ['url'],
+  servicenow: ['password'],
+  slack: [],
+  zendesk: ['apiKey'],
+  discord: ['url'],
+  github: ['apiKey'],
+  topdesk: ['password'],
+  zammad: ['apiKey'],
+  mattermost: ['url'],
+  zoom_chat: ['url', 'authorization'],
+  dingtalk: ['url', 'secret'],
+  dynamic: ['authorization'],
+  zabbix: ['apiKey'],
+  autotask: ['password'],
+  google_chat_bot: [],
+};
+
+function expectUnauthorized(response: Awaited<ReturnType<TestContext['call']>>): void {
+  expect(response.statusCode).toBe(401);
+  expect(String(response.headers['www-authenticate'])).toMatch(/^Bearer( |$)/);
+  expect(response.headers['content-type']).toMatch(/^application\/json/);
+  expect(json<ErrorResponse>(response)).toEqual({
+    status: 401,
+    code: 'UNAUTHORIZED',
+    message: expect.stringMatching(/\S/),
+  });
+}
+
+describe('authentication', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await buildTestApp();
+  });
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  const routes = [
+    ['GET', '/api/connectors'],
+    ['GET', '/api/connectors/some-id'],
+    ['GET', '/api/connectors/name/some-name'],
+    ['POST', '/api/connectors'],
+    ['PUT', '/api/connectors/some-id'],
+    ['DELETE', '/api/connectors/some-id'],
+  ] as const;
+
+  const badHeaders: [string, string | undefined][] = [
+    ['missing', undefined],
+    ['empty', ''],
+    ['Basic scheme', 'Basic x'],
+    ['Basic with credentials', 'Basic YWxhZGRpbjpvcGVuc2VzYW1l'],
+    ['Bearer without a key', 'Bearer'],
+    ['Bearer and a space only', 'Bearer '],
+    ['Bearer with two tokens', 'Bearer a b'],
+    ['a key without scheme', 'pb_abcdefghijklmnopqrstuvwxyz'],
+    ['unknown key', 'Bearer pb_this-key-does-not-exist-0123456789abcdef'],
+  ];
+
+  describe.each(badHeaders)('with %s Authorization', (_label, header) => {
+    it.each(routes)('%s %s answers 401 with a Bearer challenge and the error shape', async (method, url) => {
+      const response = await ctx.call(method, url, {
+        key: null,
+        headers: header === undefined ? {} : { authorization: header },
+        ...(method === 'POST' || method === 'PUT' ? { body: validBody(connectorTypes[0]!) } : {}),
+      });
+      expectUnauthorized(response);
+    });
+  });
+
+  it('a malformed or unknown key is flagged as invalid_token, a missing key is not', async () => {
+    const missing = await ctx.call('GET', '/api/connectors', { key: null });
+    expect(missing.headers['www-authenticate']).not.toMatch(/invalid_token/);
+    const unknown = await ctx.call('GET', '/api/connectors', { key: 'pb_nope' });
+    expect(unknown.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+  });
+
+  it('a request that fails authentication changes nothing', async () => {
+    const before = json<Connector[]>(await ctx.call('GET', '/api/connectors'));
+    const created = await ctx.call('POST', '/api/connectors', {
+      key: 'pb_unknown-key',
+      body: validBody(connectorTypes[0]!, 'should not exist'),
+    });
+    expectUnauthorized(created);
+    expect(json<Connector[]>(await ctx.call('GET', '/api/connectors'))).toEqual(before);
+  });
+
+  it('accepts the scheme case-insensitively', async () => {
+    const response = await ctx.call('GET', '/api/connectors', {
+      key: null,
+      headers: { authorization: `bearer ${ctx.keys.read}` },
+    });
+    expect(response.statusCode).toBe(200);
+  });
+
+  it('authenticates by the matched route, also when the path is percent-encoded', async () => {
+    const url = '/%61pi/connectors';
+    expectUnauthorized(await ctx.call('GET', url, { key: null }));
+    const read = await ctx.call('GET', url, { key: ctx.keys.read });
+    expect(read.statusCode).toBe(200);
+    const forbidden = await ctx.call('POST', url, {
+      key: ctx.keys.read,
+      body: validBody(connectorTypes[0]!, 'encoded path'),
+    });
+    expect(forbidden.statusCode).toBe(403);
+    expect(json<ErrorResponse>(forbidden).code).toBe('FORBIDDEN');
+  });
+
+  it('serves /api/openapi.json and /healthz without a key', async () => {
+    const openapi = await ctx.call('GET', '/api/openapi.json', { key: null });
+    expect(openapi.statusCode).toBe(200);
+    expect(json<{ openapi: string }>(openapi).openapi).toMatch(/^3\./);
+    const health = await ctx.call('GET', '/healthz', { key: null });
+    expect(health.statusCode).toBe(200);
+    expect(json(health)).toEqual({ status: 'ok' });
+  });
+});
+
+describe('the read role', () => {
+  let ctx: TestContext;
+  let existing: Connector;
+  beforeAll(async () => {
+    ctx = await buildTestApp();
+    const type = connectorTypes.find((t) => t.id === 'jira')!;
+    const created = await ctx.call('POST', '/api/connectors', { body: validBody(type, 'existing') });
+    expect(created.statusCode).toBe(200);
+    existing = json<Connector>(created);
+  });
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  async function snapshot(): Promise<Connector[]> {
+    const response = await ctx.call('GET', '/api/connectors?max-results=100');
+    expect(response.statusCode).toBe(200);
+    return json<Connector[]>(response);
+  }
+
+  it('may use every GET (and HEAD)', async () => {
+    const key = ctx.keys.read;
+    const list = await ctx.call('GET', '/api/connectors', { key });
+    expect(list.statusCode).toBe(200);
+    expect(json<Connector[]>(list).map((c) => c.id)).toEqual([existing.id]);
+    const paged = await ctx.call('GET', '/api/connectors?max-results=10&start-index=0', { key });
+    expect(paged.statusCode).toBe(200);
+    const one = await ctx.call('GET', `/api/connectors/${existing.id}`, { key });
+    expect(one.statusCode).toBe(200);
+    expect(json<Connector>(one).id).toBe(existing.id);
+    const byName = await ctx.call('GET', '/api/connectors/name/existing', { key });
+    expect(byName.statusCode).toBe(200);
+    expect(json<Connector>(byName).id).toBe(existing.id);
+    expect((await ctx.call('GET', '/api/openapi.json', { key })).statusCode).toBe(200);
+    expect((await ctx.call('GET', '/healthz', { key })).statusCode).toBe(200);
+    expect((await ctx.call('HEAD', '/api/connectors', { key })).statusCode).toBe(200);
+    // A read of a connector that does not exist is a 404, not a 403.
+    const missing = await ctx.call('GET', '/api/connectors/does-not-exist', { key });
+    expect(missing.statusCode).toBe(404);
+  });
+
+  const writes: [string, 'POST' | 'PUT' | 'DELETE', (c: Connector) => string, () => unknown][] = [
+    ['POST a new connector', 'POST', () => '/api/connectors', () => validBody(connectorTypes[0]!, 'new one')],
+    [
+      'PUT an existing connector',
+      'PUT',
+      (c) => `/api/connectors/${c.id}`,
+      () => ({ ...validBody(connectorTypes.find((t) => t.id === 'jira')!, 'renamed', 'changed') }),
+    ],
+    ['PUT an unknown id', 'PUT', () => '/api/connectors/does-not-exist', () => validBody(connectorTypes[0]!)],
+    ['DELETE an existing connector', 'DELETE', (c) => `/api/connectors/${c.id}`, () => undefined],
+    ['DELETE an unknown id', 'DELETE', () => '/api/connectors/does-not-exist', () => undefined],
+    ['POST an invalid body', 'POST', () => '/api/connectors', () => ({ nonsense: true })],
+  ];
+
+  it.each(writes)('may not %s: 403 with the error shape, nothing changes', async (_label, method, url, body) => {
+    const before = await snapshot();
+    const response = await ctx.call(method, url(existing), { key: ctx.keys.read, body: body() });
+    expect(response.statusCode).toBe(403);
+    expect(json<ErrorResponse>(response)).toEqual({
+      status: 403,
+      code: 'FORBIDDEN',
+      message: expect.stringContaining(method),
+    });
+    expect(await snapshot()).toEqual(before);
+    const again = await ctx.call('GET', `/api/connectors/${existing.id}`);
+    expect(json<Connector>(again)).toEqual(existing);
+  });
+});
+
+describe('masking of secret params', () => {
+  let ctx: TestContext;
+  const typesWithSecrets = connectorTypes.filter((type) => type.secretParams.size > 0);
+  const created = new Map<string, Connector>();
+
+  beforeAll(async () => {
+    ctx = await buildTestApp();
+    for (const type of connectorTypes) {
+      const response = await ctx.call('POST', '/api/connectors', { body: validBody(type, `masked ${type.id}`) });
+      expect(response.statusCode).toBe(200);
+      created.set(type.id, json<Connector>(response));
+    }
+  });
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  it('the registry marks as secret exactly what the design lists', () => {
+    const actual = Object.fromEntries(connectorTypes.map((t) => [t.id, [...t.secretParams].sort()]));
+    const expected = Object.fromEntries(
+      Object.entries(documentedSecrets).map(([id, names]) => [id, [...names].sort()]),
+    );
+    expect(actual).toEqual(expected);
+    expect(typesWithSecrets.length).toBe(14);
+  });
+
+  /** What a read key must see: every declared param present, secrets as the placeholder. */
+  function maskedFor(typeId: string): Record<string, string> {
+    const type = connectorTypes.find((t) => t.id === typeId)!;
+    const params = validParams(type);
+    return Object.fromEntries(
+      Object.entries(params).map(([name, value]) => [
+        name,
+        type.secretParams.has(name) ? SECRET_PLACEHOLDER : value,
+      ]),
+    );
+  }
+
+  describe.each(typesWithSecrets.map((type) => [type.id, type] as const))('type %s', (id, type) => {
+    it('the write key sees every param in full (POST, GET one, GET by name, list)', async () => {
+      const full = validParams(type);
+      const connector = created.get(id)!;
+      expect(connector.params).toEqual(full);
+      const one = await ctx.call('GET', `/api/connectors/${connector.id}`);
+      expect(json<Connector>(one).params).toEqual(full);
+      const byName = await ctx.call('GET', `/api/connectors/name/${encodeURIComponent(connector.name)}`);
+      expect(json<Connector>(byName).params).toEqual(full);
+      const list = json<Connector[]>(await ctx.call('GET', '/api/connectors?max-results=100'));
+      expect(list.find((c) => c.id === connector.id)?.params).toEqual(full);
+    });
+
+    it('the read key sees secrets as the placeholder and other params in clear', async () => {
+      const expected = maskedFor(id);
+      // Non-vacuous: at least one secret is present in the stored params, and it is masked.
+      expect(Object.values(expected)).toContain(SECRET_PLACEHOLDER);
+      const connector = created.get(id)!;
+      const key = ctx.keys.read;
+
+      const one = await ctx.call('GET', `/api/connectors/${connector.id}`, { key });
+      expect(one.statusCode).toBe(200);
+      expect(json<Connector>(one)).toEqual({ ...connector, params: expected });
+
+      const byName = await ctx.call('GET', `/api/connectors/name/${encodeURIComponent(connector.name)}`, {
+        key,
+      });
+      expect(byName.statusCode).toBe(200);
+      expect(json<Connector>(byName)).toEqual({ ...connector, params: expected });
+
+      const list = await ctx.call('GET', '/api/connectors?max-results=100', { key });
+      expect(list.statusCode).toBe(200);
+      expect(json<Connector[]>(list).find((c) => c.id === connector.id)).toEqual({
+        ...connector,
+        params: expected,
+      });
+
+      // No secret value appears anywhere in what the read key got.
+      for (const name of type.secretParams) {
+        const secret = connector.params[name]!;
+        expect(one.body).not.toContain(secret);
+        expect(byName.body).not.toContain(secret);
+        expect(list.body).not.toContain(secret);
+      }
+    });
+  });
+
+  it('the read key sees types without secrets in full', async () => {
+    for (const type of connectorTypes.filter((t) => t.secretParams.size === 0)) {
+      const connector = created.get(type.id)!;
+      const one = await ctx.call('GET', `/api/connectors/${connector.id}`, { key: ctx.keys.read });
+      expect(json<Connector>(one)).toEqual(connector);
+    }
+  });
+});
+
+describe('keys changed while the app runs', () => {
+  let ctx: TestContext;
+  afterEach(async () => {
+    vi.useRealTimers();
+    await ctx?.close();
+  });
+
+  it('a key created after start works at once, even right after it was tried and refused', async () => {
+    ctx = await buildTestApp();
+    const keyStore = createKeyStore(ctx.database.db);
+    const chosen = 'pb_chosen-key-0123456789abcdefghijkl';
+    expectUnauthorized(await ctx.call('GET', '/api/connectors', { key: chosen }));
+    expect(await keyStore.ensure('acme', chosen, 'late write key')).toBe(true);
+    const list = await ctx.call('GET', '/api/connectors', { key: chosen });
+    expect(list.statusCode).toBe(200);
+    const post = await ctx.call('POST', '/api/connectors', { key: chosen, body: validBody(connectorTypes[0]!) });
+    expect(post.statusCode).toBe(200);
+
+    const late = await keyStore.create('globex', 'read', 'late read key');
+    const read = await ctx.call('GET', '/api/connectors', { key: late.secret });
+    expect(read.statusCode).toBe(200);
+    expect(json(read)).toEqual([]);
+  });
+
+  it('the auth cache TTL is at most 5 seconds', () => {
+    expect(KEY_CACHE_TTL_MS).toBeGreaterThan(0);
+    expect(KEY_CACHE_TTL_MS).toBeLessThanOrEqual(5_000);
+  });
+
+  it('a revoked key stops working within 5 seconds', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    ctx = await buildTestApp();
+    const keyStore = createKeyStore(ctx.database.db);
+    const key = await keyStore.create('acme', 'write', 'to be revoked');
+    expect((await ctx.call('GET', '/api/connectors', { key: key.secret })).statusCode).toBe(200);
+    expect(await keyStore.revoke(key.id)).toBe('revoked');
+    vi.advanceTimersByTime(5_000);
+    expectUnauthorized(await ctx.call('GET', '/api/connectors', { key: key.secret }));
+    // The other keys are unaffected.
+    expect((await ctx.call('GET', '/api/connectors')).statusCode).toBe(200);
+  });
+});

@@ -1,0 +1,119 @@
+import { Writable } from 'node:stream';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../src/app.js';
+import type { ConnectorType } from '../src/connectors/define.js';
+import { findConnectorType } from '../src/connectors/registry.js';
+import { createLogger } from '../src/logger.js';
+import { type DatabaseHandle, migrateToLatest, openDatabase } from '../src/store/database.js';
+import { createKeyStore } from '../src/store/key-store.js';
+
+export interface TestKeys {
+  /** Write key of account `acme`. */
+  readonly write: string;
+  /** Read key of account `acme`. */
+  readonly read: string;
+  /** Write key of another account, `globex`. */
+  readonly otherWrite: string;
+  /** Read key of `globex`. */
+  readonly otherRead: string;
+}
+
+export interface TestContext {
+  readonly app: FastifyInstance;
+  readonly database: DatabaseHandle;
+  readonly keys: TestKeys;
+  /** Every log line the app wrote, raw JSON text. */
+  readonly logs: string[];
+  /** app.inject with `Authorization: Bearer <key>` (write key by default) and a JSON body. */
+  call(method: InjectOptions['method'], url: string, options?: CallOptions): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export interface CallOptions {
+  /** The API key; `null` sends no Authorization header. Default: the `acme` write key. */
+  readonly key?: string | null;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/** A fresh app on a fresh in-memory database with two accounts and their keys. */
+export async function buildTestApp(
+  options: { createStatus?: 200 | 201; path?: string } = {},
+): Promise<TestContext> {
+  const database = openDatabase({ kind: 'sqlite', path: options.path ?? ':memory:' });
+  await migrateToLatest(database);
+  const keyStore = createKeyStore(database.db);
+  const keys: TestKeys = {
+    write: (await keyStore.create('acme', 'write', 'test write')).secret,
+    read: (await keyStore.create('acme', 'read', 'test read')).secret,
+    otherWrite: (await keyStore.create('globex', 'write', 'other write')).secret,
+    otherRead: (await keyStore.create('globex', 'read', 'other read')).secret,
+  };
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const app = await buildApp({
+    database,
+    logger: createLogger('trace', sink),
+    createStatus: options.createStatus ?? 200,
+    closeDatabase: true,
+  });
+  return {
+    app,
+    database,
+    keys,
+    logs,
+    call(method, url, { key = keys.write, body, headers = {} } = {}) {
+      const all: Record<string, string> = { ...headers };
+      if (key !== null) all.authorization = `Bearer ${key}`;
+      if (body !== undefined && all['content-type'] === undefined) all['content-type'] = 'application/json';
+      return app.inject({
+        method,
+        url,
+        headers: all,
+        ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+    },
+    close: () => app.close(),
+  };
+}
+
+/** A registered connector type, by id; throws for an unknown id so tests fail loudly. */
+export function typeOf(id: string): ConnectorType {
+  const type = findConnectorType(id);
+  if (!type) throw new Error(`connector type ${id} is not registered`);
+  return type;
+}
+
+/** Params that satisfy a type: every declared param, URLs as https URLs. `marker` makes values unique. */
+export function validParams(type: ConnectorType, marker = 'x'): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(type.params)) {
+    params[name] =
+      spec.format === 'url'
+        ? `https://${type.id.replaceAll('_', '-')}.example.com/${marker}/${name}`
+        : `${name}-${marker}`;
+  }
+  return params;
+}
+
+/** A valid connector body of the given type. */
+export function validBody(type: ConnectorType, name = `${type.id} connector`, marker = 'x') {
+  return { name, type: type.id, params: validParams(type, marker) };
+}
+
+export function json<T = unknown>(response: LightMyRequestResponse): T {
+  return response.json() as T;
+}
+
+/** The error shape every 4xx and 5xx carries. */
+export interface ErrorResponse {
+  status: number;
+  code: string;
+  message: string;
+  errors?: { field: string; message: string }[];
+}

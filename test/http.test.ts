@@ -1,0 +1,234 @@
+import { gunzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connectorTypes } from '../src/connectors/registry.js';
+import type { Connector } from '../src/connectors/schemas.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
+
+const jira = typeOf('jira');
+/** ilert's official clients send these on every request, bodiless ones included. */
+const ilertClientHeaders = { 'content-type': 'application/json', 'accept-encoding': 'gzip', accept: 'application/json' };
+
+let t: TestContext;
+beforeEach(async () => {
+  t = await buildTestApp();
+});
+afterEach(() => t.close());
+
+function expectErrorShape(response: { statusCode: number; headers: Record<string, unknown>; json(): unknown }) {
+  expect(response.headers['content-type']).toMatch(/^application\/json/);
+  const body = response.json() as ErrorResponse;
+  expect(body.status).toBe(response.statusCode);
+  expect(body.code).toMatch(/^[A-Z][A-Z0-9_]*$/);
+  expect(typeof body.message).toBe('string');
+  expect(body.message.length).toBeGreaterThan(10);
+  for (const key of Object.keys(body)) expect(['status', 'code', 'message', 'errors']).toContain(key);
+  return body;
+}
+
+describe('request bodies', () => {
+  it('answers malformed JSON with 400 MALFORMED_JSON, without quoting the body', async () => {
+    const response = await t.call('POST', '/api/connectors', { body: '{"name": "x", "params": {"password": s3cr3t}}' });
+    expect(response.statusCode).toBe(400);
+    expect(expectErrorShape(response).code).toBe('MALFORMED_JSON');
+    expect(response.body).not.toContain('s3cr3t');
+  });
+
+  it('refuses prototype-poisoning keys', async () => {
+    const response = await t.call('POST', '/api/connectors', { body: '{"name":"x","type":"slack","__proto__":{"a":1}}' });
+    expect(response.statusCode).toBe(400);
+    expect(expectErrorShape(response).message).toContain('__proto__');
+  });
+
+  it('answers a body over 64 KiB with 413', async () => {
+    const body = { ...validBody(jira), name: 'big', params: { ...validBody(jira).params, email: 'e'.repeat(70_000) } };
+    const response = await t.call('POST', '/api/connectors', { body });
+    expect(response.statusCode).toBe(413);
+    expect(expectErrorShape(response).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(json<unknown[]>(await t.call('GET', '/api/connectors'))).toHaveLength(0);
+  });
+
+  it.each([['text/plain'], ['application/x-www-form-urlencoded'], ['application/xml']])(
+    'answers Content-Type %s with 415',
+    async (contentType) => {
+      const response = await t.call('POST', '/api/connectors', {
+        body: JSON.stringify(validBody(jira)),
+        headers: { 'content-type': contentType },
+      });
+      expect(response.statusCode).toBe(415);
+      expect(expectErrorShape(response).code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    },
+  );
+
+  it('answers a body without Content-Type with 415', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/api/connectors',
+      headers: { authorization: `Bearer ${t.keys.write}` },
+      payload: Buffer.from(JSON.stringify(validBody(jira))),
+    });
+    expect(response.statusCode).toBe(415);
+  });
+
+  it('accepts application/json with a charset', async () => {
+    const response = await t.call('POST', '/api/connectors', {
+      body: validBody(jira),
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+    expect(response.statusCode).toBe(200);
+  });
+
+  it('answers POST and PUT without a body with 400 saying a body is needed', async () => {
+    const created = json<Connector>(await t.call('POST', '/api/connectors', { body: validBody(jira) }));
+    for (const [method, url] of [
+      ['POST', '/api/connectors'],
+      ['PUT', `/api/connectors/${created.id}`],
+    ] as const) {
+      const response = await t.call(method, url, { headers: { 'content-type': 'application/json' } });
+      expect(response.statusCode).toBe(400);
+      expect(expectErrorShape(response).message).toMatch(/body is required/);
+    }
+  });
+});
+
+describe("ilert's clients", () => {
+  it('can do every operation with their headers and paging query', async () => {
+    const create = await t.call('POST', '/api/connectors', { body: validBody(jira), headers: ilertClientHeaders });
+    expect(create.statusCode).toBe(200);
+    const { id, name } = json<Connector>(create);
+    const list = await t.call('GET', '/api/connectors?max-results=10&start-index=0', { headers: ilertClientHeaders });
+    expect(list.statusCode).toBe(200);
+    expect(json<Connector[]>(list).map((c) => c.id)).toEqual([id]);
+    for (const url of [`/api/connectors/${id}`, `/api/connectors/name/${encodeURIComponent(name)}`]) {
+      expect((await t.call('GET', url, { headers: ilertClientHeaders })).statusCode).toBe(200);
+    }
+    const update = await t.call('PUT', `/api/connectors/${id}`, {
+      body: validBody(jira, 'renamed'),
+      headers: ilertClientHeaders,
+    });
+    expect(update.statusCode).toBe(200);
+    const remove = await t.call('DELETE', `/api/connectors/${id}`, { headers: ilertClientHeaders });
+    expect(remove.statusCode).toBe(204);
+  });
+
+  it('answers a gzip-accepting client with a body it can read', async () => {
+    const response = await t.call('GET', '/healthz', { headers: ilertClientHeaders, key: null });
+    const body = response.headers['content-encoding'] === 'gzip' ? gunzipSync(response.rawPayload).toString() : response.body;
+    expect(JSON.parse(body)).toEqual({ status: 'ok' });
+  });
+});
+
+describe('routing', () => {
+  it.each([
+    ['PATCH', '/api/connectors/abc', 'DELETE, GET, HEAD, PUT'],
+    ['DELETE', '/api/connectors', 'GET, HEAD, POST'],
+    ['POST', '/api/connectors/name/x', 'GET, HEAD'],
+    ['POST', '/healthz', 'GET, HEAD'],
+  ])('answers %s %s with 405 and Allow: %s', async (method, url, allow) => {
+    const response = await t.call(method as 'PATCH', url);
+    expect(response.statusCode).toBe(405);
+    expect(response.headers.allow).toBe(allow);
+    expect(expectErrorShape(response).code).toBe('METHOD_NOT_ALLOWED');
+  });
+
+  it('answers an unknown path with 404 in the error shape', async () => {
+    const response = await t.call('GET', '/api/nothing-here');
+    expect(response.statusCode).toBe(404);
+    expect(expectErrorShape(response).code).toBe('NOT_FOUND');
+  });
+
+  it('GET /healthz answers 200 {"status":"ok"} without a key', async () => {
+    const response = await t.call('GET', '/healthz', { key: null });
+    expect(response.statusCode).toBe(200);
+    expect(json(response)).toEqual({ status: 'ok' });
+  });
+
+  it('GET /healthz answers 503 once the database is gone', async () => {
+    await t.database.close();
+    const response = await t.call('GET', '/healthz', { key: null });
+    expect(response.statusCode).toBe(503);
+  });
+
+  it('answers 503, not 500, when the database is gone', async () => {
+    await t.call('GET', '/api/connectors'); // caches the key lookup
+    await t.database.close();
+    const response = await t.call('GET', '/api/connectors');
+    expect(response.statusCode).toBe(503);
+    expect(expectErrorShape(response).code).toBe('SERVICE_UNAVAILABLE');
+  });
+
+  it('echoes a sane X-Request-Id and makes one up otherwise', async () => {
+    const given = await t.call('GET', '/healthz', { key: null, headers: { 'x-request-id': 'abc-123' } });
+    expect(given.headers['x-request-id']).toBe('abc-123');
+    const made = await t.call('GET', '/healthz', { key: null, headers: { 'x-request-id': 'bad id\twith tab' } });
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('GET /api/openapi.json', () => {
+  it('describes every route the server has, with every type and its secret params', async () => {
+    const response = await t.call('GET', '/api/openapi.json', { key: null });
+    expect(response.statusCode).toBe(200);
+    const doc = json<{
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, { properties?: Record<string, Record<string, unknown>> }> };
+    }>(response);
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      ['/connectors', '/connectors/name/{name}', '/connectors/{id}', '/healthz', '/openapi.json'].sort(),
+    );
+    expect(Object.keys(doc.paths['/connectors/{id}'] ?? {}).sort()).toEqual(['delete', 'get', 'put']);
+    for (const type of connectorTypes) {
+      const schema = doc.components.schemas[type.schemaName];
+      expect(Object.keys(schema?.properties ?? {}).sort()).toEqual([...type.paramNames].sort());
+      for (const name of type.paramNames) {
+        expect(schema?.properties?.[name]?.['x-secret'] === true).toBe(type.secretParams.has(name));
+      }
+    }
+  });
+
+  it('keeps every operation of the published spec', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const spec = JSON.parse(await readFile(new URL('../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'));
+    const doc = json<{ paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } }>(
+      await t.call('GET', '/api/openapi.json', { key: null }),
+    );
+    for (const [path, operations] of Object.entries<Record<string, unknown>>(spec.paths)) {
+      for (const method of Object.keys(operations)) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    }
+    expect(doc.components.schemas.ConnectorType).toMatchObject({ enum: spec.components.schemas.ConnectorType.enum });
+  });
+});
+
+describe('logs', () => {
+  it('write one line per request with method, route, status, latency, account and request id', async () => {
+    await t.call('GET', '/api/connectors', { headers: { 'x-request-id': 'log-check-1' } });
+    const lines = t.logs.map((line) => JSON.parse(line)).filter((line) => line.requestId === 'log-check-1');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      method: 'GET',
+      route: '/api/connectors',
+      status: 200,
+      account: 'acme',
+      requestId: 'log-check-1',
+    });
+    expect(typeof lines[0].latencyMs).toBe('number');
+  });
+
+  it('never carry the key or a secret param, even for rejected requests', async () => {
+    const marker = 'SECRET-MARKER-7f3a';
+    await t.call('POST', '/api/connectors', {
+      body: { name: 'logged', type: 'jira', params: { url: 'https://j.example', email: 'e', password: marker } },
+    });
+    await t.call('POST', '/api/connectors', {
+      body: { name: '', type: 'jira', params: { url: marker, email: 'e', password: marker, extra: marker } },
+    });
+    await t.call('POST', '/api/connectors', { body: `{"name":"${marker}",` });
+    await t.call('GET', '/api/connectors', { key: `${marker}-not-a-key` });
+    const all = t.logs.join('\n');
+    expect(all.length).toBeGreaterThan(0);
+    expect(all).not.toContain(marker);
+    expect(all).not.toContain(t.keys.write);
+    expect(all.toLowerCase()).not.toContain('bearer');
+  });
+});
