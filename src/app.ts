@@ -31,7 +31,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: requestIdFor,
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    // A name of 255 characters can be 3 KiB once percent-encoded in /api/connectors/name/{name}.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 },
     // A slow client cannot hold a connection forever.
     requestTimeout: 30_000,
   });

@@ -1,18 +1,26 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectorTypes } from '../src/connectors/registry.js';
+import type { Connector } from '../src/connectors/schemas.js';
 import { SECRET_PLACEHOLDER } from '../src/connectors/secrets.js';
 import { KEY_CACHE_TTL_MS } from '../src/http/auth.js';
 import { createKeyStore } from '../src/store/key-store.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, validBody, validParams } from './helpers.js';
+import {
+  buildTestApp,
+  type ErrorResponse,
+  json,
+  type TestContext,
+  typeOf,
+  validBody,
+  validParams,
+} from './helpers.js';
 
-interface Connector {
-  id: string;
-  type: string;
-  name: string;
-  createdAt: string;
-  updatedAt: string;
-  params: Record<string, string>;
+/** The value, or a thrown error that fails the test loudly. */
+function defined<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('expected a value');
+  return value;
 }
+
+const jira = typeOf('jira');
 
 /** The secret params of each type, as /work/shared/design/connector-types.md lists them. */
 const documentedSecrets: Record<string, string[]> = {
@@ -80,7 +88,7 @@ describe('authentication', () => {
       const response = await ctx.call(method, url, {
         key: null,
         headers: header === undefined ? {} : { authorization: header },
-        ...(method === 'POST' || method === 'PUT' ? { body: validBody(connectorTypes[0]!) } : {}),
+        ...(method === 'POST' || method === 'PUT' ? { body: validBody(jira) } : {}),
       });
       expectUnauthorized(response);
     });
@@ -97,7 +105,7 @@ describe('authentication', () => {
     const before = json<Connector[]>(await ctx.call('GET', '/api/connectors'));
     const created = await ctx.call('POST', '/api/connectors', {
       key: 'pb_unknown-key',
-      body: validBody(connectorTypes[0]!, 'should not exist'),
+      body: validBody(jira, 'should not exist'),
     });
     expectUnauthorized(created);
     expect(json<Connector[]>(await ctx.call('GET', '/api/connectors'))).toEqual(before);
@@ -118,7 +126,7 @@ describe('authentication', () => {
     expect(read.statusCode).toBe(200);
     const forbidden = await ctx.call('POST', url, {
       key: ctx.keys.read,
-      body: validBody(connectorTypes[0]!, 'encoded path'),
+      body: validBody(jira, 'encoded path'),
     });
     expect(forbidden.statusCode).toBe(403);
     expect(json<ErrorResponse>(forbidden).code).toBe('FORBIDDEN');
@@ -139,7 +147,7 @@ describe('the read role', () => {
   let existing: Connector;
   beforeAll(async () => {
     ctx = await buildTestApp();
-    const type = connectorTypes.find((t) => t.id === 'jira')!;
+    const type = typeOf('jira');
     const created = await ctx.call('POST', '/api/connectors', { body: validBody(type, 'existing') });
     expect(created.statusCode).toBe(200);
     existing = json<Connector>(created);
@@ -176,32 +184,35 @@ describe('the read role', () => {
   });
 
   const writes: [string, 'POST' | 'PUT' | 'DELETE', (c: Connector) => string, () => unknown][] = [
-    ['POST a new connector', 'POST', () => '/api/connectors', () => validBody(connectorTypes[0]!, 'new one')],
+    ['POST a new connector', 'POST', () => '/api/connectors', () => validBody(jira, 'new one')],
     [
       'PUT an existing connector',
       'PUT',
       (c) => `/api/connectors/${c.id}`,
-      () => ({ ...validBody(connectorTypes.find((t) => t.id === 'jira')!, 'renamed', 'changed') }),
+      () => ({ ...validBody(typeOf('jira'), 'renamed', 'changed') }),
     ],
-    ['PUT an unknown id', 'PUT', () => '/api/connectors/does-not-exist', () => validBody(connectorTypes[0]!)],
+    ['PUT an unknown id', 'PUT', () => '/api/connectors/does-not-exist', () => validBody(jira)],
     ['DELETE an existing connector', 'DELETE', (c) => `/api/connectors/${c.id}`, () => undefined],
     ['DELETE an unknown id', 'DELETE', () => '/api/connectors/does-not-exist', () => undefined],
     ['POST an invalid body', 'POST', () => '/api/connectors', () => ({ nonsense: true })],
   ];
 
-  it.each(writes)('may not %s: 403 with the error shape, nothing changes', async (_label, method, url, body) => {
-    const before = await snapshot();
-    const response = await ctx.call(method, url(existing), { key: ctx.keys.read, body: body() });
-    expect(response.statusCode).toBe(403);
-    expect(json<ErrorResponse>(response)).toEqual({
-      status: 403,
-      code: 'FORBIDDEN',
-      message: expect.stringContaining(method),
-    });
-    expect(await snapshot()).toEqual(before);
-    const again = await ctx.call('GET', `/api/connectors/${existing.id}`);
-    expect(json<Connector>(again)).toEqual(existing);
-  });
+  it.each(writes)(
+    'may not %s: 403 with the error shape, nothing changes',
+    async (_label, method, url, body) => {
+      const before = await snapshot();
+      const response = await ctx.call(method, url(existing), { key: ctx.keys.read, body: body() });
+      expect(response.statusCode).toBe(403);
+      expect(json<ErrorResponse>(response)).toEqual({
+        status: 403,
+        code: 'FORBIDDEN',
+        message: expect.stringContaining(method),
+      });
+      expect(await snapshot()).toEqual(before);
+      const again = await ctx.call('GET', `/api/connectors/${existing.id}`);
+      expect(json<Connector>(again)).toEqual(existing);
+    },
+  );
 });
 
 describe('masking of secret params', () => {
@@ -212,7 +223,9 @@ describe('masking of secret params', () => {
   beforeAll(async () => {
     ctx = await buildTestApp();
     for (const type of connectorTypes) {
-      const response = await ctx.call('POST', '/api/connectors', { body: validBody(type, `masked ${type.id}`) });
+      const response = await ctx.call('POST', '/api/connectors', {
+        body: validBody(type, `masked ${type.id}`),
+      });
       expect(response.statusCode).toBe(200);
       created.set(type.id, json<Connector>(response));
     }
@@ -232,7 +245,7 @@ describe('masking of secret params', () => {
 
   /** What a read key must see: every declared param present, secrets as the placeholder. */
   function maskedFor(typeId: string): Record<string, string> {
-    const type = connectorTypes.find((t) => t.id === typeId)!;
+    const type = typeOf(typeId);
     const params = validParams(type);
     return Object.fromEntries(
       Object.entries(params).map(([name, value]) => [
@@ -245,7 +258,7 @@ describe('masking of secret params', () => {
   describe.each(typesWithSecrets.map((type) => [type.id, type] as const))('type %s', (id, type) => {
     it('the write key sees every param in full (POST, GET one, GET by name, list)', async () => {
       const full = validParams(type);
-      const connector = created.get(id)!;
+      const connector = defined(created.get(id));
       expect(connector.params).toEqual(full);
       const one = await ctx.call('GET', `/api/connectors/${connector.id}`);
       expect(json<Connector>(one).params).toEqual(full);
@@ -259,7 +272,7 @@ describe('masking of secret params', () => {
       const expected = maskedFor(id);
       // Non-vacuous: at least one secret is present in the stored params, and it is masked.
       expect(Object.values(expected)).toContain(SECRET_PLACEHOLDER);
-      const connector = created.get(id)!;
+      const connector = defined(created.get(id));
       const key = ctx.keys.read;
 
       const one = await ctx.call('GET', `/api/connectors/${connector.id}`, { key });
@@ -281,7 +294,7 @@ describe('masking of secret params', () => {
 
       // No secret value appears anywhere in what the read key got.
       for (const name of type.secretParams) {
-        const secret = connector.params[name]!;
+        const secret = defined(connector.params[name]);
         expect(one.body).not.toContain(secret);
         expect(byName.body).not.toContain(secret);
         expect(list.body).not.toContain(secret);
@@ -291,7 +304,7 @@ describe('masking of secret params', () => {
 
   it('the read key sees types without secrets in full', async () => {
     for (const type of connectorTypes.filter((t) => t.secretParams.size === 0)) {
-      const connector = created.get(type.id)!;
+      const connector = defined(created.get(type.id));
       const one = await ctx.call('GET', `/api/connectors/${connector.id}`, { key: ctx.keys.read });
       expect(json<Connector>(one)).toEqual(connector);
     }
@@ -313,7 +326,10 @@ describe('keys changed while the app runs', () => {
     expect(await keyStore.ensure('acme', chosen, 'late write key')).toBe(true);
     const list = await ctx.call('GET', '/api/connectors', { key: chosen });
     expect(list.statusCode).toBe(200);
-    const post = await ctx.call('POST', '/api/connectors', { key: chosen, body: validBody(connectorTypes[0]!) });
+    const post = await ctx.call('POST', '/api/connectors', {
+      key: chosen,
+      body: validBody(jira),
+    });
     expect(post.statusCode).toBe(200);
 
     const late = await keyStore.create('globex', 'read', 'late read key');

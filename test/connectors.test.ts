@@ -95,6 +95,9 @@ describe('POST /api/connectors', () => {
   it('accepts 255 characters counted as characters, not UTF-16 units', async () => {
     const created = await create(validBody(jira, '\u{1F600}'.repeat(255)));
     expect([...created.name]).toHaveLength(255);
+    const byName = await t.call('GET', `/api/connectors/name/${encodeURIComponent(created.name)}`);
+    expect(byName.statusCode).toBe(200);
+    expect(json(byName)).toEqual(created);
   });
 
   it.each([

@@ -130,6 +130,14 @@ describe('routing', () => {
     expect(expectErrorShape(response).code).toBe('METHOD_NOT_ALLOWED');
   });
 
+  it('ignores a trailing slash and answers HEAD like GET without a body', async () => {
+    expect((await t.call('GET', '/api/connectors/')).statusCode).toBe(200);
+    const head = await t.call('HEAD', '/api/connectors');
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+    expect((await t.call('HEAD', '/api/connectors', { key: null })).statusCode).toBe(401);
+  });
+
   it('answers an unknown path with 404 in the error shape', async () => {
     const response = await t.call('GET', '/api/nothing-here');
     expect(response.statusCode).toBe(404);
