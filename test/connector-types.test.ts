@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectorTypes } from '../src/connectors/registry.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, validBody, validParams } from './helpers.js';
+import {
+  buildTestApp,
+  type ErrorResponse,
+  json,
+  type TestContext,
+  validBody,
+  validParams,
+} from './helpers.js';
 
 /**
  * One table over every registered type: the params table of shared/design/connector-types.md,
@@ -41,11 +48,14 @@ describe.each(connectorTypes.map((type) => [type.id, type] as const))('connector
     expect(json(read)).toEqual(created);
   });
 
-  it.each(type.requiredParams.map((name) => [name]))('rejects a body without the required param %s', async (name) => {
-    const body = validBody(type, `missing ${name} ${id}`);
-    delete body.params[name];
-    await expectRejected(body, `/params/${name}`, new RegExp(`required for type ${id}`));
-  });
+  it.each(type.requiredParams.map((name) => [name]))(
+    'rejects a body without the required param %s',
+    async (name) => {
+      const body = validBody(type, `missing ${name} ${id}`);
+      delete body.params[name];
+      await expectRejected(body, `/params/${name}`, new RegExp(`required for type ${id}`));
+    },
+  );
 
   it.each(type.requiredParams.map((name) => [name]))('rejects an empty required param %s', async (name) => {
     const body = validBody(type, `empty ${name} ${id}`);
@@ -65,9 +75,13 @@ describe.each(connectorTypes.map((type) => [type.id, type] as const))('connector
   const urlParams = type.paramNames.filter((name) => type.params[name]?.format === 'url');
   it.each(
     urlParams.flatMap((name) =>
-      ['ftp://files.example.com/x', 'example.com/path', 'javascript:alert(1)', ' https://lead.example.com', 'https://'].map(
-        (bad) => [name, bad] as const,
-      ),
+      [
+        'ftp://files.example.com/x',
+        'example.com/path',
+        'javascript:alert(1)',
+        ' https://lead.example.com',
+        'https://',
+      ].map((bad) => [name, bad] as const),
     ),
   )('rejects %s = %j (not an absolute http(s) URL)', async (name, bad) => {
     const body = validBody(type, `bad url ${id} ${name} ${bad}`);
@@ -77,18 +91,28 @@ describe.each(connectorTypes.map((type) => [type.id, type] as const))('connector
 
   it.each(type.paramNames.map((name) => [name]))('rejects a non-string value for %s', async (name) => {
     const body = validBody(type, `number ${name} ${id}`);
-    await expectRejected({ ...body, params: { ...body.params, [name]: 42 } }, `/params/${name}`, /must be a string/);
+    await expectRejected(
+      { ...body, params: { ...body.params, [name]: 42 } },
+      `/params/${name}`,
+      /must be a string/,
+    );
   });
 
   if (type.requiredParams.length === 0) {
     it('accepts a body without params and stores {}', async () => {
-      const response = await t.call('POST', '/api/connectors', { body: { name: `no params ${id}`, type: id } });
+      const response = await t.call('POST', '/api/connectors', {
+        body: { name: `no params ${id}`, type: id },
+      });
       expect(response.statusCode).toBe(200);
       expect(json<{ params: unknown }>(response).params).toEqual({});
     });
   } else {
     it('rejects a body without params, naming what the type needs', async () => {
-      const error = await expectRejected({ name: `no params ${id}`, type: id }, '/params', /required for type/);
+      const error = await expectRejected(
+        { name: `no params ${id}`, type: id },
+        '/params',
+        /required for type/,
+      );
       const entry = error.errors?.find((e) => e.field === '/params');
       for (const required of type.requiredParams) expect(entry?.message).toContain(required);
     });
@@ -98,18 +122,27 @@ describe.each(connectorTypes.map((type) => [type.id, type] as const))('connector
     const params = validParams(type, 'keep');
     const textParam = type.paramNames.find((name) => type.params[name]?.format === 'text');
     if (textParam) params[textParam] = `  ${textParam} with spaces \u00e9\u{1F600}  `;
-    const response = await t.call('POST', '/api/connectors', { body: { name: ` spaced ${id} `, type: id, params } });
+    const response = await t.call('POST', '/api/connectors', {
+      body: { name: ` spaced ${id} `, type: id, params },
+    });
     expect(response.statusCode).toBe(200);
     expect(json(response)).toMatchObject({ name: ` spaced ${id} `, params });
   });
 });
 
 describe('types outside the registry', () => {
-  it.each([['datadog'], ['aws_lambda'], ['JIRA'], ['']])('rejects type %j, listing the accepted types', async (type) => {
-    const error = await expectRejected({ name: `bad type ${type}`, type, params: {} }, '/type', /accepted types/);
-    const entry = error.errors?.find((e) => e.field === '/type');
-    for (const known of connectorTypes) expect(entry?.message).toContain(known.id);
-  });
+  it.each([['datadog'], ['aws_lambda'], ['JIRA'], ['']])(
+    'rejects type %j, listing the accepted types',
+    async (type) => {
+      const error = await expectRejected(
+        { name: `bad type ${type}`, type, params: {} },
+        '/type',
+        /accepted types/,
+      );
+      const entry = error.errors?.find((e) => e.field === '/type');
+      for (const known of connectorTypes) expect(entry?.message).toContain(known.id);
+    },
+  );
 
   it('rejects a missing type', async () => {
     await expectRejected({ name: 'no type', params: {} }, '/type', /required/);

@@ -59,7 +59,9 @@ describe('POST /api/connectors', () => {
 
   it('refuses a second connector with the same name in the account with 409 naming it', async () => {
     await create(validBody(jira, 'Shared name'));
-    const response = await t.call('POST', '/api/connectors', { body: { name: 'Shared name', type: 'slack' } });
+    const response = await t.call('POST', '/api/connectors', {
+      body: { name: 'Shared name', type: 'slack' },
+    });
     expect(response.statusCode).toBe(409);
     const error = json<ErrorResponse>(response);
     expect(error).toMatchObject({ status: 409, code: 'NAME_TAKEN' });
@@ -115,7 +117,9 @@ describe('POST /api/connectors', () => {
     const response = await t.call('POST', '/api/connectors', {
       body: { name: '', type: 'jira', params: { url: 'nope', api_key: 'k' } },
     });
-    const fields = json<ErrorResponse>(response).errors?.map((e) => e.field).sort();
+    const fields = json<ErrorResponse>(response)
+      .errors?.map((e) => e.field)
+      .sort();
     expect(fields).toEqual(['/name', '/params/api_key', '/params/email', '/params/password', '/params/url']);
   });
 });
@@ -141,7 +145,11 @@ describe('GET /api/connectors/{id} and /api/connectors/name/{name}', () => {
 describe('PUT /api/connectors/{id}', () => {
   it('replaces name and params, keeps createdAt, moves updatedAt', async () => {
     const created = await create(validBody(jira, 'Before'));
-    const body = { name: 'After', type: 'jira', params: { url: 'https://new.example.com', email: 'e', password: 'p2' } };
+    const body = {
+      name: 'After',
+      type: 'jira',
+      params: { url: 'https://new.example.com', email: 'e', password: 'p2' },
+    };
     const response = await t.call('PUT', `/api/connectors/${created.id}`, { body });
     expect(response.statusCode).toBe(200);
     const updated = json<Connector>(response);
@@ -152,7 +160,11 @@ describe('PUT /api/connectors/{id}', () => {
   });
 
   it('replaces params whole: a param left out is gone', async () => {
-    const zammad = await create({ name: 'z', type: 'dynamic', params: { url: 'https://a.example', authorization: 'x' } });
+    const zammad = await create({
+      name: 'z',
+      type: 'dynamic',
+      params: { url: 'https://a.example', authorization: 'x' },
+    });
     const response = await t.call('PUT', `/api/connectors/${zammad.id}`, {
       body: { name: 'z', type: 'dynamic', params: { url: 'https://a.example' } },
     });
@@ -161,7 +173,9 @@ describe('PUT /api/connectors/{id}', () => {
 
   it('refuses to change the type with 400 saying so, and changes nothing', async () => {
     const created = await create();
-    const response = await t.call('PUT', `/api/connectors/${created.id}`, { body: { name: 'x', type: 'slack' } });
+    const response = await t.call('PUT', `/api/connectors/${created.id}`, {
+      body: { name: 'x', type: 'slack' },
+    });
     expect(response.statusCode).toBe(400);
     const error = json<ErrorResponse>(response);
     expect(error.code).toBe('TYPE_IMMUTABLE');
@@ -171,7 +185,12 @@ describe('PUT /api/connectors/{id}', () => {
 
   it('leaves the connector untouched when the body is invalid', async () => {
     const created = await create();
-    for (const body of [{ name: '', type: 'jira', params: created.params }, { type: 'jira' }, '[]', '{"name":']) {
+    for (const body of [
+      { name: '', type: 'jira', params: created.params },
+      { type: 'jira' },
+      '[]',
+      '{"name":',
+    ]) {
       const response = await t.call('PUT', `/api/connectors/${created.id}`, { body });
       expect(response.statusCode).toBe(400);
     }
@@ -190,7 +209,9 @@ describe('PUT /api/connectors/{id}', () => {
     expect(conflict.statusCode).toBe(409);
     expect(json<ErrorResponse>(conflict).message).toContain('"Taken"');
     expect(json(await t.call('GET', `/api/connectors/${other.id}`))).toEqual(other);
-    const same = await t.call('PUT', `/api/connectors/${other.id}`, { body: validBody(jira, 'Mine', 'changed') });
+    const same = await t.call('PUT', `/api/connectors/${other.id}`, {
+      body: validBody(jira, 'Mine', 'changed'),
+    });
     expect(same.statusCode).toBe(200);
   });
 

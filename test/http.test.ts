@@ -6,7 +6,11 @@ import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, valid
 
 const jira = typeOf('jira');
 /** ilert's official clients send these on every request, bodiless ones included. */
-const ilertClientHeaders = { 'content-type': 'application/json', 'accept-encoding': 'gzip', accept: 'application/json' };
+const ilertClientHeaders = {
+  'content-type': 'application/json',
+  'accept-encoding': 'gzip',
+  accept: 'application/json',
+};
 
 let t: TestContext;
 beforeEach(async () => {
@@ -14,7 +18,11 @@ beforeEach(async () => {
 });
 afterEach(() => t.close());
 
-function expectErrorShape(response: { statusCode: number; headers: Record<string, unknown>; json(): unknown }) {
+function expectErrorShape(response: {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  json(): unknown;
+}) {
   expect(response.headers['content-type']).toMatch(/^application\/json/);
   const body = response.json() as ErrorResponse;
   expect(body.status).toBe(response.statusCode);
@@ -27,20 +35,28 @@ function expectErrorShape(response: { statusCode: number; headers: Record<string
 
 describe('request bodies', () => {
   it('answers malformed JSON with 400 MALFORMED_JSON, without quoting the body', async () => {
-    const response = await t.call('POST', '/api/connectors', { body: '{"name": "x", "params": {"password": s3cr3t}}' });
+    const response = await t.call('POST', '/api/connectors', {
+      body: '{"name": "x", "params": {"password": s3cr3t}}',
+    });
     expect(response.statusCode).toBe(400);
     expect(expectErrorShape(response).code).toBe('MALFORMED_JSON');
     expect(response.body).not.toContain('s3cr3t');
   });
 
   it('refuses prototype-poisoning keys', async () => {
-    const response = await t.call('POST', '/api/connectors', { body: '{"name":"x","type":"slack","__proto__":{"a":1}}' });
+    const response = await t.call('POST', '/api/connectors', {
+      body: '{"name":"x","type":"slack","__proto__":{"a":1}}',
+    });
     expect(response.statusCode).toBe(400);
     expect(expectErrorShape(response).message).toContain('__proto__');
   });
 
   it('answers a body over 64 KiB with 413', async () => {
-    const body = { ...validBody(jira), name: 'big', params: { ...validBody(jira).params, email: 'e'.repeat(70_000) } };
+    const body = {
+      ...validBody(jira),
+      name: 'big',
+      params: { ...validBody(jira).params, email: 'e'.repeat(70_000) },
+    };
     const response = await t.call('POST', '/api/connectors', { body });
     expect(response.statusCode).toBe(413);
     expect(expectErrorShape(response).code).toBe('PAYLOAD_TOO_LARGE');
@@ -92,10 +108,15 @@ describe('request bodies', () => {
 
 describe("ilert's clients", () => {
   it('can do every operation with their headers and paging query', async () => {
-    const create = await t.call('POST', '/api/connectors', { body: validBody(jira), headers: ilertClientHeaders });
+    const create = await t.call('POST', '/api/connectors', {
+      body: validBody(jira),
+      headers: ilertClientHeaders,
+    });
     expect(create.statusCode).toBe(200);
     const { id, name } = json<Connector>(create);
-    const list = await t.call('GET', '/api/connectors?max-results=10&start-index=0', { headers: ilertClientHeaders });
+    const list = await t.call('GET', '/api/connectors?max-results=10&start-index=0', {
+      headers: ilertClientHeaders,
+    });
     expect(list.statusCode).toBe(200);
     expect(json<Connector[]>(list).map((c) => c.id)).toEqual([id]);
     for (const url of [`/api/connectors/${id}`, `/api/connectors/name/${encodeURIComponent(name)}`]) {
@@ -112,7 +133,10 @@ describe("ilert's clients", () => {
 
   it('answers a gzip-accepting client with a body it can read', async () => {
     const response = await t.call('GET', '/healthz', { headers: ilertClientHeaders, key: null });
-    const body = response.headers['content-encoding'] === 'gzip' ? gunzipSync(response.rawPayload).toString() : response.body;
+    const body =
+      response.headers['content-encoding'] === 'gzip'
+        ? gunzipSync(response.rawPayload).toString()
+        : response.body;
     expect(JSON.parse(body)).toEqual({ status: 'ok' });
   });
 });
@@ -167,7 +191,10 @@ describe('routing', () => {
   it('echoes a sane X-Request-Id and makes one up otherwise', async () => {
     const given = await t.call('GET', '/healthz', { key: null, headers: { 'x-request-id': 'abc-123' } });
     expect(given.headers['x-request-id']).toBe('abc-123');
-    const made = await t.call('GET', '/healthz', { key: null, headers: { 'x-request-id': 'bad id\twith tab' } });
+    const made = await t.call('GET', '/healthz', {
+      key: null,
+      headers: { 'x-request-id': 'bad id\twith tab' },
+    });
     expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
@@ -197,14 +224,20 @@ describe('GET /api/openapi.json', () => {
 
   it('keeps every operation of the published spec', async () => {
     const { readFile } = await import('node:fs/promises');
-    const spec = JSON.parse(await readFile(new URL('../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'));
-    const doc = json<{ paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } }>(
-      await t.call('GET', '/api/openapi.json', { key: null }),
+    const spec = JSON.parse(
+      await readFile(new URL('../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'),
     );
+    const doc = json<{
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    }>(await t.call('GET', '/api/openapi.json', { key: null }));
     for (const [path, operations] of Object.entries<Record<string, unknown>>(spec.paths)) {
-      for (const method of Object.keys(operations)) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+      for (const method of Object.keys(operations))
+        expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     }
-    expect(doc.components.schemas.ConnectorType).toMatchObject({ enum: spec.components.schemas.ConnectorType.enum });
+    expect(doc.components.schemas.ConnectorType).toMatchObject({
+      enum: spec.components.schemas.ConnectorType.enum,
+    });
   });
 });
 
@@ -226,7 +259,11 @@ describe('logs', () => {
   it('never carry the key or a secret param, even for rejected requests', async () => {
     const marker = 'SECRET-MARKER-7f3a';
     await t.call('POST', '/api/connectors', {
-      body: { name: 'logged', type: 'jira', params: { url: 'https://j.example', email: 'e', password: marker } },
+      body: {
+        name: 'logged',
+        type: 'jira',
+        params: { url: 'https://j.example', email: 'e', password: marker },
+      },
     });
     await t.call('POST', '/api/connectors', {
       body: { name: '', type: 'jira', params: { url: marker, email: 'e', password: marker, extra: marker } },

@@ -24,20 +24,28 @@ const designTable: Record<string, Record<string, string>> = {
 
 describe('connector type registry', () => {
   it("has exactly the spec's ConnectorType enum, in its order", () => {
-    const spec = JSON.parse(readFileSync(new URL('../../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'));
+    const spec = JSON.parse(
+      readFileSync(new URL('../../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'),
+    );
     expect(connectorTypeIds).toEqual(spec.components.schemas.ConnectorType.enum);
   });
 
-  it.each(connectorTypes.map((type) => [type.id, type] as const))('%s declares the params of the design table', (id, type) => {
-    const expected = designTable[id] ?? {};
-    const declared = Object.fromEntries(
-      Object.entries(type.params).map(([name, spec]) => [name, `${spec.required ? '*' : ''}${spec.secret ? '!' : ''}`]),
-    );
-    expect(declared).toEqual(expected);
-    for (const name of type.paramNames) {
-      if (name === 'url' || name === 'responseUrl') expect(type.params[name]?.format).toBe('url');
-    }
-  });
+  it.each(connectorTypes.map((type) => [type.id, type] as const))(
+    '%s declares the params of the design table',
+    (id, type) => {
+      const expected = designTable[id] ?? {};
+      const declared = Object.fromEntries(
+        Object.entries(type.params).map(([name, spec]) => [
+          name,
+          `${spec.required ? '*' : ''}${spec.secret ? '!' : ''}`,
+        ]),
+      );
+      expect(declared).toEqual(expected);
+      for (const name of type.paramNames) {
+        if (name === 'url' || name === 'responseUrl') expect(type.params[name]?.format).toBe('url');
+      }
+    },
+  );
 
   it('derives unique schema names', () => {
     expect(new Set(connectorTypes.map((type) => type.schemaName)).size).toBe(connectorTypes.length);

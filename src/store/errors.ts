@@ -16,5 +16,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = driverCode(error);
   if (code !== undefined && unavailableCodes.test(code)) return true;
   // better-sqlite3 on a closed handle; Kysely once the database has been closed (during shutdown).
-  return error instanceof Error && /database connection is not open|driver has already been destroyed/i.test(error.message);
+  return (
+    error instanceof Error &&
+    /database connection is not open|driver has already been destroyed/i.test(error.message)
+  );
 }
