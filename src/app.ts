@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { installJsonBody } from './http/json-body.js';
@@ -30,7 +31,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: requestIdFor,
     bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
+    // Requests arriving during shutdown get our own 503 (below), in the API's error shape.
+    return503OnClosing: false,
     // A name of 255 characters can be 3 KiB once percent-encoded in /api/connectors/name/{name}.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 },
     // A slow client cannot hold a connection forever.
@@ -38,6 +40,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   installErrorHandler(app, BODY_LIMIT);
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('Connection', 'close');
+    throw errors.unavailable('the server is shutting down; retry on another instance or in a moment');
+  });
   installJsonBody(app);
   installRequestLog(app);
   installAuth(app, { keys: createKeyStore(database.db) });

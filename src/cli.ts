@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { serve } from './server.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore, type KeyListing } from './store/key-store.js';
 import type { KeyRole } from './store/schema.js';
@@ -124,7 +123,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve':
         if (rest.length > 0)
           throw new UsageError('serve takes no arguments; configure it with environment variables');
-        await serve(config);
+        // Loaded only here: the HTTP stack is not needed by the other commands.
+        await (await import('./server.js')).serve(config);
         return -1; // keeps running until a signal
       case 'migrate': {
         const { applied } = await withDatabase(config, migrateToLatest, { migrate: false });

@@ -127,7 +127,11 @@ export class PlugboardProcess {
   }
 
   waitForExit(timeoutMs = 10_000): Promise<Exit> {
-    return withTimeout(this.exited, timeoutMs, `plugboard ${this.child.spawnargs.slice(2).join(' ')} to exit`);
+    return withTimeout(
+      this.exited,
+      timeoutMs,
+      `plugboard ${this.child.spawnargs.slice(2).join(' ')} to exit`,
+    );
   }
 
   signal(signal: NodeJS.Signals): void {
@@ -310,18 +314,25 @@ export function slowPost(
   };
 }
 
-/** A one-off request on a fresh connection; resolves with the response or rejects with the socket error. */
+/**
+ * A one-off request on a fresh connection (no keep-alive pool): `connected` resolves once the TCP
+ * connection is up, `response` with the answer, or rejects with the socket error.
+ */
 export function freshRequest(
   url: string,
   path: string,
   { method = 'GET', key, body }: { method?: string; key?: string; body?: unknown } = {},
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = {};
-    if (key !== undefined) headers.authorization = `Bearer ${key}`;
-    if (payload !== undefined) headers['content-type'] = 'application/json';
-    const request = http.request(`${url}${path}`, { method, agent: false, timeout: 10_000, headers });
+): { connected: Promise<void>; response: Promise<RawResponse> } {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers: Record<string, string> = {};
+  if (key !== undefined) headers.authorization = `Bearer ${key}`;
+  if (payload !== undefined) headers['content-type'] = 'application/json';
+  const request = http.request(`${url}${path}`, { method, agent: false, timeout: 10_000, headers });
+  const connected = new Promise<void>((resolve, reject) => {
+    request.once('socket', (socket) => socket.once('connect', () => resolve()));
+    request.once('error', reject);
+  });
+  const response = new Promise<RawResponse>((resolve, reject) => {
     request.once('error', reject);
     request.once('timeout', () => request.destroy(new Error('request timed out')));
     request.once('response', (incoming) => {
@@ -333,6 +344,9 @@ export function freshRequest(
       incoming.once('end', () => resolve({ status: incoming.statusCode ?? 0, body: text }));
       incoming.once('error', reject);
     });
-    request.end(payload);
   });
+  connected.catch(() => {});
+  response.catch(() => {});
+  request.end(payload);
+  return { connected, response };
 }

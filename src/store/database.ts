@@ -55,7 +55,19 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
     db: handle.db,
     provider: { getMigrations: async () => migrations },
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+  // Kysely runs SQLite migrations outside any transaction. Run them in one IMMEDIATE transaction
+  // on SQLite's single connection instead: a second process starting at the same moment waits
+  // (busy_timeout) rather than racing to create the same tables, and a failed or interrupted
+  // migration leaves nothing half-applied. (So a migration must not open a transaction itself.)
+  await sql`begin immediate`.execute(handle.db);
+  let committed = false;
+  try {
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    await sql`commit`.execute(handle.db);
+    committed = true;
+    return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+  } finally {
+    if (!committed) await sql`rollback`.execute(handle.db).catch(() => {});
+  }
 }

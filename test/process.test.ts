@@ -1,0 +1,336 @@
+/**
+ * The real `plugboard serve` process: durability across SIGKILL, graceful shutdown, first-start
+ * key, PLUGBOARD_API_KEY, configuration errors, and /healthz. Needs `npm run build` first.
+ */
+import SqliteDatabase from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  freshRequest,
+  printedKeys,
+  type RawResponse,
+  Sandbox,
+  type ServerProcess,
+  sleep,
+  slowPost,
+  withTimeout,
+} from './process-helpers.js';
+
+interface Connector {
+  id: string;
+  type: string;
+  name: string;
+  params: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const sandboxes: Sandbox[] = [];
+function sandbox(): Sandbox {
+  const created = new Sandbox();
+  sandboxes.push(created);
+  return created;
+}
+
+afterEach(async () => {
+  await Promise.allSettled(sandboxes.splice(0).map((s) => s.cleanup()));
+});
+
+const API_KEY = 'process-test-key-0123456789abcdef';
+
+function connectorBody(i: number, marker = 'v1') {
+  switch (i % 3) {
+    case 0:
+      return { name: `slack ${i} ${marker}`, type: 'slack', params: {} };
+    case 1:
+      return {
+        name: `discord ${i} ${marker}`,
+        type: 'discord',
+        params: { url: `https://discord.example.com/${marker}/${i}` },
+      };
+    default:
+      return {
+        name: `jira ${i} ${marker}`,
+        type: 'jira',
+        params: {
+          url: `https://jira-${i}.example.com`,
+          email: `ops${i}@example.com`,
+          password: `pw-${marker}-${i}`,
+        },
+      };
+  }
+}
+
+async function listAll(server: ServerProcess, key: string): Promise<Connector[]> {
+  const all: Connector[] = [];
+  for (let page = 0; page < 20; page++) {
+    const response = await server.request(
+      'GET',
+      `/api/connectors?start-index=${page * 100}&max-results=100`,
+      {
+        key,
+      },
+    );
+    expect(response.status).toBe(200);
+    const items = (await response.json()) as Connector[];
+    all.push(...items);
+    if (items.length < 100) return all;
+  }
+  throw new Error('more than 20 pages of connectors');
+}
+
+/** Runs `tasks` concurrently in batches of `size`. */
+async function inBatches<T>(tasks: (() => Promise<T>)[], size: number): Promise<T[]> {
+  const results: T[] = [];
+  for (let i = 0; i < tasks.length; i += size) {
+    results.push(...(await Promise.all(tasks.slice(i, i + size).map((task) => task()))));
+  }
+  return results;
+}
+
+describe('durability', () => {
+  it('keeps every acknowledged write across SIGKILL, and the file passes integrity_check', async () => {
+    const box = sandbox();
+    let server = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
+    const expected = new Map<string, Connector>();
+    const deleted: string[] = [];
+
+    // 30 creates, 6 at a time.
+    const created = await inBatches(
+      Array.from({ length: 30 }, (_, i) => async () => {
+        const response = await server.request('POST', '/api/connectors', {
+          key: API_KEY,
+          body: connectorBody(i),
+        });
+        expect(response.status).toBe(200);
+        return (await response.json()) as Connector;
+      }),
+      6,
+    );
+    for (const connector of created) expected.set(connector.id, connector);
+
+    // 10 updates and 10 deletes of other connectors, interleaved, 5 at a time.
+    const mixed = created.slice(0, 20).map((connector, i) =>
+      i % 2 === 0
+        ? async () => {
+            const body = connectorBody(i, 'v2');
+            const response = await server.request('PUT', `/api/connectors/${connector.id}`, {
+              key: API_KEY,
+              body: { ...body, type: connector.type },
+            });
+            expect(response.status).toBe(200);
+            const updated = (await response.json()) as Connector;
+            expect(updated.name).toBe(body.name);
+            expected.set(updated.id, updated);
+          }
+        : async () => {
+            const response = await server.request('DELETE', `/api/connectors/${connector.id}`, {
+              key: API_KEY,
+            });
+            expect(response.status).toBe(204);
+            expected.delete(connector.id);
+            deleted.push(connector.id);
+          },
+    );
+    await inBatches(mixed, 5);
+    expect(expected.size).toBe(20);
+    expect(deleted).toHaveLength(10);
+
+    // No grace at all: the process dies right after the last acknowledgement.
+    server.signal('SIGKILL');
+    expect((await server.waitForExit(5_000)).signal).toBe('SIGKILL');
+
+    server = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
+    const after = await listAll(server, API_KEY);
+    expect(after).toHaveLength(expected.size);
+    const byId = new Map(after.map((connector) => [connector.id, connector]));
+    for (const [id, acknowledged] of expected) expect(byId.get(id)).toEqual(acknowledged);
+    for (const id of deleted) {
+      const response = await server.request('GET', `/api/connectors/${id}`, { key: API_KEY });
+      expect(response.status).toBe(404);
+    }
+    // The updated ones really carry the new values (not only equal to whatever came back).
+    const updatedCount = [...expected.values()].filter((c) => c.name.endsWith(' v2')).length;
+    expect(updatedCount).toBe(10);
+
+    server.signal('SIGKILL');
+    await server.waitForExit(5_000);
+
+    const sqlite = new SqliteDatabase(box.dbPath);
+    try {
+      expect(sqlite.pragma('integrity_check', { simple: true })).toBe('ok');
+      const row = sqlite.prepare('select count(*) as n from connectors').get() as { n: number };
+      expect(row.n).toBe(expected.size);
+    } finally {
+      sqlite.close();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal}: finishes requests in flight, then exits 0`, async () => {
+      const box = sandbox();
+      const server = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
+
+      // Five POSTs whose headers (and half a body) have arrived: accepted and in flight.
+      const slow = Array.from({ length: 5 }, (_, i) =>
+        slowPost(server.url, '/api/connectors', API_KEY, connectorBody(i, `slow-${signal}`)),
+      );
+      await Promise.all(slow.map((request) => request.connected));
+      await sleep(150);
+
+      // A burst of quick requests, signalled as soon as their connections are up.
+      const burst = Array.from({ length: 8 }, (_, i) =>
+        freshRequest(server.url, '/api/connectors', {
+          method: 'POST',
+          key: API_KEY,
+          body: connectorBody(100 + i, `burst-${signal}`),
+        }),
+      );
+      await withTimeout(
+        Promise.allSettled(burst.map((request) => request.connected)),
+        5_000,
+        'the burst to connect',
+      );
+      server.signal(signal);
+      const burstOutcomes = Promise.all(
+        burst.map((request) =>
+          request.response.then(
+            (response): RawResponse | { error: string } => response,
+            (error: NodeJS.ErrnoException) => ({ error: error.code ?? error.message }),
+          ),
+        ),
+      );
+
+      // While the slow requests are pending, the process waits for them.
+      await sleep(300);
+      expect(server.running).toBe(true);
+      for (const request of slow) request.finish();
+
+      const responses = await Promise.all(slow.map((request) => request.response));
+      for (const response of responses) expect(response.status, response.body).toBe(200);
+
+      // Quick requests: each was answered (created, or 503 once closing), or its connection was
+      // dropped before the service read the request (an idle connection, closed on shutdown).
+      for (const outcome of await burstOutcomes) {
+        if ('error' in outcome) expect(outcome.error).toBe('ECONNRESET');
+        else expect([200, 503], outcome.body).toContain(outcome.status);
+      }
+
+      const exit = await server.waitForExit(10_000);
+      expect(exit).toEqual({ code: 0, signal: null });
+      const messages = server.logLines().map((line) => line.msg);
+      expect(messages).toContain('shutting down: finishing requests in flight');
+      expect(messages).toContain('stopped');
+
+      // The in-flight creates were committed.
+      const sqlite = new SqliteDatabase(box.dbPath, { readonly: true });
+      try {
+        const names = (sqlite.prepare('select name from connectors').all() as { name: string }[]).map(
+          (row) => row.name,
+        );
+        for (let i = 0; i < 5; i++) expect(names).toContain(connectorBody(i, `slow-${signal}`).name);
+      } finally {
+        sqlite.close();
+      }
+    });
+  }
+});
+
+describe('first start', () => {
+  it('prints a generated write key once, never logs it, and serves /healthz', async () => {
+    const box = sandbox();
+    const first = await box.startServer({ LOG_LEVEL: 'trace' });
+    const keys = printedKeys(first.stdout);
+    expect(keys).toHaveLength(1);
+    const key = keys[0] ?? '';
+    expect(key).toMatch(/^pb_/);
+
+    const health = await first.request('GET', '/healthz');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+
+    const create = await first.request('POST', '/api/connectors', { key, body: connectorBody(0) });
+    expect(create.status).toBe(200);
+    const list = await first.request('GET', '/api/connectors', { key });
+    expect(list.status).toBe(200);
+    expect(await list.json()).toHaveLength(1);
+    const wrong = await first.request('GET', '/api/connectors', { key: `${key}x` });
+    expect(wrong.status).toBe(401);
+
+    first.signal('SIGTERM');
+    expect((await first.waitForExit()).code).toBe(0);
+    const logs = first.rawLogLines();
+    expect(logs.length).toBeGreaterThan(3);
+    for (const line of logs) expect(line).not.toContain(key);
+    expect(first.stderr).not.toContain(key);
+
+    const second = await box.startServer({ LOG_LEVEL: 'trace' });
+    expect(printedKeys(second.stdout)).toEqual([]);
+    expect(second.stdout).not.toContain('pb_');
+    const again = await second.request('GET', '/api/connectors', { key });
+    expect(again.status).toBe(200);
+  });
+});
+
+describe('PLUGBOARD_API_KEY', () => {
+  it('makes that exact value a write key of account default', async () => {
+    const box = sandbox();
+    const server = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
+    expect(printedKeys(server.stdout)).toEqual([]);
+    expect(server.stdout).not.toContain(API_KEY);
+
+    const create = await server.request('POST', '/api/connectors', { key: API_KEY, body: connectorBody(1) });
+    expect(create.status).toBe(200);
+    const other = await server.request('GET', '/api/connectors', { key: `${API_KEY}0` });
+    expect(other.status).toBe(401);
+
+    server.signal('SIGTERM');
+    await server.waitForExit();
+    const listing = await box.run(['keys', 'list', '--account', 'default']);
+    expect(listing.code).toBe(0);
+    expect(listing.stdout).toMatch(/PLUGBOARD_API_KEY\s+default\s+write/);
+    expect(listing.stdout).not.toContain(API_KEY);
+  });
+
+  it('refuses a value shorter than 16 characters without repeating it', async () => {
+    const box = sandbox();
+    const value = 'Short1Secret15c';
+    expect(value).toHaveLength(15);
+    const result = await box.run(['serve'], { PLUGBOARD_API_KEY: value });
+    expect(result.code).not.toBe(0);
+    expect(result.code).not.toBeNull();
+    expect(result.stderr).toContain('PLUGBOARD_API_KEY');
+    expect(`${result.stdout}${result.stderr}`).not.toContain(value);
+  });
+});
+
+describe('configuration errors', () => {
+  it('refuses a PostgreSQL DATABASE_URL without repeating its password', async () => {
+    const box = sandbox();
+    const urls = ['postgres://user:pw@host/db', 'postgresql://admin:Sup3rSecretPassw0rd@db.internal:5432/x'];
+    const results = await Promise.all(urls.map((url) => box.run(['serve'], { DATABASE_URL: url })));
+    for (const result of results) {
+      expect(result.code).not.toBe(0);
+      expect(result.code).not.toBeNull();
+      expect(result.stderr).toMatch(/PostgreSQL/);
+      const output = `${result.stdout}${result.stderr}`;
+      expect(output).not.toContain('pw');
+      expect(output).not.toContain('Sup3rSecretPassw0rd');
+      expect(output).not.toContain('user:');
+    }
+  });
+
+  it('refuses an invalid PORT with a clear error', async () => {
+    const box = sandbox();
+    const ports = ['not-a-port', '70000', '-1'];
+    const results = await Promise.all(ports.map((port) => box.run(['serve'], { PORT: port })));
+    results.forEach((result, i) => {
+      const port = ports[i];
+      expect(result.code, port).not.toBe(0);
+      expect(result.code, port).not.toBeNull();
+      expect(result.stderr, port).toMatch(/PORT/);
+      expect(result.stderr, port).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    });
+  });
+});
