@@ -1,13 +1,18 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { RevealSecrets } from './config.js';
 import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { installJsonBody } from './http/json-body.js';
 import { collectRoutesForMethodNotAllowed } from './http/method-not-allowed.js';
 import { installRequestLog, requestIdFor } from './http/request-log.js';
+import { auditRoutes } from './http/routes/audit.js';
 import { connectorRoutes } from './http/routes/connectors.js';
 import { healthRoutes } from './http/routes/health.js';
 import { buildOpenApiDocument } from './openapi/document.js';
+import type { KeyringSource } from './secrets/keyring.js';
+import { createSecretBox } from './secrets/secret-box.js';
+import { createAuditStore } from './store/audit-store.js';
 import { createConnectorStore } from './store/connector-store.js';
 import type { DatabaseHandle } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
@@ -18,14 +23,17 @@ export const BODY_LIMIT = 64 * 1024;
 export interface AppOptions {
   readonly database: DatabaseHandle;
   readonly logger: FastifyBaseLogger;
+  /** The master keys that seal secret params. */
+  readonly keyring: KeyringSource;
   readonly createStatus?: 200 | 201;
+  readonly revealSecrets?: RevealSecrets;
   /** Close the database when the app closes (the server owns it; tests may share one). */
   readonly closeDatabase?: boolean;
 }
 
 /** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { database, createStatus = 200 } = options;
+  const { database, createStatus = 200, revealSecrets = 'write-keys' } = options;
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -59,7 +67,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.type('application/json; charset=utf-8').send(openApiDocument),
   );
   healthRoutes(app, database);
-  connectorRoutes(app, { store: createConnectorStore(database.db), createStatus });
+  const secretBox = createSecretBox(options.keyring);
+  connectorRoutes(app, { store: createConnectorStore(database.db, secretBox), createStatus, revealSecrets });
+  auditRoutes(app, createAuditStore(database.db));
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());

@@ -1,115 +1,25 @@
-import { parseArgs } from 'node:util';
-import { type Config, ConfigError, loadConfig } from './config.js';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from './store/database.js';
-import { createKeyStore, type KeyListing } from './store/key-store.js';
-import type { KeyRole } from './store/schema.js';
+import { auditCommand } from './cli/audit.js';
+import { keysCommand } from './cli/keys.js';
+import { secretsCommand } from './cli/secrets.js';
+import { UsageError, withDatabase } from './cli/shared.js';
+import { ConfigError, loadConfig } from './config.js';
+import { migrateToLatest } from './store/database.js';
 
 const usage = `Usage: plugboard <command> [options]
 
 Commands:
   serve                                   run the HTTP API (the default)
   migrate                                 apply pending database migrations
-  keys create --account NAME --role read|write [--label TEXT]
+  keys create --account NAME --role read|write [--label TEXT] [--expires 90d]
                                           create an API key; prints the key alone on the last line
+                                          (--expires: a duration in d, h or m, or an ISO date)
   keys list [--account NAME]              list keys (never the keys themselves)
   keys revoke ID                          revoke a key; it stops working within seconds
+  audit [--account NAME] [--limit N]      the audit trail of connector changes, newest first
+  secrets rotate                          re-seal every secret under a new master key, while servers run
 
-Every command uses DATABASE_URL (default sqlite:./data/plugboard.db).`;
-
-class UsageError extends Error {}
-
-const accountPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-
-async function withDatabase<T>(
-  config: Config,
-  work: (database: DatabaseHandle) => Promise<T>,
-  { migrate = true } = {},
-): Promise<T> {
-  const database = openDatabase(config.database, { synchronous: config.sqliteSynchronous });
-  try {
-    if (migrate) await migrateToLatest(database);
-    return await work(database);
-  } finally {
-    await database.close();
-  }
-}
-
-function table(rows: KeyListing[]): string {
-  const header = ['ID', 'LABEL', 'ACCOUNT', 'ROLE', 'CREATED', 'LAST USED', 'REVOKED'];
-  const cells = rows.map((row) => [
-    row.id,
-    row.label,
-    row.account,
-    row.role,
-    row.createdAt,
-    row.lastUsedAt ?? '-',
-    row.revokedAt ?? '-',
-  ]);
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...cells.map((cell) => (cell[i] ?? '').length)),
-  );
-  return [header, ...cells]
-    .map((cells) =>
-      cells
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
-
-async function keysCommand(config: Config, args: string[]): Promise<number> {
-  const [action, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: { account: { type: 'string' }, role: { type: 'string' }, label: { type: 'string' } },
-  });
-  switch (action) {
-    case 'create': {
-      const { account, role, label } = values;
-      if (!account || !accountPattern.test(account)) {
-        throw new UsageError(
-          'keys create needs --account NAME (letters, digits, . _ -; at most 100 characters)',
-        );
-      }
-      if (role !== 'read' && role !== 'write')
-        throw new UsageError('keys create needs --role read or --role write');
-      if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
-      const keyRole: KeyRole = role;
-      const created = await withDatabase(config, (db) =>
-        createKeyStore(db.db).create(account, keyRole, label ?? ''),
-      );
-      process.stdout.write(
-        `Created ${keyRole} key ${created.id} in account ${account}. It is shown only this once:\n`,
-      );
-      process.stdout.write(`${created.secret}\n`);
-      return 0;
-    }
-    case 'list': {
-      if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
-      const rows = await withDatabase(config, (db) => createKeyStore(db.db).list(values.account));
-      process.stdout.write(rows.length > 0 ? `${table(rows)}\n` : 'no keys\n');
-      return 0;
-    }
-    case 'revoke': {
-      const [id, ...extra] = positionals;
-      if (!id || extra.length > 0)
-        throw new UsageError('keys revoke needs exactly one key ID (see keys list)');
-      const outcome = await withDatabase(config, (db) => createKeyStore(db.db).revoke(id));
-      if (outcome === 'unknown') {
-        process.stderr.write(`plugboard: no key with id ${id}; keys list shows the ids\n`);
-        return 1;
-      }
-      process.stdout.write(
-        outcome === 'revoked' ? `Revoked key ${id}.\n` : `Key ${id} was already revoked.\n`,
-      );
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown keys command: ${action ?? '(none)'}; use create, list or revoke`);
-  }
-}
+Every command uses DATABASE_URL (default sqlite:./data/plugboard.db) and the master key
+settings (PLUGBOARD_MASTER_KEY, or the key file beside the database).`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv;
@@ -137,14 +47,17 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'keys':
         return await keysCommand(config, rest);
+      case 'audit':
+        return await auditCommand(config, rest);
+      case 'secrets':
+        return await secretsCommand(config, rest);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }
   } catch (error) {
-    if (
-      error instanceof UsageError ||
-      (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
-    ) {
+    const parseArgsError =
+      error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS');
+    if (error instanceof UsageError || parseArgsError) {
       process.stderr.write(`plugboard: ${error.message}\n\n${usage}\n`);
       return 2;
     }

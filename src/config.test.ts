@@ -11,6 +11,9 @@ describe('loadConfig', () => {
       apiKey: undefined,
       createStatus: 200,
       sqliteSynchronous: 'FULL',
+      masterKey: undefined,
+      previousMasterKeys: undefined,
+      revealSecrets: 'write-keys',
     });
   });
 

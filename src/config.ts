@@ -20,6 +20,9 @@ export const EnvSchema = Type.Object({
   PLUGBOARD_API_KEY: Type.Optional(Type.String({ minLength: MIN_KEY_LENGTH })),
   PLUGBOARD_CREATE_STATUS: Enum([200, 201], 200),
   PLUGBOARD_SQLITE_SYNCHRONOUS: Enum(['FULL', 'NORMAL'], 'FULL'),
+  PLUGBOARD_MASTER_KEY: Type.Optional(Type.String()),
+  PLUGBOARD_PREVIOUS_MASTER_KEYS: Type.Optional(Type.String()),
+  PLUGBOARD_REVEAL_SECRETS: Enum(['write-keys', 'never'], 'write-keys'),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -31,7 +34,14 @@ export interface Config {
   readonly apiKey: string | undefined;
   readonly createStatus: 200 | 201;
   readonly sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** Base64 master key; unset: a key file beside the SQLite database. */
+  readonly masterKey: string | undefined;
+  readonly previousMasterKeys: string | undefined;
+  /** Who reads secret params back: write keys (the default), or nobody. */
+  readonly revealSecrets: RevealSecrets;
 }
+
+export type RevealSecrets = 'write-keys' | 'never';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -77,5 +87,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     apiKey: env.PLUGBOARD_API_KEY,
     createStatus: env.PLUGBOARD_CREATE_STATUS,
     sqliteSynchronous: env.PLUGBOARD_SQLITE_SYNCHRONOUS,
+    masterKey: env.PLUGBOARD_MASTER_KEY,
+    previousMasterKeys: env.PLUGBOARD_PREVIOUS_MASTER_KEYS,
+    revealSecrets: env.PLUGBOARD_REVEAL_SECRETS,
   };
 }

@@ -3,16 +3,30 @@ import { buildApp } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
+import { type ResolvedKeyring, resolveKeyring, verifyKeyring } from './secrets/setup.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
 
-/** `plugboard serve`: migrate, make sure a key exists, listen, and shut down with grace on a signal. */
+/**
+ * `plugboard serve`: migrate, check that the master key opens the stored secrets, make sure an
+ * API key exists, listen, and shut down with grace on a signal. Any failure before listening
+ * stops the process with a message.
+ */
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const database = openDatabase(config.database, { synchronous: config.sqliteSynchronous });
+  let keyring: ResolvedKeyring;
   try {
     const { applied } = await migrateToLatest(database);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    keyring = resolveKeyring(config);
+    if (keyring.createdFile) {
+      logger.info(
+        { keyFile: keyring.createdFile },
+        'created a master key file (mode 0600); back it up with the database',
+      );
+    }
+    await verifyKeyring(database.db, keyring.source);
     await bootstrapKeys(createKeyStore(database.db), config.apiKey, logger, (text) =>
       process.stdout.write(`${text}\n`),
     );
@@ -21,7 +35,14 @@ export async function serve(config: Config): Promise<void> {
     throw error;
   }
 
-  const app = await buildApp({ database, logger, createStatus: config.createStatus, closeDatabase: true });
+  const app = await buildApp({
+    database,
+    logger,
+    keyring: keyring.source,
+    createStatus: config.createStatus,
+    revealSecrets: config.revealSecrets,
+    closeDatabase: true,
+  });
   closeWithGrace(
     { delay: 10_000, logger: { error: (message) => logger.error(message) } },
     async ({ signal, err }) => {
@@ -32,5 +53,8 @@ export async function serve(config: Config): Promise<void> {
     },
   );
   await app.listen({ port: config.port, host: config.host });
-  logger.info({ database: config.database.kind, path: config.database.path }, 'Plugboard is ready');
+  logger.info(
+    { database: config.database.kind, path: config.database.path, secrets: keyring.source.description },
+    'Plugboard is ready',
+  );
 }

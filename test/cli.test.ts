@@ -42,6 +42,7 @@ interface ListedKey {
   role: string;
   created: string;
   lastUsed: string;
+  expires: string;
   revoked: string;
 }
 
@@ -51,13 +52,22 @@ async function listKeys(box: Sandbox, account?: string): Promise<{ rows: ListedK
   expect(result.code, result.stderr).toBe(0);
   if (result.stdout.trim() === 'no keys') return { rows: [], stdout: result.stdout };
   const [header = '', ...lines] = result.stdout.trimEnd().split('\n');
-  const titles = ['ID', 'LABEL', 'ACCOUNT', 'ROLE', 'CREATED', 'LAST USED', 'REVOKED'];
+  const titles = ['ID', 'LABEL', 'ACCOUNT', 'ROLE', 'CREATED', 'LAST USED', 'EXPIRES', 'REVOKED'];
   const starts = titles.map((title) => header.indexOf(title));
   for (const start of starts) expect(start).toBeGreaterThanOrEqual(0);
   const rows = lines.map((line) => {
     const cells = starts.map((start, i) => line.slice(start, starts[i + 1]).trim());
-    const [id = '', label = '', acct = '', role = '', created = '', lastUsed = '', revoked = ''] = cells;
-    return { id, label, account: acct, role, created, lastUsed, revoked };
+    const [
+      id = '',
+      label = '',
+      acct = '',
+      role = '',
+      created = '',
+      lastUsed = '',
+      expires = '',
+      revoked = '',
+    ] = cells;
+    return { id, label, account: acct, role, created, lastUsed, expires, revoked };
   });
   return { rows, stdout: result.stdout };
 }

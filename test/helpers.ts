@@ -1,9 +1,11 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../src/app.js';
+import type { RevealSecrets } from '../src/config.js';
 import type { ConnectorType } from '../src/connectors/define.js';
 import { findConnectorType } from '../src/connectors/registry.js';
 import { createLogger } from '../src/logger.js';
+import { ephemeralKeyring, type KeyringSource } from '../src/secrets/keyring.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../src/store/database.js';
 import { createKeyStore } from '../src/store/key-store.js';
 
@@ -38,7 +40,12 @@ export interface CallOptions {
 
 /** A fresh app on a fresh in-memory database with two accounts and their keys. */
 export async function buildTestApp(
-  options: { createStatus?: 200 | 201; path?: string } = {},
+  options: {
+    createStatus?: 200 | 201;
+    path?: string;
+    revealSecrets?: RevealSecrets;
+    keyring?: KeyringSource;
+  } = {},
 ): Promise<TestContext> {
   const database = openDatabase({ kind: 'sqlite', path: options.path ?? ':memory:' });
   await migrateToLatest(database);
@@ -59,7 +66,9 @@ export async function buildTestApp(
   const app = await buildApp({
     database,
     logger: createLogger('trace', sink),
+    keyring: options.keyring ?? ephemeralKeyring(),
     createStatus: options.createStatus ?? 200,
+    revealSecrets: options.revealSecrets ?? 'write-keys',
     closeDatabase: true,
   });
   return {

@@ -14,3 +14,56 @@ export function maskSecrets(
   }
   return masked;
 }
+
+/** Splits params into the ones stored in clear and the secrets, which are sealed. */
+export function splitSecrets(
+  type: ConnectorType | undefined,
+  params: Readonly<Record<string, string>>,
+): { plain: Record<string, string>; secret: Record<string, string> } {
+  const plain: Record<string, string> = {};
+  const secret: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params)) {
+    // An unknown type (never stored, but fail closed) seals everything.
+    if (type === undefined || type.secretParams.has(name)) secret[name] = value;
+    else plain[name] = value;
+  }
+  return { plain, secret };
+}
+
+/** Joins the two halves again, in the order the type declares its params. */
+export function joinSecrets(
+  type: ConnectorType | undefined,
+  plain: Readonly<Record<string, string>>,
+  secret: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const all: Record<string, string> = { ...plain, ...secret };
+  if (!type) return all;
+  const ordered: Record<string, string> = {};
+  for (const name of type.paramNames) {
+    const value = all[name];
+    if (value !== undefined) ordered[name] = value;
+  }
+  for (const [name, value] of Object.entries(all)) if (!(name in ordered)) ordered[name] = value;
+  return ordered;
+}
+
+/**
+ * For an update: a secret sent back as the placeholder keeps its stored value; with
+ * `keepOmitted` (secrets are write-only), so does a secret left out of the body. Anything
+ * else in `params` is returned as sent; non-string values are left for validation to reject.
+ */
+export function keepStoredSecrets(
+  type: ConnectorType,
+  params: Readonly<Record<string, unknown>>,
+  stored: Readonly<Record<string, string>>,
+  { keepOmitted }: { keepOmitted: boolean },
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...params };
+  for (const name of type.secretParams) {
+    const storedValue = stored[name];
+    if (storedValue === undefined) continue;
+    const sent = params[name];
+    if (sent === SECRET_PLACEHOLDER || (sent === undefined && keepOmitted)) merged[name] = storedValue;
+  }
+  return merged;
+}

@@ -11,6 +11,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes that answer without a key (the OpenAPI document). */
     public?: boolean;
+    /** GET routes that read keys may not use (the audit trail). */
+    writeKeysOnly?: boolean;
   }
 }
 
@@ -73,10 +75,19 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
     }
     const principal = await lookup(hashApiKey(match[1]));
     if (!principal) throw errors.unauthorized('unknown or revoked API key', true);
+    if (principal.expiresAt !== null && Date.parse(principal.expiresAt) <= now()) {
+      throw errors.unauthorized(
+        `this API key expired at ${principal.expiresAt}; create a new one with plugboard keys create`,
+        true,
+      );
+    }
     request.principal = principal;
     recordUse(request, principal);
     if (principal.role !== 'write' && !readMethods.has(request.method)) {
       throw errors.forbidden(`this API key is read-only; ${request.method} needs a key with the write role`);
+    }
+    if (principal.role !== 'write' && request.routeOptions.config.writeKeysOnly) {
+      throw errors.forbidden(`this API key is read-only; ${route} needs a key with the write role`);
     }
   });
 }

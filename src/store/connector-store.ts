@@ -1,5 +1,10 @@
 import type { Kysely } from 'kysely';
+import type { ConnectorType } from '../connectors/define.js';
+import { findConnectorType } from '../connectors/registry.js';
+import { joinSecrets, splitSecrets } from '../connectors/secrets.js';
 import { errors } from '../errors.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { type Actor, recordAuditEvent } from './audit-store.js';
 import { isUniqueViolation } from './errors.js';
 import { laterThan, newId, nowIso } from './ids.js';
 import type { ConnectorRow, Database } from './schema.js';
@@ -8,6 +13,7 @@ export interface StoredConnector {
   readonly id: string;
   readonly type: string;
   readonly name: string;
+  /** Every param, secrets opened. */
   readonly params: Readonly<Record<string, string>>;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -19,9 +25,13 @@ export interface ConnectorFields {
   readonly params: Readonly<Record<string, string>>;
 }
 
-/** Connectors of one account at a time: every method is scoped by the caller's account. */
+/**
+ * Connectors of one account at a time: every method is scoped by the caller's account. Secret
+ * params are sealed on the way in and opened on the way out; nothing else sees ciphertext.
+ * Every change records an audit event in the same transaction.
+ */
 export interface ConnectorStore {
-  create(accountId: number, fields: ConnectorFields): Promise<StoredConnector>;
+  create(accountId: number, actor: Actor, fields: ConnectorFields): Promise<StoredConnector>;
   get(accountId: number, id: string): Promise<StoredConnector | undefined>;
   getByName(accountId: number, name: string): Promise<StoredConnector | undefined>;
   /** A page in creation order. */
@@ -29,44 +39,99 @@ export interface ConnectorStore {
   /** Replaces name and params; undefined when the connector does not exist (any more). */
   update(
     accountId: number,
+    actor: Actor,
     id: string,
     fields: Omit<ConnectorFields, 'type'>,
   ): Promise<StoredConnector | undefined>;
-  delete(accountId: number, id: string): Promise<boolean>;
+  delete(accountId: number, actor: Actor, id: string): Promise<boolean>;
 }
 
-function fromRow(row: ConnectorRow): StoredConnector {
-  return {
-    id: row.id,
-    type: row.type,
-    name: row.name,
-    params: JSON.parse(row.params) as Record<string, string>,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+const columns = [
+  'id',
+  'account_id',
+  'seq',
+  'type',
+  'name',
+  'params',
+  'secrets',
+  'secret_key_id',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** The names of the fields that differ between two versions (`name`, `params.<key>`). */
+export function changedFields(
+  before: { name: string; params: Readonly<Record<string, string>> } | undefined,
+  after: { name: string; params: Readonly<Record<string, string>> } | undefined,
+): string[] {
+  const fields: string[] = [];
+  if (before?.name !== after?.name) fields.push('name');
+  const keys = new Set([...Object.keys(before?.params ?? {}), ...Object.keys(after?.params ?? {})]);
+  for (const key of [...keys].sort()) {
+    if (before?.params[key] !== after?.params[key]) fields.push(`params.${key}`);
+  }
+  return fields;
 }
 
-export function createConnectorStore(db: Kysely<Database>): ConnectorStore {
-  const columns = ['id', 'account_id', 'seq', 'type', 'name', 'params', 'created_at', 'updated_at'] as const;
+export function createConnectorStore(db: Kysely<Database>, box: SecretBox): ConnectorStore {
+  function sealed(
+    id: string,
+    type: ConnectorType | undefined,
+    typeId: string,
+    params: Readonly<Record<string, string>>,
+  ) {
+    const { plain, secret } = splitSecrets(type, params);
+    if (Object.keys(secret).length === 0)
+      return { params: JSON.stringify(plain), secrets: null, secret_key_id: null };
+    const { sealed, keyId } = box.seal(id, typeId, secret);
+    return { params: JSON.stringify(plain), secrets: sealed, secret_key_id: keyId };
+  }
+
+  function fromRow(row: Pick<ConnectorRow, (typeof columns)[number]>): StoredConnector {
+    const type = findConnectorType(row.type);
+    const plain = JSON.parse(row.params) as Record<string, string>;
+    const secret =
+      row.secrets !== null && row.secret_key_id !== null
+        ? box.open(row.id, row.type, { sealed: row.secrets, keyId: row.secret_key_id })
+        : {};
+    return {
+      id: row.id,
+      type: row.type,
+      name: row.name,
+      params: joinSecrets(type, plain, secret),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
 
   return {
-    async create(accountId, fields) {
+    async create(accountId, actor, fields) {
       const now = nowIso();
+      const id = newId();
       try {
-        const row = await db
-          .insertInto('connectors')
-          .values({
-            id: newId(),
-            account_id: accountId,
-            type: fields.type,
-            name: fields.name,
-            params: JSON.stringify(fields.params),
-            created_at: now,
-            updated_at: now,
-          })
-          .returning(columns)
-          .executeTakeFirstOrThrow();
-        return fromRow(row);
+        return await db.transaction().execute(async (trx) => {
+          const row = await trx
+            .insertInto('connectors')
+            .values({
+              id,
+              account_id: accountId,
+              type: fields.type,
+              name: fields.name,
+              ...sealed(id, findConnectorType(fields.type), fields.type, fields.params),
+              created_at: now,
+              updated_at: now,
+            })
+            .returning(columns)
+            .executeTakeFirstOrThrow();
+          await recordAuditEvent(trx, {
+            accountId,
+            actor,
+            action: 'create',
+            connector: { id, name: fields.name, type: fields.type },
+            fields: ['type', ...changedFields(undefined, fields)],
+          });
+          return fromRow(row);
+        });
       } catch (error) {
         if (isUniqueViolation(error)) throw errors.nameTaken(fields.name);
         throw error;
@@ -105,28 +170,36 @@ export function createConnectorStore(db: Kysely<Database>): ConnectorStore {
       return rows.map(fromRow);
     },
 
-    async update(accountId, id, fields) {
+    async update(accountId, actor, id, fields) {
       try {
         return await db.transaction().execute(async (trx) => {
-          const current = await trx
+          const currentRow = await trx
             .selectFrom('connectors')
-            .select('updated_at')
+            .select(columns)
             .where('id', '=', id)
             .where('account_id', '=', accountId)
             .executeTakeFirst();
-          if (!current) return undefined;
+          if (!currentRow) return undefined;
+          const current = fromRow(currentRow);
           const row = await trx
             .updateTable('connectors')
             .set({
               name: fields.name,
-              params: JSON.stringify(fields.params),
-              updated_at: laterThan(current.updated_at),
+              ...sealed(id, findConnectorType(current.type), current.type, fields.params),
+              updated_at: laterThan(current.updatedAt),
             })
             .where('id', '=', id)
             .where('account_id', '=', accountId)
             .returning(columns)
-            .executeTakeFirst();
-          return row && fromRow(row);
+            .executeTakeFirstOrThrow();
+          await recordAuditEvent(trx, {
+            accountId,
+            actor,
+            action: 'update',
+            connector: { id, name: fields.name, type: current.type },
+            fields: changedFields(current, fields),
+          });
+          return fromRow(row);
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw errors.nameTaken(fields.name);
@@ -134,13 +207,24 @@ export function createConnectorStore(db: Kysely<Database>): ConnectorStore {
       }
     },
 
-    async delete(accountId, id) {
-      const result = await db
-        .deleteFrom('connectors')
-        .where('id', '=', id)
-        .where('account_id', '=', accountId)
-        .executeTakeFirst();
-      return result.numDeletedRows > 0n;
+    async delete(accountId, actor, id) {
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .deleteFrom('connectors')
+          .where('id', '=', id)
+          .where('account_id', '=', accountId)
+          .returning(['name', 'type'])
+          .executeTakeFirst();
+        if (!row) return false;
+        await recordAuditEvent(trx, {
+          accountId,
+          actor,
+          action: 'delete',
+          connector: { id, name: row.name, type: row.type },
+          fields: [],
+        });
+        return true;
+      });
     },
   };
 }

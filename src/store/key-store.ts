@@ -10,6 +10,9 @@ export interface KeyPrincipal {
   readonly accountId: number;
   readonly accountName: string;
   readonly role: KeyRole;
+  readonly label: string;
+  /** When the key stops working; null for never. */
+  readonly expiresAt: string | null;
 }
 
 export interface KeyListing {
@@ -20,6 +23,7 @@ export interface KeyListing {
   readonly createdAt: string;
   readonly lastUsedAt: string | null;
   readonly revokedAt: string | null;
+  readonly expiresAt: string | null;
 }
 
 export interface CreatedKey {
@@ -31,9 +35,9 @@ export interface CreatedKey {
 export type RevokeOutcome = 'revoked' | 'already-revoked' | 'unknown';
 
 export interface KeyStore {
-  /** The active (not revoked) key with this hash. */
+  /** The key with this hash unless it is revoked (an expired key is returned: the caller says so). */
   findActive(keyHash: string): Promise<KeyPrincipal | undefined>;
-  create(account: string, role: KeyRole, label: string): Promise<CreatedKey>;
+  create(account: string, role: KeyRole, label: string, expiresAt?: string): Promise<CreatedKey>;
   /**
    * Makes sure a write key with exactly this value exists and is active in `account`
    * (PLUGBOARD_API_KEY). Returns true when it had to be created or reactivated.
@@ -68,6 +72,8 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
           'api_keys.account_id as accountId',
           'accounts.name as accountName',
           'api_keys.role as role',
+          'api_keys.label as label',
+          'api_keys.expires_at as expiresAt',
         ])
         .where('api_keys.key_hash', '=', keyHash)
         .where('api_keys.revoked_at', 'is', null)
@@ -75,7 +81,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
       return row;
     },
 
-    async create(account, role, label) {
+    async create(account, role, label, expiresAt) {
       const secret = generateApiKey();
       const id = generateKeyId();
       await db.transaction().execute(async (trx) => {
@@ -90,6 +96,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
             created_at: nowIso(),
             last_used_at: null,
             revoked_at: null,
+            expires_at: expiresAt ?? null,
           })
           .execute();
       });
@@ -108,7 +115,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
       if (existing) {
         await db
           .updateTable('api_keys')
-          .set({ revoked_at: null, role: 'write', account_id: owner })
+          .set({ revoked_at: null, expires_at: null, role: 'write', account_id: owner })
           .where('id', '=', existing.id)
           .execute();
         return true;
@@ -124,6 +131,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
           created_at: nowIso(),
           last_used_at: null,
           revoked_at: null,
+          expires_at: null,
         })
         .execute();
       return true;
@@ -141,6 +149,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
           'api_keys.created_at as createdAt',
           'api_keys.last_used_at as lastUsedAt',
           'api_keys.revoked_at as revokedAt',
+          'api_keys.expires_at as expiresAt',
         ])
         .orderBy('api_keys.created_at')
         .orderBy('api_keys.id');

@@ -5,6 +5,7 @@ export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   connectors: ConnectorsTable;
+  audit_events: AuditEventsTable;
 }
 
 export interface AccountsTable {
@@ -25,6 +26,7 @@ export interface ApiKeysTable {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  expires_at: string | null;
 }
 
 export interface ConnectorsTable {
@@ -34,10 +36,32 @@ export interface ConnectorsTable {
   account_id: number;
   type: string;
   name: string;
-  /** The params object as JSON text. */
+  /** The non-secret params as JSON text. */
   params: string;
+  /** The secret params as one sealed JSON object (see src/secrets/cipher.ts); null when there are none. */
+  secrets: string | null;
+  /** Id of the master key that sealed `secrets`. */
+  secret_key_id: string | null;
   created_at: string;
   updated_at: string;
+}
+
+export type AuditAction = 'create' | 'update' | 'delete';
+
+export interface AuditEventsTable {
+  /** Order of the trail. */
+  seq: Generated<number>;
+  id: string;
+  account_id: number;
+  at: string;
+  action: AuditAction;
+  connector_id: string;
+  connector_name: string;
+  connector_type: string;
+  key_id: string;
+  key_label: string;
+  /** JSON array of the names of the fields that changed (`name`, `params.url`, …); never values. */
+  fields: string;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;

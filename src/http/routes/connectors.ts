@@ -1,8 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RevealSecrets } from '../../config.js';
+import { findConnectorType } from '../../connectors/registry.js';
 import { ConnectorListSchema, ConnectorSchema } from '../../connectors/schemas.js';
+import { keepStoredSecrets } from '../../connectors/secrets.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
-import type { ConnectorStore } from '../../store/connector-store.js';
+import type { Actor } from '../../store/audit-store.js';
+import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
 import { principalOf } from '../auth.js';
 import { parsePage } from '../paging.js';
 import { presentConnector } from '../present.js';
@@ -11,6 +15,7 @@ export interface ConnectorRoutesOptions {
   readonly store: ConnectorStore;
   /** 200 as the spec says, or 201 for ilert's Go client and Terraform provider. */
   readonly createStatus: 200 | 201;
+  readonly revealSecrets: RevealSecrets;
 }
 
 interface IdParams {
@@ -19,58 +24,86 @@ interface IdParams {
 
 const one = { response: { 200: ConnectorSchema, 201: ConnectorSchema } };
 
-export function connectorRoutes(app: FastifyInstance, { store, createStatus }: ConnectorRoutesOptions): void {
-  app.get('/api/connectors', { schema: { response: { 200: ConnectorListSchema } } }, async (request) => {
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A PUT body with the stored secrets put back where the client sent the placeholder (or, when
+ * secrets are write-only, left them out): a client that read a masked connector can send it back.
+ */
+function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealSecrets): unknown {
+  const type = findConnectorType(stored.type);
+  if (!type || !isObject(body)) return body;
+  const params = body.params === undefined && reveal === 'never' ? {} : body.params;
+  if (!isObject(params)) return body;
+  return {
+    ...body,
+    params: keepStoredSecrets(type, params, stored.params, { keepOmitted: reveal === 'never' }),
+  };
+}
+
+export function connectorRoutes(
+  app: FastifyInstance,
+  { store, createStatus, revealSecrets }: ConnectorRoutesOptions,
+): void {
+  const caller = (request: FastifyRequest) => {
     const principal = principalOf(request);
+    const actor: Actor = { keyId: principal.keyId, keyLabel: principal.label };
+    const present = (connector: StoredConnector) =>
+      presentConnector(connector, principal.role, revealSecrets);
+    return { accountId: principal.accountId, actor, present };
+  };
+
+  app.get('/api/connectors', { schema: { response: { 200: ConnectorListSchema } } }, async (request) => {
+    const { accountId, present } = caller(request);
     const { offset, limit } = parsePage(request.query);
-    const page = await store.list(principal.accountId, offset, limit);
-    return page.map((connector) => presentConnector(connector, principal.role));
+    return (await store.list(accountId, offset, limit)).map(present);
   });
 
   app.post('/api/connectors', { schema: one }, async (request, reply) => {
-    const principal = principalOf(request);
+    const { accountId, actor, present } = caller(request);
     const input = parseConnectorInput(request.body);
-    const created = await store.create(principal.accountId, {
+    const created = await store.create(accountId, actor, {
       type: input.type.id,
       name: input.name,
       params: input.params,
     });
     reply.code(createStatus);
-    return presentConnector(created, principal.role);
+    return present(created);
   });
 
   app.get<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request) => {
-    const principal = principalOf(request);
-    const connector = await store.get(principal.accountId, request.params.id);
+    const { accountId, present } = caller(request);
+    const connector = await store.get(accountId, request.params.id);
     if (!connector) throw errors.connectorNotFound('id', request.params.id);
-    return presentConnector(connector, principal.role);
+    return present(connector);
   });
 
   app.get<{ Params: { name: string } }>('/api/connectors/name/:name', { schema: one }, async (request) => {
-    const principal = principalOf(request);
-    const connector = await store.getByName(principal.accountId, request.params.name);
+    const { accountId, present } = caller(request);
+    const connector = await store.getByName(accountId, request.params.name);
     if (!connector) throw errors.connectorNotFound('name', request.params.name);
-    return presentConnector(connector, principal.role);
+    return present(connector);
   });
 
   app.put<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request) => {
-    const principal = principalOf(request);
+    const { accountId, actor, present } = caller(request);
     const { id } = request.params;
-    const stored = await store.get(principal.accountId, id);
+    const stored = await store.get(accountId, id);
     if (!stored) throw errors.connectorNotFound('id', id);
     const body: unknown = request.body;
-    if (typeof body === 'object' && body !== null && 'type' in body && body.type !== stored.type) {
+    if (isObject(body) && 'type' in body && body.type !== stored.type)
       throw errors.typeImmutable(stored.type);
-    }
-    const input = parseConnectorInput(body);
-    const updated = await store.update(principal.accountId, id, { name: input.name, params: input.params });
+    const input = parseConnectorInput(withKeptSecrets(body, stored, revealSecrets));
+    const updated = await store.update(accountId, actor, id, { name: input.name, params: input.params });
     if (!updated) throw errors.connectorNotFound('id', id);
-    return presentConnector(updated, principal.role);
+    return present(updated);
   });
 
   app.delete<{ Params: IdParams }>('/api/connectors/:id', async (request, reply) => {
-    const principal = principalOf(request);
-    const deleted = await store.delete(principal.accountId, request.params.id);
+    const { accountId, actor } = caller(request);
+    const deleted = await store.delete(accountId, actor, request.params.id);
     if (!deleted) throw errors.connectorNotFound('id', request.params.id);
     return reply.code(204).send();
   });

@@ -1,0 +1,32 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { AuditStore } from '../../store/audit-store.js';
+import { principalOf } from '../auth.js';
+import { parsePage } from '../paging.js';
+
+export const AuditEventSchema = Type.Object({
+  id: Type.String(),
+  at: Type.String({ format: 'date-time' }),
+  action: Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')]),
+  connectorId: Type.String(),
+  connectorName: Type.String({ description: 'the name after the change (for delete: before it)' }),
+  connectorType: Type.String(),
+  keyId: Type.String({ description: 'the API key that made the change' }),
+  keyLabel: Type.String(),
+  fields: Type.Array(Type.String(), {
+    description: 'names of the fields that changed, e.g. name, params.password; never their values',
+  }),
+});
+
+/** GET /api/audit-events: the account's trail of changes, newest first; write keys only. */
+export function auditRoutes(app: FastifyInstance, audit: AuditStore): void {
+  app.get(
+    '/api/audit-events',
+    { config: { writeKeysOnly: true }, schema: { response: { 200: Type.Array(AuditEventSchema) } } },
+    async (request) => {
+      const principal = principalOf(request);
+      const { offset, limit } = parsePage(request.query);
+      return audit.list(principal.accountId, offset, limit);
+    },
+  );
+}

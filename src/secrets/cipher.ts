@@ -1,0 +1,86 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+/** A 256-bit master key and its public id (a hash prefix: names the key without revealing it). */
+export interface MasterKey {
+  readonly id: string;
+  readonly material: Buffer;
+}
+
+export const MASTER_KEY_BYTES = 32;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const FORMAT = 'v1';
+
+export class MasterKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MasterKeyError';
+  }
+}
+
+export function masterKeyId(material: Buffer): string {
+  return createHash('sha256').update('plugboard master key id\0').update(material).digest('hex').slice(0, 16);
+}
+
+/** Reads a base64 (or base64url) master key; throws a message naming `source` but never the value. */
+export function parseMasterKey(encoded: string, source: string): MasterKey {
+  const text = encoded.trim();
+  const material = /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
+  if (material.length !== MASTER_KEY_BYTES) {
+    throw new MasterKeyError(
+      `${source} must be ${MASTER_KEY_BYTES} random bytes in base64 (44 characters); ` +
+        `make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`,
+    );
+  }
+  return { id: masterKeyId(material), material };
+}
+
+export function generateMasterKey(): MasterKey {
+  const material = randomBytes(MASTER_KEY_BYTES);
+  return { id: masterKeyId(material), material };
+}
+
+export function encodeMasterKey(key: MasterKey): string {
+  return key.material.toString('base64');
+}
+
+/**
+ * AES-256-GCM with a fresh 96-bit nonce per call. `aad` (the connector's id and type) is
+ * authenticated but not stored: a ciphertext copied to another connector does not decrypt.
+ * Output: `v1.<nonce>.<ciphertext+tag>` in base64url; the key id is stored beside it.
+ */
+export function seal(key: MasterKey, plaintext: string, aad: string): string {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key.material, nonce);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return `${FORMAT}.${nonce.toString('base64url')}.${body.toString('base64url')}`;
+}
+
+export class DecryptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DecryptionError';
+  }
+}
+
+/** The inverse of seal; throws DecryptionError for a wrong key, a wrong `aad` or a tampered value. */
+export function open(key: MasterKey, sealed: string, aad: string): string {
+  const [format, nonceText, bodyText] = sealed.split('.');
+  if (format !== FORMAT || !nonceText || !bodyText) throw new DecryptionError('unknown ciphertext format');
+  const nonce = Buffer.from(nonceText, 'base64url');
+  const body = Buffer.from(bodyText, 'base64url');
+  if (nonce.length !== NONCE_BYTES || body.length < TAG_BYTES)
+    throw new DecryptionError('truncated ciphertext');
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key.material, nonce);
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    return Buffer.concat([
+      decipher.update(body.subarray(0, body.length - TAG_BYTES)),
+      decipher.final(),
+    ]).toString('utf8');
+  } catch {
+    throw new DecryptionError('ciphertext does not authenticate under this key and connector');
+  }
+}

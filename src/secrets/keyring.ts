@@ -1,0 +1,135 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import {
+  encodeMasterKey,
+  generateMasterKey,
+  type MasterKey,
+  MasterKeyError,
+  parseMasterKey,
+} from './cipher.js';
+
+/** The master keys in force: `primary` seals every new write, the others still open old values. */
+export interface Keyring {
+  readonly primary: MasterKey;
+  readonly keys: readonly MasterKey[];
+  find(id: string): MasterKey | undefined;
+}
+
+/** Where the keys come from. A file source notices a changed file (after a rotation) by itself. */
+export interface KeyringSource {
+  /** For messages: `PLUGBOARD_MASTER_KEY` or `key file /path`. Never a key. */
+  readonly description: string;
+  /** The key file, when the keys live in one. */
+  readonly file?: string;
+  current(): Keyring;
+  /** Re-reads the source now (a file source; the environment cannot change). */
+  reload(): Keyring;
+}
+
+export function makeKeyring(keys: readonly MasterKey[]): Keyring {
+  const [primary] = keys;
+  if (!primary) throw new MasterKeyError('a keyring needs at least one master key');
+  const byId = new Map(keys.map((key) => [key.id, key]));
+  return { primary, keys: [...byId.values()], find: (id) => byId.get(id) };
+}
+
+/** PLUGBOARD_MASTER_KEY (primary) and PLUGBOARD_PREVIOUS_MASTER_KEYS (comma-separated, for reading). */
+export function keyringFromEnvironment(primary: string, previous: string | undefined): KeyringSource {
+  const keys = [parseMasterKey(primary, 'PLUGBOARD_MASTER_KEY')];
+  for (const [i, encoded] of (previous ?? '').split(',').entries()) {
+    if (encoded.trim() !== '')
+      keys.push(parseMasterKey(encoded, `PLUGBOARD_PREVIOUS_MASTER_KEYS (entry ${i + 1})`));
+  }
+  const keyring = makeKeyring(keys);
+  return { description: 'PLUGBOARD_MASTER_KEY', current: () => keyring, reload: () => keyring };
+}
+
+/** A keyring that lives only in memory (for `sqlite::memory:` and tests). */
+export function ephemeralKeyring(keys: readonly MasterKey[] = [generateMasterKey()]): KeyringSource {
+  const keyring = makeKeyring(keys);
+  return { description: 'an in-memory key', current: () => keyring, reload: () => keyring };
+}
+
+function readKeyFile(path: string): Keyring {
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  return makeKeyring(lines.map((line, i) => parseMasterKey(line, `key file ${path} (line ${i + 1})`)));
+}
+
+/**
+ * Writes a key file atomically with mode 0600: the primary key first, then the older keys.
+ * Written to a temporary file, flushed, then renamed over the old one.
+ */
+export function writeKeyFile(path: string, keys: readonly MasterKey[]): void {
+  const text = [
+    '# Plugboard master keys (base64, 32 bytes each). The first seals new secrets; the others',
+    '# still open older ones. Keep this file secret and back it up with the database.',
+    ...keys.map(encodeMasterKey),
+    '',
+  ].join('\n');
+  const temporary = `${path}.tmp-${process.pid}`;
+  const fd = openSync(temporary, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+}
+
+/** How often a file source looks whether its file changed. */
+export const KEY_FILE_CHECK_MS = 2_000;
+
+/**
+ * The key file beside the database. Created with a new key when `create` is set and it does not
+ * exist. Reloaded when its modification time changes (checked at most every KEY_FILE_CHECK_MS),
+ * so that a running server picks up `plugboard secrets rotate` without a restart.
+ */
+export function keyringFromFile(
+  path: string,
+  { create }: { create: boolean },
+): { source: KeyringSource; created: boolean } {
+  let created = false;
+  if (!existsSync(path)) {
+    if (!create) throw new MasterKeyError(`the key file ${path} does not exist`);
+    writeKeyFile(path, [generateMasterKey()]);
+    created = true;
+  }
+  let keyring = readKeyFile(path);
+  let modified = statSync(path).mtimeMs;
+  let checked = Date.now();
+  const reload = () => {
+    keyring = readKeyFile(path);
+    modified = statSync(path).mtimeMs;
+    checked = Date.now();
+    return keyring;
+  };
+  const source: KeyringSource = {
+    description: `key file ${path}`,
+    file: path,
+    current() {
+      if (Date.now() - checked >= KEY_FILE_CHECK_MS) {
+        checked = Date.now();
+        try {
+          if (statSync(path).mtimeMs !== modified) reload();
+        } catch {
+          // The file is being replaced or is gone for a moment: keep the keys already loaded.
+        }
+      }
+      return keyring;
+    },
+    reload,
+  };
+  return { source, created };
+}

@@ -1,0 +1,92 @@
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import type { Database } from '../store/schema.js';
+import { MasterKeyError } from './cipher.js';
+import { ephemeralKeyring, type KeyringSource, keyringFromEnvironment, keyringFromFile } from './keyring.js';
+import { createSecretBox } from './secret-box.js';
+
+/** The key file of a SQLite database: beside it, named after it. */
+export function keyFilePath(databasePath: string): string {
+  return `${databasePath}.key`;
+}
+
+export interface ResolvedKeyring {
+  readonly source: KeyringSource;
+  /** Set when a new key file was written (the caller logs where, never the key). */
+  readonly createdFile?: string;
+}
+
+/**
+ * Where the master keys come from: PLUGBOARD_MASTER_KEY (and PLUGBOARD_PREVIOUS_MASTER_KEYS) when
+ * set; else the key file beside the SQLite database, created on first use; an in-memory key for
+ * an in-memory database.
+ */
+export function resolveKeyring(
+  config: Pick<Config, 'masterKey' | 'previousMasterKeys' | 'database'>,
+): ResolvedKeyring {
+  if (config.masterKey !== undefined) {
+    return { source: keyringFromEnvironment(config.masterKey, config.previousMasterKeys) };
+  }
+  if (config.previousMasterKeys !== undefined) {
+    throw new MasterKeyError(
+      'PLUGBOARD_PREVIOUS_MASTER_KEYS is set but PLUGBOARD_MASTER_KEY is not; set both',
+    );
+  }
+  if (config.database.path === ':memory:') return { source: ephemeralKeyring() };
+  const path = keyFilePath(config.database.path);
+  const { source, created } = keyringFromFile(path, { create: true });
+  return created ? { source, createdFile: path } : { source };
+}
+
+/** Ids of the master keys that sealed stored secrets, by index seeks (cheap on a million rows). */
+export async function keyIdsInUse(db: Kysely<Database>): Promise<string[]> {
+  const ids: string[] = [];
+  let after = '';
+  for (;;) {
+    const row = await db
+      .selectFrom('connectors')
+      .select('secret_key_id')
+      .where('secret_key_id', '>', after)
+      .orderBy('secret_key_id')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row?.secret_key_id) return ids;
+    ids.push(row.secret_key_id);
+    after = row.secret_key_id;
+  }
+}
+
+/**
+ * Fails at once, before serving, when the configured keys cannot open the stored secrets: each
+ * key id in use must be configured, and one connector per key id must open.
+ */
+export async function verifyKeyring(db: Kysely<Database>, source: KeyringSource): Promise<void> {
+  const keyring = source.current();
+  const box = createSecretBox(source);
+  for (const keyId of await keyIdsInUse(db)) {
+    const hint =
+      source.file !== undefined
+        ? `restore the key file ${source.file} that belongs to this database, or set PLUGBOARD_MASTER_KEY to the key used before`
+        : 'set PLUGBOARD_MASTER_KEY to the key used before, or add it to PLUGBOARD_PREVIOUS_MASTER_KEYS';
+    if (!keyring.find(keyId)) {
+      throw new MasterKeyError(
+        `the stored secrets were sealed with master key ${keyId}, which ${source.description} does not hold; ${hint}`,
+      );
+    }
+    const sample = await db
+      .selectFrom('connectors')
+      .select(['id', 'type', 'secrets', 'secret_key_id'])
+      .where('secret_key_id', '=', keyId)
+      .limit(1)
+      .executeTakeFirst();
+    if (sample?.secrets) {
+      try {
+        box.open(sample.id, sample.type, { sealed: sample.secrets, keyId });
+      } catch {
+        throw new MasterKeyError(
+          `master key ${keyId} does not open the stored secrets of connector ${sample.id}; ${hint}`,
+        );
+      }
+    }
+  }
+}
