@@ -210,7 +210,14 @@ describe('GET /api/openapi.json', () => {
     }>(response);
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/connectors', '/connectors/name/{name}', '/connectors/{id}', '/healthz', '/openapi.json'].sort(),
+      [
+        '/audit-events',
+        '/connectors',
+        '/connectors/name/{name}',
+        '/connectors/{id}',
+        '/healthz',
+        '/openapi.json',
+      ].sort(),
     );
     expect(Object.keys(doc.paths['/connectors/{id}'] ?? {}).sort()).toEqual(['delete', 'get', 'put']);
     for (const type of connectorTypes) {

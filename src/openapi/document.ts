@@ -10,6 +10,7 @@ import {
 } from '../connectors/schemas.js';
 import { SECRET_PLACEHOLDER } from '../connectors/secrets.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../http/paging.js';
+import { AuditEventSchema } from '../http/routes/audit.js';
 
 /** A TypeBox schema as plain JSON (drops TypeBox's symbol keys). */
 function json(schema: TSchema): Record<string, unknown> {
@@ -46,6 +47,27 @@ const body = {
   415: errorResponse('The body is not JSON'),
 };
 
+const pageParameters = [
+  {
+    name: 'start-index',
+    in: 'query',
+    description: 'the starting point (beginning with 0) when paging through a list of entities',
+    schema: { type: 'integer', format: 'int32', minimum: 0, default: 0 },
+  },
+  {
+    name: 'max-results',
+    in: 'query',
+    description: 'the maximum number of results when paging through a list of entities',
+    schema: {
+      type: 'integer',
+      format: 'int32',
+      minimum: 1,
+      maximum: MAX_PAGE_SIZE,
+      default: DEFAULT_PAGE_SIZE,
+    },
+  },
+];
+
 function connectorInputBody() {
   return {
     description: 'the connector; `params` is checked against the params of its `type`',
@@ -64,6 +86,7 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
     ConnectorType: json(ConnectorTypeSchema),
     ConnectorName: json(NameSchema),
     Error: json(ErrorSchema),
+    AuditEvent: json(AuditEventSchema),
     ConnectorInput: {
       description: 'A connector as sent on create and update; which `params` are allowed depends on `type`.',
       oneOf: connectorTypes.map((type) => ref(inputName(type))),
@@ -95,7 +118,7 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
         `"${SECRET_PLACEHOLDER}" for keys with the read role.`,
     },
     servers: [{ url: '/api' }],
-    tags: [{ name: 'Connectors' }],
+    tags: [{ name: 'Connectors' }, { name: 'Audit' }],
     security: [{ bearer: [] }],
     components: {
       securitySchemes: {
@@ -110,26 +133,7 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
           summary: 'Get connectors.',
           description:
             'In creation order; walking the pages while nothing changes visits every connector once.',
-          parameters: [
-            {
-              name: 'start-index',
-              in: 'query',
-              description: 'the starting point (beginning with 0) when paging through a list of entities',
-              schema: { type: 'integer', format: 'int32', minimum: 0, default: 0 },
-            },
-            {
-              name: 'max-results',
-              in: 'query',
-              description: 'the maximum number of results when paging through a list of entities',
-              schema: {
-                type: 'integer',
-                format: 'int32',
-                minimum: 1,
-                maximum: MAX_PAGE_SIZE,
-                default: DEFAULT_PAGE_SIZE,
-              },
-            },
-          ],
+          parameters: pageParameters,
           responses: {
             200: {
               description: 'The connectors',
@@ -203,6 +207,21 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
             200: connectorResponse('The connector'),
             ...auth,
             404: errorResponse('No such connector'),
+          },
+        },
+      },
+      '/audit-events': {
+        get: {
+          tags: ['Audit'],
+          summary: 'The audit trail of connector changes in your account, newest first (write keys only).',
+          parameters: pageParameters,
+          responses: {
+            200: {
+              description: 'Audit events',
+              content: { 'application/json': { schema: { type: 'array', items: ref('AuditEvent') } } },
+            },
+            400: errorResponse('start-index or max-results is not an integer in range'),
+            ...write,
           },
         },
       },

@@ -1,0 +1,235 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ConnectorType } from '../src/connectors/define.js';
+import { connectorTypes } from '../src/connectors/registry.js';
+import type { Connector } from '../src/connectors/schemas.js';
+import { SECRET_PLACEHOLDER } from '../src/connectors/secrets.js';
+import { ephemeralKeyring } from '../src/secrets/keyring.js';
+import { createSecretBox } from '../src/secrets/secret-box.js';
+import { createConnectorStore } from '../src/store/connector-store.js';
+import { buildTestApp, json, type TestContext, typeOf, validParams } from './helpers.js';
+
+const typesWithSecrets = connectorTypes.filter((type) => type.secretParams.size > 0);
+
+/** Params whose every secret carries `marker`, so that any copy of it can be found. */
+function markedParams(type: ConnectorType, marker: string): Record<string, string> {
+  const params = validParams(type, 'plain');
+  for (const name of type.secretParams) {
+    params[name] =
+      type.params[name]?.format === 'url'
+        ? `https://hooks.example.com/${marker}/${name}`
+        : `${marker}-${name}`;
+  }
+  return params;
+}
+
+describe('no secret leaks: one table over every type with a secret', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'plugboard-leak-'));
+  const path = join(dir, 'leak.db');
+  let t: TestContext;
+  const markers: string[] = [];
+  const readKeyBodies: string[] = [];
+  const errorBodies: string[] = [];
+
+  beforeAll(async () => {
+    t = await buildTestApp({ path });
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function marker(): string {
+    const value = `LEAK${randomBytes(6).toString('hex')}`;
+    markers.push(value);
+    return value;
+  }
+
+  async function call(...args: Parameters<TestContext['call']>) {
+    const response = await t.call(...args);
+    if (args[2]?.key === t.keys.read) readKeyBodies.push(response.body);
+    if (response.statusCode >= 400) errorBodies.push(response.body);
+    return response;
+  }
+
+  it.each(typesWithSecrets.map((type) => [type.id, type] as const))(
+    '%s: good and bad requests',
+    async (id, type) => {
+      const name = `leak ${id}`;
+      const params = markedParams(type, marker());
+      const created = await call('POST', '/api/connectors', { body: { name, type: id, params } });
+      expect(created.statusCode).toBe(200);
+      const { id: connectorId } = json<Connector>(created);
+
+      // Reads by a read key: every secret is the placeholder.
+      for (const url of [
+        `/api/connectors/${connectorId}`,
+        `/api/connectors/name/${encodeURIComponent(name)}`,
+      ]) {
+        const read = json<Connector>(await call('GET', url, { key: t.keys.read }));
+        for (const secret of type.secretParams) {
+          if (secret in params) expect(read.params[secret]).toBe(SECRET_PLACEHOLDER);
+        }
+      }
+      await call('GET', '/api/connectors?max-results=100', { key: t.keys.read });
+
+      // Updates: a new secret, then the placeholder sent back (keeps it).
+      const updatedParams = markedParams(type, marker());
+      expect(
+        (
+          await call('PUT', `/api/connectors/${connectorId}`, {
+            body: { name, type: id, params: updatedParams },
+          })
+        ).statusCode,
+      ).toBe(200);
+      const masked = Object.fromEntries(
+        Object.entries(updatedParams).map(([k, v]) => [k, type.secretParams.has(k) ? SECRET_PLACEHOLDER : v]),
+      );
+      const kept = await call('PUT', `/api/connectors/${connectorId}`, {
+        body: { name, type: id, params: masked },
+      });
+      expect(json<Connector>(kept).params).toEqual(updatedParams);
+
+      // Bad requests that carry secrets: each rejected, none quoted back.
+      const bad = markedParams(type, marker());
+      const rejected = [
+        await call('POST', '/api/connectors', { body: { name, type: id, params: bad } }), // 409
+        await call('POST', '/api/connectors', {
+          body: { name: '', type: id, params: { ...bad, extra: bad[[...type.secretParams][0] ?? ''] } },
+        }),
+        await call('POST', '/api/connectors', { body: { name: 'x', type: 'datadog', params: bad } }),
+        await call('PUT', `/api/connectors/${connectorId}`, { body: { name, type: 'slack', params: bad } }),
+        await call('PUT', `/api/connectors/${connectorId}`, { body: { name: 7, type: id, params: bad } }),
+        await call('POST', '/api/connectors', {
+          body: `{"name":"broken","type":"${id}","params":${JSON.stringify(bad)}`,
+        }),
+        await call('POST', '/api/connectors', {
+          body: { name: 'by reader', type: id, params: bad },
+          key: t.keys.read,
+        }),
+        await call('GET', `/api/connectors/${connectorId}`, {
+          key: `${bad[[...type.secretParams][0] ?? '']}-as-key`,
+        }),
+      ];
+      for (const response of rejected) expect(response.statusCode).toBeGreaterThanOrEqual(400);
+    },
+  );
+
+  it('leaves no marker in the database files, the logs, read-key responses, error bodies or the audit trail', async () => {
+    const audit = await t.call('GET', '/api/audit-events?max-results=100');
+    expect(audit.statusCode).toBe(200);
+    const files = [path, `${path}-wal`, `${path}-shm`].filter((file) => existsSync(file));
+    expect(files).toContain(`${path}-wal`); // the live WAL is searched too
+    const haystacks: [string, string][] = [
+      ...files.map((file): [string, string] => [file, readFileSync(file).toString('latin1')]),
+      ['logs', t.logs.join('\n')],
+      ['read-key responses', readKeyBodies.join('\n')],
+      ['error responses', errorBodies.join('\n')],
+      ['audit events', audit.body],
+    ];
+    expect(markers.length).toBeGreaterThan(typesWithSecrets.length * 2);
+    expect(t.logs.length).toBeGreaterThan(50);
+    for (const [where, text] of haystacks) {
+      for (const value of markers) expect(text.includes(value), `${value} found in ${where}`).toBe(false);
+    }
+  });
+});
+
+describe('PLUGBOARD_REVEAL_SECRETS=never (secrets are write-only)', () => {
+  const jira = typeOf('jira');
+  const keyring = ephemeralKeyring();
+  let t: TestContext;
+  beforeAll(async () => {
+    t = await buildTestApp({ revealSecrets: 'never', keyring });
+  });
+  afterAll(() => t.close());
+
+  /** What is really stored, read past the API. */
+  async function stored(id: string) {
+    return createConnectorStore(t.database.db, createSecretBox(keyring)).get(
+      (
+        await t.database.db
+          .selectFrom('connectors')
+          .select('account_id')
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).account_id,
+      id,
+    );
+  }
+
+  it('masks secrets for write keys too, on every read and on the write responses', async () => {
+    const params = { url: 'https://j.example.com', email: 'e@example.com', password: 'hunter2' };
+    const created = await t.call('POST', '/api/connectors', {
+      body: { name: 'never 1', type: 'jira', params },
+    });
+    const body = json<Connector>(created);
+    expect(body.params).toEqual({ ...params, password: SECRET_PLACEHOLDER });
+    const read = json<Connector>(await t.call('GET', `/api/connectors/${body.id}`));
+    expect(read.params.password).toBe(SECRET_PLACEHOLDER);
+    expect(created.body + JSON.stringify(read)).not.toContain('hunter2');
+    expect((await stored(body.id))?.params.password).toBe('hunter2');
+  });
+
+  it('keeps the stored secret when a PUT omits it or sends the placeholder, and replaces it when given', async () => {
+    const params = { url: 'https://j.example.com', email: 'e@example.com', password: 'first' };
+    const { id } = json<Connector>(
+      await t.call('POST', '/api/connectors', { body: { name: 'never 2', type: 'jira', params } }),
+    );
+    const omitted = await t.call('PUT', `/api/connectors/${id}`, {
+      body: {
+        name: 'never 2',
+        type: 'jira',
+        params: { url: 'https://other.example.com', email: 'e@example.com' },
+      },
+    });
+    expect(omitted.statusCode).toBe(200);
+    expect((await stored(id))?.params).toEqual({
+      url: 'https://other.example.com',
+      email: 'e@example.com',
+      password: 'first',
+    });
+    await t.call('PUT', `/api/connectors/${id}`, {
+      body: { name: 'never 2', type: 'jira', params: { ...params, password: SECRET_PLACEHOLDER } },
+    });
+    expect((await stored(id))?.params.password).toBe('first');
+    await t.call('PUT', `/api/connectors/${id}`, {
+      body: { name: 'never 2', type: 'jira', params: { ...params, password: 'second' } },
+    });
+    expect((await stored(id))?.params.password).toBe('second');
+  });
+
+  it('still requires a secret on create', async () => {
+    const response = await t.call('POST', '/api/connectors', {
+      body: { name: 'never 3', type: 'jira', params: { url: 'https://j.example.com', email: 'e' } },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(jira.secretParams.has('password')).toBe(true);
+  });
+});
+
+describe('the placeholder with the default reveal setting', () => {
+  let t: TestContext;
+  afterEach(() => t.close());
+
+  it('keeps the stored secret when the placeholder comes back, but a left-out required secret is a 400', async () => {
+    t = await buildTestApp();
+    const params = { url: 'https://j.example.com', email: 'e@example.com', password: 'kept' };
+    const { id } = json<Connector>(
+      await t.call('POST', '/api/connectors', { body: { name: 'p', type: 'jira', params } }),
+    );
+    const masked = json<Connector>(await t.call('GET', `/api/connectors/${id}`, { key: t.keys.read }));
+    const roundTrip = await t.call('PUT', `/api/connectors/${id}`, {
+      body: { name: 'p', type: 'jira', params: masked.params },
+    });
+    expect(json<Connector>(roundTrip).params.password).toBe('kept');
+    const omitted = await t.call('PUT', `/api/connectors/${id}`, {
+      body: { name: 'p', type: 'jira', params: { url: params.url, email: params.email } },
+    });
+    expect(omitted.statusCode).toBe(400);
+    expect(json<Connector>(await t.call('GET', `/api/connectors/${id}`)).params.password).toBe('kept');
+  });
+});
