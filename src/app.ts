@@ -7,9 +7,12 @@ import { installJsonBody } from './http/json-body.js';
 import { collectRoutesForMethodNotAllowed } from './http/method-not-allowed.js';
 import { installRequestLog, requestIdFor } from './http/request-log.js';
 import { auditRoutes } from './http/routes/audit.js';
+import { checkRoutes } from './http/routes/checks.js';
+import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
 import { healthRoutes } from './http/routes/health.js';
 import { buildOpenApiDocument } from './openapi/document.js';
+import { createOutboundClient } from './outbound/client.js';
 import type { KeyringSource } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { createAuditStore } from './store/audit-store.js';
@@ -20,6 +23,21 @@ import { createKeyStore } from './store/key-store.js';
 /** Largest accepted request body; a connector is a few hundred bytes. */
 export const BODY_LIMIT = 64 * 1024;
 
+/** How credential checks call out (issue: connectors that prove they connect). */
+export interface CheckSettings {
+  /** Hosts and CIDRs that checks may call although they are private (PLUGBOARD_ALLOWED_TARGETS). */
+  readonly allowedTargets: readonly string[];
+  readonly timeoutMs: number;
+  /** GitHub's API; a test points it at a fake. */
+  readonly githubApiUrl: string;
+}
+
+export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
+  allowedTargets: [],
+  timeoutMs: 5_000,
+  githubApiUrl: 'https://api.github.com',
+};
+
 export interface AppOptions {
   readonly database: DatabaseHandle;
   readonly logger: FastifyBaseLogger;
@@ -27,6 +45,7 @@ export interface AppOptions {
   readonly keyring: KeyringSource;
   readonly createStatus?: 200 | 201;
   readonly revealSecrets?: RevealSecrets;
+  readonly checks?: CheckSettings;
   /** Close the database when the app closes (the server owns it; tests may share one). */
   readonly closeDatabase?: boolean;
 }
@@ -68,7 +87,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   healthRoutes(app, database);
   const secretBox = createSecretBox(options.keyring);
-  connectorRoutes(app, { store: createConnectorStore(database.db, secretBox), createStatus, revealSecrets });
+  const connectors = createConnectorStore(database.db, secretBox);
+  connectorRoutes(app, { store: connectors, createStatus, revealSecrets });
+  const checks = options.checks ?? DEFAULT_CHECK_SETTINGS;
+  checkRoutes(app, connectors, {
+    http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
+    endpoints: { github: checks.githubApiUrl },
+  });
+  connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
   addMethodNotAllowed();
 

@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       masterKey: undefined,
       previousMasterKeys: undefined,
       revealSecrets: 'write-keys',
+      allowedTargets: [],
     });
   });
 

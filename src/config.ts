@@ -23,6 +23,7 @@ export const EnvSchema = Type.Object({
   PLUGBOARD_MASTER_KEY: Type.Optional(Type.String()),
   PLUGBOARD_PREVIOUS_MASTER_KEYS: Type.Optional(Type.String()),
   PLUGBOARD_REVEAL_SECRETS: Enum(['write-keys', 'never'], 'write-keys'),
+  PLUGBOARD_ALLOWED_TARGETS: Type.Optional(Type.String()),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -39,6 +40,8 @@ export interface Config {
   readonly previousMasterKeys: string | undefined;
   /** Who reads secret params back: write keys (the default), or nobody. */
   readonly revealSecrets: RevealSecrets;
+  /** Private hosts and CIDRs that credential checks may call (PLUGBOARD_ALLOWED_TARGETS, comma-separated). */
+  readonly allowedTargets: readonly string[];
 }
 
 export type RevealSecrets = 'write-keys' | 'never';
@@ -90,5 +93,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     masterKey: env.PLUGBOARD_MASTER_KEY,
     previousMasterKeys: env.PLUGBOARD_PREVIOUS_MASTER_KEYS,
     revealSecrets: env.PLUGBOARD_REVEAL_SECRETS,
+    allowedTargets: (env.PLUGBOARD_ALLOWED_TARGETS ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
   };
 }

@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { buildApp } from './app.js';
+import { buildApp, DEFAULT_CHECK_SETTINGS } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
@@ -41,6 +41,7 @@ export async function serve(config: Config): Promise<void> {
     keyring: keyring.source,
     createStatus: config.createStatus,
     revealSecrets: config.revealSecrets,
+    checks: { ...DEFAULT_CHECK_SETTINGS, allowedTargets: config.allowedTargets },
     closeDatabase: true,
   });
   closeWithGrace(

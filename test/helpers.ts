@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../src/app.js';
+import { buildApp, type CheckSettings } from '../src/app.js';
 import type { RevealSecrets } from '../src/config.js';
 import type { ConnectorType } from '../src/connectors/define.js';
 import { findConnectorType } from '../src/connectors/registry.js';
@@ -45,6 +45,7 @@ export async function buildTestApp(
     path?: string;
     revealSecrets?: RevealSecrets;
     keyring?: KeyringSource;
+    checks?: CheckSettings;
   } = {},
 ): Promise<TestContext> {
   const database = openDatabase({ kind: 'sqlite', path: options.path ?? ':memory:' });
@@ -69,6 +70,7 @@ export async function buildTestApp(
     keyring: options.keyring ?? ephemeralKeyring(),
     createStatus: options.createStatus ?? 200,
     revealSecrets: options.revealSecrets ?? 'write-keys',
+    ...(options.checks ? { checks: options.checks } : {}),
     closeDatabase: true,
   });
   return {

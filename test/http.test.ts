@@ -212,9 +212,12 @@ describe('GET /api/openapi.json', () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
         '/audit-events',
+        '/connector-types',
         '/connectors',
+        '/connectors/check',
         '/connectors/name/{name}',
         '/connectors/{id}',
+        '/connectors/{id}/check',
         '/healthz',
         '/openapi.json',
       ].sort(),

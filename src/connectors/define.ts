@@ -1,4 +1,5 @@
 import { type TObject, type TSchema, Type } from '@sinclair/typebox';
+import type { CheckDefinition } from './checks/types.js';
 
 /**
  * How a param's value is checked beyond "a string": `url` must be an absolute
@@ -21,6 +22,8 @@ export interface ConnectorTypeDeclaration {
   readonly displayName: string;
   readonly description: string;
   readonly params: Readonly<Record<string, ParamSpec>>;
+  /** How to check a connector's credentials (POST /api/connectors/{id}/check). */
+  readonly check: CheckDefinition;
 }
 
 /** A connector type: its declaration plus everything derived from it once. */

@@ -1,4 +1,5 @@
 import { type Static, type TObject, Type } from '@sinclair/typebox';
+import { CheckResultSchema } from './checks/run.js';
 import type { ConnectorType } from './define.js';
 import { connectorTypeIds } from './registry.js';
 
@@ -17,7 +18,7 @@ export const ConnectorTypeSchema = Type.Unsafe<string>({
 const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC, millisecond precision' });
 
 /** Fields of a stored connector that a request body may carry but that the server sets. */
-export const serverSetFields = ['id', 'createdAt', 'updatedAt'] as const;
+export const serverSetFields = ['id', 'createdAt', 'updatedAt', 'lastCheck'] as const;
 
 const ignoredOnInput = Object.fromEntries(
   serverSetFields.map((field) => [
@@ -69,6 +70,9 @@ export const ConnectorSchema = Type.Object({
   params: Type.Record(Type.String(), Type.String(), {
     description: "The type's params; secret ones are masked for read keys",
   }),
+  lastCheck: Type.Optional(
+    Type.Object(CheckResultSchema.properties, { description: 'the last credential check, if there was one' }),
+  ),
 });
 export type Connector = Static<typeof ConnectorSchema>;
 

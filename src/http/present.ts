@@ -24,5 +24,6 @@ export function presentConnector(
     params: showSecrets
       ? { ...connector.params }
       : maskSecrets(findConnectorType(connector.type), connector.params),
+    ...(connector.lastCheck ? { lastCheck: connector.lastCheck } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
+import { CheckResultSchema } from '../connectors/checks/run.js';
 import type { ConnectorType } from '../connectors/define.js';
 import { connectorTypes } from '../connectors/registry.js';
 import {
@@ -7,10 +8,12 @@ import {
   connectorInputSchema,
   ErrorSchema,
   NameSchema,
+  serverSetFields,
 } from '../connectors/schemas.js';
 import { SECRET_PLACEHOLDER } from '../connectors/secrets.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../http/paging.js';
 import { AuditEventSchema } from '../http/routes/audit.js';
+import { ConnectorTypeInfoSchema } from '../http/routes/connector-types.js';
 
 /** A TypeBox schema as plain JSON (drops TypeBox's symbol keys). */
 function json(schema: TSchema): Record<string, unknown> {
@@ -68,6 +71,11 @@ const pageParameters = [
   },
 ];
 
+const checkResponse = {
+  description: 'The result of the check',
+  content: { 'application/json': { schema: ref('CheckResult') } },
+};
+
 function connectorInputBody() {
   return {
     description: 'the connector; `params` is checked against the params of its `type`',
@@ -87,6 +95,8 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
     ConnectorName: json(NameSchema),
     Error: json(ErrorSchema),
     AuditEvent: json(AuditEventSchema),
+    CheckResult: json(CheckResultSchema),
+    ConnectorTypeInfo: json(ConnectorTypeInfoSchema),
     ConnectorInput: {
       description: 'A connector as sent on create and update; which `params` are allowed depends on `type`.',
       oneOf: connectorTypes.map((type) => ref(inputName(type))),
@@ -103,8 +113,9 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
     const input = json(connectorInputSchema(type));
     const properties = input.properties as Record<string, Record<string, unknown>>;
     properties.params = ref(type.schemaName);
-    for (const field of ['id', 'createdAt', 'updatedAt'])
+    for (const field of serverSetFields) {
       properties[field] = { readOnly: true, description: 'set by the server; ignored' };
+    }
     schemas[inputName(type)] = { ...input, title: type.displayName, description: type.description };
   }
 
@@ -207,6 +218,40 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
             200: connectorResponse('The connector'),
             ...auth,
             404: errorResponse('No such connector'),
+          },
+        },
+      },
+      '/connectors/{id}/check': {
+        post: {
+          tags: ['Connectors'],
+          summary:
+            "Check a stored connector's credentials against its target; the result is kept as lastCheck.",
+          description:
+            'A failed check is a result (200 with ok false), not an error. Targets on private, loopback, ' +
+            'link-local or metadata addresses are refused unless PLUGBOARD_ALLOWED_TARGETS allows them.',
+          parameters: [idParameter],
+          responses: { 200: checkResponse, ...write, 404: errorResponse('No such connector') },
+        },
+      },
+      '/connectors/check': {
+        post: {
+          tags: ['Connectors'],
+          summary: 'Check a connector before saving it; nothing is stored.',
+          requestBody: connectorInputBody(),
+          responses: { 200: checkResponse, ...body, ...write },
+        },
+      },
+      '/connector-types': {
+        get: {
+          tags: ['Connectors'],
+          summary:
+            'Every connector type: its params (required, secret, format) and whether it can be checked.',
+          responses: {
+            200: {
+              description: 'The type catalog',
+              content: { 'application/json': { schema: { type: 'array', items: ref('ConnectorTypeInfo') } } },
+            },
+            ...auth,
           },
         },
       },

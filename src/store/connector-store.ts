@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { CheckResult } from '../connectors/checks/run.js';
 import type { ConnectorType } from '../connectors/define.js';
 import { findConnectorType } from '../connectors/registry.js';
 import { joinSecrets, splitSecrets } from '../connectors/secrets.js';
@@ -17,6 +18,8 @@ export interface StoredConnector {
   readonly params: Readonly<Record<string, string>>;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** The last credential check, if there was one. */
+  readonly lastCheck?: CheckResult;
 }
 
 export interface ConnectorFields {
@@ -44,6 +47,8 @@ export interface ConnectorStore {
     fields: Omit<ConnectorFields, 'type'>,
   ): Promise<StoredConnector | undefined>;
   delete(accountId: number, actor: Actor, id: string): Promise<boolean>;
+  /** Stores the result of a credential check; false when the connector is gone. Not a change: no audit event. */
+  recordCheck(accountId: number, id: string, result: CheckResult): Promise<boolean>;
 }
 
 const columns = [
@@ -55,6 +60,7 @@ const columns = [
   'params',
   'secrets',
   'secret_key_id',
+  'last_check',
   'created_at',
   'updated_at',
 ] as const;
@@ -101,6 +107,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
       params: joinSecrets(type, plain, secret),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
+      ...(row.last_check === null ? {} : { lastCheck: JSON.parse(row.last_check) as CheckResult }),
     };
   }
 
@@ -205,6 +212,16 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
         if (isUniqueViolation(error)) throw errors.nameTaken(fields.name);
         throw error;
       }
+    },
+
+    async recordCheck(accountId, id, result) {
+      const outcome = await db
+        .updateTable('connectors')
+        .set({ last_check: JSON.stringify(result) })
+        .where('id', '=', id)
+        .where('account_id', '=', accountId)
+        .executeTakeFirst();
+      return outcome.numUpdatedRows > 0n;
     },
 
     async delete(accountId, actor, id) {

@@ -42,6 +42,8 @@ export interface ConnectorsTable {
   secrets: string | null;
   /** Id of the master key that sealed `secrets`. */
   secret_key_id: string | null;
+  /** The last credential check, JSON; null before the first. */
+  last_check: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -8,4 +8,12 @@ export const dingtalk = defineConnectorType({
     url: param.url('DingTalk robot webhook URL; it embeds the access token', { secret: true }),
     secret: param.secret('Signing secret of the robot; it signs each message'),
   },
+  check: {
+    kind: 'offline',
+    reason: 'a DingTalk robot can only be tested by posting a message, which Plugboard does not do',
+    validate: (params) =>
+      new URL(params.url ?? '').searchParams.get('access_token')
+        ? undefined
+        : 'the URL has no access_token parameter, which DingTalk robot webhook URLs carry',
+  },
 });

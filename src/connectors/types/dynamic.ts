@@ -11,4 +11,8 @@ export const dynamic = defineConnectorType({
       required: false,
     }),
   },
+  check: {
+    kind: 'offline',
+    reason: 'calling your action endpoint could trigger an action, so Plugboard does not call it to test it',
+  },
 });

@@ -5,4 +5,9 @@ export const googleChatBot = defineConnectorType({
   displayName: 'Google Chat (bot)',
   description: 'Posts to Google Chat through the installed ilert app; no credentials pass through the API.',
   params: {},
+  check: {
+    kind: 'offline',
+    reason:
+      'Google Chat is installed as an app; no credentials pass through the API, so there is nothing to check',
+  },
 });

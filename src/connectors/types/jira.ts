@@ -1,3 +1,4 @@
+import { basicAuth, call, joinUrl, judge, value } from '../checks/http.js';
 import { defineConnectorType, param } from '../define.js';
 
 export const jira = defineConnectorType({
@@ -8,5 +9,29 @@ export const jira = defineConnectorType({
     url: param.url('Base URL of the Jira site, e.g. https://example.atlassian.net'),
     email: param.text('Email address of the Jira user the API token belongs to'),
     password: param.secret('Password, usually an Atlassian API token'),
+  },
+  check: {
+    kind: 'online',
+    description: 'GET {url}/rest/api/3/myself with basic auth (email, API token)',
+    async run(params, context) {
+      const result = await call(context, {
+        method: 'GET',
+        url: joinUrl(value(params, 'url'), '/rest/api/3/myself'),
+        headers: {
+          accept: 'application/json',
+          authorization: basicAuth(value(params, 'email'), value(params, 'password')),
+        },
+      });
+      if ('outcome' in result) return result.outcome;
+      const reason = result.response.headers['x-seraph-loginreason'];
+      const outcome = judge(result.response, 'Jira');
+      if (outcome.status === 'failed' && reason && /CAPTCHA|DENIED/i.test(reason)) {
+        return {
+          ...outcome,
+          message: `${outcome.message}; Jira says the login is ${reason} (the account may be locked: sign in once in a browser)`,
+        };
+      }
+      return outcome;
+    },
   },
 });

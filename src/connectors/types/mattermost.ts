@@ -7,4 +7,13 @@ export const mattermost = defineConnectorType({
   params: {
     url: param.url('Mattermost incoming-webhook URL; it embeds the webhook key', { secret: true }),
   },
+  check: {
+    kind: 'offline',
+    reason:
+      'a Mattermost incoming webhook can only be tested by posting a message, which Plugboard does not do',
+    validate: (params) =>
+      /\/hooks\/[A-Za-z0-9]+\/?$/.test(new URL(params.url ?? '').pathname)
+        ? undefined
+        : 'the URL does not look like a Mattermost incoming webhook (…/hooks/<key>)',
+  },
 });

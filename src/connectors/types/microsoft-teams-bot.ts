@@ -10,4 +10,8 @@ export const microsoftTeamsBot = defineConnectorType({
       required: false,
     }),
   },
+  check: {
+    kind: 'offline',
+    reason: 'Microsoft Teams can only be tested by posting a message, which Plugboard does not do',
+  },
 });

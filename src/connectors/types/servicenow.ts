@@ -1,3 +1,4 @@
+import { basicAuth, getAndJudge, joinUrl, value } from '../checks/http.js';
 import { defineConnectorType, param } from '../define.js';
 
 export const servicenow = defineConnectorType({
@@ -8,5 +9,18 @@ export const servicenow = defineConnectorType({
     url: param.url('Base URL of the ServiceNow instance, e.g. https://example.service-now.com'),
     username: param.text('ServiceNow user name'),
     password: param.secret('Password of that user'),
+  },
+  check: {
+    kind: 'online',
+    description: 'GET {url}/api/now/table/sys_user?sysparm_limit=1 with basic auth',
+    run: (params, context) =>
+      getAndJudge(
+        context,
+        'ServiceNow',
+        joinUrl(value(params, 'url'), '/api/now/table/sys_user?sysparm_limit=1'),
+        {
+          authorization: basicAuth(value(params, 'username'), value(params, 'password')),
+        },
+      ),
   },
 });

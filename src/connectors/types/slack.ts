@@ -5,4 +5,8 @@ export const slack = defineConnectorType({
   displayName: 'Slack',
   description: 'Posts to Slack through the installed ilert app; no credentials pass through the API.',
   params: {},
+  check: {
+    kind: 'offline',
+    reason: 'Slack is installed as an app; no credentials pass through the API, so there is nothing to check',
+  },
 });

@@ -1,3 +1,4 @@
+import { getAndJudge, joinUrl, value } from '../checks/http.js';
 import { defineConnectorType, param } from '../define.js';
 
 export const zammad = defineConnectorType({
@@ -7,5 +8,13 @@ export const zammad = defineConnectorType({
   params: {
     url: param.url('Base URL of the Zammad instance'),
     apiKey: param.secret('Zammad access token'),
+  },
+  check: {
+    kind: 'online',
+    description: 'GET {url}/api/v1/users/me with Authorization: Token token=…',
+    run: (params, context) =>
+      getAndJudge(context, 'Zammad', joinUrl(value(params, 'url'), '/api/v1/users/me'), {
+        authorization: `Token token=${value(params, 'apiKey')}`,
+      }),
   },
 });

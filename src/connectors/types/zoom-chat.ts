@@ -8,4 +8,12 @@ export const zoomChat = defineConnectorType({
     url: param.url('Zoom incoming-webhook endpoint URL', { secret: true }),
     authorization: param.secret('Verification token of the incoming webhook', { required: false }),
   },
+  check: {
+    kind: 'offline',
+    reason: 'a Zoom incoming webhook can only be tested by posting a message, which Plugboard does not do',
+    validate: (params) =>
+      /(^|\.)zoom\.us$/i.test(new URL(params.url ?? '').hostname)
+        ? undefined
+        : 'the URL is not on zoom.us, where Zoom incoming webhooks live',
+  },
 });

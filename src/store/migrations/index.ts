@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely';
 import * as initial from './0001-initial.js';
+import * as lastCheck from './0002-last-check.js';
 
 /** Every migration, by name; names sort in the order they apply. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-last-check': lastCheck,
 };

@@ -1,0 +1,53 @@
+import { type Static, Type } from '@sinclair/typebox';
+import type { ConnectorType } from '../define.js';
+import { SECRET_PLACEHOLDER } from '../secrets.js';
+import type { CheckContext, Params } from './types.js';
+
+export const CheckResultSchema = Type.Object({
+  ok: Type.Boolean(),
+  status: Type.Union(['ok', 'failed', 'unreachable', 'not_checkable'].map((s) => Type.Literal(s))),
+  message: Type.String({
+    description: 'what the target said, or why it could not be asked; never a credential',
+  }),
+  httpStatus: Type.Optional(Type.Integer({ description: "the target's HTTP status, when it answered" })),
+  latencyMs: Type.Integer(),
+  checkedAt: Type.String({ format: 'date-time' }),
+});
+export type CheckResult = Static<typeof CheckResultSchema>;
+
+/** Every value of a secret param replaced in a message, should a target ever echo one back. */
+function scrub(message: string, type: ConnectorType, params: Params): string {
+  let clean = message;
+  for (const name of type.secretParams) {
+    const secret = params[name];
+    if (secret && secret.length >= 4) clean = clean.split(secret).join(SECRET_PLACEHOLDER);
+  }
+  return clean;
+}
+
+/** Runs a type's check; whatever happens at the target, the answer is a result. */
+export async function runCheck(
+  type: ConnectorType,
+  params: Params,
+  context: CheckContext,
+): Promise<CheckResult> {
+  const started = performance.now();
+  const definition = type.check;
+  let outcome: { status: CheckResult['status']; message: string; httpStatus?: number };
+  if (definition.kind === 'offline') {
+    const problem = definition.validate?.(params);
+    outcome = problem
+      ? { status: 'failed', message: `${problem}; ${definition.reason}` }
+      : { status: 'not_checkable', message: definition.reason };
+  } else {
+    outcome = await definition.run(params, context);
+  }
+  return {
+    ok: outcome.status === 'ok',
+    status: outcome.status,
+    message: scrub(outcome.message, type, params),
+    ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
+    latencyMs: Math.round(performance.now() - started),
+    checkedAt: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { CheckResultSchema, runCheck } from '../../connectors/checks/run.js';
+import type { CheckContext } from '../../connectors/checks/types.js';
+import { findConnectorType } from '../../connectors/registry.js';
+import { parseConnectorInput } from '../../connectors/validate.js';
+import { AppError, errors } from '../../errors.js';
+import type { ConnectorStore } from '../../store/connector-store.js';
+import { principalOf } from '../auth.js';
+
+const result = { response: { 200: CheckResultSchema } };
+
+/**
+ * POST /api/connectors/{id}/check (the stored connector; the result is kept as `lastCheck`) and
+ * POST /api/connectors/check (a connector body; nothing is stored). Write keys only, as POSTs.
+ */
+export function checkRoutes(app: FastifyInstance, store: ConnectorStore, context: CheckContext): void {
+  app.post<{ Params: { id: string } }>('/api/connectors/:id/check', { schema: result }, async (request) => {
+    const { accountId } = principalOf(request);
+    const { id } = request.params;
+    const connector = await store.get(accountId, id);
+    if (!connector) throw errors.connectorNotFound('id', id);
+    const type = findConnectorType(connector.type);
+    if (!type) throw new AppError(500, 'INTERNAL_ERROR', `stored connector has an unknown type`);
+    const outcome = await runCheck(type, connector.params, context);
+    if (!(await store.recordCheck(accountId, id, outcome))) throw errors.connectorNotFound('id', id);
+    return outcome;
+  });
+
+  app.post('/api/connectors/check', { schema: result }, async (request) => {
+    principalOf(request);
+    const input = parseConnectorInput(request.body);
+    return runCheck(input.type, input.params, context);
+  });
+}

@@ -1,0 +1,58 @@
+/** A request to a connector's target system (a credential check). */
+export interface OutboundRequest {
+  readonly method: 'GET' | 'POST';
+  /** Absolute http: or https: URL. */
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+export interface OutboundResponse {
+  readonly status: number;
+  /** Lower-case header names; repeated headers joined with ", ". */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The body as UTF-8 text, at most `maxBytes` of it. */
+  readonly body: string;
+  /** The URL that answered (after same-host redirects). */
+  readonly url: string;
+}
+
+/**
+ * Why a call did not produce a response:
+ * - `blocked`: the target is (or resolves to) a refused address, or a redirect left the host;
+ * - `dns`: the host name does not resolve;
+ * - `connect`: the connection was refused or reset, or the server hung up without answering;
+ * - `timeout`: no complete answer within the time limit;
+ * - `too_large`: the answer was larger than the limit;
+ * - `protocol`: anything else (a TLS failure, a malformed answer).
+ */
+export type OutboundFailure = 'blocked' | 'dns' | 'connect' | 'timeout' | 'too_large' | 'protocol';
+
+export class OutboundError extends Error {
+  constructor(
+    readonly kind: OutboundFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OutboundError';
+  }
+}
+
+/** Makes outbound HTTP calls that are safe from server-side request forgery. */
+export interface OutboundClient {
+  request(request: OutboundRequest): Promise<OutboundResponse>;
+}
+
+export interface OutboundOptions {
+  /**
+   * Exceptions to the refused ranges: host names (exact, case-insensitive; e.g. `jira.corp.local`)
+   * and CIDRs / single addresses (`10.0.0.0/8`, `127.0.0.1`, `fd00::/8`). From PLUGBOARD_ALLOWED_TARGETS.
+   */
+  readonly allowedTargets?: readonly string[];
+  /** Default 5000. */
+  readonly timeoutMs?: number;
+  /** Default 1 MiB. */
+  readonly maxBytes?: number;
+  /** Same-host redirects followed, at most. Default 3. */
+  readonly maxRedirects?: number;
+}
