@@ -3,7 +3,7 @@ import { buildApp, DEFAULT_CHECK_SETTINGS } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
-import { type ResolvedKeyring, resolveKeyring, verifyKeyring } from './secrets/setup.js';
+import { openKeyring, type ResolvedKeyring } from './secrets/setup.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
 
@@ -19,14 +19,13 @@ export async function serve(config: Config): Promise<void> {
   try {
     const { applied } = await migrateToLatest(database);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
-    keyring = resolveKeyring(config);
+    keyring = await openKeyring(config, database.db);
     if (keyring.createdFile) {
       logger.info(
         { keyFile: keyring.createdFile },
         'created a master key file (mode 0600); back it up with the database',
       );
     }
-    await verifyKeyring(database.db, keyring.source);
     await bootstrapKeys(createKeyStore(database.db), config.apiKey, logger, (text) =>
       process.stdout.write(`${text}\n`),
     );

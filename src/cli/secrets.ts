@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import { rotateSecrets } from '../secrets/rotate.js';
-import { resolveKeyring, verifyKeyring } from '../secrets/setup.js';
+import { openKeyring } from '../secrets/setup.js';
 import { UsageError, withDatabase } from './shared.js';
 
 /** `plugboard secrets rotate`: progress on stderr, the result on stdout. */
@@ -8,10 +8,11 @@ export async function secretsCommand(config: Config, args: string[]): Promise<nu
   const [action, ...rest] = args;
   if (action !== 'rotate') throw new UsageError(`unknown secrets command: ${action ?? '(none)'}; use rotate`);
   if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
-  const { source } = resolveKeyring(config);
   const tty = process.stderr.isTTY === true;
+  let description = '';
   const report = await withDatabase(config, async (db) => {
-    await verifyKeyring(db.db, source);
+    const { source } = await openKeyring(config, db.db);
+    description = source.description;
     return rotateSecrets(db.db, source, {
       onProgress: ({ done, total }) => {
         const line = `re-sealed ${done} of ${total} connectors`;
@@ -21,7 +22,7 @@ export async function secretsCommand(config: Config, args: string[]): Promise<nu
   });
   if (tty) process.stderr.write('\n');
   if (report.newKey)
-    process.stdout.write(`Made master key ${report.keyId} the primary key in ${source.description}.\n`);
+    process.stdout.write(`Made master key ${report.keyId} the primary key in ${description}.\n`);
   process.stdout.write(
     `Re-sealed ${report.resealed} connector(s); verified that all ${report.verified} connector(s) with secrets open under key ${report.keyId}.\n`,
   );

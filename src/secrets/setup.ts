@@ -23,6 +23,7 @@ export interface ResolvedKeyring {
  */
 export function resolveKeyring(
   config: Pick<Config, 'masterKey' | 'previousMasterKeys' | 'database'>,
+  { createFile = true }: { createFile?: boolean } = {},
 ): ResolvedKeyring {
   if (config.masterKey !== undefined) {
     return { source: keyringFromEnvironment(config.masterKey, config.previousMasterKeys) };
@@ -34,7 +35,7 @@ export function resolveKeyring(
   }
   if (config.database.path === ':memory:') return { source: ephemeralKeyring() };
   const path = keyFilePath(config.database.path);
-  const { source, created } = keyringFromFile(path, { create: true });
+  const { source, created } = keyringFromFile(path, { create: createFile });
   return created ? { source, createdFile: path } : { source };
 }
 
@@ -89,4 +90,30 @@ export async function verifyKeyring(db: Kysely<Database>, source: KeyringSource)
       }
     }
   }
+}
+
+/**
+ * The keyring for a running database, checked: a key file is only created for a database that
+ * holds no sealed secrets yet (a missing key file is otherwise an error, not a fresh key), and the
+ * keys must open what is stored. Used by `serve` and `secrets rotate`.
+ */
+export async function openKeyring(
+  config: Pick<Config, 'masterKey' | 'previousMasterKeys' | 'database'>,
+  db: Kysely<Database>,
+): Promise<ResolvedKeyring> {
+  const inUse = await keyIdsInUse(db);
+  let resolved: ResolvedKeyring;
+  try {
+    resolved = resolveKeyring(config, { createFile: inUse.length === 0 });
+  } catch (error) {
+    if (error instanceof MasterKeyError && inUse.length > 0 && config.masterKey === undefined) {
+      throw new MasterKeyError(
+        `${error.message}, but the database holds secrets sealed with master key ${inUse.join(', ')}; ` +
+          `restore the key file ${keyFilePath(config.database.path)} from your backup, or set PLUGBOARD_MASTER_KEY to that key`,
+      );
+    }
+    throw error;
+  }
+  await verifyKeyring(db, resolved.source);
+  return resolved;
 }

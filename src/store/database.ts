@@ -1,7 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  Migrator,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  sql,
+} from 'kysely';
 import type { DatabaseLocation } from './location.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -22,6 +32,27 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
+/**
+ * Kysely's SQLite driver with every transaction begun IMMEDIATE: the write lock is taken (waiting
+ * up to busy_timeout) before the first read. A DEFERRED transaction that reads and then writes
+ * fails at once with SQLITE_BUSY_SNAPSHOT when another process (a second server, `secrets rotate`)
+ * committed in between; busy_timeout does not help there.
+ */
+class ImmediateTransactionDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateTransactionDialect extends SqliteDialect {
+  constructor(private readonly dialectConfig: SqliteDialectConfig) {
+    super(dialectConfig);
+  }
+  override createDriver(): Driver {
+    return new ImmediateTransactionDriver(this.dialectConfig);
+  }
+}
+
 export function openDatabase(location: DatabaseLocation, options: DatabaseOptions = {}): DatabaseHandle {
   if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true });
   const sqlite = new SqliteDatabase(location.path);
@@ -29,7 +60,7 @@ export function openDatabase(location: DatabaseLocation, options: DatabaseOption
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateTransactionDialect({ database: sqlite }) });
   let closed = false;
   return {
     db,
