@@ -18,6 +18,7 @@ import { createSecretBox } from './secrets/secret-box.js';
 import { createAuditStore } from './store/audit-store.js';
 import { createConnectorStore } from './store/connector-store.js';
 import type { DatabaseHandle } from './store/database.js';
+import { createIdempotencyStore } from './store/idempotency-store.js';
 import { createKeyStore } from './store/key-store.js';
 
 /** Largest accepted request body; a connector is a few hundred bytes. */
@@ -88,7 +89,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   healthRoutes(app, database);
   const secretBox = createSecretBox(options.keyring);
   const connectors = createConnectorStore(database.db, secretBox);
-  connectorRoutes(app, { store: connectors, createStatus, revealSecrets });
+  const idempotency = createIdempotencyStore(database.db, secretBox);
+  connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? DEFAULT_CHECK_SETTINGS;
   checkRoutes(app, connectors, {
     http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),

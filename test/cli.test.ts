@@ -112,7 +112,7 @@ describe('plugboard migrate', () => {
     const box = sandbox();
     const first = await box.run(['migrate']);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/Applied 2 migration\(s\): 0001-initial, 0002-last-check/);
+    expect(first.stdout).toMatch(/Applied 3 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys/);
     const second = await box.run(['migrate']);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/up to date/);

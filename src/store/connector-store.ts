@@ -22,6 +22,9 @@ export interface StoredConnector {
   readonly lastCheck?: CheckResult;
 }
 
+/** A check of the current version, run inside the writing transaction; throws to refuse the write. */
+export type Precondition = (current: StoredConnector) => void;
+
 export interface ConnectorFields {
   readonly type: string;
   readonly name: string;
@@ -34,19 +37,29 @@ export interface ConnectorFields {
  * Every change records an audit event in the same transaction.
  */
 export interface ConnectorStore {
-  create(accountId: number, actor: Actor, fields: ConnectorFields): Promise<StoredConnector>;
+  /** `alsoInTransaction` runs in the creating transaction (to record an idempotency key with it). */
+  create(
+    accountId: number,
+    actor: Actor,
+    fields: ConnectorFields,
+    alsoInTransaction?: (trx: Kysely<Database>, created: StoredConnector) => Promise<void>,
+  ): Promise<StoredConnector>;
   get(accountId: number, id: string): Promise<StoredConnector | undefined>;
   getByName(accountId: number, name: string): Promise<StoredConnector | undefined>;
   /** A page in creation order. */
   list(accountId: number, offset: number, limit: number): Promise<StoredConnector[]>;
-  /** Replaces name and params; undefined when the connector does not exist (any more). */
+  /**
+   * Replaces name and params; undefined when the connector does not exist (any more).
+   * `precondition` sees the current version inside the transaction and may throw (If-Match).
+   */
   update(
     accountId: number,
     actor: Actor,
     id: string,
     fields: Omit<ConnectorFields, 'type'>,
+    precondition?: Precondition,
   ): Promise<StoredConnector | undefined>;
-  delete(accountId: number, actor: Actor, id: string): Promise<boolean>;
+  delete(accountId: number, actor: Actor, id: string, precondition?: Precondition): Promise<boolean>;
   /** Stores the result of a credential check; false when the connector is gone. Not a change: no audit event. */
   recordCheck(accountId: number, id: string, result: CheckResult): Promise<boolean>;
 }
@@ -112,7 +125,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
   }
 
   return {
-    async create(accountId, actor, fields) {
+    async create(accountId, actor, fields, alsoInTransaction) {
       const now = nowIso();
       const id = newId();
       try {
@@ -137,7 +150,9 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
             connector: { id, name: fields.name, type: fields.type },
             fields: ['type', ...changedFields(undefined, fields)],
           });
-          return fromRow(row);
+          const created = fromRow(row);
+          await alsoInTransaction?.(trx, created);
+          return created;
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw errors.nameTaken(fields.name);
@@ -177,7 +192,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
       return rows.map(fromRow);
     },
 
-    async update(accountId, actor, id, fields) {
+    async update(accountId, actor, id, fields, precondition) {
       try {
         return await db.transaction().execute(async (trx) => {
           const currentRow = await trx
@@ -188,6 +203,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
             .executeTakeFirst();
           if (!currentRow) return undefined;
           const current = fromRow(currentRow);
+          precondition?.(current);
           const row = await trx
             .updateTable('connectors')
             .set({
@@ -224,8 +240,18 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
       return outcome.numUpdatedRows > 0n;
     },
 
-    async delete(accountId, actor, id) {
+    async delete(accountId, actor, id, precondition) {
       return db.transaction().execute(async (trx) => {
+        if (precondition) {
+          const current = await trx
+            .selectFrom('connectors')
+            .select(columns)
+            .where('id', '=', id)
+            .where('account_id', '=', accountId)
+            .executeTakeFirst();
+          if (!current) return false;
+          precondition(fromRow(current));
+        }
         const row = await trx
           .deleteFrom('connectors')
           .where('id', '=', id)

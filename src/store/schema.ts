@@ -6,6 +6,18 @@ export interface Database {
   api_keys: ApiKeysTable;
   connectors: ConnectorsTable;
   audit_events: AuditEventsTable;
+  idempotency_keys: IdempotencyKeysTable;
+}
+
+export interface IdempotencyKeysTable {
+  account_id: number;
+  key: string;
+  /** SHA-256 of the request body, hex: the same key with another body is refused. */
+  request_hash: string;
+  state: 'running' | 'done';
+  response_status: number | null;
+  response: string | null;
+  created_at: string;
 }
 
 export interface AccountsTable {

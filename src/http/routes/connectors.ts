@@ -7,12 +7,16 @@ import { parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
 import type { Actor } from '../../store/audit-store.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
+import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import { principalOf } from '../auth.js';
+import { etagOf, ifMatch } from '../conditional.js';
+import { hashBody, idempotencyErrors, idempotencyKeyOf } from '../idempotency.js';
 import { parsePage } from '../paging.js';
 import { presentConnector } from '../present.js';
 
 export interface ConnectorRoutesOptions {
   readonly store: ConnectorStore;
+  readonly idempotency: IdempotencyStore;
   /** 200 as the spec says, or 201 for ilert's Go client and Terraform provider. */
   readonly createStatus: 200 | 201;
   readonly revealSecrets: RevealSecrets;
@@ -45,7 +49,7 @@ function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealS
 
 export function connectorRoutes(
   app: FastifyInstance,
-  { store, createStatus, revealSecrets }: ConnectorRoutesOptions,
+  { store, idempotency, createStatus, revealSecrets }: ConnectorRoutesOptions,
 ): void {
   const caller = (request: FastifyRequest) => {
     const principal = principalOf(request);
@@ -63,31 +67,63 @@ export function connectorRoutes(
 
   app.post('/api/connectors', { schema: one }, async (request, reply) => {
     const { accountId, actor, present } = caller(request);
-    const input = parseConnectorInput(request.body);
-    const created = await store.create(accountId, actor, {
-      type: input.type.id,
-      name: input.name,
-      params: input.params,
-    });
-    reply.code(createStatus);
-    return present(created);
+    const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    if (key === undefined) {
+      const input = parseConnectorInput(request.body);
+      const created = await store.create(accountId, actor, {
+        type: input.type.id,
+        name: input.name,
+        params: input.params,
+      });
+      return reply.code(createStatus).header('ETag', etagOf(created)).send(present(created));
+    }
+
+    // With an Idempotency-Key: the first request with it creates, a retry replays its response.
+    const begun = await idempotency.begin(accountId, key, hashBody(request.body));
+    if (begun.kind === 'replay') {
+      return reply
+        .code(begun.status === 201 ? 201 : 200)
+        .header('Idempotent-Replayed', 'true')
+        .send(begun.body);
+    }
+    if (begun.kind === 'mismatch') throw idempotencyErrors.mismatch();
+    if (begun.kind === 'in-progress') throw idempotencyErrors.inProgress();
+    try {
+      const input = parseConnectorInput(request.body);
+      const created = await store.create(
+        accountId,
+        actor,
+        { type: input.type.id, name: input.name, params: input.params },
+        (trx, connector) => idempotency.complete(trx, accountId, key, createStatus, present(connector)),
+      );
+      return reply.code(createStatus).header('ETag', etagOf(created)).send(present(created));
+    } catch (error) {
+      await idempotency.release(accountId, key);
+      throw error;
+    }
   });
 
-  app.get<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request) => {
+  app.get<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request, reply) => {
     const { accountId, present } = caller(request);
     const connector = await store.get(accountId, request.params.id);
     if (!connector) throw errors.connectorNotFound('id', request.params.id);
+    reply.header('ETag', etagOf(connector));
     return present(connector);
   });
 
-  app.get<{ Params: { name: string } }>('/api/connectors/name/:name', { schema: one }, async (request) => {
-    const { accountId, present } = caller(request);
-    const connector = await store.getByName(accountId, request.params.name);
-    if (!connector) throw errors.connectorNotFound('name', request.params.name);
-    return present(connector);
-  });
+  app.get<{ Params: { name: string } }>(
+    '/api/connectors/name/:name',
+    { schema: one },
+    async (request, reply) => {
+      const { accountId, present } = caller(request);
+      const connector = await store.getByName(accountId, request.params.name);
+      if (!connector) throw errors.connectorNotFound('name', request.params.name);
+      reply.header('ETag', etagOf(connector));
+      return present(connector);
+    },
+  );
 
-  app.put<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request) => {
+  app.put<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request, reply) => {
     const { accountId, actor, present } = caller(request);
     const { id } = request.params;
     const stored = await store.get(accountId, id);
@@ -96,14 +132,23 @@ export function connectorRoutes(
     if (isObject(body) && 'type' in body && body.type !== stored.type)
       throw errors.typeImmutable(stored.type);
     const input = parseConnectorInput(withKeptSecrets(body, stored, revealSecrets));
-    const updated = await store.update(accountId, actor, id, { name: input.name, params: input.params });
+    const precondition = ifMatch(request.headers['if-match']);
+    precondition?.(stored);
+    const fields = { name: input.name, params: input.params };
+    const updated = await store.update(accountId, actor, id, fields, precondition);
     if (!updated) throw errors.connectorNotFound('id', id);
+    reply.header('ETag', etagOf(updated));
     return present(updated);
   });
 
   app.delete<{ Params: IdParams }>('/api/connectors/:id', async (request, reply) => {
     const { accountId, actor } = caller(request);
-    const deleted = await store.delete(accountId, actor, request.params.id);
+    const deleted = await store.delete(
+      accountId,
+      actor,
+      request.params.id,
+      ifMatch(request.headers['if-match']),
+    );
     if (!deleted) throw errors.connectorNotFound('id', request.params.id);
     return reply.code(204).send();
   });

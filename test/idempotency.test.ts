@@ -1,0 +1,230 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Connector } from '../src/connectors/schemas.js';
+import { hashBody } from '../src/http/idempotency.js';
+import { ABANDONED_AFTER_MS, IDEMPOTENCY_TTL_MS } from '../src/store/idempotency-store.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
+
+const jira = typeOf('jira');
+let t: TestContext;
+beforeEach(async () => {
+  t = await buildTestApp();
+});
+afterEach(() => t.close());
+
+const post = (body: unknown, key?: string, apiKey = t.keys.write) =>
+  t.call('POST', '/api/connectors', {
+    body,
+    key: apiKey,
+    headers: key === undefined ? {} : { 'idempotency-key': key },
+  });
+
+async function count(apiKey = t.keys.write): Promise<number> {
+  return json<unknown[]>(await t.call('GET', '/api/connectors?max-results=100', { key: apiKey })).length;
+}
+
+describe('Idempotency-Key on POST /api/connectors', () => {
+  it('replays the first response for the same key and body, without a second connector', async () => {
+    const body = validBody(jira, 'once');
+    const first = await post(body, 'key-1');
+    expect(first.statusCode).toBe(200);
+    const again = await post(body, 'key-1');
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(json(again)).toEqual(json(first));
+    expect(await count()).toBe(1);
+  });
+
+  it('replays even after the connector changed: the first response, as it was', async () => {
+    const body = validBody(jira, 'changes');
+    const first = json<Connector>(await post(body, 'key-2'));
+    await t.call('PUT', `/api/connectors/${first.id}`, { body: validBody(jira, 'renamed') });
+    expect(json(await post(body, 'key-2'))).toEqual(first);
+  });
+
+  it('refuses the same key with another body with 422', async () => {
+    await post(validBody(jira, 'a'), 'key-3');
+    const other = await post(validBody(jira, 'b'), 'key-3');
+    expect(other.statusCode).toBe(422);
+    expect(json<ErrorResponse>(other).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await count()).toBe(1);
+  });
+
+  it('answers 409 to a retry while the first request is still running', async () => {
+    const body = validBody(jira, 'concurrent');
+    const responses = await Promise.all(Array.from({ length: 8 }, () => post(body, 'key-4')));
+    const statuses = responses.map((r) => r.statusCode).sort();
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+    for (const r of responses) {
+      if (r.statusCode === 409) expect(json<ErrorResponse>(r).code).toBe('IDEMPOTENCY_KEY_IN_USE');
+      else expect(r.statusCode).toBe(200);
+    }
+    expect(await count()).toBe(1);
+  });
+
+  it('answers 409 IDEMPOTENCY_KEY_IN_USE while a claim with the same body is running', async () => {
+    const body = validBody(jira, 'running');
+    const account = await t.database.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('name', '=', 'acme')
+      .executeTakeFirstOrThrow();
+    await t.database.db
+      .insertInto('idempotency_keys')
+      .values({
+        account_id: account.id,
+        key: 'key-running',
+        request_hash: hashBody(body),
+        state: 'running',
+        response_status: null,
+        response: null,
+        created_at: new Date().toISOString(),
+      })
+      .execute();
+    const response = await post(body, 'key-running');
+    expect(response.statusCode).toBe(409);
+    expect(response.headers['retry-after']).toBe('1');
+    expect(json<ErrorResponse>(response).code).toBe('IDEMPOTENCY_KEY_IN_USE');
+    expect(await count()).toBe(0);
+  });
+
+  it('keeps keys per account: another account with the same key gets its own result', async () => {
+    const body = validBody(jira, 'shared key');
+    const mine = json<Connector>(await post(body, 'key-5'));
+    const theirs = await post(body, 'key-5', t.keys.otherWrite);
+    expect(theirs.statusCode).toBe(200);
+    expect(theirs.headers['idempotent-replayed']).toBeUndefined();
+    expect(json<Connector>(theirs).id).not.toBe(mine.id);
+  });
+
+  it('frees the key when the request failed, so a corrected retry works', async () => {
+    const bad = await post({ ...validBody(jira, 'fix me'), name: '' }, 'key-6');
+    expect(bad.statusCode).toBe(400);
+    const good = await post(validBody(jira, 'fix me'), 'key-6');
+    expect(good.statusCode).toBe(200);
+    expect(good.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it('refuses a malformed key with 400', async () => {
+    for (const key of ['', 'has space', 'x'.repeat(256), 'ümlaut']) {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/api/connectors',
+        headers: {
+          authorization: `Bearer ${t.keys.write}`,
+          'content-type': 'application/json',
+          'idempotency-key': key,
+        },
+        payload: JSON.stringify(validBody(jira, `k ${key.length}`)),
+      });
+      expect(response.statusCode, JSON.stringify(key)).toBe(400);
+      expect(json<ErrorResponse>(response).code).toBe('INVALID_IDEMPOTENCY_KEY');
+    }
+    expect(await count()).toBe(0);
+  });
+
+  it('stores the replayed response sealed: no secret in the table', async () => {
+    await post(
+      { ...validBody(jira, 'sealed'), params: { ...validBody(jira).params, password: 'IDEMPOTENT-SECRET' } },
+      'key-7',
+    );
+    const rows = await t.database.db.selectFrom('idempotency_keys').selectAll().execute();
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain('IDEMPOTENT-SECRET');
+  });
+
+  it('forgets keys after 24 hours and takes over a running claim abandoned by a dead server', async () => {
+    const body = validBody(jira, 'old');
+    await post(body, 'key-8');
+    const old = new Date(Date.now() - IDEMPOTENCY_TTL_MS - 1000).toISOString();
+    await t.database.db.updateTable('idempotency_keys').set({ created_at: old }).execute();
+    const afterDay = await post(validBody(jira, 'new body, same key'), 'key-8');
+    expect(afterDay.statusCode).toBe(200);
+
+    await t.database.db
+      .insertInto('idempotency_keys')
+      .values({
+        account_id: (
+          await t.database.db
+            .selectFrom('accounts')
+            .select('id')
+            .where('name', '=', 'acme')
+            .executeTakeFirstOrThrow()
+        ).id,
+        key: 'key-9',
+        request_hash: 'whatever',
+        state: 'running',
+        response_status: null,
+        response: null,
+        created_at: new Date(Date.now() - ABANDONED_AFTER_MS - 1000).toISOString(),
+      })
+      .execute();
+    expect((await post(validBody(jira, 'taken over'), 'key-9')).statusCode).toBe(200);
+  });
+});
+
+describe('ETag and If-Match', () => {
+  it('gives an ETag on GET and PUT that changes with every update', async () => {
+    const created = await post(validBody(jira, 'tagged'));
+    const { id } = json<Connector>(created);
+    const read = await t.call('GET', `/api/connectors/${id}`);
+    const etag = read.headers.etag;
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    expect(created.headers.etag).toBe(etag);
+    expect((await t.call('GET', `/api/connectors/name/tagged`)).headers.etag).toBe(etag);
+    const put = await t.call('PUT', `/api/connectors/${id}`, { body: validBody(jira, 'tagged', 'v2') });
+    expect(put.headers.etag).not.toBe(etag);
+    expect((await t.call('GET', `/api/connectors/${id}`)).headers.etag).toBe(put.headers.etag);
+  });
+
+  it('PUT and DELETE with a stale If-Match get 412 and change nothing; the current one works', async () => {
+    const { id } = json<Connector>(await post(validBody(jira, 'guarded')));
+    const stale = (await t.call('GET', `/api/connectors/${id}`)).headers.etag as string;
+    const current = (await t.call('PUT', `/api/connectors/${id}`, { body: validBody(jira, 'guarded', 'v2') }))
+      .headers.etag as string;
+
+    const lost = await t.call('PUT', `/api/connectors/${id}`, {
+      body: validBody(jira, 'guarded', 'v3'),
+      headers: { 'if-match': stale },
+    });
+    expect(lost.statusCode).toBe(412);
+    expect(json<ErrorResponse>(lost).code).toBe('PRECONDITION_FAILED');
+    expect(lost.headers.etag).toBe(current);
+    const del = await t.call('DELETE', `/api/connectors/${id}`, { headers: { 'if-match': stale } });
+    expect(del.statusCode).toBe(412);
+    expect(json<Connector>(await t.call('GET', `/api/connectors/${id}`)).params.email).toBe('email-v2');
+
+    const ok = await t.call('PUT', `/api/connectors/${id}`, {
+      body: validBody(jira, 'guarded', 'v3'),
+      headers: { 'if-match': `"nope", ${current}` },
+    });
+    expect(ok.statusCode).toBe(200);
+    expect(
+      (await t.call('DELETE', `/api/connectors/${id}`, { headers: { 'if-match': `W/${ok.headers.etag}` } }))
+        .statusCode,
+    ).toBe(412);
+    expect(
+      (await t.call('DELETE', `/api/connectors/${id}`, { headers: { 'if-match': '*' } })).statusCode,
+    ).toBe(204);
+  });
+
+  it('of two concurrent writers with the same If-Match, exactly one wins', async () => {
+    const { id } = json<Connector>(await post(validBody(jira, 'race')));
+    const etag = (await t.call('GET', `/api/connectors/${id}`)).headers.etag as string;
+    const results = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((v) =>
+        t.call('PUT', `/api/connectors/${id}`, {
+          body: validBody(jira, 'race', v),
+          headers: { 'if-match': etag },
+        }),
+      ),
+    );
+    expect(results.map((r) => r.statusCode).sort()).toEqual([200, 412, 412, 412]);
+  });
+
+  it('without If-Match the last write wins, as ilert clients expect', async () => {
+    const { id } = json<Connector>(await post(validBody(jira, 'lww')));
+    await t.call('PUT', `/api/connectors/${id}`, { body: validBody(jira, 'lww', 'one') });
+    const second = await t.call('PUT', `/api/connectors/${id}`, { body: validBody(jira, 'lww', 'two') });
+    expect(second.statusCode).toBe(200);
+  });
+});
