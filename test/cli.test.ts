@@ -3,18 +3,9 @@
  * managed while a server runs on the same database. Needs `npm run build` first.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Sandbox, waitFor } from './process-helpers.js';
+import { type Sandbox, sandboxPerTest, waitFor } from './process-helpers.js';
 
-const sandboxes: Sandbox[] = [];
-function sandbox(): Sandbox {
-  const created = new Sandbox();
-  sandboxes.push(created);
-  return created;
-}
-
-afterEach(async () => {
-  await Promise.allSettled(sandboxes.splice(0).map((s) => s.cleanup()));
-});
+const sandbox = sandboxPerTest();
 
 interface CreatedKey {
   id: string;
@@ -112,7 +103,9 @@ describe('plugboard migrate', () => {
     const box = sandbox();
     const first = await box.run(['migrate']);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/Applied 3 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys/);
+    expect(first.stdout).toMatch(
+      /Applied 3 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys/,
+    );
     const second = await box.run(['migrate']);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/up to date/);

@@ -9,6 +9,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 
 export const BIN = fileURLToPath(new URL('../bin/plugboard.js', import.meta.url));
 
@@ -285,13 +286,28 @@ export function slowPost(
       'content-length': String(payload.length),
     },
   });
+  const { connected, response } = track(request, 'slow POST timed out');
+  request.flushHeaders();
+  request.write(payload.subarray(0, half));
+  return {
+    connected,
+    finish: () => request.end(payload.subarray(half)),
+    response,
+  };
+}
+
+/** `connected` once the TCP connection is up, `response` with the answer (either may reject). */
+function track(
+  request: http.ClientRequest,
+  timeoutMessage: string,
+): { connected: Promise<void>; response: Promise<RawResponse> } {
   const connected = new Promise<void>((resolve, reject) => {
     request.once('socket', (socket) => socket.once('connect', () => resolve()));
     request.once('error', reject);
   });
   const response = new Promise<RawResponse>((resolve, reject) => {
     request.once('error', reject);
-    request.once('timeout', () => request.destroy(new Error('slow POST timed out')));
+    request.once('timeout', () => request.destroy(new Error(timeoutMessage)));
     request.once('response', (incoming) => {
       let text = '';
       incoming.setEncoding('utf8');
@@ -305,13 +321,7 @@ export function slowPost(
   // Either promise may reject before anybody awaits it.
   connected.catch(() => {});
   response.catch(() => {});
-  request.flushHeaders();
-  request.write(payload.subarray(0, half));
-  return {
-    connected,
-    finish: () => request.end(payload.subarray(half)),
-    response,
-  };
+  return { connected, response };
 }
 
 /**
@@ -328,25 +338,20 @@ export function freshRequest(
   if (key !== undefined) headers.authorization = `Bearer ${key}`;
   if (payload !== undefined) headers['content-type'] = 'application/json';
   const request = http.request(`${url}${path}`, { method, agent: false, timeout: 10_000, headers });
-  const connected = new Promise<void>((resolve, reject) => {
-    request.once('socket', (socket) => socket.once('connect', () => resolve()));
-    request.once('error', reject);
-  });
-  const response = new Promise<RawResponse>((resolve, reject) => {
-    request.once('error', reject);
-    request.once('timeout', () => request.destroy(new Error('request timed out')));
-    request.once('response', (incoming) => {
-      let text = '';
-      incoming.setEncoding('utf8');
-      incoming.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      incoming.once('end', () => resolve({ status: incoming.statusCode ?? 0, body: text }));
-      incoming.once('error', reject);
-    });
-  });
-  connected.catch(() => {});
-  response.catch(() => {});
+  const { connected, response } = track(request, 'request timed out');
   request.end(payload);
   return { connected, response };
+}
+
+/** A Sandbox factory for one test file: every sandbox it made is cleaned up after each test. */
+export function sandboxPerTest(): () => Sandbox {
+  const sandboxes: Sandbox[] = [];
+  afterEach(async () => {
+    await Promise.allSettled(sandboxes.splice(0).map((s) => s.cleanup()));
+  });
+  return () => {
+    const created = new Sandbox();
+    sandboxes.push(created);
+    return created;
+  };
 }

@@ -10,6 +10,7 @@ import {
   type RawResponse,
   Sandbox,
   type ServerProcess,
+  sandboxPerTest,
   sleep,
   slowPost,
   withTimeout,
@@ -24,16 +25,7 @@ interface Connector {
   updatedAt: string;
 }
 
-const sandboxes: Sandbox[] = [];
-function sandbox(): Sandbox {
-  const created = new Sandbox();
-  sandboxes.push(created);
-  return created;
-}
-
-afterEach(async () => {
-  await Promise.allSettled(sandboxes.splice(0).map((s) => s.cleanup()));
-});
+const sandbox = sandboxPerTest();
 
 const API_KEY = 'process-test-key-0123456789abcdef';
 

@@ -14,21 +14,14 @@ import { buildTestApp, type ErrorResponse, json, typeOf, validParams } from './h
 import {
   type EnvOverrides,
   type PlugboardProcess,
-  Sandbox,
+  type Sandbox,
   type ServerProcess,
+  sandboxPerTest,
   sleep,
   waitFor,
 } from './process-helpers.js';
 
-const sandboxes: Sandbox[] = [];
-function sandbox(): Sandbox {
-  const created = new Sandbox();
-  sandboxes.push(created);
-  return created;
-}
-afterEach(async () => {
-  await Promise.allSettled(sandboxes.splice(0).map((s) => s.cleanup()));
-});
+const sandbox = sandboxPerTest();
 
 const BOOTSTRAP = 'secrets-process-bootstrap-key-0123456789';
 

@@ -28,6 +28,24 @@ export interface RotationOptions {
 
 const MAX_PASSES = 5;
 
+/** Connectors with sealed secrets in creation order, a batch at a time; only those not under `notUnder` if given. */
+async function* sealedRows(db: Kysely<Database>, batchSize: number, notUnder?: string) {
+  let after = 0;
+  for (;;) {
+    let query = db
+      .selectFrom('connectors')
+      .select(['seq', 'id', 'type', 'secrets', 'secret_key_id'])
+      .where('seq', '>', after)
+      .where('secrets', 'is not', null)
+      .where('secret_key_id', 'is not', null);
+    if (notUnder !== undefined) query = query.where('secret_key_id', '!=', notUnder);
+    const rows = await query.orderBy('seq').limit(batchSize).execute();
+    if (rows.length === 0) return;
+    yield rows;
+    after = rows[rows.length - 1]?.seq ?? after;
+  }
+}
+
 async function countNotUnder(db: Kysely<Database>, keyId: string): Promise<number> {
   const row = await db
     .selectFrom('connectors')
@@ -75,18 +93,7 @@ export async function rotateSecrets(
     const total = resealed + (await countNotUnder(db, primary.id));
     if (total === resealed) break;
     if (pass > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
-    let after = 0;
-    for (;;) {
-      const rows = await db
-        .selectFrom('connectors')
-        .select(['seq', 'id', 'type', 'secrets', 'secret_key_id'])
-        .where('seq', '>', after)
-        .where('secret_key_id', 'is not', null)
-        .where('secret_key_id', '!=', primary.id)
-        .orderBy('seq')
-        .limit(batchSize)
-        .execute();
-      if (rows.length === 0) break;
+    for await (const rows of sealedRows(db, batchSize, primary.id)) {
       await db.transaction().execute(async (trx) => {
         for (const row of rows) {
           if (row.secrets === null || row.secret_key_id === null) continue;
@@ -102,7 +109,6 @@ export async function rotateSecrets(
           if (result.numUpdatedRows > 0n) resealed++;
         }
       });
-      after = rows[rows.length - 1]?.seq ?? after;
       onProgress?.({ done: resealed, total });
     }
   }
@@ -116,17 +122,7 @@ export async function rotateSecrets(
   }
 
   let verified = 0;
-  let after = 0;
-  for (;;) {
-    const rows = await db
-      .selectFrom('connectors')
-      .select(['seq', 'id', 'type', 'secrets', 'secret_key_id'])
-      .where('seq', '>', after)
-      .where('secrets', 'is not', null)
-      .orderBy('seq')
-      .limit(batchSize)
-      .execute();
-    if (rows.length === 0) break;
+  for await (const rows of sealedRows(db, batchSize)) {
     for (const row of rows) {
       if (row.secrets === null) continue;
       if (row.secret_key_id !== primary.id) {
@@ -135,7 +131,6 @@ export async function rotateSecrets(
       box.open(row.id, row.type, { sealed: row.secrets, keyId: primary.id });
       verified++;
     }
-    after = rows[rows.length - 1]?.seq ?? after;
   }
   return { keyId: primary.id, newKey, resealed, verified };
 }
