@@ -78,6 +78,16 @@ const columns = [
   'updated_at',
 ] as const;
 
+/** One account's connector row by id, in a transaction or not. */
+function rowById(db: Kysely<Database>, accountId: number, id: string) {
+  return db
+    .selectFrom('connectors')
+    .select(columns)
+    .where('id', '=', id)
+    .where('account_id', '=', accountId)
+    .executeTakeFirst();
+}
+
 /** The names of the fields that differ between two versions (`name`, `params.<key>`). */
 export function changedFields(
   before: { name: string; params: Readonly<Record<string, string>> } | undefined,
@@ -161,12 +171,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
     },
 
     async get(accountId, id) {
-      const row = await db
-        .selectFrom('connectors')
-        .select(columns)
-        .where('id', '=', id)
-        .where('account_id', '=', accountId)
-        .executeTakeFirst();
+      const row = await rowById(db, accountId, id);
       return row && fromRow(row);
     },
 
@@ -195,12 +200,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
     async update(accountId, actor, id, fields, precondition) {
       try {
         return await db.transaction().execute(async (trx) => {
-          const currentRow = await trx
-            .selectFrom('connectors')
-            .select(columns)
-            .where('id', '=', id)
-            .where('account_id', '=', accountId)
-            .executeTakeFirst();
+          const currentRow = await rowById(trx, accountId, id);
           if (!currentRow) return undefined;
           const current = fromRow(currentRow);
           precondition?.(current);
@@ -243,12 +243,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
     async delete(accountId, actor, id, precondition) {
       return db.transaction().execute(async (trx) => {
         if (precondition) {
-          const current = await trx
-            .selectFrom('connectors')
-            .select(columns)
-            .where('id', '=', id)
-            .where('account_id', '=', accountId)
-            .executeTakeFirst();
+          const current = await rowById(trx, accountId, id);
           if (!current) return false;
           precondition(fromRow(current));
         }
