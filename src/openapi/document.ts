@@ -41,7 +41,23 @@ const idParameter = {
 };
 
 const auth = {
-  401: errorResponse('Missing, malformed, unknown or revoked API key (with WWW-Authenticate: Bearer)'),
+  401: errorResponse(
+    'Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer)',
+  ),
+  429: errorResponse(
+    'Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers)',
+  ),
+  503: errorResponse(
+    'The database is unavailable or the server is overloaded or shutting down (with Retry-After)',
+  ),
+};
+
+const ifMatchHeader = {
+  name: 'If-Match',
+  in: 'header',
+  required: false,
+  description: 'Only write if the connector still has this ETag (or `*`); otherwise 412',
+  schema: { type: 'string' },
 };
 const write = { ...auth, 403: errorResponse('The API key has the read role') };
 const body = {
@@ -157,12 +173,25 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
         post: {
           tags: ['Connectors'],
           summary: 'Create a new connector.',
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description:
+                'Makes a retried create safe: the same key and body within 24 h replays the first response',
+              schema: { type: 'string', minLength: 1, maxLength: 255 },
+            },
+          ],
           requestBody: connectorInputBody(),
           responses: {
             [options.createStatus]: connectorResponse('The newly created connector'),
             ...body,
             ...write,
-            409: errorResponse('A connector with this name exists in the account'),
+            409: errorResponse(
+              'A connector with this name exists in the account, or a request with this Idempotency-Key is still running',
+            ),
+            422: errorResponse('This Idempotency-Key was used with another body'),
           },
         },
       },
@@ -180,7 +209,7 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
         put: {
           tags: ['Connectors'],
           summary: 'Update the specific connector. (note: type cannot be changed)',
-          parameters: [idParameter],
+          parameters: [idParameter, ifMatchHeader],
           requestBody: connectorInputBody(),
           responses: {
             200: connectorResponse('The updated connector'),
@@ -188,16 +217,18 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
             ...write,
             404: errorResponse('No such connector'),
             409: errorResponse('Another connector with this name exists in the account'),
+            412: errorResponse('If-Match does not match the current ETag'),
           },
         },
         delete: {
           tags: ['Connectors'],
           summary: 'Remove a specific connector.',
-          parameters: [idParameter],
+          parameters: [idParameter, ifMatchHeader],
           responses: {
             204: { description: 'Empty body delete response' },
             ...write,
             404: errorResponse('No such connector'),
+            412: errorResponse('If-Match does not match the current ETag'),
           },
         },
       },
