@@ -2,15 +2,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { RevealSecrets } from './config.js';
 import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
-import { installErrorHandler } from './http/error-handler.js';
+import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
 import { installJsonBody } from './http/json-body.js';
 import { collectRoutesForMethodNotAllowed } from './http/method-not-allowed.js';
+import { installOverloadGuard, type OverloadSettings } from './http/overload.js';
+import { installRateLimit, type RateLimitSettings } from './http/rate-limit.js';
 import { installRequestLog, requestIdFor } from './http/request-log.js';
 import { auditRoutes } from './http/routes/audit.js';
 import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
 import { healthRoutes } from './http/routes/health.js';
+import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
 import { buildOpenApiDocument } from './openapi/document.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { KeyringSource } from './secrets/keyring.js';
@@ -49,6 +52,12 @@ export interface AppOptions {
   readonly checks?: CheckSettings;
   /** Close the database when the app closes (the server owns it; tests may share one). */
   readonly closeDatabase?: boolean;
+  /** Request budgets (PLUGBOARD_RATE_LIMIT, REDIS_URL); unset: no limit. */
+  readonly rateLimit?: RateLimitSettings;
+  /** When to answer 503 instead of queueing; unset: DEFAULT_OVERLOAD. */
+  readonly overload?: OverloadSettings;
+  /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
+  readonly timeouts?: Partial<TimeoutSettings>;
 }
 
 /** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
@@ -63,8 +72,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: false,
     // A name of 255 characters can be 3 KiB once percent-encoded in /api/connectors/name/{name}.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 },
+    // A malformed or over-long URL gets the API's error shape too, not Fastify's default body.
+    frameworkErrors: frameworkErrorHandler,
     // A slow client cannot hold a connection forever.
-    requestTimeout: 30_000,
+    ...serverTimeoutOptions({ ...DEFAULT_TIMEOUTS, ...options.timeouts }),
   });
 
   installErrorHandler(app, BODY_LIMIT);
@@ -79,6 +90,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   installJsonBody(app);
   installRequestLog(app);
+  await installOverloadGuard(app, options.overload);
+  // Before authentication and the routes: it counts some requests before authentication, the rest after.
+  await installRateLimit(app, options.rateLimit);
   installAuth(app, { keys: createKeyStore(database.db) });
   const addMethodNotAllowed = collectRoutesForMethodNotAllowed(app);
 

@@ -55,3 +55,42 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('PLUGBOARD_RATE_LIMIT and REDIS_URL', () => {
+  it('are off by default', () => {
+    expect(loadConfig({})).toMatchObject({ rateLimit: undefined, redisUrl: undefined });
+  });
+
+  it.each([
+    ['300/min', 300, 60_000],
+    ['5/s', 5, 1_000],
+    ['1000 / h', 1000, 3_600_000],
+  ])('reads %s', (value, max, windowMs) => {
+    const { rateLimit } = loadConfig({ PLUGBOARD_RATE_LIMIT: value });
+    expect(rateLimit?.perKey).toMatchObject({ max, windowMs });
+    expect(rateLimit?.perIp).toBeUndefined();
+  });
+
+  it('reads the ilert preset: 120 a minute per key and 700 a minute per IP', () => {
+    const { rateLimit } = loadConfig({ PLUGBOARD_RATE_LIMIT: 'ilert', REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(rateLimit).toEqual({
+      perKey: { max: 120, windowMs: 60_000, per: 'minute' },
+      perIp: { max: 700, windowMs: 60_000, per: 'minute' },
+      description: 'ilert',
+    });
+    expect(loadConfig({ REDIS_URL: 'rediss://h:6380/1' }).redisUrl).toBe('rediss://h:6380/1');
+  });
+
+  it.each(['300', '300/day', '0/min', '-5/min', '1.5/s', 'fast', '300/min,ilert'])('refuses %j', (value) => {
+    expect(() => loadConfig({ PLUGBOARD_RATE_LIMIT: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ PLUGBOARD_RATE_LIMIT: value })).toThrow(
+      'PLUGBOARD_RATE_LIMIT must be `<n>/s`, `<n>/min`, `<n>/h` (e.g. `300/min`) or `ilert`',
+    );
+  });
+
+  it('refuses a REDIS_URL that is not a redis:// URL', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(
+      'REDIS_URL must be a redis:// or rediss:// URL',
+    );
+  });
+});

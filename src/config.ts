@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import { MIN_KEY_LENGTH } from './auth/api-keys.js';
+import { parseRateLimit, type RateLimitSetting } from './http/rate-limit-setting.js';
 import { type DatabaseLocation, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './store/location.js';
 
 function Enum<const T extends string | number>(values: readonly T[], fallback: T) {
@@ -24,6 +25,8 @@ export const EnvSchema = Type.Object({
   PLUGBOARD_PREVIOUS_MASTER_KEYS: Type.Optional(Type.String()),
   PLUGBOARD_REVEAL_SECRETS: Enum(['write-keys', 'never'], 'write-keys'),
   PLUGBOARD_ALLOWED_TARGETS: Type.Optional(Type.String()),
+  PLUGBOARD_RATE_LIMIT: Type.Optional(Type.String()),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -42,6 +45,10 @@ export interface Config {
   readonly revealSecrets: RevealSecrets;
   /** Private hosts and CIDRs that credential checks may call (PLUGBOARD_ALLOWED_TARGETS, comma-separated). */
   readonly allowedTargets: readonly string[];
+  /** Per-key (and per-IP) request budgets (PLUGBOARD_RATE_LIMIT); unset: no limit. */
+  readonly rateLimit: RateLimitSetting | undefined;
+  /** Where rate-limit counters live when several servers share them; unset: in memory. */
+  readonly redisUrl: string | undefined;
 }
 
 export type RevealSecrets = 'write-keys' | 'never';
@@ -69,6 +76,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       const name = error.instancePath.slice(1);
       if (name === 'PLUGBOARD_API_KEY')
         return `PLUGBOARD_API_KEY must be at least ${MIN_KEY_LENGTH} characters`;
+      if (name === 'REDIS_URL') return 'REDIS_URL must be a redis:// or rediss:// URL';
       if (error.keyword === 'enum') {
         return `${name} must be one of ${(error.params.allowedValues as unknown[]).join(', ')}`;
       }
@@ -79,6 +87,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   let database: DatabaseLocation;
   try {
     database = parseDatabaseUrl(env.DATABASE_URL);
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  let rateLimit: RateLimitSetting | undefined;
+  try {
+    rateLimit = parseRateLimit(env.PLUGBOARD_RATE_LIMIT);
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
@@ -97,5 +111,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .map((entry) => entry.trim())
       .filter((entry) => entry !== ''),
+    rateLimit,
+    redisUrl: env.REDIS_URL,
   };
 }

@@ -41,6 +41,11 @@ export async function serve(config: Config): Promise<void> {
     createStatus: config.createStatus,
     revealSecrets: config.revealSecrets,
     checks: { ...DEFAULT_CHECK_SETTINGS, allowedTargets: config.allowedTargets },
+    ...(config.rateLimit
+      ? {
+          rateLimit: { setting: config.rateLimit, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) },
+        }
+      : {}),
     closeDatabase: true,
   });
   closeWithGrace(

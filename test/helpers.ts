@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { buildApp, type CheckSettings } from '../src/app.js';
+import { type AppOptions, buildApp, type CheckSettings } from '../src/app.js';
 import type { RevealSecrets } from '../src/config.js';
 import type { ConnectorType } from '../src/connectors/define.js';
 import { findConnectorType } from '../src/connectors/registry.js';
@@ -46,6 +46,8 @@ export async function buildTestApp(
     revealSecrets?: RevealSecrets;
     keyring?: KeyringSource;
     checks?: CheckSettings;
+    /** Bounded-load settings passed to buildApp as they are. */
+    limits?: Pick<AppOptions, 'rateLimit' | 'overload' | 'timeouts'>;
   } = {},
 ): Promise<TestContext> {
   const database = openDatabase({ kind: 'sqlite', path: options.path ?? ':memory:' });
@@ -71,6 +73,7 @@ export async function buildTestApp(
     createStatus: options.createStatus ?? 200,
     revealSecrets: options.revealSecrets ?? 'write-keys',
     ...(options.checks ? { checks: options.checks } : {}),
+    ...options.limits,
     closeDatabase: true,
   });
   return {

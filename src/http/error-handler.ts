@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorDetail } from '../errors.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 
@@ -92,6 +92,42 @@ export function sendError(
   headers: Record<string, string> = {},
 ): FastifyReply {
   return reply.code(body.status).headers(headers).type('application/json; charset=utf-8').send(body);
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors its router raises before any route or hook runs (a
+ * malformed percent-encoding, a path parameter over maxParamLength). Answered in the API's error
+ * shape, without quoting the URL (it can be kilobytes long).
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  reply.header('X-Request-Id', request.id);
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    sendError(reply, {
+      status: 414,
+      code: 'URI_TOO_LONG',
+      message: 'a path segment of the URL is too long; ids and names are much shorter',
+    });
+    return;
+  }
+  if (error.code === 'FST_ERR_BAD_URL') {
+    sendError(reply, {
+      status: 400,
+      code: 'BAD_REQUEST',
+      message:
+        'the URL path is not validly percent-encoded UTF-8; encode ids and names with encodeURIComponent',
+    });
+    return;
+  }
+  request.log.error({ err: error }, 'request failed');
+  sendError(reply, {
+    status: 500,
+    code: 'INTERNAL_ERROR',
+    message: 'internal error; the server log has the details',
+  });
 }
 
 export function installErrorHandler(app: FastifyInstance, bodyLimit: number): void {
