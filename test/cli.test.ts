@@ -2,7 +2,7 @@
  * The real `plugboard` command: --help, migrate, keys create/list/revoke, usage errors, and keys
  * managed while a server runs on the same database. Needs `npm run build` first.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Sandbox, sandboxPerTest, waitFor } from './process-helpers.js';
 
 const sandbox = sandboxPerTest();

@@ -3,12 +3,11 @@
  * key, PLUGBOARD_API_KEY, configuration errors, and /healthz. Needs `npm run build` first.
  */
 import SqliteDatabase from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   freshRequest,
   printedKeys,
   type RawResponse,
-  Sandbox,
   type ServerProcess,
   sandboxPerTest,
   sleep,

@@ -134,7 +134,31 @@ export function parseConnectorInput(body: unknown): ConnectorInput {
   }
   const validate = validatorFor(type);
   if (!validate(body)) throw invalid(validate.errors, type);
-  return { type, name: body.name, params: body.params ?? {} };
+  const params = body.params ?? {};
+  const malformed = [
+    ...(hasLoneSurrogate(body.name) ? ['/name'] : []),
+    ...Object.entries(params)
+      .filter(([, value]) => hasLoneSurrogate(value))
+      .map(([key]) => `/params/${escapePointer(key)}`),
+  ];
+  if (malformed.length > 0) {
+    const message =
+      'must be valid Unicode text (it holds a lone UTF-16 surrogate, e.g. from a "\\ud800" escape)';
+    throw errors.validation(
+      `invalid connector: ${malformed.map((field) => `${field} ${message}`).join('; ')}`,
+      malformed.map((field) => ({ field, message })),
+    );
+  }
+  return { type, name: body.name, params };
+}
+
+/**
+ * A lone surrogate (JSON allows `"\ud800"`) is not text: SQLite would store it as bytes that read
+ * back as U+FFFD, so the stored value would differ from the acknowledged one and distinct names
+ * would read back equal.
+ */
+function hasLoneSurrogate(value: string): boolean {
+  return /\p{Cs}/u.test(value);
 }
 
 function invalid(ajvErrors: ErrorObject[] | null | undefined, type: ConnectorType | undefined): AppError {

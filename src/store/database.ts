@@ -27,7 +27,7 @@ export interface DatabaseOptions {
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly location: DatabaseLocation;
-  /** Resolves once the database answers a trivial query. */
+  /** Resolves once the database can begin a write transaction (the write lock is obtainable). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -37,19 +37,35 @@ export interface DatabaseHandle {
  * up to busy_timeout) before the first read. A DEFERRED transaction that reads and then writes
  * fails at once with SQLITE_BUSY_SNAPSHOT when another process (a second server, `secrets rotate`)
  * committed in between; busy_timeout does not help there.
+ *
+ * Rollback only when a transaction is still open: after SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM
+ * SQLite may already have rolled the transaction back itself, and Kysely's ROLLBACK then failed
+ * with "no transaction is active", which replaced the original error (a 503) with a 500.
  */
 class ImmediateTransactionDriver extends SqliteDriver {
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly sqlite: SqliteDatabase.Database,
+  ) {
+    super(config);
+  }
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
   }
 }
 
 class ImmediateTransactionDialect extends SqliteDialect {
-  constructor(private readonly dialectConfig: SqliteDialectConfig) {
+  constructor(
+    private readonly dialectConfig: SqliteDialectConfig,
+    private readonly sqlite: SqliteDatabase.Database,
+  ) {
     super(dialectConfig);
   }
   override createDriver(): Driver {
-    return new ImmediateTransactionDriver(this.dialectConfig);
+    return new ImmediateTransactionDriver(this.dialectConfig, this.sqlite);
   }
 }
 
@@ -60,13 +76,15 @@ export function openDatabase(location: DatabaseLocation, options: DatabaseOption
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new ImmediateTransactionDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateTransactionDialect({ database: sqlite }, sqlite) });
   let closed = false;
   return {
     db,
     location,
     async ping() {
-      await sql`select 1`.execute(db);
+      // An empty IMMEDIATE transaction: it takes the write lock (as every write does, waiting up to
+      // busy_timeout) and writes nothing. `select 1` answered even while no write could succeed.
+      await db.transaction().execute(async () => {});
     },
     async close() {
       if (closed) return;
