@@ -16,7 +16,12 @@ export async function bootstrapKeys(
 ): Promise<void> {
   if (apiKey !== undefined) {
     const changed = await keys.ensure(DEFAULT_ACCOUNT, apiKey, 'PLUGBOARD_API_KEY');
-    if (changed) log.info({ account: DEFAULT_ACCOUNT }, 'the key from PLUGBOARD_API_KEY is now a write key');
+    if (changed) {
+      log.warn(
+        { account: DEFAULT_ACCOUNT },
+        'the key from PLUGBOARD_API_KEY was missing or revoked and is an active write key now; unset PLUGBOARD_API_KEY to keep a revoked key revoked',
+      );
+    }
     return;
   }
   if ((await keys.count()) > 0) return;

@@ -40,6 +40,10 @@ describe('loadConfig', () => {
     [{ PLUGBOARD_CREATE_STATUS: '202' }, /PLUGBOARD_CREATE_STATUS must be one of 200, 201/],
     [{ PLUGBOARD_SQLITE_SYNCHRONOUS: 'OFF' }, /PLUGBOARD_SQLITE_SYNCHRONOUS/],
     [{ DATABASE_URL: 'postgres://u:pw@h/db' }, /PostgreSQL/],
+    [
+      { PLUGBOARD_ALLOWED_TARGETS: 'jira.corp.local,10.0.0.0/99' },
+      /PLUGBOARD_ALLOWED_TARGETS: .*10\.0\.0\.0\/99/,
+    ],
   ])('refuses %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import { MIN_KEY_LENGTH } from './auth/api-keys.js';
 import { parseRateLimit, type RateLimitSetting } from './http/rate-limit-setting.js';
+import { parseAllowedTargets } from './outbound/addresses.js';
 import { type DatabaseLocation, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './store/location.js';
 
 function Enum<const T extends string | number>(values: readonly T[], fallback: T) {
@@ -96,6 +97,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
+  const allowedTargets = (env.PLUGBOARD_ALLOWED_TARGETS ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  try {
+    parseAllowedTargets(allowedTargets);
+  } catch (error) {
+    throw new ConfigError(
+      `PLUGBOARD_ALLOWED_TARGETS: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
   return {
     port: env.PORT,
     host: env.HOST,
@@ -107,10 +119,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     masterKey: env.PLUGBOARD_MASTER_KEY,
     previousMasterKeys: env.PLUGBOARD_PREVIOUS_MASTER_KEYS,
     revealSecrets: env.PLUGBOARD_REVEAL_SECRETS,
-    allowedTargets: (env.PLUGBOARD_ALLOWED_TARGETS ?? '')
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter((entry) => entry !== ''),
+    allowedTargets,
     rateLimit,
     redisUrl: env.REDIS_URL,
   };

@@ -183,13 +183,13 @@ describe('PLUGBOARD_REVEAL_SECRETS=never (secrets are write-only)', () => {
       body: {
         name: 'never 2',
         type: 'jira',
-        params: { url: 'https://other.example.com', email: 'e@example.com' },
+        params: { url: 'https://j.example.com', email: 'other@example.com' },
       },
     });
     expect(omitted.statusCode).toBe(200);
     expect((await stored(id))?.params).toEqual({
-      url: 'https://other.example.com',
-      email: 'e@example.com',
+      url: 'https://j.example.com',
+      email: 'other@example.com',
       password: 'first',
     });
     await t.call('PUT', `/api/connectors/${id}`, {
@@ -200,6 +200,28 @@ describe('PLUGBOARD_REVEAL_SECRETS=never (secrets are write-only)', () => {
       body: { name: 'never 2', type: 'jira', params: { ...params, password: 'second' } },
     });
     expect((await stored(id))?.params.password).toBe('second');
+  });
+
+  it('does not keep a stored secret when the URL changes (it would go to the new host)', async () => {
+    const params = { url: 'https://j.example.com', email: 'e@example.com', password: 'stay-home' };
+    const { id } = json<Connector>(
+      await t.call('POST', '/api/connectors', { body: { name: 'never 4', type: 'jira', params } }),
+    );
+    const moved = { url: 'https://attacker.example.net', email: 'e@example.com' };
+    const omitted = await t.call('PUT', `/api/connectors/${id}`, {
+      body: { name: 'never 4', type: 'jira', params: moved },
+    });
+    expect(omitted.statusCode).toBe(400);
+    const placeholder = await t.call('PUT', `/api/connectors/${id}`, {
+      body: { name: 'never 4', type: 'jira', params: { ...moved, password: SECRET_PLACEHOLDER } },
+    });
+    expect(placeholder.statusCode).toBe(400);
+    expect(placeholder.body).toMatch(/send the secret params again/);
+    expect((await stored(id))?.params).toEqual(params);
+    const resent = await t.call('PUT', `/api/connectors/${id}`, {
+      body: { name: 'never 4', type: 'jira', params: { ...moved, password: 'new-home' } },
+    });
+    expect(resent.statusCode).toBe(200);
   });
 
   it('still requires a secret on create', async () => {

@@ -49,21 +49,36 @@ export function joinSecrets(
 
 /**
  * For an update: a secret sent back as the placeholder keeps its stored value; with
- * `keepOmitted` (secrets are write-only), so does a secret left out of the body. Anything
- * else in `params` is returned as sent; non-string values are left for validation to reject.
+ * `keepOmitted` (secrets are write-only), so does a secret left out of the body. A placeholder
+ * with nothing stored behind it means "no value". Stored secrets are never kept when a URL param
+ * changes: otherwise a caller who cannot read a secret could point the connector at a host of
+ * theirs and have a credential check deliver it there. Non-string values are left for validation.
  */
 export function keepStoredSecrets(
   type: ConnectorType,
   params: Readonly<Record<string, unknown>>,
   stored: Readonly<Record<string, string>>,
   { keepOmitted }: { keepOmitted: boolean },
-): Record<string, unknown> {
+): { params: Record<string, unknown>; refused: string[] } {
   const merged: Record<string, unknown> = { ...params };
+  const urlChanged = type.paramNames.some(
+    (name) =>
+      type.params[name]?.format === 'url' && !type.secretParams.has(name) && params[name] !== stored[name],
+  );
+  const refused: string[] = [];
   for (const name of type.secretParams) {
     const storedValue = stored[name];
-    if (storedValue === undefined) continue;
     const sent = params[name];
-    if (sent === SECRET_PLACEHOLDER || (sent === undefined && keepOmitted)) merged[name] = storedValue;
+    const wantsKept = sent === SECRET_PLACEHOLDER || (sent === undefined && keepOmitted);
+    if (!wantsKept) continue;
+    if (storedValue === undefined) {
+      delete merged[name];
+    } else if (urlChanged) {
+      if (sent === SECRET_PLACEHOLDER) refused.push(name);
+      else delete merged[name];
+    } else {
+      merged[name] = storedValue;
+    }
   }
-  return merged;
+  return { params: merged, refused };
 }

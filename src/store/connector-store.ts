@@ -61,7 +61,12 @@ export interface ConnectorStore {
   ): Promise<StoredConnector | undefined>;
   delete(accountId: number, actor: Actor, id: string, precondition?: Precondition): Promise<boolean>;
   /** Stores the result of a credential check; false when the connector is gone. Not a change: no audit event. */
-  recordCheck(accountId: number, id: string, result: CheckResult): Promise<boolean>;
+  recordCheck(
+    accountId: number,
+    id: string,
+    checked: Pick<StoredConnector, 'updatedAt'>,
+    result: CheckResult,
+  ): Promise<boolean>;
 }
 
 const columns = [
@@ -230,12 +235,14 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
       }
     },
 
-    async recordCheck(accountId, id, result) {
+    async recordCheck(accountId, id, checked, result) {
       const outcome = await db
         .updateTable('connectors')
         .set({ last_check: JSON.stringify(result) })
         .where('id', '=', id)
         .where('account_id', '=', accountId)
+        // Only on the version that was checked: a result for an old URL is not shown on a new one.
+        .where('updated_at', '=', checked.updatedAt)
         .executeTakeFirst();
       return outcome.numUpdatedRows > 0n;
     },

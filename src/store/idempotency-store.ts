@@ -98,8 +98,18 @@ export function createIdempotencyStore(
           return { kind: 'in-progress' };
         }
         const [keyId = '', sealed = ''] = row.response.split('|');
-        const { response } = box.open(sealName(accountId, key), 'response', { sealed, keyId });
-        return { kind: 'replay', status: row.response_status, body: JSON.parse(response ?? 'null') };
+        try {
+          const { response } = box.open(sealName(accountId, key), 'response', { sealed, keyId });
+          return { kind: 'replay', status: row.response_status, body: JSON.parse(response ?? 'null') };
+        } catch {
+          // Sealed under a master key that is gone (rotated and dropped): forget it like an expired
+          // key; a retried create then meets the unique name (409) instead of a replay.
+          await db
+            .deleteFrom('idempotency_keys')
+            .where('account_id', '=', accountId)
+            .where('key', '=', key)
+            .execute();
+        }
       }
       return { kind: 'in-progress' };
     },

@@ -17,15 +17,14 @@ export function joinUrl(base: string, path: string): string {
 
 const MAX_MESSAGE = 200;
 
+/** The first non-empty string in `values`, looking into arrays and objects breadth-first, boundedly. */
 function firstString(...values: unknown[]): string | undefined {
-  for (const value of values) {
+  const queue: unknown[] = [...values];
+  for (let seen = 0; seen < queue.length && seen < 200; seen++) {
+    const value = queue[seen];
     if (typeof value === 'string' && value.trim() !== '') return value.trim();
-    if (Array.isArray(value)) {
-      const nested = firstString(
-        ...value.flatMap((item) => (typeof item === 'object' && item !== null ? Object.values(item) : item)),
-      );
-      if (nested) return nested;
-    }
+    if (Array.isArray(value)) queue.push(...value.slice(0, 20));
+    else if (typeof value === 'object' && value !== null) queue.push(...Object.values(value).slice(0, 20));
   }
   return undefined;
 }
@@ -75,6 +74,12 @@ export async function call(
   }
 }
 
+function redirectHost(response: OutboundResponse): string {
+  const location = response.headers.location;
+  if (!location || !URL.canParse(location, response.url)) return '';
+  return ` to ${new URL(location, response.url).host}`;
+}
+
 /**
  * The usual reading of an authenticated GET: 2xx is ok, 401/403 means the credentials were
  * refused, 404 that the URL is not the service's, anything else a failure with what it said.
@@ -100,7 +105,7 @@ export function judge(response: OutboundResponse, service: string): CheckOutcome
   if (httpStatus >= 300 && httpStatus < 400) {
     return {
       status: 'failed',
-      message: `the URL redirects elsewhere (HTTP ${httpStatus}${response.headers.location ? ` to ${new URL(response.headers.location, response.url).host}` : ''}); use the final base URL`,
+      message: `the URL redirects elsewhere (HTTP ${httpStatus}${redirectHost(response)}); use the final base URL`,
       httpStatus,
     };
   }

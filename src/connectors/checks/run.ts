@@ -40,7 +40,15 @@ export async function runCheck(
       ? { status: 'failed', message: `${problem}; ${definition.reason}` }
       : { status: 'not_checkable', message: definition.reason };
   } else {
-    outcome = await definition.run(params, context);
+    try {
+      outcome = await definition.run(params, context);
+    } catch {
+      // A target's answer that a check did not foresee is still the target's failure, not ours.
+      outcome = {
+        status: 'failed',
+        message: `${type.displayName} gave an answer that could not be understood`,
+      };
+    }
   }
   return {
     ok: outcome.status === 'ok',

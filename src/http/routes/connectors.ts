@@ -41,10 +41,17 @@ function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealS
   if (!type || !isObject(body)) return body;
   const params = body.params === undefined && reveal === 'never' ? {} : body.params;
   if (!isObject(params)) return body;
-  return {
-    ...body,
-    params: keepStoredSecrets(type, params, stored.params, { keepOmitted: reveal === 'never' }),
-  };
+  const kept = keepStoredSecrets(type, params, stored.params, { keepOmitted: reveal === 'never' });
+  if (kept.refused.length > 0) {
+    throw errors.validation(
+      'the URL changed, so the stored secrets are not kept: send the secret params again with the new URL',
+      kept.refused.map((name) => ({
+        field: `/params/${name}`,
+        message: 'must be sent again when the URL changes',
+      })),
+    );
+  }
+  return { ...body, params: kept.params };
 }
 
 export function connectorRoutes(
@@ -81,10 +88,14 @@ export function connectorRoutes(
     // With an Idempotency-Key: the first request with it creates, a retry replays its response.
     const begun = await idempotency.begin(accountId, key, hashBody(request.body));
     if (begun.kind === 'replay') {
+      const replayed = begun.body;
+      if (isObject(replayed) && typeof replayed.id === 'string' && typeof replayed.updatedAt === 'string') {
+        reply.header('ETag', etagOf({ id: replayed.id, updatedAt: replayed.updatedAt }));
+      }
       return reply
         .code(begun.status === 201 ? 201 : 200)
         .header('Idempotent-Replayed', 'true')
-        .send(begun.body);
+        .send(replayed);
     }
     if (begun.kind === 'mismatch') throw idempotencyErrors.mismatch();
     if (begun.kind === 'in-progress') throw idempotencyErrors.inProgress();
