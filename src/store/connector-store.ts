@@ -49,15 +49,15 @@ export interface ConnectorStore {
   /** A page in creation order. */
   list(accountId: number, offset: number, limit: number): Promise<StoredConnector[]>;
   /**
-   * Replaces name and params; undefined when the connector does not exist (any more).
-   * `precondition` sees the current version inside the transaction and may throw (If-Match).
+   * Replaces name and params with what `change` makes of the current version, read inside the
+   * writing transaction (so checks, If-Match and kept secrets all see the version being replaced);
+   * `change` may throw to refuse. Undefined when the connector does not exist.
    */
   update(
     accountId: number,
     actor: Actor,
     id: string,
-    fields: Omit<ConnectorFields, 'type'>,
-    precondition?: Precondition,
+    change: (current: StoredConnector) => Omit<ConnectorFields, 'type'>,
   ): Promise<StoredConnector | undefined>;
   delete(accountId: number, actor: Actor, id: string, precondition?: Precondition): Promise<boolean>;
   /** Stores the result of a credential check; false when the connector is gone. Not a change: no audit event. */
@@ -202,13 +202,15 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
       return rows.map(fromRow);
     },
 
-    async update(accountId, actor, id, fields, precondition) {
+    async update(accountId, actor, id, change) {
+      let name = '';
       try {
         return await db.transaction().execute(async (trx) => {
           const currentRow = await rowById(trx, accountId, id);
           if (!currentRow) return undefined;
           const current = fromRow(currentRow);
-          precondition?.(current);
+          const fields = change(current);
+          name = fields.name;
           const row = await trx
             .updateTable('connectors')
             .set({
@@ -230,7 +232,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
           return fromRow(row);
         });
       } catch (error) {
-        if (isUniqueViolation(error)) throw errors.nameTaken(fields.name);
+        if (isUniqueViolation(error)) throw errors.nameTaken(name);
         throw error;
       }
     },

@@ -137,16 +137,15 @@ export function connectorRoutes(
   app.put<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request, reply) => {
     const { accountId, actor, present } = caller(request);
     const { id } = request.params;
-    const stored = await store.get(accountId, id);
-    if (!stored) throw errors.connectorNotFound('id', id);
     const body: unknown = request.body;
-    if (isObject(body) && 'type' in body && body.type !== stored.type)
-      throw errors.typeImmutable(stored.type);
-    const input = parseConnectorInput(withKeptSecrets(body, stored, revealSecrets));
     const precondition = ifMatch(request.headers['if-match']);
-    precondition?.(stored);
-    const fields = { name: input.name, params: input.params };
-    const updated = await store.update(accountId, actor, id, fields, precondition);
+    const updated = await store.update(accountId, actor, id, (current) => {
+      if (isObject(body) && 'type' in body && body.type !== current.type)
+        throw errors.typeImmutable(current.type);
+      const input = parseConnectorInput(withKeptSecrets(body, current, revealSecrets));
+      precondition?.(current);
+      return { name: input.name, params: input.params };
+    });
     if (!updated) throw errors.connectorNotFound('id', id);
     reply.header('ETag', etagOf(updated));
     return present(updated);
