@@ -3,7 +3,7 @@
  * managed while a server runs on the same database. Needs `npm run build` first.
  */
 import { describe, expect, it } from 'vitest';
-import { type Sandbox, sandboxPerTest, waitFor } from './process-helpers.js';
+import { parseColumns, type Sandbox, sandboxPerTest, waitFor } from './process-helpers.js';
 
 const sandbox = sandboxPerTest();
 
@@ -42,12 +42,8 @@ async function listKeys(box: Sandbox, account?: string): Promise<{ rows: ListedK
   const result = await box.run(['keys', 'list', ...(account === undefined ? [] : ['--account', account])]);
   expect(result.code, result.stderr).toBe(0);
   if (result.stdout.trim() === 'no keys') return { rows: [], stdout: result.stdout };
-  const [header = '', ...lines] = result.stdout.trimEnd().split('\n');
   const titles = ['ID', 'LABEL', 'ACCOUNT', 'ROLE', 'CREATED', 'LAST USED', 'EXPIRES', 'REVOKED'];
-  const starts = titles.map((title) => header.indexOf(title));
-  for (const start of starts) expect(start).toBeGreaterThanOrEqual(0);
-  const rows = lines.map((line) => {
-    const cells = starts.map((start, i) => line.slice(start, starts[i + 1]).trim());
+  const rows = parseColumns(result.stdout, titles).map((cells) => {
     const [
       id = '',
       label = '',

@@ -355,3 +355,13 @@ export function sandboxPerTest(): () => Sandbox {
     return created;
   };
 }
+
+/** A table printed by the CLI, split into cells by its header's column positions. */
+export function parseColumns(stdout: string, titles: readonly string[]): string[][] {
+  const [header = '', ...lines] = stdout.trimEnd().split('\n');
+  const starts = titles.map((title) => header.indexOf(title));
+  for (const [i, start] of starts.entries()) {
+    if (start < 0) throw new Error(`column ${titles[i]} missing from the header: ${header}`);
+  }
+  return lines.map((line) => starts.map((start, i) => line.slice(start, starts[i + 1]).trim()));
+}

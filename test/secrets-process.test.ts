@@ -14,6 +14,7 @@ import { buildTestApp, type ErrorResponse, json, typeOf, validParams } from './h
 import {
   type EnvOverrides,
   type PlugboardProcess,
+  parseColumns,
   type Sandbox,
   type ServerProcess,
   sandboxPerTest,
@@ -458,11 +459,8 @@ interface AuditRow {
 /** `plugboard audit` output parsed by its header's column positions. */
 function parseAudit(stdout: string): AuditRow[] {
   if (stdout.trim() === 'no audit events') return [];
-  const [header = '', ...lines] = stdout.trimEnd().split('\n');
   const titles = ['AT', 'ACCOUNT', 'ACTION', 'CONNECTOR', 'NAME', 'TYPE', 'KEY', 'LABEL', 'FIELDS'];
-  const starts = titles.map((title) => header.indexOf(title));
-  for (const start of starts) expect(start).toBeGreaterThanOrEqual(0);
-  return lines.map((line) => {
+  return parseColumns(stdout, titles).map((cells) => {
     const [
       at = '',
       account = '',
@@ -473,7 +471,7 @@ function parseAudit(stdout: string): AuditRow[] {
       key = '',
       label = '',
       fields = '',
-    ] = starts.map((start, i) => line.slice(start, starts[i + 1]).trim());
+    ] = cells;
     return { at, account, action, connector, name, type, key, label, fields };
   });
 }
