@@ -48,6 +48,13 @@ export async function serve(config: Config): Promise<void> {
       : {}),
     closeDatabase: true,
   });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await app.close();
+    throw listenError(error, config);
+  }
+  // Registered only once listening: it would turn an exit after a failed start into exit code 0.
   closeWithGrace(
     { delay: 10_000, logger: { error: (message) => logger.error(message) } },
     async ({ signal, err }) => {
@@ -57,9 +64,23 @@ export async function serve(config: Config): Promise<void> {
       logger.info('stopped');
     },
   );
-  await app.listen({ port: config.port, host: config.host });
   logger.info(
     { database: config.database.kind, path: config.database.path, secrets: keyring.source.description },
     'Plugboard is ready',
   );
+}
+
+/** Why the server could not listen, naming the setting to change. */
+function listenError(error: unknown, config: Config): Error {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  if (code === 'EADDRINUSE') {
+    return new Error(`PORT ${config.port} on ${config.host} is already in use; set PORT to a free port`);
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL') {
+    return new Error(
+      `HOST ${config.host} is not an address of this machine; set HOST to 127.0.0.1, 0.0.0.0 or one of its addresses`,
+    );
+  }
+  if (code === 'EACCES') return new Error(`PORT ${config.port} needs privileges; set PORT to 1024 or above`);
+  return error instanceof Error ? error : new Error(String(error));
 }

@@ -21,7 +21,7 @@ async function createKey(box: Sandbox, account: string, role: string, label?: st
   const lines = result.stdout.trimEnd().split('\n');
   const key = lines.at(-1) ?? '';
   expect(key).toMatch(/^pb_[A-Za-z0-9_-]{20,}$/);
-  const id = /\b(key_[A-Za-z0-9_-]+)\b/.exec(result.stdout)?.[1];
+  const id = /\b(key_[A-Za-z0-9_-]+) in account/.exec(result.stdout)?.[1];
   expect(id).toBeDefined();
   return { id: id ?? '', key };
 }

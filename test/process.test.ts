@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 /**
  * The real `plugboard serve` process: durability across SIGKILL, graceful shutdown, first-start
  * key, PLUGBOARD_API_KEY, configuration errors, and /healthz. Needs `npm run build` first.
@@ -323,5 +324,24 @@ describe('configuration errors', () => {
       expect(result.stderr, port).toMatch(/PORT/);
       expect(result.stderr, port).not.toMatch(/\n\s+at /); // a message, not a stack trace
     });
+  });
+
+  it('refuses a HOST that is not an address of this machine, and a PORT in use, naming the setting', async () => {
+    const box = sandbox();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const [host, inUse] = await Promise.all([
+        box.run(['serve'], { HOST: 'no-such-host.invalid', PLUGBOARD_API_KEY: API_KEY }),
+        box.run(['serve'], { PORT: String(port), PLUGBOARD_API_KEY: API_KEY }),
+      ]);
+      expect(host.code).not.toBe(0);
+      expect(host.stderr).toMatch(/HOST no-such-host\.invalid/);
+      expect(inUse.code).not.toBe(0);
+      expect(inUse.stderr).toMatch(new RegExp(`PORT ${port} .*already in use`));
+    } finally {
+      blocker.close();
+    }
   });
 });

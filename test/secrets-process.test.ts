@@ -492,7 +492,7 @@ describe('plugboard audit', () => {
       ]);
       expect(result.code, result.stderr).toBe(0);
       return {
-        id: /\b(key_[A-Za-z0-9_-]+)\b/.exec(result.stdout)?.[1] ?? '',
+        id: /\b(key_[A-Za-z0-9_-]+) in account/.exec(result.stdout)?.[1] ?? '',
         key: result.stdout.trimEnd().split('\n').at(-1) ?? '',
       };
     };
