@@ -9,8 +9,9 @@ let fake: FakeTargets;
 let t: TestContext;
 beforeAll(async () => {
   fake = await startFakeTargets();
+  // Long enough for a loaded CI machine to answer from loopback; the silent server still times out.
   t = await buildTestApp({
-    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 400, githubApiUrl: `${fake.url}/github` },
+    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 1_000, githubApiUrl: `${fake.url}/github` },
   });
 });
 afterAll(async () => {
