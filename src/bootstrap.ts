@@ -24,8 +24,8 @@ export async function bootstrapKeys(
     }
     return;
   }
-  if ((await keys.count()) > 0) return;
-  const created = await keys.create(DEFAULT_ACCOUNT, 'write', 'created on first start');
+  const created = await keys.createFirst(DEFAULT_ACCOUNT, 'created on first start');
+  if (!created) return;
   log.info(
     { keyId: created.id, account: DEFAULT_ACCOUNT },
     'no API key existed: created one and printed it once',

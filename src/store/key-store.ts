@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { generateApiKey, generateKeyId, hashApiKey } from '../auth/api-keys.js';
+import { serializeOn } from './dialect.js';
 import { nowIso } from './ids.js';
 import type { Database, KeyRole } from './schema.js';
 
@@ -43,10 +44,11 @@ export interface KeyStore {
    * (PLUGBOARD_API_KEY). Returns true when it had to be created or reactivated.
    */
   ensure(account: string, secret: string, label: string): Promise<boolean>;
+  /** A write key in `account`, made only when no key exists at all (first start); undefined otherwise. */
+  createFirst(account: string, label: string): Promise<CreatedKey | undefined>;
   list(account?: string): Promise<KeyListing[]>;
   revoke(id: string): Promise<RevokeOutcome>;
   touch(keyId: string, at: string): Promise<void>;
-  count(): Promise<number>;
 }
 
 /** The id of the named account, created on first use. */
@@ -58,6 +60,32 @@ async function accountIdOf(db: Kysely<Database>, name: string): Promise<number> 
     .execute();
   const row = await db.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirstOrThrow();
   return row.id;
+}
+
+async function insertKey(
+  trx: Kysely<Database>,
+  account: string,
+  role: KeyRole,
+  label: string,
+  expiresAt?: string,
+): Promise<CreatedKey> {
+  const secret = generateApiKey();
+  const id = generateKeyId();
+  await trx
+    .insertInto('api_keys')
+    .values({
+      id,
+      account_id: await accountIdOf(trx, account),
+      role,
+      label,
+      key_hash: hashApiKey(secret),
+      created_at: nowIso(),
+      last_used_at: null,
+      revoked_at: null,
+      expires_at: expiresAt ?? null,
+    })
+    .execute();
+  return { id, secret };
 }
 
 export function createKeyStore(db: Kysely<Database>): KeyStore {
@@ -82,59 +110,55 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
     },
 
     async create(account, role, label, expiresAt) {
-      const secret = generateApiKey();
-      const id = generateKeyId();
-      await db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('api_keys')
-          .values({
-            id,
-            account_id: await accountIdOf(trx, account),
-            role,
-            label,
-            key_hash: hashApiKey(secret),
-            created_at: nowIso(),
-            last_used_at: null,
-            revoked_at: null,
-            expires_at: expiresAt ?? null,
-          })
-          .execute();
-      });
-      return { id, secret };
+      return db.transaction().execute((trx) => insertKey(trx, account, role, label, expiresAt));
     },
 
     async ensure(account, secret, label) {
       const keyHash = hashApiKey(secret);
-      const existing = await db
-        .selectFrom('api_keys')
-        .select(['id', 'revoked_at', 'role'])
-        .where('key_hash', '=', keyHash)
-        .executeTakeFirst();
-      if (existing && existing.revoked_at === null && existing.role === 'write') return false;
-      const owner = await accountIdOf(db, account);
-      if (existing) {
-        await db
-          .updateTable('api_keys')
-          .set({ revoked_at: null, expires_at: null, role: 'write', account_id: owner })
-          .where('id', '=', existing.id)
+      // One transaction, serialized: several servers starting at once with the same
+      // PLUGBOARD_API_KEY must not race to insert it (the loser failed on the unique hash).
+      return db.transaction().execute(async (trx) => {
+        await serializeOn(trx, 'plugboard:api-keys');
+        const existing = await trx
+          .selectFrom('api_keys')
+          .select(['id', 'revoked_at', 'role'])
+          .where('key_hash', '=', keyHash)
+          .executeTakeFirst();
+        if (existing && existing.revoked_at === null && existing.role === 'write') return false;
+        const owner = await accountIdOf(trx, account);
+        if (existing) {
+          await trx
+            .updateTable('api_keys')
+            .set({ revoked_at: null, expires_at: null, role: 'write', account_id: owner })
+            .where('id', '=', existing.id)
+            .execute();
+          return true;
+        }
+        await trx
+          .insertInto('api_keys')
+          .values({
+            id: generateKeyId(),
+            account_id: owner,
+            role: 'write',
+            label,
+            key_hash: keyHash,
+            created_at: nowIso(),
+            last_used_at: null,
+            revoked_at: null,
+            expires_at: null,
+          })
           .execute();
         return true;
-      }
-      await db
-        .insertInto('api_keys')
-        .values({
-          id: generateKeyId(),
-          account_id: owner,
-          role: 'write',
-          label,
-          key_hash: keyHash,
-          created_at: nowIso(),
-          last_used_at: null,
-          revoked_at: null,
-          expires_at: null,
-        })
-        .execute();
-      return true;
+      });
+    },
+
+    async createFirst(account, label) {
+      return db.transaction().execute(async (trx) => {
+        await serializeOn(trx, 'plugboard:api-keys');
+        const row = await trx.selectFrom('api_keys').select('id').limit(1).executeTakeFirst();
+        if (row) return undefined;
+        return insertKey(trx, account, 'write', label);
+      });
     },
 
     async list(account) {
@@ -171,14 +195,6 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
 
     async touch(keyId, at) {
       await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', keyId).execute();
-    },
-
-    async count() {
-      const row = await db
-        .selectFrom('api_keys')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
     },
   };
 }

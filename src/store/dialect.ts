@@ -1,0 +1,30 @@
+import { type Kysely, PostgresAdapter, type SelectQueryBuilder, sql } from 'kysely';
+
+/** The two backends. Everything that differs between them is decided here, by the open Kysely instance. */
+export type Dialect = 'sqlite' | 'postgres';
+
+// biome-ignore lint/suspicious/noExplicitAny: any schema: the dialect does not depend on it
+export function dialectOf(db: Kysely<any>): Dialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+/**
+ * Locks the selected rows until the transaction ends (`FOR UPDATE`) on PostgreSQL, whose
+ * transactions run at READ COMMITTED: a read-then-write would otherwise decide on a version that
+ * another transaction is replacing. SQLite's transactions here begin IMMEDIATE and hold the whole
+ * database's write lock already, and SQLite has no `FOR UPDATE`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any query over any schema
+export function forUpdate<Q extends SelectQueryBuilder<any, any, any>>(db: Kysely<any>, query: Q): Q {
+  return dialectOf(db) === 'postgres' ? (query.forUpdate() as Q) : query;
+}
+
+/**
+ * Serializes the rest of the transaction with every other transaction that takes the same lock
+ * (a transaction-scoped advisory lock on PostgreSQL). SQLite's IMMEDIATE transactions are
+ * serialized already.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any schema
+export async function serializeOn(trx: Kysely<any>, name: string): Promise<void> {
+  if (dialectOf(trx) === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(trx);
+}
