@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       apiKey: undefined,
       createStatus: 200,
       sqliteSynchronous: 'FULL',
+      databasePoolSize: 10,
       masterKey: undefined,
       previousMasterKeys: undefined,
       revealSecrets: 'write-keys',
@@ -39,7 +40,8 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of fatal, error/],
     [{ PLUGBOARD_CREATE_STATUS: '202' }, /PLUGBOARD_CREATE_STATUS must be one of 200, 201/],
     [{ PLUGBOARD_SQLITE_SYNCHRONOUS: 'OFF' }, /PLUGBOARD_SQLITE_SYNCHRONOUS/],
-    [{ DATABASE_URL: 'postgres://u:pw@h/db' }, /PostgreSQL/],
+    [{ DATABASE_URL: 'postgres://u:pw@h' }, /names no PostgreSQL database/],
+    [{ DATABASE_POOL_SIZE: '0' }, /DATABASE_POOL_SIZE/],
     [
       { PLUGBOARD_ALLOWED_TARGETS: 'jira.corp.local,10.0.0.0/99' },
       /PLUGBOARD_ALLOWED_TARGETS: .*10\.0\.0\.0\/99/,

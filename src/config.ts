@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import { MIN_KEY_LENGTH } from './auth/api-keys.js';
 import { parseRateLimit, type RateLimitSetting } from './http/rate-limit-setting.js';
 import { parseAllowedTargets } from './outbound/addresses.js';
+import { DEFAULT_POOL_SIZE } from './store/database.js';
 import { type DatabaseLocation, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './store/location.js';
 
 function Enum<const T extends string | number>(values: readonly T[], fallback: T) {
@@ -18,6 +19,7 @@ export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.String({ default: DEFAULT_DATABASE_URL }),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_POOL_SIZE }),
   LOG_LEVEL: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   PLUGBOARD_API_KEY: Type.Optional(Type.String({ minLength: MIN_KEY_LENGTH })),
   PLUGBOARD_CREATE_STATUS: Enum([200, 201], 200),
@@ -39,6 +41,8 @@ export interface Config {
   readonly apiKey: string | undefined;
   readonly createStatus: 200 | 201;
   readonly sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** PostgreSQL: connections per process. */
+  readonly databasePoolSize: number;
   /** Base64 master key; unset: a key file beside the SQLite database. */
   readonly masterKey: string | undefined;
   readonly previousMasterKeys: string | undefined;
@@ -116,6 +120,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     apiKey: env.PLUGBOARD_API_KEY,
     createStatus: env.PLUGBOARD_CREATE_STATUS,
     sqliteSynchronous: env.PLUGBOARD_SQLITE_SYNCHRONOUS,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
     masterKey: env.PLUGBOARD_MASTER_KEY,
     previousMasterKeys: env.PLUGBOARD_PREVIOUS_MASTER_KEYS,
     revealSecrets: env.PLUGBOARD_REVEAL_SECRETS,

@@ -6,6 +6,7 @@ import { createLogger } from './logger.js';
 import { openKeyring, type ResolvedKeyring } from './secrets/setup.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
+import { describeLocation } from './store/location.js';
 
 /**
  * `plugboard serve`: migrate, check that the master key opens the stored secrets, make sure an
@@ -14,7 +15,10 @@ import { createKeyStore } from './store/key-store.js';
  */
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
-  const database = openDatabase(config.database, { synchronous: config.sqliteSynchronous });
+  const database = openDatabase(config.database, {
+    synchronous: config.sqliteSynchronous,
+    poolSize: config.databasePoolSize,
+  });
   let keyring: ResolvedKeyring;
   try {
     const { applied } = await migrateToLatest(database);
@@ -65,7 +69,7 @@ export async function serve(config: Config): Promise<void> {
     },
   );
   logger.info(
-    { database: config.database.kind, path: config.database.path, secrets: keyring.source.description },
+    { database: describeLocation(config.database), secrets: keyring.source.description },
     'Plugboard is ready',
   );
 }

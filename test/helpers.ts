@@ -6,8 +6,9 @@ import type { ConnectorType } from '../src/connectors/define.js';
 import { findConnectorType } from '../src/connectors/registry.js';
 import { createLogger } from '../src/logger.js';
 import { ephemeralKeyring, type KeyringSource } from '../src/secrets/keyring.js';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from '../src/store/database.js';
+import type { DatabaseHandle } from '../src/store/database.js';
 import { createKeyStore } from '../src/store/key-store.js';
+import { openTestDatabase } from './backend.js';
 
 export interface TestKeys {
   /** Write key of account `acme`. */
@@ -38,7 +39,7 @@ export interface CallOptions {
   readonly headers?: Record<string, string>;
 }
 
-/** A fresh app on a fresh in-memory database with two accounts and their keys. */
+/** A fresh app on a fresh database of the backend under test (test/backend.ts) with two accounts and their keys. */
 export async function buildTestApp(
   options: {
     createStatus?: 200 | 201;
@@ -46,12 +47,20 @@ export async function buildTestApp(
     revealSecrets?: RevealSecrets;
     keyring?: KeyringSource;
     checks?: CheckSettings;
+    /** On SQLite, a file rather than memory, so that `sameDatabaseAs` can open it again. */
+    shareable?: boolean;
+    /** A second app on the database of this one (two servers, one database). */
+    sameDatabaseAs?: TestContext;
     /** Bounded-load settings passed to buildApp as they are. */
     limits?: Pick<AppOptions, 'rateLimit' | 'overload' | 'timeouts'>;
   } = {},
 ): Promise<TestContext> {
-  const database = openDatabase({ kind: 'sqlite', path: options.path ?? ':memory:' });
-  await migrateToLatest(database);
+  const testDatabase = await openTestDatabase({
+    ...(options.path === undefined ? {} : { sqlitePath: options.path }),
+    ...(options.sameDatabaseAs === undefined ? {} : { sameAs: options.sameDatabaseAs.database.location }),
+    ...(options.shareable ? { shareable: true } : {}),
+  });
+  const database = testDatabase.handle;
   const keyStore = createKeyStore(database.db);
   const keys: TestKeys = {
     write: (await keyStore.create('acme', 'write', 'test write')).secret,
@@ -92,7 +101,10 @@ export async function buildTestApp(
         ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
       });
     },
-    close: () => app.close(),
+    async close() {
+      await app.close();
+      await testDatabase.dispose();
+    },
   };
 }
 

@@ -298,18 +298,28 @@ describe('PLUGBOARD_API_KEY', () => {
 });
 
 describe('configuration errors', () => {
-  it('refuses a PostgreSQL DATABASE_URL without repeating its password', async () => {
+  it('stops with a message naming the PostgreSQL it cannot use, never its password', async () => {
     const box = sandbox();
-    const urls = ['postgres://user:pw@host/db', 'postgresql://admin:Sup3rSecretPassw0rd@db.internal:5432/x'];
+    const urls = [
+      'postgres://user:pw@127.0.0.1:1/db',
+      'postgresql://postgres:Sup3rSecretPassw0rd@127.0.0.1:5432/no_such_database_here',
+      'postgres://admin:Sup3rSecretPassw0rd@127.0.0.1:5432',
+    ];
     const results = await Promise.all(urls.map((url) => box.run(['serve'], { DATABASE_URL: url })));
+    expect(results[0]?.stderr).toMatch(/cannot reach PostgreSQL at 127\.0\.0\.1:1\/db/);
+    // "has no such database" where PostgreSQL runs (this machine kind), "cannot reach" where it does not.
+    expect(results[1]?.stderr).toMatch(
+      /PostgreSQL at 127\.0\.0\.1:5432\/no_such_database_here (has no such database|\()/,
+    );
+    expect(results[2]?.stderr).toMatch(/DATABASE_URL names no PostgreSQL database/);
     for (const result of results) {
       expect(result.code).not.toBe(0);
       expect(result.code).not.toBeNull();
-      expect(result.stderr).toMatch(/PostgreSQL/);
       const output = `${result.stdout}${result.stderr}`;
       expect(output).not.toContain('pw');
       expect(output).not.toContain('Sup3rSecretPassw0rd');
       expect(output).not.toContain('user:');
+      expect(output).not.toMatch(/\n\s+at /);
     }
   });
 

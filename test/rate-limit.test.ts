@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,8 +16,15 @@ function perMinute(max: number): RateLimitSetting {
 }
 
 const open: TestContext[] = [];
-async function appWith(rateLimit: RateLimitSettings | undefined, path?: string): Promise<TestContext> {
-  const t = await buildTestApp({ ...(path ? { path } : {}), limits: rateLimit ? { rateLimit } : {} });
+async function appWith(
+  rateLimit: RateLimitSettings | undefined,
+  sameDatabaseAs?: TestContext,
+): Promise<TestContext> {
+  const t = await buildTestApp({
+    ...(sameDatabaseAs ? { sameDatabaseAs } : {}),
+    shareable: true,
+    limits: rateLimit ? { rateLimit } : {},
+  });
   open.push(t);
   return t;
 }
@@ -177,13 +182,10 @@ describe.skipIf(redisTitle !== '')(`rate limits, counted in Redis${redisTitle}`,
   }
 
   it('two servers sharing one Redis share the budget', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'plugboard-rate-'));
-    dirs.push(dir);
-    const path = join(dir, 'shared.db');
     const redisKeyPrefix = uniquePrefix();
     const settings = { setting: perMinute(4), redisUrl: REDIS_URL, redisKeyPrefix };
-    const one = await appWith(settings, path);
-    const two = await appWith(settings, path);
+    const one = await appWith(settings);
+    const two = await appWith(settings, one);
     const key = one.keys.write;
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await list(i % 2 === 0 ? one : two, key)).statusCode);

@@ -9,7 +9,10 @@ export async function withDatabase<T>(
   work: (database: DatabaseHandle) => Promise<T>,
   { migrate = true } = {},
 ): Promise<T> {
-  const database = openDatabase(config.database, { synchronous: config.sqliteSynchronous });
+  const database = openDatabase(config.database, {
+    synchronous: config.sqliteSynchronous,
+    poolSize: config.databasePoolSize,
+  });
   try {
     if (migrate) await migrateToLatest(database);
     return await work(database);

@@ -33,6 +33,13 @@ export function resolveKeyring(
       'PLUGBOARD_PREVIOUS_MASTER_KEYS is set but PLUGBOARD_MASTER_KEY is not; set both',
     );
   }
+  if (config.database.kind === 'postgres') {
+    throw new MasterKeyError(
+      'PLUGBOARD_MASTER_KEY is not set: with PostgreSQL there is no key file, because every instance must seal ' +
+        'and open secrets with the same key; set PLUGBOARD_MASTER_KEY to 32 random bytes in base64 ' +
+        '(e.g. the output of: openssl rand -base64 32), the same on every instance',
+    );
+  }
   if (config.database.path === ':memory:') return { source: ephemeralKeyring() };
   const path = keyFilePath(config.database.path);
   const { source, created } = keyringFromFile(path, { create: createFile });
@@ -106,7 +113,12 @@ export async function openKeyring(
   try {
     resolved = resolveKeyring(config, { createFile: inUse.length === 0 });
   } catch (error) {
-    if (error instanceof MasterKeyError && inUse.length > 0 && config.masterKey === undefined) {
+    if (
+      error instanceof MasterKeyError &&
+      inUse.length > 0 &&
+      config.masterKey === undefined &&
+      config.database.kind === 'sqlite'
+    ) {
       throw new MasterKeyError(
         `${error.message}, but the database holds secrets sealed with master key ${inUse.join(', ')}; ` +
           `restore the key file ${keyFilePath(config.database.path)} from your backup, or set PLUGBOARD_MASTER_KEY to that key`,

@@ -6,6 +6,7 @@ import { joinSecrets, splitSecrets } from '../connectors/secrets.js';
 import { errors } from '../errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { type Actor, recordAuditEvent } from './audit-store.js';
+import { forUpdate } from './dialect.js';
 import { isUniqueViolation } from './errors.js';
 import { laterThan, newId, nowIso } from './ids.js';
 import type { ConnectorRow, Database } from './schema.js';
@@ -83,14 +84,14 @@ const columns = [
   'updated_at',
 ] as const;
 
-/** One account's connector row by id, in a transaction or not. */
-function rowById(db: Kysely<Database>, accountId: number, id: string) {
-  return db
+/** One account's connector row by id; `forWrite` (in a transaction) locks it until the transaction ends. */
+function rowById(db: Kysely<Database>, accountId: number, id: string, { forWrite = false } = {}) {
+  const query = db
     .selectFrom('connectors')
     .select(columns)
     .where('id', '=', id)
-    .where('account_id', '=', accountId)
-    .executeTakeFirst();
+    .where('account_id', '=', accountId);
+  return (forWrite ? forUpdate(db, query) : query).executeTakeFirst();
 }
 
 /** The names of the fields that differ between two versions (`name`, `params.<key>`). */
@@ -206,7 +207,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
       let name = '';
       try {
         return await db.transaction().execute(async (trx) => {
-          const currentRow = await rowById(trx, accountId, id);
+          const currentRow = await rowById(trx, accountId, id, { forWrite: true });
           if (!currentRow) return undefined;
           const current = fromRow(currentRow);
           const fields = change(current);
@@ -252,7 +253,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
     async delete(accountId, actor, id, precondition) {
       return db.transaction().execute(async (trx) => {
         if (precondition) {
-          const current = await rowById(trx, accountId, id);
+          const current = await rowById(trx, accountId, id, { forWrite: true });
           if (!current) return false;
           precondition(fromRow(current));
         }

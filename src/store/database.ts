@@ -6,12 +6,16 @@ import {
   type DatabaseConnection,
   type Driver,
   Kysely,
+  type MigrationResult,
   Migrator,
+  PostgresDialect,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
   sql,
 } from 'kysely';
+import pg from 'pg';
+import { isDatabaseUnavailable } from './errors.js';
 import type { DatabaseLocation } from './location.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -21,7 +25,11 @@ export type SqliteSynchronous = 'FULL' | 'NORMAL';
 export interface DatabaseOptions {
   /** SQLite's `synchronous` pragma; see the README for what each promises on power loss. */
   readonly synchronous?: SqliteSynchronous;
+  /** PostgreSQL: the most connections this process opens (DATABASE_POOL_SIZE). */
+  readonly poolSize?: number;
 }
+
+export const DEFAULT_POOL_SIZE = 10;
 
 /** An open database: the query builder plus what the service needs around it. */
 export interface DatabaseHandle {
@@ -70,6 +78,13 @@ class ImmediateTransactionDialect extends SqliteDialect {
 }
 
 export function openDatabase(location: DatabaseLocation, options: DatabaseOptions = {}): DatabaseHandle {
+  return location.kind === 'postgres' ? openPostgres(location, options) : openSqlite(location, options);
+}
+
+function openSqlite(
+  location: Extract<DatabaseLocation, { kind: 'sqlite' }>,
+  options: DatabaseOptions,
+): DatabaseHandle {
   if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true });
   const sqlite = new SqliteDatabase(location.path);
   sqlite.pragma('journal_mode = WAL');
@@ -94,12 +109,116 @@ export function openDatabase(location: DatabaseLocation, options: DatabaseOption
   };
 }
 
+/** How long a request waits for a pooled connection, or for PostgreSQL to accept a new one. */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 5_000;
+/** The longest a statement may run (server side) before PostgreSQL cancels it. */
+const POSTGRES_STATEMENT_TIMEOUT_MS = 15_000;
+
+function openPostgres(
+  location: Extract<DatabaseLocation, { kind: 'postgres' }>,
+  options: DatabaseOptions,
+): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: location.url,
+    max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    // A database that is gone must make requests fail fast (503), not queue them for ever.
+    connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
+    // A client-side bound too: a server that vanished without closing the socket never answers.
+    query_timeout: POSTGRES_STATEMENT_TIMEOUT_MS + 5_000,
+    application_name: 'plugboard',
+    ...(location.schema === undefined ? {} : { options: `-c search_path=${location.schema}` }),
+  });
+  // An idle connection that the server closed (restart, failover) emits 'error' on the pool; the
+  // pool has already dropped it and the next request opens a new one. Unhandled, it would crash.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let closed = false;
+  return {
+    db,
+    location,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
 export interface MigrationReport {
   readonly applied: readonly string[];
 }
 
 /** Applies every pending migration; throws if one fails (the failed one is rolled back). */
 export async function migrateToLatest(handle: DatabaseHandle): Promise<MigrationReport> {
+  try {
+    return handle.location.kind === 'postgres' ? await migratePostgres(handle) : await migrateSqlite(handle);
+  } catch (error) {
+    throw explainConnectError(handle.location, error);
+  }
+}
+
+/**
+ * The first thing every command does is migrate; when that cannot reach the database, say which
+ * one (never the URL, which may hold a password) and what to check.
+ */
+function explainConnectError(location: DatabaseLocation, error: unknown): unknown {
+  if (location.kind !== 'postgres') return error;
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  const reason = error instanceof Error ? error.message : String(error);
+  if (code === '28P01' || code === '28000') {
+    return new Error(
+      `PostgreSQL at ${location.description} refused the login (${reason}); check the user and password in DATABASE_URL`,
+    );
+  }
+  if (code === '3D000') {
+    return new Error(
+      `PostgreSQL at ${location.description} has no such database (${reason}); create it (createdb) or fix the database name in DATABASE_URL`,
+    );
+  }
+  if (isDatabaseUnavailable(error)) {
+    return new Error(
+      `cannot reach PostgreSQL at ${location.description} (${reason}); check DATABASE_URL and that PostgreSQL is running`,
+    );
+  }
+  return error;
+}
+
+function report(results: readonly MigrationResult[] | undefined, error: unknown): MigrationReport {
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}
+
+/**
+ * Kysely's migrator on PostgreSQL runs every pending migration in one transaction under an
+ * advisory lock: ten instances starting at once migrate once, the other nine wait and find nothing
+ * to do. Its bookkeeping tables go in the schema the connection works in (`current_schema()`), so
+ * that another application's migrations in another schema of the same database are not mistaken
+ * for ours.
+ */
+async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(handle.db);
+  const schema = rows[0]?.schema;
+  if (!schema) {
+    throw new Error(
+      'PostgreSQL has no current schema for Plugboard to create its tables in; create one, or set the search_path of the database user',
+    );
+  }
+  const migrator = new Migrator({
+    db: handle.db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableSchema: schema,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  return report(results, error);
+}
+
+async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {
   const migrator = new Migrator({
     db: handle.db,
     provider: { getMigrations: async () => migrations },
@@ -112,10 +231,10 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
   let committed = false;
   try {
     const { error, results } = await migrator.migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error(String(error));
+    const outcome = report(results, error);
     await sql`commit`.execute(handle.db);
     committed = true;
-    return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+    return outcome;
   } finally {
     if (!committed) await sql`rollback`.execute(handle.db).catch(() => {});
   }

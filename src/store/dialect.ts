@@ -1,4 +1,10 @@
-import { type Kysely, PostgresAdapter, type SelectQueryBuilder, sql } from 'kysely';
+import {
+  type ColumnDefinitionBuilder,
+  type Kysely,
+  PostgresAdapter,
+  type SelectQueryBuilder,
+  sql,
+} from 'kysely';
 
 /** The two backends. Everything that differs between them is decided here, by the open Kysely instance. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -27,4 +33,17 @@ export function forUpdate<Q extends SelectQueryBuilder<any, any, any>>(db: Kysel
 // biome-ignore lint/suspicious/noExplicitAny: any schema
 export async function serializeOn(trx: Kysely<any>, name: string): Promise<void> {
   if (dialectOf(trx) === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(trx);
+}
+
+/**
+ * An integer primary key numbered by the database: `integer primary key autoincrement` on SQLite
+ * (what the shipped migrations always produced there), `serial primary key` on PostgreSQL.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any schema
+export function autoIncrementKey(db: Kysely<any>) {
+  const postgres = dialectOf(db) === 'postgres';
+  return {
+    type: postgres ? 'serial' : 'integer',
+    build: (col: ColumnDefinitionBuilder) => (postgres ? col.primaryKey() : col.primaryKey().autoIncrement()),
+  } as const;
 }

@@ -1,23 +1,52 @@
-/** Classifies errors of the database driver, so that callers never match on driver strings. */
+/** Classifies errors of the database drivers, so that callers never match on driver strings. */
 function driverCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
   return typeof error.code === 'string' ? error.code : undefined;
 }
 
+/** A unique or primary-key constraint refused the write (SQLite, or PostgreSQL's 23505). */
 export function isUniqueViolation(error: unknown): boolean {
   const code = driverCode(error);
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
 
-const unavailableCodes = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOTADB|CORRUPT)/;
+const sqliteUnavailable = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOTADB|CORRUPT)/;
+
+/**
+ * PostgreSQL SQLSTATE classes and codes that mean the database cannot serve now: connection
+ * exceptions (08), insufficient resources (53: disk full, too many connections), operator
+ * intervention (57: shutdown, restart, cancelled by statement_timeout), system errors (58),
+ * serialization failures and deadlocks (40001, 40P01: a retry succeeds), lock timeouts (55P03),
+ * a database not accepting connections (55000 during ALTER DATABASE … ALLOW_CONNECTIONS false),
+ * a missing database (3D000) and read-only transactions on a replica (25006).
+ */
+const postgresUnavailable = /^(08|53|57|58)...$|^(40001|40P01|55P03|55000|3D000|25006)$/;
+
+/** Node's socket errors, as the pg driver passes them on when the server is unreachable. */
+const socketErrors = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** Errors that mean "the database cannot serve right now" rather than a bug: answered with 503. */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = driverCode(error);
-  if (code !== undefined && unavailableCodes.test(code)) return true;
-  // better-sqlite3 on a closed handle; Kysely once the database has been closed (during shutdown).
+  if (code !== undefined) {
+    if (sqliteUnavailable.test(code) || postgresUnavailable.test(code) || socketErrors.has(code)) return true;
+  }
+  if (error instanceof AggregateError && error.errors.some(isDatabaseUnavailable)) return true;
+  // better-sqlite3 on a closed handle; Kysely once the database has been closed (during shutdown);
+  // pg when the pool waited too long for a connection, when the server closed the connection, or
+  // when a query got no answer in time.
   return (
     error instanceof Error &&
-    /database connection is not open|driver has already been destroyed/i.test(error.message)
+    /database connection is not open|driver has already been destroyed|timeout exceeded when trying to connect|Connection terminated|connection timeout|Query read timeout|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
+      error.message,
+    )
   );
 }

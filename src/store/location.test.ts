@@ -17,18 +17,27 @@ describe('parseDatabaseUrl', () => {
     expect(parseDatabaseUrl(url)).toEqual({ kind: 'sqlite', path });
   });
 
-  it.each(['postgres://u:hunter2@db/plugboard', 'postgresql://u:hunter2@db/plugboard'])(
-    'refuses %s with a message that names PostgreSQL and hides the password',
-    (url) => {
-      expect(() => parseDatabaseUrl(url)).toThrow(DatabaseUrlError);
-      expect(() => parseDatabaseUrl(url)).toThrow(/PostgreSQL/);
-      try {
-        parseDatabaseUrl(url);
-      } catch (error) {
-        expect(String(error)).not.toContain('hunter2');
-      }
-    },
-  );
+  it.each([
+    ['postgres://u:hunter2@db/plugboard', 'db:5432/plugboard'],
+    ['postgresql://u:hunter2@db.example.com:6432/p%20b', 'db.example.com:6432/p b'],
+  ])('reads %s, describing it without the password', (url, description) => {
+    expect(parseDatabaseUrl(url)).toEqual({ kind: 'postgres', url, description });
+  });
+
+  it.each([
+    'postgres://u:hunter2@db',
+    'postgres://u:hunter2@db/',
+    'postgres://u:hunter2@/plugboard',
+    'postgres://u:hunter2@db:99999/plugboard',
+  ])('refuses %s with a message that says how to write it and hides the password', (url) => {
+    expect(() => parseDatabaseUrl(url)).toThrow(DatabaseUrlError);
+    expect(() => parseDatabaseUrl(url)).toThrow(/postgres:\/\/USER/);
+    try {
+      parseDatabaseUrl(url);
+    } catch (error) {
+      expect(String(error)).not.toContain('hunter2');
+    }
+  });
 
   it.each(['mysql://x', 'sqlite:', '/just/a/path.db'])('refuses %s', (url) => {
     expect(() => parseDatabaseUrl(url)).toThrow(DatabaseUrlError);

@@ -1,9 +1,11 @@
 import { type Kysely, sql } from 'kysely';
+import { autoIncrementKey } from '../dialect.js';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const key = autoIncrementKey(db);
   await db.schema
     .createTable('accounts')
-    .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('id', key.type, key.build)
     .addColumn('name', 'text', (col) => col.notNull().unique())
     .addColumn('created_at', 'text', (col) => col.notNull())
     .execute();
@@ -23,7 +25,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('connectors')
-    .addColumn('seq', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('seq', key.type, key.build)
     .addColumn('id', 'text', (col) => col.notNull().unique())
     .addColumn('account_id', 'integer', (col) => col.notNull().references('accounts.id'))
     .addColumn('type', 'text', (col) => col.notNull())
@@ -45,7 +47,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('audit_events')
-    .addColumn('seq', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('seq', key.type, key.build)
     .addColumn('id', 'text', (col) => col.notNull().unique())
     .addColumn('account_id', 'integer', (col) => col.notNull().references('accounts.id'))
     .addColumn('at', 'text', (col) => col.notNull())
