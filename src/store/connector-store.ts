@@ -94,6 +94,15 @@ function rowById(db: Kysely<Database>, accountId: number, id: string, { forWrite
   return (forWrite ? forUpdate(db, query) : query).executeTakeFirst();
 }
 
+/** Creates and deletes move list positions: say so to every server's page cursors (migration 0004). */
+async function bumpConnectorsVersion(trx: Kysely<Database>, accountId: number): Promise<void> {
+  await trx
+    .updateTable('accounts')
+    .set((eb) => ({ connectors_version: eb('connectors_version', '+', 1) }))
+    .where('id', '=', accountId)
+    .execute();
+}
+
 /** The names of the fields that differ between two versions (`name`, `params.<key>`). */
 export function changedFields(
   before: { name: string; params: Readonly<Record<string, string>> } | undefined,
@@ -159,6 +168,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
             })
             .returning(columns)
             .executeTakeFirstOrThrow();
+          await bumpConnectorsVersion(trx, accountId);
           await recordAuditEvent(trx, {
             accountId,
             actor,
@@ -264,6 +274,7 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
           .returning(['name', 'type'])
           .executeTakeFirst();
         if (!row) return false;
+        await bumpConnectorsVersion(trx, accountId);
         await recordAuditEvent(trx, {
           accountId,
           actor,

@@ -24,6 +24,8 @@ export interface AccountsTable {
   id: Generated<number>;
   name: string;
   created_at: string;
+  /** Raised by every create and delete of one of the account's connectors (list positions move). */
+  connectors_version: Generated<number>;
 }
 
 export type KeyRole = 'read' | 'write';

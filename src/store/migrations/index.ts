@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as lastCheck from './0002-last-check.js';
 import * as idempotencyKeys from './0003-idempotency-keys.js';
+import * as connectorsVersion from './0004-connectors-version.js';
 
 /** Every migration, by name; names sort in the order they apply. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-last-check': lastCheck,
   '0003-idempotency-keys': idempotencyKeys,
+  '0004-connectors-version': connectorsVersion,
 };
