@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector } from '../src/connectors/schemas.js';
+import { ephemeralKeyring } from '../src/secrets/keyring.js';
+import { createSecretBox } from '../src/secrets/secret-box.js';
+import { type ConnectorStore, createConnectorStore } from '../src/store/connector-store.js';
+import { createKeyStore } from '../src/store/key-store.js';
+import { PageCursors } from '../src/store/page-cursors.js';
+import { openTestDatabase, type TestDatabase } from './backend.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
 
 /** The value, or a thrown error that fails the test loudly. */
@@ -210,5 +216,97 @@ describe('concurrent creation', () => {
     const byName = await ctx.call('GET', `/api/connectors/name/${encodeURIComponent(name)}`);
     expect(json(byName)).toEqual(winner);
     expect(await allIds()).toEqual([...before, winner.id]);
+  });
+});
+
+describe('paging from remembered positions (keyset) agrees with OFFSET', () => {
+  const actor = { keyId: 'key_test', keyLabel: 'test' };
+  const slack = typeOf('slack');
+  let database: TestDatabase;
+  let acme: number;
+  let globex: number;
+  /** Two servers on one database, each with its own anchors, small strides so that marks matter. */
+  let one: ConnectorStore;
+  let two: ConnectorStore;
+
+  beforeAll(async () => {
+    database = await openTestDatabase();
+    const keys = createKeyStore(database.handle.db);
+    await keys.create('acme', 'write', 'w');
+    await keys.create('globex', 'write', 'w');
+    const ids = await database.handle.db.selectFrom('accounts').select(['id', 'name']).execute();
+    acme = defined(ids.find((row) => row.name === 'acme')).id;
+    globex = defined(ids.find((row) => row.name === 'globex')).id;
+    const box = createSecretBox(ephemeralKeyring());
+    one = createConnectorStore(database.handle.db, box, new PageCursors(10, 7));
+    two = createConnectorStore(database.handle.db, box, new PageCursors(10, 5));
+  });
+  afterAll(async () => {
+    await database.dispose();
+  });
+
+  /** The truth: a plain OFFSET query. */
+  async function offsetPage(accountId: number, offset: number, limit: number): Promise<string[]> {
+    const rows = await database.handle.db
+      .selectFrom('connectors')
+      .select('id')
+      .where('account_id', '=', accountId)
+      .orderBy('seq')
+      .limit(limit)
+      .offset(offset)
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
+  it('for sequential walks, random jumps and past the end, across creates and deletes on either server', async () => {
+    let serial = 0;
+    const live: Record<number, string[]> = {};
+    const create = async (store: ConnectorStore, accountId: number) => {
+      const created = await store.create(accountId, actor, validBody(slack, `n${serial++}`));
+      live[accountId] = [...(live[accountId] ?? []), created.id];
+    };
+    for (let i = 0; i < 120; i++) await create(i % 2 ? one : two, i % 5 === 0 ? globex : acme);
+    // A fixed pseudo-random sequence (mulberry32): reproducible failures.
+    let state = 42;
+    const random = (n: number) => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4_294_967_296) * n);
+    };
+    const done = { deletes: 0, creates: 0, lists: 0, deep: 0 };
+    for (let step = 0; step < 300; step++) {
+      const store = random(2) ? one : two;
+      const accountId = random(4) === 0 ? globex : acme;
+      const roll = random(10);
+      if (roll === 0) {
+        await create(store, accountId);
+        done.creates++;
+      } else if (roll === 1 && (live[accountId]?.length ?? 0) > 0) {
+        const ids = live[accountId] ?? [];
+        const [victim] = ids.splice(random(ids.length), 1);
+        expect(await store.delete(accountId, actor, defined(victim))).toBe(true);
+        done.deletes++;
+      } else {
+        const count = live[accountId]?.length ?? 0;
+        const limit = 1 + random(12);
+        // Walk on from a page end half the time, else jump anywhere (sometimes past the end).
+        const offset = roll < 6 ? random(count + 1) : random(count + 20);
+        const page = (await store.list(accountId, offset, limit)).map((c) => c.id);
+        done.lists++;
+        if (offset > 10) done.deep++;
+        expect(page, `step ${step}: offset ${offset}, limit ${limit}`).toEqual(
+          await offsetPage(accountId, offset, limit),
+        );
+        if (page.length === limit) {
+          const next = (await store.list(accountId, offset + limit, limit)).map((c) => c.id);
+          expect(next).toEqual(await offsetPage(accountId, offset + limit, limit));
+        }
+      }
+    }
+    // The run did what it claims (so that it can fail): writes between reads, jumps past the marks.
+    expect(done.deletes).toBeGreaterThan(15);
+    expect(done.creates).toBeGreaterThan(15);
+    expect(done.deep).toBeGreaterThan(100);
   });
 });

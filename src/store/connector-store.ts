@@ -9,6 +9,7 @@ import { type Actor, recordAuditEvent } from './audit-store.js';
 import { forUpdate } from './dialect.js';
 import { isUniqueViolation } from './errors.js';
 import { laterThan, newId, nowIso } from './ids.js';
+import { PageCursors } from './page-cursors.js';
 import type { ConnectorRow, Database } from './schema.js';
 
 export interface StoredConnector {
@@ -117,7 +118,11 @@ export function changedFields(
   return fields;
 }
 
-export function createConnectorStore(db: Kysely<Database>, box: SecretBox): ConnectorStore {
+export function createConnectorStore(
+  db: Kysely<Database>,
+  box: SecretBox,
+  cursors = new PageCursors(),
+): ConnectorStore {
   function sealed(
     id: string,
     type: ConnectorType | undefined,
@@ -202,14 +207,24 @@ export function createConnectorStore(db: Kysely<Database>, box: SecretBox): Conn
     },
 
     async list(accountId, offset, limit) {
-      const rows = await db
-        .selectFrom('connectors')
-        .select(columns)
-        .where('account_id', '=', accountId)
-        .orderBy('seq')
-        .limit(limit)
-        .offset(offset)
-        .execute();
+      // Read before the rows (see page-cursors.ts): anchors are never labelled newer than their rows.
+      const account = await db
+        .selectFrom('accounts')
+        .select('connectors_version')
+        .where('id', '=', accountId)
+        .executeTakeFirst();
+      if (!account) return [];
+      const version = account.connectors_version;
+      if (cursors.wantsMarks(accountId, version, offset)) {
+        await cursors.extendMarks(db, accountId, version, offset);
+      }
+      const anchor = cursors.nearest(accountId, version, offset);
+      let query = db.selectFrom('connectors').select(columns).where('account_id', '=', accountId);
+      if (anchor) query = query.where('seq', '>', anchor.seq);
+      const skip = anchor ? offset - anchor.position - 1 : offset;
+      const rows = await query.orderBy('seq').limit(limit).offset(skip).execute();
+      const last = rows[rows.length - 1];
+      if (last) cursors.rememberPageEnd(accountId, version, offset + rows.length - 1, last.seq);
       return rows.map(fromRow);
     },
 
