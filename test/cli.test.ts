@@ -100,7 +100,7 @@ describe('plugboard migrate', () => {
     const first = await box.run(['migrate']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(
-      /Applied 3 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys/,
+      /Applied 4 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys, 0004-connectors-version/,
     );
     const second = await box.run(['migrate']);
     expect(second.code, second.stderr).toBe(0);
