@@ -1,4 +1,5 @@
 import { auditCommand } from './cli/audit.js';
+import { copyCommand } from './cli/copy.js';
 import { keysCommand } from './cli/keys.js';
 import { secretsCommand } from './cli/secrets.js';
 import { UsageError, withDatabase } from './cli/shared.js';
@@ -17,6 +18,9 @@ Commands:
   keys revoke ID                          revoke a key; it stops working within seconds
   audit [--account NAME] [--limit N]      the audit trail of connector changes, newest first
   secrets rotate                          re-seal every secret under a new master key, while servers run
+  copy --from URL --to URL [--batch-size N]
+                                          copy accounts, keys, connectors and the audit trail into
+                                          another database (not idempotency keys); copy --help
 
 Every command uses DATABASE_URL (default sqlite:./data/plugboard.db) and the master key
 settings (PLUGBOARD_MASTER_KEY, or the key file beside the database).`;
@@ -51,6 +55,8 @@ export async function main(argv: string[]): Promise<number> {
         return await auditCommand(config, rest);
       case 'secrets':
         return await secretsCommand(config, rest);
+      case 'copy':
+        return await copyCommand(config, rest);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }
