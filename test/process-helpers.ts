@@ -167,17 +167,23 @@ export class ServerProcess extends PlugboardProcess {
 
 const listening = /^Server listening at (http:\/\/127\.0\.0\.1:(\d+))$/;
 
-/** A temporary directory with its own database, and every process started in it. */
+export interface SandboxOptions {
+  /** The DATABASE_URL of every process of the sandbox (e.g. postgres://…); default: its own SQLite file. */
+  readonly databaseUrl?: string;
+}
+
+/** A temporary directory with its own database (or the given one), and every process started in it. */
 export class Sandbox {
   readonly dir: string;
+  /** The SQLite file of the default database (unused when `databaseUrl` was given). */
   readonly dbPath: string;
   readonly databaseUrl: string;
   private readonly processes = new Set<PlugboardProcess>();
 
-  constructor() {
+  constructor(options: SandboxOptions = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'plugboard-proc-'));
     this.dbPath = join(this.dir, 'p.db');
-    this.databaseUrl = `sqlite:${this.dbPath}`;
+    this.databaseUrl = options.databaseUrl ?? `sqlite:${this.dbPath}`;
   }
 
   /** The child's environment: ours without Plugboard's variables, this sandbox's database, port 0. */

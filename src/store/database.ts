@@ -134,6 +134,14 @@ function openPostgres(
   // An idle connection that the server closed (restart, failover) emits 'error' on the pool; the
   // pool has already dropped it and the next request opens a new one. Unhandled, it would crash.
   pool.on('error', () => {});
+  // A connection that the server closes while a request holds it (pg_terminate_backend, a restart,
+  // a failover; a query in flight or a transaction open) emits 'error' on its client as well, and
+  // the pool listens only on idle clients: that 'error' went unhandled and the process exited. The
+  // request still fails (the query in flight, or the next one, rejects: a 503), the client is
+  // marked unusable, and the pool discards it when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   let closed = false;
   return {
