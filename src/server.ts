@@ -55,7 +55,11 @@ export async function serve(config: Config): Promise<void> {
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
-    await app.close();
+    // The reason the server cannot listen is the message to give; an error while closing (say
+    // the database is busy with another process) must not replace it.
+    await app
+      .close()
+      .catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing after a failed start'));
     throw listenError(error, config);
   }
   // Registered only once listening: it would turn an exit after a failed start into exit code 0.

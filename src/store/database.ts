@@ -87,7 +87,7 @@ function openSqlite(
 ): DatabaseHandle {
   if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true });
   const sqlite = new SqliteDatabase(location.path);
-  sqlite.pragma('journal_mode = WAL');
+  switchToWal(sqlite);
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
@@ -109,8 +109,34 @@ function openSqlite(
   };
 }
 
+/**
+ * `journal_mode = WAL`, retried while another process holds the file: on a new database two
+ * processes switching at once can both hold a shared lock and want an exclusive one, and SQLite
+ * then answers SQLITE_BUSY at once instead of calling the busy handler (it would deadlock).
+ */
+function switchToWal(sqlite: SqliteDatabase.Database): void {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      const busy =
+        typeof error === 'object' &&
+        error !== null &&
+        'code' in error &&
+        String(error.code).startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() > deadline) throw error;
+      // Synchronous, like the rest of opening: 10 to 30 ms, so two processes do not retry in step.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 20);
+    }
+  }
+}
+
 /** How long a request waits for a pooled connection, or for PostgreSQL to accept a new one. */
 export const POSTGRES_CONNECT_TIMEOUT_MS = 5_000;
+/** How long /healthz waits for PostgreSQL. */
+const PING_TIMEOUT_MS = 3_000;
 /** The longest a statement may run (server side) before PostgreSQL cancels it. */
 const POSTGRES_STATEMENT_TIMEOUT_MS = 15_000;
 
@@ -148,7 +174,27 @@ function openPostgres(
     db,
     location,
     async ping() {
-      await sql`select 1`.execute(db);
+      // Bounded: behind a silent network a query can wait for the client timeout (20 s), and a
+      // load balancer needs its answer sooner. And writable: a replica, or a database set
+      // read-only, answers every read but cannot serve the API.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error('the database did not answer within 3 s')),
+          PING_TIMEOUT_MS,
+        );
+      });
+      try {
+        const { rows } = await Promise.race([
+          sql<{ read_only: string }>`select current_setting('transaction_read_only') as read_only`.execute(
+            db,
+          ),
+          timeout,
+        ]);
+        if (rows[0]?.read_only === 'on') throw new Error('the database is read-only');
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async close() {
       if (closed) return;
