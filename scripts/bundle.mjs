@@ -11,8 +11,12 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // Native or optional at run time: resolved from node_modules when (and if) they are loaded.
-  external: ['better-sqlite3', 'pg-native'],
+  // The database drivers are loaded from node_modules when a database of their kind is opened
+  // (src/store/database.ts); better-sqlite3 is native, pg-native optional.
+  external: ['better-sqlite3', 'pg', 'pg-native'],
+  // Smaller to parse at every start; names are kept, so stack traces still read.
+  minifyWhitespace: true,
+  minifySyntax: true,
   // The CommonJS packages inside the bundle call require(); give the ES module one.
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",

@@ -1,6 +1,6 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
 import type { RateLimitRule, RateLimitSetting } from './rate-limit-setting.js';
 
@@ -61,6 +61,8 @@ async function connectRedis(
   url: string,
   timeoutMs: number,
 ): Promise<{ client: Redis; close(): Promise<void> }> {
+  // Loaded only here: most servers count in memory, and ioredis costs start-up time.
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, {
     lazyConnect: true,
     connectionName: 'plugboard-rate-limit',

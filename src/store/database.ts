@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
+import type SqliteDatabase from 'better-sqlite3';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -14,11 +15,18 @@ import {
   SqliteDriver,
   sql,
 } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import type { DatabaseLocation } from './location.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
+
+/**
+ * Each backend's driver is loaded when a database of its kind is opened, not at start: a server
+ * loads one of the two (pg alone cost ~30 ms of start-up; the start-up target is 400 ms). Both
+ * are CommonJS packages, required synchronously from node_modules (not bundled).
+ */
+const load = <T>(name: string): T => createRequire(import.meta.url)(name) as T;
 
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
 
@@ -86,7 +94,8 @@ function openSqlite(
   options: DatabaseOptions,
 ): DatabaseHandle {
   if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true });
-  const sqlite = new SqliteDatabase(location.path);
+  const Sqlite = load<typeof SqliteDatabase>('better-sqlite3');
+  const sqlite = new Sqlite(location.path);
   switchToWal(sqlite);
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   sqlite.pragma('busy_timeout = 5000');
@@ -144,7 +153,8 @@ function openPostgres(
   location: Extract<DatabaseLocation, { kind: 'postgres' }>,
   options: DatabaseOptions,
 ): DatabaseHandle {
-  const pool = new pg.Pool({
+  const { Pool } = load<typeof pg>('pg');
+  const pool = new Pool({
     connectionString: location.url,
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
     // A database that is gone must make requests fail fast (503), not queue them for ever.
@@ -208,6 +218,9 @@ export interface MigrationReport {
   readonly applied: readonly string[];
 }
 
+/** Migration names (0001-…) compare by code units; Kysely's default, localeCompare, loads ICU's collator at start. */
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Applies every pending migration; throws if one fails (the failed one is rolled back). */
 export async function migrateToLatest(handle: DatabaseHandle): Promise<MigrationReport> {
   try {
@@ -267,6 +280,7 @@ async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport>
     db: handle.db,
     provider: { getMigrations: async () => migrations },
     migrationTableSchema: schema,
+    nameComparator: byCodeUnits,
   });
   const { error, results } = await migrator.migrateToLatest();
   return report(results, error);
@@ -276,6 +290,7 @@ async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {
   const migrator = new Migrator({
     db: handle.db,
     provider: { getMigrations: async () => migrations },
+    nameComparator: byCodeUnits,
   });
   // Kysely runs SQLite migrations outside any transaction. Run them in one IMMEDIATE transaction
   // on SQLite's single connection instead: a second process starting at the same moment waits
