@@ -1,0 +1,143 @@
+/**
+ * Settings of `npm run bench`: flags (`--duration 5`, `--duration=5`), each also an environment
+ * variable (BENCH_DURATION=5); flags win. `--quick` changes the defaults to a fast smoke run.
+ */
+
+const DEFAULTS = {
+  duration: 10,
+  warmup: 2,
+  connections: 50,
+  rows: 10_000,
+  pagingRows: 1_000_000,
+  deletePool: 0,
+  startupRuns: 5,
+  pageSamples: 50,
+  walkBudget: 120,
+  deepBudget: 60,
+  waitQuiet: 0,
+  backends: 'sqlite,postgres',
+  parts: 'baseline,throughput,paging',
+  cases: 'get,list,create,update,delete,mix',
+  logLevel: 'warn',
+  sqliteSynchronous: 'FULL',
+  out: 'bench-results.json',
+  cacheDir: 'data/bench',
+  postgresDatabase: 'plugboard_bench',
+};
+
+const QUICK = {
+  duration: 3,
+  warmup: 1,
+  pagingRows: 100_000,
+  startupRuns: 3,
+  pageSamples: 20,
+  walkBudget: 60,
+  deepBudget: 20,
+};
+
+const FLAGS = new Set(['quick', 'fresh', 'skipBuild', 'strict', 'help']);
+const NUMBERS = new Set([
+  'duration',
+  'warmup',
+  'connections',
+  'rows',
+  'pagingRows',
+  'deletePool',
+  'startupRuns',
+  'pageSamples',
+  'walkBudget',
+  'deepBudget',
+  'waitQuiet',
+]);
+
+export const HELP = `npm run bench [-- options]     (each option is also an environment variable: --paging-rows → BENCH_PAGING_ROWS)
+
+  --quick                 a smoke run: 3 s per case, 1 s warm-up, 100,000 paging rows, fewer samples
+  --duration S            measured seconds per throughput case (10)
+  --warmup S              unrecorded warm-up seconds before each case, same load (2)
+  --connections N         autocannon connections (50)
+  --rows N                connectors in the bench account of the throughput database (10000)
+  --delete-pool N         connectors seeded for the DELETE case (default: 4000 per second of warm-up + duration)
+  --paging-rows N         connectors in the one account of the paging database (1000000)
+  --startup-runs N        server starts to time (5)
+  --page-samples N        requests per paging latency sample (50)
+  --walk-budget S         time budget of the page walk; raised to 2.1 × pages × first page (120)
+  --deep-budget S         time budget of each deep-page sample (60)
+  --wait-quiet S          before each case, wait up to S s for other processes to use < 10 % CPU (0: off)
+  --backends LIST         sqlite,postgres (PostgreSQL is skipped with the reason when it does not answer)
+  --parts LIST            baseline,throughput,paging
+  --cases LIST            throughput cases: get,list,create,update,delete,mix
+  --fresh                 reseed the cached paging databases
+  --skip-build            use dist/ as it is (default: npm run build first)
+  --log-level L           LOG_LEVEL of the server (warn: no per-request log lines)
+  --sqlite-synchronous S  PLUGBOARD_SQLITE_SYNCHRONOUS of the server (FULL, the default of the service)
+  --out FILE              the JSON results (bench-results.json)
+  --cache-dir DIR         where seeded SQLite paging databases are kept (data/bench)
+  --postgres-database DB  the cached PostgreSQL paging database (plugboard_bench; plugboard_bench_<rows> for
+                          other sizes; <DB>_tp is the throughput database, made afresh each run)
+  --strict                exit 1 when a paging target fails or any request was not 2xx
+
+  PLUGBOARD_BENCH_POSTGRES_URL  the PostgreSQL admin connection (postgres://postgres@127.0.0.1:5432/test)`;
+
+const camel = (flag) => flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+const envName = (key) => `BENCH_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+export function parseOptions(argv, env) {
+  const given = {};
+  for (const key of [...Object.keys(DEFAULTS), ...FLAGS]) {
+    const value = env[envName(key)];
+    if (value !== undefined && value !== '')
+      given[key] = FLAGS.has(key) ? value !== '0' && value !== 'false' : value;
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}; see --help`);
+    const [name, inline] = arg.slice(2).split(/=(.*)/s);
+    const key = camel(name);
+    if (FLAGS.has(key)) {
+      given[key] = inline === undefined ? true : inline !== '0' && inline !== 'false';
+    } else if (key in DEFAULTS) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new Error(`--${name} needs a value`);
+      given[key] = value;
+    } else {
+      throw new Error(`unknown option --${name}; see --help`);
+    }
+  }
+  const options = { ...DEFAULTS, ...(given.quick ? QUICK : {}), ...given };
+  for (const key of NUMBERS) {
+    const value = Number(String(options[key]).replaceAll('_', ''));
+    if (!Number.isFinite(value) || value < 0) throw new Error(`--${key} must be a number ≥ 0`);
+    options[key] = value;
+  }
+  for (const key of ['connections', 'duration', 'startupRuns', 'pageSamples']) {
+    if (options[key] < 1) throw new Error(`--${key} must be at least 1`);
+  }
+  if (options.deletePool === 0)
+    options.deletePool = Math.max(10_000, Math.ceil((options.duration + options.warmup) * 4000));
+  options.backends = String(options.backends)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  options.parts = String(options.parts)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const backend of options.backends) {
+    if (!['sqlite', 'postgres'].includes(backend)) throw new Error(`unknown backend ${backend}`);
+  }
+  options.cases = String(options.cases)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const name of options.cases) {
+    if (!['get', 'list', 'create', 'update', 'delete', 'mix'].includes(name))
+      throw new Error(`unknown case ${name}`);
+  }
+  for (const part of options.parts) {
+    if (!['baseline', 'throughput', 'paging'].includes(part)) throw new Error(`unknown part ${part}`);
+  }
+  options.postgresAdminUrl = env.PLUGBOARD_BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  for (const key of FLAGS) options[key] = Boolean(options[key]);
+  return options;
+}

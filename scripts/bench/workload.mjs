@@ -1,0 +1,50 @@
+/**
+ * Connector bodies for the benchmark, derived from the compiled type modules (dist/connectors), so
+ * that seeded rows, created connectors and the baseline's constant answer all look like the real
+ * thing: every type in turn, every required param, optional params on every other connector,
+ * URLs that pass validation (DingTalk's carries an access_token), tokens of realistic length.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const { connectorTypes } = await import(new URL('dist/connectors/registry.js', `file://${root}`).href);
+
+export { connectorTypes };
+
+const token = () => randomBytes(24).toString('base64url');
+
+/** Params of connector number `n` of `type`. */
+export function paramsFor(type, n) {
+  const params = {};
+  const host = `${type.id.replaceAll('_', '-')}-${n % 997}.example.com`;
+  for (const name of type.paramNames) {
+    const spec = type.params[name];
+    if (!spec.required && n % 2 === 1) continue;
+    if (spec.format === 'url') {
+      params[name] = spec.secret
+        ? `https://${host}/hooks/${n}?access_token=${token()}`
+        : `https://${host}${name === 'url' ? '' : `/${name}/${n}`}`;
+    } else if (spec.secret) {
+      params[name] = name === 'authorization' ? `Bearer ${token()}` : token();
+    } else {
+      params[name] = name === 'email' ? `bot-${n}@example.com` : `svc-user-${n}`;
+    }
+  }
+  return params;
+}
+
+/** Connector number `n`: its type cycles through every type. */
+export function connectorFor(n, namePrefix = 'connector') {
+  const type = connectorTypes[n % connectorTypes.length];
+  return { type, name: `${namePrefix} ${type.displayName} ${n}`, params: paramsFor(type, n) };
+}
+
+/** The API body of a connector (POST or PUT). */
+export function bodyFor(type, name, n) {
+  return JSON.stringify({ name, type: type.id, params: paramsFor(type, n) });
+}
+
+export function findType(id) {
+  return connectorTypes.find((type) => type.id === id);
+}
