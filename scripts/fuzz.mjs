@@ -31,17 +31,21 @@ function worker(index) {
   const share = Math.floor(Number(runs) / workers) + (index < Number(runs) % workers ? 1 : 0);
   const report = join(dir, `tally-${index}.json`);
   const seed = baseSeed + index;
-  const child = spawn(process.execPath, [vitest, 'run', 'test/hostile-input.test.ts', '--reporter=default'], {
-    cwd: root,
-    stdio: index === 0 ? 'inherit' : ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      FUZZ_RUNS: String(share),
-      FUZZ_SEED: String(seed),
-      FUZZ_KEEP_GOING: '1',
-      FUZZ_REPORT: report,
+  const child = spawn(
+    process.execPath,
+    [vitest, 'run', '--project', 'sqlite', 'test/hostile-input.test.ts', '--reporter=default'],
+    {
+      cwd: root,
+      stdio: index === 0 ? 'inherit' : ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        FUZZ_RUNS: String(share),
+        FUZZ_SEED: String(seed),
+        FUZZ_KEEP_GOING: '1',
+        FUZZ_REPORT: report,
+      },
     },
-  });
+  );
   return new Promise((resolve) =>
     child.once('close', (exitCode) => {
       const tally = existsSync(report) ? JSON.parse(readFileSync(report, 'utf8')) : undefined;

@@ -26,8 +26,9 @@ import { connectorTypes } from '../src/connectors/registry.js';
 import { etagOf } from '../src/http/conditional.js';
 import { createLogger } from '../src/logger.js';
 import { ephemeralKeyring } from '../src/secrets/keyring.js';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from '../src/store/database.js';
+import type { DatabaseHandle } from '../src/store/database.js';
 import { createKeyStore } from '../src/store/key-store.js';
+import { openTestDatabase, type TestDatabase } from './backend.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
@@ -729,6 +730,7 @@ interface Tally {
 
 let app: FastifyInstance;
 let database: DatabaseHandle;
+let testDatabase: TestDatabase | undefined;
 let keys: Keys;
 let state: State;
 const errorLogs: string[] = [];
@@ -1038,8 +1040,9 @@ async function runCase(command: Command): Promise<void> {
 }
 
 beforeAll(async () => {
-  database = openDatabase({ kind: 'sqlite', path: ':memory:' });
-  await migrateToLatest(database);
+  // The backend under test: in-memory SQLite, or a schema of its own on PostgreSQL.
+  testDatabase = await openTestDatabase();
+  database = testDatabase.handle;
   const keyStore = createKeyStore(database.db);
   keys = {
     write: (await keyStore.create('acme', 'write', 'fuzz write')).secret,
@@ -1070,6 +1073,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (REPORT) writeFileSync(REPORT, `${JSON.stringify(tally, null, 2)}\n`);
   await app?.close();
+  await testDatabase?.dispose();
 });
 
 describe('hostile input', () => {

@@ -304,6 +304,19 @@ describe('paging from remembered positions (keyset) agrees with OFFSET', () => {
         }
       }
     }
+    // Concurrent jumps extend the same marks at once: every answer still equals OFFSET.
+    for (let round = 0; round < 10; round++) {
+      await create(round % 2 ? one : two, acme); // a new version: marks start over
+      const count = live[acme]?.length ?? 0;
+      const offsets = [random(count), random(count), count - 1 - random(10), random(count + 5)];
+      const pages = await Promise.all(offsets.map((offset) => one.list(acme, offset, 5)));
+      for (const [i, offset] of offsets.entries()) {
+        expect(
+          pages[i]?.map((c) => c.id),
+          `round ${round}: offset ${offset}`,
+        ).toEqual(await offsetPage(acme, offset, 5));
+      }
+    }
     // The run did what it claims (so that it can fail): writes between reads, jumps past the marks.
     expect(done.deletes).toBeGreaterThan(15);
     expect(done.creates).toBeGreaterThan(15);

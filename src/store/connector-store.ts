@@ -7,7 +7,7 @@ import { errors } from '../errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { type Actor, recordAuditEvent } from './audit-store.js';
 import { forUpdate } from './dialect.js';
-import { isUniqueViolation } from './errors.js';
+import { isConnectorNameTaken } from './errors.js';
 import { laterThan, newId, nowIso } from './ids.js';
 import { PageCursors } from './page-cursors.js';
 import type { ConnectorRow, Database } from './schema.js';
@@ -186,7 +186,7 @@ export function createConnectorStore(
           return created;
         });
       } catch (error) {
-        if (isUniqueViolation(error)) throw errors.nameTaken(fields.name);
+        if (isConnectorNameTaken(error)) throw errors.nameTaken(fields.name);
         throw error;
       }
     },
@@ -258,7 +258,7 @@ export function createConnectorStore(
           return fromRow(row);
         });
       } catch (error) {
-        if (isUniqueViolation(error)) throw errors.nameTaken(name);
+        if (isConnectorNameTaken(error)) throw errors.nameTaken(name);
         throw error;
       }
     },

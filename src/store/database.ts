@@ -10,6 +10,7 @@ import {
   type MigrationResult,
   Migrator,
   PostgresDialect,
+  type PostgresPool,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
@@ -35,6 +36,8 @@ export interface DatabaseOptions {
   readonly synchronous?: SqliteSynchronous;
   /** PostgreSQL: the most connections this process opens (DATABASE_POOL_SIZE). */
   readonly poolSize?: number;
+  /** PostgreSQL: how long the client waits for an answer (tests shorten it). */
+  readonly queryTimeoutMs?: number;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -149,6 +152,45 @@ const PING_TIMEOUT_MS = 3_000;
 /** The longest a statement may run (server side) before PostgreSQL cancels it. */
 const POSTGRES_STATEMENT_TIMEOUT_MS = 15_000;
 
+/**
+ * pg rejects a query whose answer does not come within query_timeout but keeps its connection as
+ * if it were usable (brianc/node-postgres#3399): behind a silent network it went back to the pool,
+ * and every later query on it waited the whole timeout again. A client that timed out is released
+ * with an error, which makes the pool destroy it instead of keeping it.
+ */
+function discardOnTimeout(pool: pg.Pool): PostgresPool {
+  const timedOut = new WeakSet<pg.PoolClient>();
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    Object.assign(client, {
+      query: (...args: unknown[]) => {
+        const result = query(...args);
+        // Registered before the caller's own handlers, so it runs before the caller releases.
+        if (result instanceof Promise) {
+          result.catch((error: unknown) => {
+            if (error instanceof Error && error.message === 'Query read timeout') timedOut.add(client);
+          });
+        }
+        return result;
+      },
+    });
+  });
+  // Kysely checks clients out through this and releases them with release(false) (true after a
+  // failed rollback).
+  return {
+    async connect() {
+      const client = await pool.connect();
+      const release = client.release;
+      client.release = (error?: Error | boolean) =>
+        release(
+          error || (timedOut.has(client) ? new Error('query timed out: connection discarded') : undefined),
+        );
+      return client;
+    },
+    end: () => pool.end(),
+  };
+}
+
 function openPostgres(
   location: Extract<DatabaseLocation, { kind: 'postgres' }>,
   options: DatabaseOptions,
@@ -160,10 +202,12 @@ function openPostgres(
     // A database that is gone must make requests fail fast (503), not queue them for ever.
     connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
+    // Probes start after 10 s of silence (the OS default is 2 h) so a dead idle connection is found.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
     // A client-side bound too: a server that vanished without closing the socket never answers.
-    query_timeout: POSTGRES_STATEMENT_TIMEOUT_MS + 5_000,
+    query_timeout: options.queryTimeoutMs ?? POSTGRES_STATEMENT_TIMEOUT_MS + 5_000,
     application_name: 'plugboard',
     ...(location.schema === undefined ? {} : { options: `-c search_path=${location.schema}` }),
   });
@@ -178,7 +222,7 @@ function openPostgres(
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: discardOnTimeout(pool) }) });
   let closed = false;
   return {
     db,
@@ -243,6 +287,7 @@ function explainConnectError(location: DatabaseLocation, error: unknown): unknow
       `PostgreSQL at ${location.description} refused the login (${reason}); check the user and password in DATABASE_URL`,
     );
   }
+  if (code === '57014') return error; // a statement cancelled: not a connection problem
   if (code === '3D000') {
     return new Error(
       `PostgreSQL at ${location.description} has no such database (${reason}); create it (createdb) or fix the database name in DATABASE_URL`,
@@ -276,14 +321,23 @@ async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport>
       'PostgreSQL has no current schema for Plugboard to create its tables in; create one, or set the search_path of the database user',
     );
   }
-  const migrator = new Migrator({
-    db: handle.db,
-    provider: { getMigrations: async () => migrations },
-    migrationTableSchema: schema,
-    nameComparator: byCodeUnits,
+  // On one connection without the 15 s statement_timeout: waiting for another instance's
+  // migration lock, or a long migration, must not fail the start.
+  return handle.db.connection().execute(async (connection) => {
+    await sql`set statement_timeout = 0`.execute(connection);
+    try {
+      const migrator = new Migrator({
+        db: connection,
+        provider: { getMigrations: async () => migrations },
+        migrationTableSchema: schema,
+        nameComparator: byCodeUnits,
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      return report(results, error);
+    } finally {
+      await sql`reset statement_timeout`.execute(connection).catch(() => {});
+    }
   });
-  const { error, results } = await migrator.migrateToLatest();
-  return report(results, error);
 }
 
 async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {

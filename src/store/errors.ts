@@ -4,6 +4,17 @@ function driverCode(error: unknown): string | undefined {
   return typeof error.code === 'string' ? error.code : undefined;
 }
 
+/**
+ * The unique name of a connector in its account refused the write: PostgreSQL names the
+ * constraint, SQLite lists its columns. Any other unique violation (an id, a seq behind after a
+ * restore) is a fault, not "name taken".
+ */
+export function isConnectorNameTaken(error: unknown): boolean {
+  if (!isUniqueViolation(error) || typeof error !== 'object' || error === null) return false;
+  if ('constraint' in error && error.constraint === 'connectors_account_name_unique') return true;
+  return error instanceof Error && error.message.includes('connectors.account_id, connectors.name');
+}
+
 /** A unique or primary-key constraint refused the write (SQLite, or PostgreSQL's 23505). */
 export function isUniqueViolation(error: unknown): boolean {
   const code = driverCode(error);
@@ -26,9 +37,13 @@ const postgresUnavailable = /^(08|53|57|58)...$|^(40001|40P01|55P03|55000|3D000|
 const socketErrors = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
+  'ECONNABORTED',
   'ETIMEDOUT',
   'EPIPE',
   'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
   'ENOTFOUND',
   'EAI_AGAIN',
 ]);

@@ -189,8 +189,14 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
         .executeTakeFirst();
       if (!row) return 'unknown';
       if (row.revoked_at !== null) return 'already-revoked';
-      await db.updateTable('api_keys').set({ revoked_at: nowIso() }).where('id', '=', id).execute();
-      return 'revoked';
+      // Compare-and-set: of two revokes at once, one revokes and the other says it already was.
+      const outcome = await db
+        .updateTable('api_keys')
+        .set({ revoked_at: nowIso() })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return outcome.numUpdatedRows > 0n ? 'revoked' : 'already-revoked';
     },
 
     async touch(keyId, at) {

@@ -52,6 +52,10 @@ export class PageCursors {
 
   private entry(accountId: number, version: number): AccountAnchors {
     let entry = this.accounts.get(accountId);
+    // A request that read an older version than the one kept (it raced a write) works on a
+    // throw-away entry: replacing the newer one would make anchors thrash during write bursts.
+    if (entry && version < entry.version)
+      return { version, pageEnds: new Map(), marks: [], marksComplete: false };
     if (entry?.version !== version) {
       entry = { version, pageEnds: new Map(), marks: [], marksComplete: false };
     }
@@ -128,15 +132,17 @@ export class PageCursors {
         from m where m.seq is not null and m.k < ${sql.lit(target)}
       )
       select k, seq from m where k >= ${sql.lit(from)} order by k`.execute(db);
-    // The version moved meanwhile, or a concurrent request extended the marks first.
-    if (this.accounts.get(accountId) !== entry || entry.marks.length !== from) return;
+    if (this.accounts.get(accountId) !== entry) return; // the version moved meanwhile
+    // A concurrent request may have extended the marks meanwhile: take what goes beyond them.
     for (const row of rows) {
+      if (row.k < entry.marks.length) continue;
+      if (row.k !== entry.marks.length) break;
       if (row.seq === null) {
         entry.marksComplete = true;
         break;
       }
       entry.marks.push(Number(row.seq));
     }
-    if (entry.marks.length <= target) entry.marksComplete = true;
+    if (rows.length > 0 && entry.marks.length <= target) entry.marksComplete = true;
   }
 }
