@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freshRequest, type RawResponse, Sandbox, type ServerProcess, waitFor } from './process-helpers.js';
+import { prng } from './random.js';
 
 const API_KEY = 'faults-test-key-0123456789abcdef';
 
@@ -34,18 +35,6 @@ function sandbox(): Sandbox {
 afterEach(async () => {
   await Promise.allSettled(sandboxes.splice(0).map((s) => s.cleanup()));
 });
-
-/** A small seeded PRNG (mulberry32), so that a failing run can be replayed with FAULTS_SEED. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Types with no, one and two secrets, so that reading back also proves the secrets open. */
 function content(type: string, name: string, marker: string): Content {

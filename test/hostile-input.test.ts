@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import type { ConnectorType, ParamSpec } from '../src/connectors/define.js';
 import { connectorTypes } from '../src/connectors/registry.js';
+import type { Connector } from '../src/connectors/schemas.js';
 import { etagOf } from '../src/http/conditional.js';
 import { createLogger } from '../src/logger.js';
 import { ephemeralKeyring } from '../src/secrets/keyring.js';
@@ -40,14 +41,6 @@ const MAX_CONNECTORS = 30;
 const PAGE = 25;
 /** The audit trail is emptied (directly in the database) when it grows past this. */
 const MAX_AUDIT_EVENTS = 80;
-
-interface Connector {
-  id: string;
-  type: string;
-  name: string;
-  params: Record<string, string>;
-  updatedAt: string;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Values

@@ -7,6 +7,7 @@ import { createKeyStore } from '../src/store/key-store.js';
 import { PageCursors } from '../src/store/page-cursors.js';
 import { openTestDatabase, type TestDatabase } from './backend.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
+import { prng } from './random.js';
 
 /** The value, or a thrown error that fails the test loudly. */
 function defined<T>(value: T | undefined): T {
@@ -266,14 +267,9 @@ describe('paging from remembered positions (keyset) agrees with OFFSET', () => {
       live[accountId] = [...(live[accountId] ?? []), created.id];
     };
     for (let i = 0; i < 120; i++) await create(i % 2 ? one : two, i % 5 === 0 ? globex : acme);
-    // A fixed pseudo-random sequence (mulberry32): reproducible failures.
-    let state = 42;
-    const random = (n: number) => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4_294_967_296) * n);
-    };
+    // A fixed pseudo-random sequence: reproducible failures.
+    const next = prng(42);
+    const random = (n: number) => Math.floor(next() * n);
     const done = { deletes: 0, creates: 0, lists: 0, deep: 0 };
     for (let step = 0; step < 300; step++) {
       const store = random(2) ? one : two;

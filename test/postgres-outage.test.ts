@@ -13,26 +13,18 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Connector } from '../src/connectors/schemas.js';
 import { toErrorResponse } from '../src/http/error-handler.js';
 import { openDatabase } from '../src/store/database.js';
 import { isDatabaseUnavailable } from '../src/store/errors.js';
 import { parseDatabaseUrl } from '../src/store/location.js';
 import { postgresTestUrl } from './backend.js';
-import { Sandbox, type ServerProcess, waitFor } from './process-helpers.js';
+import { type Answer, type RequestOptions, Sandbox, type ServerProcess, waitFor } from './process-helpers.js';
 
 const API_KEY = 'outage-test-key-0123456789abcdef';
 const MASTER_KEY = randomBytes(32).toString('base64');
 /** POSTGRES_CONNECT_TIMEOUT_MS (5 s) plus room for a loaded machine. */
 const ANSWER_WITHIN_MS = 7_000;
-
-interface Connector {
-  id: string;
-  type: string;
-  name: string;
-  params: Record<string, string>;
-  createdAt: string;
-  updatedAt: string;
-}
 
 let adminPool: pg.Pool | undefined;
 /** A pool on the test run's database, to create, stop, start and drop the databases of this file. */
@@ -93,42 +85,14 @@ async function startDatabase(name: string): Promise<void> {
   await admin().query(`alter database ${name} allow_connections true`);
 }
 
-interface Answer {
-  readonly status: number;
-  readonly body: unknown;
-  readonly headers: Headers;
-  readonly ms: number;
-}
-
-/** One request, timed; a hang becomes a failure (at 15 s) rather than a stuck test. */
-async function call(
+/** One request as the API key, timed; a hang becomes a failure (at 15 s) rather than a stuck test. */
+function call(
   server: ServerProcess,
   method: string,
   path: string,
-  {
-    key = API_KEY,
-    body,
-    headers = {},
-  }: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
+  options: RequestOptions = {},
 ): Promise<Answer> {
-  const started = Date.now();
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    body: text === '' ? undefined : JSON.parse(text),
-    headers: response.headers,
-    ms: Date.now() - started,
-  };
+  return server.call(method, path, { key: API_KEY, timeoutMs: 15_000, ...options });
 }
 
 /** A request's answer, or why there was none (a promise that never rejects unobserved). */

@@ -13,35 +13,24 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Connector } from '../src/connectors/schemas.js';
 import { migrations } from '../src/store/migrations/index.js';
 import { postgresTestUrl } from './backend.js';
 import {
+  type Answer,
   type PlugboardProcess,
   printedKeys,
+  type RequestOptions,
   Sandbox,
   type ServerProcess,
   waitFor,
 } from './process-helpers.js';
+import { prng } from './random.js';
 
 const API_KEY = 'pg-process-test-key-0123456789abcdef';
 const MASTER_KEY = randomBytes(32).toString('base64');
 /** Every process of this file: the same master key and bootstrap key, small pools (the cluster is shared). */
 const ENV = { PLUGBOARD_API_KEY: API_KEY, PLUGBOARD_MASTER_KEY: MASTER_KEY, DATABASE_POOL_SIZE: '4' };
-
-interface Connector {
-  id: string;
-  type: string;
-  name: string;
-  params: Record<string, string>;
-  createdAt: string;
-  updatedAt: string;
-}
-
-interface Answer {
-  readonly status: number;
-  readonly body: unknown;
-  readonly etag: string | null;
-}
 
 /** False when no PostgreSQL answers: test/postgres-setup.ts then skips every test (and beforeAll must not fail). */
 const postgresAvailable = (() => {
@@ -81,32 +70,13 @@ afterAll(async () => {
   await adminPool?.end();
 });
 
-async function call(
+function call(
   server: ServerProcess,
   method: string,
   path: string,
-  {
-    key = API_KEY,
-    body,
-    headers = {},
-  }: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
+  options: RequestOptions = {},
 ): Promise<Answer> {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    body: text === '' ? undefined : JSON.parse(text),
-    etag: response.headers.get('etag'),
-  };
+  return server.call(method, path, { key: API_KEY, timeoutMs: 10_000, ...options });
 }
 
 async function listAll(server: ServerProcess, key = API_KEY): Promise<Connector[]> {
@@ -121,18 +91,6 @@ async function listAll(server: ServerProcess, key = API_KEY): Promise<Connector[
     if (items.length < 100) return all;
   }
   throw new Error('more than 20 pages of connectors');
-}
-
-/** A small seeded PRNG (mulberry32); PG_PROCESS_SEED replays a run. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** Types with no, one and two secrets, so that reading on the other server also opens secrets. */

@@ -151,18 +151,52 @@ export class ServerProcess extends PlugboardProcess {
   url = '';
   port = 0;
 
-  /** fetch against this server with an optional Bearer key and JSON body. */
-  request(method: string, path: string, { key, body }: { key?: string; body?: unknown } = {}) {
+  /** fetch against this server with an optional Bearer key, JSON body and more headers. */
+  request(
+    method: string,
+    path: string,
+    { key, body, headers: extra = {}, timeoutMs = 5_000 }: RequestOptions = {},
+  ) {
     const headers: Record<string, string> = {};
     if (key !== undefined) headers.authorization = `Bearer ${key}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     return fetch(`${this.url}${path}`, {
       method,
-      headers,
+      headers: { ...headers, ...extra },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(5_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   }
+
+  /** A request answered and read: status, parsed JSON body, headers, ETag and how long it took. */
+  async call(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
+    const started = Date.now();
+    const response = await this.request(method, path, options);
+    const text = await response.text();
+    return {
+      status: response.status,
+      body: text === '' ? undefined : JSON.parse(text),
+      headers: response.headers,
+      etag: response.headers.get('etag'),
+      ms: Date.now() - started,
+    };
+  }
+}
+
+export interface RequestOptions {
+  readonly key?: string;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+  /** A hang becomes a failure after this long rather than a stuck test (default 5 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: Headers;
+  readonly etag: string | null;
+  readonly ms: number;
 }
 
 const listening = /^Server listening at (http:\/\/127\.0\.0\.1:(\d+))$/;

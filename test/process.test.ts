@@ -5,6 +5,7 @@ import { type AddressInfo, createServer } from 'node:net';
  */
 import SqliteDatabase from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import type { Connector } from '../src/connectors/schemas.js';
 import {
   freshRequest,
   printedKeys,
@@ -15,15 +16,6 @@ import {
   slowPost,
   withTimeout,
 } from './process-helpers.js';
-
-interface Connector {
-  id: string;
-  type: string;
-  name: string;
-  params: Record<string, string>;
-  createdAt: string;
-  updatedAt: string;
-}
 
 const sandbox = sandboxPerTest();
 

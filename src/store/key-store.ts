@@ -51,6 +51,9 @@ export interface KeyStore {
   touch(keyId: string, at: string): Promise<void>;
 }
 
+/** Serializes the start-up key creations (PLUGBOARD_API_KEY, the first key) of servers starting together. */
+const KEY_CREATION_LOCK = 'plugboard:api-keys';
+
 /** The id of the named account, created on first use. */
 async function accountIdOf(db: Kysely<Database>, name: string): Promise<number> {
   await db
@@ -118,7 +121,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
       // One transaction, serialized: several servers starting at once with the same
       // PLUGBOARD_API_KEY must not race to insert it (the loser failed on the unique hash).
       return db.transaction().execute(async (trx) => {
-        await serializeOn(trx, 'plugboard:api-keys');
+        await serializeOn(trx, KEY_CREATION_LOCK);
         const existing = await trx
           .selectFrom('api_keys')
           .select(['id', 'revoked_at', 'role'])
@@ -154,7 +157,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
 
     async createFirst(account, label) {
       return db.transaction().execute(async (trx) => {
-        await serializeOn(trx, 'plugboard:api-keys');
+        await serializeOn(trx, KEY_CREATION_LOCK);
         const row = await trx.selectFrom('api_keys').select('id').limit(1).executeTakeFirst();
         if (row) return undefined;
         return insertKey(trx, account, 'write', label);
