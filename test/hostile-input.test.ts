@@ -1193,4 +1193,40 @@ describe('hostile input: found by the fuzzer', () => {
     });
     state = await snapshot();
   });
+
+  it('refuses NUL characters in names and params, and finds nothing by an id or name holding one (PostgreSQL answered 500)', async () => {
+    const payloads = [
+      '{"type":"slack","name":"\\u0000"}',
+      '{"type":"slack","name":"a\\u0000b"}',
+      '{"type":"zendesk","name":"ok","params":{"url":"https://10.0.0.1/","email":"e","apiKey":"k\\u0000"}}',
+    ];
+    for (const payload of payloads) {
+      const response = await expectError(
+        { method: 'POST', url: '/api/connectors', headers: json(), payload },
+        400,
+        'VALIDATION_FAILED',
+      );
+      const [detail] = (response.json() as { errors: { field: string; message: string }[] }).errors;
+      expect(detail?.field).toMatch(/^\/(name|params\/apiKey)$/);
+      expect(detail?.message).toContain('NUL');
+    }
+    for (const [method, url] of [
+      ['GET', '/api/connectors/a%00b'],
+      ['GET', '/api/connectors/name/a%00b'],
+      ['DELETE', '/api/connectors/%00'],
+      ['POST', '/api/connectors/%00/check'],
+    ] as const) {
+      await expectError({ method, url, headers: bearer(keys.write) }, 404, 'NOT_FOUND');
+    }
+    await expectError(
+      {
+        method: 'PUT',
+        url: '/api/connectors/%00',
+        headers: json(),
+        payload: '{"type":"slack","name":"renamed"}',
+      },
+      404,
+      'NOT_FOUND',
+    );
+  });
 });

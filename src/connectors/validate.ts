@@ -136,29 +136,36 @@ export function parseConnectorInput(body: unknown): ConnectorInput {
   if (!validate(body)) throw invalid(validate.errors, type);
   const params = body.params ?? {};
   const malformed = [
-    ...(hasLoneSurrogate(body.name) ? ['/name'] : []),
-    ...Object.entries(params)
-      .filter(([, value]) => hasLoneSurrogate(value))
-      .map(([key]) => `/params/${escapePointer(key)}`),
+    ...textProblems('/name', body.name),
+    ...Object.entries(params).flatMap(([key, value]) => textProblems(`/params/${escapePointer(key)}`, value)),
   ];
   if (malformed.length > 0) {
-    const message =
-      'must be valid Unicode text (it holds a lone UTF-16 surrogate, e.g. from a "\\ud800" escape)';
     throw errors.validation(
-      `invalid connector: ${malformed.map((field) => `${field} ${message}`).join('; ')}`,
-      malformed.map((field) => ({ field, message })),
+      `invalid connector: ${malformed.map(({ field, message }) => `${field} ${message}`).join('; ')}`,
+      malformed,
     );
   }
   return { type, name: body.name, params };
 }
 
 /**
- * A lone surrogate (JSON allows `"\ud800"`) is not text: SQLite would store it as bytes that read
- * back as U+FFFD, so the stored value would differ from the acknowledged one and distinct names
- * would read back equal.
+ * What JSON allows in a string but a database cannot keep as text. A lone surrogate (`"\ud800"`)
+ * is not text: SQLite would store bytes that read back as U+FFFD, so the stored value would differ
+ * from the acknowledged one and distinct names would read back equal. PostgreSQL refuses U+0000 in
+ * text outright; it is refused on both backends so that a body valid on one is valid on the other.
  */
-function hasLoneSurrogate(value: string): boolean {
-  return /\p{Cs}/u.test(value);
+function textProblems(field: string, value: string): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  if (/\p{Cs}/u.test(value)) {
+    problems.push({
+      field,
+      message: 'must be valid Unicode text (it holds a lone UTF-16 surrogate, e.g. from a "\\ud800" escape)',
+    });
+  }
+  if (value.includes('\u0000')) {
+    problems.push({ field, message: 'must not contain the NUL character (U+0000, "\\u0000" in JSON)' });
+  }
+  return problems;
 }
 
 function invalid(ajvErrors: ErrorObject[] | null | undefined, type: ConnectorType | undefined): AppError {

@@ -85,8 +85,17 @@ const columns = [
   'updated_at',
 ] as const;
 
+/**
+ * A NUL character cannot be in any stored id or name (validation refuses it), and PostgreSQL refuses
+ * it in a query parameter; a lookup by such a string finds nothing without asking the database.
+ */
+function cannotExist(text: string): boolean {
+  return text.includes('\u0000');
+}
+
 /** One account's connector row by id; `forWrite` (in a transaction) locks it until the transaction ends. */
-function rowById(db: Kysely<Database>, accountId: number, id: string, { forWrite = false } = {}) {
+async function rowById(db: Kysely<Database>, accountId: number, id: string, { forWrite = false } = {}) {
+  if (cannotExist(id)) return undefined;
   const query = db
     .selectFrom('connectors')
     .select(columns)
@@ -197,6 +206,7 @@ export function createConnectorStore(
     },
 
     async getByName(accountId, name) {
+      if (cannotExist(name)) return undefined;
       const row = await db
         .selectFrom('connectors')
         .select(columns)
@@ -264,6 +274,7 @@ export function createConnectorStore(
     },
 
     async recordCheck(accountId, id, checked, result) {
+      if (cannotExist(id)) return false;
       const outcome = await db
         .updateTable('connectors')
         .set({ last_check: JSON.stringify(result) })
@@ -276,6 +287,7 @@ export function createConnectorStore(
     },
 
     async delete(accountId, actor, id, precondition) {
+      if (cannotExist(id)) return false;
       return db.transaction().execute(async (trx) => {
         if (precondition) {
           const current = await rowById(trx, accountId, id, { forWrite: true });
