@@ -21,12 +21,23 @@ export async function withDatabase<T>(
   }
 }
 
-/** Left-aligned columns, two spaces apart. */
+/**
+ * Control characters and bidirectional overrides shown as `\u{…}`: cells hold what tenants typed
+ * (connector names, key labels), and raw they could clear or recolour the operator's terminal or
+ * forge extra lines.
+ */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    return `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`;
+  });
+}
+
+/** Left-aligned columns, two spaces apart; cells made printable. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  return [header, ...rows]
+  const cells = [header, ...rows].map((row) => row.map(printable));
+  const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
+  return cells
     .map((row) =>
       row
         .map((cell, i) => cell.padEnd(widths[i] ?? 0))
@@ -38,14 +49,36 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 const units: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `90d`, `12h`, `30m`, or an ISO 8601 date in the future; the expiry as an ISO timestamp. */
+const EXPIRES_USAGE =
+  '--expires takes a duration such as 90d, 12h or 30m, or a date or time such as 2027-01-31 or 2027-01-31T12:00:00Z';
+
+/** `2027-01-31`, or `2027-01-31T12:00`, `…:00`, `…:00.000`, with `Z` or `+02:00`; only real calendar dates. */
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.\d{1,3})?)?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?$/;
+
+function parseDate(value: string): number {
+  const parts = DATE_TIME.exec(value);
+  if (!parts) return Number.NaN;
+  const [, year, month, day] = parts;
+  const midnight = new Date(`${year}-${month}-${day}T00:00:00Z`);
+  // Date.parse turns 2027-02-30 into March 2: only a date that reads back the same is one.
+  if (Number.isNaN(midnight.getTime()) || midnight.toISOString().slice(0, 10) !== `${year}-${month}-${day}`) {
+    return Number.NaN;
+  }
+  return Date.parse(parts[4] === undefined ? `${value}T00:00:00Z` : value);
+}
+
+/** `90d`, `12h`, `30m`, or an ISO 8601 date (midnight UTC) or time in the future; the expiry as an ISO timestamp. */
 export function parseExpiry(value: string, now: number): string {
+  if (/^\d+$/.test(value)) {
+    throw new UsageError(
+      `--expires needs a unit: ${value}d (days), ${value}h (hours) or ${value}m (minutes)`,
+    );
+  }
   const relative = /^(\d{1,6})([mhd])$/.exec(value);
   const unit = relative?.[2] === undefined ? undefined : units[relative[2]];
-  const at = relative && unit !== undefined ? now + Number(relative[1]) * unit : Date.parse(value);
-  if (Number.isNaN(at) || !/^\d|^\d{4}-/.test(value)) {
-    throw new UsageError('--expires takes a duration such as 90d, 12h or 30m, or a date such as 2027-01-31');
-  }
+  const at = relative && unit !== undefined ? now + Number(relative[1]) * unit : parseDate(value);
+  if (Number.isNaN(at)) throw new UsageError(EXPIRES_USAGE);
   if (at <= now) throw new UsageError('--expires must be in the future');
   return new Date(at).toISOString();
 }

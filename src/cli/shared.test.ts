@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { parseExpiry, printable, table, UsageError } from './shared.js';
+
+const now = Date.parse('2026-11-26T12:00:00.000Z');
+
+describe('parseExpiry', () => {
+  it('takes durations in minutes, hours and days', () => {
+    expect(parseExpiry('90d', now)).toBe('2027-02-24T12:00:00.000Z');
+    expect(parseExpiry('12h', now)).toBe('2026-11-27T00:00:00.000Z');
+    expect(parseExpiry('30m', now)).toBe('2026-11-26T12:30:00.000Z');
+  });
+
+  it('takes real calendar dates (midnight UTC) and times with a zone', () => {
+    expect(parseExpiry('2027-01-31', now)).toBe('2027-01-31T00:00:00.000Z');
+    expect(parseExpiry('2028-02-29', now)).toBe('2028-02-29T00:00:00.000Z');
+    expect(parseExpiry('2027-01-31T12:30Z', now)).toBe('2027-01-31T12:30:00.000Z');
+    expect(parseExpiry('2027-01-31T12:30:15.5+02:00', now)).toBe('2027-01-31T10:30:15.500Z');
+  });
+
+  it('refuses a bare number, naming the units', () => {
+    expect(() => parseExpiry('90', now)).toThrow(/needs a unit: 90d \(days\), 90h \(hours\) or 90m/);
+    expect(() => parseExpiry('3000', now)).toThrow(UsageError);
+  });
+
+  it('refuses dates that do not exist and anything else that is not a duration or ISO date', () => {
+    for (const value of [
+      '2027-02-30',
+      '2027-02-29',
+      '2027-13-01',
+      '2027-01-31T24:00Z',
+      '2027-01-31T12:00',
+      'tomorrow',
+      '1w',
+      '1y',
+      '-5d',
+      '',
+      'Jan 31 2027',
+      '2027/01/31',
+    ]) {
+      expect(() => parseExpiry(value, now), value).toThrow(UsageError);
+    }
+  });
+
+  it('refuses the past', () => {
+    expect(() => parseExpiry('2026-01-01', now)).toThrow(/must be in the future/);
+    expect(() => parseExpiry('0d', now)).toThrow(/must be in the future/);
+  });
+});
+
+describe('table', () => {
+  it('shows control characters and bidirectional overrides escaped, so a tenant cannot drive the terminal', () => {
+    expect(printable('evil\u001b[2J\nline\u202e')).toBe('evil\\u{1b}[2J\\u{a}line\\u{202e}');
+    const text = table(['NAME', 'ID'], [['a\u001b[31mred\r\nforged', 'x']]);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character but the line breaks
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+    expect(text.split('\n')).toHaveLength(2);
+    expect(text).toContain('a\\u{1b}[31mred\\u{d}\\u{a}forged');
+  });
+
+  it('keeps ordinary unicode as it is and aligns columns', () => {
+    expect(
+      table(
+        ['A', 'B'],
+        [
+          ['zürich', '1'],
+          ['x', '2'],
+        ],
+      ),
+    ).toBe('A       B\nzürich  1\nx       2');
+  });
+});
