@@ -15,11 +15,13 @@ export async function bootstrapKeys(
   show: (text: string) => void,
 ): Promise<void> {
   if (apiKey !== undefined) {
-    const changed = await keys.ensure(DEFAULT_ACCOUNT, apiKey, 'PLUGBOARD_API_KEY');
-    if (changed) {
+    const outcome = await keys.ensure(DEFAULT_ACCOUNT, apiKey, 'PLUGBOARD_API_KEY');
+    if (outcome === 'created') {
+      log.info({ account: DEFAULT_ACCOUNT }, 'the key from PLUGBOARD_API_KEY is a write key now');
+    } else if (outcome === 'reinstated') {
       log.warn(
         { account: DEFAULT_ACCOUNT },
-        'the key from PLUGBOARD_API_KEY was missing or revoked and is an active write key now; unset PLUGBOARD_API_KEY to keep a revoked key revoked',
+        'the key from PLUGBOARD_API_KEY was revoked, expired, read-only or in another account and is an active write key of this account again; unset PLUGBOARD_API_KEY to keep a revoked key revoked',
       );
     }
     return;

@@ -323,7 +323,7 @@ describe('keys changed while the app runs', () => {
     const keyStore = createKeyStore(ctx.database.db);
     const chosen = 'pb_chosen-key-0123456789abcdefghijkl';
     expectUnauthorized(await ctx.call('GET', '/api/connectors', { key: chosen }));
-    expect(await keyStore.ensure('acme', chosen, 'late write key')).toBe(true);
+    expect(await keyStore.ensure('acme', chosen, 'late write key')).toBe('created');
     const list = await ctx.call('GET', '/api/connectors', { key: chosen });
     expect(list.statusCode).toBe(200);
     const post = await ctx.call('POST', '/api/connectors', {
@@ -354,5 +354,19 @@ describe('keys changed while the app runs', () => {
     expectUnauthorized(await ctx.call('GET', '/api/connectors', { key: key.secret }));
     // The other keys are unaffected.
     expect((await ctx.call('GET', '/api/connectors')).statusCode).toBe(200);
+  });
+
+  it('PLUGBOARD_API_KEY at start: a key that is there stays, a revoked or read key is made an active write key again', async () => {
+    ctx = await buildTestApp();
+    const keyStore = createKeyStore(ctx.database.db);
+    const chosen = 'pb_bootstrap-key-0123456789abcdefghij';
+    expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('created');
+    expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('present');
+    const [listed] = (await keyStore.list('default')).filter((key) => key.label === 'PLUGBOARD_API_KEY');
+    expect(await keyStore.revoke(listed?.id ?? '')).toBe('revoked');
+    expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('reinstated');
+    expect(
+      (await ctx.call('POST', '/api/connectors', { key: chosen, body: validBody(jira) })).statusCode,
+    ).toBe(200);
   });
 });

@@ -34,6 +34,7 @@ export interface CreatedKey {
 }
 
 export type RevokeOutcome = 'revoked' | 'already-revoked' | 'unknown';
+export type EnsureOutcome = 'present' | 'created' | 'reinstated';
 
 export interface KeyStore {
   /** The key with this hash unless it is revoked (an expired key is returned: the caller says so). */
@@ -41,9 +42,10 @@ export interface KeyStore {
   create(account: string, role: KeyRole, label: string, expiresAt?: string): Promise<CreatedKey>;
   /**
    * Makes sure a write key with exactly this value exists and is active in `account`
-   * (PLUGBOARD_API_KEY). Returns true when it had to be created or reactivated.
+   * (PLUGBOARD_API_KEY). Says whether it was already there, had to be created, or was revoked,
+   * expired, read-only or in another account and is an active write key of `account` again.
    */
-  ensure(account: string, secret: string, label: string): Promise<boolean>;
+  ensure(account: string, secret: string, label: string): Promise<EnsureOutcome>;
   /** A write key in `account`, made only when no key exists at all (first start); undefined otherwise. */
   createFirst(account: string, label: string): Promise<CreatedKey | undefined>;
   list(account?: string): Promise<KeyListing[]>;
@@ -127,7 +129,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
           .select(['id', 'revoked_at', 'role'])
           .where('key_hash', '=', keyHash)
           .executeTakeFirst();
-        if (existing && existing.revoked_at === null && existing.role === 'write') return false;
+        if (existing && existing.revoked_at === null && existing.role === 'write') return 'present';
         const owner = await accountIdOf(trx, account);
         if (existing) {
           await trx
@@ -135,7 +137,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
             .set({ revoked_at: null, expires_at: null, role: 'write', account_id: owner })
             .where('id', '=', existing.id)
             .execute();
-          return true;
+          return 'reinstated';
         }
         await trx
           .insertInto('api_keys')
@@ -151,7 +153,7 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
             expires_at: null,
           })
           .execute();
-        return true;
+        return 'created';
       });
     },
 
