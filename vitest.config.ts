@@ -37,6 +37,7 @@ const httpSuite = [
   'test/hostile-input.test.ts',
   'test/http.test.ts',
   'test/idempotency.test.ts',
+  'test/last-check.test.ts',
   'test/overload.test.ts',
   'test/paging.test.ts',
   'test/rate-limit.test.ts',

@@ -247,12 +247,15 @@ export function createConnectorStore(
           const current = fromRow(currentRow);
           const fields = change(current);
           name = fields.name;
+          const changed = changedFields(current, fields);
           const row = await trx
             .updateTable('connectors')
             .set({
               name: fields.name,
               ...sealed(id, findConnectorType(current.type), current.type, fields.params),
               updated_at: laterThan(current.updatedAt),
+              // A check of other params (a URL, a credential) says nothing about these: a rename keeps it.
+              ...(changed.some((field) => field.startsWith('params.')) ? { last_check: null } : {}),
             })
             .where('id', '=', id)
             .where('account_id', '=', accountId)
@@ -263,7 +266,7 @@ export function createConnectorStore(
             actor,
             action: 'update',
             connector: { id, name: fields.name, type: current.type },
-            fields: changedFields(current, fields),
+            fields: changed,
           });
           return fromRow(row);
         });
