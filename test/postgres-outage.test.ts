@@ -242,7 +242,11 @@ describe('PostgreSQL outage under a running server', () => {
       const health = await call(server, 'GET', '/healthz');
       expect(health.status).toBe(503);
       expect(health.ms).toBeLessThan(ANSWER_WITHIN_MS);
-      expect(health.body).toEqual({ status: 'unavailable', message: expect.stringMatching(/database/) });
+      expect(health.body).toEqual({
+        status: 503,
+        code: 'SERVICE_UNAVAILABLE',
+        message: expect.stringMatching(/database/),
+      });
       expect(health.headers.get('retry-after')).toMatch(/^\d+$/);
     }
     // Requests that need no database still work.

@@ -1,18 +1,17 @@
+import { errors } from '../../errors.js';
 import type { FastifyInstance } from 'fastify';
 import type { DatabaseHandle } from '../../store/database.js';
 
 /** GET /healthz: 200 once the database answers, 503 while it does not. No key needed. */
 export function healthRoutes(app: FastifyInstance, database: DatabaseHandle): void {
-  app.get('/healthz', async (request, reply) => {
+  app.get('/healthz', async (request) => {
     try {
       await database.ping();
       return { status: 'ok' };
     } catch (error) {
       request.log.warn({ err: error }, 'health check: the database does not answer');
-      return reply
-        .code(503)
-        .header('Retry-After', '1')
-        .send({ status: 'unavailable', message: 'the database does not answer' });
+      // The API's error shape, like every other error; load balancers look at the status alone.
+      throw errors.unavailable('the database does not answer or does not take writes; the server log has the cause');
     }
   });
 }
