@@ -33,6 +33,7 @@ const httpSuite = [
   'test/auth.test.ts',
   'test/checks.test.ts',
   'test/connector-types.test.ts',
+  'test/conditional.test.ts',
   'test/connectors.test.ts',
   'test/hostile-input.test.ts',
   'test/http.test.ts',

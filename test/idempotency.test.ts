@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connector } from '../src/connectors/schemas.js';
-import { hashBody } from '../src/http/idempotency.js';
+import { fingerprint } from '../src/http/idempotency.js';
 import { ABANDONED_AFTER_MS, IDEMPOTENCY_TTL_MS } from '../src/store/idempotency-store.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
 
@@ -73,7 +73,7 @@ describe('Idempotency-Key on POST /api/connectors', () => {
       .values({
         account_id: account.id,
         key: 'key-running',
-        request_hash: hashBody(body),
+        request_hash: fingerprint(body),
         state: 'running',
         response_status: null,
         response: null,

@@ -1,19 +1,30 @@
 import { createHash } from 'node:crypto';
+import { stringify } from 'safe-stable-stringify';
 import { AppError } from '../errors.js';
 import type { Precondition, StoredConnector } from '../store/connector-store.js';
 
-/** A strong ETag for one version of a connector: it changes whenever `updatedAt` moves. */
-export function etagOf(connector: Pick<StoredConnector, 'id' | 'updatedAt'>): string {
-  const digest = createHash('sha256').update(`${connector.id}\0${connector.updatedAt}`).digest('base64url');
+/**
+ * A strong ETag of one representation (RFC 9110 8.8.1): a digest of the connector exactly as this
+ * caller receives it, keys sorted. It changes when the version moves, when a check adds `lastCheck`,
+ * and differs between a masked and a revealed view of the same version.
+ */
+export function etagOf(representation: unknown): string {
+  const digest = createHash('sha256')
+    .update(stringify(representation) ?? '')
+    .digest('base64url');
   return `"${digest.slice(0, 22)}"`;
 }
 
 /**
  * The precondition of an `If-Match` header (RFC 9110, strong comparison): `*` matches any stored
- * version, otherwise one of the listed tags must be the current ETag; a mismatch is 412. No
+ * version, otherwise one of the listed tags must be the current ETag of the caller's view (`present`);
+ * a mismatch is 412. No
  * header: no precondition, the last write wins (ilert's clients never send one).
  */
-export function ifMatch(header: string | undefined): Precondition | undefined {
+export function ifMatch(
+  header: string | undefined,
+  present: (connector: StoredConnector) => unknown,
+): Precondition | undefined {
   if (header === undefined) return undefined;
   const value = header.trim();
   if (value === '*') return () => {};
@@ -22,7 +33,7 @@ export function ifMatch(header: string | undefined): Precondition | undefined {
     .map((tag) => tag.trim())
     .filter((tag) => tag !== '');
   return (current) => {
-    const etag = etagOf(current);
+    const etag = etagOf(present(current));
     if (!tags.includes(etag)) {
       throw new AppError(
         412,

@@ -1,26 +1,46 @@
 import { createHash } from 'node:crypto';
+import { stringify } from 'safe-stable-stringify';
 import { AppError } from '../errors.js';
 
 const keyPattern = /^[\x21-\x7e]{1,255}$/;
+/** The draft's form: an sf-string (RFC 8941), printable ASCII in quotes, `\"` and `\\` escaped. */
+const quotedKeyPattern = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/;
 
-/** The Idempotency-Key header: absent, or 1 to 255 visible ASCII characters (else 400). */
-export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  if (typeof header !== 'string' || !keyPattern.test(header)) {
-    throw new AppError(
-      400,
-      'INVALID_IDEMPOTENCY_KEY',
-      'Idempotency-Key must be given once, as 1 to 255 visible ASCII characters (a UUID is a good choice)',
-      [{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }],
-    );
-  }
-  return header;
+function invalidKey(): AppError {
+  return new AppError(
+    400,
+    'INVALID_IDEMPOTENCY_KEY',
+    'Idempotency-Key must be given once, as 1 to 255 visible ASCII characters, bare or as a quoted string (a UUID is a good choice)',
+    [{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }],
+  );
 }
 
-/** The request's fingerprint: the same key with another body is a client bug, not a retry. */
-export function hashBody(body: unknown): string {
+/**
+ * The Idempotency-Key header: absent, or 1 to 255 visible ASCII characters (else 400). The IETF
+ * draft sends it as a quoted string (`"8e03978e-…"`), Stripe's clients bare: both name the same key.
+ */
+export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string') throw invalidKey();
+  const quoted = quotedKeyPattern.exec(header)?.[1];
+  if (quoted === undefined) {
+    if (!keyPattern.test(header)) throw invalidKey();
+    return header;
+  }
+  // Inside quotes a space is part of the key, as the sf-string grammar allows.
+  const key = quoted.replace(/\\(["\\])/g, '$1');
+  if (key.length < 1 || key.length > 255) throw invalidKey();
+  return key;
+}
+
+/**
+ * The request's fingerprint: the same key with another body is a client bug, not a retry. The
+ * parsed body with its keys sorted: whitespace and key order are how a client serialises, not
+ * what it asks for.
+ */
+export function fingerprint(body: unknown): string {
   return createHash('sha256')
-    .update(JSON.stringify(body ?? null))
+    .update(stringify(body ?? null) ?? 'null')
     .digest('hex');
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RevealSecrets } from '../../config.js';
 import { findConnectorType } from '../../connectors/registry.js';
 import { ConnectorListSchema, ConnectorSchema } from '../../connectors/schemas.js';
@@ -10,7 +10,7 @@ import type { ConnectorStore, StoredConnector } from '../../store/connector-stor
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import { principalOf } from '../auth.js';
 import { etagOf, ifMatch } from '../conditional.js';
-import { hashBody, idempotencyErrors, idempotencyKeyOf } from '../idempotency.js';
+import { fingerprint, idempotencyErrors, idempotencyKeyOf } from '../idempotency.js';
 import { parsePage } from '../paging.js';
 import { presentConnector } from '../present.js';
 
@@ -82,20 +82,16 @@ export function connectorRoutes(
         name: input.name,
         params: input.params,
       });
-      return reply.code(createStatus).header('ETag', etagOf(created)).send(present(created));
+      return reply.code(createStatus).send(tagged(reply, present(created)));
     }
 
     // With an Idempotency-Key: the first request with it creates, a retry replays its response.
-    const begun = await idempotency.begin(accountId, key, hashBody(request.body));
+    const begun = await idempotency.begin(accountId, key, fingerprint(request.body));
     if (begun.kind === 'replay') {
-      const replayed = begun.body;
-      if (isObject(replayed) && typeof replayed.id === 'string' && typeof replayed.updatedAt === 'string') {
-        reply.header('ETag', etagOf({ id: replayed.id, updatedAt: replayed.updatedAt }));
-      }
       return reply
         .code(begun.status === 201 ? 201 : 200)
         .header('Idempotent-Replayed', 'true')
-        .send(replayed);
+        .send(tagged(reply, begun.body));
     }
     if (begun.kind === 'mismatch') throw idempotencyErrors.mismatch();
     if (begun.kind === 'in-progress') throw idempotencyErrors.inProgress();
@@ -107,7 +103,7 @@ export function connectorRoutes(
         { type: input.type.id, name: input.name, params: input.params },
         (trx, connector) => idempotency.complete(trx, accountId, key, createStatus, present(connector)),
       );
-      return reply.code(createStatus).header('ETag', etagOf(created)).send(present(created));
+      return reply.code(createStatus).send(tagged(reply, present(created)));
     } catch (error) {
       await idempotency.release(accountId, key);
       throw error;
@@ -118,8 +114,7 @@ export function connectorRoutes(
     const { accountId, present } = caller(request);
     const connector = await store.get(accountId, request.params.id);
     if (!connector) throw errors.connectorNotFound('id', request.params.id);
-    reply.header('ETag', etagOf(connector));
-    return present(connector);
+    return tagged(reply, present(connector));
   });
 
   app.get<{ Params: { name: string } }>(
@@ -129,8 +124,7 @@ export function connectorRoutes(
       const { accountId, present } = caller(request);
       const connector = await store.getByName(accountId, request.params.name);
       if (!connector) throw errors.connectorNotFound('name', request.params.name);
-      reply.header('ETag', etagOf(connector));
-      return present(connector);
+      return tagged(reply, present(connector));
     },
   );
 
@@ -138,28 +132,34 @@ export function connectorRoutes(
     const { accountId, actor, present } = caller(request);
     const { id } = request.params;
     const body: unknown = request.body;
-    const precondition = ifMatch(request.headers['if-match']);
+    const precondition = ifMatch(request.headers['if-match'], present);
     const updated = await store.update(accountId, actor, id, (current) => {
+      // The precondition first (RFC 9110 13.2.1): a stale If-Match is 412 whatever the body holds.
+      precondition?.(current);
       if (isObject(body) && 'type' in body && body.type !== current.type)
         throw errors.typeImmutable(current.type);
       const input = parseConnectorInput(withKeptSecrets(body, current, revealSecrets));
-      precondition?.(current);
       return { name: input.name, params: input.params };
     });
     if (!updated) throw errors.connectorNotFound('id', id);
-    reply.header('ETag', etagOf(updated));
-    return present(updated);
+    return tagged(reply, present(updated));
   });
 
   app.delete<{ Params: IdParams }>('/api/connectors/:id', async (request, reply) => {
-    const { accountId, actor } = caller(request);
+    const { accountId, actor, present } = caller(request);
     const deleted = await store.delete(
       accountId,
       actor,
       request.params.id,
-      ifMatch(request.headers['if-match']),
+      ifMatch(request.headers['if-match'], present),
     );
     if (!deleted) throw errors.connectorNotFound('id', request.params.id);
     return reply.code(204).send();
   });
+}
+
+/** The representation, with its ETag set on the reply. */
+function tagged<T>(reply: FastifyReply, representation: T): T {
+  reply.header('ETag', etagOf(representation));
+  return representation;
 }

@@ -1,0 +1,100 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Connector } from '../src/connectors/schemas.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
+
+const jira = typeOf('jira');
+let t: TestContext;
+beforeEach(async () => {
+  t = await buildTestApp();
+});
+afterEach(() => t.close());
+
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  t.call('POST', '/api/connectors', { body, headers });
+
+describe('the ETag is of the representation', () => {
+  it('differs between the masked and the revealed view of one version', async () => {
+    const { id } = json<Connector>(await post(validBody(jira, 'two views')));
+    const asWriter = (await t.call('GET', `/api/connectors/${id}`)).headers.etag;
+    const asReader = (await t.call('GET', `/api/connectors/${id}`, { key: t.keys.read })).headers.etag;
+    expect(asWriter).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    expect(asReader).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    expect(asReader).not.toBe(asWriter);
+  });
+
+  it('changes when a check result is recorded, and a PUT with the old tag gets 412', async () => {
+    const created = await post(validBody(jira, 'checked'));
+    const connector = json<Connector>(created);
+    const before = created.headers.etag as string;
+    // What a check records (POST …/check against a target): only lastCheck moves, not the version.
+    const lastCheck = {
+      ok: false,
+      status: 'unreachable',
+      message: 'no answer',
+      latencyMs: 5,
+      checkedAt: new Date().toISOString(),
+    };
+    await t.database.db
+      .updateTable('connectors')
+      .set({ last_check: JSON.stringify(lastCheck) })
+      .where('id', '=', connector.id)
+      .execute();
+    const read = await t.call('GET', `/api/connectors/${connector.id}`);
+    expect(json<Connector>(read).lastCheck?.status).toBe('unreachable');
+    expect(read.headers.etag).not.toBe(before);
+    const stale = await t.call('PUT', `/api/connectors/${connector.id}`, {
+      body: validBody(jira, 'checked', 'v2'),
+      headers: { 'if-match': before },
+    });
+    expect(stale.statusCode).toBe(412);
+    expect(stale.headers.etag).toBe(read.headers.etag);
+  });
+
+  it('answers a stale If-Match with 412 before it validates the body (RFC 9110 13.2.1)', async () => {
+    const { id } = json<Connector>(await post(validBody(jira, 'stale first')));
+    for (const body of [{ name: '', type: 'jira' }, validBody(typeOf('slack'), 'other type')]) {
+      const response = await t.call('PUT', `/api/connectors/${id}`, {
+        body,
+        headers: { 'if-match': '"not-the-current-tag-xxxx"' },
+      });
+      expect(response.statusCode, response.body).toBe(412);
+      expect(json<ErrorResponse>(response).code).toBe('PRECONDITION_FAILED');
+    }
+  });
+});
+
+describe('the Idempotency-Key fingerprint and forms', () => {
+  it('takes the same body with its keys in another order or other whitespace as a retry', async () => {
+    const first = await t.call('POST', '/api/connectors', {
+      headers: { 'idempotency-key': 'order-1', 'content-type': 'application/json' },
+      body: '{"name":"ordered","type":"jira","params":{"url":"https://10.0.0.1/","email":"e","password":"p"}}',
+    });
+    expect(first.statusCode).toBe(200);
+    const reordered = await t.call('POST', '/api/connectors', {
+      headers: { 'idempotency-key': 'order-1', 'content-type': 'application/json' },
+      body: '{ "params": {"password":"p", "email":"e", "url":"https://10.0.0.1/"},\n "type":"jira", "name":"ordered" }',
+    });
+    expect(reordered.statusCode, reordered.body).toBe(200);
+    expect(reordered.headers['idempotent-replayed']).toBe('true');
+    expect(reordered.headers.etag).toBe(first.headers.etag);
+    expect(json(reordered)).toEqual(json(first));
+  });
+
+  it('reads the quoted form of the IETF draft as the same key as the bare one', async () => {
+    const body = validBody(jira, 'quoted');
+    const bare = await post(body, { 'idempotency-key': 'abc-123' });
+    const quoted = await post(body, { 'idempotency-key': '"abc-123"' });
+    expect(quoted.statusCode).toBe(200);
+    expect(quoted.headers['idempotent-replayed']).toBe('true');
+    expect(json(quoted)).toEqual(json(bare));
+    const spaced = await post(validBody(jira, 'spaced'), { 'idempotency-key': '"with a \\"space\\""' });
+    expect(spaced.statusCode).toBe(200);
+    const again = await post(validBody(jira, 'spaced'), { 'idempotency-key': '"with a \\"space\\""' });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    for (const malformed of ['""', 'bare space', '"tab\tinside"', `"${'x'.repeat(256)}"`]) {
+      const response = await post(validBody(jira, 'never'), { 'idempotency-key': malformed });
+      expect(response.statusCode, malformed).toBe(400);
+      expect(json<ErrorResponse>(response).code).toBe('INVALID_IDEMPOTENCY_KEY');
+    }
+  });
+});
