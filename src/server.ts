@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp, DEFAULT_CHECK_SETTINGS } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
+import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger } from './logger.js';
 import { openKeyring, type ResolvedKeyring } from './secrets/setup.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
@@ -15,6 +16,7 @@ import { describeLocation } from './store/location.js';
  */
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
+  warnIfRedisUrlUnused(config, logger);
   const database = openDatabase(config.database, {
     synchronous: config.sqliteSynchronous,
     poolSize: config.databasePoolSize,

@@ -46,3 +46,15 @@ export function parseRateLimit(value: string | undefined): RateLimitSetting | un
   const window = windows[match[2] as keyof typeof windows];
   return { perKey: { max: Number(match[1]), ...window }, description: `${match[1]}/${match[2]}` };
 }
+
+/** The warning for REDIS_URL set without PLUGBOARD_RATE_LIMIT. */
+export const REDIS_URL_UNUSED =
+  'REDIS_URL is set but unused: it only holds rate-limit counters, and rate limits are off because PLUGBOARD_RATE_LIMIT is unset; set PLUGBOARD_RATE_LIMIT (e.g. 300/min or ilert) or unset REDIS_URL';
+
+/** Logs REDIS_URL_UNUSED at start when REDIS_URL is set but rate limits are off. */
+export function warnIfRedisUrlUnused(
+  config: { readonly rateLimit: RateLimitSetting | undefined; readonly redisUrl: string | undefined },
+  log: { warn(message: string): void },
+): void {
+  if (config.redisUrl && !config.rateLimit) log.warn(REDIS_URL_UNUSED);
+}

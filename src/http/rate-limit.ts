@@ -1,8 +1,17 @@
-import fastifyRateLimit from '@fastify/rate-limit';
+import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
-import type { RateLimitRule, RateLimitSetting } from './rate-limit-setting.js';
+import {
+  LIMIT_FIELD,
+  limitField,
+  POLICY_FIELD,
+  type Policy,
+  policyField,
+  type Reading,
+} from './rate-limit-headers.js';
+import { connectRedisCounters, DEFAULT_REDIS_KEY_PREFIX } from './rate-limit-redis.js';
+import type { RateLimitSetting } from './rate-limit-setting.js';
+import { type CounterStore, memoryCounters, type WindowCount } from './rate-limit-store.js';
 
 export interface RateLimitSettings {
   readonly setting: RateLimitSetting;
@@ -16,180 +25,166 @@ export interface RateLimitSettings {
 
 /** Routes that are never limited: load balancers and client generators call them freely. */
 export const UNLIMITED_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/api/openapi.json']);
-export const DEFAULT_REDIS_KEY_PREFIX = 'plugboard:rate-limit:';
-/** A Redis command slower than this fails, and the request goes through uncounted. */
-const REDIS_COMMAND_TIMEOUT_MS = 500;
+
+/** Statuses that a request with a key gets when the key did not authorize it. */
+const REFUSED_KEY_STATUSES: ReadonlySet<number> = new Set([401, 403]);
+
+/** What the budgets said about one request; written into the RateLimit fields when it is answered. */
+interface RequestBudget {
+  readonly readings: Reading[];
+  /** The reading that refused the request (429), if one did. */
+  exceeded?: Reading;
+  /** Counted against the anonymous budget already (it came without a key). */
+  anonymousCounted: boolean;
+}
 
 function isUnlimited(request: FastifyRequest): boolean {
   return UNLIMITED_ROUTES.has(request.routeOptions.url ?? '');
 }
 
-/** The client's address; IPv6 clients are counted by /64, as they usually own the whole prefix. */
-function clientAddress(request: FastifyRequest): string {
-  return fastifyRateLimit.normalizeIP(request.ip);
+/** A non-empty Authorization header: auth treats an empty one as missing. */
+function hasKey(request: FastifyRequest): boolean {
+  return Boolean(request.headers.authorization);
 }
 
-function tooManyRequests(rule: RateLimitRule, scope: string, ttlMs: number): AppError {
-  const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
+/** The client's address; IPv6 clients are counted by /64, as they usually own the whole prefix. */
+function clientAddress(request: FastifyRequest): string {
+  return normalizeIP(request.ip);
+}
+
+function reading(policy: Policy, window: WindowCount): Reading {
+  return {
+    policy,
+    remaining: Math.max(0, policy.rule.max - window.count),
+    resetSeconds: Math.max(1, Math.ceil(window.resetMs / 1000)),
+  };
+}
+
+const scopes = {
+  key: 'for this API key',
+  anonymous: 'from this address without a valid API key',
+  ip: 'from this IP address',
+} as const;
+
+function tooManyRequests(budget: RequestBudget, exceeded: Reading): AppError {
+  budget.exceeded = { ...exceeded, remaining: 0 };
+  const { rule, name } = exceeded.policy;
   return new AppError(
     429,
     'RATE_LIMITED',
-    `rate limit exceeded: at most ${rule.max} requests per ${rule.per} ${scope}; retry in ${seconds} s`,
+    `rate limit exceeded: at most ${rule.max} requests per ${rule.per} ${scopes[name]}; retry in ${exceeded.resetSeconds} s`,
     undefined,
-    { 'Retry-After': String(seconds) },
+    { 'Retry-After': String(exceeded.resetSeconds) },
   );
 }
 
-/** The URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'REDIS_URL';
-  }
-}
+/** The policies in the order the fields list them: the request's own budget first. */
+const ORDER = ['key', 'anonymous', 'ip'] as const;
 
 /**
- * Connects to Redis and checks that it answers; throws with a message naming REDIS_URL if not.
- * Start fails rather than counting in memory: with several servers a silent fallback would
- * multiply every budget by their number, and a wrong REDIS_URL would go unnoticed.
+ * RateLimit-Policy names every budget this request counted against; RateLimit gives what is left
+ * of each, or on a 429 only the budget that refused it (its `t` equals Retry-After). A budget whose
+ * counting failed (Redis away) is left out: no headers rather than a full budget nobody counted.
  */
-async function connectRedis(
-  app: FastifyInstance,
-  url: string,
-  timeoutMs: number,
-): Promise<{ client: Redis; close(): Promise<void> }> {
-  // Loaded only here: most servers count in memory, and ioredis costs start-up time.
-  const { Redis } = await import('ioredis');
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectionName: 'plugboard-rate-limit',
-    connectTimeout: timeoutMs,
-    // While Redis is away a command fails at once (the request then goes through uncounted)
-    // instead of waiting in a queue for a reconnect.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-  });
-  let lastError: Error | undefined;
-  let running = false;
-  let healthy = false;
-  function lost(error: Error | undefined): void {
-    if (!running || !healthy) return;
-    healthy = false;
-    app.log.warn(
-      { err: error },
-      'Redis for rate limits does not answer: requests go through uncounted until it is back',
-    );
-  }
-  client.on('error', (error: Error) => {
-    lastError = error;
-    lost(error);
-  });
-  client.on('close', () => lost(lastError));
-  client.on('ready', () => {
-    if (!running || healthy) return;
-    healthy = true;
-    app.log.info('Redis for rate limits answers again');
-  });
-  try {
-    await client.connect();
-    await client.ping();
-  } catch (error) {
-    client.disconnect();
-    const cause = lastError ?? error;
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new Error(
-      `REDIS_URL is set, but Redis at ${redactUrl(url)} does not answer (${reason}); start Redis, fix REDIS_URL, or unset it to count requests in memory`,
-    );
-  }
-  running = true;
-  healthy = true;
-  return {
-    client,
-    async close() {
-      running = false;
-      await client.quit().catch(() => client.disconnect());
-    },
-  };
+function writeFields(reply: FastifyReply, budget: RequestBudget): void {
+  const readings = [...budget.readings].sort(
+    (a, b) => ORDER.indexOf(a.policy.name) - ORDER.indexOf(b.policy.name),
+  );
+  if (readings.length === 0) return;
+  reply.header(POLICY_FIELD, policyField(readings.map((r) => r.policy)));
+  reply.header(LIMIT_FIELD, limitField(budget.exceeded ? [budget.exceeded] : readings));
 }
 
 /**
  * Per-key request budgets, and with the ilert preset a per-IP budget too (PLUGBOARD_RATE_LIMIT).
- * Over budget: 429 RATE_LIMITED with Retry-After and the IETF RateLimit-* headers. Call it
- * before authentication is installed and before any route.
+ * Over budget: 429 RATE_LIMITED with Retry-After; answers carry the RateLimit-Policy and
+ * RateLimit fields of draft-ietf-httpapi-ratelimit-headers. Call it before authentication is
+ * installed and before any route.
  *
- * - The per-key budget is @fastify/rate-limit's route-level `onRequest` hook; route-level hooks
- *   run after the app-level ones, so after authentication has set `request.principal`.
- *   Requests that carry no key at all are counted earlier, by address, against the same budget
- *   (authentication would refuse them before the route hook runs).
- * - The per-IP budget is a second limiter of the same plugin (`createRateLimit`), checked
- *   before authentication, for every request from the address, keys or not.
- * - Counters live in memory or in Redis; a Redis outage lets requests through (skipOnError).
+ * - `ip` (ilert preset): every request from the address, counted before authentication.
+ * - `anonymous`: requests from the address without a valid key. Those without a key are counted
+ *   before authentication; those whose key is refused (401, or 403 for a read-only key) are
+ *   counted when answered. Once it is spent, requests with a key from the address are refused
+ *   too, before their key is looked up: guessing keys costs a database lookup each.
+ * - `key`: each API key, counted after authentication (preParsing), before the body is read.
+ * - Counters live in memory or in Redis; a Redis outage lets requests through, without headers.
  */
 export async function installRateLimit(
   app: FastifyInstance,
   settings: RateLimitSettings | undefined,
 ): Promise<void> {
   if (!settings) return;
-  const { perKey, perIp } = settings.setting;
-  const redis = settings.redisUrl
-    ? await connectRedis(app, settings.redisUrl, settings.redisConnectTimeoutMs ?? 3_000)
-    : undefined;
-  if (redis) app.addHook('onClose', () => redis.close());
+  const keyPolicy: Policy = { name: 'key', rule: settings.setting.perKey };
+  const anonymousPolicy: Policy = { name: 'anonymous', rule: settings.setting.perKey };
+  const ipPolicy: Policy | undefined = settings.setting.perIp && { name: 'ip', rule: settings.setting.perIp };
 
-  await app.register(fastifyRateLimit, {
-    global: true,
-    hook: 'onRequest',
-    max: perKey.max,
-    timeWindow: perKey.windowMs,
-    keyGenerator: (request) =>
-      request.principal ? `key:${request.principal.keyId}` : `anonymous:${clientAddress(request)}`,
-    allowList: (request) => isUnlimited(request),
-    errorResponseBuilder: (request, context) =>
-      tooManyRequests(
-        perKey,
-        request.principal ? 'for this API key' : 'from this address without an API key',
-        context.ttl,
-      ),
-    enableDraftSpec: true,
-    skipOnError: true,
-    cache: 10_000,
-    ...(redis ? { redis: redis.client, nameSpace: settings.redisKeyPrefix ?? DEFAULT_REDIS_KEY_PREFIX } : {}),
-  });
-
+  let counters: CounterStore;
+  if (settings.redisUrl) {
+    const redis = await connectRedisCounters(app.log, settings.redisUrl, {
+      keyPrefix: settings.redisKeyPrefix ?? DEFAULT_REDIS_KEY_PREFIX,
+      connectTimeoutMs: settings.redisConnectTimeoutMs ?? 3_000,
+    });
+    app.addHook('onClose', () => redis.close());
+    counters = redis.counters;
+  } else {
+    counters = memoryCounters();
+  }
   app.log.info(
-    { rateLimit: settings.setting.description, counters: redis ? 'redis' : 'memory' },
+    { rateLimit: settings.setting.description, counters: settings.redisUrl ? 'redis' : 'memory' },
     'rate limits are on',
   );
 
-  // The same limiter as the route hook: a request is counted once, whichever runs first.
-  const countPerKey = app.rateLimit();
-  const countPerIp = perIp
-    ? app.createRateLimit({
-        max: perIp.max,
-        timeWindow: perIp.windowMs,
-        keyGenerator: (request) => `ip:${clientAddress(request)}`,
-      })
-    : undefined;
+  const budgets = new WeakMap<FastifyRequest, RequestBudget>();
 
-  app.addHook('onRequest', async function beforeAuthentication(request: FastifyRequest, reply: FastifyReply) {
+  /** Counts the request against `policy`; throws 429 when that spends more than the budget. */
+  async function count(budget: RequestBudget, policy: Policy, key: string): Promise<void> {
+    const window = await counters.hit(`${policy.name}:${key}`, policy.rule.windowMs);
+    if (!window) return;
+    const result = reading(policy, window);
+    budget.readings.push(result);
+    if (window.count > policy.rule.max) throw tooManyRequests(budget, result);
+  }
+
+  app.addHook('onRequest', async function beforeAuthentication(request) {
     if (isUnlimited(request)) return;
-    if (perIp && countPerIp) {
-      const result = await countPerIp(request);
-      if (!result.isAllowed && result.isExceeded) {
-        reply.headers({
-          'ratelimit-limit': perIp.max,
-          'ratelimit-remaining': 0,
-          'ratelimit-reset': result.ttlInSeconds,
-          'retry-after': result.ttlInSeconds,
-        });
-        throw tooManyRequests(perIp, 'from this IP address', result.ttl);
-      }
+    const budget: RequestBudget = { readings: [], anonymousCounted: false };
+    budgets.set(request, budget);
+    const address = clientAddress(request);
+    if (!hasKey(request)) {
+      if (ipPolicy) await count(budget, ipPolicy, address);
+      budget.anonymousCounted = true;
+      await count(budget, anonymousPolicy, address);
+      return;
     }
-    if (!request.headers.authorization) await countPerKey.call(this, request, reply);
+    const [, spent] = await Promise.all([
+      ipPolicy ? count(budget, ipPolicy, address) : undefined,
+      counters.peek(`${anonymousPolicy.name}:${address}`),
+    ]);
+    if (spent && spent.count >= anonymousPolicy.rule.max) {
+      const result = reading(anonymousPolicy, spent);
+      budget.readings.push(result);
+      throw tooManyRequests(budget, result);
+    }
+  });
+
+  // After every onRequest hook, authentication's included; before the body is read.
+  app.addHook('preParsing', async (request) => {
+    const budget = budgets.get(request);
+    if (budget && request.principal) await count(budget, keyPolicy, request.principal.keyId);
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const budget = budgets.get(request);
+    if (!budget) return payload;
+    if (!budget.anonymousCounted && hasKey(request) && REFUSED_KEY_STATUSES.has(reply.statusCode)) {
+      budget.anonymousCounted = true;
+      const window = await counters.hit(
+        `${anonymousPolicy.name}:${clientAddress(request)}`,
+        anonymousPolicy.rule.windowMs,
+      );
+      if (window) budget.readings.push(reading(anonymousPolicy, window));
+    }
+    writeFields(reply, budget);
+    return payload;
   });
 }
