@@ -1,5 +1,5 @@
-import { errors } from '../../errors.js';
 import type { FastifyInstance } from 'fastify';
+import { errors } from '../../errors.js';
 import type { DatabaseHandle } from '../../store/database.js';
 
 /** GET /healthz: 200 once the database answers, 503 while it does not. No key needed. */
@@ -11,7 +11,9 @@ export function healthRoutes(app: FastifyInstance, database: DatabaseHandle): vo
     } catch (error) {
       request.log.warn({ err: error }, 'health check: the database does not answer');
       // The API's error shape, like every other error; load balancers look at the status alone.
-      throw errors.unavailable('the database does not answer or does not take writes; the server log has the cause');
+      throw errors.unavailable(
+        'the database does not answer or does not take writes; the server log has the cause',
+      );
     }
   });
 }
