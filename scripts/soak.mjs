@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run soak`: a soak test of the compiled server (it runs `npm run build` first).
+ * `npm run soak`: a soak test of the built server (it runs `npm run build` first).
  *
  * Starts `node bin/plugboard.js serve` on 127.0.0.1 with a temporary database, creates keys for two
  * accounts with `plugboard keys create`, and runs a mixed workload at a fixed rate from five keys:
@@ -9,8 +9,9 @@
  * of each account from the acknowledged responses; at the end it lists every account through the
  * API and compares names, types and params with the model.
  *
- * Prints requests, errors by status, p50/p99 latency and the server's RSS at start and end, and
- * exits non-zero on a mismatch or any error. Settings: SOAK_SECONDS (default 600), SOAK_RATE
+ * Prints requests, errors by status, p50/p99 latency and the server's RSS (cold, after a warm-up of
+ * a minute or a quarter of the run, at the end, and every 10 s), and exits non-zero on a mismatch,
+ * any error, or RSS that grew after the warm-up by more than 24 MiB and 20 %. Settings: SOAK_SECONDS (default 600), SOAK_RATE
  * (requests per second, default 200), SOAK_SKIP_BUILD=1. Nothing leaves 127.0.0.1.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -46,20 +47,14 @@ function log(line) {
 // The server
 
 if (process.env.SOAK_SKIP_BUILD !== '1') {
+  // The whole build: bin/plugboard.js runs the bundle (dist/plugboard.mjs), not dist/cli.js.
   log('soak: npm run build');
-  const build = spawnSync(
-    process.execPath,
-    [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
-  );
+  const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) process.exit(1);
 }
 const bin = join(root, 'bin/plugboard.js');
-if (!existsSync(join(root, 'dist/cli.js'))) {
-  process.stderr.write('soak: dist/cli.js is missing; run `npm run build` first\n');
+if (!existsSync(join(root, 'dist/plugboard.mjs'))) {
+  process.stderr.write('soak: dist/plugboard.mjs is missing; run `npm run build` first\n');
   process.exit(1);
 }
 
@@ -169,6 +164,11 @@ for (const account of accounts) {
   account.busy = new Set();
 }
 const rssStart = rssKiB();
+/** RSS every 10 s of the run: memory is judged after a warm-up, not from the cold start. */
+const rssSamples = [];
+const WARM_UP_SECONDS = Math.min(60, SECONDS / 4);
+/** Growth after the warm-up that counts as a leak: the larger of 24 MiB and 20 % of the warm RSS. */
+const GROWTH_LIMIT = { kib: 24 * 1024, fraction: 0.2 };
 
 // ---------------------------------------------------------------------------------------------
 // The workload
@@ -408,6 +408,7 @@ await new Promise((resolve) => {
       work.finally(() => pending.delete(work));
     }
     if (elapsed >= nextReport) {
+      rssSamples.push({ at: elapsed, kib: rssKiB() });
       log(
         `soak: ${Math.round(elapsed)} s, ${stats.sent} requests, ${Object.values(stats.errors).reduce((a, b) => a + b, 0)} errors, ${inFlight} in flight, RSS ${mib(rssKiB())}`,
       );
@@ -422,6 +423,17 @@ await new Promise((resolve) => {
 await Promise.all([...pending]);
 const elapsed = (performance.now() - started) / 1000;
 const rssEnd = rssKiB();
+rssSamples.push({ at: elapsed, kib: rssEnd });
+const warm = rssSamples.find((sample) => sample.at >= WARM_UP_SECONDS) ?? rssSamples[0];
+// The end is the median of the last three samples: one sample can land on a garbage-collection peak.
+const last = rssSamples
+  .slice(-3)
+  .map((sample) => sample.kib)
+  .sort((a, b) => a - b);
+const endKiB = last[Math.floor(last.length / 2)] ?? rssEnd;
+const growthKiB = endKiB - warm.kib;
+const growthLimitKiB = Math.max(GROWTH_LIMIT.kib, warm.kib * GROWTH_LIMIT.fraction);
+const memoryFlat = growthKiB <= growthLimitKiB;
 if (serverExit) fail(`the server died during the soak (${JSON.stringify(serverExit)})`);
 
 // ---------------------------------------------------------------------------------------------
@@ -483,12 +495,21 @@ log(`errors:     ${errorCount === 0 ? 'none' : entries(stats.errors)}`);
 log(
   `latency:    p50 ${quantile(0.5).toFixed(1)} ms, p99 ${quantile(0.99).toFixed(1)} ms, max ${quantile(1).toFixed(1)} ms`,
 );
-log(`server RSS: start ${mib(rssStart)}, end ${mib(rssEnd)}`);
+log(
+  `server RSS: start ${mib(rssStart)} (cold), after ${Math.round(warm.at)} s of warm-up ${mib(warm.kib)}, end ${mib(endKiB)}: ${growthKiB >= 0 ? '+' : ''}${mib(growthKiB)} (limit +${mib(growthLimitKiB)}) ${memoryFlat ? 'flat' : 'GROWING'}`,
+);
+log(`RSS samples: ${rssSamples.map((sample) => `${Math.round(sample.at)} s ${mib(sample.kib)}`).join(', ')}`);
 log(`final:      ${stored} connectors in ${accounts.length} accounts, ${mismatches.length} mismatches`);
 for (const mismatch of mismatches.slice(0, 20)) log(`  ${mismatch}`);
 log(`shutdown:   ${exit ? `exit ${JSON.stringify(exit)}` : 'did not exit within 15 s'}`);
 
-const failed = mismatches.length > 0 || errorCount > 0 || stats.backlogSkips > 0 || !exit || exit.code !== 0;
+const failed =
+  mismatches.length > 0 ||
+  errorCount > 0 ||
+  stats.backlogSkips > 0 ||
+  !memoryFlat ||
+  !exit ||
+  exit.code !== 0;
 if (failed) {
   process.stderr.write(`soak: FAILED; the server log and database are kept in ${dir}\n`);
   if (!exit) server.kill('SIGKILL');
