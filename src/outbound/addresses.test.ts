@@ -146,6 +146,8 @@ describe('refused ranges', () => {
     expect(refusalReason('169.254.169.254')).toMatch(/metadata/);
     expect(refusalReason('::ffff:127.0.0.1')).toBe('loopback, as IPv4 inside IPv6');
     expect(refusalReason('fd00:ec2::254')).toMatch(/unique-local/);
+    expect(refusalReason('255.255.255.255')).toBe('broadcast');
+    expect(refusalReason('255.255.255.254')).toBe('reserved');
   });
 });
 

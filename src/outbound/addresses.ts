@@ -138,8 +138,9 @@ const REFUSED_V4 = refusals([
   ['198.51.100.0/24', 'documentation'],
   ['203.0.113.0/24', 'documentation'],
   ['224.0.0.0/4', 'multicast'],
-  ['240.0.0.0/4', 'reserved'],
+  // Before 240.0.0.0/4, which contains it: the first matching range names the reason.
   ['255.255.255.255/32', 'broadcast'],
+  ['240.0.0.0/4', 'reserved'],
 ]);
 
 /** IPv6 ranges whose last 32 bits are an IPv4 address that decides. */

@@ -1,16 +1,6 @@
-import dns from 'node:dns';
 import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
-import {
-  type AllowedTargets,
-  type IpFamily,
-  isAllowedAddress,
-  NO_ALLOWED_TARGETS,
-  normalizeHostName,
-  parseAllowedTargets,
-  refusalReason,
-} from './addresses.js';
+import { NO_ALLOWED_TARGETS, normalizeHostName, parseAllowedTargets } from './addresses.js';
+import { Call, type Hop, where } from './exchange.js';
 import {
   type OutboundClient,
   OutboundError,
@@ -35,12 +25,14 @@ import {
  *   port, https → http, another scheme, a malformed Location) and a redirect beyond the limit is NOT
  *   followed: the 3xx response is returned as is (status, headers including `location`, body), and it is
  *   up to the caller to treat it as a failed check. 301/302/303 turn a POST into a body-less GET.
- * - The time limit covers the whole call (DNS, connect, TLS, redirects, body). At most `maxBytes` of
+ * - The time limit covers the whole call (DNS, connect, TLS, redirects, body); a request's `deadline`
+ *   can end it earlier, so that several calls of one task share one limit. At most `maxBytes` of
  *   body are read; a declared or actual larger body fails with `too_large` and closes the connection.
  * - No connection reuse (`agent: false`), `User-Agent: Plugboard-Check/1`, no headers but the caller's
  *   (minus hop-by-hop ones and Host, which are set here), no proxy.
  * - Error messages name the host (and port) and what happened, never the path, query, userinfo or a
- *   header.
+ *   header, nor the addresses a host name resolved to. A header value HTTP cannot carry is refused
+ *   (`invalid_header`) before anything is sent.
  */
 
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -62,33 +54,6 @@ const MANAGED_HEADERS = new Set([
   'trailer',
   'expect',
 ]);
-
-interface PinnedAddress {
-  readonly address: string;
-  readonly family: IpFamily;
-}
-
-interface Hop {
-  readonly url: URL;
-  readonly method: 'GET' | 'POST';
-  readonly headers: Record<string, string>;
-  readonly body: string | undefined;
-}
-
-interface RawResponse {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
-
-/** `host[:port]` as shown in messages — no userinfo, path or query. */
-function where(url: URL): string {
-  return url.host;
-}
-
-function timeoutError(url: URL, timeoutMs: number): OutboundError {
-  return new OutboundError('timeout', `no complete answer from ${where(url)} within ${timeoutMs} ms`);
-}
 
 function parseTarget(text: string): URL {
   let url: URL;
@@ -114,67 +79,6 @@ function withoutUserinfo(url: URL): URL {
   return copy;
 }
 
-function isLocalhostName(name: string): boolean {
-  return name === 'localhost' || name.endsWith('.localhost');
-}
-
-/** The address literal of an IP host (`[::1]` → `::1`), or undefined for a name. */
-function literalAddress(url: URL): PinnedAddress | undefined {
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const family = net.isIP(host);
-  return family === 4 || family === 6 ? { address: host, family } : undefined;
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA']);
-const CONNECT_CODES: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection closed without a complete answer',
-  EPIPE: 'connection closed while sending',
-  ECONNABORTED: 'connection aborted',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  EHOSTDOWN: 'host down',
-  ENETDOWN: 'network down',
-  EADDRNOTAVAIL: 'address not available',
-};
-
-/** Maps a Node error to an OutboundError; the message never repeats Node's (which may quote more). */
-function classify(error: unknown, url: URL, timeoutMs: number): OutboundError {
-  if (error instanceof OutboundError) return error;
-  const code = errorCode(error);
-  if (code !== undefined && DNS_CODES.has(code)) {
-    return new OutboundError('dns', `could not resolve ${url.hostname} (${code})`);
-  }
-  if (code !== undefined && code in CONNECT_CODES) {
-    return new OutboundError('connect', `could not talk to ${where(url)}: ${CONNECT_CODES[code]} (${code})`);
-  }
-  if (code === 'ETIMEDOUT' || code === 'ERR_SOCKET_CONNECTION_TIMEOUT') return timeoutError(url, timeoutMs);
-  if (code?.startsWith('HPE_')) {
-    return new OutboundError('protocol', `malformed HTTP answer from ${where(url)} (${code})`);
-  }
-  if (error instanceof Error && error.message === 'socket hang up') {
-    return new OutboundError('connect', `${where(url)} hung up without answering`);
-  }
-  const tls = url.protocol === 'https:' ? 'TLS or HTTP failure' : 'HTTP failure';
-  return new OutboundError('protocol', `${tls} talking to ${where(url)}${code ? ` (${code})` : ''}`);
-}
-
-function collectHeaders(raw: readonly string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] ?? '').toLowerCase();
-    const value = raw[i + 1] ?? '';
-    const previous = headers[name];
-    headers[name] = previous === undefined ? value : `${previous}, ${value}`;
-  }
-  return headers;
-}
-
 function requestHeaders(given: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(given ?? {})) {
@@ -182,7 +86,10 @@ function requestHeaders(given: Readonly<Record<string, string>> | undefined): Re
       http.validateHeaderName(name);
       http.validateHeaderValue(name, value);
     } catch {
-      throw new OutboundError('protocol', 'refused: a request header has an invalid name or value');
+      throw new OutboundError(
+        'invalid_header',
+        'refused: a request header holds characters that HTTP headers cannot carry; nothing was sent',
+      );
     }
     if (!MANAGED_HEADERS.has(name.toLowerCase())) headers[name] = value;
   }
@@ -210,156 +117,6 @@ function redirectTarget(status: number, headers: Record<string, string>, current
   return withoutUserinfo(next);
 }
 
-class Call {
-  private readonly deadline: number;
-  /** Addresses per normalised host name, resolved once per call. */
-  private readonly resolved = new Map<string, readonly PinnedAddress[]>();
-
-  constructor(
-    private readonly allow: AllowedTargets,
-    private readonly timeoutMs: number,
-    private readonly maxBytes: number,
-  ) {
-    this.deadline = Date.now() + timeoutMs;
-  }
-
-  private remaining(url: URL): number {
-    const left = this.deadline - Date.now();
-    if (left <= 0) throw timeoutError(url, this.timeoutMs);
-    return left;
-  }
-
-  /** The checked addresses to connect to, or an OutboundError. */
-  async check(url: URL): Promise<readonly PinnedAddress[]> {
-    const literal = literalAddress(url);
-    if (literal !== undefined) {
-      if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow)) {
-        const reason = refusalReason(literal.address) ?? 'refused';
-        throw new OutboundError('blocked', `refused: ${url.hostname} is not a public address (${reason})`);
-      }
-      return [literal];
-    }
-    const name = normalizeHostName(url.hostname);
-    const addresses = this.resolved.get(name) ?? (await this.resolve(url, name));
-    this.resolved.set(name, addresses);
-    for (const { address, family } of addresses) {
-      if (!isAllowedAddress(address, family, name, this.allow)) {
-        const reason = refusalReason(address) ?? 'refused';
-        throw new OutboundError(
-          'blocked',
-          `refused: ${name} resolves to ${address}, not a public address (${reason})`,
-        );
-      }
-    }
-    return addresses;
-  }
-
-  private async resolve(url: URL, name: string): Promise<readonly PinnedAddress[]> {
-    const lookupName = isLocalhostName(name) ? 'localhost' : url.hostname;
-    let timer: NodeJS.Timeout | undefined;
-    const expiry = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(timeoutError(url, this.timeoutMs)), this.remaining(url));
-    });
-    try {
-      const found = await Promise.race([dns.promises.lookup(lookupName, { all: true }), expiry]);
-      const usable = found.filter((a): a is PinnedAddress => a.family === 4 || a.family === 6);
-      if (usable.length === 0)
-        throw new OutboundError('dns', `could not resolve ${url.hostname} (no address)`);
-      return usable;
-    } catch (error) {
-      throw classify(error, url, this.timeoutMs);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** One HTTP exchange to already-checked addresses. */
-  send(hop: Hop, addresses: readonly PinnedAddress[]): Promise<RawResponse> {
-    const { url } = hop;
-    const remaining = this.remaining(url);
-    const [first] = addresses;
-    if (first === undefined)
-      return Promise.reject(new OutboundError('dns', `no address for ${url.hostname}`));
-    const pinnedLookup: net.LookupFunction = (_hostname, options, callback) => {
-      if (options.all)
-        callback(
-          null,
-          addresses.map((a) => ({ address: a.address, family: a.family })),
-        );
-      else callback(null, first.address, first.family);
-    };
-    const literal = literalAddress(url);
-    const headers = { ...hop.headers };
-    if (hop.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(hop.body));
-    const options: https.RequestOptions = {
-      protocol: url.protocol,
-      hostname: literal?.address ?? url.hostname,
-      port: url.port === '' ? undefined : Number(url.port),
-      path: `${url.pathname}${url.search}`,
-      method: hop.method,
-      headers,
-      agent: false,
-      lookup: pinnedLookup,
-    };
-    if (url.protocol === 'https:' && literal === undefined)
-      options.servername = normalizeHostName(url.hostname);
-
-    return new Promise<RawResponse>((resolve, reject) => {
-      let settled = false;
-      let request: http.ClientRequest | undefined;
-      const timer = setTimeout(() => fail(timeoutError(url, this.timeoutMs)), remaining);
-      const fail = (error: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        request?.destroy();
-        reject(classify(error, url, this.timeoutMs));
-      };
-      const succeed = (response: RawResponse) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        request?.destroy();
-        resolve(response);
-      };
-      const tooLarge = () =>
-        new OutboundError('too_large', `the answer from ${where(url)} exceeds ${this.maxBytes} bytes`);
-
-      try {
-        request = (url.protocol === 'https:' ? https : http).request(options);
-      } catch (error) {
-        fail(error);
-        return;
-      }
-      request.on('error', fail);
-      request.on('response', (response) => {
-        const status = response.statusCode ?? 0;
-        const responseHeaders = collectHeaders(response.rawHeaders);
-        const declared = Number(response.headers['content-length']);
-        if (Number.isFinite(declared) && declared > this.maxBytes) {
-          fail(tooLarge());
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > this.maxBytes) fail(tooLarge());
-          else chunks.push(chunk);
-        });
-        response.on('error', fail);
-        response.on('end', () => {
-          succeed({ status, headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') });
-        });
-        response.on('close', () => {
-          if (!response.complete) fail(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-        });
-      });
-      request.end(hop.body);
-    });
-  }
-}
-
 export function createOutboundClient(options: OutboundOptions = {}): OutboundClient {
   const allow = options.allowedTargets ? parseAllowedTargets(options.allowedTargets) : NO_ALLOWED_TARGETS;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -378,6 +135,8 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
   }
 
   return {
+    timeoutMs,
+    maxBytes,
     async request(request: OutboundRequest): Promise<OutboundResponse> {
       if (request.method !== 'GET' && request.method !== 'POST') {
         throw new OutboundError('protocol', 'refused: only GET and POST are supported');
@@ -389,7 +148,7 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
           `refused: the URL for ${where(url)} carries a user name or password; send credentials in a header`,
         );
       }
-      const call = new Call(allow, timeoutMs, maxBytes);
+      const call = new Call(allow, timeoutMs, maxBytes, request.deadline);
       let hop: Hop = {
         url,
         method: request.method,

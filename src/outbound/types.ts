@@ -5,10 +5,17 @@ export interface OutboundRequest {
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
+  /**
+   * Epoch milliseconds by which the call must be complete, when it is shorter than the client's own
+   * time limit: several calls of one credential check share one deadline.
+   */
+  readonly deadline?: number;
 }
 
 export interface OutboundResponse {
   readonly status: number;
+  /** The reason phrase of the status line (`Unauthorized`), as the target sent it; may be empty. */
+  readonly statusMessage: string;
   /** Lower-case header names; repeated headers joined with ", ". */
   readonly headers: Readonly<Record<string, string>>;
   /** The body as UTF-8 text, at most `maxBytes` of it. */
@@ -20,13 +27,22 @@ export interface OutboundResponse {
 /**
  * Why a call did not produce a response:
  * - `blocked`: the target is (or resolves to) a refused address, or a redirect left the host;
+ * - `invalid_header`: a request header holds characters HTTP does not allow (a line break, a
+ *   character beyond Latin-1); nothing was sent;
  * - `dns`: the host name does not resolve;
  * - `connect`: the connection was refused or reset, or the server hung up without answering;
  * - `timeout`: no complete answer within the time limit;
  * - `too_large`: the answer was larger than the limit;
  * - `protocol`: anything else (a TLS failure, a malformed answer).
  */
-export type OutboundFailure = 'blocked' | 'dns' | 'connect' | 'timeout' | 'too_large' | 'protocol';
+export type OutboundFailure =
+  | 'blocked'
+  | 'invalid_header'
+  | 'dns'
+  | 'connect'
+  | 'timeout'
+  | 'too_large'
+  | 'protocol';
 
 export class OutboundError extends Error {
   constructor(
@@ -40,6 +56,10 @@ export class OutboundError extends Error {
 
 /** Makes outbound HTTP calls that are safe from server-side request forgery. */
 export interface OutboundClient {
+  /** The time limit of one call, in milliseconds; a caller's `deadline` can only shorten it. */
+  readonly timeoutMs: number;
+  /** The most body bytes read from one answer. */
+  readonly maxBytes: number;
   request(request: OutboundRequest): Promise<OutboundResponse>;
 }
 

@@ -1,5 +1,11 @@
-import { OutboundError, type OutboundRequest, type OutboundResponse } from '../../outbound/types.js';
-import type { CheckContext, CheckOutcome, Params } from './types.js';
+import {
+  OutboundError,
+  type OutboundFailure,
+  type OutboundRequest,
+  type OutboundResponse,
+} from '../../outbound/types.js';
+import { reasonPhrase, targetSaid } from './said.js';
+import type { CheckOutcome, CheckRun, Params } from './types.js';
 
 /** A param that validation guarantees is present (required by the type). */
 export function value(params: Params, name: string): string {
@@ -15,66 +21,84 @@ export function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}${path}`;
 }
 
-const MAX_MESSAGE = 200;
-
-/** The first non-empty string in `values`, looking into arrays and objects breadth-first, boundedly. */
-function firstString(...values: unknown[]): string | undefined {
-  const queue: unknown[] = [...values];
-  for (let seen = 0; seen < queue.length && seen < 200; seen++) {
-    const value = queue[seen];
-    if (typeof value === 'string' && value.trim() !== '') return value.trim();
-    if (Array.isArray(value)) queue.push(...value.slice(0, 20));
-    else if (typeof value === 'object' && value !== null) queue.push(...Object.values(value).slice(0, 20));
-  }
-  return undefined;
+/**
+ * A target's answer as checks see it: body, headers and reason phrase already redacted of every
+ * credential the check sent, and `said`, the target's own short message, ready to quote.
+ */
+export interface TargetResponse extends OutboundResponse {
+  readonly said: string | undefined;
 }
 
-/** The target's own short message from a JSON error body (Jira, ServiceNow, Zendesk, GitHub, …), if any. */
-export function targetMessage(response: OutboundResponse): string | undefined {
-  let body: unknown;
-  try {
-    body = JSON.parse(response.body);
-  } catch {
-    return undefined;
-  }
-  if (typeof body !== 'object' || body === null) return undefined;
-  const b = body as Record<string, unknown>;
-  const error =
-    typeof b.error === 'object' && b.error !== null ? (b.error as Record<string, unknown>) : undefined;
-  const found = firstString(
-    b.errorMessages,
-    b.message,
-    error?.message,
-    error?.data,
-    b.error,
-    b.description,
-    b.error_description,
-    b.errors,
-  );
-  return found && found.length > MAX_MESSAGE ? `${found.slice(0, MAX_MESSAGE)}…` : found;
+function heard(response: OutboundResponse, run: CheckRun): TargetResponse {
+  const { redactor } = run;
+  const headers: Record<string, string> = {};
+  for (const [name, text] of Object.entries(response.headers)) headers[name] = redactor.redact(text);
+  return {
+    status: response.status,
+    statusMessage: reasonPhrase(response, redactor),
+    headers,
+    body: redactor.redact(response.body),
+    url: response.url,
+    said: targetSaid(response.body, redactor),
+  };
 }
 
-/** `HTTP 401 (Unauthorized): <what the target said>` */
-export function describeResponse(response: OutboundResponse): string {
-  const said = targetMessage(response);
-  return `HTTP ${response.status}${said ? `: ${said}` : ''}`;
+function size(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 }
 
-/** Calls the target; a network failure becomes the check's result instead of an exception. */
+function hostOf(url: string): string {
+  return URL.canParse(url) ? new URL(url).host : 'the target';
+}
+
+/** What each kind of outbound failure means for a check. */
+const FAILURES: Readonly<
+  Record<OutboundFailure, (error: OutboundError, run: CheckRun, request: OutboundRequest) => CheckOutcome>
+> = {
+  blocked: (error) => ({ status: 'failed', message: error.message }),
+  invalid_header: () => ({
+    status: 'failed',
+    message:
+      'the credential holds characters that cannot be sent in an HTTP header (a line break, a control ' +
+      'character or a character such as €); check that it was copied whole and nothing else with it',
+  }),
+  too_large: (_error, run, request) => ({
+    status: 'failed',
+    message: `${hostOf(request.url)} answered with more than ${size(run.http.maxBytes)}, which is not how its API answers this check; check the URL`,
+  }),
+  timeout: (_error, run, request) => ({
+    status: 'unreachable',
+    message: `no complete answer from ${hostOf(request.url)} within the ${run.http.timeoutMs} ms a check may take`,
+  }),
+  dns: (error) => ({ status: 'unreachable', message: error.message }),
+  connect: (error) => ({ status: 'unreachable', message: error.message }),
+  protocol: (error) => ({ status: 'unreachable', message: error.message }),
+};
+
+/**
+ * Calls the target under the check's deadline, after recording every credential header it sends.
+ * A network failure becomes the check's result instead of an exception.
+ */
 export async function call(
-  context: CheckContext,
+  run: CheckRun,
   request: OutboundRequest,
-): Promise<{ response: OutboundResponse } | { outcome: CheckOutcome }> {
+): Promise<{ response: TargetResponse } | { outcome: CheckOutcome }> {
+  for (const [name, text] of Object.entries(request.headers ?? {})) run.redactor.addHeader(name, text);
   try {
-    return { response: await context.http.request(request) };
+    return { response: heard(await run.http.request({ ...request, deadline: run.deadline }), run) };
   } catch (error) {
     if (!(error instanceof OutboundError)) throw error;
-    const status = error.kind === 'blocked' ? 'failed' : 'unreachable';
-    return { outcome: { status, message: error.message } };
+    return { outcome: FAILURES[error.kind](error, run, request) };
   }
 }
 
-function redirectHost(response: OutboundResponse): string {
+/** `HTTP 401 Unauthorized: <what the target said>` */
+export function describeResponse(response: TargetResponse): string {
+  const reason = response.statusMessage === '' ? '' : ` ${response.statusMessage}`;
+  return `HTTP ${response.status}${reason}${response.said ? `: ${response.said}` : ''}`;
+}
+
+function redirectHost(response: TargetResponse): string {
   const location = response.headers.location;
   if (!location || !URL.canParse(location, response.url)) return '';
   return ` to ${new URL(location, response.url).host}`;
@@ -84,7 +108,7 @@ function redirectHost(response: OutboundResponse): string {
  * The usual reading of an authenticated GET: 2xx is ok, 401/403 means the credentials were
  * refused, 404 that the URL is not the service's, anything else a failure with what it said.
  */
-export function judge(response: OutboundResponse, service: string): CheckOutcome {
+export function judge(response: TargetResponse, service: string): CheckOutcome {
   const httpStatus = response.status;
   if (httpStatus >= 200 && httpStatus < 300)
     return { status: 'ok', message: `${service} accepted the credentials`, httpStatus };
@@ -114,15 +138,11 @@ export function judge(response: OutboundResponse, service: string): CheckOutcome
 
 /** One authenticated GET, judged the usual way. */
 export async function getAndJudge(
-  context: CheckContext,
+  run: CheckRun,
   service: string,
   url: string,
   headers: Record<string, string>,
 ): Promise<CheckOutcome> {
-  const result = await call(context, {
-    method: 'GET',
-    url,
-    headers: { accept: 'application/json', ...headers },
-  });
+  const result = await call(run, { method: 'GET', url, headers: { accept: 'application/json', ...headers } });
   return 'outcome' in result ? result.outcome : judge(result.response, service);
 }

@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { ConnectorType } from '../define.js';
-import { SECRET_PLACEHOLDER } from '../secrets.js';
-import type { CheckContext, Params } from './types.js';
+import { Redactor } from './redact.js';
+import type { CheckContext, CheckRun, Params } from './types.js';
 
 export const CheckResultSchema = Type.Object({
   ok: Type.Boolean(),
@@ -15,23 +15,23 @@ export const CheckResultSchema = Type.Object({
 });
 export type CheckResult = Static<typeof CheckResultSchema>;
 
-/** Every value of a secret param replaced in a message, should a target ever echo one back. */
-function scrub(message: string, type: ConnectorType, params: Params): string {
-  let clean = message;
-  for (const name of type.secretParams) {
-    const secret = params[name];
-    if (secret && secret.length >= 4) clean = clean.split(secret).join(SECRET_PLACEHOLDER);
-  }
-  return clean;
-}
-
-/** Runs a type's check; whatever happens at the target, the answer is a result. */
+/**
+ * Runs a type's check; whatever happens at the target, the answer is a result. All its calls share
+ * one deadline (the client's time limit, from the start of the check), and its message is redacted of
+ * the secret params and of every credential its calls sent (collected by `call`).
+ */
 export async function runCheck(
   type: ConnectorType,
   params: Params,
   context: CheckContext,
 ): Promise<CheckResult> {
   const started = performance.now();
+  const redactor = new Redactor();
+  for (const name of type.secretParams) {
+    const secret = params[name];
+    if (secret) redactor.addSecret(secret);
+  }
+  const run: CheckRun = { ...context, deadline: Date.now() + context.http.timeoutMs, redactor };
   const definition = type.check;
   let outcome: { status: CheckResult['status']; message: string; httpStatus?: number };
   if (definition.kind === 'offline') {
@@ -41,7 +41,7 @@ export async function runCheck(
       : { status: 'not_checkable', message: definition.reason };
   } else {
     try {
-      outcome = await definition.run(params, context);
+      outcome = await definition.run(params, run);
     } catch {
       // A target's answer that a check did not foresee is still the target's failure, not ours.
       outcome = {
@@ -53,7 +53,7 @@ export async function runCheck(
   return {
     ok: outcome.status === 'ok',
     status: outcome.status,
-    message: scrub(outcome.message, type, params),
+    message: redactor.redactMessage(outcome.message),
     ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
     latencyMs: Math.round(performance.now() - started),
     checkedAt: new Date().toISOString(),

@@ -1,9 +1,18 @@
 import type { OutboundClient } from '../../outbound/types.js';
+import type { Redactor } from './redact.js';
 
-/** What a check can use: the SSRF-safe HTTP client, and fixed endpoints that tests point at fakes. */
+/** What checks can use: the SSRF-safe HTTP client, and fixed endpoints that tests point at fakes. */
 export interface CheckContext {
   readonly http: OutboundClient;
   readonly endpoints: { readonly github: string };
+}
+
+/** One run of one check: the context, plus what binds all the calls of that run together. */
+export interface CheckRun extends CheckContext {
+  /** Epoch ms by which every call of the check must be complete: one time limit for the whole check. */
+  readonly deadline: number;
+  /** Every credential the check sends, collected by `call`, so that none comes back in the message. */
+  readonly redactor: Redactor;
 }
 
 export type CheckStatus = 'ok' | 'failed' | 'unreachable' | 'not_checkable';
@@ -27,7 +36,7 @@ export type CheckDefinition =
   | {
       readonly kind: 'online';
       readonly description: string;
-      run(params: Params, context: CheckContext): Promise<CheckOutcome>;
+      run(params: Params, run: CheckRun): Promise<CheckOutcome>;
     }
   | {
       readonly kind: 'offline';

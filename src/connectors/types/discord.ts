@@ -1,5 +1,9 @@
-import { call, judge, value } from '../checks/http.js';
+import { call, describeResponse, judge, value } from '../checks/http.js';
+import { isRecord, parseJson } from '../checks/said.js';
 import { defineConnectorType, param } from '../define.js';
+
+/** Discord's JSON error code for a webhook that does not exist (any more). */
+const UNKNOWN_WEBHOOK = 10015;
 
 export const discord = defineConnectorType({
   id: 'discord',
@@ -18,7 +22,16 @@ export const discord = defineConnectorType({
         headers: { accept: 'application/json' },
       });
       if ('outcome' in result) return result.outcome;
-      const outcome = judge(result.response, 'Discord');
+      const { response } = result;
+      const body = parseJson(response.body)?.value;
+      if (response.status === 404 && isRecord(body) && body.code === UNKNOWN_WEBHOOK) {
+        return {
+          status: 'failed',
+          message: `Discord does not know this webhook (${describeResponse(response)}): it was deleted, or the URL is incomplete; create a webhook in the channel's settings and use its URL`,
+          httpStatus: 404,
+        };
+      }
+      const outcome = judge(response, 'Discord');
       return outcome.status === 'ok' ? { ...outcome, message: 'Discord knows this webhook' } : outcome;
     },
   },

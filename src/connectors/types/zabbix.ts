@@ -1,52 +1,17 @@
-import { call, describeResponse, joinUrl, targetMessage, value } from '../checks/http.js';
-import type { CheckContext, CheckOutcome } from '../checks/types.js';
+import { joinUrl, value } from '../checks/http.js';
+import { rpc } from '../checks/json-rpc.js';
 import { defineConnectorType, param } from '../define.js';
 
-/** One JSON-RPC call; the parsed `result`, or the outcome that ends the check. */
-async function rpc(
-  context: CheckContext,
-  url: string,
-  method: string,
-  params: unknown,
-  token?: string,
-): Promise<{ result: unknown } | { outcome: CheckOutcome }> {
-  const answer = await call(context, {
-    method: 'POST',
-    url,
-    headers: {
-      'content-type': 'application/json-rpc',
-      accept: 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
-  });
-  if ('outcome' in answer) return answer;
-  const { response } = answer;
-  let body: { result?: unknown; error?: unknown } | undefined;
-  try {
-    body = JSON.parse(response.body) as { result?: unknown; error?: unknown };
-  } catch {
-    body = undefined;
-  }
-  if (response.status !== 200 || !body || (body.result === undefined && body.error === undefined)) {
-    return {
-      outcome: {
-        status: 'failed',
-        message: `no Zabbix JSON-RPC API at this URL (${describeResponse(response)})`,
-        httpStatus: response.status,
-      },
-    };
-  }
-  if (body.error !== undefined) {
-    return {
-      outcome: {
-        status: 'failed',
-        message: `Zabbix refused ${method}: ${targetMessage(response) ?? 'error'}`,
-        httpStatus: response.status,
-      },
-    };
-  }
-  return { result: body.result };
+/**
+ * Whether a Zabbix version takes the API token in the `Authorization: Bearer` header (6.4 and later)
+ * rather than in the request's `auth` member (before 6.4; removed in 7.2). An unreadable version is
+ * taken as a current one.
+ */
+export function usesBearerHeader(version: string): boolean {
+  const match = /^(\d+)\.(\d+)/.exec(version);
+  if (!match) return true;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > 6 || (major === 6 && minor >= 4);
 }
 
 export const zabbix = defineConnectorType({
@@ -59,22 +24,28 @@ export const zabbix = defineConnectorType({
   },
   check: {
     kind: 'online',
-    description: 'JSON-RPC apiinfo.version, then host.get (limit 1) with the API token',
+    description:
+      'JSON-RPC apiinfo.version, then host.get (limit 1) with the API token: as Authorization: Bearer from 6.4, in the auth member before',
     async run(params, context) {
       const url = joinUrl(value(params, 'url'), '/api_jsonrpc.php');
-      const version = await rpc(context, url, 'apiinfo.version', {});
+      const version = await rpc(context, 'Zabbix', { url, method: 'apiinfo.version', params: [] });
       if ('outcome' in version) return version.outcome;
-      const hosts = await rpc(
-        context,
+      const release =
+        typeof version.result === 'string' && /^[\w.+-]{1,40}$/.test(version.result) ? version.result : '';
+      const token = value(params, 'apiKey');
+      const hosts = await rpc(context, 'Zabbix', {
         url,
-        'host.get',
-        { output: ['hostid'], limit: 1 },
-        value(params, 'apiKey'),
-      );
+        method: 'host.get',
+        params: { output: ['hostid'], limit: 1 },
+        // Capitalised: Zabbix before 7.2.5 matched the header name case-sensitively (ZBX-22952).
+        ...(usesBearerHeader(release)
+          ? { headers: { Authorization: `Bearer ${token}` } }
+          : { extra: { auth: token } }),
+      });
       if ('outcome' in hosts) return hosts.outcome;
       return {
         status: 'ok',
-        message: `Zabbix ${String(version.result)} accepted the API token`,
+        message: `Zabbix ${release || '(version unknown)'} accepted the API token`,
         httpStatus: 200,
       };
     },

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { basicAuth } from './http.js';
+import { Redactor } from './redact.js';
+import { targetSaid } from './said.js';
+
+const STARS = '********';
+
+describe('Redactor', () => {
+  it('redacts every form of a basic-auth header: value, base64 payload, decoded pair, password', () => {
+    const redactor = new Redactor();
+    const header = basicAuth('me@x.io', 'S3cretPassw0rd');
+    redactor.addHeader('Authorization', header);
+    const payload = header.slice('Basic '.length);
+    expect(payload).toBe('bWVAeC5pbzpTM2NyZXRQYXNzdzByZA==');
+    for (const echoed of [
+      `Bad auth header: ${header}`,
+      `payload ${payload}`,
+      'user me@x.io:S3cretPassw0rd',
+      'password S3cretPassw0rd',
+    ]) {
+      const clean = redactor.redact(echoed);
+      expect(clean).toContain(STARS);
+      expect(clean).not.toMatch(/bWVAeC5p|S3cret|Passw0rd/);
+    }
+  });
+
+  it('redacts the token part of Bearer and `Token token=` headers', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('authorization', 'Bearer ghp_abc123def456');
+    redactor.addHeader('Authorization', 'Token token=zammad-token-1');
+    expect(redactor.redact('got ghp_abc123def456 and zammad-token-1')).toBe(`got ${STARS} and ${STARS}`);
+  });
+
+  it('leaves headers that carry no credential alone', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('accept', 'application/json');
+    redactor.addHeader('content-type', 'application/json-rpc');
+    expect(redactor.redact('expected application/json')).toBe('expected application/json');
+  });
+
+  it('redacts the credential-like parts of a secret URL, not only the whole URL', () => {
+    const redactor = new Redactor();
+    const token = 'AbCdEf-0123456789_ghIJKLmnopQRstuvWXyz';
+    redactor.addSecret(`https://discord.com/api/webhooks/112233445566/${token}?thread_id=99887766554433`);
+    const said = redactor.redact(`404: no route /api/webhooks/112233445566/${token} (thread 99887766554433)`);
+    expect(said).not.toContain(token);
+    expect(said).not.toContain('99887766554433');
+    // Short segments are not credentials.
+    expect(said).toContain('/api/');
+  });
+
+  it('redacts userinfo and percent-decoded forms of a secret URL', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('https://robot:pa%24%24word99@hooks.example.com/x');
+    expect(redactor.redact('login pa$$word99 failed')).toBe(`login ${STARS} failed`);
+  });
+
+  it('ignores secrets too short to look for', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('abc');
+    expect(redactor.redact('abc def')).toBe('abc def');
+  });
+
+  it('redacts before it cuts, and leaves no start of a credential at the cut', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('S3cretPassw0rd');
+    // Whole: redacted first, so the cut falls in the placeholder.
+    expect(redactor.truncate(`${'x'.repeat(16)}S3cretPassw0rd and more`, 22)).toBe(
+      `${'x'.repeat(16)}******…`,
+    );
+    // Already incomplete in the text (the target cut it): its start is still removed at the cut.
+    expect(redactor.truncate(`${'x'.repeat(16)}S3cretPassw0 and more`, 22)).toBe(
+      `${'x'.repeat(16)}${STARS}…`,
+    );
+    // Shorter than 4 characters of it: nothing to recognise.
+    expect(redactor.truncate(`${'x'.repeat(19)}S3cretPassw0 and more`, 22)).toBe(`${'x'.repeat(19)}S3c…`);
+  });
+
+  it('redacts a credential prefix before each … of a message, but not at its end', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('good-secret-1');
+    expect(redactor.redactMessage('quoted: abc good-se…) then good')).toBe(
+      `quoted: abc ${STARS}…) then good`,
+    );
+  });
+});
+
+describe('what the target said', () => {
+  const redactor = new Redactor();
+  redactor.addHeader('authorization', 'Bearer tok-123456789');
+
+  it('quotes the message of a JSON error, and joins a JSON-RPC error with its data', () => {
+    expect(targetSaid('{"errorMessages":["Client must be authenticated."]}', redactor)).toBe(
+      'Client must be authenticated.',
+    );
+    const rpc =
+      '{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params.","data":"Not authorised."},"id":1}';
+    expect(targetSaid(rpc, redactor)).toBe('Invalid params. Not authorised.');
+    expect(targetSaid('[{"message":"The operator account is blocked."}]', redactor)).toBe(
+      'The operator account is blocked.',
+    );
+  });
+
+  it('takes the first non-empty line of a text or HTML body, tags and scripts stripped', () => {
+    expect(targetSaid('\n  \nInvalid token tok-123456789\nsecond line', redactor)).toBe(
+      `Invalid token ${STARS}`,
+    );
+    const html =
+      '<!DOCTYPE html><html><head><script>var a = 1;</script><style>h1{}</style></head>\n' +
+      '<body><h1>Error <b>401</b> &amp; more</h1><p>details</p></body></html>';
+    expect(targetSaid(html, redactor)).toBe('Error 401 & more');
+    expect(targetSaid('<html><body><h1>404 Not Found</h1></body></html>', redactor)).toBe('404 Not Found');
+  });
+
+  it('redacts a credential that JSON escaping hid from the raw body', () => {
+    const slashed = new Redactor();
+    slashed.addSecret('abc/def/ghi');
+    expect(targetSaid('{"message":"bad token abc\\/def\\/ghi"}', slashed)).toBe(`bad token ${STARS}`);
+  });
+
+  it('keeps quotes short and on one line, without control or direction characters', () => {
+    const said = targetSaid(JSON.stringify({ message: `a\u202Eb\u0007c ${'y'.repeat(500)}` }), redactor);
+    expect(said).toMatch(/^a b c y+…$/);
+    expect(said?.length).toBeLessThanOrEqual(201);
+  });
+
+  it('says nothing for an empty body or JSON without a message', () => {
+    expect(targetSaid('', redactor)).toBeUndefined();
+    expect(targetSaid('{"id": 3}', redactor)).toBeUndefined();
+  });
+});

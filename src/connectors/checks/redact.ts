@@ -1,0 +1,121 @@
+import { SECRET_PLACEHOLDER } from '../secrets.js';
+
+/** Shorter secrets are not looked for: a 3-character password would mangle every message. */
+const MIN_SECRET = 4;
+/** The parts of a secret URL (path segments, query values, userinfo) that count as credentials. */
+const MIN_URL_PART = 8;
+/** The shortest start of a credential that is redacted where a text was cut. */
+const MIN_PREFIX = 4;
+/** Marks where a text was cut; what stands before it may be the start of a credential. */
+export const CUT = '…';
+
+/** Request headers that carry credentials: every form of their values is sensitive. */
+const CREDENTIAL_HEADER = /auth|token|key|secret|password|cookie|signature|session/i;
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Everything a credential check sent that must never come back in its message: the secret params,
+ * every credential header in every form a target may echo (the whole value, its token part, the
+ * base64 payload of basic auth and what it decodes to), and the credential-like parts of secret URLs.
+ * One per check run; `call` feeds it the headers it sends, so a check cannot forget one.
+ */
+export class Redactor {
+  private readonly values = new Set<string>();
+  /** `values`, longest first, so that a longer credential is replaced before a shorter part of it. */
+  private ordered: readonly string[] = [];
+
+  /** A sensitive string, when it is at least `min` characters long. */
+  add(value: string, min = MIN_SECRET): void {
+    if (value.length < min || value === SECRET_PLACEHOLDER || this.values.has(value)) return;
+    this.values.add(value);
+    this.ordered = [...this.values].sort((a, b) => b.length - a.length);
+  }
+
+  /** The value of a secret param; when it is a URL, also its path segments, query values and userinfo. */
+  addSecret(value: string): void {
+    this.add(value);
+    this.add(encodeURIComponent(value));
+    if (!URL.canParse(value)) return;
+    const url = new URL(value);
+    this.add(url.href);
+    const parts = [
+      url.username,
+      url.password,
+      ...url.pathname.split('/'),
+      ...url.search
+        .slice(1)
+        .split('&')
+        .map((pair) => pair.slice(pair.indexOf('=') + 1)),
+      url.hash.slice(1),
+    ];
+    for (const part of parts) {
+      this.add(part, MIN_URL_PART);
+      this.add(decoded(part), MIN_URL_PART);
+    }
+  }
+
+  /** A header the check sends: if it carries credentials, its value in every form a target may echo. */
+  addHeader(name: string, value: string): void {
+    if (!CREDENTIAL_HEADER.test(name)) return;
+    this.add(value);
+    const match = /^\s*([A-Za-z][\w.-]*)\s+(\S.*?)\s*$/.exec(value);
+    const scheme = match?.[1];
+    const credential = match?.[2];
+    if (scheme === undefined || credential === undefined) return;
+    this.add(credential);
+    if (scheme.toLowerCase() === 'basic') {
+      const pair = Buffer.from(credential, 'base64').toString('utf8');
+      this.add(pair);
+      this.add(pair.slice(pair.indexOf(':') + 1));
+    }
+    // `Token token=…`, `Digest username="…", response="…"`: each value of a key=value pair.
+    for (const item of credential.split(/[\s,]+/)) {
+      const equals = item.indexOf('=');
+      if (equals > 0) this.add(item.slice(equals + 1).replace(/^"|"$/g, ''));
+    }
+  }
+
+  /** `text` with every sensitive string replaced by the placeholder. */
+  redact(text: string): string {
+    let clean = text;
+    for (const value of this.ordered) {
+      if (clean.includes(value)) clean = clean.split(value).join(SECRET_PLACEHOLDER);
+    }
+    return clean;
+  }
+
+  /** `text` redacted, then cut to at most `max` characters (and `…`) without leaving the start of a credential. */
+  truncate(text: string, max: number): string {
+    const clean = this.redact(text);
+    if (clean.length <= max) return clean;
+    let cut = clean.slice(0, max);
+    // Not half of a surrogate pair.
+    if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+    return `${this.withoutTrailingPrefix(cut)}${CUT}`;
+  }
+
+  /** `message` redacted, and wherever it was cut (before each `…`) without the start of a credential. */
+  redactMessage(message: string): string {
+    const pieces = this.redact(message).split(CUT);
+    const last = pieces.length - 1;
+    return pieces.map((piece, i) => (i < last ? this.withoutTrailingPrefix(piece) : piece)).join(CUT);
+  }
+
+  private withoutTrailingPrefix(text: string): string {
+    for (const value of this.ordered) {
+      for (let length = Math.min(value.length - 1, text.length); length >= MIN_PREFIX; length--) {
+        if (text.endsWith(value.slice(0, length))) {
+          return `${text.slice(0, text.length - length)}${SECRET_PLACEHOLDER}`;
+        }
+      }
+    }
+    return text;
+  }
+}

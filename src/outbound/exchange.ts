@@ -1,0 +1,270 @@
+import dns from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import {
+  type AllowedTargets,
+  type IpFamily,
+  isAllowedAddress,
+  normalizeHostName,
+  refusalReason,
+} from './addresses.js';
+import { OutboundError } from './types.js';
+
+/**
+ * One outbound call on the wire: the address checks (with one DNS lookup per host name, whose
+ * answers are then pinned into the socket) and one HTTP exchange per hop, all under one deadline.
+ * The redirect policy and the request's shape are the client's (client.ts).
+ */
+
+export interface PinnedAddress {
+  readonly address: string;
+  readonly family: IpFamily;
+}
+
+export interface Hop {
+  readonly url: URL;
+  readonly method: 'GET' | 'POST';
+  readonly headers: Record<string, string>;
+  readonly body: string | undefined;
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly statusMessage: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** `host[:port]` as shown in messages — no userinfo, path or query. */
+export function where(url: URL): string {
+  return url.host;
+}
+
+/** `limit` says which time limit ran out: `within 5000 ms`, `before the caller's deadline`. */
+function timeoutError(url: URL, limit: string): OutboundError {
+  return new OutboundError('timeout', `no complete answer from ${where(url)} ${limit}`);
+}
+
+function isLocalhostName(name: string): boolean {
+  return name === 'localhost' || name.endsWith('.localhost');
+}
+
+/** The address literal of an IP host (`[::1]` → `::1`), or undefined for a name. */
+function literalAddress(url: URL): PinnedAddress | undefined {
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const family = net.isIP(host);
+  return family === 4 || family === 6 ? { address: host, family } : undefined;
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  return typeof error.code === 'string' ? error.code : undefined;
+}
+
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA']);
+const CONNECT_CODES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection closed without a complete answer',
+  EPIPE: 'connection closed while sending',
+  ECONNABORTED: 'connection aborted',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EHOSTDOWN: 'host down',
+  ENETDOWN: 'network down',
+  EADDRNOTAVAIL: 'address not available',
+};
+
+/** Maps a Node error to an OutboundError; the message never repeats Node's (which may quote more). */
+function classify(error: unknown, url: URL, limit: string): OutboundError {
+  if (error instanceof OutboundError) return error;
+  const code = errorCode(error);
+  if (code !== undefined && DNS_CODES.has(code)) {
+    return new OutboundError('dns', `could not resolve ${url.hostname} (${code})`);
+  }
+  if (code !== undefined && code in CONNECT_CODES) {
+    return new OutboundError('connect', `could not talk to ${where(url)}: ${CONNECT_CODES[code]} (${code})`);
+  }
+  if (code === 'ETIMEDOUT' || code === 'ERR_SOCKET_CONNECTION_TIMEOUT') return timeoutError(url, limit);
+  if (code?.startsWith('HPE_')) {
+    return new OutboundError('protocol', `malformed HTTP answer from ${where(url)} (${code})`);
+  }
+  if (error instanceof Error && error.message === 'socket hang up') {
+    return new OutboundError('connect', `${where(url)} hung up without answering`);
+  }
+  const tls = url.protocol === 'https:' ? 'TLS or HTTP failure' : 'HTTP failure';
+  return new OutboundError('protocol', `${tls} talking to ${where(url)}${code ? ` (${code})` : ''}`);
+}
+
+function collectHeaders(raw: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] ?? '').toLowerCase();
+    const value = raw[i + 1] ?? '';
+    const previous = headers[name];
+    headers[name] = previous === undefined ? value : `${previous}, ${value}`;
+  }
+  return headers;
+}
+
+export class Call {
+  private readonly deadline: number;
+  /** Which limit a timeout message names. */
+  private readonly limit: string;
+  /** Addresses per normalised host name, resolved once per call. */
+  private readonly resolved = new Map<string, readonly PinnedAddress[]>();
+
+  /** Ends at `timeoutMs` from now, or earlier at the caller's `deadline` (epoch ms). */
+  constructor(
+    private readonly allow: AllowedTargets,
+    timeoutMs: number,
+    private readonly maxBytes: number,
+    deadline?: number,
+  ) {
+    const own = Date.now() + timeoutMs;
+    this.deadline = deadline === undefined ? own : Math.min(own, deadline);
+    this.limit = this.deadline < own ? "before the caller's deadline" : `within ${timeoutMs} ms`;
+  }
+
+  private remaining(url: URL): number {
+    const left = this.deadline - Date.now();
+    if (left <= 0) throw timeoutError(url, this.limit);
+    return left;
+  }
+
+  /** The checked addresses to connect to, or an OutboundError. */
+  async check(url: URL): Promise<readonly PinnedAddress[]> {
+    const literal = literalAddress(url);
+    if (literal !== undefined) {
+      if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow)) {
+        const reason = refusalReason(literal.address) ?? 'refused';
+        throw new OutboundError('blocked', `refused: ${url.hostname} is not a public address (${reason})`);
+      }
+      return [literal];
+    }
+    const name = normalizeHostName(url.hostname);
+    const addresses = this.resolved.get(name) ?? (await this.resolve(url, name));
+    this.resolved.set(name, addresses);
+    for (const { address, family } of addresses) {
+      if (!isAllowedAddress(address, family, name, this.allow)) {
+        const reason = refusalReason(address) ?? 'refused';
+        // Not the address itself: what a name resolves to inside our network is not the caller's to learn.
+        throw new OutboundError(
+          'blocked',
+          `refused: ${name} resolves to an address that is not public (${reason})`,
+        );
+      }
+    }
+    return addresses;
+  }
+
+  private async resolve(url: URL, name: string): Promise<readonly PinnedAddress[]> {
+    const lookupName = isLocalhostName(name) ? 'localhost' : url.hostname;
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timeoutError(url, this.limit)), this.remaining(url));
+    });
+    try {
+      const found = await Promise.race([dns.promises.lookup(lookupName, { all: true }), expiry]);
+      const usable = found.filter((a): a is PinnedAddress => a.family === 4 || a.family === 6);
+      if (usable.length === 0)
+        throw new OutboundError('dns', `could not resolve ${url.hostname} (no address)`);
+      return usable;
+    } catch (error) {
+      throw classify(error, url, this.limit);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One HTTP exchange to already-checked addresses. */
+  send(hop: Hop, addresses: readonly PinnedAddress[]): Promise<RawResponse> {
+    const { url } = hop;
+    const remaining = this.remaining(url);
+    const [first] = addresses;
+    if (first === undefined)
+      return Promise.reject(new OutboundError('dns', `no address for ${url.hostname}`));
+    const pinnedLookup: net.LookupFunction = (_hostname, options, callback) => {
+      if (options.all)
+        callback(
+          null,
+          addresses.map((a) => ({ address: a.address, family: a.family })),
+        );
+      else callback(null, first.address, first.family);
+    };
+    const literal = literalAddress(url);
+    const headers = { ...hop.headers };
+    if (hop.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(hop.body));
+    const options: https.RequestOptions = {
+      protocol: url.protocol,
+      hostname: literal?.address ?? url.hostname,
+      port: url.port === '' ? undefined : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+      method: hop.method,
+      headers,
+      agent: false,
+      lookup: pinnedLookup,
+    };
+    if (url.protocol === 'https:' && literal === undefined)
+      options.servername = normalizeHostName(url.hostname);
+
+    return new Promise<RawResponse>((resolve, reject) => {
+      let settled = false;
+      let request: http.ClientRequest | undefined;
+      const timer = setTimeout(() => fail(timeoutError(url, this.limit)), remaining);
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        request?.destroy();
+        reject(classify(error, url, this.limit));
+      };
+      const succeed = (response: RawResponse) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        request?.destroy();
+        resolve(response);
+      };
+      const tooLarge = () =>
+        new OutboundError('too_large', `the answer from ${where(url)} exceeds ${this.maxBytes} bytes`);
+
+      try {
+        request = (url.protocol === 'https:' ? https : http).request(options);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      request.on('error', fail);
+      request.on('response', (response) => {
+        const status = response.statusCode ?? 0;
+        const responseHeaders = collectHeaders(response.rawHeaders);
+        const declared = Number(response.headers['content-length']);
+        if (Number.isFinite(declared) && declared > this.maxBytes) {
+          fail(tooLarge());
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > this.maxBytes) fail(tooLarge());
+          else chunks.push(chunk);
+        });
+        response.on('error', fail);
+        response.on('end', () => {
+          succeed({
+            status,
+            statusMessage: response.statusMessage ?? '',
+            headers: responseHeaders,
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+        response.on('close', () => {
+          if (!response.complete) fail(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+        });
+      });
+      request.end(hop.body);
+    });
+  }
+}
