@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connector } from '../src/connectors/schemas.js';
 import { fingerprint } from '../src/http/idempotency.js';
+import { generateMasterKey } from '../src/secrets/cipher.js';
+import { ephemeralKeyring } from '../src/secrets/keyring.js';
+import { rotateSecrets } from '../src/secrets/rotate.js';
 import { ABANDONED_AFTER_MS, IDEMPOTENCY_TTL_MS } from '../src/store/idempotency-store.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
 
@@ -159,6 +162,42 @@ describe('Idempotency-Key on POST /api/connectors', () => {
       })
       .execute();
     expect((await post(validBody(jira, 'taken over'), 'key-9')).statusCode).toBe(200);
+  });
+});
+
+describe('Idempotency-Key across a master key rotation', () => {
+  it('replays after rotate re-sealed the record and the old key was dropped', async () => {
+    const oldKey = generateMasterKey();
+    const newKey = generateMasterKey();
+    const body = validBody(jira, 'rotated');
+    const headers = { 'idempotency-key': 'key-rotated' };
+    const before = await buildTestApp({ keyring: ephemeralKeyring([oldKey]), shareable: true });
+    try {
+      const first = await before.call('POST', '/api/connectors', { body, headers });
+      expect(first.statusCode).toBe(200);
+      // PLUGBOARD_MASTER_KEY=new, PLUGBOARD_PREVIOUS_MASTER_KEYS=old.
+      const report = await rotateSecrets(before.database.db, ephemeralKeyring([newKey, oldKey]), {
+        settleMs: 0,
+        pauseMs: 0,
+      });
+      expect(report).toMatchObject({ resealed: 1, resealedRecords: 1, verifiedRecords: 1 });
+      expect(report.retiredKeyIds).toEqual([oldKey.id]);
+      const [record] = await before.database.db.selectFrom('idempotency_keys').select('response').execute();
+      expect(record?.response?.startsWith(`${newKey.id}|`)).toBe(true);
+
+      // The old key dropped: a retry still replays the first response.
+      const after = await buildTestApp({ keyring: ephemeralKeyring([newKey]), sameDatabaseAs: before });
+      try {
+        const again = await after.call('POST', '/api/connectors', { body, headers, key: after.keys.write });
+        expect(again.statusCode, again.body).toBe(200);
+        expect(again.headers['idempotent-replayed']).toBe('true');
+        expect(json(again)).toEqual(json(first));
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await before.close();
+    }
   });
 });
 

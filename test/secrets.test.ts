@@ -11,7 +11,7 @@ import { ephemeralKeyring } from '../src/secrets/keyring.js';
 import { createSecretBox } from '../src/secrets/secret-box.js';
 import { createConnectorStore } from '../src/store/connector-store.js';
 import { storedText, testBackend } from './backend.js';
-import { buildTestApp, json, type TestContext, typeOf, validParams } from './helpers.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validParams } from './helpers.js';
 
 const typesWithSecrets = connectorTypes.filter((type) => type.secretParams.size > 0);
 
@@ -226,6 +226,74 @@ describe('PLUGBOARD_REVEAL_SECRETS=never (secrets are write-only)', () => {
       body: { name: 'never 4', type: 'jira', params: { ...moved, password: 'new-home' } },
     });
     expect(resent.statusCode).toBe(200);
+  });
+
+  /** A PUT of `params` (name and type unchanged) to connector `id`. */
+  const put = (id: string, name: string, type: string, params: Record<string, string>) =>
+    t.call('PUT', `/api/connectors/${id}`, { body: { name, type, params } });
+
+  function expectResendRefusal(response: { statusCode: number; body: string }, secret: string): void {
+    expect(response.statusCode).toBe(400);
+    const error = JSON.parse(response.body) as ErrorResponse;
+    expect(error.message).toMatch(/the URL changed, so the stored secrets are not kept/);
+    expect(error.errors).toEqual([
+      { field: `/params/${secret}`, message: 'must be sent again when the URL changes' },
+    ]);
+  }
+
+  it('refuses, rather than drops, an optional stored secret left out of a PUT that changes the URL', async () => {
+    const params = { url: 'https://hooks.example.com/a', authorization: 'Bearer keep-me' };
+    const { id } = json<Connector>(
+      await t.call('POST', '/api/connectors', { body: { name: 'never dyn', type: 'dynamic', params } }),
+    );
+    const moved = { url: 'https://elsewhere.example.net/a' };
+    expectResendRefusal(await put(id, 'never dyn', 'dynamic', moved), 'authorization');
+    expectResendRefusal(
+      await put(id, 'never dyn', 'dynamic', { ...moved, authorization: SECRET_PLACEHOLDER }),
+      'authorization',
+    );
+    expect((await stored(id))?.params).toEqual(params);
+    // Left out without a URL change: kept. Sent empty with the new URL: no value any more.
+    expect((await put(id, 'never dyn', 'dynamic', { url: params.url })).statusCode).toBe(200);
+    expect((await stored(id))?.params).toEqual(params);
+    expect((await put(id, 'never dyn', 'dynamic', { ...moved, authorization: '' })).statusCode).toBe(200);
+    expect((await stored(id))?.params).toEqual({ ...moved, authorization: '' });
+  });
+
+  it('explains a required secret left out when the URL changes, instead of a bare "is required"', async () => {
+    const params = { url: 'https://j.example.com', email: 'e@example.com', password: 'stay' };
+    const { id } = json<Connector>(
+      await t.call('POST', '/api/connectors', { body: { name: 'never 5', type: 'jira', params } }),
+    );
+    const response = await put(id, 'never 5', 'jira', {
+      url: 'https://j2.example.com',
+      email: 'e@example.com',
+    });
+    expectResendRefusal(response, 'password');
+    expect(response.body).not.toContain('stay');
+    expect((await stored(id))?.params).toEqual(params);
+  });
+
+  it('applies the rule to a URL that is itself secret (zoom_chat)', async () => {
+    const params = { url: 'https://team.zoom.us/hook/one', authorization: 'zoom-token' };
+    const { id } = json<Connector>(
+      await t.call('POST', '/api/connectors', { body: { name: 'never zoom', type: 'zoom_chat', params } }),
+    );
+    const moved = { url: 'https://team.zoom.us/hook/two' };
+    expectResendRefusal(await put(id, 'never zoom', 'zoom_chat', moved), 'authorization');
+    expectResendRefusal(
+      await put(id, 'never zoom', 'zoom_chat', { ...moved, authorization: SECRET_PLACEHOLDER }),
+      'authorization',
+    );
+    expect((await stored(id))?.params).toEqual(params);
+    // The URL left out or sent back as the placeholder is no change: both secrets are kept.
+    expect((await put(id, 'never zoom', 'zoom_chat', {})).statusCode).toBe(200);
+    expect((await put(id, 'never zoom', 'zoom_chat', { url: SECRET_PLACEHOLDER })).statusCode).toBe(200);
+    expect((await stored(id))?.params).toEqual(params);
+    expect(
+      (await put(id, 'never zoom', 'zoom_chat', { ...moved, authorization: 'new-token' })).statusCode,
+    ).toBe(200);
+    expect((await stored(id))?.params).toEqual({ ...moved, authorization: 'new-token' });
   });
 
   it('still requires a secret on create', async () => {

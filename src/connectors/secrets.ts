@@ -51,8 +51,11 @@ export function joinSecrets(
  * For an update: a secret sent back as the placeholder keeps its stored value; with
  * `keepOmitted` (secrets are write-only), so does a secret left out of the body. A placeholder
  * with nothing stored behind it means "no value". Stored secrets are never kept when a URL param
- * changes: otherwise a caller who cannot read a secret could point the connector at a host of
- * theirs and have a credential check deliver it there. Non-string values are left for validation.
+ * changes (a secret URL too, such as a webhook URL with its token): otherwise a caller who cannot
+ * read a secret could point the connector at a host of theirs and have a credential check deliver
+ * it there. Such a secret is `refused` rather than dropped, whether it came back as the placeholder
+ * or was left out: the caller sends it again with the new URL (or, for an optional one, sends it
+ * empty). Non-string values are left for validation.
  */
 export function keepStoredSecrets(
   type: ConnectorType,
@@ -60,25 +63,24 @@ export function keepStoredSecrets(
   stored: Readonly<Record<string, string>>,
   { keepOmitted }: { keepOmitted: boolean },
 ): { params: Record<string, unknown>; refused: string[] } {
-  const merged: Record<string, unknown> = { ...params };
+  const wantsKept = (name: string) =>
+    params[name] === SECRET_PLACEHOLDER || (params[name] === undefined && keepOmitted);
+  /** The value a param has after the update: a kept secret keeps its stored one. */
+  const after = (name: string) =>
+    type.secretParams.has(name) && wantsKept(name) && stored[name] !== undefined
+      ? stored[name]
+      : params[name];
   const urlChanged = type.paramNames.some(
-    (name) =>
-      type.params[name]?.format === 'url' && !type.secretParams.has(name) && params[name] !== stored[name],
+    (name) => type.params[name]?.format === 'url' && after(name) !== stored[name],
   );
+  const merged: Record<string, unknown> = { ...params };
   const refused: string[] = [];
   for (const name of type.secretParams) {
     const storedValue = stored[name];
-    const sent = params[name];
-    const wantsKept = sent === SECRET_PLACEHOLDER || (sent === undefined && keepOmitted);
-    if (!wantsKept) continue;
-    if (storedValue === undefined) {
-      delete merged[name];
-    } else if (urlChanged) {
-      if (sent === SECRET_PLACEHOLDER) refused.push(name);
-      else delete merged[name];
-    } else {
-      merged[name] = storedValue;
-    }
+    if (!wantsKept(name)) continue;
+    if (storedValue === undefined) delete merged[name];
+    else if (urlChanged) refused.push(name);
+    else merged[name] = storedValue;
   }
   return { params: merged, refused };
 }

@@ -7,6 +7,8 @@ export interface MasterKey {
 }
 
 export const MASTER_KEY_BYTES = 32;
+/** A master key id is this many hex digits (stored beside every ciphertext; never changes). */
+export const MASTER_KEY_ID_LENGTH = 16;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const FORMAT = 'v1';
@@ -19,7 +21,11 @@ export class MasterKeyError extends Error {
 }
 
 export function masterKeyId(material: Buffer): string {
-  return createHash('sha256').update('plugboard master key id\0').update(material).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update('plugboard master key id\0')
+    .update(material)
+    .digest('hex')
+    .slice(0, MASTER_KEY_ID_LENGTH);
 }
 
 /** Reads a base64 (or base64url) master key; throws a message naming `source` but never the value. */

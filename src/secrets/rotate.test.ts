@@ -2,7 +2,7 @@
  * `rotateSecrets` in-process on a real SQLite file: ~1200 connectors across two accounts, made
  * once through the connector store and copied for each test.
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -206,8 +206,10 @@ describe('rotateSecrets with a key file', () => {
     expect(report.keyId).not.toBe(oldId);
     expect(report.resealed).toBe(withSecrets);
     expect(report.verified).toBe(withSecrets);
-    // The new key is first in the file; the old one stays for reading.
-    expect(fileKeyIds(copy.keyFile)).toEqual([report.keyId, oldId]);
+    // Nothing is sealed with the old key any more: it is retired from the file.
+    expect(report.retiredKeyIds).toEqual([oldId]);
+    expect(fileKeyIds(copy.keyFile)).toEqual([report.keyId]);
+    expect(statSync(copy.keyFile).mode & 0o777).toBe(0o600);
     expect([...(await keyIdCounts(copy)).entries()].sort()).toEqual(
       [
         [report.keyId, withSecrets],
@@ -234,7 +236,8 @@ describe('rotateSecrets with a key file', () => {
     expect(second.keyId).not.toBe(oldId);
     expect(second.resealed).toBe(withSecrets);
     expect(second.verified).toBe(withSecrets);
-    expect(fileKeyIds(copy.keyFile)).toEqual([second.keyId, report.keyId, oldId]);
+    expect(second.retiredKeyIds).toEqual([report.keyId]);
+    expect(fileKeyIds(copy.keyFile)).toEqual([second.keyId]);
     expect(await keyIdsInUse(copy.database.db)).toEqual([second.keyId]);
     await expectAllReadBack(copy);
   });
@@ -269,7 +272,7 @@ describe('rotateSecrets with a key file', () => {
       }),
     ],
     [
-      'the keyring fails half-way through the 3rd batch (its transaction rolls back)',
+      'the keyring fails half-way through the 3rd batch (before any of its updates)',
       // Each re-sealed row uses the keyring twice (open, seal).
       (source: KeyringSource) => ({ source: failingAfter(source, 2 * (2 * BATCH + BATCH / 2)) }),
     ],
@@ -309,7 +312,8 @@ describe('rotateSecrets with a key file', () => {
     expect(resumed.keyId).toBe(newId);
     expect(resumed.resealed).toBe(withSecrets - 2 * BATCH);
     expect(resumed.verified).toBe(withSecrets);
-    expect(fileKeyIds(copy.keyFile)).toEqual([newId, oldId]);
+    expect(resumed.retiredKeyIds).toEqual([oldId]);
+    expect(fileKeyIds(copy.keyFile)).toEqual([newId]);
     expectMonotonicProgress(spy.calls, withSecrets - 2 * BATCH);
     expect(await keyIdsInUse(copy.database.db)).toEqual([newId]);
     await expectAllReadBack(copy);
@@ -375,7 +379,17 @@ describe('rotateSecrets with PLUGBOARD_MASTER_KEY', () => {
       onProgress: spy.onProgress,
       settleMs: 0,
     });
-    expect(report).toEqual({ keyId: newKey.id, newKey: false, resealed: withSecrets, verified: withSecrets });
+    expect(report).toEqual({
+      keyId: newKey.id,
+      newKey: false,
+      resealed: withSecrets,
+      verified: withSecrets,
+      resealedRecords: 0,
+      verifiedRecords: 0,
+      forgottenRecords: 0,
+      // PLUGBOARD_PREVIOUS_MASTER_KEYS no longer needs the old key.
+      retiredKeyIds: [oldKey.id],
+    });
     expectMonotonicProgress(spy.calls, withSecrets);
     // The key file is not the source here: left alone.
     expect(readFileSync(copy.keyFile, 'utf8')).toBe(keyFileBefore);

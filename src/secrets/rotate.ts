@@ -1,10 +1,16 @@
+import { statSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
-import { generateMasterKey, MasterKeyError } from './cipher.js';
-import { type KeyringSource, writeKeyFile } from './keyring.js';
+import { generateMasterKey, type MasterKey, MasterKeyError } from './cipher.js';
+import { KEY_FILE_CHECK_MS, type KeyringSource, writeKeyFile } from './keyring.js';
+import { proveSealedUnder } from './prove.js';
+import { pause, resealPass } from './reseal.js';
+import { countNotUnder, forgetDeadRecords, type SealedKind } from './sealed-rows.js';
 import { createSecretBox } from './secret-box.js';
+import { keyIdsInUse } from './setup.js';
 
 export interface RotationProgress {
+  readonly kind: SealedKind;
   readonly done: number;
   readonly total: number;
 }
@@ -14,65 +20,86 @@ export interface RotationReport {
   readonly keyId: string;
   /** Whether this run made a new key (key file) rather than resuming or using PLUGBOARD_MASTER_KEY. */
   readonly newKey: boolean;
+  /** Connectors re-sealed by this run. */
   readonly resealed: number;
   /** Connectors with secrets, every one proven to open under `keyId`. */
   readonly verified: number;
+  readonly resealedRecords: number;
+  /** Idempotency records, every one proven to open under `keyId`. */
+  readonly verifiedRecords: number;
+  /** Idempotency records deleted: expired, or opened by no configured key (they could never be replayed). */
+  readonly forgottenRecords: number;
+  /**
+   * The older keys nothing is sealed with any more: removed from the key file; with
+   * PLUGBOARD_MASTER_KEY, the ones PLUGBOARD_PREVIOUS_MASTER_KEYS no longer needs.
+   */
+  readonly retiredKeyIds: readonly string[];
 }
 
 export interface RotationOptions {
+  /** Rows per batch (per short write transaction). */
   readonly batchSize?: number;
+  /** The pause between batches, so that servers' writes get the SQLite write lock in between. */
+  readonly pauseMs?: number;
   readonly onProgress?: (progress: RotationProgress) => void;
-  /** How long to wait for running servers to pick up a new key file before the last pass. */
+  /** How long after the key changed no server can seal with an older key any more (SETTLE_MS). */
   readonly settleMs?: number;
 }
 
-const MAX_PASSES = 5;
+/**
+ * A running server re-reads its key file at most KEY_FILE_CHECK_MS after the file changed, and
+ * always before it seals (keyring.ts: `current()` checks the file when KEY_FILE_CHECK_MS have
+ * passed since its last check). So a value sealed later than KEY_FILE_CHECK_MS after the new key
+ * file was written is sealed with the new key. The extra second covers a write sealed just
+ * before that moment and committed just after it.
+ */
+export const SETTLE_MS = KEY_FILE_CHECK_MS + 1_000;
+/** Re-seal passes after the settle time before giving up on a server that keeps using an older key. */
+const MAX_ROUNDS = 5;
 
-/** Connectors with sealed secrets in creation order, a batch at a time; only those not under `notUnder` if given. */
-async function* sealedRows(db: Kysely<Database>, batchSize: number, notUnder?: string) {
-  let after = 0;
-  for (;;) {
-    let query = db
-      .selectFrom('connectors')
-      .select(['seq', 'id', 'type', 'secrets', 'secret_key_id'])
-      .where('seq', '>', after)
-      .where('secrets', 'is not', null)
-      .where('secret_key_id', 'is not', null);
-    if (notUnder !== undefined) query = query.where('secret_key_id', '!=', notUnder);
-    const rows = await query.orderBy('seq').limit(batchSize).execute();
-    if (rows.length === 0) return;
-    yield rows;
-    after = rows[rows.length - 1]?.seq ?? after;
-  }
-}
-
-async function countNotUnder(db: Kysely<Database>, keyId: string): Promise<number> {
-  const row = await db
-    .selectFrom('connectors')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('secret_key_id', 'is not', null)
-    .where('secret_key_id', '!=', keyId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+/** Writes the key file without the keys other than `primary`; returns their ids. Leaves a file another run changed alone. */
+function retireOlderKeys(source: KeyringSource, primary: MasterKey): string[] {
+  const keyring = source.reload();
+  const older = keyring.keys.filter((key) => key.id !== primary.id).map((key) => key.id);
+  if (source.file === undefined || older.length === 0) return older;
+  if (keyring.primary.id !== primary.id) return [];
+  writeKeyFile(source.file, [keyring.primary]);
+  source.reload();
+  return older;
 }
 
 /**
- * `plugboard secrets rotate`: re-seals every connector's secrets under the primary key, in
- * batches, each batch one transaction, while servers keep running (they still open the old key).
+ * `plugboard secrets rotate`: re-seals every connector's secrets and every idempotency record
+ * under the primary key while servers keep running (they still open the older keys), proves that
+ * each one opens under it, then retires the older keys.
  *
  * With a key file and nothing left to re-seal, it first makes a new primary key (the old one
- * stays in the file for reading). Resumable: a run interrupted half-way leaves every row sealed
- * under one of the keys, and the next run carries on with the rows not yet under the primary.
- * Ends by opening every connector's secrets under the primary key.
+ * stays in the file for reading until the end). Resumable: a run killed at any point leaves every
+ * row sealed under one of the keys in the file, and the next run carries on with the rows not yet
+ * under the primary.
+ *
+ * Running servers may seal a write with an older key until they have seen the new one: for
+ * SETTLE_MS after the key file changed (see there), or, with PLUGBOARD_MASTER_KEY, as long as a
+ * server still runs with the old key as its primary (every server must be restarted with the new
+ * key first; one that was not shows up as rows sealed with the old key again). So after the
+ * first pass it waits until then, re-seals what appeared, and only proves and retires once a pass
+ * finds nothing, up to MAX_ROUNDS times SETTLE_MS.
  */
 export async function rotateSecrets(
   db: Kysely<Database>,
   source: KeyringSource,
-  { batchSize = 500, onProgress, settleMs = 2_500 }: RotationOptions = {},
+  { batchSize = 50, pauseMs = 10, onProgress, settleMs = SETTLE_MS }: RotationOptions = {},
 ): Promise<RotationReport> {
+  const startedAt = Date.now();
   let keyring = source.reload();
+  let forgottenRecords = await forgetDeadRecords(
+    db,
+    keyring.keys.map((key) => key.id),
+  );
+  let changedAt = startedAt;
   let newKey = false;
-  if ((await countNotUnder(db, keyring.primary.id)) === 0) {
+  const left = await countNotUnder(db, keyring.primary.id);
+  if (left.connectors + left['idempotency records'] === 0) {
     if (source.file === undefined) {
       throw new MasterKeyError(
         'every secret is already sealed with PLUGBOARD_MASTER_KEY; to rotate, set PLUGBOARD_MASTER_KEY to a new key ' +
@@ -81,56 +108,61 @@ export async function rotateSecrets(
     }
     writeKeyFile(source.file, [generateMasterKey(), ...keyring.keys]);
     keyring = source.reload();
+    changedAt = Date.now();
     newKey = true;
+  } else if (source.file !== undefined) {
+    // Resuming: the servers have had since the file was written to see its primary key.
+    changedAt = Math.min(startedAt, statSync(source.file).mtimeMs);
   }
   const primary = keyring.primary;
   const box = createSecretBox(source);
-  let resealed = 0;
 
-  // A server that has not yet noticed a new key file may still seal a write with the old key;
-  // later passes, after a pause, catch those rows.
-  for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const total = resealed + (await countNotUnder(db, primary.id));
-    if (total === resealed) break;
-    if (pass > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
-    for await (const rows of sealedRows(db, batchSize, primary.id)) {
-      await db.transaction().execute(async (trx) => {
-        for (const row of rows) {
-          if (row.secrets === null || row.secret_key_id === null) continue;
-          const secrets = box.open(row.id, row.type, { sealed: row.secrets, keyId: row.secret_key_id });
-          const sealed = box.seal(row.id, row.type, secrets);
-          // Only if nobody changed the row since it was read; a changed row is picked up again.
-          const result = await trx
-            .updateTable('connectors')
-            .set({ secrets: sealed.sealed, secret_key_id: sealed.keyId })
-            .where('seq', '=', row.seq)
-            .where('secrets', '=', row.secrets)
-            .executeTakeFirst();
-          if (result.numUpdatedRows > 0n) resealed++;
-        }
-      });
-      onProgress?.({ done: resealed, total });
-    }
-  }
+  const done: Record<SealedKind, number> = { connectors: 0, 'idempotency records': 0 };
+  const pass = async (): Promise<number> => {
+    const remaining = await countNotUnder(db, primary.id);
+    const before = { ...done };
+    const counts = await resealPass(db, box, primary.id, {
+      batchSize,
+      pauseMs,
+      onBatch: (kind, resealed) => {
+        done[kind] = before[kind] + resealed;
+        onProgress?.({ kind, done: done[kind], total: before[kind] + remaining[kind] });
+      },
+    });
+    forgottenRecords += counts.forgotten;
+    return counts.found;
+  };
 
-  const left = await countNotUnder(db, primary.id);
-  if (left > 0) {
-    throw new MasterKeyError(
-      `${left} connector(s) are still sealed with an older key (a server kept writing with it); ` +
-        'make sure every server reads the same key file or PLUGBOARD_MASTER_KEY, then run this again',
-    );
-  }
-
-  let verified = 0;
-  for await (const rows of sealedRows(db, batchSize)) {
-    for (const row of rows) {
-      if (row.secrets === null) continue;
-      if (row.secret_key_id !== primary.id) {
-        throw new MasterKeyError(`connector ${row.id} is not sealed with key ${primary.id}; run this again`);
+  await pass();
+  let waitUntil = changedAt + settleMs;
+  for (let round = 1; ; round++) {
+    await pause(Math.min(settleMs, waitUntil - Date.now()));
+    if ((await pass()) === 0) {
+      const proof = await proveSealedUnder(db, box, primary.id, batchSize);
+      forgottenRecords += proof.forgotten;
+      const inUse = await keyIdsInUse(db);
+      if (proof.stragglers === 0 && inUse.every((id) => id === primary.id)) {
+        return {
+          keyId: primary.id,
+          newKey,
+          resealed: done.connectors,
+          verified: proof.connectors,
+          resealedRecords: done['idempotency records'],
+          verifiedRecords: proof.records,
+          forgottenRecords,
+          retiredKeyIds: retireOlderKeys(source, primary),
+        };
       }
-      box.open(row.id, row.type, { sealed: row.secrets, keyId: primary.id });
-      verified++;
     }
+    if (round >= MAX_ROUNDS) {
+      const still = await countNotUnder(db, primary.id);
+      throw new MasterKeyError(
+        `${still.connectors} connector(s) and ${still['idempotency records']} idempotency record(s) were sealed ` +
+          `with an older key again after ${MAX_ROUNDS} re-sealing rounds: a server still seals with it. ` +
+          `Make sure every server reads ${source.description} (restart the ones that do not hold key ${primary.id}), ` +
+          'then run this again',
+      );
+    }
+    waitUntil = Date.now() + settleMs;
   }
-  return { keyId: primary.id, newKey, resealed, verified };
 }

@@ -1,7 +1,8 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Config } from '../config.js';
+import { IDEMPOTENCY_TTL_MS } from '../store/idempotency-store.js';
 import type { Database } from '../store/schema.js';
-import { MasterKeyError } from './cipher.js';
+import { MASTER_KEY_ID_LENGTH, MasterKeyError } from './cipher.js';
 import { ephemeralKeyring, type KeyringSource, keyringFromEnvironment, keyringFromFile } from './keyring.js';
 import { createSecretBox } from './secret-box.js';
 
@@ -46,8 +47,8 @@ export function resolveKeyring(
   return created ? { source, createdFile: path } : { source };
 }
 
-/** Ids of the master keys that sealed stored secrets, by index seeks (cheap on a million rows). */
-export async function keyIdsInUse(db: Kysely<Database>): Promise<string[]> {
+/** Ids of the master keys that sealed connectors' secrets, by index seeks (cheap on a million rows). */
+export async function connectorKeyIds(db: Kysely<Database>): Promise<string[]> {
   const ids: string[] = [];
   let after = '';
   for (;;) {
@@ -65,13 +66,37 @@ export async function keyIdsInUse(db: Kysely<Database>): Promise<string[]> {
 }
 
 /**
+ * Ids of the master keys that sealed the stored responses of live idempotency records (a day's
+ * worth of creates at most; expired ones are pruned and never replayed).
+ */
+export async function recordKeyIds(db: Kysely<Database>, now = Date.now()): Promise<string[]> {
+  const rows = await db
+    .selectFrom('idempotency_keys')
+    .select(sql<string>`substr(response, 1, ${sql.lit(MASTER_KEY_ID_LENGTH)})`.as('key_id'))
+    .distinct()
+    .where('state', '=', 'done')
+    .where('response', 'is not', null)
+    .where('created_at', '>=', new Date(now - IDEMPOTENCY_TTL_MS).toISOString())
+    .execute();
+  return rows.map((row) => row.key_id).sort();
+}
+
+/** Ids of the master keys that anything stored still needs: connectors' secrets and idempotent responses. */
+export async function keyIdsInUse(db: Kysely<Database>): Promise<string[]> {
+  const ids = new Set([...(await connectorKeyIds(db)), ...(await recordKeyIds(db))]);
+  return [...ids].sort();
+}
+
+/**
  * Fails at once, before serving, when the configured keys cannot open the stored secrets: each
- * key id in use must be configured, and one connector per key id must open.
+ * key id of a connector's secrets must be configured, and one connector per key id must open.
+ * Idempotency records are not a reason to refuse: one sealed with a key that is gone is
+ * forgotten when its Idempotency-Key comes back (like an expired one), and all expire within a day.
  */
 export async function verifyKeyring(db: Kysely<Database>, source: KeyringSource): Promise<void> {
   const keyring = source.current();
   const box = createSecretBox(source);
-  for (const keyId of await keyIdsInUse(db)) {
+  for (const keyId of await connectorKeyIds(db)) {
     const hint =
       source.file !== undefined
         ? `restore the key file ${source.file} that belongs to this database, or set PLUGBOARD_MASTER_KEY to the key used before`

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { SecretBox } from '../secrets/secret-box.js';
+import type { SealedSecrets, SecretBox } from '../secrets/secret-box.js';
 import { isUniqueViolation } from './errors.js';
 import { nowIso } from './ids.js';
 import type { Database } from './schema.js';
@@ -30,6 +30,33 @@ export interface IdempotencyStore {
   /** Forgets a claim whose request failed, so that a corrected retry may use the key. */
   release(accountId: number, key: string): Promise<void>;
 }
+
+/**
+ * A completed response is stored as `<key id>|<sealed>`: sealed like a connector's secrets (it
+ * holds the created connector's params), bound to the account and the key, so that a response
+ * copied to another record does not open. `plugboard secrets rotate` re-seals these too.
+ */
+export const storedResponse = {
+  seal(box: SecretBox, accountId: number, key: string, body: unknown): string {
+    const sealed = box.seal(sealName(accountId, key), 'response', { response: JSON.stringify(body) });
+    return `${sealed.keyId}|${sealed.sealed}`;
+  },
+  /** The body; throws when no configured key opens it. */
+  open(box: SecretBox, accountId: number, key: string, stored: string): unknown {
+    const { response } = box.open(sealName(accountId, key), 'response', storedResponse.split(stored));
+    return JSON.parse(response ?? 'null');
+  },
+  /** The same response sealed again under the primary key. */
+  reseal(box: SecretBox, accountId: number, key: string, stored: string): string {
+    return storedResponse.seal(box, accountId, key, storedResponse.open(box, accountId, key, stored));
+  },
+  split(stored: string): SealedSecrets {
+    const at = stored.indexOf('|');
+    return at < 0
+      ? { keyId: '', sealed: stored }
+      : { keyId: stored.slice(0, at), sealed: stored.slice(at + 1) };
+  },
+};
 
 function sealName(accountId: number, key: string): string {
   return `idempotency\0${accountId}\0${key}`;
@@ -97,17 +124,17 @@ export function createIdempotencyStore(
         if (row.state === 'running' || row.response === null || row.response_status === null) {
           return { kind: 'in-progress' };
         }
-        const [keyId = '', sealed = ''] = row.response.split('|');
         try {
-          const { response } = box.open(sealName(accountId, key), 'response', { sealed, keyId });
-          return { kind: 'replay', status: row.response_status, body: JSON.parse(response ?? 'null') };
+          const body = storedResponse.open(box, accountId, key, row.response);
+          return { kind: 'replay', status: row.response_status, body };
         } catch {
-          // Sealed under a master key that is gone (rotated and dropped): forget it like an expired
-          // key; a retried create then meets the unique name (409) instead of a replay.
+          // Sealed under a master key that is gone (dropped before `secrets rotate` re-sealed it):
+          // forget it like an expired key; a retried create then meets the unique name (409).
           await db
             .deleteFrom('idempotency_keys')
             .where('account_id', '=', accountId)
             .where('key', '=', key)
+            .where('response', '=', row.response)
             .execute();
         }
       }
@@ -115,10 +142,13 @@ export function createIdempotencyStore(
     },
 
     async complete(trx, accountId, key, status, body) {
-      const sealed = box.seal(sealName(accountId, key), 'response', { response: JSON.stringify(body) });
       await trx
         .updateTable('idempotency_keys')
-        .set({ state: 'done', response_status: status, response: `${sealed.keyId}|${sealed.sealed}` })
+        .set({
+          state: 'done',
+          response_status: status,
+          response: storedResponse.seal(box, accountId, key, body),
+        })
         .where('account_id', '=', accountId)
         .where('key', '=', key)
         .execute();
