@@ -60,6 +60,47 @@ describe('loadConfig', () => {
       expect(String(error)).not.toContain('short-key');
     }
   });
+
+  it.each([
+    ['a space inside', 'a-key-with a-space', 'a space (character 11)'],
+    ['a trailing line break', 'a-key-of-16-chars\n', 'a line break (character 18)'],
+    ['a carriage return', 'a-key-of-16-chars\r', 'a line break (character 18)'],
+    ['a tab', '\ta-key-of-16-chars', 'a tab (character 1)'],
+    ['a non-ASCII letter', 'schlüssel-0123456789', 'a non-ASCII character (character 5)'],
+    ['an emoji', 'key-🔑-0123456789abc', 'a non-ASCII character (character 5)'],
+    ['a control character', 'a-key-of-16\u0007chars', 'a control character (character 12)'],
+    ['DEL', 'a-key-of-16\u007fchars', 'a control character (character 12)'],
+  ])(
+    'refuses a PLUGBOARD_API_KEY with %s, saying what and how to fix it, without repeating it',
+    (_label, key, what) => {
+      let message = '';
+      try {
+        loadConfig({ PLUGBOARD_API_KEY: key });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        message = String(error);
+      }
+      expect(message).toContain(`PLUGBOARD_API_KEY contains ${what}`);
+      expect(message).toMatch(/visible ASCII/);
+      expect(message).toMatch(/Remove the character/);
+      expect(message).not.toContain(key.trim());
+      for (const part of key.split(/[^\x21-\x7E]/).filter((p) => p.length > 3))
+        expect(message).not.toContain(part);
+    },
+  );
+
+  it('reports a short key with a space as both problems', () => {
+    expect(() => loadConfig({ PLUGBOARD_API_KEY: 'short key' })).toThrow(
+      /at least 16 characters; PLUGBOARD_API_KEY contains a space/,
+    );
+  });
+
+  it.each(['pb_AbC-123_xyz~+/=0987', '!"#$%&\'()*+,-./0123456789:;<=>?@[\\]^_`{|}~'])(
+    'accepts a key of visible ASCII: %s',
+    (key) => {
+      expect(loadConfig({ PLUGBOARD_API_KEY: key }).apiKey).toBe(key);
+    },
+  );
 });
 
 describe('PLUGBOARD_RATE_LIMIT and REDIS_URL', () => {

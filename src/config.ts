@@ -21,7 +21,7 @@ export const EnvSchema = Type.Object({
   DATABASE_URL: Type.String({ default: DEFAULT_DATABASE_URL }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_POOL_SIZE }),
   LOG_LEVEL: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
-  PLUGBOARD_API_KEY: Type.Optional(Type.String({ minLength: MIN_KEY_LENGTH })),
+  PLUGBOARD_API_KEY: Type.Optional(Type.String({ minLength: MIN_KEY_LENGTH, pattern: '^[\\x21-\\x7E]*$' })),
   PLUGBOARD_CREATE_STATUS: Enum([200, 201], 200),
   PLUGBOARD_SQLITE_SYNCHRONOUS: Enum(['FULL', 'NORMAL'], 'FULL'),
   PLUGBOARD_MASTER_KEY: Type.Optional(Type.String()),
@@ -69,6 +69,31 @@ const validateEnv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: t
   EnvSchema,
 );
 
+const namedCharacters: Record<string, string> = {
+  ' ': 'a space',
+  '\t': 'a tab',
+  '\n': 'a line break',
+  '\r': 'a line break',
+};
+
+/**
+ * Why PLUGBOARD_API_KEY can never log in, without repeating it: clients send it as
+ * `Authorization: Bearer <key>`, which ends at whitespace and carries ASCII only.
+ */
+function apiKeyCharacters(value: unknown): string {
+  const chars = [...(typeof value === 'string' ? value : '')];
+  const index = chars.findIndex((char) => !/^[\x21-\x7E]$/.test(char));
+  const char = chars[index] ?? '';
+  const kind =
+    namedCharacters[char] ??
+    ((char.codePointAt(0) ?? 0) > 0x7f ? 'a non-ASCII character' : 'a control character');
+  return (
+    `PLUGBOARD_API_KEY contains ${kind} (character ${index + 1}) and so could never log in: a key is ` +
+    'visible ASCII only (letters, digits, punctuation), as clients send it in Authorization: Bearer <key>. ' +
+    'Remove the character (often a stray line break or quote from an env file) or use a key from plugboard keys create'
+  );
+}
+
 /** Reads and checks the environment. Throws ConfigError naming each bad variable; values are never repeated. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const env: Record<string, unknown> = {};
@@ -79,6 +104,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (!validateEnv(env)) {
     const problems = (validateEnv.errors ?? []).map((error) => {
       const name = error.instancePath.slice(1);
+      if (name === 'PLUGBOARD_API_KEY' && error.keyword === 'pattern') return apiKeyCharacters(env[name]);
       if (name === 'PLUGBOARD_API_KEY')
         return `PLUGBOARD_API_KEY must be at least ${MIN_KEY_LENGTH} characters`;
       if (name === 'REDIS_URL') return 'REDIS_URL must be a redis:// or rediss:// URL';

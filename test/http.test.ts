@@ -1,7 +1,9 @@
+import { connect } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connectorTypes } from '../src/connectors/registry.js';
 import type { Connector } from '../src/connectors/schemas.js';
+import { jsonErrorOffset } from '../src/http/json-body.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
 
 const jira = typeOf('jira');
@@ -43,6 +45,53 @@ describe('request bodies', () => {
     expect(response.body).not.toContain('s3cr3t');
   });
 
+  it.each([
+    ['{"name": "x", "params": {"password": s3cr3t}}', 'at line 1, column 38 (character 38)'],
+    ['{\n  "name": "x",\n  "type": "slack"\n  "params": {}\n}', 'at line 4, column 3 (character 38)'],
+    ['{"name": "s3cr3t", }', 'at line 1, column 20 (character 20)'],
+    ['[1, 2', 'it ends too early'],
+    ['{"name": "s3cr3t\u0001"}', 'at line 1, column 17 (character 17)'],
+    ['{"a": 1} s3cr3t', 'at line 1, column 10 (character 10)'],
+  ])('says where malformed JSON breaks (%j), without quoting it', async (body, where) => {
+    const response = await t.call('POST', '/api/connectors', { body });
+    expect(response.statusCode).toBe(400);
+    const { code, message } = expectErrorShape(response);
+    expect(code).toBe('MALFORMED_JSON');
+    expect(message).toMatch(/^the request body is not valid JSON[ :]/);
+    expect(message).toContain(where);
+    expect(response.body).not.toContain('s3cr3t');
+  });
+
+  it('finds the same position as V8 wherever V8 names one', () => {
+    const texts = [
+      '{"a":1,',
+      '{"a" 1}',
+      '[1,2',
+      '{"a":"x\ny"}',
+      '{"a":1}}',
+      '"abc',
+      '{"a":-}',
+      '[1.]',
+      '[1e]',
+      '{"a":"\\u12G4"}',
+    ];
+    for (const text of texts) {
+      const message = (() => {
+        try {
+          JSON.parse(text);
+          return '';
+        } catch (error) {
+          return String(error);
+        }
+      })();
+      const position = /at position (\d+)/.exec(message)?.[1];
+      const offset = jsonErrorOffset(text);
+      if (position !== undefined) expect(offset, text).toBe(Number(position));
+      else expect(offset, text).toBe(text.length);
+    }
+    expect(jsonErrorOffset('{"a": [1, {"b": null}], "c": "\\u00e9"}')).toBe(-1);
+  });
+
   it('refuses prototype-poisoning keys', async () => {
     const response = await t.call('POST', '/api/connectors', {
       body: '{"name":"x","type":"slack","__proto__":{"a":1}}',
@@ -74,6 +123,34 @@ describe('request bodies', () => {
       expect(expectErrorShape(response).code).toBe('UNSUPPORTED_MEDIA_TYPE');
     },
   );
+
+  it.each([
+    'application/merge-patch+json',
+    'application/vnd.api+json',
+    'application/problem+json; charset=utf-8',
+    'Application/Vnd.Example.Connector.V1+JSON',
+  ])('accepts the structured-syntax JSON type %s', async (contentType) => {
+    const response = await t.call('POST', '/api/connectors', {
+      body: JSON.stringify(validBody(jira)),
+      headers: { 'content-type': contentType },
+    });
+    expect(response.statusCode).toBe(200);
+  });
+
+  it.each([
+    'application/json+xml',
+    'application/vnd.api+jsonx',
+    'text/vnd.x+json',
+    'application/+json',
+    'application/xml+json+x',
+  ])('answers %s with 415', async (contentType) => {
+    const response = await t.call('POST', '/api/connectors', {
+      body: JSON.stringify(validBody(jira)),
+      headers: { 'content-type': contentType },
+    });
+    expect(response.statusCode).toBe(415);
+    expect(expectErrorShape(response).message).toMatch(/application\/json/);
+  });
 
   it('answers a body without Content-Type with 415', async () => {
     const response = await t.app.inject({
@@ -252,6 +329,60 @@ describe('GET /api/openapi.json', () => {
 });
 
 describe('logs', () => {
+  interface LogLine {
+    msg: string;
+    requestId: string;
+    [field: string]: unknown;
+  }
+  /** The request lines carrying this request id. */
+  const requestLines = (id: string) =>
+    t.logs
+      .map((line) => JSON.parse(line) as LogLine)
+      .filter((line) => line.msg === 'request' && line.requestId === id);
+
+  it.each([
+    ['GET', '/api/connectors', {}, 200, '/api/connectors', 'acme'],
+    ['GET', '/api/connectors', { key: null }, 401, '/api/connectors', null],
+    ['GET', '/api/connectors/no-such-id', {}, 404, '/api/connectors/:id', 'acme'],
+    ['GET', '/api/nothing-here', {}, 404, null, null],
+    ['PATCH', '/api/connectors/abc', {}, 405, '/api/connectors/:id', null],
+    ['GET', '/api/connectors?max-results=00', {}, 400, '/api/connectors', 'acme'],
+    ['GET', `/api/connectors/${'a'.repeat(5_000)}`, {}, 414, null, null],
+    ['GET', '/api/connectors/name/%E0%A4%A', {}, 400, null, null],
+    ['GET', '/api/connectors/%ZZ', {}, 400, null, null],
+    [
+      'POST',
+      '/api/connectors',
+      { body: '{"name":', headers: { 'x-secret': 'x' } },
+      400,
+      '/api/connectors',
+      'acme',
+    ],
+    [
+      'POST',
+      '/api/connectors',
+      { body: 'x', headers: { 'content-type': 'text/plain' } },
+      415,
+      '/api/connectors',
+      'acme',
+    ],
+  ] as const)(
+    'write exactly one line for a %s request (case %#)',
+    async (method, url, options, status, route, account) => {
+      const requestId = `one-line-${status}-${url.length}-${method}`;
+      const headers = { ...('headers' in options ? options.headers : {}), 'x-request-id': requestId };
+      const response = await t.call(method, url, { ...options, headers });
+      expect(response.statusCode).toBe(status);
+      expect(response.headers['x-request-id']).toBe(requestId);
+      const lines = requestLines(requestId);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ method, status, account, requestId });
+      if (route !== null) expect(lines[0]?.route).toBe(route);
+      expect(typeof lines[0]?.latencyMs).toBe('number');
+      expect(String(lines[0]?.url).length).toBeLessThanOrEqual(1_025);
+    },
+  );
+
   it('write one line per request with method, route, status, latency, account and request id', async () => {
     await t.call('GET', '/api/connectors', { headers: { 'x-request-id': 'log-check-1' } });
     const lines = t.logs.map((line) => JSON.parse(line)).filter((line) => line.requestId === 'log-check-1');
@@ -285,5 +416,90 @@ describe('logs', () => {
     expect(all).not.toContain(marker);
     expect(all).not.toContain(t.keys.write);
     expect(all.toLowerCase()).not.toContain('bearer');
+  });
+});
+
+describe('logs of requests Node refuses before Fastify sees them', () => {
+  const marker = 'SOCKET-SECRET-5d1c';
+  let s: TestContext;
+  let port = 0;
+  beforeEach(async () => {
+    s = await buildTestApp({ limits: { timeouts: { headersMs: 300, requestMs: 800, checkIntervalMs: 50 } } });
+    await s.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = s.app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('not listening');
+    port = address.port;
+  });
+  afterEach(() => s.close());
+
+  /** Writes `text` on a new connection; resolves with what came back once the server closes it. */
+  async function exchange(text: string): Promise<string> {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += String(chunk);
+    });
+    socket.on('error', () => {});
+    socket.write(text);
+    const guard = setTimeout(() => socket.destroy(), 5_000);
+    await new Promise((resolve) => socket.once('close', resolve));
+    clearTimeout(guard);
+    return received;
+  }
+
+  const auth = `Host: localhost\r\nAuthorization: Bearer ${marker}\r\n`;
+  it.each([
+    [
+      'half the headers, then silence',
+      `GET /api/connectors HTTP/1.1\r\n${auth}`,
+      408,
+      'ERR_HTTP_REQUEST_TIMEOUT',
+    ],
+    [
+      'headers over 16 KiB',
+      `GET /api/connectors HTTP/1.1\r\n${auth}X-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
+      431,
+    ],
+    [
+      'a malformed header',
+      `POST /api/connectors?a=1 HTTP/1.1\r\n${auth}Bad Header\r\n\r\n{"p":"${marker}"}`,
+      400,
+    ],
+    ['no HTTP at all', `\u0000\u0001 hello ${marker}\r\n\r\n`, 400],
+    [
+      'half the body, then silence',
+      `POST /api/connectors HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer WRITE_KEY\r\n` +
+        `Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"p":"${marker}`,
+      408,
+      'ERR_HTTP_REQUEST_TIMEOUT',
+    ],
+  ] as const)(
+    'write one line for %s, with its status and request id and no header',
+    async (_label, text, status, error?: string) => {
+      const received = await exchange(text.replace('WRITE_KEY', s.keys.write));
+      expect(received).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      const requestId = /\r\nX-Request-Id: ([0-9a-f-]{36})\r\n/i.exec(received)?.[1];
+      expect(requestId).toBeDefined();
+      const lines = s.logs.map((line) => JSON.parse(line)).filter((line) => line.msg === 'request');
+      expect(lines).toEqual([
+        expect.objectContaining({ requestId, status, route: null, account: null, latencyMs: null }),
+      ]);
+      if (error) expect(lines[0].error).toBe(error);
+      if (status === 400 && text.startsWith('POST')) {
+        expect(lines[0]).toMatchObject({ method: 'POST', url: '/api/connectors?a=1' });
+      }
+      expect(s.logs.join('\n')).not.toContain(marker);
+      expect(s.logs.join('\n')).not.toContain(s.keys.write);
+    },
+  );
+
+  it('answers a request once, and logs it once, when the rest of it never comes after the answer', async () => {
+    const received = await exchange(
+      `POST /api/connectors HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"p":`,
+    );
+    expect(received).toMatch(/^HTTP\/1\.1 401 /);
+    expect(received).not.toMatch(/HTTP\/1\.1 408/);
+    const lines = s.logs.map((line) => JSON.parse(line)).filter((line) => line.msg === 'request');
+    expect(lines).toEqual([expect.objectContaining({ status: 401, route: '/api/connectors' })]);
   });
 });

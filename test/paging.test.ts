@@ -119,6 +119,21 @@ describe('paging of GET /api/connectors', () => {
     ['max-results', 'abc', 'max-results=abc'],
     ['max-results', 'empty', 'max-results='],
     ['max-results', 'given twice', 'max-results=10&max-results=10'],
+    ['start-index', '-0', 'start-index=-0'],
+    ['start-index', '+1', 'start-index=%2B1'],
+    ['start-index', 'a leading space', 'start-index=%201'],
+    ['start-index', 'a trailing space', 'start-index=1%20'],
+    ['start-index', 'hex', 'start-index=0x10'],
+    ['start-index', 'fullwidth digits', `start-index=${encodeURIComponent('１')}`],
+    ['start-index', 'an underscore', 'start-index=1_000'],
+    ['start-index', 'past int32', 'start-index=2147483648'],
+    ['start-index', 'past int32 after zeros', 'start-index=0000002147483648'],
+    ['start-index', 'eleven digits', 'start-index=10000000000'],
+    ['max-results', '-0', 'max-results=-0'],
+    ['max-results', 'zeros only', 'max-results=0000'],
+    ['max-results', '101 after zeros', 'max-results=00000000000000000000101'],
+    ['max-results', '1.0', 'max-results=1.0'],
+    ['max-results', '1e1', 'max-results=1e1'],
   ];
 
   it.each(invalid)('%s %s: 400 naming the parameter', async (name, _label, query) => {
@@ -131,6 +146,15 @@ describe('paging of GET /api/connectors', () => {
       message: expect.stringContaining(name),
       errors: [{ field: name, message: expect.stringContaining(name) }],
     });
+  });
+
+  it('accepts leading zeros, as many as given', async () => {
+    expect(await page('?max-results=01')).toEqual(order.slice(0, 1));
+    expect(await page('?max-results=00000000000001')).toEqual(order.slice(0, 1));
+    expect(await page('?max-results=0000000000000000000000000000100')).toEqual(order.slice(0, 100));
+    expect(await page('?start-index=0000&max-results=002')).toEqual(order.slice(0, 2));
+    expect(await page('?start-index=00000000000000000005&max-results=3')).toEqual(order.slice(5, 8));
+    expect(await page('?start-index=0000002147483647')).toEqual([]);
   });
 
   it('reports both parameters when both are invalid', async () => {

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorDetail } from '../errors.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
+import { logRequestWhenDone } from './request-log.js';
 
 export interface ErrorBody {
   status: number;
@@ -14,7 +15,8 @@ const fastifyErrors: Record<string, { status: number; code: string; message?: st
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,
     code: 'UNSUPPORTED_MEDIA_TYPE',
-    message: 'the request body must be JSON: send Content-Type: application/json',
+    message:
+      'the request body must be JSON: send Content-Type: application/json (or a +json type such as application/merge-patch+json)',
   },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
     status: 400,
@@ -97,13 +99,14 @@ export function sendError(
 /**
  * Fastify's `frameworkErrors` option: errors its router raises before any route or hook runs (a
  * malformed percent-encoding, a path parameter over maxParamLength). Answered in the API's error
- * shape, without quoting the URL (it can be kilobytes long).
+ * shape, without quoting the URL (it can be kilobytes long), and logged like any request.
  */
 export function frameworkErrorHandler(
   error: FastifyError,
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
+  logRequestWhenDone(request, reply);
   reply.header('X-Request-Id', request.id);
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
     sendError(reply, {

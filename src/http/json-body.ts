@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { AppError, errors } from '../errors.js';
 
@@ -27,46 +27,198 @@ function nestingDepth(text: string): number {
   return deepest;
 }
 
+const isWhitespace = (code: number) => code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
+const isDigit = (code: number) => code >= 0x30 && code <= 0x39;
+const isHex = (char: string | undefined) => char !== undefined && /^[0-9a-fA-F]$/.test(char);
+const closing = { '{': '}', '[': ']' } as const;
+
 /**
- * The only body parser: JSON. Any other content type gets 415. An empty body is "no body" rather
- * than an error, because ilert's clients send Content-Type: application/json on bodiless requests
- * (DELETE) too. Parse errors never quote the body, which may hold a secret.
+ * Where text that JSON.parse refused stops being JSON (RFC 8259): the offset of the first character
+ * that cannot continue it (the length when the text ends too early), or -1 if none is found. A scan
+ * of its own, without recursion, because V8's messages give no position for an unexpected token
+ * (they quote the body instead) and differ between Node versions.
+ */
+export function jsonErrorOffset(text: string): number {
+  return new JsonScan(text).errorOffset();
+}
+
+class JsonScan {
+  private i: number;
+  /** The open objects and arrays, innermost last. */
+  private readonly open: ('{' | '[')[] = [];
+
+  constructor(private readonly text: string) {
+    this.i = text.charCodeAt(0) === 0xfeff ? 1 : 0; // secure-json-parse drops a byte order mark
+  }
+
+  errorOffset(): number {
+    let expectValue = true;
+    for (;;) {
+      this.skipWhitespace();
+      if (expectValue) {
+        const result = this.value();
+        if (result === 'error') return this.i;
+        expectValue = result === 'opened';
+        continue;
+      }
+      const innermost = this.open.at(-1);
+      if (innermost === undefined) return this.i < this.text.length ? this.i : -1;
+      const char = this.text[this.i];
+      if (char === ',') {
+        this.i++;
+        if (innermost === '{' && !this.member()) return this.i;
+        expectValue = true;
+      } else if (char === closing[innermost]) {
+        this.open.pop();
+        this.i++;
+      } else return this.i;
+    }
+  }
+
+  /** A scalar or an empty container ('done'), or the start of a non-empty one ('opened'). */
+  private value(): 'done' | 'opened' | 'error' {
+    const char = this.text[this.i];
+    if (char === '{' || char === '[') {
+      this.i++;
+      this.skipWhitespace();
+      if (this.text[this.i] === closing[char]) {
+        this.i++;
+        return 'done';
+      }
+      if (char === '{' && !this.member()) return 'error';
+      this.open.push(char);
+      return 'opened';
+    }
+    let ok: boolean;
+    if (char === '"') ok = this.string();
+    else if (char === '-' || isDigit(this.text.charCodeAt(this.i))) ok = this.number();
+    else ok = this.word(char === 't' ? 'true' : char === 'f' ? 'false' : 'null');
+    return ok ? 'done' : 'error';
+  }
+
+  /** `"name":` of an object member. */
+  private member(): boolean {
+    this.skipWhitespace();
+    if (this.text[this.i] !== '"' || !this.string()) return false;
+    this.skipWhitespace();
+    return this.word(':');
+  }
+
+  private string(): boolean {
+    const { text } = this;
+    for (this.i++; this.i < text.length; this.i++) {
+      const code = text.charCodeAt(this.i);
+      if (code === 0x22) {
+        this.i++;
+        return true;
+      }
+      if (code < 0x20) return false;
+      if (code !== 0x5c) continue;
+      this.i++;
+      if (text[this.i] === 'u') {
+        for (let n = 0; n < 4; n++) if (!isHex(text[++this.i])) return false;
+      } else if (!'"\\/bfnrt'.includes(text[this.i] ?? 'x')) return false;
+    }
+    return false;
+  }
+
+  private number(): boolean {
+    if (this.text[this.i] === '-') this.i++;
+    if (this.text[this.i] === '0') this.i++;
+    else if (!this.digits()) return false;
+    if (this.text[this.i] === '.') {
+      this.i++;
+      if (!this.digits()) return false;
+    }
+    if (this.text[this.i] !== 'e' && this.text[this.i] !== 'E') return true;
+    this.i++;
+    if (this.text[this.i] === '+' || this.text[this.i] === '-') this.i++;
+    return this.digits();
+  }
+
+  private digits(): boolean {
+    const start = this.i;
+    while (isDigit(this.text.charCodeAt(this.i))) this.i++;
+    return this.i > start;
+  }
+
+  private word(expected: string): boolean {
+    for (const char of expected) {
+      if (this.text[this.i] !== char) return false;
+      this.i++;
+    }
+    return true;
+  }
+
+  private skipWhitespace(): void {
+    while (this.i < this.text.length && isWhitespace(this.text.charCodeAt(this.i))) this.i++;
+  }
+}
+
+/** `application/<subtype>+json`, with or without parameters (Fastify tests it on the lower-cased type). */
+const JSON_SUFFIX_TYPE = /^application\/[\w!#$%&'*+.^`|~-]+\+json(?:\s*;|\s*$)/;
+
+/** Where JSON.parse's complaint is, by line and column (from 1), never quoting the body. */
+function malformed(text: string): string {
+  const offset = jsonErrorOffset(text);
+  const fix = 'check its quotes, commas and brackets';
+  if (offset < 0) return `the request body is not valid JSON; ${fix}`;
+  if (offset >= text.length) return `the request body is not valid JSON: it ends too early; ${fix}`;
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return `the request body is not valid JSON at line ${line}, column ${column} (character ${offset + 1}); ${fix} there`;
+}
+
+/**
+ * The only body parser: JSON, as `application/json` or any structured-syntax `+json` type
+ * (RFC 6839: application/merge-patch+json, application/vnd.api+json…). Any other content type
+ * gets 415. An empty body is "no body" rather than an error, because ilert's clients send
+ * Content-Type: application/json on bodiless requests (DELETE) too. Parse errors never quote the
+ * body, which may hold a secret.
  */
 export function installJsonBody(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
-    }
-    try {
-      const value: unknown = secureJson.parse(text, undefined, {
-        protoAction: 'error',
-        constructorAction: 'error',
-      });
-      if (nestingDepth(text) > MAX_JSON_DEPTH) {
-        done(
-          errors.validation(`the request body is nested more than ${MAX_JSON_DEPTH} levels deep`, [
-            { field: '', message: `must not be nested more than ${MAX_JSON_DEPTH} levels deep` },
-          ]),
-          undefined,
-        );
-        return;
-      }
-      done(null, value);
-    } catch (error) {
-      const forbidden = error instanceof SyntaxError && /forbidden prototype/i.test(error.message);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'string' }, parseJson);
+}
+
+function parseJson(
+  _request: FastifyRequest,
+  body: string | Buffer,
+  done: (error: Error | null, value?: unknown) => void,
+): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (text.trim() === '') {
+    done(null, undefined);
+    return;
+  }
+  try {
+    const value: unknown = secureJson.parse(text, undefined, {
+      protoAction: 'error',
+      constructorAction: 'error',
+    });
+    if (nestingDepth(text) > MAX_JSON_DEPTH) {
       done(
-        new AppError(
-          400,
-          'MALFORMED_JSON',
-          forbidden
-            ? 'the request body must not contain "__proto__" or "constructor.prototype" keys'
-            : 'the request body is not valid JSON; check its quotes, commas and brackets',
-        ),
+        errors.validation(`the request body is nested more than ${MAX_JSON_DEPTH} levels deep`, [
+          { field: '', message: `must not be nested more than ${MAX_JSON_DEPTH} levels deep` },
+        ]),
         undefined,
       );
+      return;
     }
-  });
+    done(null, value);
+  } catch (error) {
+    const forbidden = error instanceof SyntaxError && /forbidden prototype/i.test(error.message);
+    done(
+      new AppError(
+        400,
+        'MALFORMED_JSON',
+        forbidden
+          ? 'the request body must not contain "__proto__" or "constructor.prototype" keys'
+          : malformed(text),
+      ),
+      undefined,
+    );
+  }
 }

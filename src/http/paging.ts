@@ -24,11 +24,14 @@ function readInteger(
     problems.push({ field: name, message: `${name} was given more than once; give it once, as ${range}` });
     return fallback;
   }
-  if (!/^\d{1,10}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+  // ASCII digits only, leading zeros allowed (`007` is 7); no sign, space, point or exponent.
+  const digits = /^[0-9]+$/.test(raw) ? raw.replace(/^0+(?=[0-9])/, '') : undefined;
+  const value = digits !== undefined && digits.length <= 10 ? Number(digits) : Number.NaN;
+  if (!(value >= min && value <= max)) {
     problems.push({ field: name, message: `${name} must be ${range}` });
     return fallback;
   }
-  return Number(raw);
+  return value;
 }
 
 /** Reads `start-index` and `max-results`; anything but integers in range is a 400 naming the parameter. */

@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, RawRequestDefaultExpression } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawRequestDefaultExpression,
+} from 'fastify';
 
 const acceptableRequestId = /^[\w.:-]{1,128}$/;
+/** A URL can be kilobytes long (that is what a 414 is about); the line keeps its start. */
+const MAX_LOGGED_URL = 1024;
 
 /** Uses the caller's X-Request-Id when it is a sane token, else a new UUID. */
 export function requestIdFor(request: RawRequestDefaultExpression): string {
@@ -9,25 +20,105 @@ export function requestIdFor(request: RawRequestDefaultExpression): string {
   return typeof given === 'string' && acceptableRequestId.test(given) ? given : randomUUID();
 }
 
+/** The fields of a request line besides the request id, which the logger binds as `requestId`. */
+interface RequestLine {
+  readonly method: string | null;
+  readonly route: string | null;
+  readonly url: string | null;
+  readonly status: number;
+  readonly latencyMs: number | null;
+  readonly account: string | null;
+}
+
+const shortUrl = (url: string) => (url.length > MAX_LOGGED_URL ? `${url.slice(0, MAX_LOGGED_URL)}…` : url);
+const milliseconds = (ms: number) => Math.round(ms * 100) / 100;
+
+/** Sockets whose request was answered (and logged) before all of it arrived, until the rest has. */
+const answeredBeforeArrival = new WeakSet<Socket>();
+
+function noteAnswered(request: IncomingMessage): void {
+  if (request.complete) return;
+  const { socket } = request;
+  answeredBeforeArrival.add(socket);
+  request.once('end', () => answeredBeforeArrival.delete(socket));
+}
+
+/**
+ * Whether the request now on this socket was answered and logged before all of it arrived (a 401
+ * sent before the body): a timeout waiting for the rest must not answer or log it again.
+ */
+export function answeredEarly(socket: Socket): boolean {
+  return answeredBeforeArrival.has(socket);
+}
+
+function logRequest(request: FastifyRequest, status: number, latencyMs: number): void {
+  noteAnswered(request.raw);
+  const line: RequestLine = {
+    method: request.method,
+    route: request.routeOptions.url ?? null,
+    url: shortUrl(request.url),
+    status,
+    latencyMs: milliseconds(latencyMs),
+    account: request.principal?.accountName ?? null,
+  };
+  request.log.info(line, 'request');
+}
+
 /**
  * One log line per request, written when the response is done: method, route, status, latency,
  * account and request id (bound by Fastify as `requestId`). Headers and bodies are never logged.
+ * Requests that Fastify's hooks never see get the same line from logRequestWhenDone and
+ * logRefusedRequest.
  */
 export function installRequestLog(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? null,
-        url: request.url,
-        status: reply.statusCode,
-        latencyMs: Math.round(reply.elapsedTime * 100) / 100,
-        account: request.principal?.accountName ?? null,
-      },
-      'request',
-    );
+    logRequest(request, reply.statusCode, reply.elapsedTime);
   });
+}
+
+/**
+ * The request line for a reply that runs no hooks: one answered by Fastify's `frameworkErrors`
+ * (a path segment over maxParamLength, a malformed percent-encoding), raised by its router
+ * before any hook. Written once, when the response is done or its connection is gone.
+ */
+export function logRequestWhenDone(request: FastifyRequest, reply: FastifyReply): void {
+  const started = performance.now();
+  let logged = false;
+  const done = () => {
+    if (logged) return;
+    logged = true;
+    logRequest(request, reply.statusCode, performance.now() - started);
+  };
+  reply.raw.once('finish', done);
+  reply.raw.once('close', done);
+}
+
+/** `METHOD /target HTTP/1.x` at the start of what a refused client sent, if it is there. */
+const requestLinePattern = /^([A-Z]{1,20}) ([\x21-\x7e]{1,8192}) HTTP\/1\.[01]\r?\n/;
+
+/**
+ * The request line for what Node refused before any request existed (a timeout, oversized
+ * headers, bad HTTP): the status and what is known. Method and URL come from the request line
+ * when the refused bytes start with one; headers (Authorization among them) and bodies never.
+ */
+export function logRefusedRequest(
+  log: FastifyBaseLogger,
+  refused: { requestId: string; status: number; error: string; rawPacket?: Buffer | undefined },
+): void {
+  const start = refused.rawPacket?.subarray(0, 8300).toString('latin1') ?? '';
+  const match = requestLinePattern.exec(start);
+  const line: RequestLine & { requestId: string; error: string } = {
+    method: match?.[1] ?? null,
+    route: null,
+    url: match?.[2] === undefined ? null : shortUrl(match[2]),
+    status: refused.status,
+    latencyMs: null,
+    account: null,
+    requestId: refused.requestId,
+    error: refused.error,
+  };
+  log.info(line, 'request');
 }

@@ -1,5 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { type ServerOptions, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { answeredEarly, logRefusedRequest } from './request-log.js';
+
+/** What Node passes to a `clientError` listener; `rawPacket` holds the bytes it could not parse. */
+type ClientError = Error & { code?: string; rawPacket?: unknown };
 
 /** How long a client may take; a slow or silent client cannot hold a connection forever. */
 export interface TimeoutSettings {
@@ -31,7 +37,7 @@ export function serverTimeoutOptions(timeouts: TimeoutSettings): {
   keepAliveTimeout: number;
   connectionTimeout: number;
   http: ServerOptions;
-  clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => void;
+  clientErrorHandler: (this: FastifyInstance, error: ClientError, socket: Socket) => void;
 } {
   return {
     clientErrorHandler: clientErrorHandler(timeouts),
@@ -48,12 +54,20 @@ export function serverTimeoutOptions(timeouts: TimeoutSettings): {
 
 /**
  * Answers what Node refuses before a request exists (a timeout, oversized headers, bad HTTP) in
- * the API's error shape, then closes the connection; Fastify's default answers in its own shape.
+ * the API's error shape with a request id, logs it as a request line, then closes the connection;
+ * Fastify's default answers in its own shape and logs nothing. Fastify calls it with `this` bound
+ * to the app.
  */
 function clientErrorHandler(timeouts: TimeoutSettings) {
   const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
-  return (error: Error & { code?: string }, socket: Socket): void => {
+  return function onClientError(this: FastifyInstance, error: ClientError, socket: Socket): void {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    if (responseStarted(socket) || answeredEarly(socket)) {
+      // The request was answered (and logged) before the rest of it arrived, e.g. a 401 before
+      // its body: a second response would corrupt the connection and log the request twice.
+      socket.destroy(error);
+      return;
+    }
     let body: { status: number; code: string; message: string };
     if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       body = {
@@ -66,13 +80,27 @@ function clientErrorHandler(timeouts: TimeoutSettings) {
     } else {
       body = { status: 400, code: 'BAD_REQUEST', message: 'the request is not valid HTTP/1.1' };
     }
+    const requestId = randomUUID();
     if (socket.writable) {
       const text = JSON.stringify(body);
       socket.write(
         `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\nConnection: close\r\n` +
-          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+          `X-Request-Id: ${requestId}\r\n\r\n${text}`,
       );
     }
+    logRefusedRequest(this.log, {
+      requestId,
+      status: body.status,
+      error: error.code ?? 'HTTP_PARSE_ERROR',
+      ...(Buffer.isBuffer(error.rawPacket) ? { rawPacket: error.rawPacket } : {}),
+    });
     socket.destroy(error);
   };
+}
+
+/** Whether Node's in-flight response on this socket (its private `_httpMessage`) has begun. */
+function responseStarted(socket: Socket): boolean {
+  const response: unknown = Reflect.get(socket, '_httpMessage');
+  return typeof response === 'object' && response !== null && Reflect.get(response, '_headerSent') === true;
 }

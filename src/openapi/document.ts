@@ -14,6 +14,7 @@ import { SECRET_PLACEHOLDER } from '../connectors/secrets.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../http/paging.js';
 import { AuditEventSchema } from '../http/routes/audit.js';
 import { ConnectorTypeInfoSchema } from '../http/routes/connector-types.js';
+import { toOpenApi30Document } from './openapi30.js';
 
 /** A TypeBox schema as plain JSON (drops TypeBox's symbol keys). */
 function json(schema: TSchema): Record<string, unknown> {
@@ -101,12 +102,17 @@ function connectorInputBody() {
 }
 
 /**
- * The OpenAPI 3 document of what this server does: the published ilert Connectors API plus
- * Plugboard's additions, built from the same schemas and type modules that validate requests.
+ * The OpenAPI 3.0.3 document of what this server does: the published ilert Connectors API plus
+ * Plugboard's additions, built from the same schemas and type modules that validate requests,
+ * their JSON Schema keywords rewritten into 3.0 ones (openapi30.ts).
  */
 export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
-    Connector: json(ConnectorSchema),
+    // As in the published spec, Connector refers to the one ConnectorType enum.
+    Connector: json({
+      ...ConnectorSchema,
+      properties: { ...ConnectorSchema.properties, type: ref('ConnectorType') },
+    }),
     ConnectorType: json(ConnectorTypeSchema),
     ConnectorName: json(NameSchema),
     Error: json(ErrorSchema),
@@ -135,7 +141,7 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
     schemas[inputName(type)] = { ...input, title: type.displayName, description: type.description };
   }
 
-  return {
+  return toOpenApi30Document({
     openapi: '3.0.3',
     info: {
       title: 'Plugboard Connectors API',
@@ -320,5 +326,5 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
         },
       },
     },
-  };
+  });
 }
