@@ -772,7 +772,19 @@ async function snapshot(): Promise<State> {
     .selectFrom('audit_events')
     .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('seq').as('last')])
     .executeTakeFirstOrThrow();
-  return { acme, globex, text: JSON.stringify({ acme, globex, acmeAudit, globexAudit, rows, audit }) };
+  // A refused keyed POST must not leave a claim behind, nor move an account's list version.
+  const idempotency = await database.db
+    .selectFrom('idempotency_keys')
+    .select(['account_id', 'key', 'state', 'request_hash'])
+    .orderBy('account_id')
+    .orderBy('key')
+    .execute();
+  const accounts = await database.db.selectFrom('accounts').selectAll().orderBy('id').execute();
+  return {
+    acme,
+    globex,
+    text: JSON.stringify({ acme, globex, acmeAudit, globexAudit, rows, audit, idempotency, accounts }),
+  };
 }
 
 let serial = 0;
@@ -978,10 +990,28 @@ function count(record: Record<string, number>, key: string): void {
   record[key] = (record[key] ?? 0) + 1;
 }
 
+/** A case that gets no answer in this time is a hang: it fails, naming the request. */
+const CASE_TIMEOUT_MS = 5_000;
+
+async function answerWithin(prepared: Prepared): Promise<LightMyRequestResponse> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${CASE_TIMEOUT_MS} ms\n--- request ---\n${prepared.summary}`)),
+      CASE_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([inject(prepared.options), hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function runCase(command: Command): Promise<void> {
   const prepared = prepare(command);
   const before = state.text;
-  const response = await inject(prepared.options);
+  const response = await answerWithin(prepared);
   const status = response.statusCode;
   tally.cases += 1;
   if (KEEP_GOING && tally.cases % 10_000 === 0) {
