@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashApiKey, hashesEqual } from '../auth/api-keys.js';
 import { errors } from '../errors.js';
 import type { KeyPrincipal, KeyStore } from '../store/key-store.js';
+import { isLockBusy } from '../store/sqlite-database.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -56,6 +57,12 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
     if (lastTouched.size >= MAX_CACHED_KEYS) lastTouched.clear();
     lastTouched.set(principal.keyId, at);
     keys.touch(principal.keyId, new Date(at).toISOString()).catch((error: unknown) => {
+      if (isLockBusy(error)) {
+        // Another process holds the write lock: touch does not wait for it; a later request records the use.
+        if (lastTouched.get(principal.keyId) === at) lastTouched.delete(principal.keyId);
+        request.log.debug('API key last use not recorded: the database is busy');
+        return;
+      }
       request.log.warn({ err: error }, 'could not record when an API key was last used');
     });
   }

@@ -1,26 +1,11 @@
-import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import type SqliteDatabase from 'better-sqlite3';
-import {
-  CompiledQuery,
-  type DatabaseConnection,
-  type Driver,
-  Kysely,
-  type MigrationResult,
-  Migrator,
-  PostgresDialect,
-  type PostgresPool,
-  SqliteDialect,
-  type SqliteDialectConfig,
-  SqliteDriver,
-  sql,
-} from 'kysely';
+import { Kysely, type MigrationResult, Migrator, PostgresDialect, type PostgresPool, sql } from 'kysely';
 import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import type { DatabaseLocation } from './location.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { openSqlite } from './sqlite-database.js';
 
 /**
  * Each backend's driver is loaded when a database of its kind is opened, not at start: a server
@@ -38,6 +23,8 @@ export interface DatabaseOptions {
   readonly poolSize?: number;
   /** PostgreSQL: how long the client waits for an answer (tests shorten it). */
   readonly queryTimeoutMs?: number;
+  /** SQLite: how long a statement waits for another process's write lock (default 5 s; tests shorten it). */
+  readonly lockWaitMs?: number;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -51,98 +38,8 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-/**
- * Kysely's SQLite driver with every transaction begun IMMEDIATE: the write lock is taken (waiting
- * up to busy_timeout) before the first read. A DEFERRED transaction that reads and then writes
- * fails at once with SQLITE_BUSY_SNAPSHOT when another process (a second server, `secrets rotate`)
- * committed in between; busy_timeout does not help there.
- *
- * Rollback only when a transaction is still open: after SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM
- * SQLite may already have rolled the transaction back itself, and Kysely's ROLLBACK then failed
- * with "no transaction is active", which replaced the original error (a 503) with a 500.
- */
-class ImmediateTransactionDriver extends SqliteDriver {
-  constructor(
-    config: SqliteDialectConfig,
-    private readonly sqlite: SqliteDatabase.Database,
-  ) {
-    super(config);
-  }
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-  }
-  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
-  }
-}
-
-class ImmediateTransactionDialect extends SqliteDialect {
-  constructor(
-    private readonly dialectConfig: SqliteDialectConfig,
-    private readonly sqlite: SqliteDatabase.Database,
-  ) {
-    super(dialectConfig);
-  }
-  override createDriver(): Driver {
-    return new ImmediateTransactionDriver(this.dialectConfig, this.sqlite);
-  }
-}
-
 export function openDatabase(location: DatabaseLocation, options: DatabaseOptions = {}): DatabaseHandle {
   return location.kind === 'postgres' ? openPostgres(location, options) : openSqlite(location, options);
-}
-
-function openSqlite(
-  location: Extract<DatabaseLocation, { kind: 'sqlite' }>,
-  options: DatabaseOptions,
-): DatabaseHandle {
-  if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true });
-  const Sqlite = load<typeof SqliteDatabase>('better-sqlite3');
-  const sqlite = new Sqlite(location.path);
-  switchToWal(sqlite);
-  sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new ImmediateTransactionDialect({ database: sqlite }, sqlite) });
-  let closed = false;
-  return {
-    db,
-    location,
-    async ping() {
-      // An empty IMMEDIATE transaction: it takes the write lock (as every write does, waiting up to
-      // busy_timeout) and writes nothing. `select 1` answered even while no write could succeed.
-      await db.transaction().execute(async () => {});
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await db.destroy();
-    },
-  };
-}
-
-/**
- * `journal_mode = WAL`, retried while another process holds the file: on a new database two
- * processes switching at once can both hold a shared lock and want an exclusive one, and SQLite
- * then answers SQLITE_BUSY at once instead of calling the busy handler (it would deadlock).
- */
-function switchToWal(sqlite: SqliteDatabase.Database): void {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    try {
-      sqlite.pragma('journal_mode = WAL');
-      return;
-    } catch (error) {
-      const busy =
-        typeof error === 'object' &&
-        error !== null &&
-        'code' in error &&
-        String(error.code).startsWith('SQLITE_BUSY');
-      if (!busy || Date.now() > deadline) throw error;
-      // Synchronous, like the rest of opening: 10 to 30 ms, so two processes do not retry in step.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 20);
-    }
-  }
 }
 
 /** How long a request waits for a pooled connection, or for PostgreSQL to accept a new one. */
@@ -348,7 +245,7 @@ async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {
   });
   // Kysely runs SQLite migrations outside any transaction. Run them in one IMMEDIATE transaction
   // on SQLite's single connection instead: a second process starting at the same moment waits
-  // (busy_timeout) rather than racing to create the same tables, and a failed or interrupted
+  // (up to LOCK_WAIT_MS, see sqlite-database.ts) rather than racing to create the same tables, and a failed or interrupted
   // migration leaves nothing half-applied. (So a migration must not open a transaction itself.)
   await sql`begin immediate`.execute(handle.db);
   let committed = false;

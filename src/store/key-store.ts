@@ -3,6 +3,7 @@ import { generateApiKey, generateKeyId, hashApiKey } from '../auth/api-keys.js';
 import { serializeOn } from './dialect.js';
 import { nowIso } from './ids.js';
 import type { Database, KeyRole } from './schema.js';
+import { withoutLockWait } from './sqlite-database.js';
 
 /** What a request authenticated with a key may act as. */
 export interface KeyPrincipal {
@@ -205,7 +206,11 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
     },
 
     async touch(keyId, at) {
-      await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', keyId).execute();
+      // Best effort, never a wait: while another process holds SQLite's write lock this fails at
+      // once with SQLITE_BUSY instead of queueing behind it (the caller skips it).
+      await withoutLockWait(() =>
+        db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', keyId).execute(),
+      );
     },
   };
 }

@@ -1,0 +1,145 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
+import { isDatabaseUnavailable } from './errors.js';
+import { createKeyStore } from './key-store.js';
+import { isLockBusy, withoutLockWait } from './sqlite-database.js';
+
+const LOCK_WAIT_MS = 600;
+
+let dir: string;
+let handle: DatabaseHandle;
+/** Another connection to the same file: another process, as far as SQLite's locks go. */
+let other: SqliteDatabase.Database;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'plugboard-sqlite-'));
+  const path = join(dir, 'p.db');
+  handle = openDatabase({ kind: 'sqlite', path }, { lockWaitMs: LOCK_WAIT_MS });
+  await migrateToLatest(handle);
+  await sql`create table t (x integer)`.execute(handle.db);
+  other = new SqliteDatabase(path, { timeout: 0 });
+});
+afterEach(async () => {
+  if (other.inTransaction) other.exec('rollback');
+  other.close();
+  await handle.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Holds the write lock in `other` for `ms`. */
+function holdWriteLock(ms: number): Promise<void> {
+  other.exec('begin immediate');
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      other.exec('rollback');
+      resolve();
+    }, ms),
+  );
+}
+
+/** The longest the event loop went without running a timer while `work` ran. */
+async function longestStall<T>(
+  work: Promise<T>,
+): Promise<{ result: PromiseSettledResult<T>; stallMs: number }> {
+  let last = performance.now();
+  let stallMs = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    stallMs = Math.max(stallMs, now - last);
+    last = now;
+  }, 5);
+  try {
+    const [result] = await Promise.allSettled([work]);
+    return { result: result as PromiseSettledResult<T>, stallMs };
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+const count = async () =>
+  (await sql<{ n: number }>`select count(*) as n from t`.execute(handle.db)).rows[0]?.n;
+
+describe('waiting for another process’s write lock', () => {
+  it('waits for a transaction without blocking the event loop, and lets reads through meanwhile', async () => {
+    const released = holdWriteLock(300);
+    const started = Date.now();
+    const write = handle.db.transaction().execute(async (trx) => {
+      await sql`insert into t values (1)`.execute(trx);
+    });
+    // A read on the same (single) connection answers while the write waits.
+    const readStarted = Date.now();
+    expect(await count()).toBe(0);
+    expect(Date.now() - readStarted).toBeLessThan(100);
+
+    const { result, stallMs } = await longestStall(write);
+    expect(result.status).toBe('fulfilled');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(stallMs).toBeLessThan(100);
+    await released;
+    expect(await count()).toBe(1);
+  });
+
+  it('retries an auto-commit write until the lock is let go', async () => {
+    const released = holdWriteLock(200);
+    const { result, stallMs } = await longestStall(sql`insert into t values (2)`.execute(handle.db));
+    expect(result.status).toBe('fulfilled');
+    expect(stallMs).toBeLessThan(100);
+    await released;
+    expect(await count()).toBe(1);
+  });
+
+  it('gives up after lockWaitMs with SQLITE_BUSY, an error answered with 503', async () => {
+    const released = holdWriteLock(2 * LOCK_WAIT_MS + 500);
+    const started = Date.now();
+    const { result, stallMs } = await longestStall(
+      handle.db.transaction().execute(async (trx) => {
+        await sql`insert into t values (3)`.execute(trx);
+      }),
+    );
+    const waited = Date.now() - started;
+    expect(result.status).toBe('rejected');
+    const error = result.status === 'rejected' ? result.reason : undefined;
+    expect(isLockBusy(error)).toBe(true);
+    expect(isDatabaseUnavailable(error)).toBe(true);
+    expect(waited).toBeGreaterThanOrEqual(LOCK_WAIT_MS - 10);
+    expect(waited).toBeLessThan(LOCK_WAIT_MS + 300);
+    expect(stallMs).toBeLessThan(100);
+    // The ping (/healthz) says so in the same time.
+    await expect(handle.ping()).rejects.toSatisfy(isLockBusy);
+    await released;
+    // And it works again without reopening.
+    await handle.ping();
+    await sql`insert into t values (4)`.execute(handle.db);
+    expect(await count()).toBe(1);
+  });
+
+  it('does not wait inside withoutLockWait, nor in a key’s touch', async () => {
+    const keys = createKeyStore(handle.db);
+    const { id } = await keys.create('acme', 'write', 'test');
+    const released = holdWriteLock(LOCK_WAIT_MS);
+    const started = Date.now();
+    await expect(withoutLockWait(() => sql`insert into t values (5)`.execute(handle.db))).rejects.toSatisfy(
+      isLockBusy,
+    );
+    await expect(keys.touch(id, new Date().toISOString())).rejects.toSatisfy(isLockBusy);
+    expect(Date.now() - started).toBeLessThan(100);
+    // Other statements still wait.
+    await sql`insert into t values (6)`.execute(handle.db);
+    await released;
+    expect(await count()).toBe(1);
+  });
+
+  it('never retries inside a transaction: it holds the write lock already', async () => {
+    await handle.db.transaction().execute(async (trx) => {
+      await sql`insert into t values (7)`.execute(trx);
+      // Another connection cannot take the lock meanwhile.
+      expect(() => other.exec('begin immediate')).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
+    });
+    expect(await count()).toBe(1);
+  });
+});

@@ -1,0 +1,201 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type SqliteDatabase from 'better-sqlite3';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  type QueryResult,
+  SqliteDialect,
+  SqliteDriver,
+} from 'kysely';
+import type { DatabaseHandle, DatabaseOptions } from './database.js';
+import type { DatabaseLocation } from './location.js';
+import type { Database } from './schema.js';
+
+/** How long a statement waits for another process's write lock before it fails with SQLITE_BUSY (a 503), by default. */
+export const LOCK_WAIT_MS = 5_000;
+/** The pauses between attempts: from 2 ms, doubling, to 50 ms; with jitter, so processes do not retry in step. */
+const FIRST_PAUSE_MS = 2;
+const MAX_PAUSE_MS = 50;
+
+const noLockWait = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `work` without waiting for SQLite's write lock: a statement that finds it taken by another
+ * process fails at once with SQLITE_BUSY. For best-effort writes (a key's last use). PostgreSQL
+ * ignores it.
+ */
+export function withoutLockWait<T>(work: () => Promise<T>): Promise<T> {
+  return noLockWait.run(true, work);
+}
+
+/** SQLite answered SQLITE_BUSY (or an extended BUSY code): another connection holds a lock. */
+export function isLockBusy(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    typeof error.code === 'string' &&
+    error.code.startsWith('SQLITE_BUSY')
+  );
+}
+
+/**
+ * SQLite's one connection, waiting for another process's write lock without blocking the event
+ * loop. better-sqlite3 is synchronous: with busy_timeout, a statement waiting for the lock held
+ * the whole process (every request, /healthz, the overload guard) for up to 5 s, one waiting
+ * statement after another. busy_timeout is 0 instead, and a statement that answers SQLITE_BUSY
+ * while no transaction is open (BEGIN IMMEDIATE, an auto-commit write, a read during WAL
+ * recovery) has done nothing: it is tried again after a pause, until LOCK_WAIT_MS, then the BUSY
+ * error goes to the caller (a 503 with Retry-After). During each pause the connection is handed
+ * back (`lend`), so that other requests' reads (WAL: they need no lock) and writes go on. (So a
+ * `db.connection()` scope is not exclusive across such a wait; no transaction is open then.)
+ *
+ * Inside a transaction nothing is retried: it began IMMEDIATE and holds the write lock, and in WAL
+ * mode neither its statements nor its COMMIT wait for other connections.
+ */
+class LockWaitingConnection implements DatabaseConnection {
+  constructor(
+    private readonly inner: DatabaseConnection,
+    private readonly sqlite: SqliteDatabase.Database,
+    private readonly lockWaitMs: number,
+    private readonly lend: (ms: number) => Promise<void>,
+  ) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const deadline = Date.now() + this.lockWaitMs;
+    for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+      const inTransaction = this.sqlite.inTransaction;
+      try {
+        return await this.inner.executeQuery<R>(query);
+      } catch (error) {
+        if (inTransaction || !isLockBusy(error) || noLockWait.getStore() || Date.now() >= deadline) {
+          throw error;
+        }
+      }
+      const jittered = pause * (0.75 + Math.random() / 2);
+      await this.lend(Math.min(jittered, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.inner.streamQuery<R>(query, chunkSize);
+  }
+}
+
+/**
+ * Kysely's SQLite driver with every transaction begun IMMEDIATE: the write lock is taken (waiting
+ * as above) before the first read. A DEFERRED transaction that reads and then writes fails at once
+ * with SQLITE_BUSY_SNAPSHOT when another process (a second server, `secrets rotate`) committed in
+ * between; waiting does not help there.
+ *
+ * Rollback only when a transaction is still open: after SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM
+ * SQLite may already have rolled the transaction back itself, and Kysely's ROLLBACK then failed
+ * with "no transaction is active", which replaced the original error (a 503) with a 500.
+ */
+class ImmediateTransactionDriver extends SqliteDriver {
+  #connection: DatabaseConnection | undefined;
+
+  constructor(
+    private readonly sqlite: SqliteDatabase.Database,
+    private readonly lockWaitMs: number,
+  ) {
+    super({ database: sqlite });
+  }
+
+  /** The one connection, behind Kysely's mutex: one request at a time uses it. */
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const inner = await super.acquireConnection();
+    this.#connection ??= new LockWaitingConnection(inner, this.sqlite, this.lockWaitMs, (ms) =>
+      this.lend(ms),
+    );
+    return this.#connection;
+  }
+
+  /** Gives the held connection up for `ms` and takes it back (queueing behind whoever took it meanwhile). */
+  private async lend(ms: number): Promise<void> {
+    await super.releaseConnection();
+    try {
+      await sleep(ms);
+    } finally {
+      await super.acquireConnection();
+    }
+  }
+
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
+  }
+}
+
+class ImmediateTransactionDialect extends SqliteDialect {
+  constructor(
+    private readonly sqlite: SqliteDatabase.Database,
+    private readonly lockWaitMs: number,
+  ) {
+    super({ database: sqlite });
+  }
+  override createDriver(): Driver {
+    return new ImmediateTransactionDriver(this.sqlite, this.lockWaitMs);
+  }
+}
+
+export function openSqlite(
+  location: Extract<DatabaseLocation, { kind: 'sqlite' }>,
+  options: DatabaseOptions,
+): DatabaseHandle {
+  if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true });
+  // Loaded when a SQLite database is opened, not at start (see `load` in database.ts).
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteDatabase;
+  // No busy_timeout: SQLite would wait for a lock synchronously, holding the event loop. The
+  // driver waits instead (LockWaitingConnection).
+  const sqlite = new Sqlite(location.path, { timeout: 0 });
+  switchToWal(sqlite, options.lockWaitMs ?? LOCK_WAIT_MS);
+  sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({
+    dialect: new ImmediateTransactionDialect(sqlite, options.lockWaitMs ?? LOCK_WAIT_MS),
+  });
+  let closed = false;
+  return {
+    db,
+    location,
+    async ping() {
+      // An empty IMMEDIATE transaction: it takes the write lock (as every write does, waiting up to
+      // lockWaitMs) and writes nothing. `select 1` answered even while no write could succeed.
+      await db.transaction().execute(async () => {});
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * `journal_mode = WAL`, retried while another process holds the file: on a new database two
+ * processes switching at once can both hold a shared lock and want an exclusive one, and SQLite
+ * then answers SQLITE_BUSY. Synchronous, like the rest of opening (before the server listens).
+ */
+function switchToWal(sqlite: SqliteDatabase.Database, lockWaitMs: number): void {
+  const deadline = Date.now() + lockWaitMs;
+  for (;;) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if (!isLockBusy(error) || Date.now() > deadline) throw error;
+      // 10 to 30 ms, so two processes do not retry in step.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 20);
+    }
+  }
+}
