@@ -1,10 +1,11 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connector } from '../src/connectors/schemas.js';
-import { fingerprint } from '../src/http/idempotency.js';
 import { generateMasterKey } from '../src/secrets/cipher.js';
 import { ephemeralKeyring } from '../src/secrets/keyring.js';
 import { rotateSecrets } from '../src/secrets/rotate.js';
-import { ABANDONED_AFTER_MS, IDEMPOTENCY_TTL_MS } from '../src/store/idempotency-store.js';
+import { IDEMPOTENCY_TTL_MS } from '../src/store/idempotency-store.js';
+import { testBackend } from './backend.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
 
 const jira = typeOf('jira');
@@ -64,31 +65,48 @@ describe('Idempotency-Key on POST /api/connectors', () => {
     expect(await count()).toBe(1);
   });
 
-  it('answers 409 IDEMPOTENCY_KEY_IN_USE while a claim with the same body is running', async () => {
-    const body = validBody(jira, 'running');
-    const account = await t.database.db
-      .selectFrom('accounts')
-      .select('id')
-      .where('name', '=', 'acme')
-      .executeTakeFirstOrThrow();
-    await t.database.db
-      .insertInto('idempotency_keys')
-      .values({
-        account_id: account.id,
-        key: 'key-running',
-        request_hash: fingerprint(body),
-        state: 'running',
-        response_status: null,
-        response: null,
-        created_at: new Date().toISOString(),
-      })
-      .execute();
-    const response = await post(body, 'key-running');
-    expect(response.statusCode).toBe(409);
-    expect(response.headers['retry-after']).toBe('1');
-    expect(json<ErrorResponse>(response).code).toBe('IDEMPOTENCY_KEY_IN_USE');
-    expect(await count()).toBe(0);
-  });
+  it.skipIf(testBackend !== 'postgres')(
+    'answers 409 IDEMPOTENCY_KEY_IN_USE while another server runs a request with the key (PostgreSQL)',
+    async () => {
+      const body = validBody(jira, 'running elsewhere');
+      const account = await t.database.db
+        .selectFrom('accounts')
+        .select('id')
+        .where('name', '=', 'acme')
+        .executeTakeFirstOrThrow();
+      // What another server holds while its create with this key runs: the key's transaction lock.
+      let release: () => void = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let locked: () => void = () => {};
+      const holding = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      const other = t.database.db.transaction().execute(async (trx) => {
+        const name = `plugboard:idempotency:${account.id}:key-running`;
+        await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':' || ${name}::text))`.execute(
+          trx,
+        );
+        locked();
+        await released;
+      });
+      await holding;
+      try {
+        const response = await post(body, 'key-running');
+        expect(response.statusCode).toBe(409);
+        expect(response.headers['retry-after']).toBe('1');
+        expect(json<ErrorResponse>(response).code).toBe('IDEMPOTENCY_KEY_IN_USE');
+        expect(await count()).toBe(0);
+      } finally {
+        release();
+        await other;
+      }
+      // The other server is gone (its transaction ended): the retry creates at once.
+      expect((await post(body, 'key-running')).statusCode).toBe(200);
+      expect(await count()).toBe(1);
+    },
+  );
 
   it('keeps keys per account: another account with the same key gets its own result', async () => {
     const body = validBody(jira, 'shared key');
@@ -135,7 +153,7 @@ describe('Idempotency-Key on POST /api/connectors', () => {
     expect(JSON.stringify(rows)).not.toContain('IDEMPOTENT-SECRET');
   });
 
-  it('forgets keys after 24 hours and takes over a running claim abandoned by a dead server', async () => {
+  it('forgets keys after 24 hours, and a running claim an older version left behind at once', async () => {
     const body = validBody(jira, 'old');
     await post(body, 'key-8');
     const old = new Date(Date.now() - IDEMPOTENCY_TTL_MS - 1000).toISOString();
@@ -143,6 +161,8 @@ describe('Idempotency-Key on POST /api/connectors', () => {
     const afterDay = await post(validBody(jira, 'new body, same key'), 'key-8');
     expect(afterDay.statusCode).toBe(200);
 
+    // Versions before this one committed a `running` claim before the create; one left by a
+    // server that died blocked retries for a minute. Nothing commits one now, and one found is stale.
     await t.database.db
       .insertInto('idempotency_keys')
       .values({
@@ -158,10 +178,21 @@ describe('Idempotency-Key on POST /api/connectors', () => {
         state: 'running',
         response_status: null,
         response: null,
-        created_at: new Date(Date.now() - ABANDONED_AFTER_MS - 1000).toISOString(),
+        created_at: new Date().toISOString(),
       })
       .execute();
     expect((await post(validBody(jira, 'taken over'), 'key-9')).statusCode).toBe(200);
+  });
+
+  it('commits nothing for a request that failed: no claim outlives it', async () => {
+    const invalid = { ...validBody(jira, 'broken'), params: {} };
+    expect((await post(invalid, 'key-10')).statusCode).toBe(400);
+    expect(await t.database.db.selectFrom('idempotency_keys').selectAll().execute()).toEqual([]);
+    const taken = await post(validBody(jira, 'taken name'));
+    expect(taken.statusCode).toBe(200);
+    expect((await post(validBody(jira, 'taken name'), 'key-11')).statusCode).toBe(409);
+    expect(await t.database.db.selectFrom('idempotency_keys').selectAll().execute()).toEqual([]);
+    expect((await post(validBody(jira, 'free name'), 'key-11')).statusCode).toBe(200);
   });
 });
 

@@ -60,14 +60,18 @@ async function fixture(): Promise<Fixture> {
   const created = new Map<string, { id: string; body: unknown }>();
   for (let i = 0; i < COUNT; i++) {
     const key = `key-${i}`;
-    expect((await records.begin(accountId, key, `hash-${i}`)).kind).toBe('new');
-    const connector = await store.create(accountId, actor, {
-      type: 'github',
-      name: `c${i}`,
-      params: { apiKey: `secret-${i}` },
+    const outcome = await records.run(accountId, key, `hash-${i}`, async (trx) => {
+      const connector = await store.create(
+        accountId,
+        actor,
+        { type: 'github', name: `c${i}`, params: { apiKey: `secret-${i}` } },
+        trx,
+      );
+      return { status: 200, body: connector };
     });
-    await records.complete(database.db, accountId, key, 200, connector);
-    created.set(key, { id: connector.id, body: JSON.parse(JSON.stringify(connector)) });
+    if (outcome.kind !== 'done') throw new Error(`key ${key}: ${outcome.kind}`);
+    const body = JSON.parse(JSON.stringify(outcome.body)) as { id: string };
+    created.set(key, { id: body.id, body });
   }
   const made = {
     path,
@@ -102,7 +106,7 @@ async function expectAllReplay(f: Fixture, keys: readonly MasterKey[], skip: rea
   for (const [key, { id, body }] of f.created) {
     if (skip.includes(key)) continue;
     const i = key.slice('key-'.length);
-    expect(await records.begin(f.accountId, key, `hash-${i}`), key).toEqual({
+    expect(await records.find(f.accountId, key, `hash-${i}`), key).toEqual({
       kind: 'replay',
       status: 200,
       body,

@@ -39,12 +39,12 @@ export interface ConnectorFields {
  * Every change records an audit event in the same transaction.
  */
 export interface ConnectorStore {
-  /** `alsoInTransaction` runs in the creating transaction (to record an idempotency key with it). */
+  /** In its own transaction, or in `within` (to record an Idempotency-Key's response with it). */
   create(
     accountId: number,
     actor: Actor,
     fields: ConnectorFields,
-    alsoInTransaction?: (trx: Kysely<Database>, created: StoredConnector) => Promise<void>,
+    within?: Kysely<Database>,
   ): Promise<StoredConnector>;
   get(accountId: number, id: string): Promise<StoredConnector | undefined>;
   getByName(accountId: number, name: string): Promise<StoredConnector | undefined>;
@@ -164,36 +164,35 @@ export function createConnectorStore(
   }
 
   return {
-    async create(accountId, actor, fields, alsoInTransaction) {
+    async create(accountId, actor, fields, within) {
       const now = nowIso();
       const id = newId();
-      try {
-        return await db.transaction().execute(async (trx) => {
-          const row = await trx
-            .insertInto('connectors')
-            .values({
-              id,
-              account_id: accountId,
-              type: fields.type,
-              name: fields.name,
-              ...sealed(id, findConnectorType(fields.type), fields.type, fields.params),
-              created_at: now,
-              updated_at: now,
-            })
-            .returning(columns)
-            .executeTakeFirstOrThrow();
-          await bumpConnectorsVersion(trx, accountId);
-          await recordAuditEvent(trx, {
-            accountId,
-            actor,
-            action: 'create',
-            connector: { id, name: fields.name, type: fields.type },
-            fields: ['type', ...changedFields(undefined, fields)],
-          });
-          const created = fromRow(row);
-          await alsoInTransaction?.(trx, created);
-          return created;
+      const work = async (trx: Kysely<Database>) => {
+        const row = await trx
+          .insertInto('connectors')
+          .values({
+            id,
+            account_id: accountId,
+            type: fields.type,
+            name: fields.name,
+            ...sealed(id, findConnectorType(fields.type), fields.type, fields.params),
+            created_at: now,
+            updated_at: now,
+          })
+          .returning(columns)
+          .executeTakeFirstOrThrow();
+        await bumpConnectorsVersion(trx, accountId);
+        await recordAuditEvent(trx, {
+          accountId,
+          actor,
+          action: 'create',
+          connector: { id, name: fields.name, type: fields.type },
+          fields: ['type', ...changedFields(undefined, fields)],
         });
+        return fromRow(row);
+      };
+      try {
+        return await (within ? work(within) : db.transaction().execute(work));
       } catch (error) {
         if (isConnectorNameTaken(error)) throw errors.nameTaken(fields.name);
         throw error;

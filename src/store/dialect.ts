@@ -26,13 +26,35 @@ export function forUpdate<Q extends SelectQueryBuilder<any, any, any>>(db: Kysel
 }
 
 /**
+ * An advisory lock's key: locks are per database, not per schema, so the schema is part of the
+ * name (two deployments, or two test apps, in one database do not hold up each other).
+ */
+function lockKey(name: string) {
+  return sql`hashtext(current_schema() || ':' || ${name}::text)`;
+}
+
+/**
  * Serializes the rest of the transaction with every other transaction that takes the same lock
  * (a transaction-scoped advisory lock on PostgreSQL). SQLite's IMMEDIATE transactions are
  * serialized already.
  */
 // biome-ignore lint/suspicious/noExplicitAny: any schema
 export async function serializeOn(trx: Kysely<any>, name: string): Promise<void> {
-  if (dialectOf(trx) === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(trx);
+  if (dialectOf(trx) === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey(name)})`.execute(trx);
+}
+
+/**
+ * Takes the same lock as `serializeOn` if nobody holds it, without waiting: false when another
+ * transaction holds it. SQLite's IMMEDIATE transactions hold the database's write lock already,
+ * so there it is always true.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any schema
+export async function tryLockOn(trx: Kysely<any>, name: string): Promise<boolean> {
+  if (dialectOf(trx) !== 'postgres') return true;
+  const { rows } = await sql<{
+    locked: boolean;
+  }>`select pg_try_advisory_xact_lock(${lockKey(name)}) as locked`.execute(trx);
+  return rows[0]?.locked === true;
 }
 
 /**

@@ -1,34 +1,39 @@
 import type { Kysely } from 'kysely';
 import type { SealedSecrets, SecretBox } from '../secrets/secret-box.js';
-import { isUniqueViolation } from './errors.js';
+import { tryLockOn } from './dialect.js';
 import { nowIso } from './ids.js';
 import type { Database } from './schema.js';
 
 /** How long a key is remembered (Stripe's and the IETF draft's 24 h). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-/** A request still "running" after this long died with its server; its key may be taken over. */
-export const ABANDONED_AFTER_MS = 60 * 1000;
 const PRUNE_INTERVAL_MS = 60 * 1000;
 
-export type IdempotencyBegin =
-  | { readonly kind: 'new' }
+/** What the first request with a key became, when it finished. */
+export type IdempotencyPrior =
   | { readonly kind: 'replay'; readonly status: number; readonly body: unknown }
-  | { readonly kind: 'in-progress' }
   | { readonly kind: 'mismatch' };
 
+export type IdempotencyOutcome =
+  /** This request did the work; its response is recorded under the key. */
+  | { readonly kind: 'done'; readonly status: number; readonly body: unknown }
+  | IdempotencyPrior
+  /** A request with this key is running now, here or on another server. */
+  | { readonly kind: 'in-progress' };
+
 export interface IdempotencyStore {
-  /** Claims the key for this request, or says what became of the first request with it. */
-  begin(accountId: number, key: string, requestHash: string): Promise<IdempotencyBegin>;
-  /** Records the response; call it in the transaction that made the change. */
-  complete(
-    db: Kysely<Database>,
+  /** The finished first request with this key, if there is one (not expired, opened by a configured key). */
+  find(accountId: number, key: string, requestHash: string): Promise<IdempotencyPrior | undefined>;
+  /**
+   * Runs `work` (the create) and records its response under the key in one transaction, unless a
+   * request with the key finished already or runs now. Nothing is recorded when `work` throws: a
+   * corrected retry may use the key; and nothing outlives a crash: no claim is ever committed alone.
+   */
+  run(
     accountId: number,
     key: string,
-    status: number,
-    body: unknown,
-  ): Promise<void>;
-  /** Forgets a claim whose request failed, so that a corrected retry may use the key. */
-  release(accountId: number, key: string): Promise<void>;
+    requestHash: string,
+    work: (trx: Kysely<Database>) => Promise<{ status: number; body: unknown }>,
+  ): Promise<IdempotencyOutcome>;
 }
 
 /**
@@ -68,6 +73,8 @@ export function createIdempotencyStore(
   now = Date.now,
 ): IdempotencyStore {
   let lastPrune = 0;
+  /** Keys of the requests this server is running: a retry meanwhile gets 409 at once. */
+  const running = new Set<string>();
 
   async function prune(): Promise<void> {
     if (now() - lastPrune < PRUNE_INTERVAL_MS) return;
@@ -76,91 +83,88 @@ export function createIdempotencyStore(
     await db.deleteFrom('idempotency_keys').where('created_at', '<', cutoff).execute();
   }
 
-  async function claim(accountId: number, key: string, requestHash: string): Promise<boolean> {
-    try {
-      await db
-        .insertInto('idempotency_keys')
-        .values({
-          account_id: accountId,
-          key,
-          request_hash: requestHash,
-          state: 'running',
-          response_status: null,
-          response: null,
-          created_at: nowIso(),
-        })
+  /**
+   * The finished record of the key, read with `on`. An expired one, a `running` claim (only
+   * versions before this one committed those, and their request is long gone) and one that no
+   * configured master key opens any more are deleted and read as none.
+   */
+  async function prior(
+    on: Kysely<Database>,
+    accountId: number,
+    key: string,
+    requestHash: string,
+  ): Promise<IdempotencyPrior | undefined> {
+    const row = await on
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const forget = () =>
+      on
+        .deleteFrom('idempotency_keys')
+        .where('account_id', '=', accountId)
+        .where('key', '=', key)
+        .where('created_at', '=', row.created_at)
         .execute();
-      return true;
-    } catch (error) {
-      if (isUniqueViolation(error)) return false;
-      throw error;
+    const expired = now() - Date.parse(row.created_at) > IDEMPOTENCY_TTL_MS;
+    if (expired || row.state !== 'done' || row.response === null || row.response_status === null) {
+      await forget();
+      return undefined;
+    }
+    if (row.request_hash !== requestHash) return { kind: 'mismatch' };
+    try {
+      return {
+        kind: 'replay',
+        status: row.response_status,
+        body: storedResponse.open(box, accountId, key, row.response),
+      };
+    } catch {
+      // Sealed under a master key that is gone (dropped before `secrets rotate` re-sealed it):
+      // forget it like an expired key; a retried create then meets the unique name (409).
+      await forget();
+      return undefined;
     }
   }
 
   return {
-    async begin(accountId, key, requestHash) {
-      await prune();
-      for (let attempt = 0; attempt < 3; attempt++) {
-        if (await claim(accountId, key, requestHash)) return { kind: 'new' };
-        const row = await db
-          .selectFrom('idempotency_keys')
-          .selectAll()
-          .where('account_id', '=', accountId)
-          .where('key', '=', key)
-          .executeTakeFirst();
-        if (!row) continue; // released or pruned meanwhile: claim again
-        const age = now() - Date.parse(row.created_at);
-        const stale = age > IDEMPOTENCY_TTL_MS || (row.state === 'running' && age > ABANDONED_AFTER_MS);
-        if (stale) {
-          await db
-            .deleteFrom('idempotency_keys')
-            .where('account_id', '=', accountId)
-            .where('key', '=', key)
-            .where('created_at', '=', row.created_at)
+    find(accountId, key, requestHash) {
+      return prior(db, accountId, key, requestHash);
+    },
+
+    async run(accountId, key, requestHash, work) {
+      const mine = `${accountId}:${key}`; // the account id has no colon: unambiguous
+      if (running.has(mine)) return { kind: 'in-progress' };
+      running.add(mine);
+      try {
+        await prune();
+        const earlier = await prior(db, accountId, key, requestHash);
+        if (earlier) return earlier;
+        return await db.transaction().execute(async (trx): Promise<IdempotencyOutcome> => {
+          // Another server running the same key holds this lock until its transaction ends; the
+          // lock ends with it, so a server that dies leaves nothing that blocks a retry.
+          if (!(await tryLockOn(trx, `plugboard:idempotency:${mine}`))) return { kind: 'in-progress' };
+          const meanwhile = await prior(trx, accountId, key, requestHash);
+          if (meanwhile) return meanwhile;
+          const { status, body } = await work(trx);
+          await trx
+            .insertInto('idempotency_keys')
+            .values({
+              account_id: accountId,
+              key,
+              request_hash: requestHash,
+              state: 'done',
+              response_status: status,
+              response: storedResponse.seal(box, accountId, key, body),
+              created_at: nowIso(),
+            })
             .execute();
-          continue;
-        }
-        if (row.request_hash !== requestHash) return { kind: 'mismatch' };
-        if (row.state === 'running' || row.response === null || row.response_status === null) {
-          return { kind: 'in-progress' };
-        }
-        try {
-          const body = storedResponse.open(box, accountId, key, row.response);
-          return { kind: 'replay', status: row.response_status, body };
-        } catch {
-          // Sealed under a master key that is gone (dropped before `secrets rotate` re-sealed it):
-          // forget it like an expired key; a retried create then meets the unique name (409).
-          await db
-            .deleteFrom('idempotency_keys')
-            .where('account_id', '=', accountId)
-            .where('key', '=', key)
-            .where('response', '=', row.response)
-            .execute();
-        }
+          return { kind: 'done', status, body };
+        });
+      } finally {
+        running.delete(mine);
       }
-      return { kind: 'in-progress' };
-    },
-
-    async complete(trx, accountId, key, status, body) {
-      await trx
-        .updateTable('idempotency_keys')
-        .set({
-          state: 'done',
-          response_status: status,
-          response: storedResponse.seal(box, accountId, key, body),
-        })
-        .where('account_id', '=', accountId)
-        .where('key', '=', key)
-        .execute();
-    },
-
-    async release(accountId, key) {
-      await db
-        .deleteFrom('idempotency_keys')
-        .where('account_id', '=', accountId)
-        .where('key', '=', key)
-        .where('state', '=', 'running')
-        .execute();
     },
   };
 }

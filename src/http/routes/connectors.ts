@@ -86,27 +86,23 @@ export function connectorRoutes(
     }
 
     // With an Idempotency-Key: the first request with it creates, a retry replays its response.
-    const begun = await idempotency.begin(accountId, key, fingerprint(request.body));
-    if (begun.kind === 'replay') {
-      return reply
-        .code(begun.status === 201 ? 201 : 200)
-        .header('Idempotent-Replayed', 'true')
-        .send(tagged(reply, begun.body));
-    }
-    if (begun.kind === 'mismatch') throw idempotencyErrors.mismatch();
-    if (begun.kind === 'in-progress') throw idempotencyErrors.inProgress();
-    try {
+    const outcome = await idempotency.run(accountId, key, fingerprint(request.body), async (trx) => {
       const input = parseConnectorInput(request.body);
-      const created = await store.create(
-        accountId,
-        actor,
-        { type: input.type.id, name: input.name, params: input.params },
-        (trx, connector) => idempotency.complete(trx, accountId, key, createStatus, present(connector)),
-      );
-      return reply.code(createStatus).send(tagged(reply, present(created)));
-    } catch (error) {
-      await idempotency.release(accountId, key);
-      throw error;
+      const fields = { type: input.type.id, name: input.name, params: input.params };
+      return { status: createStatus, body: present(await store.create(accountId, actor, fields, trx)) };
+    });
+    switch (outcome.kind) {
+      case 'done':
+        return reply.code(createStatus).send(tagged(reply, outcome.body));
+      case 'replay':
+        return reply
+          .code(outcome.status === 201 ? 201 : 200)
+          .header('Idempotent-Replayed', 'true')
+          .send(tagged(reply, outcome.body));
+      case 'mismatch':
+        throw idempotencyErrors.mismatch();
+      case 'in-progress':
+        throw idempotencyErrors.inProgress();
     }
   });
 
