@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -27,21 +28,67 @@ function markedParams(type: ConnectorType, marker: string): Record<string, strin
   return params;
 }
 
+/**
+ * A target that repeats back everything a check sends it: the Authorization header, what a Basic
+ * header decodes to, the path and query, as the error message of a 401 (the field checks quote).
+ */
+async function startEchoTarget(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((request, response) => {
+    const authorization = request.headers.authorization ?? '';
+    const basic = /^Basic (.+)$/i.exec(authorization)?.[1];
+    const decoded = basic === undefined ? '' : Buffer.from(basic, 'base64').toString('utf8');
+    const said = `you sent ${authorization} (${decoded}) to ${request.url ?? ''} with ${request.headers['x-auth-token'] ?? ''}`;
+    request.resume();
+    response.writeHead(401, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify({ message: said, errorMessages: [said], error: { message: said, data: said } }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe('no secret leaks: one table over every type with a secret', () => {
   const dir = mkdtempSync(join(tmpdir(), 'plugboard-leak-'));
   const path = join(dir, 'leak.db');
   let t: TestContext;
+  let echo: { url: string; close: () => Promise<void> };
   const markers: string[] = [];
+  /** Put where it must be found (a name): proves that the search below can find a marker at all. */
+  const control = `CONTROL${randomBytes(6).toString('hex')}`;
   const readKeyBodies: string[] = [];
   const errorBodies: string[] = [];
+  const checkBodies: string[] = [];
 
   beforeAll(async () => {
-    t = await buildTestApp({ path });
+    echo = await startEchoTarget();
+    t = await buildTestApp({
+      path,
+      checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 2_000, githubApiUrl: `${echo.url}/github` },
+    });
   });
   afterAll(async () => {
     await t.close();
+    await echo.close();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  /** Marked params whose URLs all lead to the echo target. */
+  function echoedParams(type: ConnectorType, mark: string): Record<string, string> {
+    const params = markedParams(type, mark);
+    for (const [name, spec] of Object.entries(type.params)) {
+      if (spec.format !== 'url') continue;
+      params[name] = type.secretParams.has(name)
+        ? `${echo.url}/api/webhooks/42/${mark}-${name}?token=${mark}`
+        : `${echo.url}/${type.id}`;
+    }
+    return params;
+  }
 
   function marker(): string {
     const value = `LEAK${randomBytes(6).toString('hex')}`;
@@ -116,6 +163,25 @@ describe('no secret leaks: one table over every type with a secret', () => {
         }),
       ];
       for (const response of rejected) expect(response.statusCode).toBeGreaterThanOrEqual(400);
+
+      // An idempotent create (its response, with the secrets, is stored sealed), and credential
+      // checks against a target that repeats back every credential it is sent.
+      const echoed = echoedParams(type, marker());
+      const keyed = await call('POST', '/api/connectors', {
+        body: { name: `${name} ${control}`, type: id, params: echoed },
+        headers: { 'idempotency-key': `leak-${id}` },
+      });
+      expect(keyed.statusCode).toBe(200);
+      const stored = json<Connector>(keyed);
+      const checked = await call('POST', `/api/connectors/${stored.id}/check`);
+      expect(checked.statusCode).toBe(200);
+      checkBodies.push(checked.body);
+      const before = await call('POST', '/api/connectors/check', {
+        body: { name: 'unsaved', type: id, params: echoedParams(type, marker()) },
+      });
+      expect(before.statusCode).toBe(200);
+      checkBodies.push(before.body);
+      await call('GET', `/api/connectors/${stored.id}`, { key: t.keys.read });
     },
   );
 
@@ -132,8 +198,15 @@ describe('no secret leaks: one table over every type with a secret', () => {
       ['logs', t.logs.join('\n')],
       ['read-key responses', readKeyBodies.join('\n')],
       ['error responses', errorBodies.join('\n')],
+      ['check results', checkBodies.join('\n')],
       ['audit events', audit.body],
     ];
+    // The control marker went into names: the search finds it where names are kept.
+    const storedAll = stored.map(([, text]) => text).join('\n');
+    expect(storedAll.includes(control), 'the control marker in the database').toBe(true);
+    expect(audit.body.includes(control), 'the control marker in the audit trail').toBe(true);
+    // The checks reached the echo target and failed there (it repeats, it never accepts).
+    expect(checkBodies.filter((body) => body.includes('"status":"failed"')).length).toBeGreaterThan(8);
     expect(markers.length).toBeGreaterThan(typesWithSecrets.length * 2);
     expect(t.logs.length).toBeGreaterThan(50);
     for (const [where, text] of haystacks) {

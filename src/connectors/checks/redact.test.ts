@@ -45,8 +45,19 @@ describe('Redactor', () => {
     const said = redactor.redact(`404: no route /api/webhooks/112233445566/${token} (thread 99887766554433)`);
     expect(said).not.toContain(token);
     expect(said).not.toContain('99887766554433');
-    // Short segments are not credentials.
-    expect(said).toContain('/api/');
+    // Short segments, and words that name where the credential lives, are not credentials.
+    expect(said).toContain('/api/webhooks/');
+    expect(redactor.redact('Discord webhooks answer 404 for a deleted webhook')).toBe(
+      'Discord webhooks answer 404 for a deleted webhook',
+    );
+  });
+
+  it('still redacts a lower-case token: one with a digit, or one as long as a token', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('https://mm.example.com/hooks/abcdefghijklmnopqrstuvwxyz/and9digits');
+    expect(redactor.redact('no hook abcdefghijklmnopqrstuvwxyz or and9digits')).toBe(
+      `no hook ${STARS} or ${STARS}`,
+    );
   });
 
   it('redacts userinfo and percent-decoded forms of a secret URL', () => {

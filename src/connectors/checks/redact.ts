@@ -21,6 +21,15 @@ function decoded(text: string): string {
 }
 
 /**
+ * A path segment such as `webhooks`, `services` or `incoming`: a lower-case word shorter than a
+ * token, which names where a credential lives rather than being one. Redacting it would mangle
+ * every message that says "webhook" (and our own messages too).
+ */
+function isPlainWord(part: string): boolean {
+  return part.length < 16 && /^[a-z]+(?:[-_][a-z]+)*$/.test(part);
+}
+
+/**
  * Everything a credential check sent that must never come back in its message: the secret params,
  * every credential header in every form a target may echo (the whole value, its token part, the
  * base64 payload of basic auth and what it decodes to), and the credential-like parts of secret URLs.
@@ -56,6 +65,7 @@ export class Redactor {
       url.hash.slice(1),
     ];
     for (const part of parts) {
+      if (isPlainWord(decoded(part))) continue;
       this.add(part, MIN_URL_PART);
       this.add(decoded(part), MIN_URL_PART);
     }
