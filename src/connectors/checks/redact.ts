@@ -12,6 +12,14 @@ export const CUT = '…';
 /** Request headers that carry credentials: every form of their values is sensitive. */
 const CREDENTIAL_HEADER = /auth|token|key|secret|password|cookie|signature|session/i;
 
+/** One line of printable text: no control or format (e.g. direction-changing) characters, runs of spaces collapsed. */
+export function oneLine(text: string): string {
+  return text
+    .replace(/[\p{Cc}\p{Cf}]+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
 function decoded(text: string): string {
   try {
     return decodeURIComponent(text);
@@ -40,10 +48,15 @@ export class Redactor {
   /** `values`, longest first, so that a longer credential is replaced before a shorter part of it. */
   private ordered: readonly string[] = [];
 
-  /** A sensitive string, when it is at least `min` characters long. */
+  /**
+   * A sensitive string, when it is at least `min` characters long; also as a quote shows it (on one
+   * line, spaces collapsed, trimmed), since quotes are made that way before they are redacted again.
+   */
   add(value: string, min = MIN_SECRET): void {
-    if (value.length < min || value === SECRET_PLACEHOLDER || this.values.has(value)) return;
-    this.values.add(value);
+    for (const form of new Set([value, value.trim(), oneLine(value)])) {
+      if (form.length < min || form === SECRET_PLACEHOLDER || this.values.has(form)) continue;
+      this.values.add(form);
+    }
     this.ordered = [...this.values].sort((a, b) => b.length - a.length);
   }
 
@@ -75,7 +88,8 @@ export class Redactor {
   addHeader(name: string, value: string): void {
     if (!CREDENTIAL_HEADER.test(name)) return;
     this.add(value);
-    const match = /^\s*([A-Za-z][\w.-]*)\s+(\S.*?)\s*$/.exec(value);
+    // Trimmed first, then one split: `(\S.*?)\s*$` backtracked quadratically on a run of spaces.
+    const match = /^([A-Za-z][\w.-]*)\s+([\s\S]+)$/.exec(value.trim());
     const scheme = match?.[1];
     const credential = match?.[2];
     if (scheme === undefined || credential === undefined) return;

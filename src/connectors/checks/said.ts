@@ -1,5 +1,5 @@
 import type { OutboundResponse } from '../../outbound/types.js';
-import type { Redactor } from './redact.js';
+import { oneLine, type Redactor } from './redact.js';
 
 /** The longest quote of a target's message, and of its reason phrase. */
 const MAX_SAID = 200;
@@ -76,26 +76,80 @@ function decodeEntities(text: string): string {
   });
 }
 
+/** How much of a text or HTML body is looked at: the quote is one line of at most 200 characters. */
+const TEXT_SCAN = 16 * 1024;
+
+/** Tags after which a page's text starts a new line. */
+const BLOCK_TAGS = new Set([
+  'br',
+  'p',
+  'div',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'title',
+  'li',
+  'tr',
+  'table',
+  'pre',
+  'hr',
+  'head',
+  'body',
+  'html',
+]);
+
+/**
+ * A page's text with its tags, comments, scripts and styles taken out, in one pass over the first
+ * 16 KiB. A scan with indexOf, not regular expressions: a target could answer a megabyte of `<`
+ * that a backtracking pattern takes minutes over, holding the event loop.
+ */
+function stripTags(html: string): string {
+  const source = html.slice(0, TEXT_SCAN);
+  const lower = source.toLowerCase();
+  let out = '';
+  let at = 0;
+  while (at < source.length) {
+    const open = source.indexOf('<', at);
+    if (open < 0) {
+      out += source.slice(at);
+      break;
+    }
+    out += source.slice(at, open);
+    if (lower.startsWith('<!--', open)) {
+      const end = source.indexOf('-->', open + 4);
+      if (end < 0) break;
+      out += '\n';
+      at = end + 3;
+      continue;
+    }
+    const close = source.indexOf('>', open + 1);
+    if (close < 0) break;
+    const name = /^\/?([a-z][a-z0-9]*)/.exec(lower.slice(open + 1, Math.min(close, open + 12)))?.[1] ?? '';
+    at = close + 1;
+    if ((name === 'script' || name === 'style') && lower[open + 1] !== '/') {
+      const end = lower.indexOf(`</${name}`, at);
+      if (end < 0) break;
+      const endClose = source.indexOf('>', end);
+      if (endClose < 0) break;
+      out += '\n';
+      at = endClose + 1;
+      continue;
+    }
+    out += BLOCK_TAGS.has(name) ? '\n' : ' ';
+  }
+  return out;
+}
+
 /** The first non-empty line of a text or HTML body, tags stripped. */
 function fromText(body: string): string | undefined {
-  const text = body
-    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, '\n')
-    .replace(/<!--[\s\S]*?-->/g, '\n')
-    .replace(/<\/?(br|p|div|h[1-6]|title|li|tr|table|pre|hr|head|body|html)\b[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, ' ');
-  for (const line of decodeEntities(text).split(/\r?\n/)) {
+  for (const line of decodeEntities(stripTags(body)).split(/\r?\n/)) {
     const trimmed = line.trim();
     if (trimmed !== '') return trimmed;
   }
   return undefined;
-}
-
-/** One line of printable text: no control or format (e.g. direction-changing) characters, runs of spaces collapsed. */
-function oneLine(text: string): string {
-  return text
-    .replace(/[\p{Cc}\p{Cf}]+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
 }
 
 /**
@@ -110,6 +164,11 @@ export function targetSaid(body: string, redactor: Redactor): string | undefined
   if (found === undefined) return undefined;
   const line = oneLine(found);
   return line === '' ? undefined : redactor.truncate(line, MAX_SAID);
+}
+
+/** A short piece of what the target sent (a header, a field): redacted, on one line, at most `max` characters. */
+export function quoteShort(text: string, redactor: Redactor, max = MAX_REASON): string {
+  return redactor.truncate(oneLine(redactor.redact(text.slice(0, 4 * max))), max);
 }
 
 /** The reason phrase of the status line (`Unauthorized`), redacted and short. */

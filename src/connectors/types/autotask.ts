@@ -1,5 +1,5 @@
 import { call, describeResponse, joinUrl, type TargetResponse, value } from '../checks/http.js';
-import { isRecord, parseJson } from '../checks/said.js';
+import { isRecord, parseJson, quoteShort } from '../checks/said.js';
 import type { CheckOutcome } from '../checks/types.js';
 import { defineConnectorType, param } from '../define.js';
 
@@ -64,7 +64,10 @@ export const autotask = defineConnectorType({
         return notAZone(response, body);
       }
       const zoneUrl = new URL(zone);
-      const zoneName = isRecord(body) && typeof body.zoneName === 'string' ? ` (${body.zoneName})` : '';
+      const zoneName =
+        isRecord(body) && typeof body.zoneName === 'string'
+          ? ` (${quoteShort(body.zoneName, context.redactor)})`
+          : '';
       if (zoneUrl.host.toLowerCase() !== new URL(base).host.toLowerCase()) {
         return {
           status: 'failed',

@@ -2,10 +2,12 @@ import { call, describeResponse, judge, value } from '../checks/http.js';
 import { defineConnectorType, param } from '../define.js';
 
 /** When GitHub's rate limit resets (`x-ratelimit-reset`, epoch seconds), as ` after 12:34 UTC`. */
-function resetTime(reset: string | undefined): string {
+export function resetTime(reset: string | undefined): string {
   const seconds = Number(reset);
   if (!reset || !Number.isSafeInteger(seconds) || seconds <= 0) return '';
-  return ` after ${new Date(seconds * 1000).toISOString().slice(11, 16)} UTC`;
+  const at = new Date(seconds * 1000);
+  // Past year 275760 a Date is invalid and toISOString throws: say nothing rather than fail the check.
+  return Number.isNaN(at.getTime()) ? '' : ` after ${at.toISOString().slice(11, 16)} UTC`;
 }
 
 export const github = defineConnectorType({

@@ -1,4 +1,5 @@
 import { basicAuth, call, joinUrl, judge, value } from '../checks/http.js';
+import { quoteShort } from '../checks/said.js';
 import { defineConnectorType, param } from '../define.js';
 
 export const jira = defineConnectorType({
@@ -28,7 +29,7 @@ export const jira = defineConnectorType({
       if (outcome.status === 'failed' && reason && /CAPTCHA|DENIED/i.test(reason)) {
         return {
           ...outcome,
-          message: `${outcome.message}; Jira says the login is ${reason} (the account may be locked: sign in once in a browser)`,
+          message: `${outcome.message}; Jira says the login is ${quoteShort(reason, context.redactor)} (the account may be locked: sign in once in a browser)`,
         };
       }
       return outcome;
