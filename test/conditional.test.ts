@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connector } from '../src/connectors/schemas.js';
+import { earlierFingerprint } from '../src/http/idempotency.js';
+import { ephemeralKeyring } from '../src/secrets/keyring.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
 
 const jira = typeOf('jira');
@@ -80,6 +82,23 @@ describe('the Idempotency-Key fingerprint and forms', () => {
     expect(json(reordered)).toEqual(json(first));
   });
 
+  it('still replays a record the previous version fingerprinted (hash of the body as sent)', async () => {
+    const body = validBody(jira, 'before the upgrade');
+    const first = await post(body, { 'idempotency-key': 'upgrade-1' });
+    expect(first.statusCode).toBe(200);
+    await t.database.db
+      .updateTable('idempotency_keys')
+      .set({ request_hash: earlierFingerprint(body) })
+      .where('key', '=', 'upgrade-1')
+      .execute();
+    const retry = await post(body, { 'idempotency-key': 'upgrade-1' });
+    expect(retry.statusCode, retry.body).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect((await post(validBody(jira, 'another body'), { 'idempotency-key': 'upgrade-1' })).statusCode).toBe(
+      422,
+    );
+  });
+
   it('reads the quoted form of the IETF draft as the same key as the bare one', async () => {
     const body = validBody(jira, 'quoted');
     const bare = await post(body, { 'idempotency-key': 'abc-123' });
@@ -95,6 +114,37 @@ describe('the Idempotency-Key fingerprint and forms', () => {
       const response = await post(validBody(jira, 'never'), { 'idempotency-key': malformed });
       expect(response.statusCode, malformed).toBe(400);
       expect(json<ErrorResponse>(response).code).toBe('INVALID_IDEMPOTENCY_KEY');
+    }
+  });
+});
+
+describe('a replay under PLUGBOARD_REVEAL_SECRETS=never', () => {
+  it('masks the secrets the first response showed, when they became write-only since', async () => {
+    const keyring = ephemeralKeyring();
+    const first = await buildTestApp({ shareable: true, keyring });
+    const later = await buildTestApp({ sameDatabaseAs: first, revealSecrets: 'never', keyring });
+    try {
+      const body = validBody(jira, 'revealed once');
+      const created = await first.call('POST', '/api/connectors', {
+        body,
+        headers: { 'idempotency-key': 'reveal-1' },
+      });
+      expect(json<Connector>(created).params.password).toBe(body.params.password);
+      const replay = await later.call('POST', '/api/connectors', {
+        body,
+        key: later.keys.write,
+        headers: { 'idempotency-key': 'reveal-1' },
+      });
+      expect(replay.statusCode).toBe(200);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      const shown = json<Connector>(replay);
+      expect(shown.id).toBe(json<Connector>(created).id);
+      expect(shown.params.password).toBe('********');
+      expect(shown.params.email).toBe(body.params.email);
+      expect(replay.body).not.toContain(body.params.password);
+    } finally {
+      await later.close();
+      await first.close();
     }
   });
 });

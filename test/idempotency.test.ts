@@ -4,7 +4,8 @@ import type { Connector } from '../src/connectors/schemas.js';
 import { generateMasterKey } from '../src/secrets/cipher.js';
 import { ephemeralKeyring } from '../src/secrets/keyring.js';
 import { rotateSecrets } from '../src/secrets/rotate.js';
-import { IDEMPOTENCY_TTL_MS } from '../src/store/idempotency-store.js';
+import { createSecretBox } from '../src/secrets/secret-box.js';
+import { createIdempotencyStore, IDEMPOTENCY_TTL_MS } from '../src/store/idempotency-store.js';
 import { testBackend } from './backend.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
 
@@ -107,6 +108,39 @@ describe('Idempotency-Key on POST /api/connectors', () => {
       expect(await count()).toBe(1);
     },
   );
+
+  it('answers in-progress to a second request with the key while the first still runs here', async () => {
+    const account = await t.database.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('name', '=', 'acme')
+      .executeTakeFirstOrThrow();
+    const records = createIdempotencyStore(t.database.db, createSecretBox(ephemeralKeyring()));
+    let finish: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const first = records.run(account.id, 'held', 'hash', async () => {
+      started();
+      await held;
+      return { status: 200, body: { id: 'made once' } };
+    });
+    await running;
+    const second = await records.run(account.id, 'held', 'hash', async () => {
+      throw new Error('a second request with the key must not run');
+    });
+    expect(second).toEqual({ kind: 'in-progress' });
+    finish();
+    expect(await first).toEqual({ kind: 'done', status: 200, body: { id: 'made once' } });
+    const third = await records.run(account.id, 'held', 'hash', async () => {
+      throw new Error('a finished key replays');
+    });
+    expect(third).toEqual({ kind: 'replay', status: 200, body: { id: 'made once' } });
+  });
 
   it('keeps keys per account: another account with the same key gets its own result', async () => {
     const body = validBody(jira, 'shared key');

@@ -44,6 +44,17 @@ export function fingerprint(body: unknown): string {
     .digest('hex');
 }
 
+/**
+ * The fingerprint versions before this one recorded: the body as the client serialised it. A
+ * retry of a request made before an upgrade is still the same request for the 24 hours its
+ * record lives; this can go once no record of that age can be left.
+ */
+export function earlierFingerprint(body: unknown): string {
+  return createHash('sha256')
+    .update(JSON.stringify(body ?? null))
+    .digest('hex');
+}
+
 export const idempotencyErrors = {
   mismatch: () =>
     new AppError(

@@ -9,12 +9,34 @@ import type { KeyRole } from '../store/schema.js';
  * A stored connector as the API returns it to a key of the given role: secrets in full for write
  * keys, unless secrets are write-only for everyone (`never`); the placeholder otherwise.
  */
+/** Whether a key of this role sees secrets in full. */
+function revealsSecrets(role: KeyRole, reveal: RevealSecrets): boolean {
+  return role === 'write' && reveal === 'write-keys';
+}
+
+/**
+ * A stored create response replayed for an Idempotency-Key retry, shown as this caller may see it
+ * now: recorded when secrets were shown in full, it is masked if they are write-only since.
+ */
+export function presentReplay(body: unknown, role: KeyRole, reveal: RevealSecrets): unknown {
+  if (revealsSecrets(role, reveal) || !isRecord(body)) return body;
+  const { type, params } = body;
+  if (typeof type !== 'string' || !isRecord(params)) return body;
+  const texts: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params)) if (typeof value === 'string') texts[name] = value;
+  return { ...body, params: maskSecrets(findConnectorType(type), texts) };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export function presentConnector(
   connector: StoredConnector,
   role: KeyRole,
   reveal: RevealSecrets,
 ): Connector {
-  const showSecrets = role === 'write' && reveal === 'write-keys';
+  const showSecrets = revealsSecrets(role, reveal);
   return {
     id: connector.id,
     type: connector.type,

@@ -22,7 +22,12 @@ export type IdempotencyOutcome =
 
 export interface IdempotencyStore {
   /** The finished first request with this key, if there is one (not expired, opened by a configured key). */
-  find(accountId: number, key: string, requestHash: string): Promise<IdempotencyPrior | undefined>;
+  find(
+    accountId: number,
+    key: string,
+    requestHash: string,
+    alsoSame?: readonly string[],
+  ): Promise<IdempotencyPrior | undefined>;
   /**
    * Runs `work` (the create) and records its response under the key in one transaction, unless a
    * request with the key finished already or runs now. Nothing is recorded when `work` throws: a
@@ -33,6 +38,8 @@ export interface IdempotencyStore {
     key: string,
     requestHash: string,
     work: (trx: Kysely<Database>) => Promise<{ status: number; body: unknown }>,
+    /** Other fingerprints of the same request (one an earlier version recorded). */
+    alsoSame?: readonly string[],
   ): Promise<IdempotencyOutcome>;
 }
 
@@ -93,6 +100,7 @@ export function createIdempotencyStore(
     accountId: number,
     key: string,
     requestHash: string,
+    alsoSame: readonly string[] = [],
   ): Promise<IdempotencyPrior | undefined> {
     const row = await on
       .selectFrom('idempotency_keys')
@@ -113,7 +121,7 @@ export function createIdempotencyStore(
       await forget();
       return undefined;
     }
-    if (row.request_hash !== requestHash) return { kind: 'mismatch' };
+    if (row.request_hash !== requestHash && !alsoSame.includes(row.request_hash)) return { kind: 'mismatch' };
     try {
       return {
         kind: 'replay',
@@ -129,23 +137,23 @@ export function createIdempotencyStore(
   }
 
   return {
-    find(accountId, key, requestHash) {
-      return prior(db, accountId, key, requestHash);
+    find(accountId, key, requestHash, alsoSame) {
+      return prior(db, accountId, key, requestHash, alsoSame);
     },
 
-    async run(accountId, key, requestHash, work) {
+    async run(accountId, key, requestHash, work, alsoSame) {
       const mine = `${accountId}:${key}`; // the account id has no colon: unambiguous
       if (running.has(mine)) return { kind: 'in-progress' };
       running.add(mine);
       try {
         await prune();
-        const earlier = await prior(db, accountId, key, requestHash);
+        const earlier = await prior(db, accountId, key, requestHash, alsoSame);
         if (earlier) return earlier;
         return await db.transaction().execute(async (trx): Promise<IdempotencyOutcome> => {
           // Another server running the same key holds this lock until its transaction ends; the
           // lock ends with it, so a server that dies leaves nothing that blocks a retry.
           if (!(await tryLockOn(trx, `plugboard:idempotency:${mine}`))) return { kind: 'in-progress' };
-          const meanwhile = await prior(trx, accountId, key, requestHash);
+          const meanwhile = await prior(trx, accountId, key, requestHash, alsoSame);
           if (meanwhile) return meanwhile;
           const { status, body } = await work(trx);
           await trx

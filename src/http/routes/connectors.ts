@@ -10,9 +10,9 @@ import type { ConnectorStore, StoredConnector } from '../../store/connector-stor
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import { principalOf } from '../auth.js';
 import { etagOf, ifMatch } from '../conditional.js';
-import { fingerprint, idempotencyErrors, idempotencyKeyOf } from '../idempotency.js';
+import { earlierFingerprint, fingerprint, idempotencyErrors, idempotencyKeyOf } from '../idempotency.js';
 import { parsePage } from '../paging.js';
-import { presentConnector } from '../present.js';
+import { presentConnector, presentReplay } from '../present.js';
 
 export interface ConnectorRoutesOptions {
   readonly store: ConnectorStore;
@@ -63,7 +63,8 @@ export function connectorRoutes(
     const actor: Actor = { keyId: principal.keyId, keyLabel: principal.label };
     const present = (connector: StoredConnector) =>
       presentConnector(connector, principal.role, revealSecrets);
-    return { accountId: principal.accountId, actor, present };
+    const replayed = (body: unknown) => presentReplay(body, principal.role, revealSecrets);
+    return { accountId: principal.accountId, actor, present, replayed };
   };
 
   app.get('/api/connectors', { schema: { response: { 200: ConnectorListSchema } } }, async (request) => {
@@ -73,7 +74,7 @@ export function connectorRoutes(
   });
 
   app.post('/api/connectors', { schema: one }, async (request, reply) => {
-    const { accountId, actor, present } = caller(request);
+    const { accountId, actor, present, replayed } = caller(request);
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
     if (key === undefined) {
       const input = parseConnectorInput(request.body);
@@ -86,11 +87,17 @@ export function connectorRoutes(
     }
 
     // With an Idempotency-Key: the first request with it creates, a retry replays its response.
-    const outcome = await idempotency.run(accountId, key, fingerprint(request.body), async (trx) => {
-      const input = parseConnectorInput(request.body);
-      const fields = { type: input.type.id, name: input.name, params: input.params };
-      return { status: createStatus, body: present(await store.create(accountId, actor, fields, trx)) };
-    });
+    const outcome = await idempotency.run(
+      accountId,
+      key,
+      fingerprint(request.body),
+      async (trx) => {
+        const input = parseConnectorInput(request.body);
+        const fields = { type: input.type.id, name: input.name, params: input.params };
+        return { status: createStatus, body: present(await store.create(accountId, actor, fields, trx)) };
+      },
+      [earlierFingerprint(request.body)],
+    );
     switch (outcome.kind) {
       case 'done':
         return reply.code(createStatus).send(tagged(reply, outcome.body));
@@ -98,7 +105,7 @@ export function connectorRoutes(
         return reply
           .code(outcome.status === 201 ? 201 : 200)
           .header('Idempotent-Replayed', 'true')
-          .send(tagged(reply, outcome.body));
+          .send(tagged(reply, replayed(outcome.body)));
       case 'mismatch':
         throw idempotencyErrors.mismatch();
       case 'in-progress':
