@@ -368,5 +368,15 @@ describe('keys changed while the app runs', () => {
     expect(
       (await ctx.call('POST', '/api/connectors', { key: chosen, body: validBody(jira) })).statusCode,
     ).toBe(200);
+    // Expired, or an active write key of another account: made a write key of `default` again.
+    await ctx.database.db
+      .updateTable('api_keys')
+      .set({ expires_at: '2020-01-01T00:00:00.000Z' })
+      .where('label', '=', 'PLUGBOARD_API_KEY')
+      .execute();
+    expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('reinstated');
+    expect(await keyStore.ensure('acme', chosen, 'PLUGBOARD_API_KEY')).toBe('reinstated');
+    expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('reinstated');
+    expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('present');
   });
 });

@@ -19,7 +19,13 @@ import {
   MasterKeyError,
   parseMasterKey,
 } from './cipher.js';
-import { ephemeralKeyring, type KeyringSource, keyringFromEnvironment, keyringFromFile } from './keyring.js';
+import {
+  ephemeralKeyring,
+  type KeyringSource,
+  keyringFromEnvironment,
+  keyringFromFile,
+  writeKeyFile,
+} from './keyring.js';
 import { type RotationProgress, rotateSecrets } from './rotate.js';
 import { createSecretBox } from './secret-box.js';
 import { keyIdsInUse, verifyKeyring } from './setup.js';
@@ -394,8 +400,35 @@ describe('rotateSecrets with PLUGBOARD_MASTER_KEY', () => {
     // The key file is not the source here: left alone.
     expect(readFileSync(copy.keyFile, 'utf8')).toBe(keyFileBefore);
     await expectAllReadBack(copy, ephemeralKeyring([newKey]));
-    // Done: a second run has nothing to do and says so.
-    await expect(rotateSecrets(copy.database.db, source, { settleMs: 0 })).rejects.toThrow(/already sealed/);
+    // Run again with the old key still given (as after an interruption before it was dropped): it
+    // re-seals nothing, proves, and says again that the old key can go; no new key is asked for.
+    const again = await rotateSecrets(copy.database.db, source, { settleMs: 0 });
+    expect(again).toMatchObject({ keyId: newKey.id, newKey: false, resealed: 0, retiredKeyIds: [oldKey.id] });
+    // With the old key dropped: nothing to do, and it says how to rotate again.
+    const alone = keyringFromEnvironment(encodeMasterKey(newKey), undefined);
+    await expect(rotateSecrets(copy.database.db, alone, { settleMs: 0 })).rejects.toThrow(/already sealed/);
+  });
+
+  it('carries on, without a new key, after a run interrupted once everything was re-sealed', async () => {
+    const copy = copyFixture();
+    const { source } = keyringFromFile(copy.keyFile, { create: false });
+    const first = await rotateSecrets(copy.database.db, source, { settleMs: 0 });
+    expect(first.newKey).toBe(true);
+    // As if it had been killed before retiring: the file holds the new key and the old one.
+    const oldKey = generateMasterKey();
+    writeKeyFile(copy.keyFile, [source.current().primary, oldKey]);
+    source.reload();
+    const resumed = await rotateSecrets(copy.database.db, source, { settleMs: 0 });
+    expect(resumed).toMatchObject({
+      keyId: first.keyId,
+      newKey: false,
+      resealed: 0,
+      retiredKeyIds: [oldKey.id],
+    });
+    const keyLines = readFileSync(copy.keyFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !line.startsWith('#'));
+    expect(keyLines).toHaveLength(1);
   });
 });
 

@@ -99,7 +99,10 @@ export async function rotateSecrets(
   let changedAt = startedAt;
   let newKey = false;
   const left = await countNotUnder(db, keyring.primary.id);
-  if (left.connectors + left['idempotency records'] === 0) {
+  // Nothing left, but older keys still there: a run interrupted after it re-sealed everything
+  // (while it waited for the servers, proved or retired). Carry on with those steps, no new key.
+  const interrupted = left.connectors + left['idempotency records'] === 0 && keyring.keys.length > 1;
+  if (left.connectors + left['idempotency records'] === 0 && !interrupted) {
     if (source.file === undefined) {
       throw new MasterKeyError(
         'every secret is already sealed with PLUGBOARD_MASTER_KEY; to rotate, set PLUGBOARD_MASTER_KEY to a new key ' +

@@ -127,11 +127,17 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
         await serializeOn(trx, KEY_CREATION_LOCK);
         const existing = await trx
           .selectFrom('api_keys')
-          .select(['id', 'revoked_at', 'role'])
+          .select(['id', 'revoked_at', 'role', 'expires_at', 'account_id'])
           .where('key_hash', '=', keyHash)
           .executeTakeFirst();
-        if (existing && existing.revoked_at === null && existing.role === 'write') return 'present';
         const owner = await accountIdOf(trx, account);
+        const usable =
+          existing !== undefined &&
+          existing.revoked_at === null &&
+          existing.role === 'write' &&
+          existing.account_id === owner &&
+          (existing.expires_at === null || Date.parse(existing.expires_at) > Date.now());
+        if (usable) return 'present';
         if (existing) {
           await trx
             .updateTable('api_keys')
