@@ -461,6 +461,10 @@ describe('connector ids and types are bound into the ciphertext', () => {
         where id = ${target}`.execute(db);
     }
     await expect(store.get(sameAccount.accountId, sameAccountId)).rejects.toThrow(DecryptionError);
+    // The log of the 500 names the connector, so an operator can find the row.
+    await expect(store.get(sameAccount.accountId, sameAccountId)).rejects.toThrow(
+      `connector ${sameAccountId}`,
+    );
     await expect(store.get(otherAccount.accountId, otherAccountId)).rejects.toThrow(DecryptionError);
     await expect(store.get(otherType.accountId, otherTypeId)).rejects.toThrow(DecryptionError);
     // The original still opens.

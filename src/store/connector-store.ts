@@ -4,6 +4,7 @@ import type { ConnectorType } from '../connectors/define.js';
 import { findConnectorType } from '../connectors/registry.js';
 import { joinSecrets, splitSecrets } from '../connectors/secrets.js';
 import { errors } from '../errors.js';
+import { DecryptionError } from '../secrets/cipher.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { type Actor, recordAuditEvent } from './audit-store.js';
 import { forUpdate } from './dialect.js';
@@ -145,12 +146,24 @@ export function createConnectorStore(
     return { params: JSON.stringify(plain), secrets: sealed, secret_key_id: keyId };
   }
 
+  /** The row's secrets; a failure names the connector and the key id, for the log (the 500 says nothing). */
+  function openNamed(id: string, type: string, sealed: { sealed: string; keyId: string }) {
+    try {
+      return box.open(id, type, sealed);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      throw new DecryptionError(
+        `the secrets of connector ${id} (sealed with key ${sealed.keyId}) do not open with the configured master keys: ${error.message}`,
+      );
+    }
+  }
+
   function fromRow(row: Pick<ConnectorRow, (typeof columns)[number]>): StoredConnector {
     const type = findConnectorType(row.type);
     const plain = JSON.parse(row.params) as Record<string, string>;
     const secret =
       row.secrets !== null && row.secret_key_id !== null
-        ? box.open(row.id, row.type, { sealed: row.secrets, keyId: row.secret_key_id })
+        ? openNamed(row.id, row.type, { sealed: row.secrets, keyId: row.secret_key_id })
         : {};
     return {
       id: row.id,
