@@ -79,6 +79,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   installErrorHandler(app, BODY_LIMIT);
+  // First of the onRequest hooks: every answer, the shutdown 503 below included, has its X-Request-Id.
+  installRequestLog(app);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -89,7 +91,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     throw errors.unavailable('the server is shutting down; retry on another instance or in a moment');
   });
   installJsonBody(app);
-  installRequestLog(app);
   await installOverloadGuard(app, options.overload);
   // Before authentication and the routes: it counts some requests before authentication, the rest after.
   await installRateLimit(app, options.rateLimit);
