@@ -17,10 +17,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './bench/server.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = positive('SOAK_SECONDS', 600);
@@ -61,17 +61,6 @@ if (!existsSync(join(root, 'dist/plugboard.mjs'))) {
 const dir = mkdtempSync(join(tmpdir(), 'plugboard-soak-'));
 const logPath = join(dir, 'server.log');
 const apiKey = `soak-${randomBytes(16).toString('hex')}`;
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;

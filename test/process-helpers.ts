@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,12 @@ const PLUGBOARD_ENV = [
   'PLUGBOARD_API_KEY',
   'PLUGBOARD_CREATE_STATUS',
   'PLUGBOARD_SQLITE_SYNCHRONOUS',
+  'PLUGBOARD_MASTER_KEY',
+  'PLUGBOARD_PREVIOUS_MASTER_KEYS',
+  'PLUGBOARD_REVEAL_SECRETS',
+  'PLUGBOARD_RATE_LIMIT',
+  'PLUGBOARD_ALLOWED_TARGETS',
+  'REDIS_URL',
   'NODE_OPTIONS',
 ];
 
@@ -49,6 +56,19 @@ export async function waitFor<T>(
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
     await sleep(intervalMs);
   }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a child that must be told its port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Resolves with `promise`, or rejects after `ms`. */

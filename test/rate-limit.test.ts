@@ -8,6 +8,7 @@ import type { RateLimitSettings } from '../src/http/rate-limit.js';
 import { ILERT_RATE_LIMIT, type RateLimitSetting } from '../src/http/rate-limit-setting.js';
 import { createKeyStore } from '../src/store/key-store.js';
 import { buildTestApp, type ErrorResponse, type TestContext } from './helpers.js';
+import { freePort } from './process-helpers.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -372,16 +373,6 @@ describe('REDIS_URL that does not answer at start', () => {
     );
   });
 });
-
-/** A port on which nothing listens. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** A TCP proxy to a local port; close() cuts every connection and stops listening. */
 async function tcpProxy(targetPort: number): Promise<{ port: number; close(): Promise<void> }> {

@@ -1,13 +1,7 @@
-/**
- * `plugboard secrets rotate` with real processes while a server takes creates (a POST does not
- * make a server reload its key file; only its periodic check does), with Idempotency-Keys, and a
- * second server that stays idle during the rotation. Needs `npm run build` first.
- */
-import { readFileSync } from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Connector } from '../src/connectors/schemas.js';
-import { parseMasterKey } from '../src/secrets/cipher.js';
+import { readKeyFile } from '../src/secrets/keyring.js';
 import { typeOf, validParams } from './helpers.js';
 import { type EnvOverrides, type ServerProcess, sandboxPerTest, sleep } from './process-helpers.js';
 
@@ -15,21 +9,11 @@ const sandbox = sandboxPerTest();
 const BOOTSTRAP = 'rotate-process-bootstrap-key-0123456789';
 
 function env(extra: EnvOverrides = {}): EnvOverrides {
-  return {
-    PLUGBOARD_MASTER_KEY: undefined,
-    PLUGBOARD_PREVIOUS_MASTER_KEYS: undefined,
-    PLUGBOARD_REVEAL_SECRETS: undefined,
-    PLUGBOARD_API_KEY: BOOTSTRAP,
-    ...extra,
-  };
+  return { PLUGBOARD_API_KEY: BOOTSTRAP, ...extra };
 }
 
 function fileKeyIds(path: string): string[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => parseMasterKey(line, 'test').id);
+  return readKeyFile(path).keys.map((key) => key.id);
 }
 
 const typeIds = ['github', 'jira', 'discord', 'dingtalk', 'zendesk'];

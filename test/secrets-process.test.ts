@@ -26,15 +26,9 @@ const sandbox = sandboxPerTest();
 
 const BOOTSTRAP = 'secrets-process-bootstrap-key-0123456789';
 
-/** No master key settings from the parent, plus the bootstrap key and `extra`. */
+/** The bootstrap key and `extra` (the sandbox drops the parent's Plugboard settings). */
 function env(extra: EnvOverrides = {}): EnvOverrides {
-  return {
-    PLUGBOARD_MASTER_KEY: undefined,
-    PLUGBOARD_PREVIOUS_MASTER_KEYS: undefined,
-    PLUGBOARD_REVEAL_SECRETS: undefined,
-    PLUGBOARD_API_KEY: BOOTSTRAP,
-    ...extra,
-  };
+  return { PLUGBOARD_API_KEY: BOOTSTRAP, ...extra };
 }
 
 function keyFileOf(box: Sandbox): string {

@@ -58,7 +58,8 @@ export function ephemeralKeyring(keys: readonly MasterKey[] = [generateMasterKey
   return { description: 'an in-memory key', current: () => keyring, reload: () => keyring };
 }
 
-function readKeyFile(path: string): Keyring {
+/** The keys of a key file, primary first: one base64 key per line, `#` comments and blank lines skipped. */
+export function readKeyFile(path: string): Keyring {
   const lines = readFileSync(path, 'utf8')
     .split('\n')
     .map((line) => line.trim())

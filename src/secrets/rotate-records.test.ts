@@ -3,7 +3,7 @@
  * retired from the key file, with servers still holding them; compare-and-set against a server's
  * write; no write lock held while sealing; a server that keeps sealing with an old key.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -12,14 +12,14 @@ import { createConnectorStore } from '../store/connector-store.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../store/database.js';
 import { createIdempotencyStore, IDEMPOTENCY_TTL_MS } from '../store/idempotency-store.js';
 import { createKeyStore } from '../store/key-store.js';
+import { encodeMasterKey, generateMasterKey, type MasterKey, MasterKeyError } from './cipher.js';
 import {
-  encodeMasterKey,
-  generateMasterKey,
-  type MasterKey,
-  MasterKeyError,
-  parseMasterKey,
-} from './cipher.js';
-import { ephemeralKeyring, type KeyringSource, keyringFromEnvironment, keyringFromFile } from './keyring.js';
+  ephemeralKeyring,
+  type KeyringSource,
+  keyringFromEnvironment,
+  keyringFromFile,
+  readKeyFile,
+} from './keyring.js';
 import { rotateSecrets, SETTLE_MS } from './rotate.js';
 import { createSecretBox } from './secret-box.js';
 import { keyIdsInUse } from './setup.js';
@@ -85,12 +85,9 @@ async function fixture(): Promise<Fixture> {
   return made;
 }
 
+/** The ids of the keys in a key file, primary first. */
 function fileKeyIds(keyFile: string): string[] {
-  return readFileSync(keyFile, 'utf8')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => parseMasterKey(line, 'test').id);
+  return readKeyFile(keyFile).keys.map((key) => key.id);
 }
 
 async function responses(f: Fixture): Promise<Map<string, string | null>> {

@@ -12,18 +12,13 @@ import { findConnectorType } from '../connectors/registry.js';
 import { createConnectorStore } from '../store/connector-store.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../store/database.js';
 import { createKeyStore } from '../store/key-store.js';
-import {
-  DecryptionError,
-  encodeMasterKey,
-  generateMasterKey,
-  MasterKeyError,
-  parseMasterKey,
-} from './cipher.js';
+import { DecryptionError, encodeMasterKey, generateMasterKey, MasterKeyError } from './cipher.js';
 import {
   ephemeralKeyring,
   type KeyringSource,
   keyringFromEnvironment,
   keyringFromFile,
+  readKeyFile,
   writeKeyFile,
 } from './keyring.js';
 import { type RotationProgress, rotateSecrets } from './rotate.js';
@@ -130,12 +125,9 @@ function copyFixture(): Copy {
   return copy;
 }
 
+/** The ids of the keys in a key file, primary first. */
 function fileKeyIds(keyFile: string): string[] {
-  return readFileSync(keyFile, 'utf8')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => parseMasterKey(line, 'test').id);
+  return readKeyFile(keyFile).keys.map((key) => key.id);
 }
 
 async function keyIdCounts(copy: Copy): Promise<Map<string | null, number>> {
@@ -425,10 +417,7 @@ describe('rotateSecrets with PLUGBOARD_MASTER_KEY', () => {
       resealed: 0,
       retiredKeyIds: [oldKey.id],
     });
-    const keyLines = readFileSync(copy.keyFile, 'utf8')
-      .split('\n')
-      .filter((line) => line.trim() !== '' && !line.startsWith('#'));
-    expect(keyLines).toHaveLength(1);
+    expect(fileKeyIds(copy.keyFile)).toEqual([first.keyId]);
   });
 });
 
