@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run fuzz [-- <cases>]`: the hostile-input property test (test/hostile-input.test.ts) with
+ * `npm run fuzz [-- <cases>]`: the hostile-input property test (test/http/hostile-input.test.ts) with
  * 100,000 cases (or <cases>, or FUZZ_RUNS), counting failures instead of stopping at the first,
  * then the tally: cases, statuses by class, status and error code, failures with examples.
  * The cases are shared between FUZZ_WORKERS vitest processes (default: one per CPU), process i with
@@ -33,7 +33,7 @@ function worker(index) {
   const seed = baseSeed + index;
   const child = spawn(
     process.execPath,
-    [vitest, 'run', '--project', 'sqlite', 'test/hostile-input.test.ts', '--reporter=default'],
+    [vitest, 'run', '--project', 'sqlite', 'test/http/hostile-input.test.ts', '--reporter=default'],
     {
       cwd: root,
       stdio: index === 0 ? 'inherit' : ['ignore', 'ignore', 'inherit'],
@@ -55,7 +55,7 @@ function worker(index) {
 }
 
 process.stdout.write(
-  `fuzz: ${runs} cases of test/hostile-input.test.ts in ${workers} processes, seeds ${baseSeed}…\n`,
+  `fuzz: ${runs} cases of test/http/hostile-input.test.ts in ${workers} processes, seeds ${baseSeed}…\n`,
 );
 const started = Date.now();
 const results = await Promise.all(Array.from({ length: workers }, (_, i) => worker(i)));

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckResult } from '../src/connectors/checks/run.js';
-import { connectorTypes } from '../src/connectors/registry.js';
-import type { Connector } from '../src/connectors/schemas.js';
+import type { CheckResult } from '../../src/connectors/checks/run.js';
+import { connectorTypes } from '../../src/connectors/registry.js';
+import type { Connector } from '../../src/connectors/schemas.js';
 import {
   baseFor,
   type FakeTargets,
   paramsFor as fakeParams,
   type Scenario,
   startFakeTargets,
-} from './fake-targets.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validParams } from './helpers.js';
+} from '../fake-targets.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validParams } from '../helpers.js';
 
 let fake: FakeTargets;
 let t: TestContext;

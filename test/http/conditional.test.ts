@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Connector } from '../src/connectors/schemas.js';
-import { earlierFingerprint } from '../src/http/idempotency.js';
-import { ephemeralKeyring } from '../src/secrets/keyring.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
+import type { Connector } from '../../src/connectors/schemas.js';
+import { earlierFingerprint } from '../../src/http/idempotency.js';
+import { ephemeralKeyring } from '../../src/secrets/keyring.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from '../helpers.js';
 
 const jira = typeOf('jira');
 let t: TestContext;

@@ -4,15 +4,15 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorType } from '../src/connectors/define.js';
-import { connectorTypes } from '../src/connectors/registry.js';
-import type { Connector } from '../src/connectors/schemas.js';
-import { SECRET_PLACEHOLDER } from '../src/connectors/secrets.js';
-import { ephemeralKeyring } from '../src/secrets/keyring.js';
-import { createSecretBox } from '../src/secrets/secret-box.js';
-import { createConnectorStore } from '../src/store/connector-store.js';
-import { storedText, testBackend } from './backend.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validParams } from './helpers.js';
+import type { ConnectorType } from '../../src/connectors/define.js';
+import { connectorTypes } from '../../src/connectors/registry.js';
+import type { Connector } from '../../src/connectors/schemas.js';
+import { SECRET_PLACEHOLDER } from '../../src/connectors/secrets.js';
+import { ephemeralKeyring } from '../../src/secrets/keyring.js';
+import { createSecretBox } from '../../src/secrets/secret-box.js';
+import { createConnectorStore } from '../../src/store/connector-store.js';
+import { storedText, testBackend } from '../backend.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validParams } from '../helpers.js';
 
 const typesWithSecrets = connectorTypes.filter((type) => type.secretParams.size > 0);
 

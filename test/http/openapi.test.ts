@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectorTypes } from '../src/connectors/registry.js';
-import { buildTestApp, json, type TestContext, validBody } from './helpers.js';
+import { connectorTypes } from '../../src/connectors/registry.js';
+import { buildTestApp, json, type TestContext, validBody } from '../helpers.js';
 
 interface Operation {
   summary?: string;
@@ -21,7 +21,7 @@ interface Document {
 }
 
 const seed: Document = JSON.parse(
-  readFileSync(new URL('../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'),
 );
 
 describe.each([200, 201] as const)('GET /api/openapi.json with create status %i', (createStatus) => {

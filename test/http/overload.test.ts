@@ -1,9 +1,9 @@
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_OVERLOAD } from '../src/http/overload.js';
-import { DEFAULT_TIMEOUTS } from '../src/http/timeouts.js';
-import { buildTestApp, type ErrorResponse, type TestContext } from './helpers.js';
+import { DEFAULT_OVERLOAD } from '../../src/http/overload.js';
+import { DEFAULT_TIMEOUTS } from '../../src/http/timeouts.js';
+import { buildTestApp, type ErrorResponse, type TestContext } from '../helpers.js';
 
 const open: TestContext[] = [];
 afterEach(async () => {

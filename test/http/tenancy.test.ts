@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Connector } from '../src/connectors/schemas.js';
-import { buildTestApp, json, type TestContext, typeOf, validBody } from './helpers.js';
+import type { Connector } from '../../src/connectors/schemas.js';
+import { buildTestApp, json, type TestContext, typeOf, validBody } from '../helpers.js';
 
 const jira = typeOf('jira');
 const github = typeOf('github');

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckResult } from '../src/connectors/checks/run.js';
-import { connectorTypes } from '../src/connectors/registry.js';
-import { SECRET_PLACEHOLDER } from '../src/connectors/secrets.js';
-import { buildTestApp, json, type TestContext } from './helpers.js';
+import type { CheckResult } from '../../src/connectors/checks/run.js';
+import { connectorTypes } from '../../src/connectors/registry.js';
+import { SECRET_PLACEHOLDER } from '../../src/connectors/secrets.js';
+import { buildTestApp, json, type TestContext } from '../helpers.js';
 
 // Targets that echo the credentials they received — the whole Authorization header, its base64
 // payload and what it decodes to, a webhook token from the path, Zabbix's `auth` member — as a JSON

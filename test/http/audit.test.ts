@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Connector } from '../src/connectors/schemas.js';
-import type { AuditEvent } from '../src/store/audit-store.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext } from './helpers.js';
+import type { Connector } from '../../src/connectors/schemas.js';
+import type { AuditEvent } from '../../src/store/audit-store.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext } from '../helpers.js';
 
 let t: TestContext;
 beforeEach(async () => {

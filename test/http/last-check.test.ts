@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Connector } from '../src/connectors/schemas.js';
-import { type FakeTargets, GOOD, startFakeTargets } from './fake-targets.js';
-import { buildTestApp, json, type TestContext } from './helpers.js';
+import type { Connector } from '../../src/connectors/schemas.js';
+import { type FakeTargets, GOOD, startFakeTargets } from '../fake-targets.js';
+import { buildTestApp, json, type TestContext } from '../helpers.js';
 
 let fake: FakeTargets;
 let t: TestContext;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Connector } from '../src/connectors/schemas.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
+import type { Connector } from '../../src/connectors/schemas.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from '../helpers.js';
 
 const jira = typeOf('jira');
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckResult } from '../src/connectors/checks/run.js';
-import { usesBearerHeader } from '../src/connectors/types/zabbix.js';
-import { type FakeTargets, GOOD, startFakeTargets } from './fake-targets.js';
-import { buildTestApp, json, type TestContext } from './helpers.js';
+import type { CheckResult } from '../../src/connectors/checks/run.js';
+import { usesBearerHeader } from '../../src/connectors/types/zabbix.js';
+import { type FakeTargets, GOOD, startFakeTargets } from '../fake-targets.js';
+import { buildTestApp, json, type TestContext } from '../helpers.js';
 
 // What particular targets say, and how the check reads it: Zabbix versions, Autotask zones, GitHub's
 // rate limit, credentials HTTP cannot carry, oversized answers, and one deadline for a whole check.

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckResult } from '../src/connectors/checks/run.js';
-import { buildTestApp, json, type TestContext } from './helpers.js';
+import type { CheckResult } from '../../src/connectors/checks/run.js';
+import { buildTestApp, json, type TestContext } from '../helpers.js';
 
 // Spellings of 127.0.0.1 (and of names for it) given as a connector's URL to POST
 // /api/connectors/check on a server WITHOUT an allowlist: every one is refused, and the listener

@@ -1,10 +1,10 @@
 import { connect } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectorTypes } from '../src/connectors/registry.js';
-import type { Connector } from '../src/connectors/schemas.js';
-import { jsonErrorOffset } from '../src/http/json-body.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
+import { connectorTypes } from '../../src/connectors/registry.js';
+import type { Connector } from '../../src/connectors/schemas.js';
+import { jsonErrorOffset } from '../../src/http/json-body.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from '../helpers.js';
 
 const jira = typeOf('jira');
 /** ilert's official clients send these on every request, bodiless ones included. */
@@ -312,7 +312,7 @@ describe('GET /api/openapi.json', () => {
   it('keeps every operation of the published spec', async () => {
     const { readFile } = await import('node:fs/promises');
     const spec = JSON.parse(
-      await readFile(new URL('../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'),
+      await readFile(new URL('../../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'),
     );
     const doc = json<{
       paths: Record<string, Record<string, unknown>>;

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Connector } from '../src/connectors/schemas.js';
-import { ephemeralKeyring } from '../src/secrets/keyring.js';
-import { createSecretBox } from '../src/secrets/secret-box.js';
-import { type ConnectorStore, createConnectorStore } from '../src/store/connector-store.js';
-import { createKeyStore } from '../src/store/key-store.js';
-import { PageCursors } from '../src/store/page-cursors.js';
-import { openTestDatabase, type TestDatabase } from './backend.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from './helpers.js';
-import { prng } from './random.js';
+import type { Connector } from '../../src/connectors/schemas.js';
+import { ephemeralKeyring } from '../../src/secrets/keyring.js';
+import { createSecretBox } from '../../src/secrets/secret-box.js';
+import { type ConnectorStore, createConnectorStore } from '../../src/store/connector-store.js';
+import { createKeyStore } from '../../src/store/key-store.js';
+import { PageCursors } from '../../src/store/page-cursors.js';
+import { openTestDatabase, type TestDatabase } from '../backend.js';
+import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from '../helpers.js';
+import { prng } from '../random.js';
 
 /** The value, or a thrown error that fails the test loudly. */
 function defined<T>(value: T | undefined): T {

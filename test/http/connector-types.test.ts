@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectorTypes } from '../src/connectors/registry.js';
+import { connectorTypes } from '../../src/connectors/registry.js';
 import {
   buildTestApp,
   type ErrorResponse,
@@ -7,7 +7,7 @@ import {
   type TestContext,
   validBody,
   validParams,
-} from './helpers.js';
+} from '../helpers.js';
 
 /**
  * One table over every registered type: the params table of shared/design/connector-types.md,

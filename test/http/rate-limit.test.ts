@@ -4,11 +4,11 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RateLimitSettings } from '../src/http/rate-limit.js';
-import { ILERT_RATE_LIMIT, type RateLimitSetting } from '../src/http/rate-limit-setting.js';
-import { createKeyStore } from '../src/store/key-store.js';
-import { buildTestApp, type ErrorResponse, type TestContext } from './helpers.js';
-import { freePort } from './process-helpers.js';
+import type { RateLimitSettings } from '../../src/http/rate-limit.js';
+import { ILERT_RATE_LIMIT, type RateLimitSetting } from '../../src/http/rate-limit-setting.js';
+import { createKeyStore } from '../../src/store/key-store.js';
+import { buildTestApp, type ErrorResponse, type TestContext } from '../helpers.js';
+import { freePort } from '../process-helpers.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { connectorTypes } from '../src/connectors/registry.js';
-import type { Connector } from '../src/connectors/schemas.js';
-import { SECRET_PLACEHOLDER } from '../src/connectors/secrets.js';
-import { KEY_CACHE_TTL_MS } from '../src/http/auth.js';
-import { createKeyStore } from '../src/store/key-store.js';
+import { connectorTypes } from '../../src/connectors/registry.js';
+import type { Connector } from '../../src/connectors/schemas.js';
+import { SECRET_PLACEHOLDER } from '../../src/connectors/secrets.js';
+import { KEY_CACHE_TTL_MS } from '../../src/http/auth.js';
+import { createKeyStore } from '../../src/store/key-store.js';
 import {
   buildTestApp,
   type ErrorResponse,
@@ -12,7 +12,7 @@ import {
   typeOf,
   validBody,
   validParams,
-} from './helpers.js';
+} from '../helpers.js';
 
 /** The value, or a thrown error that fails the test loudly. */
 function defined<T>(value: T | undefined): T {
