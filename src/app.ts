@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { RevealSecrets } from './config.js';
+import type { ConnectorTypeId } from './connectors/registry.js';
 import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
@@ -32,15 +33,11 @@ export interface CheckSettings {
   /** Hosts and CIDRs that checks may call although they are private (PLUGBOARD_ALLOWED_TARGETS). */
   readonly allowedTargets: readonly string[];
   readonly timeoutMs: number;
-  /** GitHub's API; a test points it at a fake. */
-  readonly githubApiUrl: string;
+  /** Fixed endpoints pointed elsewhere, by type id (a type's `endpoint`, e.g. GitHub's API); tests point them at fakes. */
+  readonly endpoints?: Partial<Record<ConnectorTypeId, string>>;
 }
 
-export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
-  allowedTargets: [],
-  timeoutMs: 5_000,
-  githubApiUrl: 'https://api.github.com',
-};
+export const DEFAULT_CHECK_SETTINGS: CheckSettings = { allowedTargets: [], timeoutMs: 5_000 };
 
 export interface AppOptions {
   readonly database: DatabaseHandle;
@@ -109,7 +106,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const checks = options.checks ?? DEFAULT_CHECK_SETTINGS;
   checkRoutes(app, connectors, {
     http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
-    endpoints: { github: checks.githubApiUrl },
+    endpoints: checks.endpoints ?? {},
   });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));

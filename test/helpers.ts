@@ -3,7 +3,12 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { type AppOptions, buildApp, type CheckSettings } from '../src/app.js';
 import type { RevealSecrets } from '../src/config.js';
 import type { ConnectorType } from '../src/connectors/define.js';
-import { findConnectorType } from '../src/connectors/registry.js';
+import {
+  type ConnectorTypeId,
+  connectorTypes,
+  findConnectorType,
+  type RegisteredType,
+} from '../src/connectors/registry.js';
 import { createLogger } from '../src/logger.js';
 import { ephemeralKeyring, type KeyringSource } from '../src/secrets/keyring.js';
 import type { DatabaseHandle } from '../src/store/database.js';
@@ -108,8 +113,20 @@ export async function buildTestApp(
   };
 }
 
+/**
+ * Check settings' `endpoints` that point every type with a fixed endpoint (GitHub's API) at
+ * `where(type)`, e.g. a fake of that system.
+ */
+export function endpointsAt(
+  where: (type: RegisteredType) => string,
+): Partial<Record<ConnectorTypeId, string>> {
+  const endpoints: Partial<Record<ConnectorTypeId, string>> = {};
+  for (const type of connectorTypes) if (type.endpoint !== undefined) endpoints[type.id] = where(type);
+  return endpoints;
+}
+
 /** A registered connector type, by id; throws for an unknown id so tests fail loudly. */
-export function typeOf(id: string): ConnectorType {
+export function typeOf(id: string): RegisteredType {
   const type = findConnectorType(id);
   if (!type) throw new Error(`connector type ${id} is not registered`);
   return type;

@@ -85,7 +85,9 @@ beforeAll(async () => {
   if (address === null || typeof address === 'string') throw new Error('no port');
   echoUrl = `http://127.0.0.1:${address.port}`;
   const githubApiUrl = `${echoUrl}/echo/github`;
-  app = await buildTestApp({ checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 2_000, githubApiUrl } });
+  app = await buildTestApp({
+    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 2_000, endpoints: { github: githubApiUrl } },
+  });
 });
 afterAll(async () => {
   await app.close();

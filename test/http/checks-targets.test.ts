@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../src/connectors/checks/run.js';
-import { usesBearerHeader } from '../../src/connectors/types/zabbix.js';
+import { usesBearerHeader } from '../../src/connectors/types/zabbix/index.js';
 import { type FakeTargets, GOOD, startFakeTargets } from '../fake-targets.js';
-import { buildTestApp, json, type TestContext } from '../helpers.js';
+import { buildTestApp, endpointsAt, json, type TestContext } from '../helpers.js';
 
 // What particular targets say, and how the check reads it: Zabbix versions, Autotask zones, GitHub's
 // rate limit, credentials HTTP cannot carry, oversized answers, and one deadline for a whole check.
@@ -12,7 +12,11 @@ let t: TestContext;
 beforeAll(async () => {
   fake = await startFakeTargets();
   t = await buildTestApp({
-    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 1_000, githubApiUrl: `${fake.url}/github` },
+    checks: {
+      allowedTargets: ['127.0.0.1'],
+      timeoutMs: 1_000,
+      endpoints: endpointsAt((type) => `${fake.url}/${type.id}`),
+    },
   });
 });
 afterAll(async () => {

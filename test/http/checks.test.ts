@@ -19,7 +19,7 @@ beforeAll(async () => {
   fake = await startFakeTargets();
   // Long enough for a loaded CI machine to answer from loopback; the silent server still times out.
   t = await buildTestApp({
-    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 1_000, githubApiUrl: `${fake.url}/github` },
+    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 1_000, endpoints: { github: `${fake.url}/github` } },
   });
 });
 afterAll(async () => {
@@ -37,7 +37,11 @@ async function appFor(id: string, scenario: Scenario): Promise<TestContext> {
   const existing = githubApps.get(scenario);
   if (existing) return existing;
   const app = await buildTestApp({
-    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 1_000, githubApiUrl: baseFor(fake, id, scenario) },
+    checks: {
+      allowedTargets: ['127.0.0.1'],
+      timeoutMs: 1_000,
+      endpoints: { github: baseFor(fake, id, scenario) },
+    },
   });
   githubApps.set(scenario, app);
   return app;
@@ -225,7 +229,7 @@ describe('POST /api/connectors/{id}/check', () => {
 describe('targets on private addresses are refused by default', () => {
   it('does not call 127.0.0.1 unless PLUGBOARD_ALLOWED_TARGETS allows it', async () => {
     const strict = await buildTestApp({
-      checks: { allowedTargets: [], timeoutMs: 400, githubApiUrl: `${fake.url}/github` },
+      checks: { allowedTargets: [], timeoutMs: 400, endpoints: { github: `${fake.url}/github` } },
     });
     try {
       const before = fake.seen.length;
@@ -263,7 +267,7 @@ describe('GET /api/connector-types', () => {
         expect(p.secret).toBe(type.secretParams.has(p.name));
         expect(p.required).toBe(type.requiredParams.includes(p.name));
       }
-      expect(entry.checkable).toBe(online.includes(entry.id));
+      expect(entry.checkable).toBe(new Set<string>(online).has(entry.id));
       expect(entry.check.length).toBeGreaterThan(10);
     }
     expect(online.sort()).toEqual([

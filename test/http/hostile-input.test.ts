@@ -30,6 +30,7 @@ import { ephemeralKeyring } from '../../src/secrets/keyring.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { createKeyStore } from '../../src/store/key-store.js';
 import { openTestDatabase, type TestDatabase } from '../backend.js';
+import { endpointsAt } from '../helpers.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
@@ -1085,7 +1086,7 @@ beforeAll(async () => {
     logger: createLogger('error', sink),
     keyring: ephemeralKeyring(),
     // Every URL the fuzzer stores points at a private literal: checks are refused, nothing is called.
-    checks: { allowedTargets: [], timeoutMs: 500, githubApiUrl: 'http://127.0.0.1:9' },
+    checks: { allowedTargets: [], timeoutMs: 500, endpoints: endpointsAt(() => 'http://127.0.0.1:9') },
     closeDatabase: true,
   });
   state = { acme: [], globex: [], text: '' };

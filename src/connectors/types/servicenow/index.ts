@@ -1,5 +1,5 @@
-import { basicAuth, getAndJudge, joinUrl, value } from '../checks/http.js';
-import { defineConnectorType, param } from '../define.js';
+import { basicAuth, getAndJudge, joinUrl } from '../../checks/http.js';
+import { defineConnectorType, param } from '../../define.js';
 
 export const servicenow = defineConnectorType({
   id: 'servicenow',
@@ -14,13 +14,8 @@ export const servicenow = defineConnectorType({
     kind: 'online',
     description: 'GET {url}/api/now/table/sys_user?sysparm_limit=1 with basic auth',
     run: (params, context) =>
-      getAndJudge(
-        context,
-        'ServiceNow',
-        joinUrl(value(params, 'url'), '/api/now/table/sys_user?sysparm_limit=1'),
-        {
-          authorization: basicAuth(value(params, 'username'), value(params, 'password')),
-        },
-      ),
+      getAndJudge(context, 'ServiceNow', joinUrl(params.url, '/api/now/table/sys_user?sysparm_limit=1'), {
+        authorization: basicAuth(params.username, params.password),
+      }),
   },
 });

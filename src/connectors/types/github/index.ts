@@ -1,5 +1,5 @@
-import { call, describeResponse, judge, value } from '../checks/http.js';
-import { defineConnectorType, param } from '../define.js';
+import { call, describeResponse, judge } from '../../checks/http.js';
+import { defineConnectorType, param } from '../../define.js';
 
 /** When GitHub's rate limit resets (`x-ratelimit-reset`, epoch seconds), as ` after 12:34 UTC`. */
 export function resetTime(reset: string | undefined): string {
@@ -14,6 +14,7 @@ export const github = defineConnectorType({
   id: 'github',
   displayName: 'GitHub',
   description: 'Opens and updates GitHub issues.',
+  endpoint: 'https://api.github.com',
   params: {
     apiKey: param.secret('GitHub personal access token'),
   },
@@ -23,10 +24,10 @@ export const github = defineConnectorType({
     async run(params, context) {
       const result = await call(context, {
         method: 'GET',
-        url: `${context.endpoints.github}/user`,
+        url: `${context.endpoint}/user`,
         headers: {
           accept: 'application/vnd.github+json',
-          authorization: `Bearer ${value(params, 'apiKey')}`,
+          authorization: `Bearer ${params.apiKey}`,
         },
       });
       if ('outcome' in result) return result.outcome;

@@ -1,4 +1,4 @@
-import { defineConnectorType, param } from '../define.js';
+import { defineConnectorType, param } from '../../define.js';
 
 export const dingtalk = defineConnectorType({
   id: 'dingtalk',
@@ -11,9 +11,12 @@ export const dingtalk = defineConnectorType({
   check: {
     kind: 'offline',
     reason: 'a DingTalk robot can only be tested by posting a message, which Plugboard does not do',
-    validate: (params) =>
-      new URL(params.url ?? '').searchParams.get('access_token')
-        ? undefined
-        : 'the URL has no access_token parameter, which DingTalk robot webhook URLs carry',
+    validate: {
+      description: 'the URL is a robot webhook URL (it has an access_token parameter)',
+      problem: (params) =>
+        new URL(params.url).searchParams.get('access_token')
+          ? undefined
+          : 'the URL has no access_token parameter, which DingTalk robot webhook URLs carry',
+    },
   },
 });

@@ -1,5 +1,5 @@
-import { basicAuth, call, joinUrl, judge, value } from '../checks/http.js';
-import { defineConnectorType, param } from '../define.js';
+import { basicAuth, call, joinUrl, judge } from '../../checks/http.js';
+import { defineConnectorType, param } from '../../define.js';
 
 export const zendesk = defineConnectorType({
   id: 'zendesk',
@@ -16,10 +16,10 @@ export const zendesk = defineConnectorType({
     async run(params, context) {
       const result = await call(context, {
         method: 'GET',
-        url: joinUrl(value(params, 'url'), '/api/v2/users/me.json'),
+        url: joinUrl(params.url, '/api/v2/users/me.json'),
         headers: {
           accept: 'application/json',
-          authorization: basicAuth(`${value(params, 'email')}/token`, value(params, 'apiKey')),
+          authorization: basicAuth(`${params.email}/token`, params.apiKey),
         },
       });
       if ('outcome' in result) return result.outcome;

@@ -1,4 +1,4 @@
-import { defineConnectorType, param } from '../define.js';
+import { defineConnectorType, param } from '../../define.js';
 
 export const microsoftTeamsBot = defineConnectorType({
   id: 'microsoft_teams_bot',

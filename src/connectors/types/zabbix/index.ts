@@ -1,6 +1,6 @@
-import { joinUrl, value } from '../checks/http.js';
-import { rpc } from '../checks/json-rpc.js';
-import { defineConnectorType, param } from '../define.js';
+import { joinUrl } from '../../checks/http.js';
+import { rpc } from '../../checks/json-rpc.js';
+import { defineConnectorType, param } from '../../define.js';
 
 /**
  * Whether a Zabbix version takes the API token in the `Authorization: Bearer` header (6.4 and later)
@@ -27,12 +27,12 @@ export const zabbix = defineConnectorType({
     description:
       'JSON-RPC apiinfo.version, then host.get (limit 1) with the API token: as Authorization: Bearer from 6.4, in the auth member before',
     async run(params, context) {
-      const url = joinUrl(value(params, 'url'), '/api_jsonrpc.php');
+      const url = joinUrl(params.url, '/api_jsonrpc.php');
       const version = await rpc(context, 'Zabbix', { url, method: 'apiinfo.version', params: [] });
       if ('outcome' in version) return version.outcome;
       const release =
         typeof version.result === 'string' && /^[\w.+-]{1,40}$/.test(version.result) ? version.result : '';
-      const token = value(params, 'apiKey');
+      const token = params.apiKey;
       const hosts = await rpc(context, 'Zabbix', {
         url,
         method: 'host.get',

@@ -1,4 +1,4 @@
-import { defineConnectorType, param } from '../define.js';
+import { defineConnectorType, param } from '../../define.js';
 
 export const zoomChat = defineConnectorType({
   id: 'zoom_chat',
@@ -11,9 +11,12 @@ export const zoomChat = defineConnectorType({
   check: {
     kind: 'offline',
     reason: 'a Zoom incoming webhook can only be tested by posting a message, which Plugboard does not do',
-    validate: (params) =>
-      /(^|\.)zoom\.us$/i.test(new URL(params.url ?? '').hostname)
-        ? undefined
-        : 'the URL is not on zoom.us, where Zoom incoming webhooks live',
+    validate: {
+      description: 'the URL is on zoom.us, where incoming webhooks live',
+      problem: (params) =>
+        /(^|\.)zoom\.us$/i.test(new URL(params.url).hostname)
+          ? undefined
+          : 'the URL is not on zoom.us, where Zoom incoming webhooks live',
+    },
   },
 });

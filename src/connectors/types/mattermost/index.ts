@@ -1,4 +1,4 @@
-import { defineConnectorType, param } from '../define.js';
+import { defineConnectorType, param } from '../../define.js';
 
 export const mattermost = defineConnectorType({
   id: 'mattermost',
@@ -11,9 +11,12 @@ export const mattermost = defineConnectorType({
     kind: 'offline',
     reason:
       'a Mattermost incoming webhook can only be tested by posting a message, which Plugboard does not do',
-    validate: (params) =>
-      /\/hooks\/[A-Za-z0-9]+\/?$/.test(new URL(params.url ?? '').pathname)
-        ? undefined
-        : 'the URL does not look like a Mattermost incoming webhook (…/hooks/<key>)',
+    validate: {
+      description: 'the URL is an incoming-webhook URL (…/hooks/<key>)',
+      problem: (params) =>
+        /\/hooks\/[A-Za-z0-9]+\/?$/.test(new URL(params.url).pathname)
+          ? undefined
+          : 'the URL does not look like a Mattermost incoming webhook (…/hooks/<key>)',
+    },
   },
 });

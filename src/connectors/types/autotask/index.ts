@@ -1,7 +1,7 @@
-import { call, describeResponse, joinUrl, type TargetResponse, value } from '../checks/http.js';
-import { isRecord, parseJson, quoteShort } from '../checks/said.js';
-import type { CheckOutcome } from '../checks/types.js';
-import { defineConnectorType, param } from '../define.js';
+import { call, describeResponse, joinUrl, type TargetResponse } from '../../checks/http.js';
+import { isRecord, parseJson, quoteShort } from '../../checks/said.js';
+import type { CheckOutcome } from '../../checks/types.js';
+import { defineConnectorType, param } from '../../define.js';
 
 /** Autotask's REST errors: `{"errors": ["…"]}`. */
 function isAutotaskError(body: unknown): boolean {
@@ -49,8 +49,8 @@ export const autotask = defineConnectorType({
     description:
       'GET {url}/atservicesrest/v1.0/zoneInformation?user=… (the zone lookup for the user); the zone must be the URL',
     async run(params, context) {
-      const user = value(params, 'email');
-      const base = value(params, 'url');
+      const user = params.email;
+      const base = params.url;
       const result = await call(context, {
         method: 'GET',
         url: joinUrl(base, `/atservicesrest/v1.0/zoneInformation?user=${encodeURIComponent(user)}`),

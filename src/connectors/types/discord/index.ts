@@ -1,6 +1,6 @@
-import { call, describeResponse, judge, value } from '../checks/http.js';
-import { isRecord, parseJson } from '../checks/said.js';
-import { defineConnectorType, param } from '../define.js';
+import { call, describeResponse, judge } from '../../checks/http.js';
+import { isRecord, parseJson } from '../../checks/said.js';
+import { defineConnectorType, param } from '../../define.js';
 
 /** Discord's JSON error code for a webhook that does not exist (any more). */
 const UNKNOWN_WEBHOOK = 10015;
@@ -18,7 +18,7 @@ export const discord = defineConnectorType({
     async run(params, context) {
       const result = await call(context, {
         method: 'GET',
-        url: value(params, 'url'),
+        url: params.url,
         headers: { accept: 'application/json' },
       });
       if ('outcome' in result) return result.outcome;

@@ -1,4 +1,4 @@
-import { defineConnectorType } from '../define.js';
+import { defineConnectorType } from '../../define.js';
 
 export const slack = defineConnectorType({
   id: 'slack',

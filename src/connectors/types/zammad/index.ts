@@ -1,5 +1,5 @@
-import { getAndJudge, joinUrl, value } from '../checks/http.js';
-import { defineConnectorType, param } from '../define.js';
+import { getAndJudge, joinUrl } from '../../checks/http.js';
+import { defineConnectorType, param } from '../../define.js';
 
 export const zammad = defineConnectorType({
   id: 'zammad',
@@ -13,8 +13,8 @@ export const zammad = defineConnectorType({
     kind: 'online',
     description: 'GET {url}/api/v1/users/me with Authorization: Token token=…',
     run: (params, context) =>
-      getAndJudge(context, 'Zammad', joinUrl(value(params, 'url'), '/api/v1/users/me'), {
-        authorization: `Token token=${value(params, 'apiKey')}`,
+      getAndJudge(context, 'Zammad', joinUrl(params.url, '/api/v1/users/me'), {
+        authorization: `Token token=${params.apiKey}`,
       }),
   },
 });

@@ -1,5 +1,5 @@
-import { basicAuth, call, describeResponse, getAndJudge, joinUrl, value } from '../checks/http.js';
-import { defineConnectorType, param } from '../define.js';
+import { basicAuth, call, describeResponse, getAndJudge, joinUrl } from '../../checks/http.js';
+import { defineConnectorType, param } from '../../define.js';
 
 export const topdesk = defineConnectorType({
   id: 'topdesk',
@@ -14,7 +14,7 @@ export const topdesk = defineConnectorType({
     kind: 'online',
     description: 'GET {url}/tas/api/version, then GET {url}/tas/api/incidents?page_size=1 with basic auth',
     async run(params, context) {
-      const base = value(params, 'url');
+      const base = params.url;
       const version = await call(context, {
         method: 'GET',
         url: joinUrl(base, '/tas/api/version'),
@@ -29,7 +29,7 @@ export const topdesk = defineConnectorType({
         };
       }
       return getAndJudge(context, 'TOPdesk', joinUrl(base, '/tas/api/incidents?page_size=1'), {
-        authorization: basicAuth(value(params, 'username'), value(params, 'password')),
+        authorization: basicAuth(params.username, params.password),
       });
     },
   },

@@ -1,6 +1,6 @@
-import { basicAuth, call, joinUrl, judge, value } from '../checks/http.js';
-import { quoteShort } from '../checks/said.js';
-import { defineConnectorType, param } from '../define.js';
+import { basicAuth, call, joinUrl, judge } from '../../checks/http.js';
+import { quoteShort } from '../../checks/said.js';
+import { defineConnectorType, param } from '../../define.js';
 
 export const jira = defineConnectorType({
   id: 'jira',
@@ -17,10 +17,10 @@ export const jira = defineConnectorType({
     async run(params, context) {
       const result = await call(context, {
         method: 'GET',
-        url: joinUrl(value(params, 'url'), '/rest/api/3/myself'),
+        url: joinUrl(params.url, '/rest/api/3/myself'),
         headers: {
           accept: 'application/json',
-          authorization: basicAuth(value(params, 'email'), value(params, 'password')),
+          authorization: basicAuth(params.email, params.password),
         },
       });
       if ('outcome' in result) return result.outcome;
