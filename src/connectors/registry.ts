@@ -55,3 +55,22 @@ export const connectorTypeIds: readonly ConnectorTypeId[] = connectorTypes.map((
 export function findConnectorType(id: string): RegisteredType | undefined {
   return byId.get(id);
 }
+
+/**
+ * Stored data (a connector row, a recorded response) names a type that is not registered: a type
+ * was removed from the registry, or the row was written by other means. A bug or an operator's
+ * mistake, never the caller's: answered 500 without detail, and logged with this message.
+ */
+export class UnknownConnectorTypeError extends Error {
+  constructor(typeId: string, where: string) {
+    super(`${where} has type ${JSON.stringify(typeId)}, which no registered connector type has`);
+    this.name = 'UnknownConnectorTypeError';
+  }
+}
+
+/** The type of stored data, resolved once as it is read; `where` names the data for the log. */
+export function storedConnectorType(typeId: string, where: string): RegisteredType {
+  const type = byId.get(typeId);
+  if (!type) throw new UnknownConnectorTypeError(typeId, where);
+  return type;
+}

@@ -1,7 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { type AppError, type ErrorDetail, errors, quote } from '../errors.js';
+import type { Params } from './checks/types.js';
 import type { ConnectorType } from './define.js';
-import { connectorTypeIds, findConnectorType } from './registry.js';
+import { connectorTypeIds, findConnectorType, type RegisteredType } from './registry.js';
 import {
   AnyConnectorInputSchema,
   connectorInputSchema,
@@ -11,9 +12,9 @@ import {
 
 /** What a valid POST or PUT body carries; everything else in it is ignored or rejected. */
 export interface ConnectorInput {
-  readonly type: ConnectorType;
+  readonly type: RegisteredType;
   readonly name: string;
-  readonly params: Readonly<Record<string, string>>;
+  readonly params: Params;
 }
 
 /** True for an absolute http: or https: URL with a host, exactly as given (no surrounding spaces). */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { github } from '../connectors/types/github/index.js';
 import { createConnectorStore } from '../store/connector-store.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../store/database.js';
 import { createIdempotencyStore, IDEMPOTENCY_TTL_MS } from '../store/idempotency-store.js';
@@ -64,7 +65,7 @@ async function fixture(): Promise<Fixture> {
       const connector = await store.create(
         accountId,
         actor,
-        { type: 'github', name: `c${i}`, params: { apiKey: `secret-${i}` } },
+        { type: github, name: `c${i}`, params: { apiKey: `secret-${i}` } },
         trx,
       );
       return { status: 200, body: connector };
@@ -300,7 +301,7 @@ describe('rotateSecrets while servers write', () => {
         written.push(
           busy
             .create(f.accountId, actor, {
-              type: 'github',
+              type: github,
               name: `w${written.length}`,
               params: { apiKey: 'w' },
             })
@@ -320,7 +321,7 @@ describe('rotateSecrets while servers write', () => {
     for (const { id } of f.created.values())
       expect((await idle.get(f.accountId, id))?.params.apiKey).toMatch(/^secret-/);
     const late = await idle.create(f.accountId, actor, {
-      type: 'github',
+      type: github,
       name: 'late',
       params: { apiKey: 'l' },
     });
@@ -344,7 +345,7 @@ describe('rotateSecrets while servers write', () => {
     const writer = (async () => {
       while (!stop) {
         await notRestarted.create(f.accountId, actor, {
-          type: 'github',
+          type: github,
           name: `n${n++}`,
           params: { apiKey: 'n' },
         });

@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorType } from '../connectors/define.js';
-import { findConnectorType } from '../connectors/registry.js';
+import { findConnectorType, type RegisteredType } from '../connectors/registry.js';
 import { createConnectorStore } from '../store/connector-store.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../store/database.js';
 import { createKeyStore } from '../store/key-store.js';
@@ -29,7 +28,7 @@ const COUNT = 1200;
 const BATCH = 100;
 const actor = { keyId: 'key_test', keyLabel: 'rotate test' };
 
-function type(id: string): ConnectorType {
+function type(id: string): RegisteredType {
   const found = findConnectorType(id);
   if (!found) throw new Error(`no connector type ${id}`);
   return found;
@@ -45,7 +44,7 @@ interface Expected {
   readonly hasSecrets: boolean;
 }
 
-function paramsFor(connectorType: ConnectorType, i: number): Record<string, string> {
+function paramsFor(connectorType: RegisteredType, i: number): Record<string, string> {
   const params: Record<string, string> = {};
   for (const [n, name] of connectorType.paramNames.entries()) {
     // Leave an optional secret out now and then; vary the length and the alphabet.
@@ -73,11 +72,11 @@ beforeAll(async () => {
     const { source } = keyringFromFile(`${fixturePath}.key`, { create: true });
     const store = createConnectorStore(database.db, createSecretBox(source));
     for (let i = 0; i < COUNT; i++) {
-      const connectorType = types[i % types.length] as ConnectorType;
+      const connectorType = types[i % types.length] as RegisteredType;
       const accountId = accountIds[i % 2] as number;
       const params = paramsFor(connectorType, i);
       const created = await store.create(accountId, actor, {
-        type: connectorType.id,
+        type: connectorType,
         name: `connector ${i}`,
         params,
       });
@@ -152,7 +151,7 @@ async function expectAllReadBack(copy: Copy, source?: KeyringSource): Promise<vo
   for (const [id, want] of expected) {
     const got = await store.get(want.accountId, id);
     expect(got?.params, id).toEqual(want.params);
-    expect(got?.type).toBe(want.type);
+    expect(got?.type.id).toBe(want.type);
     read++;
   }
   expect(read).toBe(COUNT);
@@ -334,7 +333,11 @@ describe('rotateSecrets with a key file', () => {
         // Once the first pass has gone over every row: a write sealed with the old key.
         if (done === total && !late) {
           late = staleServer
-            .create(accountId, actor, { type: 'github', name: 'written late', params: { apiKey: 'late' } })
+            .create(accountId, actor, {
+              type: type('github'),
+              name: 'written late',
+              params: { apiKey: 'late' },
+            })
             .then((created) => created.id);
         }
       },

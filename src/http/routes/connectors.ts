@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RevealSecrets } from '../../config.js';
-import { findConnectorType } from '../../connectors/registry.js';
 import { ConnectorListSchema, ConnectorSchema } from '../../connectors/schemas.js';
 import { keepStoredSecrets } from '../../connectors/secrets.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
@@ -37,11 +36,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * secrets are write-only, left them out): a client that read a masked connector can send it back.
  */
 function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealSecrets): unknown {
-  const type = findConnectorType(stored.type);
-  if (!type || !isObject(body)) return body;
+  if (!isObject(body)) return body;
   const params = body.params === undefined && reveal === 'never' ? {} : body.params;
   if (!isObject(params)) return body;
-  const kept = keepStoredSecrets(type, params, stored.params, { keepOmitted: reveal === 'never' });
+  const kept = keepStoredSecrets(stored.type, params, stored.params, { keepOmitted: reveal === 'never' });
   if (kept.refused.length > 0) {
     throw errors.validation(
       'the URL changed, so the stored secrets are not kept: send the secret params again with the new URL',
@@ -78,11 +76,7 @@ export function connectorRoutes(
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
     if (key === undefined) {
       const input = parseConnectorInput(request.body);
-      const created = await store.create(accountId, actor, {
-        type: input.type.id,
-        name: input.name,
-        params: input.params,
-      });
+      const created = await store.create(accountId, actor, input);
       return reply.code(createStatus).send(tagged(reply, present(created)));
     }
 
@@ -93,8 +87,7 @@ export function connectorRoutes(
       fingerprint(request.body),
       async (trx) => {
         const input = parseConnectorInput(request.body);
-        const fields = { type: input.type.id, name: input.name, params: input.params };
-        return { status: createStatus, body: present(await store.create(accountId, actor, fields, trx)) };
+        return { status: createStatus, body: present(await store.create(accountId, actor, input, trx)) };
       },
       [earlierFingerprint(request.body)],
     );
@@ -139,8 +132,8 @@ export function connectorRoutes(
     const updated = await store.update(accountId, actor, id, (current) => {
       // The precondition first (RFC 9110 13.2.1): a stale If-Match is 412 whatever the body holds.
       precondition?.(current);
-      if (isObject(body) && 'type' in body && body.type !== current.type)
-        throw errors.typeImmutable(current.type);
+      if (isObject(body) && 'type' in body && body.type !== current.type.id)
+        throw errors.typeImmutable(current.type.id);
       const input = parseConnectorInput(withKeptSecrets(body, current, revealSecrets));
       return { name: input.name, params: input.params };
     });
