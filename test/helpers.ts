@@ -125,6 +125,45 @@ export function endpointsAt(
   return endpoints;
 }
 
+/**
+ * Apps for checks against fakes, so that the check of any type calls the base URL a test gives it:
+ * a type whose params hold its URL calls it on one shared app; a type with a fixed endpoint (GitHub's
+ * API) calls it on an app whose endpoint points there, made on first use.
+ */
+export class CheckApps {
+  private readonly apps = new Map<string, Promise<TestContext>>();
+
+  constructor(private readonly settings: Omit<CheckSettings, 'endpoints'>) {}
+
+  /** The app whose fixed endpoints point nowhere else: for every type whose params say where. */
+  shared(): Promise<TestContext> {
+    return this.app('', {});
+  }
+
+  /** The app on which the check of `type` calls `base`. */
+  for(type: RegisteredType, base: string): Promise<TestContext> {
+    return type.endpoint === undefined
+      ? this.shared()
+      : this.app(
+          base,
+          endpointsAt(() => base),
+        );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.apps.values()].map(async (app) => (await app).close()));
+  }
+
+  private app(key: string, endpoints: NonNullable<CheckSettings['endpoints']>): Promise<TestContext> {
+    let app = this.apps.get(key);
+    if (!app) {
+      app = buildTestApp({ checks: { ...this.settings, endpoints } });
+      this.apps.set(key, app);
+    }
+    return app;
+  }
+}
+
 /** A registered connector type, by id; throws for an unknown id so tests fail loudly. */
 export function typeOf(id: string): RegisteredType {
   const type = findConnectorType(id);

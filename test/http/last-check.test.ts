@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GOOD } from '../../src/connectors/fixture.js';
 import type { Connector } from '../../src/connectors/schemas.js';
-import { type FakeTargets, GOOD, startFakeTargets } from '../fake-targets.js';
+import { type FakeTargets, startFakeTargets } from '../fake-targets.js';
 import { buildTestApp, endpointsAt, json, type TestContext } from '../helpers.js';
 
 let fake: FakeTargets;
