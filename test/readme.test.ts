@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { checksTable, paramsTable } from '../src/connectors/readme.js';
 import {
   generatedSections,
   type Renderers,
@@ -12,7 +13,10 @@ import {
  * Every generated part of README.md and the function that makes it. A new generated part is a
  * marker pair in the README and a line here.
  */
-const renderers: Renderers = {};
+const renderers: Renderers = {
+  'connector-types': paramsTable,
+  'credential-checks': checksTable,
+};
 
 describe('README.md', () => {
   const text = readReadme();

@@ -47,7 +47,7 @@ export const autotask = defineConnectorType({
   check: {
     kind: 'online',
     description:
-      'GET {url}/atservicesrest/v1.0/zoneInformation?user=… (the zone lookup for the user); the zone must be the URL',
+      'GET {url}/atservicesrest/v1.0/zoneInformation?user=… (the zone lookup for the user); a user in another zone than the URL fails, naming the zone URL (the secret needs an integration code, which connectors do not hold)',
     async run(params, context) {
       const user = params.email;
       const base = params.url;

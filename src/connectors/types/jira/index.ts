@@ -13,7 +13,8 @@ export const jira = defineConnectorType({
   },
   check: {
     kind: 'online',
-    description: 'GET {url}/rest/api/3/myself with basic auth (email, API token)',
+    description:
+      'GET {url}/rest/api/3/myself with basic auth (email and API token); a locked account (CAPTCHA) is reported as such',
     async run(params, context) {
       const result = await call(context, {
         method: 'GET',

@@ -12,7 +12,7 @@ export const mattermost = defineConnectorType({
     reason:
       'a Mattermost incoming webhook can only be tested by posting a message, which Plugboard does not do',
     validate: {
-      description: 'the URL is an incoming-webhook URL (…/hooks/<key>)',
+      description: 'the URL is an incoming-webhook URL (its path ends in /hooks/ and the key)',
       problem: (params) =>
         /\/hooks\/[A-Za-z0-9]+\/?$/.test(new URL(params.url).pathname)
           ? undefined

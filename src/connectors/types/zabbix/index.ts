@@ -25,7 +25,7 @@ export const zabbix = defineConnectorType({
   check: {
     kind: 'online',
     description:
-      'JSON-RPC apiinfo.version, then host.get (limit 1) with the API token: as Authorization: Bearer from 6.4, in the auth member before',
+      'JSON-RPC apiinfo.version, then host.get (limit 1) with the API token as Authorization: Bearer (6.4 and later) or in the auth member (before 6.4)',
     async run(params, context) {
       const url = joinUrl(params.url, '/api_jsonrpc.php');
       const version = await rpc(context, 'Zabbix', { url, method: 'apiinfo.version', params: [] });

@@ -12,7 +12,8 @@ export const zendesk = defineConnectorType({
   },
   check: {
     kind: 'online',
-    description: 'GET {url}/api/v2/users/me.json with basic auth (email/token, API token)',
+    description:
+      'GET {url}/api/v2/users/me.json with basic auth (email/token, API token); an anonymous answer means refused',
     async run(params, context) {
       const result = await call(context, {
         method: 'GET',
