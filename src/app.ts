@@ -13,8 +13,9 @@ import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
 import { healthRoutes } from './http/routes/health.js';
+import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
-import { buildOpenApiDocument } from './openapi/document.js';
+import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { KeyringSource } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
@@ -96,12 +97,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await installRateLimit(app, options.rateLimit);
   installAuth(app, { keys: createKeyStore(database.db) });
   const addMethodNotAllowed = collectRoutesForMethodNotAllowed(app);
+  const routes = collectRoutes(app);
 
-  const openApiDocument = JSON.stringify(buildOpenApiDocument({ createStatus }));
-  app.get('/api/openapi.json', { config: { public: true } }, async (_request, reply) =>
-    reply.type('application/json; charset=utf-8').send(openApiDocument),
-  );
-  healthRoutes(app, database);
+  // In the order the OpenAPI document lists them.
   const secretBox = createSecretBox(options.keyring);
   const connectors = createConnectorStore(database.db, secretBox);
   const idempotency = createIdempotencyStore(database.db, secretBox);
@@ -113,6 +111,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
+  openApiRoutes(app, routes);
+  healthRoutes(app, database);
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());
