@@ -7,12 +7,15 @@ import {
   renderSections,
   writeReadme,
 } from './readme-sections.js';
+import { settingsTable } from './readme-settings.js';
 
 /**
  * Every generated part of README.md and the function that makes it. A new generated part is a
  * marker pair in the README and a line here.
  */
-const renderers: Renderers = {};
+const renderers: Renderers = {
+  settings: settingsTable,
+};
 
 describe('README.md', () => {
   const text = readReadme();
