@@ -5,7 +5,7 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
 const MAX_START_INDEX = 2_147_483_647; // the spec's int32
 
-/** The paging query of a list route, for its schema (parsePage reads it); in the published spec's words. */
+/** The paging query of a list route, for its schema (parsePage reads it), keys in the order the document shows them. */
 export const PageQuerySchema = {
   type: 'object',
   properties: {
