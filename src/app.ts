@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { RevealSecrets } from './config.js';
+import { type Config, defaultConfig } from './config.js';
 import type { ConnectorTypeId } from './connectors/registry.js';
 import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
@@ -14,8 +14,9 @@ import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
 import { healthRoutes } from './http/routes/health.js';
+import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
-import { buildOpenApiDocument } from './openapi/document.js';
+import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { KeyringSource } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
@@ -44,12 +45,13 @@ export interface AppOptions {
   readonly logger: FastifyBaseLogger;
   /** The master keys that seal secret params. */
   readonly keyring: KeyringSource;
-  readonly createStatus?: 200 | 201;
-  readonly revealSecrets?: RevealSecrets;
+  /** The settings (src/config.ts), as the environment gave them; those not given: their defaults. */
+  readonly settings?: Partial<Config>;
+  /** How checks call out; unset: DEFAULT_CHECK_SETTINGS with the settings' allowed targets. */
   readonly checks?: CheckSettings;
   /** Close the database when the app closes (the server owns it; tests may share one). */
   readonly closeDatabase?: boolean;
-  /** Request budgets (PLUGBOARD_RATE_LIMIT, REDIS_URL); unset: no limit. */
+  /** Request budgets and where their counters live; unset: from the settings (PLUGBOARD_RATE_LIMIT, REDIS_URL). */
   readonly rateLimit?: RateLimitSettings;
   /** When to answer 503 instead of queueing; unset: DEFAULT_OVERLOAD. */
   readonly overload?: OverloadSettings;
@@ -59,7 +61,9 @@ export interface AppOptions {
 
 /** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { database, createStatus = 200, revealSecrets = 'write-keys' } = options;
+  const { database } = options;
+  const settings: Config = { ...defaultConfig(), ...options.settings };
+  const { createStatus, revealSecrets } = settings;
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -90,29 +94,33 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installJsonBody(app);
   await installOverloadGuard(app, options.overload);
   // Before authentication and the routes: it counts some requests before authentication, the rest after.
-  await installRateLimit(app, options.rateLimit);
+  await installRateLimit(app, options.rateLimit ?? rateLimitOf(settings));
   installAuth(app, { keys: createKeyStore(database.db) });
   const addMethodNotAllowed = collectRoutesForMethodNotAllowed(app);
+  const routes = collectRoutes(app);
 
-  const openApiDocument = JSON.stringify(buildOpenApiDocument({ createStatus }));
-  app.get('/api/openapi.json', { config: { public: true } }, async (_request, reply) =>
-    reply.type('application/json; charset=utf-8').send(openApiDocument),
-  );
-  healthRoutes(app, database);
+  // In the order the OpenAPI document lists them.
   const secretBox = createSecretBox(options.keyring);
   const connectors = createConnectorStore(database.db, secretBox);
   const idempotency = createIdempotencyStore(database.db, secretBox);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
-  const checks = options.checks ?? DEFAULT_CHECK_SETTINGS;
+  const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
   checkRoutes(app, connectors, {
     http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
     endpoints: checks.endpoints ?? {},
   });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
+  openApiRoutes(app, routes);
+  healthRoutes(app, database);
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());
   await app.ready();
   return app;
+}
+
+function rateLimitOf({ rateLimit, redisUrl }: Config): RateLimitSettings | undefined {
+  if (!rateLimit) return undefined;
+  return { setting: rateLimit, ...(redisUrl ? { redisUrl } : {}) };
 }

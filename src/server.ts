@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { buildApp, DEFAULT_CHECK_SETTINGS } from './app.js';
+import { buildApp } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
@@ -44,14 +44,7 @@ export async function serve(config: Config): Promise<void> {
     database,
     logger,
     keyring: keyring.source,
-    createStatus: config.createStatus,
-    revealSecrets: config.revealSecrets,
-    checks: { ...DEFAULT_CHECK_SETTINGS, allowedTargets: config.allowedTargets },
-    ...(config.rateLimit
-      ? {
-          rateLimit: { setting: config.rateLimit, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) },
-        }
-      : {}),
+    settings: config,
     closeDatabase: true,
   });
   try {

@@ -84,8 +84,10 @@ export async function buildTestApp(
     database,
     logger: createLogger('trace', sink),
     keyring: options.keyring ?? ephemeralKeyring(),
-    createStatus: options.createStatus ?? 200,
-    revealSecrets: options.revealSecrets ?? 'write-keys',
+    settings: {
+      createStatus: options.createStatus ?? 200,
+      revealSecrets: options.revealSecrets ?? 'write-keys',
+    },
     ...(options.checks ? { checks: options.checks } : {}),
     ...options.limits,
     closeDatabase: true,

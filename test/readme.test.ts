@@ -8,6 +8,7 @@ import {
   renderSections,
   writeReadme,
 } from './readme-sections.js';
+import { settingsTable } from './readme-settings.js';
 
 /**
  * Every generated part of README.md and the function that makes it. A new generated part is a
@@ -16,6 +17,7 @@ import {
 const renderers: Renderers = {
   'connector-types': paramsTable,
   'credential-checks': checksTable,
+  settings: settingsTable,
 };
 
 describe('README.md', () => {

@@ -6,6 +6,16 @@ const keyPattern = /^[\x21-\x7e]{1,255}$/;
 /** The draft's form: an sf-string (RFC 8941), printable ASCII in quotes, `\"` and `\\` escaped. */
 const quotedKeyPattern = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/;
 
+/** The header, for a route's schema (key order as the document has always shown it). */
+export const IdempotencyKeyHeader = {
+  'Idempotency-Key': {
+    type: 'string',
+    minLength: 1,
+    maxLength: 255,
+    description: 'Makes a retried create safe: the same key and body within 24 h replays the first response',
+  },
+} as const;
+
 function invalidKey(): AppError {
   return new AppError(
     400,

@@ -26,6 +26,7 @@ export function collectRoutesForMethodNotAllowed(app: FastifyInstance): () => vo
         url,
         config: { public: true },
         exposeHeadRoute: false,
+        schema: { hide: true },
         handler: (request, reply) =>
           sendError(
             reply,

@@ -277,29 +277,15 @@ describe('routing', () => {
 });
 
 describe('GET /api/openapi.json', () => {
-  it('describes every route the server has, with every type and its secret params', async () => {
+  // That it lists every route the server has: test/http/openapi.test.ts, against the router.
+  it('describes every type and its secret params', async () => {
     const response = await t.call('GET', '/api/openapi.json', { key: null });
     expect(response.statusCode).toBe(200);
     const doc = json<{
       openapi: string;
-      paths: Record<string, Record<string, unknown>>;
       components: { schemas: Record<string, { properties?: Record<string, Record<string, unknown>> }> };
     }>(response);
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(
-      [
-        '/audit-events',
-        '/connector-types',
-        '/connectors',
-        '/connectors/check',
-        '/connectors/name/{name}',
-        '/connectors/{id}',
-        '/connectors/{id}/check',
-        '/healthz',
-        '/openapi.json',
-      ].sort(),
-    );
-    expect(Object.keys(doc.paths['/connectors/{id}'] ?? {}).sort()).toEqual(['delete', 'get', 'put']);
     for (const type of connectorTypes) {
       const schema = doc.components.schemas[type.schemaName];
       expect(Object.keys(schema?.properties ?? {}).sort()).toEqual([...type.paramNames].sort());

@@ -1,17 +1,37 @@
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RevealSecrets } from '../../config.js';
-import { ConnectorListSchema, ConnectorSchema } from '../../connectors/schemas.js';
+import {
+  ConnectorInputSchema,
+  ConnectorListSchema,
+  ConnectorSchema,
+  NameSchema,
+} from '../../connectors/schemas.js';
 import { keepStoredSecrets } from '../../connectors/secrets.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
+import { described, jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
 import type { Actor } from '../../store/audit-store.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import { principalOf } from '../auth.js';
-import { etagOf, ifMatch } from '../conditional.js';
-import { earlierFingerprint, fingerprint, idempotencyErrors, idempotencyKeyOf } from '../idempotency.js';
-import { parsePage } from '../paging.js';
+import { etagOf, IfMatchHeader, ifMatch, preconditionFailed } from '../conditional.js';
+import {
+  earlierFingerprint,
+  fingerprint,
+  IdempotencyKeyHeader,
+  idempotencyErrors,
+  idempotencyKeyOf,
+} from '../idempotency.js';
+import { PageQuerySchema, pageErrors, parsePage } from '../paging.js';
 import { presentConnector, presentReplay } from '../present.js';
+import {
+  connectorBodyErrors,
+  connectorNotFound,
+  errorResponse,
+  keyErrors,
+  writeKeyErrors,
+} from '../responses.js';
 
 export interface ConnectorRoutesOptions {
   readonly store: ConnectorStore;
@@ -21,11 +41,87 @@ export interface ConnectorRoutesOptions {
   readonly revealSecrets: RevealSecrets;
 }
 
-interface IdParams {
-  id: string;
-}
+const tags = ['Connectors'];
+export const connectorIdParams = Type.Object({ id: Type.String({ description: 'entity ID' }) });
+type IdParams = Static<typeof connectorIdParams>;
+const ifMatchHeaders = { type: 'object', properties: IfMatchHeader } as const;
+/** A connector body; ConnectorInputSchema says what it may hold, parseConnectorInput checks it. */
+export const connectorBody = described(
+  ConnectorInputSchema,
+  'the connector; `params` is checked against the params of its `type`',
+);
 
-const one = { response: { 200: ConnectorSchema, 201: ConnectorSchema } };
+const list = {
+  tags,
+  summary: 'Get connectors.',
+  description: 'In creation order; walking the pages while nothing changes visits every connector once.',
+  querystring: PageQuerySchema,
+  response: { 200: jsonResponse('The connectors', ConnectorListSchema), ...pageErrors, ...keyErrors },
+} satisfies RouteSchema;
+
+const create = (createStatus: 200 | 201) =>
+  ({
+    tags,
+    summary: 'Create a new connector.',
+    headers: { type: 'object', properties: IdempotencyKeyHeader },
+    body: connectorBody,
+    response: {
+      [createStatus]: jsonResponse('The newly created connector', ConnectorSchema),
+      ...connectorBodyErrors,
+      ...writeKeyErrors,
+      409: errorResponse(
+        'A connector with this name exists in the account, or a request with this Idempotency-Key is still running',
+      ),
+      422: errorResponse('This Idempotency-Key was used with another body'),
+    },
+  }) satisfies RouteSchema;
+
+const get = {
+  tags,
+  summary: 'Get a specific connector.',
+  params: connectorIdParams,
+  response: {
+    200: jsonResponse('The requested connector', ConnectorSchema),
+    ...keyErrors,
+    ...connectorNotFound,
+  },
+} satisfies RouteSchema;
+
+const getByName = {
+  tags,
+  summary: 'Get a connector by its name.',
+  params: Type.Object({ name: described(NameSchema, 'the connector name') }),
+  response: { 200: jsonResponse('The connector', ConnectorSchema), ...keyErrors, ...connectorNotFound },
+} satisfies RouteSchema;
+
+const update = {
+  tags,
+  summary: 'Update the specific connector. (note: type cannot be changed)',
+  params: connectorIdParams,
+  headers: ifMatchHeaders,
+  body: connectorBody,
+  response: {
+    200: jsonResponse('The updated connector', ConnectorSchema),
+    ...connectorBodyErrors,
+    ...writeKeyErrors,
+    ...connectorNotFound,
+    409: errorResponse('Another connector with this name exists in the account'),
+    ...preconditionFailed,
+  },
+} satisfies RouteSchema;
+
+const remove = {
+  tags,
+  summary: 'Remove a specific connector.',
+  params: connectorIdParams,
+  headers: ifMatchHeaders,
+  response: {
+    204: { description: 'Empty body delete response' },
+    ...writeKeyErrors,
+    ...connectorNotFound,
+    ...preconditionFailed,
+  },
+} satisfies RouteSchema;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -65,13 +161,13 @@ export function connectorRoutes(
     return { accountId: principal.accountId, actor, present, replayed };
   };
 
-  app.get('/api/connectors', { schema: { response: { 200: ConnectorListSchema } } }, async (request) => {
+  app.get('/api/connectors', { schema: list }, async (request) => {
     const { accountId, present } = caller(request);
     const { offset, limit } = parsePage(request.query);
     return (await store.list(accountId, offset, limit)).map(present);
   });
 
-  app.post('/api/connectors', { schema: one }, async (request, reply) => {
+  app.post('/api/connectors', { schema: create(createStatus) }, async (request, reply) => {
     const { accountId, actor, present, replayed } = caller(request);
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
     if (key === undefined) {
@@ -106,7 +202,7 @@ export function connectorRoutes(
     }
   });
 
-  app.get<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request, reply) => {
+  app.get<{ Params: IdParams }>('/api/connectors/:id', { schema: get }, async (request, reply) => {
     const { accountId, present } = caller(request);
     const connector = await store.get(accountId, request.params.id);
     if (!connector) throw errors.connectorNotFound('id', request.params.id);
@@ -115,7 +211,7 @@ export function connectorRoutes(
 
   app.get<{ Params: { name: string } }>(
     '/api/connectors/name/:name',
-    { schema: one },
+    { schema: getByName },
     async (request, reply) => {
       const { accountId, present } = caller(request);
       const connector = await store.getByName(accountId, request.params.name);
@@ -124,7 +220,7 @@ export function connectorRoutes(
     },
   );
 
-  app.put<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request, reply) => {
+  app.put<{ Params: IdParams }>('/api/connectors/:id', { schema: update }, async (request, reply) => {
     const { accountId, actor, present } = caller(request);
     const { id } = request.params;
     const body: unknown = request.body;
@@ -141,7 +237,7 @@ export function connectorRoutes(
     return tagged(reply, present(updated));
   });
 
-  app.delete<{ Params: IdParams }>('/api/connectors/:id', async (request, reply) => {
+  app.delete<{ Params: IdParams }>('/api/connectors/:id', { schema: remove }, async (request, reply) => {
     const { accountId, actor, present } = caller(request);
     const deleted = await store.delete(
       accountId,

@@ -1,10 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../../errors.js';
+import type { RouteSchema } from '../../openapi/route-schema.js';
 import type { DatabaseHandle } from '../../store/database.js';
 
 /** GET /healthz: 200 once the database answers, 503 while it does not. No key needed. */
 export function healthRoutes(app: FastifyInstance, database: DatabaseHandle): void {
-  app.get('/healthz', async (request) => {
+  const schema = {
+    summary: 'Health: 200 once the database answers.',
+    response: {
+      200: { description: 'The service and its database answer' },
+      503: { description: 'The database does not answer' },
+    },
+  } satisfies RouteSchema;
+  app.get('/healthz', { schema }, async (request) => {
     try {
       await database.ping();
       return { status: 'ok' };
