@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isRecord } from '../src/is-record.js';
 
 /**
  * Local stand-ins for the systems connectors point at, answering on 127.0.0.1 with the shapes
@@ -68,10 +69,6 @@ function exactHeader(req: IncomingMessage, name: string): string | undefined {
   return at >= 0 && at % 2 === 0 ? req.rawHeaders[at + 1] : undefined;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 const notFound = '<html><body><h1>404 Not Found</h1></body></html>';
 
 /**
@@ -85,7 +82,7 @@ function zabbix(version: string) {
   return ({ req, path, body, send }: Request) => {
     if (path !== '/api_jsonrpc.php' || req.method !== 'POST') return send(404, notFound);
     const call: unknown = JSON.parse(body);
-    if (!isObject(call) || typeof call.method !== 'string') return send(200, { jsonrpc: '2.0', id: null });
+    if (!isRecord(call) || typeof call.method !== 'string') return send(200, { jsonrpc: '2.0', id: null });
     const answer = (result: object) => send(200, { jsonrpc: '2.0', ...result, id: call.id });
     const error = (code: number, message: string, data: string) => answer({ error: { code, message, data } });
     const invalid = (data: string) => error(-32602, 'Invalid params.', data);

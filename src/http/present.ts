@@ -2,6 +2,7 @@ import type { RevealSecrets } from '../config.js';
 import { findConnectorType } from '../connectors/registry.js';
 import type { Connector } from '../connectors/schemas.js';
 import { maskSecrets } from '../connectors/secrets.js';
+import { isRecord } from '../is-record.js';
 import type { StoredConnector } from '../store/connector-store.js';
 import type { KeyRole } from '../store/schema.js';
 
@@ -25,10 +26,6 @@ export function presentReplay(body: unknown, role: KeyRole, reveal: RevealSecret
   const texts: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) if (typeof value === 'string') texts[name] = value;
   return { ...body, params: maskSecrets(findConnectorType(type), texts) };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function presentConnector(

@@ -25,6 +25,7 @@ import type { ConnectorType, ParamSpec } from '../../src/connectors/define.js';
 import { connectorTypes } from '../../src/connectors/registry.js';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { etagOf } from '../../src/http/conditional.js';
+import { isRecord } from '../../src/is-record.js';
 import { createLogger } from '../../src/logger.js';
 import { ephemeralKeyring } from '../../src/secrets/keyring.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
@@ -197,10 +198,6 @@ function mutationArb(type: ConnectorType): fc.Arbitrary<Mutation> {
     }),
     { arbitrary: fc.record({ op: fc.constant('replace' as const), value: wrongType }), weight: 1 },
   );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Sets an own property, `__proto__` included (a plain assignment would change the prototype). */

@@ -5,6 +5,7 @@ import { ConnectorListSchema, ConnectorSchema } from '../../connectors/schemas.j
 import { keepStoredSecrets } from '../../connectors/secrets.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
+import { isRecord } from '../../is-record.js';
 import type { Actor } from '../../store/audit-store.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
@@ -28,19 +29,15 @@ interface IdParams {
 
 const one = { response: { 200: ConnectorSchema, 201: ConnectorSchema } };
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * A PUT body with the stored secrets put back where the client sent the placeholder (or, when
  * secrets are write-only, left them out): a client that read a masked connector can send it back.
  */
 function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealSecrets): unknown {
   const type = findConnectorType(stored.type);
-  if (!type || !isObject(body)) return body;
+  if (!type || !isRecord(body)) return body;
   const params = body.params === undefined && reveal === 'never' ? {} : body.params;
-  if (!isObject(params)) return body;
+  if (!isRecord(params)) return body;
   const kept = keepStoredSecrets(type, params, stored.params, { keepOmitted: reveal === 'never' });
   if (kept.refused.length > 0) {
     throw errors.validation(
@@ -139,7 +136,7 @@ export function connectorRoutes(
     const updated = await store.update(accountId, actor, id, (current) => {
       // The precondition first (RFC 9110 13.2.1): a stale If-Match is 412 whatever the body holds.
       precondition?.(current);
-      if (isObject(body) && 'type' in body && body.type !== current.type)
+      if (isRecord(body) && 'type' in body && body.type !== current.type)
         throw errors.typeImmutable(current.type);
       const input = parseConnectorInput(withKeptSecrets(body, current, revealSecrets));
       return { name: input.name, params: input.params };
