@@ -3,7 +3,7 @@ import { CheckResultSchema, runCheck } from '../../connectors/checks/run.js';
 import type { CheckContext } from '../../connectors/checks/types.js';
 import { findConnectorType } from '../../connectors/registry.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
-import { AppError, errors } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { ConnectorStore } from '../../store/connector-store.js';
 import { principalOf } from '../auth.js';
 
@@ -20,7 +20,7 @@ export function checkRoutes(app: FastifyInstance, store: ConnectorStore, context
     const connector = await store.get(accountId, id);
     if (!connector) throw errors.connectorNotFound('id', id);
     const type = findConnectorType(connector.type);
-    if (!type) throw new AppError(500, 'INTERNAL_ERROR', `stored connector has an unknown type`);
+    if (!type) throw errors.internal('stored connector has an unknown type');
     const outcome = await runCheck(type, connector.params, context);
     // False when the connector changed or went away during the check: the result is still returned.
     await store.recordCheck(accountId, id, connector, outcome);
