@@ -14,8 +14,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { createLogger } from '../src/logger.js';
-import { ephemeralKeyring, type KeyringSource, keyringFromFile } from '../src/secrets/keyring.js';
-import { keyFilePath } from '../src/secrets/setup.js';
+import {
+  ephemeralKeyring,
+  type KeyringSource,
+  keyFilePath,
+  keyringFromFile,
+} from '../src/secrets/keyring.js';
 import { COPIED_TABLES, type CopyProgress, CopyRefusedError, copyDatabase } from '../src/store/copy.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../src/store/database.js';
 import { createKeyStore } from '../src/store/key-store.js';

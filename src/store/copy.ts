@@ -3,12 +3,12 @@ import { statSync } from 'node:fs';
 import { type Expression, type Kysely, sql } from 'kysely';
 import type { KeyringSource } from '../secrets/keyring.js';
 import { createSecretBox } from '../secrets/secret-box.js';
-import { verifyKeyring } from '../secrets/setup.js';
 import { type DatabaseHandle, migrateToLatest } from './database.js';
 import { dialectOf } from './dialect.js';
 import { describeLocation } from './location.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { verifyKeyring } from './sealed/keyring-check.js';
 
 /**
  * `plugboard copy`: one database's accounts, API keys, connectors and audit trail into another
