@@ -1,5 +1,5 @@
 /**
- * `plugboard copy` (src/store/copy.ts, src/cli/copy.ts): a SQLite file into a PostgreSQL schema and
+ * `plugboard copy` (src/store/copy/, src/cli/copy.ts): a SQLite file into a PostgreSQL schema and
  * back, exact to the column; served identically afterwards; resumable; refusing a target with other
  * data, the same database twice and a source from a newer Plugboard; and the real command once,
  * end to end, with a server started on the copy.
@@ -20,7 +20,9 @@ import {
   keyFilePath,
   keyringFromFile,
 } from '../src/secrets/keyring.js';
-import { COPIED_TABLES, type CopyProgress, CopyRefusedError, copyDatabase } from '../src/store/copy.js';
+import { CopyRefusedError } from '../src/store/copy/plan.js';
+import { copyDatabase } from '../src/store/copy/run.js';
+import { COPIED_TABLES, type CopyProgress } from '../src/store/copy/types.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../src/store/database.js';
 import { createKeyStore } from '../src/store/key-store.js';
 import type { DatabaseLocation } from '../src/store/location.js';
