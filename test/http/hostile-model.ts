@@ -4,18 +4,13 @@
  * accounts' connectors, audit trails and raw rows, serialized for comparison), housekeeping that
  * keeps that small, and `prepare`, which turns a generated `Command` into a request against it.
  */
-import { Writable } from 'node:stream';
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../../src/app.js';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { ConnectorType } from '../../src/connectors/define.js';
 import { connectorTypes } from '../../src/connectors/registry.js';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { etagOf } from '../../src/http/conditional.js';
-import { createLogger } from '../../src/logger.js';
-import { ephemeralKeyring } from '../../src/secrets/keyring.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
-import { createKeyStore } from '../../src/store/key-store.js';
-import { openTestDatabase, type TestDatabase } from '../backend.js';
+import { buildTestApp, type TestContext } from '../helpers.js';
 import type { Auth, Body, Command, IdRef, KeyName } from './hostile-generators.js';
 
 /** Connectors per account are kept between these bounds, so that a snapshot stays cheap. */
@@ -25,7 +20,7 @@ const PAGE = 25;
 /** The audit trail is emptied (directly in the database) when it grows past this. */
 const MAX_AUDIT_EVENTS = 80;
 
-export type Keys = Record<KeyName, string>;
+export type Keys = Readonly<Record<KeyName, string>>;
 
 export interface State {
   acme: Connector[];
@@ -55,54 +50,38 @@ export class HostileModel {
   private serial = 0;
 
   private constructor(
-    private readonly app: FastifyInstance,
-    private readonly database: DatabaseHandle,
-    private readonly testDatabase: TestDatabase,
-    readonly keys: Keys,
-    /** Lines logged at level error or above, until the test empties it: a 5xx or a swallowed failure. */
+    private readonly test: TestContext,
+    /** Lines logged at level error or above, until the test empties them: a 5xx or a swallowed failure. */
     readonly errorLogs: string[],
   ) {}
 
   /** The app on the backend under test (in-memory SQLite, or a schema of its own on PostgreSQL), with its keys and first connectors. */
   static async open(): Promise<HostileModel> {
-    const testDatabase = await openTestDatabase();
-    const database = testDatabase.handle;
-    const keyStore = createKeyStore(database.db);
-    const keys = {
-      write: (await keyStore.create('acme', 'write', 'fuzz write')).secret,
-      read: (await keyStore.create('acme', 'read', 'fuzz read')).secret,
-      otherWrite: (await keyStore.create('globex', 'write', 'fuzz other write')).secret,
-      otherRead: (await keyStore.create('globex', 'read', 'fuzz other read')).secret,
-    };
-    const errorLogs: string[] = [];
-    // Only errors are kept: a line at level error (50) or above is a 5xx or a swallowed failure.
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        errorLogs.push(String(chunk));
-        done();
-      },
-    });
-    const app = await buildApp({
-      database,
-      logger: createLogger('error', sink),
-      keyring: ephemeralKeyring(),
+    const test = await buildTestApp({
+      logLevel: 'error',
       // Every URL the fuzzer stores points at a private literal: checks are refused, nothing is called.
       checks: { allowedTargets: [], timeoutMs: 500, githubApiUrl: 'http://127.0.0.1:9' },
-      closeDatabase: true,
     });
-    const model = new HostileModel(app, database, testDatabase, keys, errorLogs);
+    const model = new HostileModel(test, test.logs);
     model.state = await model.snapshot();
     await model.housekeeping();
     return model;
   }
 
-  async close(): Promise<void> {
-    await this.app.close();
-    await this.testDatabase.dispose();
+  get keys(): Keys {
+    return this.test.keys;
+  }
+
+  private get database(): DatabaseHandle {
+    return this.test.database;
+  }
+
+  close(): Promise<void> {
+    return this.test.close();
   }
 
   inject(options: InjectOptions): Promise<LightMyRequestResponse> {
-    return this.app.inject(options);
+    return this.test.app.inject(options);
   }
 
   private async listAll(key: string, path: string, size: number): Promise<unknown[]> {
