@@ -6,7 +6,7 @@ import { dialectOf } from '../dialect.js';
 import { describeLocation } from '../location.js';
 import { migrations } from '../migrations/index.js';
 import type { Database } from '../schema.js';
-import { countRows, differingColumns, type Key, keyValue, rowsAfter, rowsBetween } from './rows.js';
+import { countRows, differingColumns, type Key, keyValue, pairedBatches } from './rows.js';
 import { type CopyOptions, MAX_LISTED, type MigrationsApplied, TABLES, type TableSpec } from './types.js';
 
 /** A copy that must not start (nothing has been copied): the message says why and what to do. */
@@ -128,20 +128,10 @@ async function planTable(
   if (targetRows === 0) return { spec, sourceRows, targetRows, resumeAfter: undefined, stale };
   let after: Key | undefined;
   let checked = 0;
-  for (;;) {
-    const rows = await rowsAfter(target, spec, after, batchSize);
-    const first = rows[0];
-    const last = rows.at(-1);
-    if (!first || !last) break;
-    const originals = new Map(
-      (await rowsBetween(source, spec, keyValue(first, spec), keyValue(last, spec))).map((row) => [
-        String(keyValue(row, spec)),
-        row,
-      ]),
-    );
+  for await (const { rows, last, counterpart } of pairedBatches(target, source, spec, batchSize)) {
     for (const row of rows) {
       const key = keyValue(row, spec);
-      const original = originals.get(String(key));
+      const original = counterpart(row);
       const columns = original ? differingColumns(row, original) : [];
       const identity = columns.filter((name) => spec.identity.includes(name));
       if (!original) problems.push(`${spec.table} ${spec.key} ${key} is not in the source`);
@@ -153,7 +143,7 @@ async function planTable(
       if (problems.length >= MAX_LISTED)
         return { spec, sourceRows, targetRows, resumeAfter: undefined, stale };
     }
-    after = keyValue(last, spec);
+    after = last;
     checked += rows.length;
     onProgress?.({ phase: 'check', table: spec.table, done: checked, total: targetRows, copied: 0 });
   }

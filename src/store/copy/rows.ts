@@ -45,7 +45,7 @@ export async function rowsAfter(
 }
 
 /** The rows with keys from `first` to `last`, every column. */
-export async function rowsBetween(
+async function rowsBetween(
   db: Kysely<Database>,
   spec: TableSpec,
   first: Key,
@@ -89,4 +89,39 @@ function comparable(value: unknown): string | null {
 export function differingColumns(a: Row, b: Row): string[] {
   const names = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...names].filter((name) => comparable(a[name]) !== comparable(b[name])).sort();
+}
+
+/** A batch of one database's rows, with the other database's row of the same key, if it has one. */
+export interface PairedBatch {
+  readonly rows: readonly Row[];
+  readonly last: Key;
+  counterpart(row: Row): Row | undefined;
+}
+
+/**
+ * Every row of `spec.table` in `from`, a batch at a time in key order, each batch with the rows of
+ * `other` in its key range: how the plan compares the target with the source, and the
+ * verification the source with the target.
+ */
+export async function* pairedBatches(
+  from: Kysely<Database>,
+  other: Kysely<Database>,
+  spec: TableSpec,
+  batchSize: number,
+): AsyncGenerator<PairedBatch> {
+  let after: Key | undefined;
+  for (;;) {
+    const rows = await rowsAfter(from, spec, after, batchSize);
+    const first = rows[0];
+    const last = rows.at(-1);
+    if (!first || !last) return;
+    const others = new Map(
+      (await rowsBetween(other, spec, keyValue(first, spec), keyValue(last, spec))).map((row) => [
+        String(keyValue(row, spec)),
+        row,
+      ]),
+    );
+    after = keyValue(last, spec);
+    yield { rows, last: after, counterpart: (row) => others.get(String(keyValue(row, spec))) };
+  }
 }

@@ -1,15 +1,7 @@
 import type { Kysely } from 'kysely';
 import { createSecretBox } from '../../secrets/secret-box.js';
 import type { Database } from '../schema.js';
-import {
-  countByAccount,
-  countRows,
-  differingColumns,
-  type Key,
-  keyValue,
-  rowsAfter,
-  rowsBetween,
-} from './rows.js';
+import { countByAccount, countRows, differingColumns, keyValue, pairedBatches } from './rows.js';
 import {
   type CopyOptions,
   type CountCheck,
@@ -35,22 +27,11 @@ async function compareTable(
   let missing = 0;
   let differing = 0;
   const examples: string[] = [];
-  let after: Key | undefined;
   let done = 0;
-  for (;;) {
-    const rows = await rowsAfter(source, spec, after, options.batchSize);
-    const first = rows[0];
-    const last = rows.at(-1);
-    if (!first || !last) break;
-    const copies = new Map(
-      (await rowsBetween(target, spec, keyValue(first, spec), keyValue(last, spec))).map((row) => [
-        String(keyValue(row, spec)),
-        row,
-      ]),
-    );
+  for await (const { rows, counterpart } of pairedBatches(source, target, spec, options.batchSize)) {
     for (const row of rows) {
       const key = keyValue(row, spec);
-      const copy = copies.get(String(key));
+      const copy = counterpart(row);
       if (!copy) {
         missing++;
         if (examples.length < MAX_LISTED) examples.push(`${spec.key} ${key} missing`);
@@ -74,7 +55,6 @@ async function compareTable(
         }
       }
     }
-    after = keyValue(last, spec);
     done += rows.length;
     options.onProgress?.({ phase: 'verify', table: spec.table, done, total, copied: 0 });
   }
