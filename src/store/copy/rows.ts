@@ -45,12 +45,7 @@ export async function rowsAfter(
 }
 
 /** The rows with keys from `first` to `last`, every column. */
-async function rowsBetween(
-  db: Kysely<Database>,
-  spec: TableSpec,
-  first: Key,
-  last: Key,
-): Promise<Row[]> {
+async function rowsBetween(db: Kysely<Database>, spec: TableSpec, first: Key, last: Key): Promise<Row[]> {
   const key = keyOf(db, spec);
   const { rows } =
     await sql<Row>`select * from ${sql.table(spec.table)} where ${key} >= ${first} and ${key} <= ${last}`.execute(

@@ -1,8 +1,16 @@
+/**
+ * The keys against what is stored: before a server serves (and before `secrets rotate` or `copy`
+ * reads), the configured master keys must open the sealed secrets in the database.
+ */
 import type { Kysely } from 'kysely';
 import type { Config } from '../../config.js';
 import { MasterKeyError } from '../../secrets/cipher.js';
-import type { KeyringSource } from '../../secrets/keyring.js';
-import { keyFilePath, type ResolvedKeyring, resolveKeyring } from '../../secrets/keyring.js';
+import {
+  type KeyringSource,
+  keyFilePath,
+  type ResolvedKeyring,
+  resolveKeyring,
+} from '../../secrets/keyring.js';
 import { createSecretBox } from '../../secrets/secret-box.js';
 import type { Database } from '../schema.js';
 import { connectorKeyIds, keyIdsInUse } from './rows.js';

@@ -1,3 +1,8 @@
+/**
+ * The store's queries over sealed values: connectors' secrets and idempotency records' responses,
+ * read a batch at a time, counted and pruned by the key that sealed them. Re-sealing (reseal.ts),
+ * the proof (prove.ts) and rotation (rotate.ts) run on these; secrets/ itself holds no SQL.
+ */
 import { type Kysely, sql } from 'kysely';
 import { MASTER_KEY_ID_LENGTH } from '../../secrets/cipher.js';
 import { IDEMPOTENCY_TTL_MS } from '../idempotency-store.js';
