@@ -4,10 +4,11 @@ import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger } from './logger.js';
-import { openKeyring, type ResolvedKeyring } from './secrets/setup.js';
+import type { ResolvedKeyring } from './secrets/keyring.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
 import { describeLocation } from './store/location.js';
+import { openKeyring } from './store/sealed/keyring-check.js';
 
 /**
  * `plugboard serve`: migrate, check that the master key opens the stored secrets, make sure an

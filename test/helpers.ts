@@ -30,7 +30,7 @@ export interface TestContext {
   readonly app: FastifyInstance;
   readonly database: DatabaseHandle;
   readonly keys: TestKeys;
-  /** Every log line the app wrote, raw JSON text. */
+  /** Every log line the app wrote (at `logLevel` and above), raw JSON text. */
   readonly logs: string[];
   /** app.inject with `Authorization: Bearer <key>` (write key by default) and a JSON body. */
   call(method: InjectOptions['method'], url: string, options?: CallOptions): Promise<LightMyRequestResponse>;
@@ -58,6 +58,8 @@ export async function buildTestApp(
     sameDatabaseAs?: TestContext;
     /** Bounded-load settings passed to buildApp as they are. */
     limits?: Pick<AppOptions, 'rateLimit' | 'overload' | 'timeouts'>;
+    /** The lowest level logged into `logs` (default trace: every line). */
+    logLevel?: string;
   } = {},
 ): Promise<TestContext> {
   const testDatabase = await openTestDatabase({
@@ -82,7 +84,7 @@ export async function buildTestApp(
   });
   const app = await buildApp({
     database,
-    logger: createLogger('trace', sink),
+    logger: createLogger(options.logLevel ?? 'trace', sink),
     keyring: options.keyring ?? ephemeralKeyring(),
     settings: {
       createStatus: options.createStatus ?? 200,

@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { type AppError, type ErrorDetail, errors, quote } from '../errors.js';
+import { isRecord } from '../is-record.js';
 import type { Params } from './checks/types.js';
 import type { ConnectorType } from './define.js';
 import { connectorTypeIds, findConnectorType, type RegisteredType } from './registry.js';
@@ -108,10 +109,6 @@ function detail(error: ErrorObject, type: ConnectorType | undefined): ErrorDetai
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Checks a POST or PUT body: the connector shape, then `params` by the connector's type.
  * Throws a 400 AppError listing every problem by JSON pointer; messages never quote values.
@@ -123,7 +120,7 @@ export function parseConnectorInput(body: unknown): ConnectorInput {
       [{ field: '', message: 'is required' }],
     );
   }
-  if (!isPlainObject(body)) {
+  if (!isRecord(body)) {
     throw errors.validation('request body must be a JSON object', [
       { field: '', message: 'must be an object' },
     ]);

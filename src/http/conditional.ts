@@ -46,7 +46,6 @@ export function ifMatch(
     const etag = etagOf(present(current));
     if (!tags.includes(etag)) {
       throw new AppError(
-        412,
         'PRECONDITION_FAILED',
         `the connector has changed since you read it (its ETag is now ${etag}); read it again and reapply your change`,
         undefined,

@@ -18,7 +18,6 @@ export const IdempotencyKeyHeader = {
 
 function invalidKey(): AppError {
   return new AppError(
-    400,
     'INVALID_IDEMPOTENCY_KEY',
     'Idempotency-Key must be given once, as 1 to 255 visible ASCII characters, bare or as a quoted string (a UUID is a good choice)',
     [{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }],
@@ -68,13 +67,11 @@ export function earlierFingerprint(body: unknown): string {
 export const idempotencyErrors = {
   mismatch: () =>
     new AppError(
-      422,
       'IDEMPOTENCY_KEY_REUSED',
       'this Idempotency-Key was used with a different request body in the last 24 hours; use a new key for a new request',
     ),
   inProgress: () =>
     new AppError(
-      409,
       'IDEMPOTENCY_KEY_IN_USE',
       'a request with this Idempotency-Key is still being processed; retry in a moment',
       undefined,

@@ -1,4 +1,5 @@
 import { type ErrorDetail, errors } from '../errors.js';
+import { isRecord } from '../is-record.js';
 import { errorResponse } from './responses.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -64,7 +65,7 @@ function readInteger(
 
 /** Reads `start-index` and `max-results`; anything but integers in range is a 400 naming the parameter. */
 export function parsePage(query: unknown): Page {
-  const values = typeof query === 'object' && query !== null ? (query as Record<string, unknown>) : {};
+  const values = isRecord(query) ? query : {};
   const problems: ErrorDetail[] = [];
   const offset = readInteger(values, 'start-index', 0, 0, MAX_START_INDEX, problems);
   const limit = readInteger(values, 'max-results', DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, problems);

@@ -2,6 +2,7 @@ import type { RevealSecrets } from '../config.js';
 import { storedConnectorType } from '../connectors/registry.js';
 import type { Connector } from '../connectors/schemas.js';
 import { maskSecrets } from '../connectors/secrets.js';
+import { isRecord } from '../is-record.js';
 import type { StoredConnector } from '../store/connector-store.js';
 import type { KeyRole } from '../store/schema.js';
 
@@ -28,10 +29,6 @@ export function presentReplay(body: unknown, role: KeyRole, reveal: RevealSecret
     ...body,
     params: maskSecrets(storedConnectorType(type, `the recorded response of ${String(id)}`), texts),
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function presentConnector(

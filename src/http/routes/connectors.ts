@@ -10,6 +10,7 @@ import {
 import { keepStoredSecrets } from '../../connectors/secrets.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
+import { isRecord } from '../../is-record.js';
 import { described, jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
 import type { Actor } from '../../store/audit-store.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
@@ -123,18 +124,14 @@ const remove = {
   },
 } satisfies RouteSchema;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * A PUT body with the stored secrets put back where the client sent the placeholder (or, when
  * secrets are write-only, left them out): a client that read a masked connector can send it back.
  */
 function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealSecrets): unknown {
-  if (!isObject(body)) return body;
+  if (!isRecord(body)) return body;
   const params = body.params === undefined && reveal === 'never' ? {} : body.params;
-  if (!isObject(params)) return body;
+  if (!isRecord(params)) return body;
   const kept = keepStoredSecrets(stored.type, params, stored.params, { keepOmitted: reveal === 'never' });
   if (kept.refused.length > 0) {
     throw errors.validation(
@@ -228,7 +225,7 @@ export function connectorRoutes(
     const updated = await store.update(accountId, actor, id, (current) => {
       // The precondition first (RFC 9110 13.2.1): a stale If-Match is 412 whatever the body holds.
       precondition?.(current);
-      if (isObject(body) && 'type' in body && body.type !== current.type.id)
+      if (isRecord(body) && 'type' in body && body.type !== current.type.id)
         throw errors.typeImmutable(current.type.id);
       const input = parseConnectorInput(withKeptSecrets(body, current, revealSecrets));
       return { name: input.name, params: input.params };

@@ -1,5 +1,6 @@
+import { isRecord } from '../../../is-record.js';
 import { call, describeResponse, joinUrl, type TargetResponse } from '../../checks/http.js';
-import { isRecord, parseJson, quoteShort } from '../../checks/said.js';
+import { parseJson, quoteShort } from '../../checks/said.js';
 import type { CheckOutcome } from '../../checks/types.js';
 import { defineConnectorType, param } from '../../define.js';
 

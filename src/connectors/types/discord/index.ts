@@ -1,5 +1,6 @@
+import { isRecord } from '../../../is-record.js';
 import { call, describeResponse, judge } from '../../checks/http.js';
-import { isRecord, parseJson } from '../../checks/said.js';
+import { parseJson } from '../../checks/said.js';
 import { defineConnectorType, param } from '../../define.js';
 
 /** Discord's JSON error code for a webhook that does not exist (any more). */

@@ -1,9 +1,9 @@
 import type { ExpressionBuilder, Kysely } from 'kysely';
-import { storedResponse } from '../store/idempotency-store.js';
-import type { Database } from '../store/schema.js';
-import { DecryptionError } from './cipher.js';
-import { connectorBatches, recordBatches, type SealedKind, type SealedRecord } from './sealed-rows.js';
-import { type SecretBox, UnknownMasterKeyError } from './secret-box.js';
+import { DecryptionError } from '../../secrets/cipher.js';
+import { type SecretBox, UnknownMasterKeyError } from '../../secrets/secret-box.js';
+import { storedResponse } from '../idempotency-store.js';
+import type { Database } from '../schema.js';
+import { connectorBatches, recordBatches, type SealedKind, type SealedRecord } from './rows.js';
 
 export interface ResealOptions {
   readonly batchSize: number;

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
-import { storedResponse } from '../store/idempotency-store.js';
-import type { Database } from '../store/schema.js';
+import type { SecretBox } from '../../secrets/secret-box.js';
+import { storedResponse } from '../idempotency-store.js';
+import type { Database } from '../schema.js';
 import { pause, sameRecord, unopenable } from './reseal.js';
-import { connectorBatches, recordBatches } from './sealed-rows.js';
-import type { SecretBox } from './secret-box.js';
+import { connectorBatches, recordBatches } from './rows.js';
 
 export interface Proof {
   /** Connectors with secrets, each opened under the key. */

@@ -1,17 +1,15 @@
 /**
  * `rotateSecrets` in-process on a real SQLite file: ~1200 connectors across two accounts, made
- * once through the connector store and copied for each test.
+ * once through the connector store and copied for each test. (Over 300 lines because every test
+ * here copies that one fixture, which takes seconds to build: split, each part would build it again.)
  */
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findConnectorType, type RegisteredType } from '../connectors/registry.js';
-import { createConnectorStore } from '../store/connector-store.js';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from '../store/database.js';
-import { createKeyStore } from '../store/key-store.js';
-import { DecryptionError, encodeMasterKey, generateMasterKey, MasterKeyError } from './cipher.js';
+import { findConnectorType, type RegisteredType } from '../../connectors/registry.js';
+import { DecryptionError, encodeMasterKey, generateMasterKey, MasterKeyError } from '../../secrets/cipher.js';
 import {
   ephemeralKeyring,
   type KeyringSource,
@@ -19,10 +17,14 @@ import {
   keyringFromFile,
   readKeyFile,
   writeKeyFile,
-} from './keyring.js';
+} from '../../secrets/keyring.js';
+import { createSecretBox } from '../../secrets/secret-box.js';
+import { createConnectorStore } from '../connector-store.js';
+import { type DatabaseHandle, migrateToLatest, openDatabase } from '../database.js';
+import { createKeyStore } from '../key-store.js';
+import { verifyKeyring } from './keyring-check.js';
 import { type RotationProgress, rotateSecrets } from './rotate.js';
-import { createSecretBox } from './secret-box.js';
-import { keyIdsInUse, verifyKeyring } from './setup.js';
+import { keyIdsInUse } from './rows.js';
 
 const COUNT = 1200;
 const BATCH = 100;

@@ -1,29 +1,31 @@
 /**
  * `rotateSecrets` beyond connectors: idempotency records re-sealed, proven and pruned; older keys
  * retired from the key file, with servers still holding them; compare-and-set against a server's
- * write; no write lock held while sealing; a server that keeps sealing with an old key.
+ * write; no write lock held while sealing; a server that keeps sealing with an old key. (Over 300
+ * lines because both halves use one fixture and its checks, and a helper module under src/ would be
+ * compiled into dist/ with its vitest import.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { github } from '../connectors/types/github/index.js';
-import { createConnectorStore } from '../store/connector-store.js';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from '../store/database.js';
-import { createIdempotencyStore, IDEMPOTENCY_TTL_MS } from '../store/idempotency-store.js';
-import { createKeyStore } from '../store/key-store.js';
-import { encodeMasterKey, generateMasterKey, type MasterKey, MasterKeyError } from './cipher.js';
+import { github } from '../../connectors/types/github/index.js';
+import { encodeMasterKey, generateMasterKey, type MasterKey, MasterKeyError } from '../../secrets/cipher.js';
 import {
   ephemeralKeyring,
   type KeyringSource,
   keyringFromEnvironment,
   keyringFromFile,
   readKeyFile,
-} from './keyring.js';
+} from '../../secrets/keyring.js';
+import { createSecretBox } from '../../secrets/secret-box.js';
+import { createConnectorStore } from '../connector-store.js';
+import { type DatabaseHandle, migrateToLatest, openDatabase } from '../database.js';
+import { createIdempotencyStore, IDEMPOTENCY_TTL_MS } from '../idempotency-store.js';
+import { createKeyStore } from '../key-store.js';
 import { rotateSecrets, SETTLE_MS } from './rotate.js';
-import { createSecretBox } from './secret-box.js';
-import { keyIdsInUse } from './setup.js';
+import { keyIdsInUse } from './rows.js';
 
 const actor = { keyId: 'key_test', keyLabel: 'rotate test' };
 const COUNT = 12;

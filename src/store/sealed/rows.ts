@@ -1,7 +1,12 @@
+/**
+ * The store's queries over sealed values: connectors' secrets and idempotency records' responses,
+ * read a batch at a time, counted and pruned by the key that sealed them. Re-sealing (reseal.ts),
+ * the proof (prove.ts) and rotation (rotate.ts) run on these; secrets/ itself holds no SQL.
+ */
 import { type Kysely, sql } from 'kysely';
-import { IDEMPOTENCY_TTL_MS } from '../store/idempotency-store.js';
-import type { Database } from '../store/schema.js';
-import { MASTER_KEY_ID_LENGTH } from './cipher.js';
+import { MASTER_KEY_ID_LENGTH } from '../../secrets/cipher.js';
+import { IDEMPOTENCY_TTL_MS } from '../idempotency-store.js';
+import type { Database } from '../schema.js';
 
 /**
  * The two kinds of stored values sealed with a master key: connectors' secrets, and the first
@@ -136,4 +141,44 @@ export async function forgetDeadRecords(db: Kysely<Database>, keyIds: readonly s
     )
     .executeTakeFirst();
   return Number(expired.numDeletedRows) + Number(orphaned.numDeletedRows);
+}
+
+/** Ids of the master keys that sealed connectors' secrets, by index seeks (cheap on a million rows). */
+export async function connectorKeyIds(db: Kysely<Database>): Promise<string[]> {
+  const ids: string[] = [];
+  let after = '';
+  for (;;) {
+    const row = await db
+      .selectFrom('connectors')
+      .select('secret_key_id')
+      .where('secret_key_id', '>', after)
+      .orderBy('secret_key_id')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row?.secret_key_id) return ids;
+    ids.push(row.secret_key_id);
+    after = row.secret_key_id;
+  }
+}
+
+/**
+ * Ids of the master keys that sealed the stored responses of live idempotency records (a day's
+ * worth of creates at most; expired ones are pruned and never replayed).
+ */
+export async function recordKeyIds(db: Kysely<Database>, now = Date.now()): Promise<string[]> {
+  const rows = await db
+    .selectFrom('idempotency_keys')
+    .select(sql<string>`substr(response, 1, ${sql.lit(MASTER_KEY_ID_LENGTH)})`.as('key_id'))
+    .distinct()
+    .where('state', '=', 'done')
+    .where('response', 'is not', null)
+    .where('created_at', '>=', new Date(now - IDEMPOTENCY_TTL_MS).toISOString())
+    .execute();
+  return rows.map((row) => row.key_id).sort();
+}
+
+/** Ids of the master keys that anything stored still needs: connectors' secrets and idempotent responses. */
+export async function keyIdsInUse(db: Kysely<Database>): Promise<string[]> {
+  const ids = new Set([...(await connectorKeyIds(db)), ...(await recordKeyIds(db))]);
+  return [...ids].sort();
 }

@@ -1,13 +1,12 @@
 import { statSync } from 'node:fs';
 import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
-import { generateMasterKey, type MasterKey, MasterKeyError } from './cipher.js';
-import { KEY_FILE_CHECK_MS, type KeyringSource, writeKeyFile } from './keyring.js';
+import { generateMasterKey, type MasterKey, MasterKeyError } from '../../secrets/cipher.js';
+import { KEY_FILE_CHECK_MS, type KeyringSource, writeKeyFile } from '../../secrets/keyring.js';
+import { createSecretBox } from '../../secrets/secret-box.js';
+import type { Database } from '../schema.js';
 import { proveSealedUnder } from './prove.js';
 import { pause, resealPass } from './reseal.js';
-import { countNotUnder, forgetDeadRecords, type SealedKind } from './sealed-rows.js';
-import { createSecretBox } from './secret-box.js';
-import { keyIdsInUse } from './setup.js';
+import { countNotUnder, forgetDeadRecords, keyIdsInUse, type SealedKind } from './rows.js';
 
 export interface RotationProgress {
   readonly kind: SealedKind;
