@@ -1,5 +1,7 @@
 import { type TObject, type TSchema, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { CheckDefinition, CheckRun, EndpointRun, Params } from './checks/types.js';
+import type { DeliveryDefinition, DeliveryInput } from './delivery.js';
 
 /**
  * How a param's value is checked beyond "a string": `url` must be an absolute
@@ -39,27 +41,30 @@ interface DeclarationBase<Id extends string, S extends ParamSpecs> {
   readonly displayName: string;
   readonly description: string;
   readonly params: S;
-  // Next (issue: deliveries): a `deliver` beside `check`, typed the same way (params by name, the
-  // type's endpoint in its run when it has one).
 }
 
 /** A type whose target is where its params say (a URL param), or that calls nothing. */
-interface PlainDeclaration<Id extends string, S extends ParamSpecs> extends DeclarationBase<Id, S> {
+interface PlainDeclaration<Id extends string, S extends ParamSpecs, O extends TObject>
+  extends DeclarationBase<Id, S> {
   readonly endpoint?: undefined;
   /** How to check a connector's credentials (POST /api/connectors/{id}/check). */
   readonly check: CheckDefinition<ParamsOf<S>, CheckRun>;
+  /** How to deliver an event through a connector (POST /api/connectors/{id}/deliveries). */
+  readonly deliver?: DeliveryDefinition<ParamsOf<S>, CheckRun, O>;
 }
 
-/** A type whose target is one fixed endpoint (GitHub's API); its check finds it in its run. */
-interface EndpointDeclaration<Id extends string, S extends ParamSpecs> extends DeclarationBase<Id, S> {
+/** A type whose target is one fixed endpoint (GitHub's API); its check and delivery find it in their run. */
+interface EndpointDeclaration<Id extends string, S extends ParamSpecs, O extends TObject>
+  extends DeclarationBase<Id, S> {
   /** The endpoint, e.g. `https://api.github.com`; the check settings can point it elsewhere (tests do). */
   readonly endpoint: string;
   readonly check: CheckDefinition<ParamsOf<S>, EndpointRun>;
+  readonly deliver?: DeliveryDefinition<ParamsOf<S>, EndpointRun, O>;
 }
 
-export type ConnectorTypeDeclaration<Id extends string, S extends ParamSpecs> =
-  | PlainDeclaration<Id, S>
-  | EndpointDeclaration<Id, S>;
+export type ConnectorTypeDeclaration<Id extends string, S extends ParamSpecs, O extends TObject = TObject> =
+  | PlainDeclaration<Id, S, O>
+  | EndpointDeclaration<Id, S, O>;
 
 /** A connector type: its declaration, with everything derived from it once. */
 export interface ConnectorType<Id extends string = string, S extends ParamSpecs = ParamSpecs> {
@@ -71,6 +76,8 @@ export interface ConnectorType<Id extends string = string, S extends ParamSpecs 
   readonly endpoint: string | undefined;
   /** The check, taking params as stored and validated (by this type's schema) on their way in. */
   readonly check: CheckDefinition<Params, CheckRun>;
+  /** The delivery, taking params as stored and options as validated by its `options` schema. */
+  readonly deliver: DeliveryDefinition<Params, CheckRun> | undefined;
   readonly paramNames: readonly string[];
   readonly requiredParams: readonly string[];
   readonly secretParams: ReadonlySet<string>;
@@ -118,8 +125,8 @@ function hasDeclaredParams<S extends ParamSpecs>(specs: S, params: Params): para
  * The declared check, taking params as stored: they are the type's by its schema (validated on the
  * way in); the guard only turns a bug of ours into an error that says so.
  */
-function storedParamsCheck<Id extends string, S extends ParamSpecs>(
-  declaration: ConnectorTypeDeclaration<Id, S>,
+function storedParamsCheck<Id extends string, S extends ParamSpecs, O extends TObject>(
+  declaration: ConnectorTypeDeclaration<Id, S, O>,
 ): CheckDefinition<Params, CheckRun> {
   const named = (params: Params): ParamsOf<S> => {
     if (hasDeclaredParams(declaration.params, params)) return params;
@@ -131,6 +138,46 @@ function storedParamsCheck<Id extends string, S extends ParamSpecs>(
     ...context,
     endpoint: context.endpoints[id] ?? endpoint,
   }));
+}
+
+/** The declared delivery, taking params as stored and options as queued, like the check (see storedParamsCheck). */
+function storedParamsDelivery<Id extends string, S extends ParamSpecs, O extends TObject>(
+  declaration: ConnectorTypeDeclaration<Id, S, O>,
+): DeliveryDefinition<Params, CheckRun> | undefined {
+  const named = (params: Params): ParamsOf<S> => {
+    if (hasDeclaredParams(declaration.params, params)) return params;
+    throw new UnvalidatedParamsError(declaration.id, missingParams(declaration.params, params));
+  };
+  const input = <T extends TObject>(schema: T, given: DeliveryInput<Params, unknown>) => {
+    const { options } = given;
+    // Queued only once valid by this schema; the guard turns a bug of ours into an error that says so.
+    if (!Value.Check(schema, options)) throw new UnvalidatedParamsError(declaration.id, ['valid options']);
+    return { ...given, params: named(given.params), options };
+  };
+  if (declaration.endpoint === undefined) {
+    const deliver = declaration.deliver;
+    if (!deliver) return undefined;
+    return {
+      kind: deliver.kind,
+      description: deliver.description,
+      options: deliver.options,
+      missing: (params) => deliver.missing?.(named(params)),
+      send: (given, run) => deliver.send(input(deliver.options, given), run),
+    };
+  }
+  const { id, endpoint, deliver } = declaration;
+  if (!deliver) return undefined;
+  return {
+    kind: deliver.kind,
+    description: deliver.description,
+    options: deliver.options,
+    missing: (params) => deliver.missing?.(named(params)),
+    send: (given, run) =>
+      deliver.send(input(deliver.options, given), {
+        ...run,
+        endpoint: run.endpoints[id] ?? endpoint,
+      }),
+  };
 }
 
 /** A check that takes stored params and the common run, giving the declared one its own of each. */
@@ -162,9 +209,11 @@ function withRun<P, R extends CheckRun>(
 }
 
 /** Declares a connector type; validation, masking, the OpenAPI document and the catalog derive from it. */
-export function defineConnectorType<const Id extends string, const S extends ParamSpecs>(
-  declaration: ConnectorTypeDeclaration<Id, S>,
-): ConnectorType<Id, S> {
+export function defineConnectorType<
+  const Id extends string,
+  const S extends ParamSpecs,
+  const O extends TObject = TObject,
+>(declaration: ConnectorTypeDeclaration<Id, S, O>): ConnectorType<Id, S> {
   const entries = Object.entries(declaration.params);
   const properties: Record<string, TSchema> = {};
   for (const [name, spec] of entries) {
@@ -177,6 +226,7 @@ export function defineConnectorType<const Id extends string, const S extends Par
     params: declaration.params,
     endpoint: declaration.endpoint,
     check: storedParamsCheck(declaration),
+    deliver: storedParamsDelivery(declaration),
     paramNames: entries.map(([name]) => name),
     requiredParams: entries.filter(([, spec]) => spec.required).map(([name]) => name),
     secretParams: new Set(entries.filter(([, spec]) => spec.secret).map(([name]) => name)),

@@ -78,6 +78,43 @@ export interface FakeTarget<P> {
   readonly locked: RegExp | { readonly unseen: string };
 }
 
+/**
+ * What a fake target did for one request of a delivery, in the target's terms: opened, commented on
+ * or closed a ticket, posted a message, or acted on a Zabbix problem (event.acknowledge's bitmask:
+ * 1 close, 2 acknowledge, 4 message).
+ */
+export type FakeAction =
+  | { readonly action: 'open' | 'comment' | 'close'; readonly ticket: string }
+  | { readonly action: 'message'; readonly text: string }
+  | { readonly action: 'problem'; readonly eventId: string; readonly bits: number };
+
+/** One fake of a deliverable type's target, with state of its own (the tickets it made). */
+export interface DeliveryFake {
+  /**
+   * Answers below its base as the system does, and only when the request is right: path, method,
+   * auth and the body's shape (the fields the system requires). A wrong one gets the system's own
+   * 4xx, so a delivery that sends the wrong thing fails its test.
+   */
+  readonly answer: FakeSystem;
+  /** What the fake did, in order: what the tests compare. */
+  readonly actions: readonly FakeAction[];
+}
+
+/** How the tests deliver through a type: a fake of its target and what a delivery to it needs. */
+export interface DeliveryFixture<P> {
+  /** Params pointed at `base` with these credentials (a type with a fixed endpoint ignores `base`). */
+  params(base: string, credentials: Credentials): P;
+  /** Valid delivery options for this type (the `params` of a delivery request), e.g. `{ project: 'OPS' }`. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** A new fake target, with empty state. */
+  fake(): DeliveryFake;
+  /**
+   * Params of a connector that cannot deliver (e.g. Slack without a webhook `url`), which the
+   * delivery must refuse, saying what to add; only types that have such connectors.
+   */
+  readonly cannotDeliver?: P;
+}
+
 export interface TypeFixture<P> {
   /** Valid params as a user of the system sends them (webhook URLs of the system's shape). */
   readonly example: P;
@@ -85,6 +122,8 @@ export interface TypeFixture<P> {
   readonly target?: FakeTarget<P>;
   /** Params the type's offline validation refuses, though they pass the schema. */
   readonly refusedOffline?: readonly P[];
+  /** A deliverable type's fake target; exactly the types that declare `deliver` have one. */
+  readonly delivery?: DeliveryFixture<P>;
 }
 
 /** One type's fixture, as tests that iterate the registry see it. */

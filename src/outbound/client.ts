@@ -2,6 +2,7 @@ import http from 'node:http';
 import { NO_ALLOWED_TARGETS, normalizeHostName, parseAllowedTargets } from './addresses.js';
 import { Call, type Hop, where } from './exchange.js';
 import {
+  OUTBOUND_METHODS,
   type OutboundClient,
   OutboundError,
   type OutboundOptions,
@@ -138,8 +139,8 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
     timeoutMs,
     maxBytes,
     async request(request: OutboundRequest): Promise<OutboundResponse> {
-      if (request.method !== 'GET' && request.method !== 'POST') {
-        throw new OutboundError('protocol', 'refused: only GET and POST are supported');
+      if (!OUTBOUND_METHODS.includes(request.method)) {
+        throw new OutboundError('protocol', `refused: only ${OUTBOUND_METHODS.join(', ')} are supported`);
       }
       let url = parseTarget(request.url);
       if (url.username !== '' || url.password !== '') {

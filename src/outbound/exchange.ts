@@ -9,7 +9,7 @@ import {
   normalizeHostName,
   refusalReason,
 } from './addresses.js';
-import { OutboundError } from './types.js';
+import { OutboundError, type OutboundMethod } from './types.js';
 
 /**
  * One outbound call on the wire: the address checks (with one DNS lookup per host name, whose
@@ -24,7 +24,7 @@ export interface PinnedAddress {
 
 export interface Hop {
   readonly url: URL;
-  readonly method: 'GET' | 'POST';
+  readonly method: OutboundMethod;
   readonly headers: Record<string, string>;
   readonly body: string | undefined;
 }

@@ -1,6 +1,10 @@
-/** A request to a connector's target system (a credential check). */
+/** The methods checks and deliveries use. */
+export const OUTBOUND_METHODS = ['GET', 'POST', 'PUT', 'PATCH'] as const;
+export type OutboundMethod = (typeof OUTBOUND_METHODS)[number];
+
+/** A request to a connector's target system (a credential check or a delivery). */
 export interface OutboundRequest {
-  readonly method: 'GET' | 'POST';
+  readonly method: OutboundMethod;
   /** Absolute http: or https: URL. */
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
