@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { type AppError, type ErrorDetail, errors, quote } from '../errors.js';
+import { type AppError, type ErrorDetail, errors, quote, summarizeProblems } from '../errors.js';
 import type { ConnectorType } from './define.js';
 import { connectorTypeIds, findConnectorType } from './registry.js';
 import {
@@ -140,10 +140,7 @@ export function parseConnectorInput(body: unknown): ConnectorInput {
     ...Object.entries(params).flatMap(([key, value]) => textProblems(`/params/${escapePointer(key)}`, value)),
   ];
   if (malformed.length > 0) {
-    throw errors.validation(
-      `invalid connector: ${malformed.map(({ field, message }) => `${field} ${message}`).join('; ')}`,
-      malformed,
-    );
+    throw errors.validation(`invalid connector: ${summarizeProblems(malformed)}`, malformed);
   }
   return { type, name: body.name, params };
 }
@@ -170,6 +167,5 @@ function textProblems(field: string, value: string): ErrorDetail[] {
 
 function invalid(ajvErrors: ErrorObject[] | null | undefined, type: ConnectorType | undefined): AppError {
   const details = (ajvErrors ?? []).map((error) => detail(error, type));
-  const summary = details.map((d) => `${d.field || '(body)'} ${d.message}`).join('; ');
-  return errors.validation(`invalid connector: ${summary}`, details);
+  return errors.validation(`invalid connector: ${summarizeProblems(details)}`, details);
 }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorDetail } from '../errors.js';
+import { AppError, type ErrorDetail, listedProblems } from '../errors.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { logRequestWhenDone } from './request-log.js';
 
@@ -41,7 +41,7 @@ export function toErrorResponse(
         status: error.status,
         code: error.code,
         message: error.message,
-        ...(error.details ? { errors: [...error.details] } : {}),
+        ...(error.details ? { errors: listedProblems(error.details) } : {}),
       },
       headers: { ...error.headers },
     };
