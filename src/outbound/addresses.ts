@@ -4,14 +4,13 @@ import { domainToASCII } from 'node:url';
 /**
  * Which addresses an outbound call may reach.
  *
- * Refused by default: every address that is not global unicast (loopback, private, link-local — which
- * includes the cloud metadata endpoints 169.254.169.254 and fd00:ec2::254 —, CGNAT, documentation,
- * benchmarking, multicast, reserved). IPv6 forms that carry an IPv4 address (IPv4-mapped ::ffff:0:0/96,
- * NAT64 64:ff9b::/96, 6to4 2002::/16) are judged by the embedded IPv4 address. The whole of ::/8 other
- * than those is refused (IPv4-compatible ::/96, ::, ::1, IPv4-translated ::ffff:0:0:0/96, NAT64 local-use
- * 64:ff9b:1::/48 are all in it).
+ * Refused by default: every block of the IANA special-purpose address registries (see
+ * SPECIAL_PURPOSE_V4 and _V6), multicast, and IPv6 outside global unicast 2000::/3. IPv6 forms that
+ * carry an IPv4 address (IPv4-mapped ::ffff:0:0/96, NAT64 64:ff9b::/96, 6to4 2002::/16) are judged
+ * by the embedded IPv4 address.
  *
- * Operators make exceptions with host names and CIDRs (PLUGBOARD_ALLOWED_TARGETS).
+ * Operators make exceptions with host names, addresses and CIDRs, each optionally with a port
+ * (PLUGBOARD_ALLOWED_TARGETS).
  */
 
 export type IpFamily = 4 | 6;
@@ -23,13 +22,25 @@ export interface AddressRange {
   readonly prefix: number;
 }
 
-export interface AllowedTargets {
-  /** Lower-case ASCII host names without a trailing dot. */
-  readonly hosts: ReadonlySet<string>;
-  readonly ranges: readonly AddressRange[];
+/** An allowed host name or range, for every port or for one. */
+export interface AllowedHost {
+  /** Lower-case ASCII, without a trailing dot. */
+  readonly name: string;
+  /** Only connections to this port; undefined: any port. */
+  readonly port?: number;
 }
 
-export const NO_ALLOWED_TARGETS: AllowedTargets = { hosts: new Set(), ranges: [] };
+export interface AllowedRange extends AddressRange {
+  /** Only connections to this port; undefined: any port. */
+  readonly port?: number;
+}
+
+export interface AllowedTargets {
+  readonly hosts: readonly AllowedHost[];
+  readonly ranges: readonly AllowedRange[];
+}
+
+export const NO_ALLOWED_TARGETS: AllowedTargets = { hosts: [], ranges: [] };
 
 interface ParsedAddress {
   readonly family: IpFamily;
@@ -115,50 +126,123 @@ function range(cidr: string): AddressRange {
   return { family: address.family, network: address.value & maskOf(address.family, prefix), prefix };
 }
 
+/** A block the outbound calls refuse, and the reason a refusal names. */
+export interface SpecialBlock {
+  readonly cidr: string;
+  /** Short, for messages: `loopback`, `private`, `documentation`… */
+  readonly reason: string;
+  /** Where it is defined. */
+  readonly rfc: string;
+}
+
+/**
+ * The IANA IPv4 Special-Purpose Address Registry, every entry
+ * (https://www.iana.org/assignments/iana-ipv4-special-registry/, RFC 6890; checked against its
+ * version of 2025). All are refused, also the few the registry marks globally reachable (the PCP
+ * and TURN anycast addresses, AS112, AMT): anycast and infrastructure services that no connector
+ * calls. Where blocks nest, the most specific one names the reason.
+ */
+export const SPECIAL_PURPOSE_V4: readonly SpecialBlock[] = [
+  { cidr: '0.0.0.0/8', reason: '"this network"', rfc: 'RFC 791' },
+  { cidr: '0.0.0.0/32', reason: '"this host on this network"', rfc: 'RFC 1122' },
+  { cidr: '10.0.0.0/8', reason: 'private', rfc: 'RFC 1918' },
+  { cidr: '100.64.0.0/10', reason: 'shared (CGNAT)', rfc: 'RFC 6598' },
+  { cidr: '127.0.0.0/8', reason: 'loopback', rfc: 'RFC 1122' },
+  { cidr: '169.254.0.0/16', reason: 'link-local (cloud metadata)', rfc: 'RFC 3927' },
+  { cidr: '172.16.0.0/12', reason: 'private', rfc: 'RFC 1918' },
+  { cidr: '192.0.0.0/24', reason: 'IETF protocol assignments', rfc: 'RFC 6890' },
+  { cidr: '192.0.0.0/29', reason: 'IPv4 service continuity (DS-Lite)', rfc: 'RFC 7335' },
+  { cidr: '192.0.0.8/32', reason: 'IPv4 dummy address', rfc: 'RFC 7600' },
+  { cidr: '192.0.0.9/32', reason: 'Port Control Protocol anycast', rfc: 'RFC 7723' },
+  { cidr: '192.0.0.10/32', reason: 'TURN anycast', rfc: 'RFC 8155' },
+  { cidr: '192.0.0.170/32', reason: 'NAT64/DNS64 discovery', rfc: 'RFC 8880' },
+  { cidr: '192.0.0.171/32', reason: 'NAT64/DNS64 discovery', rfc: 'RFC 8880' },
+  { cidr: '192.0.2.0/24', reason: 'documentation', rfc: 'RFC 5737' },
+  { cidr: '192.31.196.0/24', reason: 'AS112 (DNS sink)', rfc: 'RFC 7535' },
+  { cidr: '192.52.193.0/24', reason: 'AMT (multicast tunnelling)', rfc: 'RFC 7450' },
+  { cidr: '192.88.99.0/24', reason: '6to4 relay anycast (deprecated)', rfc: 'RFC 7526' },
+  { cidr: '192.88.99.2/32', reason: '6a44 relay anycast', rfc: 'RFC 6751' },
+  { cidr: '192.168.0.0/16', reason: 'private', rfc: 'RFC 1918' },
+  { cidr: '192.175.48.0/24', reason: 'AS112 (DNS sink)', rfc: 'RFC 7534' },
+  { cidr: '198.18.0.0/15', reason: 'benchmarking', rfc: 'RFC 2544' },
+  { cidr: '198.51.100.0/24', reason: 'documentation', rfc: 'RFC 5737' },
+  { cidr: '203.0.113.0/24', reason: 'documentation', rfc: 'RFC 5737' },
+  { cidr: '240.0.0.0/4', reason: 'reserved', rfc: 'RFC 1112' },
+  { cidr: '255.255.255.255/32', reason: 'broadcast', rfc: 'RFC 8190' },
+];
+
+/**
+ * The IANA IPv6 Special-Purpose Address Registry, every entry
+ * (https://www.iana.org/assignments/iana-ipv6-special-registry/, RFC 6890; checked against its
+ * version of 2025). All are refused, also those the registry marks globally reachable (anycast,
+ * AS112, AMT, ORCHIDv2 identifiers, drone DETs), except the three that carry an IPv4 address
+ * (`embedsIPv4`): those are judged by it.
+ */
+export const SPECIAL_PURPOSE_V6: readonly (SpecialBlock & { readonly embedsIPv4?: true })[] = [
+  { cidr: '::1/128', reason: 'loopback', rfc: 'RFC 4291' },
+  { cidr: '::/128', reason: 'unspecified', rfc: 'RFC 4291' },
+  { cidr: '::ffff:0:0/96', reason: 'IPv4-mapped', rfc: 'RFC 4291', embedsIPv4: true },
+  { cidr: '64:ff9b::/96', reason: 'NAT64', rfc: 'RFC 6052', embedsIPv4: true },
+  { cidr: '64:ff9b:1::/48', reason: 'local-use NAT64', rfc: 'RFC 8215' },
+  { cidr: '100::/64', reason: 'discard-only', rfc: 'RFC 6666' },
+  { cidr: '100:0:0:1::/64', reason: 'dummy prefix', rfc: 'RFC 9780' },
+  { cidr: '2001::/23', reason: 'IETF protocol assignments', rfc: 'RFC 2928' },
+  { cidr: '2001::/32', reason: 'Teredo', rfc: 'RFC 4380' },
+  { cidr: '2001:1::1/128', reason: 'Port Control Protocol anycast', rfc: 'RFC 7723' },
+  { cidr: '2001:1::2/128', reason: 'TURN anycast', rfc: 'RFC 8155' },
+  { cidr: '2001:1::3/128', reason: 'DNS-SD service registration anycast', rfc: 'RFC 9665' },
+  { cidr: '2001:2::/48', reason: 'benchmarking', rfc: 'RFC 5180' },
+  { cidr: '2001:3::/32', reason: 'AMT (multicast tunnelling)', rfc: 'RFC 7450' },
+  { cidr: '2001:4:112::/48', reason: 'AS112 (DNS sink)', rfc: 'RFC 7535' },
+  { cidr: '2001:10::/28', reason: 'ORCHID (deprecated)', rfc: 'RFC 4843' },
+  { cidr: '2001:20::/28', reason: 'ORCHIDv2 (identifiers, not routable)', rfc: 'RFC 7343' },
+  { cidr: '2001:30::/28', reason: 'drone remote ID (DET)', rfc: 'RFC 9374' },
+  { cidr: '2001:db8::/32', reason: 'documentation', rfc: 'RFC 3849' },
+  { cidr: '2002::/16', reason: '6to4', rfc: 'RFC 3056', embedsIPv4: true },
+  { cidr: '2620:4f:8000::/48', reason: 'AS112 (DNS sink)', rfc: 'RFC 7534' },
+  { cidr: '3fff::/20', reason: 'documentation', rfc: 'RFC 9637' },
+  { cidr: '5f00::/16', reason: 'segment routing (SRv6) SIDs', rfc: 'RFC 9602' },
+  { cidr: 'fc00::/7', reason: 'unique-local (private, AWS metadata)', rfc: 'RFC 4193' },
+  { cidr: 'fe80::/10', reason: 'link-local', rfc: 'RFC 4291' },
+];
+
+/** Refused beyond the registries: multicast, and IPv6 that is not (or no longer) unicast. */
+const OTHER_REFUSED_V4: readonly SpecialBlock[] = [
+  // The IPv4 Multicast Address Space Registry.
+  { cidr: '224.0.0.0/4', reason: 'multicast', rfc: 'RFC 5771' },
+];
+const OTHER_REFUSED_V6: readonly SpecialBlock[] = [
+  { cidr: '::/96', reason: 'IPv4-compatible (deprecated)', rfc: 'RFC 4291' },
+  { cidr: '::/8', reason: 'reserved', rfc: 'RFC 4291' },
+  { cidr: 'fec0::/10', reason: 'site-local (deprecated)', rfc: 'RFC 3879' },
+  { cidr: 'ff00::/8', reason: 'multicast', rfc: 'RFC 4291' },
+];
+
+/** IANA's IPv6 Address Space registry: global unicast is 2000::/3, the rest is reserved or special. */
+const GLOBAL_UNICAST_V6 = range('2000::/3');
+const NOT_GLOBAL_UNICAST = 'not global unicast (reserved by the IETF)';
+
 interface Refusal {
   readonly range: AddressRange;
   readonly reason: string;
 }
 
-function refusals(list: readonly (readonly [string, string])[]): Refusal[] {
-  return list.map(([cidr, reason]) => ({ range: range(cidr), reason }));
+/** Most specific first: the first range that contains an address names its reason. */
+function refusals(blocks: readonly SpecialBlock[]): Refusal[] {
+  return blocks
+    .map((block) => ({ range: range(block.cidr), reason: block.reason }))
+    .sort((a, b) => b.range.prefix - a.range.prefix);
 }
 
-const REFUSED_V4 = refusals([
-  ['0.0.0.0/8', '"this network"'],
-  ['10.0.0.0/8', 'private'],
-  ['100.64.0.0/10', 'shared (CGNAT)'],
-  ['127.0.0.0/8', 'loopback'],
-  ['169.254.0.0/16', 'link-local (cloud metadata)'],
-  ['172.16.0.0/12', 'private'],
-  ['192.0.0.0/24', 'IETF protocol assignments'],
-  ['192.0.2.0/24', 'documentation'],
-  ['192.168.0.0/16', 'private'],
-  ['198.18.0.0/15', 'benchmarking'],
-  ['198.51.100.0/24', 'documentation'],
-  ['203.0.113.0/24', 'documentation'],
-  ['224.0.0.0/4', 'multicast'],
-  // Before 240.0.0.0/4, which contains it: the first matching range names the reason.
-  ['255.255.255.255/32', 'broadcast'],
-  ['240.0.0.0/4', 'reserved'],
+const REFUSED_V4 = refusals([...SPECIAL_PURPOSE_V4, ...OTHER_REFUSED_V4]);
+const REFUSED_V6 = refusals([
+  ...SPECIAL_PURPOSE_V6.filter((block) => !block.embedsIPv4),
+  ...OTHER_REFUSED_V6,
 ]);
 
 /** IPv6 ranges whose last 32 bits are an IPv4 address that decides. */
 const EMBEDDING_V4_IN_LOW_BITS = [range('::ffff:0:0/96'), range('64:ff9b::/96')];
 const SIX_TO_FOUR = range('2002::/16');
-
-const REFUSED_V6 = refusals([
-  ['::/128', 'unspecified'],
-  ['::1/128', 'loopback'],
-  ['::/96', 'IPv4-compatible'],
-  ['::/8', 'reserved'],
-  ['100::/64', 'discard-only'],
-  ['2001:db8::/32', 'documentation'],
-  ['fc00::/7', 'unique-local (private, AWS metadata)'],
-  ['fe80::/10', 'link-local'],
-  ['fec0::/10', 'site-local'],
-  ['ff00::/8', 'multicast'],
-]);
 
 /** The IPv4 address an IPv6 address stands for (IPv4-mapped, NAT64, 6to4), if any. */
 function embeddedIPv4(address: ParsedAddress): ParsedAddress | undefined {
@@ -177,7 +261,11 @@ function reasonFor(address: ParsedAddress): string | undefined {
     return inner === undefined ? undefined : `${inner}, as IPv4 inside IPv6`;
   }
   const list = address.family === 4 ? REFUSED_V4 : REFUSED_V6;
-  return list.find((r) => contains(r.range, address))?.reason;
+  const reason = list.find((r) => contains(r.range, address))?.reason;
+  if (reason === undefined && address.family === 6 && !contains(GLOBAL_UNICAST_V6, address)) {
+    return NOT_GLOBAL_UNICAST;
+  }
+  return reason;
 }
 
 /**
@@ -197,33 +285,36 @@ export function normalizeHostName(hostname: string): string {
 }
 
 /**
- * True when a connection to `address` is acceptable: it is not in a refused range, or an allowed CIDR
- * covers it (or the IPv4 address it embeds), or `hostname` — the name it was resolved from — is allowed.
+ * True when a connection to `address` on `port` is acceptable: it is not in a refused range, or an
+ * allowed CIDR covers it (or the IPv4 address it embeds), or `hostname` (the name it was resolved
+ * from) is allowed; an entry with a port allows that port only.
  */
 export function isAllowedAddress(
   address: string,
   family: IpFamily,
   hostname: string | undefined,
   allow: AllowedTargets,
+  port: number,
 ): boolean {
-  if (hostname !== undefined && allow.hosts.has(normalizeHostName(hostname))) return true;
+  const onPort = (entry: { readonly port?: number }) => entry.port === undefined || entry.port === port;
+  if (hostname !== undefined) {
+    const name = normalizeHostName(hostname);
+    if (allow.hosts.some((host) => host.name === name && onPort(host))) return true;
+  }
   const parsed = parseAddress(address);
   if (parsed === undefined || parsed.family !== family) return false;
   const embedded = embeddedIPv4(parsed);
-  const covered = (a: ParsedAddress) => allow.ranges.some((r) => contains(r, a));
+  const covered = (a: ParsedAddress) => allow.ranges.some((r) => contains(r, a) && onPort(r));
   if (covered(parsed) || (embedded !== undefined && covered(embedded))) return true;
   return reasonFor(parsed) === undefined;
 }
 
 const ACCEPTED_FORMS =
-  'expected a host name (jira.corp.local), an IP address (10.1.2.3, fd00::1) or a CIDR (10.0.0.0/8, fd00::/8)';
+  'expected a host name (jira.corp.local), an IP address (10.1.2.3, fd00::1) or a CIDR (10.0.0.0/8, fd00::/8), ' +
+  'each optionally with a port (jira.corp.local:8443, 10.1.2.3:8443, 10.0.0.0/8:8443; IPv6 in brackets: [fd00::1]:8443, [fd00::/8]:8443)';
 
 function badEntry(entry: string, why?: string): Error {
   return new Error(`invalid allowed target "${entry}"${why ? ` (${why})` : ''}: ${ACCEPTED_FORMS}`);
-}
-
-function stripBrackets(text: string): string {
-  return text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
 }
 
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
@@ -241,20 +332,52 @@ function parseHostName(entry: string): string | undefined {
 }
 
 /**
+ * An entry split into its target and port. `:<port>` at the end is a port when what comes before
+ * it has no other colon (a host name, IPv4 address or IPv4 CIDR) or ends in brackets (`[fd00::1]`,
+ * `[fd00::/8]`, `[fd00::]/8`); an IPv6 address without brackets has no port (`fd00::1:443` is an
+ * address). Brackets are removed.
+ */
+function splitPort(entry: string): { target: string; port?: number } {
+  const match = /^(.*):(\d{1,5})$/.exec(entry);
+  const before = match?.[1];
+  const bracketed = (text: string) => /^\[[^\]]*\](\/\d{1,3})?$/.test(text);
+  const unbracket = (text: string) => {
+    const inner = text.replace(/^\[([^\]]*)\]/, '$1');
+    // Brackets hold an address or a CIDR, never a host name.
+    if (text.startsWith('[') && parseAddress(inner.replace(/\/\d{1,3}$/, '')) === undefined)
+      throw badEntry(entry);
+    return inner;
+  };
+  if (match === null || before === undefined || (before.includes(':') && !bracketed(before))) {
+    if (bracketed(entry)) return { target: unbracket(entry) };
+    if (entry.includes('[') || entry.includes(']')) throw badEntry(entry);
+    return { target: entry };
+  }
+  const port = Number(match[2]);
+  if (port < 1 || port > 65_535) throw badEntry(entry, 'a port is 1 to 65535');
+  if ((before.includes('[') || before.includes(']')) && !bracketed(before)) throw badEntry(entry);
+  return { target: unbracket(before), port };
+}
+
+/**
  * Parses allowlist entries: host names (exact, case-insensitive, IDN allowed), single addresses
- * (`127.0.0.1`, `::1`, `[::1]`) and CIDRs (`10.0.0.0/8`, `fd00::/8`; host bits are ignored).
- * Blank entries are skipped; anything else throws an Error naming the entry and the accepted forms.
+ * (`127.0.0.1`, `::1`, `[::1]`) and CIDRs (`10.0.0.0/8`, `fd00::/8`; host bits are ignored), each
+ * optionally with a port (`jira.corp.local:8443`, `10.0.0.0/8:443`, `[fd00::1]:8443`,
+ * `[fd00::/8]:443`). Blank entries are skipped; anything else throws an Error naming the entry and
+ * the accepted forms.
  */
 export function parseAllowedTargets(list: readonly string[]): AllowedTargets {
-  const hosts = new Set<string>();
-  const ranges: AddressRange[] = [];
+  const hosts: AllowedHost[] = [];
+  const ranges: AllowedRange[] = [];
   for (const raw of list) {
     const entry = raw.trim();
     if (entry === '') continue;
-    const slash = entry.lastIndexOf('/');
+    const { target, port } = splitPort(entry);
+    const onPort = port === undefined ? {} : { port };
+    const slash = target.lastIndexOf('/');
     if (slash >= 0) {
-      const address = parseAddress(stripBrackets(entry.slice(0, slash)));
-      const prefixText = entry.slice(slash + 1);
+      const address = parseAddress(target.slice(0, slash));
+      const prefixText = target.slice(slash + 1);
       if (address === undefined || !/^\d{1,3}$/.test(prefixText)) throw badEntry(entry);
       const prefix = Number(prefixText);
       if (prefix > Number(bits(address.family)))
@@ -263,17 +386,23 @@ export function parseAllowedTargets(list: readonly string[]): AllowedTargets {
         family: address.family,
         network: address.value & maskOf(address.family, prefix),
         prefix,
+        ...onPort,
       });
       continue;
     }
-    const address = parseAddress(stripBrackets(entry));
+    const address = parseAddress(target);
     if (address !== undefined) {
-      ranges.push({ family: address.family, network: address.value, prefix: Number(bits(address.family)) });
+      ranges.push({
+        family: address.family,
+        network: address.value,
+        prefix: Number(bits(address.family)),
+        ...onPort,
+      });
       continue;
     }
-    const host = parseHostName(entry);
+    const host = parseHostName(target);
     if (host === undefined) throw badEntry(entry);
-    hosts.add(host);
+    hosts.push({ name: host, ...onPort });
   }
   return { hosts, ranges };
 }
