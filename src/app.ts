@@ -4,6 +4,7 @@ import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
 import { installJsonBody } from './http/json-body.js';
+import { installLingeringClose } from './http/linger.js';
 import { collectRoutesForMethodNotAllowed } from './http/method-not-allowed.js';
 import { installOverloadGuard, type OverloadSettings } from './http/overload.js';
 import { installRateLimit, type RateLimitSettings } from './http/rate-limit.js';
@@ -81,6 +82,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installErrorHandler(app, BODY_LIMIT);
   // First of the onRequest hooks: every answer, the shutdown 503 below included, has its X-Request-Id.
   installRequestLog(app);
+  // A client still sending a body it was refused (413) reads the answer instead of a reset.
+  installLingeringClose(app);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
