@@ -232,7 +232,7 @@ describe('first start', () => {
 
     const health = await first.request('GET', '/healthz');
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok' });
+    expect(await health.json()).toEqual({ status: 'ok', ageMs: expect.any(Number) });
 
     const create = await first.request('POST', '/api/connectors', { key, body: connectorBody(0) });
     expect(create.status).toBe(200);

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { connectorTypes } from '../../src/connectors/registry.js';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { jsonErrorOffset } from '../../src/http/json-body.js';
@@ -214,7 +214,7 @@ describe("ilert's clients", () => {
       response.headers['content-encoding'] === 'gzip'
         ? gunzipSync(response.rawPayload).toString()
         : response.body;
-    expect(JSON.parse(body)).toEqual({ status: 'ok' });
+    expect(JSON.parse(body)).toEqual({ status: 'ok', ageMs: expect.any(Number) });
   });
 });
 
@@ -248,7 +248,19 @@ describe('routing', () => {
   it('GET /healthz answers 200 {"status":"ok"} without a key', async () => {
     const response = await t.call('GET', '/healthz', { key: null });
     expect(response.statusCode).toBe(200);
-    expect(json(response)).toEqual({ status: 'ok' });
+    expect(json(response)).toEqual({ status: 'ok', ageMs: expect.any(Number) });
+  });
+
+  it('GET /healthz probes the database at most once a second, however many calls come', async () => {
+    const ping = vi.spyOn(t.database, 'ping');
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => t.call('GET', '/healthz', { key: null })),
+    );
+    expect(answers.every((answer) => answer.statusCode === 200)).toBe(true);
+    const again = json<{ ageMs: number }>(await t.call('GET', '/healthz', { key: null }));
+    expect(again.ageMs).toBeGreaterThanOrEqual(0);
+    expect(again.ageMs).toBeLessThan(1_000);
+    expect(ping).toHaveBeenCalledTimes(1);
   });
 
   it('GET /healthz answers 503 once the database is gone', async () => {
