@@ -20,6 +20,7 @@ export async function serve(config: Config): Promise<void> {
   const database = openDatabase(config.database, {
     synchronous: config.sqliteSynchronous,
     poolSize: config.databasePoolSize,
+    onFileModes: ({ level, message, paths }) => logger[level]({ paths }, message),
   });
   let keyring: ResolvedKeyring;
   try {

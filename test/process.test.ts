@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 /**
  * The real `plugboard serve` process: durability across SIGKILL, graceful shutdown, first-start
@@ -248,6 +249,10 @@ describe('first start', () => {
     expect(logs.length).toBeGreaterThan(3);
     for (const line of logs) expect(line).not.toContain(key);
     expect(first.stderr).not.toContain(key);
+
+    // The database and its key file are the owner's only.
+    for (const file of [box.dbPath, `${box.dbPath}.key`])
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
 
     const second = await box.startServer({ LOG_LEVEL: 'trace' });
     expect(printedKeys(second.stdout)).toEqual([]);
