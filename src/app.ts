@@ -17,6 +17,7 @@ import { healthRoutes } from './http/routes/health.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
 import { buildOpenApiDocument } from './openapi/document.js';
 import { createOutboundClient } from './outbound/client.js';
+import { type Hashing, openHashing } from './secrets/hash-key.js';
 import type { KeyringSource } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { createAuditStore } from './store/audit-store.js';
@@ -48,6 +49,8 @@ export interface AppOptions {
   readonly logger: FastifyBaseLogger;
   /** The master keys that seal secret params. */
   readonly keyring: KeyringSource;
+  /** What key hashes and fingerprints are keyed with; unset: opened (made on first use) from the database. */
+  readonly hashing?: Hashing;
   readonly createStatus?: 200 | 201;
   readonly revealSecrets?: RevealSecrets;
   readonly checks?: CheckSettings;
@@ -97,7 +100,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await installOverloadGuard(app, options.overload);
   // Before authentication and the routes: it counts some requests before authentication, the rest after.
   await installRateLimit(app, options.rateLimit);
-  installAuth(app, { keys: createKeyStore(database.db) });
+  const hashing = options.hashing ?? (await openHashing(database.db, options.keyring));
+  installAuth(app, { keys: createKeyStore(database.db, hashing) });
   const addMethodNotAllowed = collectRoutesForMethodNotAllowed(app);
 
   const openApiDocument = JSON.stringify(buildOpenApiDocument({ createStatus }));
@@ -107,7 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   healthRoutes(app, database);
   const secretBox = createSecretBox(options.keyring);
   const connectors = createConnectorStore(database.db, secretBox);
-  const idempotency = createIdempotencyStore(database.db, secretBox);
+  const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? DEFAULT_CHECK_SETTINGS;
   checkRoutes(app, connectors, {

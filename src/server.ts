@@ -4,7 +4,10 @@ import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger } from './logger.js';
+import { type Hashing, openHashing } from './secrets/hash-key.js';
+import { createSecretBox } from './secrets/secret-box.js';
 import { openKeyring, type ResolvedKeyring } from './secrets/setup.js';
+import { upgradeStoredHashes } from './secrets/upgrade-hashes.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
 import { describeLocation } from './store/location.js';
@@ -23,6 +26,7 @@ export async function serve(config: Config): Promise<void> {
     onFileModes: ({ level, message, paths }) => logger[level]({ paths }, message),
   });
   let keyring: ResolvedKeyring;
+  let hashing: Hashing;
   try {
     const { applied } = await migrateToLatest(database);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
@@ -33,9 +37,10 @@ export async function serve(config: Config): Promise<void> {
         'created a master key file (mode 0600); back it up with the database',
       );
     }
-    await bootstrapKeys(createKeyStore(database.db), config.apiKey, logger, (text) =>
-      process.stdout.write(`${text}\n`),
-    );
+    hashing = await openHashing(database.db, keyring.source);
+    const keys = createKeyStore(database.db, hashing);
+    await upgradeStoredHashes(database.db, keys, createSecretBox(keyring.source), hashing, logger);
+    await bootstrapKeys(keys, config.apiKey, logger, (text) => process.stdout.write(`${text}\n`));
   } catch (error) {
     await database.close();
     throw error;
@@ -45,6 +50,7 @@ export async function serve(config: Config): Promise<void> {
     database,
     logger,
     keyring: keyring.source,
+    hashing,
     createStatus: config.createStatus,
     revealSecrets: config.revealSecrets,
     checks: { ...DEFAULT_CHECK_SETTINGS, allowedTargets: config.allowedTargets },

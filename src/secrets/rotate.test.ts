@@ -2,6 +2,7 @@
  * `rotateSecrets` in-process on a real SQLite file: ~1200 connectors across two accounts, made
  * once through the connector store and copied for each test.
  */
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { createConnectorStore } from '../store/connector-store.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../store/database.js';
 import { createKeyStore } from '../store/key-store.js';
 import { DecryptionError, encodeMasterKey, generateMasterKey, MasterKeyError } from './cipher.js';
+import { createHashing } from './hash-key.js';
 import {
   ephemeralKeyring,
   type KeyringSource,
@@ -64,7 +66,7 @@ beforeAll(async () => {
   const database = openDatabase({ kind: 'sqlite', path: fixturePath }, { synchronous: 'NORMAL' });
   try {
     await migrateToLatest(database);
-    const keys = createKeyStore(database.db);
+    const keys = createKeyStore(database.db, createHashing(randomBytes(32)));
     await keys.create('acme', 'write', 'acme');
     await keys.create('globex', 'write', 'globex');
     const accounts = await database.db.selectFrom('accounts').select(['id', 'name']).orderBy('id').execute();
@@ -385,6 +387,7 @@ describe('rotateSecrets with PLUGBOARD_MASTER_KEY', () => {
       resealedRecords: 0,
       verifiedRecords: 0,
       forgottenRecords: 0,
+      resealedHashKey: false,
       // PLUGBOARD_PREVIOUS_MASTER_KEYS no longer needs the old key.
       retiredKeyIds: [oldKey.id],
     });

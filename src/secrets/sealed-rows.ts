@@ -19,6 +19,8 @@ export interface SealedConnector {
 
 export interface SealedRecord {
   readonly accountId: number;
+  /** The API key whose record it is (several keys of an account may use the same Idempotency-Key). */
+  readonly apiKeyId: string;
   readonly key: string;
   /** As stored: `<key id>|<sealed>`. */
   readonly response: string;
@@ -60,7 +62,7 @@ export async function* connectorBatches(
   }
 }
 
-/** Completed idempotency records in key order, a batch at a time; only those not under `notUnder` if given. */
+/** Completed idempotency records in (account, API key, Idempotency-Key) order, a batch at a time; only those not under `notUnder` if given. */
 export async function* recordBatches(
   db: Kysely<Database>,
   batchSize: number,
@@ -70,24 +72,35 @@ export async function* recordBatches(
   for (;;) {
     let query = db
       .selectFrom('idempotency_keys')
-      .select(['account_id', 'key', 'response'])
+      .select(['account_id', 'api_key_id', 'key', 'response'])
       .where('state', '=', 'done')
       .where('response', 'is not', null);
     if (notUnder !== undefined) query = query.where('response', 'not like', recordPrefix(notUnder));
     if (after) {
-      const { accountId, key } = after;
+      const { accountId, apiKeyId, key } = after;
       query = query.where((eb) =>
         eb.or([
           eb('account_id', '>', accountId),
-          eb.and([eb('account_id', '=', accountId), eb('key', '>', key)]),
+          eb.and([eb('account_id', '=', accountId), eb('api_key_id', '>', apiKeyId)]),
+          eb.and([eb('account_id', '=', accountId), eb('api_key_id', '=', apiKeyId), eb('key', '>', key)]),
         ]),
       );
     }
-    const rows = await query.orderBy('account_id').orderBy('key').limit(batchSize).execute();
+    const rows = await query
+      .orderBy('account_id')
+      .orderBy('api_key_id')
+      .orderBy('key')
+      .limit(batchSize)
+      .execute();
     const batch: SealedRecord[] = [];
     for (const row of rows) {
       if (row.response !== null)
-        batch.push({ accountId: row.account_id, key: row.key, response: row.response });
+        batch.push({
+          accountId: row.account_id,
+          apiKeyId: row.api_key_id,
+          key: row.key,
+          response: row.response,
+        });
     }
     after = batch.at(-1);
     if (!after) return;

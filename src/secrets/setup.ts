@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { IDEMPOTENCY_TTL_MS } from '../store/idempotency-store.js';
 import type { Database } from '../store/schema.js';
 import { MASTER_KEY_ID_LENGTH, MasterKeyError } from './cipher.js';
+import { hashKeyMasterKeyId, verifyHashKey } from './hash-key.js';
 import { ephemeralKeyring, type KeyringSource, keyringFromEnvironment, keyringFromFile } from './keyring.js';
 import { createSecretBox } from './secret-box.js';
 
@@ -81,15 +82,21 @@ export async function recordKeyIds(db: Kysely<Database>, now = Date.now()): Prom
   return rows.map((row) => row.key_id).sort();
 }
 
-/** Ids of the master keys that anything stored still needs: connectors' secrets and idempotent responses. */
+/** Ids of the master keys that anything stored still needs: connectors' secrets, idempotent responses, the hash key. */
 export async function keyIdsInUse(db: Kysely<Database>): Promise<string[]> {
-  const ids = new Set([...(await connectorKeyIds(db)), ...(await recordKeyIds(db))]);
+  const hashKey = await hashKeyMasterKeyId(db);
+  const ids = new Set([
+    ...(await connectorKeyIds(db)),
+    ...(await recordKeyIds(db)),
+    ...(hashKey === undefined ? [] : [hashKey]),
+  ]);
   return [...ids].sort();
 }
 
 /**
  * Fails at once, before serving, when the configured keys cannot open the stored secrets: each
- * key id of a connector's secrets must be configured, and one connector per key id must open.
+ * key id of a connector's secrets must be configured, and one connector per key id must open; so
+ * must the hash key of the API keys.
  * Idempotency records are not a reason to refuse: one sealed with a key that is gone is
  * forgotten when its Idempotency-Key comes back (like an expired one), and all expire within a day.
  */
@@ -122,6 +129,8 @@ export async function verifyKeyring(db: Kysely<Database>, source: KeyringSource)
       }
     }
   }
+  // Without it no API key can be checked.
+  await verifyHashKey(db, source);
 }
 
 /**

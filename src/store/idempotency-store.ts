@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { type Hashing, KEYED_PREFIX } from '../secrets/hash-key.js';
 import type { SealedSecrets, SecretBox } from '../secrets/secret-box.js';
 import { tryLockOn } from './dialect.js';
 import { nowIso } from './ids.js';
@@ -20,10 +21,20 @@ export type IdempotencyOutcome =
   /** A request with this key is running now, here or on another server. */
   | { readonly kind: 'in-progress' };
 
+/**
+ * Whose Idempotency-Keys: each API key has its own. Another key of the account that sends the same
+ * Idempotency-Key makes its own request, never a replay of the first one's response nor a 422 that
+ * tells it the first body was another (which confirmed guessed write-only secrets).
+ */
+export interface IdempotencyOwner {
+  readonly accountId: number;
+  readonly apiKeyId: string;
+}
+
 export interface IdempotencyStore {
   /** The finished first request with this key, if there is one (not expired, opened by a configured key). */
   find(
-    accountId: number,
+    owner: IdempotencyOwner,
     key: string,
     requestHash: string,
     alsoSame?: readonly string[],
@@ -34,8 +45,9 @@ export interface IdempotencyStore {
    * corrected retry may use the key; and nothing outlives a crash: no claim is ever committed alone.
    */
   run(
-    accountId: number,
+    owner: IdempotencyOwner,
     key: string,
+    /** The unkeyed digest of the request (src/http/idempotency.ts); stored keyed. */
     requestHash: string,
     work: (trx: Kysely<Database>) => Promise<{ status: number; body: unknown }>,
     /** Other fingerprints of the same request (one an earlier version recorded). */
@@ -77,6 +89,7 @@ function sealName(accountId: number, key: string): string {
 export function createIdempotencyStore(
   db: Kysely<Database>,
   box: SecretBox,
+  hashing: Hashing,
   now = Date.now,
 ): IdempotencyStore {
   let lastPrune = 0;
@@ -97,15 +110,15 @@ export function createIdempotencyStore(
    */
   async function prior(
     on: Kysely<Database>,
-    accountId: number,
+    { accountId, apiKeyId }: IdempotencyOwner,
     key: string,
-    requestHash: string,
-    alsoSame: readonly string[] = [],
+    fingerprints: readonly string[],
   ): Promise<IdempotencyPrior | undefined> {
     const row = await on
       .selectFrom('idempotency_keys')
       .selectAll()
       .where('account_id', '=', accountId)
+      .where('api_key_id', '=', apiKeyId)
       .where('key', '=', key)
       .executeTakeFirst();
     if (!row) return undefined;
@@ -113,6 +126,7 @@ export function createIdempotencyStore(
       on
         .deleteFrom('idempotency_keys')
         .where('account_id', '=', accountId)
+        .where('api_key_id', '=', apiKeyId)
         .where('key', '=', key)
         .where('created_at', '=', row.created_at)
         .execute();
@@ -121,7 +135,7 @@ export function createIdempotencyStore(
       await forget();
       return undefined;
     }
-    if (row.request_hash !== requestHash && !alsoSame.includes(row.request_hash)) return { kind: 'mismatch' };
+    if (!fingerprints.includes(row.request_hash)) return { kind: 'mismatch' };
     try {
       return {
         kind: 'replay',
@@ -136,32 +150,40 @@ export function createIdempotencyStore(
     }
   }
 
+  /** The keyed forms of a request's fingerprints: the current one first, then those earlier versions made. */
+  const keyedAll = (requestHash: string, alsoSame: readonly string[] = []) =>
+    [requestHash, ...alsoSame].map((digest) => hashing.fingerprint(digest));
+
   return {
-    find(accountId, key, requestHash, alsoSame) {
-      return prior(db, accountId, key, requestHash, alsoSame);
+    find(owner, key, requestHash, alsoSame) {
+      return prior(db, owner, key, keyedAll(requestHash, alsoSame));
     },
 
-    async run(accountId, key, requestHash, work, alsoSame) {
-      const mine = `${accountId}:${key}`; // the account id has no colon: unambiguous
+    async run(owner, key, requestHash, work, alsoSame) {
+      const { accountId, apiKeyId } = owner;
+      const fingerprints = keyedAll(requestHash, alsoSame);
+      // Neither id has a colon: unambiguous.
+      const mine = `${accountId}:${apiKeyId}:${key}`;
       if (running.has(mine)) return { kind: 'in-progress' };
       running.add(mine);
       try {
         await prune();
-        const earlier = await prior(db, accountId, key, requestHash, alsoSame);
+        const earlier = await prior(db, owner, key, fingerprints);
         if (earlier) return earlier;
         return await db.transaction().execute(async (trx): Promise<IdempotencyOutcome> => {
           // Another server running the same key holds this lock until its transaction ends; the
           // lock ends with it, so a server that dies leaves nothing that blocks a retry.
           if (!(await tryLockOn(trx, `plugboard:idempotency:${mine}`))) return { kind: 'in-progress' };
-          const meanwhile = await prior(trx, accountId, key, requestHash, alsoSame);
+          const meanwhile = await prior(trx, owner, key, fingerprints);
           if (meanwhile) return meanwhile;
           const { status, body } = await work(trx);
           await trx
             .insertInto('idempotency_keys')
             .values({
               account_id: accountId,
+              api_key_id: apiKeyId,
               key,
-              request_hash: requestHash,
+              request_hash: fingerprints[0] ?? '',
               state: 'done',
               response_status: status,
               response: storedResponse.seal(box, accountId, key, body),
@@ -175,4 +197,106 @@ export function createIdempotencyStore(
       }
     },
   };
+}
+
+export interface RecordUpgrade {
+  /** Records whose unkeyed fingerprint was rewritten keyed. */
+  readonly keyed: number;
+  /** Records of the time before records had an owner, bound to the API key that made them. */
+  readonly bound: number;
+  /** Such records whose key could not be found (or that no master key opens): deleted, like expired ones. */
+  readonly forgotten: number;
+}
+
+/**
+ * Brings the records stored by versions before keyed fingerprints and owners up to date, once at
+ * start (they expire within a day anyway): an unkeyed fingerprint is rewritten keyed (from the
+ * digest itself: the body is not needed), and a record without an owner is bound to the API key
+ * that made it: the one the audit trail names for the creation of the connector in its response
+ * (recorded in the same transaction). A record whose response no configured master key opens, or
+ * whose creation has no audit event, is deleted. Every change is compare-and-set: servers starting
+ * together do each record once.
+ */
+export async function upgradeStoredRecords(
+  db: Kysely<Database>,
+  box: SecretBox,
+  hashing: Hashing,
+): Promise<RecordUpgrade> {
+  let keyed = 0;
+  let bound = 0;
+  let forgotten = 0;
+  const unkeyed = await db
+    .selectFrom('idempotency_keys')
+    .select(['account_id', 'api_key_id', 'key', 'request_hash'])
+    .where('request_hash', 'not like', `${KEYED_PREFIX}%`)
+    .execute();
+  for (const row of unkeyed) {
+    const result = await db
+      .updateTable('idempotency_keys')
+      .set({ request_hash: hashing.fingerprint(row.request_hash) })
+      .where('account_id', '=', row.account_id)
+      .where('api_key_id', '=', row.api_key_id)
+      .where('key', '=', row.key)
+      .where('request_hash', '=', row.request_hash)
+      .executeTakeFirst();
+    if (result.numUpdatedRows > 0n) keyed++;
+  }
+
+  const unowned = await db
+    .selectFrom('idempotency_keys')
+    .select(['account_id', 'key', 'response'])
+    .where('api_key_id', '=', '')
+    .execute();
+  for (const row of unowned) {
+    let owner: string | undefined;
+    try {
+      const body =
+        row.response === null ? undefined : storedResponse.open(box, row.account_id, row.key, row.response);
+      const connectorId =
+        typeof body === 'object' && body !== null && 'id' in body && typeof body.id === 'string'
+          ? body.id
+          : undefined;
+      const created =
+        connectorId === undefined
+          ? undefined
+          : await db
+              .selectFrom('audit_events')
+              .select('key_id')
+              .where('account_id', '=', row.account_id)
+              .where('connector_id', '=', connectorId)
+              .where('action', '=', 'create')
+              .executeTakeFirst();
+      owner = created?.key_id;
+    } catch {
+      owner = undefined;
+    }
+    const taken =
+      owner !== undefined &&
+      (await db
+        .selectFrom('idempotency_keys')
+        .select('key')
+        .where('account_id', '=', row.account_id)
+        .where('api_key_id', '=', owner)
+        .where('key', '=', row.key)
+        .executeTakeFirst()) !== undefined;
+    if (owner === undefined || taken) {
+      const result = await db
+        .deleteFrom('idempotency_keys')
+        .where('account_id', '=', row.account_id)
+        .where('api_key_id', '=', '')
+        .where('key', '=', row.key)
+        .executeTakeFirst();
+      if (result.numDeletedRows > 0n) forgotten++;
+      continue;
+    }
+    const result = await db
+      .updateTable('idempotency_keys')
+      .set({ api_key_id: owner })
+      .where('account_id', '=', row.account_id)
+      .where('api_key_id', '=', '')
+      .where('key', '=', row.key)
+      .executeTakeFirst();
+    if (result.numUpdatedRows > 0n) bound++;
+  }
+  return { keyed, bound, forgotten };
 }

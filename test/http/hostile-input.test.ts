@@ -14,6 +14,7 @@
  * counts failures instead of stopping at the first, FUZZ_REPORT=<file> writes the tally as JSON.
  * `npm run fuzz` runs 100,000 cases (scripts/fuzz.mjs).
  */
+
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { Writable } from 'node:stream';
@@ -26,6 +27,7 @@ import { connectorTypes } from '../../src/connectors/registry.js';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { etagOf } from '../../src/http/conditional.js';
 import { createLogger } from '../../src/logger.js';
+import { openHashing } from '../../src/secrets/hash-key.js';
 import { ephemeralKeyring } from '../../src/secrets/keyring.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { createKeyStore } from '../../src/store/key-store.js';
@@ -1066,7 +1068,9 @@ beforeAll(async () => {
   // The backend under test: in-memory SQLite, or a schema of its own on PostgreSQL.
   testDatabase = await openTestDatabase();
   database = testDatabase.handle;
-  const keyStore = createKeyStore(database.db);
+  const keyring = ephemeralKeyring();
+  const hashing = await openHashing(database.db, keyring);
+  const keyStore = createKeyStore(database.db, hashing);
   keys = {
     write: (await keyStore.create('acme', 'write', 'fuzz write')).secret,
     read: (await keyStore.create('acme', 'read', 'fuzz read')).secret,
@@ -1083,7 +1087,8 @@ beforeAll(async () => {
   app = await buildApp({
     database,
     logger: createLogger('error', sink),
-    keyring: ephemeralKeyring(),
+    keyring,
+    hashing,
     // Every URL the fuzzer stores points at a private literal: checks are refused, nothing is called.
     checks: { allowedTargets: [], timeoutMs: 500, githubApiUrl: 'http://127.0.0.1:9' },
     closeDatabase: true,

@@ -88,7 +88,7 @@ export function connectorRoutes(
 
     // With an Idempotency-Key: the first request with it creates, a retry replays its response.
     const outcome = await idempotency.run(
-      accountId,
+      { accountId, apiKeyId: actor.keyId },
       key,
       fingerprint(request.body),
       async (trx) => {

@@ -1,0 +1,34 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { upgradeStoredRecords } from '../store/idempotency-store.js';
+import type { KeyStore } from '../store/key-store.js';
+import type { Database } from '../store/schema.js';
+import type { Hashing } from './hash-key.js';
+import type { SecretBox } from './secret-box.js';
+
+/**
+ * At start: rewrites keyed what an earlier version stored unkeyed (API key hashes, Idempotency-Key
+ * fingerprints) and binds the idempotency records of that time to the API key that made them, so
+ * that a copy of the database taken from now on holds no unkeyed hash. Logged when it changed anything.
+ */
+export async function upgradeStoredHashes(
+  db: Kysely<Database>,
+  keys: KeyStore,
+  box: SecretBox,
+  hashing: Hashing,
+  log: FastifyBaseLogger,
+): Promise<void> {
+  const apiKeys = await keys.keyUnkeyedHashes();
+  const records = await upgradeStoredRecords(db, box, hashing);
+  if (apiKeys + records.keyed + records.bound + records.forgotten > 0) {
+    log.info(
+      {
+        apiKeys,
+        fingerprints: records.keyed,
+        recordsBound: records.bound,
+        recordsForgotten: records.forgotten,
+      },
+      'stored hashes rewritten as keyed hashes (and idempotency records of an earlier version bound to the API key that made them)',
+    );
+  }
+}
