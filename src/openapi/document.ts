@@ -185,7 +185,7 @@ export function buildOpenApiDocument(options: { createStatus: 200 | 201 }): Reco
               in: 'header',
               required: false,
               description:
-                'Makes a retried create safe: the same key and body within 24 h replays the first response',
+                'Makes a retried create safe: the same key and body from the same API key within 24 h replays the first response (each API key has its own Idempotency-Keys)',
               schema: { type: 'string', minLength: 1, maxLength: 255 },
             },
           ],
