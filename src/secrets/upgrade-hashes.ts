@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { dialectOf } from '../store/dialect.js';
 import { upgradeStoredRecords } from '../store/idempotency-store.js';
 import type { KeyStore } from '../store/key-store.js';
 import type { Database } from '../store/schema.js';
@@ -21,6 +22,9 @@ export async function upgradeStoredHashes(
   const apiKeys = await keys.keyUnkeyedHashes();
   const records = await upgradeStoredRecords(db, box, hashing);
   if (apiKeys + records.keyed + records.bound + records.forgotten > 0) {
+    // On SQLite the replaced values are zeroed in their pages (secure_delete) but the WAL still
+    // holds the old pages until it is checkpointed: do that now, and truncate it.
+    if (dialectOf(db) === 'sqlite') await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
     log.info(
       {
         apiKeys,

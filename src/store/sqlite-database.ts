@@ -163,6 +163,9 @@ export function openSqlite(
   switchToWal(sqlite, options.lockWaitMs ?? LOCK_WAIT_MS);
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   sqlite.pragma('foreign_keys = ON');
+  // Deleted and overwritten content is zeroed where that costs no extra write (the page is written
+  // anyway): a replaced key hash or a deleted idempotency record does not linger in free space.
+  sqlite.pragma('secure_delete = FAST');
   const db = new Kysely<Database>({
     dialect: new ImmediateTransactionDialect(sqlite, options.lockWaitMs ?? LOCK_WAIT_MS),
   });

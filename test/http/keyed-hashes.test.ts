@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { earlierFingerprint, fingerprint } from '../../src/http/idempotency.js';
+import { createLogger } from '../../src/logger.js';
 import { apiKeyDigest, KEYED_PREFIX } from '../../src/secrets/hash-key.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
+import { upgradeStoredHashes } from '../../src/secrets/upgrade-hashes.js';
 import { upgradeStoredRecords } from '../../src/store/idempotency-store.js';
 import { createKeyStore } from '../../src/store/key-store.js';
 import { storedText } from '../backend.js';
@@ -90,10 +92,15 @@ describe('keyed hashes in the database', () => {
         .where('id', '=', id)
         .execute();
     }
-    expect(await keys.keyUnkeyedHashes()).toBe(2);
+    const box = createSecretBox(t.keyring);
+    await upgradeStoredHashes(t.database.db, keys, box, t.hashing, createLogger('silent'));
     expect(await keys.keyUnkeyedHashes()).toBe(0);
     for (const { secret } of made) {
       expect((await t.call('GET', '/api/connectors', { key: secret })).statusCode).toBe(200);
+    }
+    // Not left behind in the files either (free space, the WAL).
+    for (const [where, text] of await storedText(t.database)) {
+      for (const { secret } of made) expect(text.includes(apiKeyDigest(secret)), where).toBe(false);
     }
     // PLUGBOARD_API_KEY stored unkeyed: found, rewritten and kept at start.
     expect(await keys.ensure('default', chosenKey, 'PLUGBOARD_API_KEY')).toBe('created');
