@@ -7,9 +7,8 @@ import {
   parseIPv4,
   parseIPv6,
   refusalReason,
-  SPECIAL_PURPOSE_V4,
-  SPECIAL_PURPOSE_V6,
 } from './addresses.js';
+import { SPECIAL_PURPOSE_V4, SPECIAL_PURPOSE_V6 } from './special-purpose.js';
 
 const family = (address: string) => (address.includes(':') ? 6 : 4);
 const allowedByDefault = (address: string) =>

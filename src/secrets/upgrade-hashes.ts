@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { dialectOf } from '../store/dialect.js';
-import { upgradeStoredRecords } from '../store/idempotency-store.js';
+import { upgradeStoredRecords } from '../store/idempotency-upgrade.js';
 import type { KeyStore } from '../store/key-store.js';
 import type { Database } from '../store/schema.js';
 import type { Hashing } from './hash-key.js';

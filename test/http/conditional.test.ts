@@ -3,7 +3,7 @@ import type { Connector } from '../../src/connectors/schemas.js';
 import { earlierFingerprint } from '../../src/http/idempotency.js';
 import { ephemeralKeyring } from '../../src/secrets/keyring.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
-import { upgradeStoredRecords } from '../../src/store/idempotency-store.js';
+import { upgradeStoredRecords } from '../../src/store/idempotency-upgrade.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from '../helpers.js';
 
 const jira = typeOf('jira');
