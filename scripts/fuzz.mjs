@@ -12,6 +12,18 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * What one vitest process counted (test/http/hostile-input.test.ts writes it to FUZZ_REPORT).
+ * @typedef {object} Tally
+ * @property {number} cases
+ * @property {Record<string, number>} byClass
+ * @property {Record<string, number>} byStatus
+ * @property {Record<string, number>} byCode
+ * @property {number} failures
+ * @property {{ problems: string[]; request: string }[]} examples
+ * @property {number} seconds
+ */
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 const runs = process.argv[2] ?? process.env.FUZZ_RUNS ?? '100000';
 if (!/^[1-9]\d*$/.test(runs)) {
@@ -26,7 +38,11 @@ const baseSeed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 **
 const dir = mkdtempSync(join(tmpdir(), 'plugboard-fuzz-'));
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 
-/** One vitest process on its share of the cases, with its own seed and tally file. */
+/**
+ * One vitest process on its share of the cases, with its own seed and tally file.
+ * @param {number} index
+ * @returns {Promise<{ code: number; tally: Tally | undefined; seed: number }>}
+ */
 function worker(index) {
   const share = Math.floor(Number(runs) / workers) + (index < Number(runs) % workers ? 1 : 0);
   const report = join(dir, `tally-${index}.json`);
@@ -48,6 +64,7 @@ function worker(index) {
   );
   return new Promise((resolve) =>
     child.once('close', (exitCode) => {
+      /** @type {Tally | undefined} */
       const tally = existsSync(report) ? JSON.parse(readFileSync(report, 'utf8')) : undefined;
       resolve({ code: exitCode ?? 1, tally, seed });
     }),
@@ -68,9 +85,11 @@ if (missing.length > 0) {
     `fuzz: ${missing.length} process(es) wrote no tally (seeds ${missing.map((m) => m.seed).join(', ')})\n`,
   );
 }
+/** @param {Record<string, number>} into @param {Record<string, number>} from */
 const add = (into, from) => {
   for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
 };
+/** @type {Tally} */
 const tally = { cases: 0, byClass: {}, byStatus: {}, byCode: {}, failures: 0, examples: [], seconds: 0 };
 for (const { tally: part } of results) {
   if (!part) continue;
@@ -84,6 +103,7 @@ for (const { tally: part } of results) {
 }
 const code = Math.max(...results.map((result) => result.code));
 
+/** @param {Record<string, number>} record */
 const sorted = (record) =>
   Object.entries(record)
     .sort(([a], [b]) => a.localeCompare(b))

@@ -22,12 +22,25 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './bench/server.mjs';
 
+/** A connector's content as the soak sends it and models it. @typedef {{ type: string; name: string; params: Record<string, string> }} Content */
+/**
+ * An account, with what the soak knows it holds.
+ * @typedef {object} Account
+ * @property {string} name
+ * @property {string[]} writeKeys
+ * @property {string} readKey
+ * @property {Map<string, Content>} model id → content, as acknowledged
+ * @property {Set<string>} busy ids with a write in flight: not picked again until it is answered
+ */
+/** The parsed body of an answer, as the API documents it (not checked here: the comparisons are). @typedef {any} Json */
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = positive('SOAK_SECONDS', 600);
 const RATE = positive('SOAK_RATE', 200);
 const MAX_IN_FLIGHT = 512;
 const TIMEOUT_MS = 10_000;
 
+/** @param {string} name @param {number} fallback */
 function positive(name, fallback) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -39,6 +52,7 @@ function positive(name, fallback) {
   return value;
 }
 
+/** @param {string} line */
 function log(line) {
   process.stdout.write(`${line}\n`);
 }
@@ -64,6 +78,7 @@ const apiKey = `soak-${randomBytes(16).toString('hex')}`;
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
+/** @type {NodeJS.ProcessEnv} */
 const env = {
   ...process.env,
   HOST: '127.0.0.1',
@@ -82,6 +97,7 @@ for (const name of [
   delete env[name];
 }
 
+/** @param {string[]} args */
 function run(args) {
   const result = spawnSync(process.execPath, [bin, ...args], { cwd: dir, env, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`plugboard ${args.join(' ')} failed: ${result.stderr}`);
@@ -92,6 +108,7 @@ const serverLog = createWriteStream(logPath);
 const server = spawn(process.execPath, [bin, 'serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
 server.stdout.pipe(serverLog);
 server.stderr.pipe(serverLog);
+/** @type {{ code: number | null; signal: NodeJS.Signals | null } | undefined} */
 let serverExit;
 const serverExited = new Promise((resolve) =>
   server.once('close', (code, signal) => {
@@ -100,6 +117,10 @@ const serverExited = new Promise((resolve) =>
   }),
 );
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   process.stderr.write(`soak: ${message}\nsoak: the server log and database are kept in ${dir}\n`);
   if (!serverExit) server.kill('SIGKILL');
@@ -114,6 +135,7 @@ function rssKiB() {
     return undefined;
   }
 }
+/** @param {number | undefined} kib */
 const mib = (kib) => (kib === undefined ? 'n/a' : `${(kib / 1024).toFixed(1)} MiB`);
 
 for (let waited = 0; ; waited += 50) {
@@ -127,33 +149,39 @@ for (let waited = 0; ; waited += 50) {
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
-/** Keys made with the CLI while the server runs: they work at once. */
+/**
+ * Keys made with the CLI while the server runs: they work at once.
+ * @param {string} account
+ * @param {'read' | 'write'} role
+ */
 function createKey(account, role) {
   const lines = run(['keys', 'create', '--account', account, '--role', role, '--label', `soak ${role}`])
     .trim()
     .split('\n');
-  return lines.at(-1).trim();
+  return (lines.at(-1) ?? '').trim();
 }
+/** @type {Account[]} */
 const accounts = [
   {
     name: 'default',
     writeKeys: [apiKey, createKey('default', 'write')],
     readKey: createKey('default', 'read'),
+    model: new Map(),
+    busy: new Set(),
   },
   {
     name: 'soak-other',
     writeKeys: [createKey('soak-other', 'write')],
     readKey: createKey('soak-other', 'read'),
+    model: new Map(),
+    busy: new Set(),
   },
 ];
-for (const account of accounts) {
-  /** id → { type, name, params } as acknowledged. */
-  account.model = new Map();
-  /** ids with a write in flight: not picked again until it is answered. */
-  account.busy = new Set();
-}
 const rssStart = rssKiB();
-/** RSS every 10 s of the run: memory is judged after a warm-up, not from the cold start. */
+/**
+ * RSS every 10 s of the run: memory is judged after a warm-up, not from the cold start.
+ * @type {{ at: number; kib: number | undefined }[]}
+ */
 const rssSamples = [];
 const WARM_UP_SECONDS = Math.min(60, SECONDS / 4);
 /** Growth after the warm-up that counts as a leak: the larger of 24 MiB and 20 % of the warm RSS. */
@@ -162,7 +190,10 @@ const GROWTH_LIMIT = { kib: 24 * 1024, fraction: 0.2 };
 // ---------------------------------------------------------------------------------------------
 // The workload
 
-/** Offline-checkable types only are ever checked; the others are stored, never called. */
+/**
+ * Offline-checkable types only are ever checked; the others are stored, never called.
+ * @type {Record<string, (m: string) => Record<string, string>>}
+ */
 const types = {
   jira: (m) => ({ url: `https://jira.example.com/${m}`, email: `${m}@example.com`, password: `pw-${m}` }),
   zendesk: (m) => ({ url: `https://z.example.com/${m}`, email: `${m}@example.com`, apiKey: `key-${m}` }),
@@ -176,36 +207,60 @@ const typeNames = Object.keys(types);
 const checkable = new Set(['mattermost', 'dingtalk', 'dynamic', 'slack', 'google_chat_bot']);
 
 const stats = {
+  /** @type {Record<string, number>} */
+  byStatus: {},
+  /** @type {Record<string, number>} */
+  errors: {},
+  /** @type {number[]} */
+  latencies: [],
+  /** @type {string[]} */
+  readMismatches: [],
   sent: 0,
   ok: 0,
-  byStatus: {},
-  errors: {},
-  latencies: [],
   backlogSkips: 0,
-  readMismatches: [],
 };
 let serial = 0;
 let inFlight = 0;
 
+/**
+ * @template T
+ * @param {readonly T[]} items
+ * @returns {T}
+ */
 function pick(items) {
-  return items[Math.floor(Math.random() * items.length)];
+  return /** @type {T} */ (items[Math.floor(Math.random() * items.length)]);
 }
 
+/**
+ * An id of the account's connectors with no write in flight (and passing `filter`), if any.
+ * @param {Account} account
+ * @param {(connector: Content) => boolean} [filter]
+ */
 function idle(account, filter = () => true) {
+  /** @type {string[]} */
   const ids = [];
   for (const [id, connector] of account.model) if (!account.busy.has(id) && filter(connector)) ids.push(id);
   return ids.length === 0 ? undefined : pick(ids);
 }
 
+/** @param {Content} a @param {Content} b */
 function sameContent(a, b) {
   return a.type === b.type && a.name === b.name && JSON.stringify(a.params) === JSON.stringify(b.params);
 }
 
+/**
+ * One request; the parsed answer when its status is `expect` (null for an empty body), else
+ * undefined, counted as an error.
+ * @param {string} method
+ * @param {string} path
+ * @param {{ key: string; body?: unknown; headers?: Record<string, string>; expect: number }} how
+ * @returns {Promise<Json>}
+ */
 async function request(method, path, { key, body, headers = {}, expect }) {
   const started = performance.now();
   stats.sent++;
   inFlight++;
-  let status;
+  let status = 0;
   let text = '';
   try {
     const response = await fetch(`${base}${path}`, {
@@ -221,7 +276,10 @@ async function request(method, path, { key, body, headers = {}, expect }) {
     status = response.status;
     text = await response.text();
   } catch (error) {
-    const name = error?.cause?.code ?? error?.name ?? 'error';
+    const cause = error instanceof Error ? error.cause : undefined;
+    const code =
+      typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : undefined;
+    const name = code ?? (error instanceof Error ? error.name : 'error');
     stats.errors[name] = (stats.errors[name] ?? 0) + 1;
     return undefined;
   } finally {
@@ -239,12 +297,17 @@ async function request(method, path, { key, body, headers = {}, expect }) {
   return text === '' ? null : JSON.parse(text);
 }
 
+/** @param {string} type @param {string} marker */
+const paramsOf = (type, marker) => types[type]?.(marker) ?? {};
+
+/** @param {Account} account */
 async function create(account) {
   serial++;
   const type = pick(typeNames);
-  const content = { type, name: `soak ${serial}`, params: types[type](`c${serial}`) };
+  const content = { type, name: `soak ${serial}`, params: paramsOf(type, `c${serial}`) };
   const key = pick(account.writeKeys);
   const idempotencyKey = Math.random() < 0.1 ? `soak-${serial}` : undefined;
+  /** @type {Record<string, string>} */
   const headers = idempotencyKey ? { 'idempotency-key': idempotencyKey } : {};
   const created = await request('POST', '/api/connectors', { key, body: content, headers, expect: 200 });
   if (!created) return;
@@ -259,15 +322,16 @@ async function create(account) {
   }
 }
 
+/** @param {Account} account */
 async function update(account) {
   const id = idle(account);
-  if (!id) return create(account);
-  const current = account.model.get(id);
+  const current = id === undefined ? undefined : account.model.get(id);
+  if (!id || !current) return create(account);
   serial++;
   const content = {
     type: current.type,
     name: `soak ${serial} (renamed)`,
-    params: types[current.type](`u${serial}`),
+    params: paramsOf(current.type, `u${serial}`),
   };
   account.busy.add(id);
   const updated = await request('PUT', `/api/connectors/${id}`, {
@@ -279,6 +343,7 @@ async function update(account) {
   if (updated) account.model.set(id, content);
 }
 
+/** @param {Account} account */
 async function remove(account) {
   const id = idle(account);
   if (!id) return;
@@ -291,11 +356,12 @@ async function remove(account) {
   if (done !== undefined) account.model.delete(id);
 }
 
+/** @param {Account} account */
 async function read(account) {
   const id = idle(account);
-  if (!id) return;
+  const expected = id === undefined ? undefined : account.model.get(id);
+  if (!id || !expected) return;
   const byName = Math.random() < 0.3;
-  const expected = account.model.get(id);
   account.busy.add(id);
   const path = byName ? `/api/connectors/name/${encodeURIComponent(expected.name)}` : `/api/connectors/${id}`;
   const useRead = Math.random() < 0.3;
@@ -312,6 +378,7 @@ async function read(account) {
   if (!same || found.id !== id) stats.readMismatches.push(`read ${id}: ${JSON.stringify(found)}`);
 }
 
+/** @param {Account} account */
 async function list(account) {
   const size = 1 + Math.floor(Math.random() * 100);
   const start = Math.floor(Math.random() * Math.max(1, account.model.size));
@@ -324,6 +391,7 @@ async function list(account) {
     stats.readMismatches.push('a list page of the wrong size');
 }
 
+/** @param {Account} account */
 async function check(account) {
   const id = idle(account, (connector) => checkable.has(connector.type));
   if (id && Math.random() < 0.7) {
@@ -339,11 +407,12 @@ async function check(account) {
   const type = pick([...checkable]);
   await request('POST', '/api/connectors/check', {
     key: pick(account.writeKeys),
-    body: { type, name: 'draft', params: types[type]('draft') },
+    body: { type, name: 'draft', params: paramsOf(type, 'draft') },
     expect: 200,
   });
 }
 
+/** @param {Account} account */
 async function misc(account) {
   if (Math.random() < 0.5)
     await request('GET', '/api/connector-types', { key: account.readKey, expect: 200 });
@@ -351,7 +420,10 @@ async function misc(account) {
     await request('GET', '/api/audit-events?max-results=20', { key: pick(account.writeKeys), expect: 200 });
 }
 
-/** One request's worth of work: the mix shifts to keep each account between 20 and 300 connectors. */
+/**
+ * One request's worth of work: the mix shifts to keep each account between 20 and 300 connectors.
+ * @param {Account} account
+ */
 function operation(account) {
   const size = account.model.size;
   const r = Math.random();
@@ -372,10 +444,11 @@ log(
     .join(', ')}, ${accounts.reduce((n, a) => n + a.writeKeys.length + 1, 0)} keys`,
 );
 const started = performance.now();
+/** @type {Set<Promise<unknown>>} */
 const pending = new Set();
 let issued = 0;
 let nextReport = 10;
-await new Promise((resolve) => {
+await new Promise((/** @type {(value?: undefined) => void} */ resolve) => {
   const timer = setInterval(() => {
     const elapsed = (performance.now() - started) / 1000;
     if (serverExit) {
@@ -391,7 +464,8 @@ await new Promise((resolve) => {
         continue;
       }
       const work = operation(pick(accounts)).catch((error) => {
-        stats.errors[`client: ${error.message}`] = (stats.errors[`client: ${error.message}`] ?? 0) + 1;
+        const label = `client: ${error instanceof Error ? error.message : String(error)}`;
+        stats.errors[label] = (stats.errors[label] ?? 0) + 1;
       });
       pending.add(work);
       work.finally(() => pending.delete(work));
@@ -418,27 +492,30 @@ rssSamples.push({ at: elapsed, kib: rssEnd });
 const afterWarmUp = rssSamples.filter((sample) => sample.at >= WARM_UP_SECONDS);
 const judged = afterWarmUp.length > 0 ? afterWarmUp : rssSamples;
 const third = Math.max(1, Math.floor(judged.length / 3));
-const peakOf = (samples) => samples.reduce((top, sample) => (sample.kib > top.kib ? sample : top));
-const warm = peakOf(judged.slice(0, third));
-const endKiB = peakOf(judged.slice(-third)).kib;
-const growthKiB = endKiB - warm.kib;
-const growthLimitKiB = Math.max(GROWTH_LIMIT.kib, warm.kib * GROWTH_LIMIT.fraction);
+/** The highest RSS of some samples, in KiB (a sample that could not be read counts as 0). @param {{ kib: number | undefined }[]} samples */
+const peakOf = (samples) => Math.max(0, ...samples.map((sample) => sample.kib ?? 0));
+const warmKiB = peakOf(judged.slice(0, third));
+const endKiB = peakOf(judged.slice(-third));
+const growthKiB = endKiB - warmKiB;
+const growthLimitKiB = Math.max(GROWTH_LIMIT.kib, warmKiB * GROWTH_LIMIT.fraction);
 const memoryFlat = growthKiB <= growthLimitKiB;
 if (serverExit) fail(`the server died during the soak (${JSON.stringify(serverExit)})`);
 
 // ---------------------------------------------------------------------------------------------
 // The final state, through the API
 
+/** @type {string[]} */
 const mismatches = [];
 let stored = 0;
 for (const account of accounts) {
+  /** @type {(Content & { id: string })[]} */
   const listed = [];
   for (let offset = 0; ; offset += 100) {
     const response = await fetch(`${base}/api/connectors?start-index=${offset}&max-results=100`, {
       headers: { authorization: `Bearer ${account.writeKeys[0]}` },
     });
     if (response.status !== 200) fail(`the final list answered ${response.status}`);
-    const page = await response.json();
+    const page = /** @type {(Content & { id: string })[]} */ (await response.json());
     listed.push(...page);
     if (page.length < 100) break;
   }
@@ -463,13 +540,15 @@ mismatches.push(...stats.readMismatches);
 server.kill('SIGTERM');
 const exit = await Promise.race([
   serverExited,
-  new Promise((resolve) => setTimeout(() => resolve(undefined), 15_000)),
+  /** @type {Promise<undefined>} */ (new Promise((resolve) => setTimeout(() => resolve(undefined), 15_000))),
 ]);
 
 const sorted = stats.latencies.sort((a, b) => a - b);
+/** @param {number} q */
 const quantile = (q) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
 const errorCount = Object.values(stats.errors).reduce((a, b) => a + b, 0);
+/** @param {Record<string, number>} record */
 const entries = (record) =>
   Object.entries(record)
     .map(([key, n]) => `${key}: ${n}`)
@@ -486,7 +565,7 @@ log(
   `latency:    p50 ${quantile(0.5).toFixed(1)} ms, p99 ${quantile(0.99).toFixed(1)} ms, max ${quantile(1).toFixed(1)} ms`,
 );
 log(
-  `server RSS: start ${mib(rssStart)} (cold); after the warm-up (${Math.round(WARM_UP_SECONDS)} s) the first third peaks at ${mib(warm.kib)}, the last third at ${mib(endKiB)}: ${growthKiB >= 0 ? '+' : ''}${mib(growthKiB)} (limit +${mib(growthLimitKiB)}) ${memoryFlat ? 'flat' : 'GROWING'}`,
+  `server RSS: start ${mib(rssStart)} (cold); after the warm-up (${Math.round(WARM_UP_SECONDS)} s) the first third peaks at ${mib(warmKiB)}, the last third at ${mib(endKiB)}: ${growthKiB >= 0 ? '+' : ''}${mib(growthKiB)} (limit +${mib(growthLimitKiB)}) ${memoryFlat ? 'flat' : 'GROWING'}`,
 );
 log(`RSS samples: ${rssSamples.map((sample) => `${Math.round(sample.at)} s ${mib(sample.kib)}`).join(', ')}`);
 log(`final:      ${stored} connectors in ${accounts.length} accounts, ${mismatches.length} mismatches`);

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { RevealSecrets } from './config.js';
+import { type Config, defaultConfig } from './config.js';
+import type { ConnectorTypeId } from './connectors/registry.js';
 import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
@@ -14,10 +15,11 @@ import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
 import { healthRoutes } from './http/routes/health.js';
+import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
-import { buildOpenApiDocument } from './openapi/document.js';
+import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
-import { type Hashing, openHashing } from './secrets/hash-key.js';
+import type { Hashing } from './secrets/hash-key.js';
 import type { KeyringSource } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { createAuditStore } from './store/audit-store.js';
@@ -25,6 +27,7 @@ import { createConnectorStore } from './store/connector-store.js';
 import type { DatabaseHandle } from './store/database.js';
 import { createIdempotencyStore } from './store/idempotency-store.js';
 import { createKeyStore } from './store/key-store.js';
+import { openHashing } from './store/sealed/hash-key.js';
 
 /** Largest accepted request body; a connector is a few hundred bytes. */
 export const BODY_LIMIT = 64 * 1024;
@@ -34,29 +37,26 @@ export interface CheckSettings {
   /** Hosts and CIDRs that checks may call although they are private (PLUGBOARD_ALLOWED_TARGETS). */
   readonly allowedTargets: readonly string[];
   readonly timeoutMs: number;
-  /** GitHub's API; a test points it at a fake. */
-  readonly githubApiUrl: string;
+  /** Fixed endpoints pointed elsewhere, by type id (a type's `endpoint`, e.g. GitHub's API); tests point them at fakes. */
+  readonly endpoints?: Partial<Record<ConnectorTypeId, string>>;
 }
 
-export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
-  allowedTargets: [],
-  timeoutMs: 5_000,
-  githubApiUrl: 'https://api.github.com',
-};
+export const DEFAULT_CHECK_SETTINGS: CheckSettings = { allowedTargets: [], timeoutMs: 5_000 };
 
 export interface AppOptions {
   readonly database: DatabaseHandle;
   readonly logger: FastifyBaseLogger;
   /** The master keys that seal secret params. */
   readonly keyring: KeyringSource;
+  /** The settings (src/config.ts), as the environment gave them; those not given: their defaults. */
+  readonly settings?: Partial<Config>;
   /** What key hashes and fingerprints are keyed with; unset: opened (made on first use) from the database. */
   readonly hashing?: Hashing;
-  readonly createStatus?: 200 | 201;
-  readonly revealSecrets?: RevealSecrets;
+  /** How checks call out; unset: DEFAULT_CHECK_SETTINGS with the settings' allowed targets. */
   readonly checks?: CheckSettings;
   /** Close the database when the app closes (the server owns it; tests may share one). */
   readonly closeDatabase?: boolean;
-  /** Request budgets (PLUGBOARD_RATE_LIMIT, REDIS_URL); unset: no limit. */
+  /** Request budgets and where their counters live; unset: from the settings (PLUGBOARD_RATE_LIMIT, REDIS_URL). */
   readonly rateLimit?: RateLimitSettings;
   /** When to answer 503 instead of queueing; unset: DEFAULT_OVERLOAD. */
   readonly overload?: OverloadSettings;
@@ -66,7 +66,9 @@ export interface AppOptions {
 
 /** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { database, createStatus = 200, revealSecrets = 'write-keys' } = options;
+  const { database } = options;
+  const settings: Config = { ...defaultConfig(), ...options.settings };
+  const { createStatus, revealSecrets } = settings;
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -99,30 +101,34 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installJsonBody(app);
   await installOverloadGuard(app, options.overload);
   // Before authentication and the routes: it counts some requests before authentication, the rest after.
-  await installRateLimit(app, options.rateLimit);
+  await installRateLimit(app, options.rateLimit ?? rateLimitOf(settings));
   const hashing = options.hashing ?? (await openHashing(database.db, options.keyring));
   installAuth(app, { keys: createKeyStore(database.db, hashing) });
   const addMethodNotAllowed = collectRoutesForMethodNotAllowed(app);
+  const routes = collectRoutes(app);
 
-  const openApiDocument = JSON.stringify(buildOpenApiDocument({ createStatus }));
-  app.get('/api/openapi.json', { config: { public: true } }, async (_request, reply) =>
-    reply.type('application/json; charset=utf-8').send(openApiDocument),
-  );
-  healthRoutes(app, database);
+  // In the order the OpenAPI document lists them.
   const secretBox = createSecretBox(options.keyring);
   const connectors = createConnectorStore(database.db, secretBox);
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
-  const checks = options.checks ?? DEFAULT_CHECK_SETTINGS;
+  const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
   checkRoutes(app, connectors, {
     http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
-    endpoints: { github: checks.githubApiUrl },
+    endpoints: checks.endpoints ?? {},
   });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
+  openApiRoutes(app, routes);
+  healthRoutes(app, database);
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());
   await app.ready();
   return app;
+}
+
+function rateLimitOf({ rateLimit, redisUrl }: Config): RateLimitSettings | undefined {
+  if (!rateLimit) return undefined;
+  return { setting: rateLimit, ...(redisUrl ? { redisUrl } : {}) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, settings } from './config.js';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
@@ -50,6 +50,32 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
   });
+
+  it('reports every bad setting at once', () => {
+    expect(() =>
+      loadConfig({ PORT: 'x', DATABASE_URL: 'postgres://u:pw@h', PLUGBOARD_RATE_LIMIT: 'fast' }),
+    ).toThrow(
+      /^invalid environment: PORT must be integer; DATABASE_URL names no PostgreSQL database.*; PLUGBOARD_RATE_LIMIT must be/,
+    );
+  });
+
+  it.each(Object.values(settings).map((setting) => [setting.variable]))(
+    'names %s first in the message about a value it refuses',
+    (variable) => {
+      let refused = 0;
+      for (const value of ['x', '-1', '99999999', 'postgres://', '10.0.0.0/99', 'a b', '\u0007'.repeat(20)]) {
+        try {
+          loadConfig({ [variable]: value });
+        } catch (error) {
+          refused++;
+          expect(error).toBeInstanceOf(ConfigError);
+          expect((error as Error).message.startsWith(`invalid environment: ${variable}`)).toBe(true);
+        }
+      }
+      const free = ['HOST', 'PLUGBOARD_MASTER_KEY', 'PLUGBOARD_PREVIOUS_MASTER_KEYS'];
+      if (!free.includes(variable)) expect(refused).toBeGreaterThan(0);
+    },
+  );
 
   it('refuses a short PLUGBOARD_API_KEY without repeating it', () => {
     try {

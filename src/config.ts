@@ -1,73 +1,149 @@
-import { type Static, Type } from '@sinclair/typebox';
-import { Ajv } from 'ajv';
+import { Type } from '@sinclair/typebox';
 import { MIN_KEY_LENGTH } from './auth/api-keys.js';
-import { parseRateLimit, type RateLimitSetting } from './http/rate-limit-setting.js';
-import { parseAllowedTargets } from './outbound/addresses.js';
+import { parseRateLimit } from './http/rate-limit-setting.js';
+import { parseAllowedTargets } from './outbound/allowed-targets.js';
+import { choices, oneOf, optional, setting, settingsReader, type ValuesOf } from './setting.js';
 import { DEFAULT_POOL_SIZE } from './store/database.js';
-import { type DatabaseLocation, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './store/location.js';
+import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from './store/location.js';
 
-function Enum<const T extends string | number>(values: readonly T[], fallback: T) {
-  return Type.Unsafe<T>({
-    type: typeof fallback === 'number' ? 'integer' : 'string',
-    enum: values,
-    default: fallback,
-  });
+export { ConfigError } from './setting.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const SQLITE_SYNCHRONOUS = ['FULL', 'NORMAL'] as const;
+
+/**
+ * Every setting Plugboard reads, in the README's order. A new one is one entry here: the Config
+ * type, the checks at start and the README table follow from it.
+ */
+export const settings = {
+  port: setting({
+    variable: 'PORT',
+    schema: Type.Integer({ minimum: 0, maximum: 65535 }),
+    default: 8080,
+    description: 'TCP port (`0` picks a free one; the log line `Server listening at …` names it)',
+  }),
+  host: setting({
+    variable: 'HOST',
+    schema: Type.String({ minLength: 1 }),
+    default: '127.0.0.1',
+    description: 'address to listen on; `0.0.0.0` in a container',
+  }),
+  database: setting({
+    variable: 'DATABASE_URL',
+    schema: Type.String(),
+    default: DEFAULT_DATABASE_URL,
+    parse: parseDatabaseUrl,
+    description:
+      '`sqlite:PATH` for a SQLite file (created with its folder on first start), `sqlite::memory:` for a ' +
+      'throw-away database, or `postgres://USER:PASSWORD@HOST:5432/DATABASE` (also `postgresql://`) for ' +
+      'PostgreSQL, which then needs `PLUGBOARD_MASTER_KEY` (see [PostgreSQL](#postgresql-and-several-instances))',
+  }),
+  databasePoolSize: setting({
+    variable: 'DATABASE_POOL_SIZE',
+    schema: Type.Integer({ minimum: 1, maximum: 1000 }),
+    default: DEFAULT_POOL_SIZE,
+    description: 'PostgreSQL: the most connections this process opens (1 to 1000)',
+  }),
+  logLevel: setting({
+    variable: 'LOG_LEVEL',
+    schema: oneOf(LOG_LEVELS),
+    default: 'info',
+    description: choices(LOG_LEVELS),
+  }),
+  apiKey: optional({
+    variable: 'PLUGBOARD_API_KEY',
+    schema: Type.String({ minLength: MIN_KEY_LENGTH, pattern: '^[\\x21-\\x7E]*$' }),
+    problem: (error, value) =>
+      error.keyword === 'pattern'
+        ? apiKeyCharacters(value)
+        : `PLUGBOARD_API_KEY must be at least ${MIN_KEY_LENGTH} characters`,
+    description:
+      `when set (${MIN_KEY_LENGTH}+ visible ASCII characters: letters, digits, punctuation; no spaces or non-ASCII, which no ` +
+      '`Authorization` header could carry), a write key with exactly this value exists in account `default`',
+  }),
+  createStatus: setting({
+    variable: 'PLUGBOARD_CREATE_STATUS',
+    schema: oneOf([200, 201]),
+    default: 200,
+    description:
+      "status of a successful `POST /api/connectors`: `200` (the spec) or `201` (ilert's Go client and " +
+      'Terraform provider; see below)',
+  }),
+  sqliteSynchronous: setting({
+    variable: 'PLUGBOARD_SQLITE_SYNCHRONOUS',
+    schema: oneOf(SQLITE_SYNCHRONOUS),
+    default: 'FULL',
+    description: `SQLite's \`synchronous\` setting: ${choices(SQLITE_SYNCHRONOUS)} (see [Storage](#storage-and-durability))`,
+  }),
+  masterKey: optional({
+    variable: 'PLUGBOARD_MASTER_KEY',
+    schema: Type.String(),
+    description:
+      'the master key that seals secret params: 32 random bytes in base64. Unset: a key file beside the ' +
+      'database (see [Secrets](#secrets))',
+  }),
+  previousMasterKeys: optional({
+    variable: 'PLUGBOARD_PREVIOUS_MASTER_KEYS',
+    schema: Type.String(),
+    description: 'older master keys, comma-separated, still accepted for reading (during a rotation)',
+  }),
+  revealSecrets: setting({
+    variable: 'PLUGBOARD_REVEAL_SECRETS',
+    schema: oneOf(['write-keys', 'never']),
+    default: 'write-keys',
+    description:
+      'who reads secret params back: `write-keys`, or `never` (secrets are write-only for everyone)',
+  }),
+  allowedTargets: optional({
+    variable: 'PLUGBOARD_ALLOWED_TARGETS',
+    schema: Type.String(),
+    parse: (value): readonly string[] => {
+      const entries = (value ?? '')
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '');
+      parseAllowedTargets(entries);
+      return entries;
+    },
+    description:
+      'hosts, addresses and CIDRs, each optionally with a port, comma-separated, that credential checks may ' +
+      'call although they are private, e.g. `jira.corp.local:8443,10.20.0.0/16,[fd00::1]:443` (see [Checks](#credential-checks))',
+  }),
+  rateLimit: optional({
+    variable: 'PLUGBOARD_RATE_LIMIT',
+    schema: Type.String(),
+    parse: parseRateLimit,
+    unset: 'unset (no limit)',
+    description:
+      "requests per API key: `<n>/s`, `<n>/min` or `<n>/h` (e.g. `300/min`), or `ilert` for ilert's " +
+      'published limits, 120 a minute per key and 700 a minute per IP address (see [Bounded load](#bounded-load))',
+  }),
+  redisUrl: optional({
+    variable: 'REDIS_URL',
+    schema: Type.String({ pattern: '^rediss?://' }),
+    problem: () => 'REDIS_URL must be a redis:// or rediss:// URL',
+    description:
+      "`redis://…` or `rediss://…`: keep the rate-limit counters in Redis, shared by every server that uses it; unset: in each server's memory. " +
+      'Read only with `PLUGBOARD_RATE_LIMIT` (set without it, a warning at start says it is unused); Redis must answer at start',
+  }),
+};
+
+/** The settings as the code uses them, each parsed. */
+export type Config = ValuesOf<typeof settings>;
+
+export type RevealSecrets = Config['revealSecrets'];
+
+const readSettings = settingsReader(settings);
+
+/** Reads and checks the environment. Throws ConfigError naming each bad variable; values are never repeated. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  return readSettings(source);
 }
 
-/** The environment Plugboard reads, validated once at start; the README's settings table mirrors it. */
-export const EnvSchema = Type.Object({
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
-  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
-  DATABASE_URL: Type.String({ default: DEFAULT_DATABASE_URL }),
-  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_POOL_SIZE }),
-  LOG_LEVEL: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
-  PLUGBOARD_API_KEY: Type.Optional(Type.String({ minLength: MIN_KEY_LENGTH, pattern: '^[\\x21-\\x7E]*$' })),
-  PLUGBOARD_CREATE_STATUS: Enum([200, 201], 200),
-  PLUGBOARD_SQLITE_SYNCHRONOUS: Enum(['FULL', 'NORMAL'], 'FULL'),
-  PLUGBOARD_MASTER_KEY: Type.Optional(Type.String()),
-  PLUGBOARD_PREVIOUS_MASTER_KEYS: Type.Optional(Type.String()),
-  PLUGBOARD_REVEAL_SECRETS: Enum(['write-keys', 'never'], 'write-keys'),
-  PLUGBOARD_ALLOWED_TARGETS: Type.Optional(Type.String()),
-  PLUGBOARD_RATE_LIMIT: Type.Optional(Type.String()),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-});
-type Env = Static<typeof EnvSchema>;
-
-export interface Config {
-  readonly port: number;
-  readonly host: string;
-  readonly database: DatabaseLocation;
-  readonly logLevel: Env['LOG_LEVEL'];
-  readonly apiKey: string | undefined;
-  readonly createStatus: 200 | 201;
-  readonly sqliteSynchronous: 'FULL' | 'NORMAL';
-  /** PostgreSQL: connections per process. */
-  readonly databasePoolSize: number;
-  /** Base64 master key; unset: a key file beside the SQLite database. */
-  readonly masterKey: string | undefined;
-  readonly previousMasterKeys: string | undefined;
-  /** Who reads secret params back: write keys (the default), or nobody. */
-  readonly revealSecrets: RevealSecrets;
-  /** Private hosts and CIDRs that credential checks may call (PLUGBOARD_ALLOWED_TARGETS, comma-separated). */
-  readonly allowedTargets: readonly string[];
-  /** Per-key (and per-IP) request budgets (PLUGBOARD_RATE_LIMIT); unset: no limit. */
-  readonly rateLimit: RateLimitSetting | undefined;
-  /** Where rate-limit counters live when several servers share them; unset: in memory. */
-  readonly redisUrl: string | undefined;
+/** The settings of an empty environment: every default. */
+export function defaultConfig(): Config {
+  return readSettings({});
 }
-
-export type RevealSecrets = 'write-keys' | 'never';
-
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-const validateEnv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true }).compile<Env>(
-  EnvSchema,
-);
 
 const namedCharacters: Record<string, string> = {
   ' ': 'a space',
@@ -92,66 +168,4 @@ function apiKeyCharacters(value: unknown): string {
     'visible ASCII only (letters, digits, punctuation), as clients send it in Authorization: Bearer <key>. ' +
     'Remove the character (often a stray line break or quote from an env file) or use a key from plugboard keys create'
   );
-}
-
-/** Reads and checks the environment. Throws ConfigError naming each bad variable; values are never repeated. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  const env: Record<string, unknown> = {};
-  for (const key of Object.keys(EnvSchema.properties)) {
-    const value = source[key];
-    if (value !== undefined && value !== '') env[key] = value;
-  }
-  if (!validateEnv(env)) {
-    const problems = (validateEnv.errors ?? []).map((error) => {
-      const name = error.instancePath.slice(1);
-      if (name === 'PLUGBOARD_API_KEY' && error.keyword === 'pattern') return apiKeyCharacters(env[name]);
-      if (name === 'PLUGBOARD_API_KEY')
-        return `PLUGBOARD_API_KEY must be at least ${MIN_KEY_LENGTH} characters`;
-      if (name === 'REDIS_URL') return 'REDIS_URL must be a redis:// or rediss:// URL';
-      if (error.keyword === 'enum') {
-        return `${name} must be one of ${(error.params.allowedValues as unknown[]).join(', ')}`;
-      }
-      return `${name} ${error.message ?? 'is invalid'}`;
-    });
-    throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
-  }
-  let database: DatabaseLocation;
-  try {
-    database = parseDatabaseUrl(env.DATABASE_URL);
-  } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
-  }
-  let rateLimit: RateLimitSetting | undefined;
-  try {
-    rateLimit = parseRateLimit(env.PLUGBOARD_RATE_LIMIT);
-  } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
-  }
-  const allowedTargets = (env.PLUGBOARD_ALLOWED_TARGETS ?? '')
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
-  try {
-    parseAllowedTargets(allowedTargets);
-  } catch (error) {
-    throw new ConfigError(
-      `PLUGBOARD_ALLOWED_TARGETS: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-  return {
-    port: env.PORT,
-    host: env.HOST,
-    database,
-    logLevel: env.LOG_LEVEL,
-    apiKey: env.PLUGBOARD_API_KEY,
-    createStatus: env.PLUGBOARD_CREATE_STATUS,
-    sqliteSynchronous: env.PLUGBOARD_SQLITE_SYNCHRONOUS,
-    databasePoolSize: env.DATABASE_POOL_SIZE,
-    masterKey: env.PLUGBOARD_MASTER_KEY,
-    previousMasterKeys: env.PLUGBOARD_PREVIOUS_MASTER_KEYS,
-    revealSecrets: env.PLUGBOARD_REVEAL_SECRETS,
-    allowedTargets,
-    rateLimit,
-    redisUrl: env.REDIS_URL,
-  };
 }

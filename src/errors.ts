@@ -5,16 +5,44 @@ export interface ErrorDetail {
 }
 
 /**
- * A domain error: an HTTP status, a stable UPPER_SNAKE code and a message written for the
- * person who sent the request. Turned into a response in exactly one place (the error handler).
- * Messages never quote a param value.
+ * Every error code the API answers with: stable, UPPER_SNAKE, the one list. The HTTP error handler
+ * gives each its status (src/http/error-handler.ts), and a test holds README's error table to it.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'MALFORMED_JSON'
+  | 'BAD_REQUEST'
+  | 'TYPE_IMMUTABLE'
+  | 'INVALID_QUERY'
+  | 'INVALID_IDEMPOTENCY_KEY'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'NAME_TAKEN'
+  | 'IDEMPOTENCY_KEY_IN_USE'
+  | 'PRECONDITION_FAILED'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'URI_TOO_LONG'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'REQUEST_TIMEOUT'
+  | 'HEADERS_TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'SERVICE_UNAVAILABLE'
+  | 'INTERNAL_ERROR';
+
+/**
+ * A domain error: a code and a message written for the person who sent the request, and no HTTP
+ * status: the store, validation and the HTTP plumbing raise these alike, and the error handler
+ * alone turns the code into a status and a response. Messages never quote a param value.
  */
 export class AppError extends Error {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: readonly ErrorDetail[],
+    /** Fields the answer carries with it (Retry-After, WWW-Authenticate, ETag). */
     readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message);
@@ -24,26 +52,25 @@ export class AppError extends Error {
 
 export const errors = {
   validation(message: string, details: readonly ErrorDetail[]): AppError {
-    return new AppError(400, 'VALIDATION_FAILED', message, details);
+    return new AppError('VALIDATION_FAILED', message, details);
   },
   invalidQuery(details: readonly ErrorDetail[]): AppError {
-    return new AppError(400, 'INVALID_QUERY', details.map((d) => d.message).join('; '), details);
+    return new AppError('INVALID_QUERY', details.map((d) => d.message).join('; '), details);
   },
   unauthorized(message: string, tokenError: boolean): AppError {
     const challenge = tokenError
       ? 'Bearer realm="plugboard", error="invalid_token"'
       : 'Bearer realm="plugboard"';
-    return new AppError(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': challenge });
+    return new AppError('UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': challenge });
   },
   forbidden(message: string): AppError {
-    return new AppError(403, 'FORBIDDEN', message);
+    return new AppError('FORBIDDEN', message);
   },
   connectorNotFound(by: 'id' | 'name', value: string): AppError {
-    return new AppError(404, 'NOT_FOUND', `no connector with ${by} ${quote(value)}`);
+    return new AppError('NOT_FOUND', `no connector with ${by} ${quote(value)}`);
   },
   nameTaken(name: string): AppError {
     return new AppError(
-      409,
       'NAME_TAKEN',
       `a connector named ${quote(name)} already exists in this account; choose another name or update that connector`,
       [{ field: '/name', message: 'must be unique within the account' }],
@@ -51,14 +78,20 @@ export const errors = {
   },
   typeImmutable(storedType: string): AppError {
     return new AppError(
-      400,
       'TYPE_IMMUTABLE',
       `the type of a connector cannot be changed (this one is '${storedType}'); create a new connector for another type`,
       [{ field: '/type', message: `must be '${storedType}'` }],
     );
   },
-  unavailable(message: string): AppError {
-    return new AppError(503, 'SERVICE_UNAVAILABLE', message, undefined, { 'Retry-After': '1' });
+  /** The server or its database cannot serve now; the client should retry after `retryAfterSeconds`. */
+  unavailable(message: string, retryAfterSeconds = 1): AppError {
+    return new AppError('SERVICE_UNAVAILABLE', message, undefined, {
+      'Retry-After': String(retryAfterSeconds),
+    });
+  },
+  /** A bug: the answer says only that (the handler never sends this message), the log says the rest. */
+  internal(message: string): AppError {
+    return new AppError('INTERNAL_ERROR', message);
   },
 } as const;
 

@@ -1,16 +1,18 @@
 import closeWithGrace from 'close-with-grace';
-import { buildApp, DEFAULT_CHECK_SETTINGS } from './app.js';
+import { buildApp } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger } from './logger.js';
-import { type Hashing, openHashing } from './secrets/hash-key.js';
+import type { Hashing } from './secrets/hash-key.js';
+import type { ResolvedKeyring } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
-import { openKeyring, type ResolvedKeyring } from './secrets/setup.js';
-import { upgradeStoredHashes } from './secrets/upgrade-hashes.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
 import { describeLocation } from './store/location.js';
+import { openHashing } from './store/sealed/hash-key.js';
+import { openKeyring } from './store/sealed/keyring-check.js';
+import { upgradeStoredHashes } from './store/upgrade-hashes.js';
 
 /**
  * `plugboard serve`: migrate, check that the master key opens the stored secrets, make sure an
@@ -50,15 +52,8 @@ export async function serve(config: Config): Promise<void> {
     database,
     logger,
     keyring: keyring.source,
+    settings: config,
     hashing,
-    createStatus: config.createStatus,
-    revealSecrets: config.revealSecrets,
-    checks: { ...DEFAULT_CHECK_SETTINGS, allowedTargets: config.allowedTargets },
-    ...(config.rateLimit
-      ? {
-          rateLimit: { setting: config.rateLimit, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) },
-        }
-      : {}),
     closeDatabase: true,
   });
   try {

@@ -3,12 +3,18 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { type AppOptions, buildApp, type CheckSettings } from '../src/app.js';
 import type { RevealSecrets } from '../src/config.js';
 import type { ConnectorType } from '../src/connectors/define.js';
-import { findConnectorType } from '../src/connectors/registry.js';
+import {
+  type ConnectorTypeId,
+  connectorTypes,
+  findConnectorType,
+  type RegisteredType,
+} from '../src/connectors/registry.js';
 import { createLogger } from '../src/logger.js';
-import { type Hashing, openHashing } from '../src/secrets/hash-key.js';
+import type { Hashing } from '../src/secrets/hash-key.js';
 import { ephemeralKeyring, type KeyringSource } from '../src/secrets/keyring.js';
 import type { DatabaseHandle } from '../src/store/database.js';
 import { createKeyStore } from '../src/store/key-store.js';
+import { openHashing } from '../src/store/sealed/hash-key.js';
 import { openTestDatabase } from './backend.js';
 
 export interface TestKeys {
@@ -30,7 +36,7 @@ export interface TestContext {
   /** The master keys the app seals with (a second app on the same database uses them too, unless told otherwise). */
   readonly keyring: KeyringSource;
   readonly keys: TestKeys;
-  /** Every log line the app wrote, raw JSON text. */
+  /** Every log line the app wrote (at `logLevel` and above), raw JSON text. */
   readonly logs: string[];
   /** app.inject with `Authorization: Bearer <key>` (write key by default) and a JSON body. */
   call(method: InjectOptions['method'], url: string, options?: CallOptions): Promise<LightMyRequestResponse>;
@@ -58,6 +64,8 @@ export async function buildTestApp(
     sameDatabaseAs?: TestContext;
     /** Bounded-load settings passed to buildApp as they are. */
     limits?: Pick<AppOptions, 'rateLimit' | 'overload' | 'timeouts'>;
+    /** The lowest level logged into `logs` (default trace: every line). */
+    logLevel?: string;
   } = {},
 ): Promise<TestContext> {
   const testDatabase = await openTestDatabase({
@@ -84,10 +92,12 @@ export async function buildTestApp(
   });
   const app = await buildApp({
     database,
-    logger: createLogger('trace', sink),
+    logger: createLogger(options.logLevel ?? 'trace', sink),
     keyring,
-    createStatus: options.createStatus ?? 200,
-    revealSecrets: options.revealSecrets ?? 'write-keys',
+    settings: {
+      createStatus: options.createStatus ?? 200,
+      revealSecrets: options.revealSecrets ?? 'write-keys',
+    },
     ...(options.checks ? { checks: options.checks } : {}),
     ...options.limits,
     closeDatabase: true,
@@ -117,8 +127,59 @@ export async function buildTestApp(
   };
 }
 
+/**
+ * Check settings' `endpoints` that point every type with a fixed endpoint (GitHub's API) at
+ * `where(type)`, e.g. a fake of that system.
+ */
+export function endpointsAt(
+  where: (type: RegisteredType) => string,
+): Partial<Record<ConnectorTypeId, string>> {
+  const endpoints: Partial<Record<ConnectorTypeId, string>> = {};
+  for (const type of connectorTypes) if (type.endpoint !== undefined) endpoints[type.id] = where(type);
+  return endpoints;
+}
+
+/**
+ * Apps for checks against fakes, so that the check of any type calls the base URL a test gives it:
+ * a type whose params hold its URL calls it on one shared app; a type with a fixed endpoint (GitHub's
+ * API) calls it on an app whose endpoint points there, made on first use.
+ */
+export class CheckApps {
+  private readonly apps = new Map<string, Promise<TestContext>>();
+
+  constructor(private readonly settings: Omit<CheckSettings, 'endpoints'>) {}
+
+  /** The app whose fixed endpoints point nowhere else: for every type whose params say where. */
+  shared(): Promise<TestContext> {
+    return this.app('', {});
+  }
+
+  /** The app on which the check of `type` calls `base`. */
+  for(type: RegisteredType, base: string): Promise<TestContext> {
+    return type.endpoint === undefined
+      ? this.shared()
+      : this.app(
+          base,
+          endpointsAt(() => base),
+        );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.apps.values()].map(async (app) => (await app).close()));
+  }
+
+  private app(key: string, endpoints: NonNullable<CheckSettings['endpoints']>): Promise<TestContext> {
+    let app = this.apps.get(key);
+    if (!app) {
+      app = buildTestApp({ checks: { ...this.settings, endpoints } });
+      this.apps.set(key, app);
+    }
+    return app;
+  }
+}
+
 /** A registered connector type, by id; throws for an unknown id so tests fail loudly. */
-export function typeOf(id: string): ConnectorType {
+export function typeOf(id: string): RegisteredType {
   const type = findConnectorType(id);
   if (!type) throw new Error(`connector type ${id} is not registered`);
   return type;

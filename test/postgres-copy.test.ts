@@ -1,5 +1,5 @@
 /**
- * `plugboard copy` (src/store/copy.ts, src/cli/copy.ts): a SQLite file into a PostgreSQL schema and
+ * `plugboard copy` (src/store/copy/, src/cli/copy.ts): a SQLite file into a PostgreSQL schema and
  * back, exact to the column; served identically afterwards; resumable; refusing a target with other
  * data, the same database twice and a source from a newer Plugboard; and the real command once,
  * end to end, with a server started on the copy.
@@ -15,13 +15,20 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { createLogger } from '../src/logger.js';
-import { createHashing, openHashing } from '../src/secrets/hash-key.js';
-import { ephemeralKeyring, type KeyringSource, keyringFromFile } from '../src/secrets/keyring.js';
-import { keyFilePath } from '../src/secrets/setup.js';
-import { COPIED_TABLES, type CopyProgress, CopyRefusedError, copyDatabase } from '../src/store/copy.js';
+import { createHashing } from '../src/secrets/hash-key.js';
+import {
+  ephemeralKeyring,
+  type KeyringSource,
+  keyFilePath,
+  keyringFromFile,
+} from '../src/secrets/keyring.js';
+import { CopyRefusedError } from '../src/store/copy/plan.js';
+import { copyDatabase } from '../src/store/copy/run.js';
+import { COPIED_TABLES, type CopyProgress } from '../src/store/copy/types.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../src/store/database.js';
 import { createKeyStore } from '../src/store/key-store.js';
 import type { DatabaseLocation } from '../src/store/location.js';
+import { openHashing } from '../src/store/sealed/hash-key.js';
 import { dropPostgresSchema, newPostgresLocation, postgresTestUrl } from './backend.js';
 import { typeOf, validBody } from './helpers.js';
 import { Sandbox } from './process-helpers.js';

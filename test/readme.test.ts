@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { checksTable, paramsTable } from '../src/connectors/readme.js';
 import {
   generatedSections,
   type Renderers,
@@ -7,12 +8,17 @@ import {
   renderSections,
   writeReadme,
 } from './readme-sections.js';
+import { settingsTable } from './readme-settings.js';
 
 /**
  * Every generated part of README.md and the function that makes it. A new generated part is a
  * marker pair in the README and a line here.
  */
-const renderers: Renderers = {};
+const renderers: Renderers = {
+  'connector-types': paramsTable,
+  'credential-checks': checksTable,
+  settings: settingsTable,
+};
 
 describe('README.md', () => {
   const text = readReadme();

@@ -122,7 +122,10 @@ describe('the key file beside the database', () => {
     const createdLine = first.logLines().find((line) => line.keyFile === keyFile);
     expect(createdLine?.msg).toMatch(/master key file/);
     expect(createdLine?.msg).toMatch(/0600/);
-    const ready = first.logLines().find((line) => line.msg === 'Plugboard is ready');
+    // Logged just after "Server listening at", which is all startServer waits for.
+    const ready = await waitFor('the ready line', () =>
+      first.logLines().find((line) => line.msg === 'Plugboard is ready'),
+    );
     expect(ready?.secrets).toBe(`key file ${keyFile}`);
 
     const payload = body(0);

@@ -12,14 +12,73 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { bodyFor, connectorTypes, findType } from './workload.mjs';
 
-const plan = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const pick = (items) => items[Math.floor(Math.random() * items.length)];
+/** @import { Request, Result } from 'autocannon' */
+/** @import { ConnectorType } from '../../src/connectors/define.js' */
+
+/**
+ * What to run, written by the bench as JSON.
+ * @typedef {object} LoadPlan
+ * @property {string} name
+ * @property {LoadKind} kind
+ * @property {number} connections
+ * @property {number} warmupSeconds
+ * @property {number} durationSeconds
+ * @property {string} namePrefix of created and updated connectors' names
+ * @property {number} [timeoutSeconds]
+ * @property {[string, string][]} ids `[id, type]` of the connectors to read and update
+ * @property {string} apiKey
+ * @property {string} [deleteApiKey]
+ * @property {string[]} [deleteIds] the pool the DELETE case consumes
+ * @property {string} url the server
+ * @property {string} output where the result goes
+ */
+/** @typedef {'get' | 'list' | 'create' | 'update' | 'delete' | 'mix' | 'baseline'} LoadKind */
+/**
+ * What was measured, written as JSON to plan.output.
+ * @typedef {object} LoadResult
+ * @property {LoadKind} kind
+ * @property {number} connections
+ * @property {number} seconds
+ * @property {number} responses
+ * @property {number} rps
+ * @property {{ p50: number | null; p90: number | null; p99: number | null; mean: number | null; max: number | null }} latencyMs
+ * @property {Record<string, number>} statuses
+ * @property {number} non2xx
+ * @property {number} errors
+ * @property {number} timeouts
+ * @property {Record<string, number>} ops requests sent, by operation
+ * @property {{ status: number; body: string }[]} nonOkSamples
+ * @property {number} [deletePool]
+ * @property {number} [deleteIdsUsed]
+ * @property {boolean} [poolExhausted]
+ */
+
+/** @type {LoadPlan} */
+const plan = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8'));
+/**
+ * @template T
+ * @param {readonly T[]} items
+ * @returns {T}
+ */
+const pick = (items) => /** @type {T} */ (items[Math.floor(Math.random() * items.length)]);
+/** @param {string | undefined} secret */
 const key = (secret) => `Bearer ${secret}`;
+/** @param {string} id */
+const typeOf = (id) => {
+  const type = findType(id);
+  if (!type) throw new Error(`no connector type ${id}`);
+  return type;
+};
+const deleteIds = plan.deleteIds ?? [];
 let serial = 0;
 let nextDelete = 0;
+/** @type {Record<string, number>} */
 const ops = {};
 
-/** One request of each kind, written into autocannon's request object. */
+/**
+ * One request of each kind, written into autocannon's request object.
+ * @type {Record<LoadKind, (req: Request) => string>}
+ */
 const make = {
   get(req) {
     const [id] = pick(plan.ids);
@@ -38,7 +97,7 @@ const make = {
   },
   create(req) {
     serial++;
-    const type = connectorTypes[serial % connectorTypes.length];
+    const type = /** @type {ConnectorType} */ (connectorTypes[serial % connectorTypes.length]);
     req.method = 'POST';
     req.path = '/api/connectors';
     req.headers = { authorization: key(plan.apiKey), 'content-type': 'application/json' };
@@ -51,11 +110,11 @@ const make = {
     req.method = 'PUT';
     req.path = `/api/connectors/${id}`;
     req.headers = { authorization: key(plan.apiKey), 'content-type': 'application/json' };
-    req.body = bodyFor(findType(typeId), `${plan.namePrefix} updated ${serial}`, serial);
+    req.body = bodyFor(typeOf(typeId), `${plan.namePrefix} updated ${serial}`, serial);
     return 'update';
   },
   delete(req) {
-    const id = plan.deleteIds[nextDelete++];
+    const id = deleteIds[nextDelete++];
     req.method = 'DELETE';
     req.path = `/api/connectors/${id}`;
     req.headers = { authorization: key(plan.deleteApiKey) };
@@ -83,9 +142,12 @@ const staticKind = ['get', 'list', 'baseline'].includes(plan.kind);
 let recording = false;
 let latencies = new Float64Array(1 << 16);
 let count = 0;
+/** @type {Record<string, number>} */
 const statuses = {};
+/** @type {{ status: number; body: string }[]} */
 const samples = [];
 
+/** @param {number} status @param {number} ms */
 function record(status, ms) {
   if (!recording) return;
   if (count === latencies.length) {
@@ -105,6 +167,7 @@ function record(status, ms) {
  * builds the set once per connection before it starts; the measured time begins after that.) Writes need
  * a fresh body per request (unique names, a new delete target) and use setupRequest.
  */
+/** @type {Request} */
 const dynamic = {
   setupRequest(req) {
     const op = shape(req);
@@ -119,14 +182,21 @@ const dynamic = {
 };
 const requests = staticKind
   ? Array.from({ length: plan.kind === 'list' ? 1 : 500 }, () => {
+      /** @type {Request} */
       const req = {};
       shape(req);
       return req;
     })
   : [dynamic];
 
+/**
+ * @param {number} seconds
+ * @param {boolean} measured
+ * @returns {Promise<{ result: Result | undefined; seconds: number; exhausted: boolean }>}
+ */
 function run(seconds, measured) {
   return new Promise((resolve, reject) => {
+    /** @type {import('autocannon').Options} */
     const options = {
       url: plan.url,
       connections: plan.connections,
@@ -134,7 +204,7 @@ function run(seconds, measured) {
       timeout: plan.timeoutSeconds ?? 10,
     };
     // Deletes consume a pool: stop at the pool's end (less the request each connection builds ahead).
-    const left = plan.kind === 'delete' ? plan.deleteIds.length - nextDelete - plan.connections * 2 : 0;
+    const left = plan.kind === 'delete' ? deleteIds.length - nextDelete - plan.connections * 2 : 0;
     if (plan.kind === 'delete') {
       if (left < plan.connections) {
         resolve({ exhausted: true, result: undefined, seconds: 0 });
@@ -143,9 +213,10 @@ function run(seconds, measured) {
       options.amount = left;
     } else options.duration = seconds;
     let stopped = false;
+    /** @type {NodeJS.Timeout | undefined} */
     let timer;
     // Autocannon builds every connection's requests before it starts: the clock starts after that.
-    let started;
+    let started = performance.now();
     const instance = autocannon(options, (error, result) => {
       recording = false;
       if (timer) clearTimeout(timer);
@@ -171,9 +242,14 @@ function run(seconds, measured) {
   });
 }
 
+/**
+ * @param {Float64Array} sorted
+ * @param {number} n
+ * @param {number} q
+ */
 function quantile(sorted, n, q) {
   if (n === 0) return null;
-  return sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))];
+  return sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))] ?? null;
 }
 
 if (plan.warmupSeconds > 0) await run(plan.warmupSeconds, false);
@@ -181,9 +257,11 @@ process.stdout.write('measure-start\n');
 const { result, seconds, exhausted } = await run(plan.durationSeconds, true);
 const sorted = latencies.subarray(0, count).sort();
 let sum = 0;
-for (let i = 0; i < count; i++) sum += sorted[i];
+for (let i = 0; i < count; i++) sum += sorted[i] ?? 0;
 let non2xx = 0;
-for (const [status, n] of Object.entries(statuses)) if (status < 200 || status > 299) non2xx += n;
+for (const [status, n] of Object.entries(statuses))
+  if (Number(status) < 200 || Number(status) > 299) non2xx += n;
+/** @type {LoadResult} */
 const output = {
   kind: plan.kind,
   connections: plan.connections,
@@ -195,7 +273,7 @@ const output = {
     p90: quantile(sorted, count, 0.9),
     p99: quantile(sorted, count, 0.99),
     mean: count > 0 ? sum / count : null,
-    max: count > 0 ? sorted[count - 1] : null,
+    max: count > 0 ? (sorted[count - 1] ?? null) : null,
   },
   statuses,
   non2xx,
@@ -204,7 +282,7 @@ const output = {
   ops,
   nonOkSamples: samples,
   ...(plan.kind === 'delete'
-    ? { deletePool: plan.deleteIds.length, deleteIdsUsed: nextDelete, poolExhausted: Boolean(exhausted) }
+    ? { deletePool: deleteIds.length, deleteIdsUsed: nextDelete, poolExhausted: Boolean(exhausted) }
     : {}),
 };
 writeFileSync(plan.output, JSON.stringify(output));

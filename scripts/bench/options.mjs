@@ -79,10 +79,48 @@ export const HELP = `npm run bench [-- options]     (each option is also an envi
 
   PLUGBOARD_BENCH_POSTGRES_URL  the PostgreSQL admin connection (postgres://postgres@127.0.0.1:5432/test)`;
 
+/**
+ * The settings of one run, checked.
+ * @typedef {object} BenchOptions
+ * @property {number} duration measured seconds per throughput case
+ * @property {number} warmup unrecorded seconds before each case
+ * @property {number} connections
+ * @property {number} rows connectors in the throughput database's bench account
+ * @property {number} pagingRows connectors in the paging database
+ * @property {number} deletePool connectors seeded for the DELETE case
+ * @property {number} startupRuns
+ * @property {number} pageSamples
+ * @property {number} walkBudget seconds
+ * @property {number} deepBudget seconds
+ * @property {number} waitQuiet seconds; 0: off
+ * @property {string[]} backends `sqlite`, `postgres`
+ * @property {string[]} parts `baseline`, `throughput`, `paging`
+ * @property {string[]} cases `get`, `list`, `create`, `update`, `delete`, `mix`
+ * @property {string} logLevel
+ * @property {string} sqliteSynchronous
+ * @property {string} out
+ * @property {string} cacheDir
+ * @property {string} postgresDatabase
+ * @property {string} postgresAdminUrl
+ * @property {boolean} quick
+ * @property {boolean} fresh
+ * @property {boolean} skipBuild
+ * @property {boolean} strict
+ * @property {boolean} help
+ */
+
+/** @param {string} flag */
 const camel = (flag) => flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+/** @param {string} key */
 const envName = (key) => `BENCH_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
+/**
+ * @param {readonly string[]} argv
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {BenchOptions}
+ */
 export function parseOptions(argv, env) {
+  /** @type {Record<string, string | boolean>} */
   const given = {};
   for (const key of [...Object.keys(DEFAULTS), ...FLAGS]) {
     const value = env[envName(key)];
@@ -90,9 +128,9 @@ export function parseOptions(argv, env) {
       given[key] = FLAGS.has(key) ? value !== '0' && value !== 'false' : value;
   }
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+    const arg = argv[i] ?? '';
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}; see --help`);
-    const [name, inline] = arg.slice(2).split(/=(.*)/s);
+    const [name = '', inline] = arg.slice(2).split(/=(.*)/s);
     const key = camel(name);
     if (FLAGS.has(key)) {
       given[key] = inline === undefined ? true : inline !== '0' && inline !== 'false';
@@ -104,40 +142,60 @@ export function parseOptions(argv, env) {
       throw new Error(`unknown option --${name}; see --help`);
     }
   }
-  const options = { ...DEFAULTS, ...(given.quick ? QUICK : {}), ...given };
-  for (const key of NUMBERS) {
-    const value = Number(String(options[key]).replaceAll('_', ''));
+  /** @type {Record<string, unknown>} */
+  const merged = { ...DEFAULTS, ...(given.quick ? QUICK : {}), ...given };
+  /** @param {string} key */
+  const number = (key) => {
+    const value = Number(String(merged[key]).replaceAll('_', ''));
     if (!Number.isFinite(value) || value < 0) throw new Error(`--${key} must be a number ≥ 0`);
-    options[key] = value;
-  }
+    return value;
+  };
+  /** @param {string} key */
+  const list = (key) =>
+    String(merged[key])
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  /** @param {string} key @param {readonly string[]} known @param {string} what */
+  const listOf = (key, known, what) => {
+    const values = list(key);
+    for (const value of values) if (!known.includes(value)) throw new Error(`unknown ${what} ${value}`);
+    return values;
+  };
+  const numbers = Object.fromEntries([...NUMBERS].map((key) => [key, number(key)]));
   for (const key of ['connections', 'duration', 'startupRuns', 'pageSamples']) {
-    if (options[key] < 1) throw new Error(`--${key} must be at least 1`);
+    if ((numbers[key] ?? 0) < 1) throw new Error(`--${key} must be at least 1`);
   }
-  if (options.deletePool === 0)
-    options.deletePool = Math.max(10_000, Math.ceil((options.duration + options.warmup) * 4000));
-  options.backends = String(options.backends)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  options.parts = String(options.parts)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const backend of options.backends) {
-    if (!['sqlite', 'postgres'].includes(backend)) throw new Error(`unknown backend ${backend}`);
-  }
-  options.cases = String(options.cases)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const name of options.cases) {
-    if (!['get', 'list', 'create', 'update', 'delete', 'mix'].includes(name))
-      throw new Error(`unknown case ${name}`);
-  }
-  for (const part of options.parts) {
-    if (!['baseline', 'throughput', 'paging'].includes(part)) throw new Error(`unknown part ${part}`);
-  }
-  options.postgresAdminUrl = env.PLUGBOARD_BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
-  for (const key of FLAGS) options[key] = Boolean(options[key]);
-  return options;
+  /** @param {string} key */
+  const n = (key) => numbers[key] ?? 0;
+  const backends = listOf('backends', ['sqlite', 'postgres'], 'backend');
+  const cases = listOf('cases', ['get', 'list', 'create', 'update', 'delete', 'mix'], 'case');
+  const parts = listOf('parts', ['baseline', 'throughput', 'paging'], 'part');
+  return {
+    duration: n('duration'),
+    warmup: n('warmup'),
+    connections: n('connections'),
+    rows: n('rows'),
+    pagingRows: n('pagingRows'),
+    deletePool: n('deletePool') || Math.max(10_000, Math.ceil((n('duration') + n('warmup')) * 4000)),
+    startupRuns: n('startupRuns'),
+    pageSamples: n('pageSamples'),
+    walkBudget: n('walkBudget'),
+    deepBudget: n('deepBudget'),
+    waitQuiet: n('waitQuiet'),
+    backends,
+    parts,
+    cases,
+    logLevel: String(merged.logLevel),
+    sqliteSynchronous: String(merged.sqliteSynchronous),
+    out: String(merged.out),
+    cacheDir: String(merged.cacheDir),
+    postgresDatabase: String(merged.postgresDatabase),
+    postgresAdminUrl: env.PLUGBOARD_BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test',
+    quick: Boolean(merged.quick),
+    fresh: Boolean(merged.fresh),
+    skipBuild: Boolean(merged.skipBuild),
+    strict: Boolean(merged.strict),
+    help: Boolean(merged.help),
+  };
 }

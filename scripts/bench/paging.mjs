@@ -18,28 +18,93 @@
  */
 import http from 'node:http';
 
+/** @import { RunningServer } from './server.mjs' */
+
+/**
+ * Where the CPU went while something was measured, in % of one core.
+ * @typedef {{ serverCpuPercent: number; databaseCpuPercent: number | null; benchCpuPercent: number; otherCpuPercent: number }} CpuSplit
+ */
+/**
+ * A verdict on one target.
+ * @typedef {{ name: string; value: number; limit: number; pass: boolean; disturbed: boolean; detail: string }} Target
+ */
+/**
+ * @typedef {object} Walk
+ * @property {number} pages
+ * @property {number} walked
+ * @property {boolean} complete
+ * @property {number} budgetSeconds
+ * @property {number} totalSeconds
+ * @property {number} items
+ * @property {number} unique
+ * @property {number} duplicates
+ * @property {number} meanMs
+ * @property {number} medianMs
+ * @property {number} p99Ms
+ * @property {number | null} maxMs
+ * @property {number} ratioMeanToFirst
+ * @property {number} ratioMedianToFirst
+ * @property {number} lowerBoundMeanMs a stopped walk's mean per page over all pages is at least this
+ * @property {number[]} decileMeansMs
+ * @property {number} serverPeakRssMiB
+ * @property {CpuSplit} cpu
+ */
+/**
+ * What the paging measurements found on one backend.
+ * @typedef {object} PagingResult
+ * @property {string} backend
+ * @property {number} rows
+ * @property {{ samplesMs: number[]; medianMs: number; cpu: CpuSplit }} startup
+ * @property {{ cpu: CpuSplit; startIndex: number; coldMs: number; samples: number; medianMs: number; p90Ms: number; maxMs: number; random: { from: number; to: number; samples: number; medianMs: number; p90Ms: number } }} deepPage
+ * @property {{ samples: number; medianMs: number; p90Ms: number }} firstPage
+ * @property {Walk} walk
+ * @property {Target[]} targets
+ * @property {{ cached: boolean; seconds: number }} [seeding] set by the caller
+ */
+/**
+ * @typedef {object} PagingSettings
+ * @property {number} startupRuns
+ * @property {number} pageSamples
+ * @property {number} walkBudgetMs
+ * @property {number} deepBudgetMs
+ * @property {number | undefined} startupFloorMs a bare node:http server's startup, for comparison
+ */
+
 export const TARGETS = {
   walkRatio: 2,
   deepPageMs: { sqlite: 20, postgres: 50 },
   startupMs: 400,
 };
 
+// Of no values, each is NaN, which the JSON document writes as null.
+
+/** @param {readonly number[]} values */
 export function median(values) {
-  if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
 }
 
+/** @param {readonly number[]} values @param {number} q */
 function quantile(values, q) {
-  if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 }
 
-const mean = (values) => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
+/** @param {readonly number[]} values */
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 
-/** A keep-alive client on one connection; each call resolves with status, milliseconds and body. */
+/** @typedef {{ status: number; ms: number; body: string }} Answer */
+/** @typedef {{ get(path: string): Promise<Answer>; close(): void }} Client */
+
+/**
+ * A keep-alive client on one connection; each call resolves with status, milliseconds and body.
+ * @param {string} base
+ * @param {string} apiKey
+ * @returns {Client}
+ */
 function makeClient(base, apiKey) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const headers = { authorization: `Bearer ${apiKey}` };
@@ -48,11 +113,12 @@ function makeClient(base, apiKey) {
       return new Promise((resolve, reject) => {
         const started = performance.now();
         const request = http.get(`${base}${path}`, { agent, headers, timeout: 60_000 }, (response) => {
+          /** @type {Buffer[]} */
           const chunks = [];
           response.on('data', (chunk) => chunks.push(chunk));
           response.on('end', () => {
             const ms = performance.now() - started;
-            resolve({ status: response.statusCode, ms, body: Buffer.concat(chunks).toString('utf8') });
+            resolve({ status: response.statusCode ?? 0, ms, body: Buffer.concat(chunks).toString('utf8') });
           });
           response.on('error', reject);
         });
@@ -66,8 +132,15 @@ function makeClient(base, apiKey) {
   };
 }
 
+/** @param {number} start */
 const pagePath = (start, size = 100) => `/api/connectors?start-index=${start}&max-results=${size}`;
 
+/**
+ * @param {Client} client
+ * @param {number} start
+ * @param {number} [expectedLength]
+ * @returns {Promise<{ ms: number; page: { id: string }[] }>}
+ */
 async function expectPage(client, start, expectedLength) {
   const answer = await client.get(pagePath(start));
   if (answer.status !== 200) {
@@ -80,8 +153,16 @@ async function expectPage(client, start, expectedLength) {
   return { ms: answer.ms, page };
 }
 
-/** `count` sequential requests of `start()`'s page, within `budgetMs` (at least `min`). */
+/**
+ * `count` sequential requests of `start()`'s page, within `budgetMs` (at least 5).
+ * @param {Client} client
+ * @param {number} count
+ * @param {number} budgetMs
+ * @param {(i: number) => number} makeStart
+ * @param {(start: number) => number} expectedLength
+ */
 async function sampleRequests(client, count, budgetMs, makeStart, expectedLength) {
+  /** @type {number[]} */
   const samples = [];
   const started = performance.now();
   for (let i = 0; i < count; i++) {
@@ -95,6 +176,18 @@ async function sampleRequests(client, count, budgetMs, makeStart, expectedLength
 /**
  * Runs the three measurements. `start()` starts a fresh pinned server on the paging database and
  * resolves with its handle ({ base, pid, startupMs, stop() }); `hwm(pid)` reads its VmHWM in KiB.
+ * @param {object} how
+ * @param {string} how.backend
+ * @param {number} how.rows
+ * @param {string} how.apiKey
+ * @param {() => Promise<RunningServer>} how.start
+ * @param {(pid: number) => number | undefined} how.hwm
+ * @param {(pid: number) => (serversGone?: number) => CpuSplit} how.cpuWatch from now until its result is called
+ * @param {(pid: number) => number} how.cpuOf CPU seconds of a process
+ * @param {(what: string) => Promise<unknown>} how.waitQuiet
+ * @param {PagingSettings} how.settings
+ * @param {(line: string) => void} how.log
+ * @returns {Promise<PagingResult>}
  */
 export async function measurePaging({
   backend,
@@ -108,11 +201,12 @@ export async function measurePaging({
   settings,
   log,
 }) {
-  const result = { backend, rows };
   const pages = Math.ceil(rows / 100);
+  /** @param {number} start */
   const lengthAt = (start) => Math.max(0, Math.min(100, rows - start));
 
   // Startup.
+  /** @type {number[]} */
   const startups = [];
   await waitQuiet(`the ${backend} startups`);
   const startupCpu = cpuWatch(-1);
@@ -123,13 +217,15 @@ export async function measurePaging({
     startupServers += cpuOf(server.pid);
     await server.stop();
   }
-  result.startup = { samplesMs: startups, medianMs: median(startups), cpu: startupCpu(startupServers) };
+  const startup = { samplesMs: startups, medianMs: median(startups), cpu: startupCpu(startupServers) };
   log(
-    `  startup to a ready /healthz: ${startups.map((ms) => ms.toFixed(0)).join(', ')} ms (other processes: ${result.startup.cpu.otherCpuPercent.toFixed(0)} % of a core)`,
+    `  startup to a ready /healthz: ${startups.map((ms) => ms.toFixed(0)).join(', ')} ms (other processes: ${startup.cpu.otherCpuPercent.toFixed(0)} % of a core)`,
   );
 
   // Deep pages, on a fresh server (no walk before it).
   const deepIndex = rows >= 1_000_000 ? 900_000 : Math.floor(rows * 0.9);
+  /** @type {PagingResult['deepPage'] | undefined} */
+  let deepPage;
   {
     await waitQuiet(`the ${backend} deep pages`);
     const server = await start();
@@ -152,7 +248,7 @@ export async function measurePaging({
         () => deepIndex + Math.floor(Math.random() * span),
         lengthAt,
       );
-      result.deepPage = {
+      deepPage = {
         cpu: deepCpu(),
         startIndex: deepIndex,
         coldMs: cold.ms,
@@ -169,7 +265,7 @@ export async function measurePaging({
         },
       };
       log(
-        `  deep page start-index ${deepIndex}: cold ${cold.ms.toFixed(1)} ms, median ${median(samples).toFixed(1)} ms over ${samples.length}; random start-index ${deepIndex}…${deepIndex + span}: median ${median(randomSamples).toFixed(1)} ms over ${randomSamples.length} (other processes: ${result.deepPage.cpu.otherCpuPercent.toFixed(0)} % of a core)`,
+        `  deep page start-index ${deepIndex}: cold ${cold.ms.toFixed(1)} ms, median ${median(samples).toFixed(1)} ms over ${samples.length}; random start-index ${deepIndex}…${deepIndex + span}: median ${median(randomSamples).toFixed(1)} ms over ${randomSamples.length} (other processes: ${deepPage.cpu.otherCpuPercent.toFixed(0)} % of a core)`,
       );
     } finally {
       client.close();
@@ -178,6 +274,10 @@ export async function measurePaging({
   }
 
   // The first page, then the walk, on a fresh server.
+  /** @type {PagingResult['firstPage'] | undefined} */
+  let firstPage;
+  /** @type {Walk | undefined} */
+  let walk;
   {
     await waitQuiet(`the ${backend} walk`);
     const server = await start();
@@ -187,7 +287,7 @@ export async function measurePaging({
       await sampleRequests(client, Math.max(10, settings.pageSamples), 30_000, () => 0, lengthAt);
       const first = await sampleRequests(client, settings.pageSamples, 60_000, () => 0, lengthAt);
       const firstMs = median(first);
-      result.firstPage = { samples: first.length, medianMs: firstMs, p90Ms: quantile(first, 0.9) };
+      firstPage = { samples: first.length, medianMs: firstMs, p90Ms: quantile(first, 0.9) };
       const budgetMs = Math.max(settings.walkBudgetMs, 2.1 * pages * firstMs);
       log(
         `  first page: median ${firstMs.toFixed(2)} ms over ${first.length}; walking ${pages} pages of 100 (budget ${(budgetMs / 1000).toFixed(0)} s)`,
@@ -223,13 +323,14 @@ export async function measurePaging({
       const totalMs = performance.now() - started;
       const cpu = cpuDone();
       const done = Array.from(perPage.subarray(0, walked));
+      /** @type {number[]} */
       const deciles = [];
       for (let d = 0; d < 10; d++) {
         const slice = done.slice(Math.floor((d * walked) / 10), Math.floor(((d + 1) * walked) / 10));
         deciles.push(mean(slice));
       }
       const meanMs = mean(done);
-      result.walk = {
+      walk = {
         pages,
         walked,
         complete: !stoppedAtBudget,
@@ -254,10 +355,10 @@ export async function measurePaging({
         `  walk: ${walked}/${pages} pages in ${(totalMs / 1000).toFixed(1)} s, mean ${meanMs.toFixed(2)} ms, median ${median(done).toFixed(2)} ms per page; ${items} connectors, ${seen.size} distinct${stoppedAtBudget ? ' (stopped at the budget)' : ''}`,
       );
       log(
-        `  walk CPU (% of a core): server ${cpu.serverCpuPercent.toFixed(0)}${cpu.databaseCpuPercent == null ? '' : `, PostgreSQL ${cpu.databaseCpuPercent.toFixed(0)}`}, client ${cpu.benchCpuPercent.toFixed(0)}, other processes ${cpu.otherCpuPercent.toFixed(0)}; server peak RSS ${result.walk.serverPeakRssMiB.toFixed(0)} MiB`,
+        `  walk CPU (% of a core): server ${cpu.serverCpuPercent.toFixed(0)}${cpu.databaseCpuPercent == null ? '' : `, PostgreSQL ${cpu.databaseCpuPercent.toFixed(0)}`}, client ${cpu.benchCpuPercent.toFixed(0)}, other processes ${cpu.otherCpuPercent.toFixed(0)}; server peak RSS ${walk.serverPeakRssMiB.toFixed(0)} MiB`,
       );
       log(
-        `  walk per-page mean by tenth of the walk (ms): ${deciles.map((v) => (v ?? 0).toFixed(1)).join(', ')}`,
+        `  walk per-page mean by tenth of the walk (ms): ${deciles.map((v) => (Number.isNaN(v) ? 0 : v).toFixed(1)).join(', ')}`,
       );
     } finally {
       client.close();
@@ -266,38 +367,40 @@ export async function measurePaging({
   }
 
   // The verdicts.
-  const walk = result.walk;
+  if (!deepPage || !firstPage || !walk) throw new Error('a paging measurement did not finish');
   const walkCorrect =
     !walk.complete || (walk.items === rows && walk.unique === rows && walk.duplicates === 0);
-  const deepLimit = TARGETS.deepPageMs[backend];
+  const deepLimit = backend === 'postgres' ? TARGETS.deepPageMs.postgres : TARGETS.deepPageMs.sqlite;
+  /** @param {CpuSplit} cpu */
   const disturbed = (cpu) => cpu.otherCpuPercent >= 10;
-  result.targets = [
+  /** @type {Target[]} */
+  const targets = [
     {
       name: 'walk all pages of 100: mean per page ≤ 2 × first page',
-      value: walk.complete ? walk.ratioMeanToFirst : walk.lowerBoundMeanMs / result.firstPage.medianMs,
+      value: walk.complete ? walk.ratioMeanToFirst : walk.lowerBoundMeanMs / firstPage.medianMs,
       limit: TARGETS.walkRatio,
       pass: walk.complete && walkCorrect && walk.ratioMeanToFirst <= TARGETS.walkRatio,
       disturbed: disturbed(walk.cpu),
       detail: walk.complete
-        ? `${walk.meanMs.toFixed(2)} ms per page / ${result.firstPage.medianMs.toFixed(2)} ms first page = ${walk.ratioMeanToFirst.toFixed(2)}x${walkCorrect ? '' : `; WRONG CONTENT: ${walk.items} items, ${walk.unique} distinct, expected ${rows}`}`
-        : `stopped after ${walk.walked}/${walk.pages} pages at the ${walk.budgetSeconds.toFixed(0)} s budget: mean per page ≥ ${walk.lowerBoundMeanMs.toFixed(2)} ms = ≥ ${(walk.lowerBoundMeanMs / result.firstPage.medianMs).toFixed(1)}x the first page (${result.firstPage.medianMs.toFixed(2)} ms)`,
+        ? `${walk.meanMs.toFixed(2)} ms per page / ${firstPage.medianMs.toFixed(2)} ms first page = ${walk.ratioMeanToFirst.toFixed(2)}x${walkCorrect ? '' : `; WRONG CONTENT: ${walk.items} items, ${walk.unique} distinct, expected ${rows}`}`
+        : `stopped after ${walk.walked}/${walk.pages} pages at the ${walk.budgetSeconds.toFixed(0)} s budget: mean per page ≥ ${walk.lowerBoundMeanMs.toFixed(2)} ms = ≥ ${(walk.lowerBoundMeanMs / firstPage.medianMs).toFixed(1)}x the first page (${firstPage.medianMs.toFixed(2)} ms)`,
     },
     {
-      name: `deep page (start-index ${result.deepPage.startIndex}) median < ${deepLimit} ms`,
-      value: result.deepPage.medianMs,
+      name: `deep page (start-index ${deepPage.startIndex}) median < ${deepLimit} ms`,
+      value: deepPage.medianMs,
       limit: deepLimit,
-      pass: result.deepPage.medianMs < deepLimit,
-      disturbed: disturbed(result.deepPage.cpu),
-      detail: `median ${result.deepPage.medianMs.toFixed(2)} ms over ${result.deepPage.samples} (cold ${result.deepPage.coldMs.toFixed(1)} ms, p90 ${result.deepPage.p90Ms.toFixed(2)} ms)`,
+      pass: deepPage.medianMs < deepLimit,
+      disturbed: disturbed(deepPage.cpu),
+      detail: `median ${deepPage.medianMs.toFixed(2)} ms over ${deepPage.samples} (cold ${deepPage.coldMs.toFixed(1)} ms, p90 ${deepPage.p90Ms.toFixed(2)} ms)`,
     },
     {
       name: `startup to a ready /healthz < ${TARGETS.startupMs} ms`,
-      value: result.startup.medianMs,
+      value: startup.medianMs,
       limit: TARGETS.startupMs,
-      pass: result.startup.medianMs < TARGETS.startupMs,
-      disturbed: disturbed(result.startup.cpu),
-      detail: `median ${result.startup.medianMs.toFixed(0)} ms of ${startups.length} (${startups.map((ms) => ms.toFixed(0)).join(', ')})${settings.startupFloorMs === undefined ? '' : `; a bare node:http server: ${settings.startupFloorMs.toFixed(0)} ms`}`,
+      pass: startup.medianMs < TARGETS.startupMs,
+      disturbed: disturbed(startup.cpu),
+      detail: `median ${startup.medianMs.toFixed(0)} ms of ${startups.length} (${startups.map((ms) => ms.toFixed(0)).join(', ')})${settings.startupFloorMs === undefined ? '' : `; a bare node:http server: ${settings.startupFloorMs.toFixed(0)} ms`}`,
     },
   ];
-  return result;
+  return { backend, rows, startup, deepPage, firstPage, walk, targets };
 }

@@ -21,17 +21,66 @@ import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { connectorTypes, paramsFor } from './workload.mjs';
 
+/** @import { SecretBox } from '../../src/secrets/secret-box.js' */
+/** @import { ConnectorType } from '../../src/connectors/define.js' */
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
+/** The compiled module of `src/<path>` (typed by the caller as the source module). @param {string} path */
 const dist = (path) => import(new URL(`dist/${path}`, `file://${root}`).href);
 
+/** @type {typeof import('../../src/store/database.js')} */
 const { openDatabase, migrateToLatest } = await dist('store/database.js');
+/** @type {typeof import('../../src/store/location.js')} */
 const { parseDatabaseUrl } = await dist('store/location.js');
+/** @type {typeof import('../../src/store/key-store.js')} */
 const { createKeyStore } = await dist('store/key-store.js');
+/** @type {typeof import('../../src/secrets/keyring.js')} */
 const { keyringFromEnvironment } = await dist('secrets/keyring.js');
-const { openHashing } = await dist('secrets/hash-key.js');
+/** @type {typeof import('../../src/store/sealed/hash-key.js')} */
+const { openHashing } = await dist('store/sealed/hash-key.js');
+/** @type {typeof import('../../src/secrets/secret-box.js')} */
 const { createSecretBox } = await dist('secrets/secret-box.js');
+/** @type {typeof import('../../src/connectors/secrets.js')} */
 const { splitSecrets } = await dist('connectors/secrets.js');
+/** @type {typeof import('../../src/store/migrations/index.js')} */
 const { migrations } = await dist('store/migrations/index.js');
+
+/** Seeding progress: rows done of the total. @typedef {(done: number, total: number) => void} Progress */
+/**
+ * What to seed.
+ * @typedef {object} SeedSpec
+ * @property {number} rows connectors in the bench account
+ * @property {number} [deletePool] connectors in the delete account
+ * @property {string} masterKey PLUGBOARD_MASTER_KEY of the run
+ * @property {boolean} [collectIds] return the [id, type] of every bench connector
+ * @property {Progress} [progress]
+ */
+/**
+ * A seeded database: its keys, accounts and connectors.
+ * @typedef {object} Seeded
+ * @property {string} apiKey a write key of the bench account
+ * @property {number} accountId
+ * @property {string} [deleteApiKey]
+ * @property {number} [deleteAccountId]
+ * @property {[string, string][]} ids `[id, type]` of the bench connectors, when collected
+ * @property {string[]} deleteIds
+ * @property {number} seconds
+ * @property {string} [url] PostgreSQL: the database's URL
+ */
+/**
+ * A paging database, seeded or reused.
+ * @typedef {object} PagingDatabase
+ * @property {string} [path] SQLite: its file
+ * @property {string} [url] PostgreSQL: its URL
+ * @property {string} masterKey
+ * @property {string} apiKey
+ * @property {boolean} cached
+ * @property {number} seconds
+ */
+/**
+ * Connector rows as column arrays.
+ * @typedef {{ id: string[]; account_id: number[]; type: string[]; name: string[]; params: string[]; secrets: (string | null)[]; secret_key_id: (string | null)[]; created_at: string[]; updated_at: string[] }} Columns
+ */
 
 /** Raise when the rows this file writes change: cached databases are then reseeded. */
 const SEEDER_VERSION = 2;
@@ -51,10 +100,18 @@ export function newMasterKey() {
 /**
  * Connector rows `from` … `to - 1` of one account, as column arrays: what the connector store's
  * create() would insert (same id format, same split and sealing of secrets).
+ * @param {SecretBox} box
+ * @param {number} accountId
+ * @param {number} from
+ * @param {number} to
+ * @param {string} namePrefix
+ * @param {number} baseTime
+ * @returns {Columns}
  */
 function makeRows(box, accountId, from, to, namePrefix, baseTime) {
   const count = to - from;
   const ids = randomBytes(16 * count);
+  /** @type {Columns} */
   const columns = {
     id: new Array(count),
     account_id: new Array(count),
@@ -68,7 +125,7 @@ function makeRows(box, accountId, from, to, namePrefix, baseTime) {
   };
   for (let i = 0; i < count; i++) {
     const n = from + i;
-    const type = connectorTypes[n % connectorTypes.length];
+    const type = /** @type {ConnectorType} */ (connectorTypes[n % connectorTypes.length]);
     const id = ids.subarray(16 * i, 16 * i + 16).toString('base64url');
     const { plain, secret } = splitSecrets(type, paramsFor(type, n));
     const at = new Date(baseTime + n * 7).toISOString();
@@ -91,7 +148,11 @@ function makeRows(box, accountId, from, to, namePrefix, baseTime) {
   return columns;
 }
 
-/** Migrates, creates the API key(s) through the compiled key store; returns their secrets and accounts. */
+/**
+ * Migrates, creates the API key(s) through the compiled key store; returns their secrets and accounts.
+ * @param {string} databaseUrl
+ * @param {{ deleteAccount: boolean, masterKey: string }} what the master key seals the hash key, as the server will open it
+ */
 async function prepare(databaseUrl, { deleteAccount, masterKey }) {
   const handle = openDatabase(parseDatabaseUrl(databaseUrl), { synchronous: 'NORMAL', poolSize: 2 });
   try {
@@ -105,7 +166,12 @@ async function prepare(databaseUrl, { deleteAccount, masterKey }) {
     const bench = await keys.create(BENCH_ACCOUNT, 'write', label);
     const other = deleteAccount ? await keys.create(DELETE_ACCOUNT, 'write', label) : undefined;
     const accounts = await handle.db.selectFrom('accounts').select(['id', 'name']).execute();
-    const idOf = (name) => accounts.find((a) => a.name === name)?.id;
+    /** @param {string} name */
+    const idOf = (name) => {
+      const id = accounts.find((a) => a.name === name)?.id;
+      if (id === undefined) throw new Error(`no account ${name} after creating its key`);
+      return id;
+    };
     return {
       apiKey: bench.secret,
       accountId: idOf(BENCH_ACCOUNT),
@@ -122,6 +188,9 @@ const POSTGRES_BATCH = 5_000;
 /**
  * Seeds `rows` connectors in the bench account (and `deletePool` in the delete account) into a
  * SQLite file. Returns the keys, and the [id, type] of every bench connector when `collectIds`.
+ * @param {string} path
+ * @param {SeedSpec} spec
+ * @returns {Promise<Seeded>}
  */
 export async function seedSqlite(path, { rows, deletePool = 0, masterKey, collectIds = false, progress }) {
   mkdirSync(dirname(path), { recursive: true });
@@ -137,7 +206,7 @@ export async function seedSqlite(path, { rows, deletePool = 0, masterKey, collec
     `insert into connectors (id, account_id, type, name, params, secrets, secret_key_id, last_check, created_at, updated_at)
      values (?, ?, ?, ?, ?, ?, ?, null, ?, ?)`,
   );
-  const insertAll = sqlite.transaction((c) => {
+  const insertAll = sqlite.transaction((/** @type {Columns} */ c) => {
     for (let i = 0; i < c.id.length; i++) {
       insert.run(
         c.id[i],
@@ -152,20 +221,24 @@ export async function seedSqlite(path, { rows, deletePool = 0, masterKey, collec
       );
     }
   });
+  /** @type {[string, string][]} */
   const ids = [];
   const baseTime = Date.parse('2026-01-01T00:00:00.000Z');
+  /** @param {number} accountId @param {number} count @param {string} prefix @param {boolean} collect */
   const fill = (accountId, count, prefix, collect) => {
     for (let from = 0; from < count; from += SQLITE_BATCH) {
       const columns = makeRows(box, accountId, from, Math.min(count, from + SQLITE_BATCH), prefix, baseTime);
       insertAll(columns);
-      if (collect) for (let i = 0; i < columns.id.length; i++) ids.push([columns.id[i], columns.type[i]]);
+      if (collect)
+        for (let i = 0; i < columns.id.length; i++) ids.push([columns.id[i] ?? '', columns.type[i] ?? '']);
       progress?.(Math.min(count, from + SQLITE_BATCH), count);
     }
     sqlite.prepare('update accounts set connectors_version = ? where id = ?').run(count, accountId);
   };
   fill(keys.accountId, rows, 'connector', collectIds);
+  /** @type {string[]} */
   const deleteIds = [];
-  if (deletePool > 0) {
+  if (keys.deleteAccountId !== undefined) {
     const before = ids.length;
     fill(keys.deleteAccountId, deletePool, 'disposable', true);
     for (const [id] of ids.splice(before)) deleteIds.push(id);
@@ -175,14 +248,22 @@ export async function seedSqlite(path, { rows, deletePool = 0, masterKey, collec
   return { ...keys, ids, deleteIds, seconds: (performance.now() - started) / 1000 };
 }
 
-/** The URL of database `name` on the server of `adminUrl`. */
+/**
+ * The URL of database `name` on the server of `adminUrl`.
+ * @param {string} adminUrl
+ * @param {string} name
+ */
 export function databaseUrl(adminUrl, name) {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
-/** Whether PostgreSQL answers at `adminUrl`: undefined when it does, else the reason. */
+/**
+ * Whether PostgreSQL answers at `adminUrl`: undefined when it does, else the reason.
+ * @param {string} adminUrl
+ * @returns {Promise<string | undefined>}
+ */
 export async function postgresProblem(adminUrl) {
   const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3_000 });
   try {
@@ -190,12 +271,19 @@ export async function postgresProblem(adminUrl) {
     await client.query('select 1');
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message || error.code || error.name : String(error);
+    const code = error instanceof Error && 'code' in error ? String(error.code) : '';
+    return error instanceof Error ? error.message || code || error.name : String(error);
   } finally {
     await client.end().catch(() => {});
   }
 }
 
+/**
+ * @template T
+ * @param {string} adminUrl
+ * @param {(client: pg.Client) => Promise<T>} work
+ * @returns {Promise<T>}
+ */
 async function withAdmin(adminUrl, work) {
   const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
   await client.connect();
@@ -206,6 +294,7 @@ async function withAdmin(adminUrl, work) {
   }
 }
 
+/** @param {string} adminUrl @param {string} name */
 async function recreateDatabase(adminUrl, name) {
   await withAdmin(adminUrl, async (client) => {
     const ident = client.escapeIdentifier(name);
@@ -214,7 +303,13 @@ async function recreateDatabase(adminUrl, name) {
   });
 }
 
-/** Seeds into a new (dropped and recreated) PostgreSQL database `name`; as seedSqlite. */
+/**
+ * Seeds into a new (dropped and recreated) PostgreSQL database `name`; as seedSqlite.
+ * @param {string} adminUrl
+ * @param {string} name
+ * @param {SeedSpec} spec
+ * @returns {Promise<Seeded>}
+ */
 export async function seedPostgres(
   adminUrl,
   name,
@@ -227,13 +322,22 @@ export async function seedPostgres(
   const box = createSecretBox(keyringFromEnvironment(masterKey, undefined));
   const client = new pg.Client({ connectionString: url });
   await client.connect();
+  /** @type {[string, string][]} */
   const ids = [];
+  /** @type {string[]} */
   const deleteIds = [];
   try {
     await client.query('set synchronous_commit = off');
     const baseTime = Date.parse('2026-01-01T00:00:00.000Z');
+    /**
+     * @param {number} accountId
+     * @param {number} count
+     * @param {string} prefix
+     * @param {((id: string, type: string) => void) | undefined} sink
+     */
     const fill = async (accountId, count, prefix, sink) => {
       // Make the next batch while PostgreSQL inserts the previous one.
+      /** @type {Promise<unknown>} */
       let pending = Promise.resolve();
       for (let from = 0; from < count; from += POSTGRES_BATCH) {
         const to = Math.min(count, from + POSTGRES_BATCH);
@@ -256,7 +360,7 @@ export async function seedPostgres(
             ],
           )
           .then(() => progress?.(to, count));
-        if (sink) for (let i = 0; i < c.id.length; i++) sink(c.id[i], c.type[i]);
+        if (sink) for (let i = 0; i < c.id.length; i++) sink(c.id[i] ?? '', c.type[i] ?? '');
       }
       await pending;
       await client.query('update accounts set connectors_version = $1 where id = $2', [count, accountId]);
@@ -267,7 +371,7 @@ export async function seedPostgres(
       'connector',
       collectIds ? (id, type) => ids.push([id, type]) : undefined,
     );
-    if (deletePool > 0)
+    if (keys.deleteAccountId !== undefined)
       await fill(keys.deleteAccountId, deletePool, 'disposable', (id) => deleteIds.push(id));
     await client.query('vacuum analyze');
   } finally {
@@ -276,7 +380,11 @@ export async function seedPostgres(
   return { ...keys, url, ids, deleteIds, seconds: (performance.now() - started) / 1000 };
 }
 
-/** A new write key in the bench account of an existing database (a cached paging database). */
+/**
+ * A new write key in the bench account of an existing database (a cached paging database).
+ * @param {string} databaseUrlText
+ * @param {string} masterKey the run's PLUGBOARD_MASTER_KEY, which opens the database's hash key
+ */
 async function newBenchKey(databaseUrlText, masterKey) {
   const handle = openDatabase(parseDatabaseUrl(databaseUrlText), { poolSize: 1 });
   try {
@@ -296,6 +404,10 @@ async function newBenchKey(databaseUrlText, masterKey) {
 /**
  * The SQLite paging database with `rows` connectors in the bench account: reused from the cache
  * directory when it matches, else seeded (into a temporary name, renamed when complete).
+ * @param {string} cacheDir
+ * @param {number} rows
+ * @param {{ fresh: boolean; progress?: Progress }} how
+ * @returns {Promise<PagingDatabase>}
  */
 export async function sqlitePagingDatabase(cacheDir, rows, { fresh, progress }) {
   const key = schemaKey();
@@ -334,6 +446,11 @@ export async function sqlitePagingDatabase(cacheDir, rows, { fresh, progress }) 
 /**
  * The PostgreSQL paging database `name` with `rows` connectors: reused when its comment (written
  * only once seeding is complete) says it matches and the row count agrees, else seeded afresh.
+ * @param {string} adminUrl
+ * @param {string} name
+ * @param {number} rows
+ * @param {{ fresh: boolean; progress?: Progress }} how
+ * @returns {Promise<PagingDatabase>}
  */
 export async function postgresPagingDatabase(adminUrl, name, rows, { fresh, progress }) {
   const key = schemaKey();
@@ -360,7 +477,7 @@ export async function postgresPagingDatabase(adminUrl, name, rows, { fresh, prog
           `select count(*)::int as n from connectors c join accounts a on a.id = c.account_id where a.name = $1`,
           [BENCH_ACCOUNT],
         );
-        count = counted[0].n;
+        count = counted[0]?.n ?? -1;
       } finally {
         await client.end().catch(() => {});
       }
@@ -387,6 +504,7 @@ export async function postgresPagingDatabase(adminUrl, name, rows, { fresh, prog
   return { url, masterKey, apiKey: seeded.apiKey, cached: false, seconds: seeded.seconds };
 }
 
+/** @param {string} adminUrl @param {string} name */
 export async function dropPostgresDatabase(adminUrl, name) {
   await withAdmin(adminUrl, (client) =>
     client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`),

@@ -8,57 +8,108 @@ import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 
+/**
+ * @import { ChildProcessByStdio } from 'node:child_process'
+ * @import { Readable } from 'node:stream'
+ */
+
+/** @typedef {{ code: number | null; signal: NodeJS.Signals | null }} ExitStatus */
+/**
+ * A node child with its output piped, and a promise of its end.
+ * @typedef {ChildProcessByStdio<null, Readable, Readable> & { exited: Promise<ExitStatus>; exitStatus?: ExitStatus }} NodeChild
+ */
+/**
+ * A server that answers: where, since when, and how to stop it.
+ * @typedef {object} RunningServer
+ * @property {number} pid
+ * @property {number} port
+ * @property {string} base `http://127.0.0.1:<port>`
+ * @property {number} startupMs from the spawn to its first 200
+ * @property {NodeChild} child
+ * @property {() => Promise<ExitStatus>} stop SIGTERM, then SIGKILL after 15 s
+ */
+/** CPU seconds and command line of every process, by pid. @typedef {Map<number, { cpu: number; cmd: string }>} CpuSnapshot */
+/** Per core, in ticks. @typedef {{ busy: number; total: number; processes: number }[]} CoreTimes */
+
 /** Every child still running, so that an interrupted run leaves none behind. */
+/** @type {Set<NodeChild>} */
 export const children = new Set();
 
 export function hasTaskset() {
   return spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 }
 
-/** Pins this process (every thread) to `core`. */
+/**
+ * Pins this process (every thread) to `core`.
+ * @param {number} core
+ */
 export function pinSelf(core) {
   return spawnSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)]).status === 0;
 }
 
+/** @returns {Promise<number>} */
 export async function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
       server.close(() => resolve(port));
     });
   });
 }
 
-/** `node args…`, pinned to `core` when `pin` (taskset execs node: the pid is node's). */
-export function spawnNode(args, { core, pin, env, cwd, stdio = ['ignore', 'pipe', 'pipe'] }) {
-  const child = pin
+/**
+ * `node args…`, pinned to `core` when `pin` (taskset execs node: the pid is node's); stdout and
+ * stderr piped.
+ * @param {readonly string[]} args
+ * @param {{ core: number; pin: boolean; env: NodeJS.ProcessEnv; cwd: string }} how
+ * @returns {NodeChild}
+ */
+export function spawnNode(args, { core, pin, env, cwd }) {
+  /** @type {['ignore', 'pipe', 'pipe']} */
+  const stdio = ['ignore', 'pipe', 'pipe'];
+  const spawned = pin
     ? spawn('taskset', ['-c', String(core), process.execPath, ...args], { env, cwd, stdio })
     : spawn(process.execPath, args, { env, cwd, stdio });
+  /** @type {NodeChild} */
+  const child = Object.assign(spawned, {
+    exited: new Promise((resolve) =>
+      spawned.once('close', (code, signal) => {
+        children.delete(child);
+        child.exitStatus = { code, signal };
+        resolve(child.exitStatus);
+      }),
+    ),
+  });
   children.add(child);
-  child.exited = new Promise((resolve) =>
-    child.once('close', (code, signal) => {
-      children.delete(child);
-      child.exitStatus = { code, signal };
-      resolve(child.exitStatus);
-    }),
-  );
   return child;
 }
 
+/**
+ * @param {string} url
+ * @returns {Promise<number>} the status, 0 when nothing answered
+ */
 function statusOnce(url, timeoutMs = 1_000) {
   return new Promise((resolve) => {
     const request = http.get(url, { agent: false, timeout: timeoutMs }, (response) => {
       response.resume();
-      response.on('end', () => resolve(response.statusCode));
+      response.on('end', () => resolve(response.statusCode ?? 0));
     });
     request.on('timeout', () => request.destroy());
     request.on('error', () => resolve(0));
   });
 }
 
-/** Resolves with the milliseconds since `started` at the first 200 from `url`. */
+/**
+ * Resolves with the milliseconds since `started` at the first 200 from `url`.
+ * @param {NodeChild} child
+ * @param {string} url
+ * @param {number} started
+ * @param {number} timeoutMs
+ * @param {string} describe
+ */
 async function waitReady(child, url, started, timeoutMs, describe) {
   for (;;) {
     if (child.exitStatus)
@@ -70,9 +121,14 @@ async function waitReady(child, url, started, timeoutMs, describe) {
   }
 }
 
+/**
+ * @param {number} pid
+ * @returns {{ rssKiB?: number | undefined; hwmKiB?: number | undefined }}
+ */
 export function procStatus(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    /** @param {string} name */
     const kib = (name) => {
       const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
       return match ? Number(match[1]) : undefined;
@@ -85,7 +141,10 @@ export function procStatus(pid) {
 
 const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** CPU seconds (user + system, every thread) the process has used. */
+/**
+ * CPU seconds (user + system, every thread) the process has used.
+ * @param {number | string} pid
+ */
 export function cpuSeconds(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -97,7 +156,11 @@ export function cpuSeconds(pid) {
   }
 }
 
-/** Samples VmRSS every `everyMs` until stopped; returns the highest sample in KiB. */
+/**
+ * Samples VmRSS every `everyMs` until stopped; returns the highest sample in KiB.
+ * @param {number} pid
+ * @returns {() => number} stops sampling
+ */
 export function sampleRss(pid, everyMs = 100) {
   let max = procStatus(pid).rssKiB ?? 0;
   const timer = setInterval(() => {
@@ -114,6 +177,17 @@ export function sampleRss(pid, everyMs = 100) {
 /**
  * Starts `node args…` (a server) pinned to `core`, logging to `logPath`, and waits for a 200 from
  * `readyPath`. `startupMs`: from the spawn to that first 200.
+ * @param {object} how
+ * @param {string[]} how.args
+ * @param {NodeJS.ProcessEnv} how.env
+ * @param {string} how.cwd
+ * @param {number} how.core
+ * @param {boolean} how.pin
+ * @param {string} how.logPath
+ * @param {string} how.readyPath
+ * @param {string} how.describe for messages: `the sqlite server`
+ * @param {number} [how.timeoutMs]
+ * @returns {Promise<RunningServer>}
  */
 export async function startServer({
   args,
@@ -139,10 +213,10 @@ export async function startServer({
   } catch (error) {
     child.kill('SIGKILL');
     await child.exited;
-    throw new Error(`${error.message}; see ${logPath}`);
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; see ${logPath}`);
   }
   return {
-    pid: child.pid,
+    pid: child.pid ?? -1,
     port,
     base,
     startupMs,
@@ -169,8 +243,12 @@ export function killChildren() {
   }
 }
 
-/** CPU seconds and command line of every process now. */
+/**
+ * CPU seconds and command line of every process now.
+ * @returns {CpuSnapshot}
+ */
 export function cpuSnapshot() {
+  /** @type {CpuSnapshot} */
   const snapshot = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -194,6 +272,9 @@ const POSTGRES_AUXILIARY =
  * Where the CPU went between two snapshots, in CPU seconds: the server, the load generator,
  * PostgreSQL serving `database` (its backends and shared auxiliary processes) and everything else
  * (other users of the machine, kernel threads; processes that ended in between are not seen).
+ * @param {CpuSnapshot} before
+ * @param {CpuSnapshot} after
+ * @param {{ serverPid: number; loadPid: number; database?: string | undefined }} whose
  */
 export function cpuBetween(before, after, { serverPid, loadPid, database }) {
   const split = { server: 0, load: 0, bench: 0, database: 0, other: 0 };
@@ -214,20 +295,32 @@ export function cpuBetween(before, after, { serverPid, loadPid, database }) {
   return split;
 }
 
-/** Busy and total time of each core so far (/proc/stat, in ticks). */
+/**
+ * Busy and total time of each core so far (/proc/stat, in ticks).
+ * @returns {CoreTimes}
+ */
 export function coreTimes() {
+  /** @type {CoreTimes} */
   const cores = [];
   for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
     const match = /^cpu(\d+)\s+(.+)$/.exec(line);
     if (!match) continue;
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = match[2].split(/\s+/).map(Number);
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = (
+      match[2] ?? ''
+    )
+      .split(/\s+/)
+      .map(Number);
     const busy = user + nice + system + irq + softirq + steal;
     cores[Number(match[1])] = { busy, total: busy + idle + iowait, processes: user + nice + system };
   }
   return cores;
 }
 
-/** CPU seconds that processes (user and system time, not interrupts) used on all cores between two coreTimes(). */
+/**
+ * CPU seconds that processes (user and system time, not interrupts) used on all cores between two coreTimes().
+ * @param {CoreTimes} before
+ * @param {CoreTimes} after
+ */
 export function processSecondsBetween(before, after) {
   let ticks = 0;
   after.forEach((end, i) => {
@@ -236,7 +329,12 @@ export function processSecondsBetween(before, after) {
   return ticks / TICKS_PER_SECOND;
 }
 
-/** How busy each core was between two coreTimes(), in %. */
+/**
+ * How busy each core was between two coreTimes(), in %.
+ * @param {CoreTimes} before
+ * @param {CoreTimes} after
+ * @returns {(number | null)[]}
+ */
 export function coreBusyBetween(before, after) {
   return after.map((end, i) => {
     const start = before[i];

@@ -7,19 +7,30 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
+/** @import { ConnectorType } from '../../src/connectors/define.js' */
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const { connectorTypes } = await import(new URL('dist/connectors/registry.js', `file://${root}`).href);
+/** @type {typeof import('../../src/connectors/registry.js')} the compiled registry, with the source's types */
+const registry = await import(new URL('dist/connectors/registry.js', `file://${root}`).href);
+const { connectorTypes } = registry;
 
 export { connectorTypes };
 
 const token = () => randomBytes(24).toString('base64url');
 
-/** Params of connector number `n` of `type`. */
+/**
+ * Params of connector number `n` of `type`.
+ * @param {ConnectorType} type
+ * @param {number} n
+ * @returns {Record<string, string>}
+ */
 export function paramsFor(type, n) {
+  /** @type {Record<string, string>} */
   const params = {};
   const host = `${type.id.replaceAll('_', '-')}-${n % 997}.example.com`;
   for (const name of type.paramNames) {
     const spec = type.params[name];
+    if (!spec) continue;
     if (!spec.required && n % 2 === 1) continue;
     if (spec.format === 'url') {
       params[name] = spec.secret
@@ -34,17 +45,26 @@ export function paramsFor(type, n) {
   return params;
 }
 
-/** Connector number `n`: its type cycles through every type. */
+/**
+ * Connector number `n`: its type cycles through every type.
+ * @param {number} n
+ */
 export function connectorFor(n, namePrefix = 'connector') {
-  const type = connectorTypes[n % connectorTypes.length];
+  const type = /** @type {ConnectorType} */ (connectorTypes[n % connectorTypes.length]);
   return { type, name: `${namePrefix} ${type.displayName} ${n}`, params: paramsFor(type, n) };
 }
 
-/** The API body of a connector (POST or PUT). */
+/**
+ * The API body of a connector (POST or PUT).
+ * @param {ConnectorType} type
+ * @param {string} name
+ * @param {number} n
+ */
 export function bodyFor(type, name, n) {
   return JSON.stringify({ name, type: type.id, params: paramsFor(type, n) });
 }
 
+/** @param {string} id */
 export function findType(id) {
   return connectorTypes.find((type) => type.id === id);
 }

@@ -3,10 +3,13 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { MasterKeyError } from '../secrets/cipher.js';
 import type { KeyringSource } from '../secrets/keyring.js';
-import { keyIdsInUse, resolveKeyring } from '../secrets/setup.js';
-import { type CopyProgress, type CopyReport, copyDatabase, prepareCopy } from '../store/copy.js';
+import { resolveKeyring } from '../secrets/keyring.js';
+import { prepareCopy } from '../store/copy/plan.js';
+import { copyDatabase } from '../store/copy/run.js';
+import type { CopyProgress, CopyReport } from '../store/copy/types.js';
 import { type DatabaseHandle, openDatabase } from '../store/database.js';
 import { type DatabaseLocation, describeLocation, parseDatabaseUrl } from '../store/location.js';
+import { keyIdsInUse } from '../store/sealed/rows.js';
 import { positiveInteger, table, UsageError } from './shared.js';
 
 const help = `Usage: plugboard copy --from URL --to URL [--batch-size N]

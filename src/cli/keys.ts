@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { openHashing } from '../secrets/hash-key.js';
-import { openKeyring } from '../secrets/setup.js';
 import { createKeyStore } from '../store/key-store.js';
 import type { KeyRole } from '../store/schema.js';
+import { openHashing } from '../store/sealed/hash-key.js';
+import { openKeyring } from '../store/sealed/keyring-check.js';
 import { parseExpiry, table, UsageError, withDatabase } from './shared.js';
 
 const accountPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;

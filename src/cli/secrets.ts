@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
-import { type RotationReport, rotateSecrets } from '../secrets/rotate.js';
-import { openKeyring } from '../secrets/setup.js';
+import { openKeyring } from '../store/sealed/keyring-check.js';
+import { type RotationReport, rotateSecrets } from '../store/sealed/rotate.js';
 import { UsageError, withDatabase } from './shared.js';
 
 /** What `rotate` did, for stdout: never a key, only key ids. */

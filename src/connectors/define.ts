@@ -1,5 +1,5 @@
 import { type TObject, type TSchema, Type } from '@sinclair/typebox';
-import type { CheckDefinition } from './checks/types.js';
+import type { CheckDefinition, CheckRun, EndpointRun, Params } from './checks/types.js';
 
 /**
  * How a param's value is checked beyond "a string": `url` must be an absolute
@@ -7,27 +7,70 @@ import type { CheckDefinition } from './checks/types.js';
  */
 export type ParamFormat = 'text' | 'url';
 
-export interface ParamSpec {
+export interface ParamSpec<Required extends boolean = boolean> {
   readonly format: ParamFormat;
   /** Required params must be present and non-empty. */
-  readonly required: boolean;
+  readonly required: Required;
   /** A credential: masked for read keys, never logged. */
   readonly secret: boolean;
   readonly description: string;
 }
 
-export interface ConnectorTypeDeclaration {
+export type ParamSpecs = Readonly<Record<string, ParamSpec>>;
+
+type RequiredNames<S extends ParamSpecs> = {
+  [K in keyof S]: S[K] extends ParamSpec<true> ? K : never;
+}[keyof S];
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/**
+ * The params a type's own code sees, by the names it declares: a required one is a string, an
+ * optional one a string or undefined, and a name it does not declare is a compile error.
+ */
+export type ParamsOf<S extends ParamSpecs> = Simplify<
+  { readonly [K in RequiredNames<S>]: string } & {
+    readonly [K in Exclude<keyof S, RequiredNames<S>>]?: string;
+  }
+>;
+
+interface DeclarationBase<Id extends string, S extends ParamSpecs> {
   /** The `type` value of the API, e.g. `jira`. */
-  readonly id: string;
+  readonly id: Id;
   readonly displayName: string;
   readonly description: string;
-  readonly params: Readonly<Record<string, ParamSpec>>;
-  /** How to check a connector's credentials (POST /api/connectors/{id}/check). */
-  readonly check: CheckDefinition;
+  readonly params: S;
+  // Next (issue: deliveries): a `deliver` beside `check`, typed the same way (params by name, the
+  // type's endpoint in its run when it has one).
 }
 
-/** A connector type: its declaration plus everything derived from it once. */
-export interface ConnectorType extends ConnectorTypeDeclaration {
+/** A type whose target is where its params say (a URL param), or that calls nothing. */
+interface PlainDeclaration<Id extends string, S extends ParamSpecs> extends DeclarationBase<Id, S> {
+  readonly endpoint?: undefined;
+  /** How to check a connector's credentials (POST /api/connectors/{id}/check). */
+  readonly check: CheckDefinition<ParamsOf<S>, CheckRun>;
+}
+
+/** A type whose target is one fixed endpoint (GitHub's API); its check finds it in its run. */
+interface EndpointDeclaration<Id extends string, S extends ParamSpecs> extends DeclarationBase<Id, S> {
+  /** The endpoint, e.g. `https://api.github.com`; the check settings can point it elsewhere (tests do). */
+  readonly endpoint: string;
+  readonly check: CheckDefinition<ParamsOf<S>, EndpointRun>;
+}
+
+export type ConnectorTypeDeclaration<Id extends string, S extends ParamSpecs> =
+  | PlainDeclaration<Id, S>
+  | EndpointDeclaration<Id, S>;
+
+/** A connector type: its declaration, with everything derived from it once. */
+export interface ConnectorType<Id extends string = string, S extends ParamSpecs = ParamSpecs> {
+  readonly id: Id;
+  readonly displayName: string;
+  readonly description: string;
+  readonly params: S;
+  /** The fixed endpoint its target lives at, or undefined when its params say where. */
+  readonly endpoint: string | undefined;
+  /** The check, taking params as stored and validated (by this type's schema) on their way in. */
+  readonly check: CheckDefinition<Params, CheckRun>;
   readonly paramNames: readonly string[];
   readonly requiredParams: readonly string[];
   readonly secretParams: ReadonlySet<string>;
@@ -35,6 +78,14 @@ export interface ConnectorType extends ConnectorTypeDeclaration {
   readonly paramsSchema: TObject;
   /** The OpenAPI component name of `paramsSchema`, e.g. `ParamsMicrosoftTeamsBot`. */
   readonly schemaName: string;
+}
+
+/** Params that did not pass the type's validation reached its code: a bug of ours, never the caller's. */
+export class UnvalidatedParamsError extends Error {
+  constructor(typeId: string, missing: readonly string[]) {
+    super(`params of a ${typeId} connector reached its check without ${missing.join(', ')}`);
+    this.name = 'UnvalidatedParamsError';
+  }
 }
 
 function paramSchema(spec: ParamSpec): TSchema {
@@ -53,16 +104,79 @@ function pascalCase(id: string): string {
     .join('');
 }
 
+function missingParams(specs: ParamSpecs, params: Params): string[] {
+  return Object.entries(specs)
+    .filter(([name, spec]) => spec.required && typeof params[name] !== 'string')
+    .map(([name]) => name);
+}
+
+function hasDeclaredParams<S extends ParamSpecs>(specs: S, params: Params): params is Params & ParamsOf<S> {
+  return missingParams(specs, params).length === 0;
+}
+
+/**
+ * The declared check, taking params as stored: they are the type's by its schema (validated on the
+ * way in); the guard only turns a bug of ours into an error that says so.
+ */
+function storedParamsCheck<Id extends string, S extends ParamSpecs>(
+  declaration: ConnectorTypeDeclaration<Id, S>,
+): CheckDefinition<Params, CheckRun> {
+  const named = (params: Params): ParamsOf<S> => {
+    if (hasDeclaredParams(declaration.params, params)) return params;
+    throw new UnvalidatedParamsError(declaration.id, missingParams(declaration.params, params));
+  };
+  if (declaration.endpoint === undefined) return withRun(declaration.check, named, (context) => context);
+  const { id, endpoint } = declaration;
+  return withRun(declaration.check, named, (context) => ({
+    ...context,
+    endpoint: context.endpoints[id] ?? endpoint,
+  }));
+}
+
+/** A check that takes stored params and the common run, giving the declared one its own of each. */
+function withRun<P, R extends CheckRun>(
+  check: CheckDefinition<P, R>,
+  named: (params: Params) => P,
+  runOf: (context: CheckRun) => R,
+): CheckDefinition<Params, CheckRun> {
+  if (check.kind === 'online') {
+    return {
+      kind: 'online',
+      description: check.description,
+      run: (params, context) => check.run(named(params), runOf(context)),
+    };
+  }
+  const { validate } = check;
+  return {
+    kind: 'offline',
+    reason: check.reason,
+    ...(validate
+      ? {
+          validate: {
+            description: validate.description,
+            problem: (params) => validate.problem(named(params)),
+          },
+        }
+      : {}),
+  };
+}
+
 /** Declares a connector type; validation, masking, the OpenAPI document and the catalog derive from it. */
-export function defineConnectorType(declaration: ConnectorTypeDeclaration): ConnectorType {
+export function defineConnectorType<const Id extends string, const S extends ParamSpecs>(
+  declaration: ConnectorTypeDeclaration<Id, S>,
+): ConnectorType<Id, S> {
   const entries = Object.entries(declaration.params);
   const properties: Record<string, TSchema> = {};
   for (const [name, spec] of entries) {
     properties[name] = spec.required ? paramSchema(spec) : Type.Optional(paramSchema(spec));
   }
-  const schemaName = `Params${pascalCase(declaration.id)}`;
   return {
-    ...declaration,
+    id: declaration.id,
+    displayName: declaration.displayName,
+    description: declaration.description,
+    params: declaration.params,
+    endpoint: declaration.endpoint,
+    check: storedParamsCheck(declaration),
     paramNames: entries.map(([name]) => name),
     requiredParams: entries.filter(([, spec]) => spec.required).map(([name]) => name),
     secretParams: new Set(entries.filter(([, spec]) => spec.secret).map(([name]) => name)),
@@ -70,24 +184,34 @@ export function defineConnectorType(declaration: ConnectorTypeDeclaration): Conn
       additionalProperties: false,
       description: `params of a ${declaration.displayName} connector`,
     }),
-    schemaName,
+    schemaName: `Params${pascalCase(declaration.id)}`,
   };
 }
 
-/** Shorthands for the params that recur across types. */
-export const param = {
-  url(description: string, options: { secret?: boolean; required?: boolean } = {}): ParamSpec {
-    return {
-      format: 'url',
-      required: options.required ?? true,
-      secret: options.secret ?? false,
-      description,
-    };
-  },
-  text(description: string, options: { required?: boolean } = {}): ParamSpec {
-    return { format: 'text', required: options.required ?? true, secret: false, description };
-  },
-  secret(description: string, options: { required?: boolean } = {}): ParamSpec {
-    return { format: 'text', required: options.required ?? true, secret: true, description };
-  },
-} as const;
+interface Optional {
+  readonly required: false;
+}
+interface Required {
+  readonly required?: true;
+}
+
+function url(description: string, options?: { readonly secret?: boolean } & Required): ParamSpec<true>;
+function url(description: string, options: { readonly secret?: boolean } & Optional): ParamSpec<false>;
+function url(description: string, options: { readonly secret?: boolean; readonly required?: boolean } = {}) {
+  return { format: 'url', required: options.required ?? true, secret: options.secret ?? false, description };
+}
+
+function text(description: string, options?: Required): ParamSpec<true>;
+function text(description: string, options: Optional): ParamSpec<false>;
+function text(description: string, options: { readonly required?: boolean } = {}) {
+  return { format: 'text', required: options.required ?? true, secret: false, description };
+}
+
+function secret(description: string, options?: Required): ParamSpec<true>;
+function secret(description: string, options: Optional): ParamSpec<false>;
+function secret(description: string, options: { readonly required?: boolean } = {}) {
+  return { format: 'text', required: options.required ?? true, secret: true, description };
+}
+
+/** Shorthands for the params that recur across types; `{ required: false }` makes one optional. */
+export const param = { url, text, secret } as const;

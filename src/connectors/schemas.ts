@@ -1,7 +1,7 @@
 import { type Static, type TObject, Type } from '@sinclair/typebox';
 import { CheckResultSchema } from './checks/run.js';
 import type { ConnectorType } from './define.js';
-import { connectorTypeIds } from './registry.js';
+import { connectorTypeIds, connectorTypes } from './registry.js';
 
 export const NameSchema = Type.String({
   minLength: 1,
@@ -40,6 +40,11 @@ export function connectorInputSchema(type: ConnectorType): TObject {
     { additionalProperties: false },
   );
 }
+
+/** The request body of POST and PUT: one type's body (connectorInputSchema), chosen by `type`. */
+export const ConnectorInputSchema = Type.Union(connectorTypes.map(connectorInputSchema), {
+  description: 'A connector as sent on create and update; which `params` are allowed depends on `type`.',
+});
 
 /** The request body before its type is known: used to report what is wrong when `type` is. */
 export const AnyConnectorInputSchema = Type.Object(

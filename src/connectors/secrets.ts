@@ -1,43 +1,35 @@
+import type { Params } from './checks/types.js';
 import type { ConnectorType } from './define.js';
 
 /** What a secret param reads as for keys that may not see secrets. */
 export const SECRET_PLACEHOLDER = '********';
 
-/** The params with every secret of the type replaced by the placeholder. An unknown type masks everything. */
-export function maskSecrets(
-  type: ConnectorType | undefined,
-  params: Readonly<Record<string, string>>,
-): Record<string, string> {
+/** The params with every secret of the type replaced by the placeholder. */
+export function maskSecrets(type: ConnectorType, params: Params): Record<string, string> {
   const masked: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) {
-    masked[name] = type === undefined || type.secretParams.has(name) ? SECRET_PLACEHOLDER : value;
+    masked[name] = type.secretParams.has(name) ? SECRET_PLACEHOLDER : value;
   }
   return masked;
 }
 
 /** Splits params into the ones stored in clear and the secrets, which are sealed. */
 export function splitSecrets(
-  type: ConnectorType | undefined,
-  params: Readonly<Record<string, string>>,
+  type: ConnectorType,
+  params: Params,
 ): { plain: Record<string, string>; secret: Record<string, string> } {
   const plain: Record<string, string> = {};
   const secret: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) {
-    // An unknown type (never stored, but fail closed) seals everything.
-    if (type === undefined || type.secretParams.has(name)) secret[name] = value;
+    if (type.secretParams.has(name)) secret[name] = value;
     else plain[name] = value;
   }
   return { plain, secret };
 }
 
 /** Joins the two halves again, in the order the type declares its params. */
-export function joinSecrets(
-  type: ConnectorType | undefined,
-  plain: Readonly<Record<string, string>>,
-  secret: Readonly<Record<string, string>>,
-): Record<string, string> {
+export function joinSecrets(type: ConnectorType, plain: Params, secret: Params): Record<string, string> {
   const all: Record<string, string> = { ...plain, ...secret };
-  if (!type) return all;
   const ordered: Record<string, string> = {};
   for (const name of type.paramNames) {
     const value = all[name];
@@ -60,7 +52,7 @@ export function joinSecrets(
 export function keepStoredSecrets(
   type: ConnectorType,
   params: Readonly<Record<string, unknown>>,
-  stored: Readonly<Record<string, string>>,
+  stored: Params,
   { keepOmitted }: { keepOmitted: boolean },
 ): { params: Record<string, unknown>; refused: string[] } {
   const wantsKept = (name: string) =>

@@ -1,7 +1,9 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { type AppError, type ErrorDetail, errors, quote, summarizeProblems } from '../errors.js';
+import { isRecord } from '../is-record.js';
+import type { Params } from './checks/types.js';
 import type { ConnectorType } from './define.js';
-import { connectorTypeIds, findConnectorType } from './registry.js';
+import { connectorTypeIds, findConnectorType, type RegisteredType } from './registry.js';
 import {
   AnyConnectorInputSchema,
   connectorInputSchema,
@@ -11,9 +13,9 @@ import {
 
 /** What a valid POST or PUT body carries; everything else in it is ignored or rejected. */
 export interface ConnectorInput {
-  readonly type: ConnectorType;
+  readonly type: RegisteredType;
   readonly name: string;
-  readonly params: Readonly<Record<string, string>>;
+  readonly params: Params;
 }
 
 /** True for an absolute http: or https: URL with a host, exactly as given (no surrounding spaces). */
@@ -107,10 +109,6 @@ function detail(error: ErrorObject, type: ConnectorType | undefined): ErrorDetai
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Checks a POST or PUT body: the connector shape, then `params` by the connector's type.
  * Throws a 400 AppError listing every problem by JSON pointer; messages never quote values.
@@ -122,7 +120,7 @@ export function parseConnectorInput(body: unknown): ConnectorInput {
       [{ field: '', message: 'is required' }],
     );
   }
-  if (!isPlainObject(body)) {
+  if (!isRecord(body)) {
     throw errors.validation('request body must be a JSON object', [
       { field: '', message: 'must be an object' },
     ]);

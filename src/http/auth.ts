@@ -29,6 +29,11 @@ export interface AuthOptions {
   readonly now?: () => number;
 }
 
+/** Whether a route needs a key: every /api route not marked public (the OpenAPI document says so too). */
+export function needsKey(url: string, config: { readonly public?: boolean }): boolean {
+  return url.startsWith('/api/') && !config.public;
+}
+
 /**
  * Bearer-key authentication for every /api route not marked public, and the read/write role
  * check. Lookups go by the key's keyed hash; hits are cached briefly so that a read costs no query,
@@ -72,7 +77,7 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
   app.addHook('onRequest', async (request) => {
     // By the matched route, not the raw URL: `/%61pi/connectors` routes to `/api/connectors` too.
     const route = request.routeOptions.url;
-    if (route === undefined || !route.startsWith('/api/') || request.routeOptions.config.public) return;
+    if (route === undefined || !needsKey(route, request.routeOptions.config)) return;
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
       throw errors.unauthorized('missing API key: send the header Authorization: Bearer <key>', false);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { AppError } from '../errors.js';
 import type { Precondition, StoredConnector } from '../store/connector-store.js';
+import { errorResponse } from './responses.js';
 
 /**
  * A strong ETag of one representation (RFC 9110 8.8.1): a digest of the connector exactly as this
@@ -14,6 +15,15 @@ export function etagOf(representation: unknown): string {
     .digest('base64url');
   return `"${digest.slice(0, 22)}"`;
 }
+
+/** The `If-Match` header of a conditional write, and its refusal, for a route's schema. */
+export const IfMatchHeader = {
+  'If-Match': {
+    type: 'string',
+    description: 'Only write if the connector still has this ETag (or `*`); otherwise 412',
+  },
+} as const;
+export const preconditionFailed = { 412: errorResponse('If-Match does not match the current ETag') } as const;
 
 /**
  * The precondition of an `If-Match` header (RFC 9110, strong comparison): `*` matches any stored
@@ -36,7 +46,6 @@ export function ifMatch(
     const etag = etagOf(present(current));
     if (!tags.includes(etag)) {
       throw new AppError(
-        412,
         'PRECONDITION_FAILED',
         `the connector has changed since you read it (its ETag is now ${etag}); read it again and reapply your change`,
         undefined,

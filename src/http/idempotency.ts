@@ -6,9 +6,19 @@ const keyPattern = /^[\x21-\x7e]{1,255}$/;
 /** The draft's form: an sf-string (RFC 8941), printable ASCII in quotes, `\"` and `\\` escaped. */
 const quotedKeyPattern = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/;
 
+/** The header, for a route's schema (key order as the document has always shown it). */
+export const IdempotencyKeyHeader = {
+  'Idempotency-Key': {
+    type: 'string',
+    minLength: 1,
+    maxLength: 255,
+    description:
+      'Makes a retried create safe: the same key and body from the same API key within 24 h replays the first response (each API key has its own Idempotency-Keys)',
+  },
+} as const;
+
 function invalidKey(): AppError {
   return new AppError(
-    400,
     'INVALID_IDEMPOTENCY_KEY',
     'Idempotency-Key must be given once, as 1 to 255 visible ASCII characters, bare or as a quoted string (a UUID is a good choice)',
     [{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }],
@@ -58,13 +68,11 @@ export function earlierFingerprint(body: unknown): string {
 export const idempotencyErrors = {
   mismatch: () =>
     new AppError(
-      422,
       'IDEMPOTENCY_KEY_REUSED',
       'this Idempotency-Key was used with a different request body in the last 24 hours; use a new key for a new request',
     ),
   inProgress: () =>
     new AppError(
-      409,
       'IDEMPOTENCY_KEY_IN_USE',
       'a request with this Idempotency-Key is still being processed; retry in a moment',
       undefined,

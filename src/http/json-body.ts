@@ -212,7 +212,6 @@ function parseJson(
     const forbidden = error instanceof SyntaxError && /forbidden prototype/i.test(error.message);
     done(
       new AppError(
-        400,
         'MALFORMED_JSON',
         forbidden
           ? 'the request body must not contain "__proto__" or "constructor.prototype" keys'

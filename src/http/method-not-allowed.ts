@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { sendError } from './error-handler.js';
+import { errorBody, sendError } from './error-handler.js';
 
 /**
  * Answers 405 with an Allow header for a method that a known path does not support (Fastify
@@ -26,14 +26,14 @@ export function collectRoutesForMethodNotAllowed(app: FastifyInstance): () => vo
         url,
         config: { public: true },
         exposeHeadRoute: false,
+        schema: { hide: true },
         handler: (request, reply) =>
           sendError(
             reply,
-            {
-              status: 405,
-              code: 'METHOD_NOT_ALLOWED',
-              message: `${request.method} is not supported on ${url}; allowed: ${allow}`,
-            },
+            errorBody(
+              'METHOD_NOT_ALLOWED',
+              `${request.method} is not supported on ${url}; allowed: ${allow}`,
+            ),
             { Allow: allow },
           ),
       });

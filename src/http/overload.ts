@@ -1,6 +1,6 @@
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../errors.js';
+import { errors } from '../errors.js';
 
 /** When the server refuses work rather than letting requests queue up and time out. */
 export interface OverloadSettings {
@@ -48,12 +48,9 @@ export async function installOverloadGuard(
         );
       }
       return Promise.reject(
-        new AppError(
-          503,
-          'SERVICE_UNAVAILABLE',
+        errors.unavailable(
           `the server is overloaded; retry in ${settings.retryAfterSeconds} s`,
-          undefined,
-          { 'Retry-After': String(settings.retryAfterSeconds) },
+          settings.retryAfterSeconds,
         ),
       );
     },

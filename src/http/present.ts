@@ -1,7 +1,8 @@
 import type { RevealSecrets } from '../config.js';
-import { findConnectorType } from '../connectors/registry.js';
+import { storedConnectorType } from '../connectors/registry.js';
 import type { Connector } from '../connectors/schemas.js';
 import { maskSecrets } from '../connectors/secrets.js';
+import { isRecord } from '../is-record.js';
 import type { StoredConnector } from '../store/connector-store.js';
 import type { KeyRole } from '../store/schema.js';
 
@@ -20,15 +21,14 @@ function revealsSecrets(role: KeyRole, reveal: RevealSecrets): boolean {
  */
 export function presentReplay(body: unknown, role: KeyRole, reveal: RevealSecrets): unknown {
   if (revealsSecrets(role, reveal) || !isRecord(body)) return body;
-  const { type, params } = body;
+  const { id, type, params } = body;
   if (typeof type !== 'string' || !isRecord(params)) return body;
   const texts: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) if (typeof value === 'string') texts[name] = value;
-  return { ...body, params: maskSecrets(findConnectorType(type), texts) };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return {
+    ...body,
+    params: maskSecrets(storedConnectorType(type, `the recorded response of ${String(id)}`), texts),
+  };
 }
 
 export function presentConnector(
@@ -39,13 +39,11 @@ export function presentConnector(
   const showSecrets = revealsSecrets(role, reveal);
   return {
     id: connector.id,
-    type: connector.type,
+    type: connector.type.id,
     name: connector.name,
     createdAt: connector.createdAt,
     updatedAt: connector.updatedAt,
-    params: showSecrets
-      ? { ...connector.params }
-      : maskSecrets(findConnectorType(connector.type), connector.params),
+    params: showSecrets ? { ...connector.params } : maskSecrets(connector.type, connector.params),
     ...(connector.lastCheck ? { lastCheck: connector.lastCheck } : {}),
   };
 }

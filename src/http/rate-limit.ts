@@ -70,7 +70,6 @@ function tooManyRequests(budget: RequestBudget, exceeded: Reading): AppError {
   budget.exceeded = { ...exceeded, remaining: 0 };
   const { rule, name } = exceeded.policy;
   return new AppError(
-    429,
     'RATE_LIMITED',
     `rate limit exceeded: at most ${rule.max} requests per ${rule.per} ${scopes[name]}; retry in ${exceeded.resetSeconds} s`,
     undefined,

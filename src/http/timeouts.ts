@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ServerOptions, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { type ErrorBody, errorBody } from './error-handler.js';
 import { answeredEarly, logRefusedRequest } from './request-log.js';
 
 /** What Node passes to a `clientError` listener; `rawPacket` holds the bytes it could not parse. */
@@ -68,17 +69,16 @@ function clientErrorHandler(timeouts: TimeoutSettings) {
       socket.destroy(error);
       return;
     }
-    let body: { status: number; code: string; message: string };
+    let body: ErrorBody;
     if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      body = {
-        status: 408,
-        code: 'REQUEST_TIMEOUT',
-        message: `the request did not arrive in time: the headers must arrive within ${seconds(timeouts.headersMs)}, the whole request within ${seconds(timeouts.requestMs)}`,
-      };
+      body = errorBody(
+        'REQUEST_TIMEOUT',
+        `the request did not arrive in time: the headers must arrive within ${seconds(timeouts.headersMs)}, the whole request within ${seconds(timeouts.requestMs)}`,
+      );
     } else if (error.code === 'HPE_HEADER_OVERFLOW') {
-      body = { status: 431, code: 'HEADERS_TOO_LARGE', message: 'the request headers are too large' };
+      body = errorBody('HEADERS_TOO_LARGE', 'the request headers are too large');
     } else {
-      body = { status: 400, code: 'BAD_REQUEST', message: 'the request is not valid HTTP/1.1' };
+      body = errorBody('BAD_REQUEST', 'the request is not valid HTTP/1.1');
     }
     const requestId = randomUUID();
     if (socket.writable) {

@@ -6,10 +6,9 @@
  * goes on validating requests with the original schemas.
  */
 
-type JsonObject = Record<string, unknown>;
+import { isRecord } from '../is-record.js';
 
-const isObject = (value: unknown): value is JsonObject =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+type JsonObject = Record<string, unknown>;
 
 /** Keywords of a 3.0 Schema Object, kept (their subschemas converted). */
 const kept = new Set([
@@ -48,7 +47,7 @@ const pointer = (at: string, key: string | number) =>
 export function toOpenApi30Schema(schema: unknown, at = '#'): JsonObject {
   if (schema === true) return {};
   if (schema === false) return { not: {} };
-  if (!isObject(schema)) throw new OpenApi30Error(at, 'a schema must be an object');
+  if (!isRecord(schema)) throw new OpenApi30Error(at, 'a schema must be an object');
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(schema)) {
     const here = pointer(at, key);
@@ -79,7 +78,7 @@ export function toOpenApi30Schema(schema: unknown, at = '#'): JsonObject {
 }
 
 function subschemas(key: string, value: unknown, at: string): unknown {
-  if (key === 'properties' && isObject(value)) {
+  if (key === 'properties' && isRecord(value)) {
     return Object.fromEntries(
       Object.entries(value).map(([name, property]) => [name, toOpenApi30Schema(property, pointer(at, name))]),
     );
@@ -117,7 +116,7 @@ function exclusiveBound(
 
 /** `patternProperties` → `additionalProperties`: exact for Type.Record's any-key pattern. */
 function patternProperties(value: unknown, out: JsonObject, at: string): void {
-  if (!isObject(value)) throw new OpenApi30Error(at, 'patternProperties must be an object');
+  if (!isRecord(value)) throw new OpenApi30Error(at, 'patternProperties must be an object');
   const patterns = Object.keys(value);
   const values = patterns.map((pattern) => toOpenApi30Schema(value[pattern], pointer(at, pattern)));
   const additional = out.additionalProperties;
@@ -126,7 +125,7 @@ function patternProperties(value: unknown, out: JsonObject, at: string): void {
     // 3.0 cannot constrain property names: the values stay constrained, the names are noted.
     out['x-patternProperties'] = Object.fromEntries(patterns.map((pattern, i) => [pattern, values[i]]));
     if (additional === undefined || additional === true) return;
-    if (isObject(additional)) values.push(additional);
+    if (isRecord(additional)) values.push(additional);
   }
   if (values.length === 0) return;
   out.additionalProperties = values.length === 1 ? values[0] : { anyOf: values };
@@ -159,12 +158,12 @@ function nullMembers(out: JsonObject, key: 'anyOf' | 'oneOf'): void {
   if (!Array.isArray(members)) return;
   // What `{type: 'null'}` became in types().
   const isNull = (member: unknown) =>
-    isObject(member) && member.type === undefined && Array.isArray(member.enum) && member.enum[0] === null;
+    isRecord(member) && member.type === undefined && Array.isArray(member.enum) && member.enum[0] === null;
   const rest = members.filter((member) => !isNull(member));
   if (rest.length === members.length) return;
   out.nullable = true;
   const [only] = rest;
-  if (rest.length === 1 && isObject(only) && only.$ref === undefined && !overlaps(out, only, key)) {
+  if (rest.length === 1 && isRecord(only) && only.$ref === undefined && !overlaps(out, only, key)) {
     delete out[key];
     Object.assign(out, only, { nullable: true });
   } else out[key] = rest;
@@ -175,7 +174,7 @@ function literalUnion(out: JsonObject): void {
   const members = out.anyOf;
   if (!Array.isArray(members) || members.length === 0 || out.enum !== undefined) return;
   const literal = (member: unknown): member is JsonObject =>
-    isObject(member) &&
+    isRecord(member) &&
     Array.isArray(member.enum) &&
     member.enum.length === 1 &&
     Object.keys(member).every((key) => key === 'enum' || key === 'type');
@@ -201,7 +200,7 @@ export function toOpenApi30Document(document: JsonObject): JsonObject {
 
 function walk(node: unknown, at: string): unknown {
   if (Array.isArray(node)) return node.map((item, i) => walk(item, pointer(at, i)));
-  return isObject(node) ? walkObject(node, at) : node;
+  return isRecord(node) ? walkObject(node, at) : node;
 }
 
 function walkObject(node: JsonObject, at: string): JsonObject {
@@ -210,7 +209,7 @@ function walkObject(node: JsonObject, at: string): JsonObject {
     const here = pointer(at, key);
     if (key === 'example' || key === 'examples' || key.startsWith('x-')) out[key] = value;
     else if (key === 'schema') out[key] = toOpenApi30Schema(value, here);
-    else if (key === 'schemas' && at === '#/components' && isObject(value)) {
+    else if (key === 'schemas' && at === '#/components' && isRecord(value)) {
       out[key] = Object.fromEntries(
         Object.entries(value).map(([name, schema]) => [name, toOpenApi30Schema(schema, pointer(here, name))]),
       );

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  isAllowedAddress,
-  NO_ALLOWED_TARGETS,
-  normalizeHostName,
-  parseAllowedTargets,
-  parseIPv4,
-  parseIPv6,
-  refusalReason,
-} from './addresses.js';
+import { isAllowedAddress, normalizeHostName, parseIPv4, parseIPv6, refusalReason } from './addresses.js';
+import { NO_ALLOWED_TARGETS, parseAllowedTargets } from './allowed-targets.js';
 import { SPECIAL_PURPOSE_V4, SPECIAL_PURPOSE_V6 } from './special-purpose.js';
 
 const family = (address: string) => (address.includes(':') ? 6 : 4);

@@ -8,6 +8,9 @@ import { OutboundError, type OutboundFailure } from './types.js';
 
 // All traffic in this file goes to 127.0.0.0/8 on this machine. Addresses outside it (10.0.0.1,
 // 169.254.169.254, …) are only ever used where the client must refuse them before connecting.
+// (Over 300 lines: the client's one contract, what it refuses, follows, sends and resolves, against
+// the test servers below that all four parts share; a helper module under src/ would be compiled
+// into dist/ with its vitest import.)
 
 function listen(server: net.Server, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

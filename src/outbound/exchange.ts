@@ -2,13 +2,8 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import {
-  type AllowedTargets,
-  type IpFamily,
-  isAllowedAddress,
-  normalizeHostName,
-  refusalReason,
-} from './addresses.js';
+import { type IpFamily, isAllowedAddress, normalizeHostName, refusalReason } from './addresses.js';
+import type { AllowedTargets } from './allowed-targets.js';
 import { OutboundError } from './types.js';
 
 /**

@@ -1,12 +1,4 @@
 import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import {
-  readHashKey,
-  replaceHashKey,
-  type StoredHashKey,
-  storeHashKeyIfNone,
-} from '../store/hash-key-store.js';
-import type { Database } from '../store/schema.js';
 import { DecryptionError, MasterKeyError, open, seal } from './cipher.js';
 import type { KeyringSource } from './keyring.js';
 
@@ -21,6 +13,7 @@ import type { KeyringSource } from './keyring.js';
  * never changes when the master key does, so a rotation neither needs the API keys' plaintext nor
  * stops any key from working; servers on one PostgreSQL database and the `plugboard` command all
  * read the same one. Each use has its own key, derived with HKDF-SHA-256 and a purpose label.
+ * This file is the cryptography; the row is read, made and re-sealed by store/sealed/hash-key.ts.
  *
  * A keyed hash is `hmac:` and the hex HMAC-SHA-256 of the unkeyed SHA-256 hex digest. Keying the
  * digest rather than the value lets a stored unkeyed hash be rewritten keyed without the value.
@@ -47,6 +40,17 @@ export function isKeyed(stored: string): boolean {
 /** The unkeyed SHA-256 digest (hex) of an API key: what versions before keyed hashes stored. */
 export function apiKeyDigest(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** The hash key as stored: sealed with a master key, and that key's id. */
+export interface StoredHashKey {
+  readonly sealed: string;
+  readonly masterKeyId: string;
+}
+
+/** A new hash key: 32 random bytes, made once per database. */
+export function generateHashKey(): Buffer {
+  return randomBytes(HASH_KEY_BYTES);
 }
 
 export function createHashing(hashKey: Buffer): Hashing {
@@ -88,35 +92,4 @@ export function openHashKey(source: KeyringSource, stored: StoredHashKey): Buffe
         'restore the database or the key it was used with',
     );
   }
-}
-
-/** The database's hashing, its hash key made and stored on first use (by whichever server or command comes first). */
-export async function openHashing(db: Kysely<Database>, source: KeyringSource): Promise<Hashing> {
-  const stored =
-    (await readHashKey(db)) ??
-    (await storeHashKeyIfNone(db, sealHashKey(source, randomBytes(HASH_KEY_BYTES))));
-  return createHashing(openHashKey(source, stored));
-}
-
-/**
- * Re-seals the hash key under the primary master key when it is under another (`secrets rotate`);
- * the hash key itself, and so every stored hash, stays the same. Says whether it was under another
- * key (it is re-sealed unless a concurrent run did it first).
- */
-export async function resealHashKey(db: Kysely<Database>, source: KeyringSource): Promise<boolean> {
-  const stored = await readHashKey(db);
-  if (!stored || stored.masterKeyId === source.current().primary.id) return false;
-  await replaceHashKey(db, stored, sealHashKey(source, openHashKey(source, stored)));
-  return true;
-}
-
-/** The id of the master key that seals the hash key, if there is one yet. */
-export async function hashKeyMasterKeyId(db: Kysely<Database>): Promise<string | undefined> {
-  return (await readHashKey(db))?.masterKeyId;
-}
-
-/** Opens the stored hash key with the configured keys (a MasterKeyError if none does); nothing when there is none yet. */
-export async function verifyHashKey(db: Kysely<Database>, source: KeyringSource): Promise<void> {
-  const stored = await readHashKey(db);
-  if (stored) openHashKey(source, stored);
 }

@@ -7,13 +7,14 @@ import { encodeMasterKey, generateMasterKey, type MasterKey, MasterKeyError, ope
 import {
   ephemeralKeyring,
   KEY_FILE_CHECK_MS,
+  keyFilePath,
   keyringFromEnvironment,
   keyringFromFile,
   makeKeyring,
+  resolveKeyring,
   writeKeyFile,
 } from './keyring.js';
 import { createSecretBox, UnknownMasterKeyError } from './secret-box.js';
-import { keyFilePath, resolveKeyring } from './setup.js';
 
 let dir: string;
 beforeEach(() => {

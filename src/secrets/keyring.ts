@@ -8,6 +8,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
+import type { Config } from '../config.js';
 import {
   encodeMasterKey,
   generateMasterKey,
@@ -133,4 +134,45 @@ export function keyringFromFile(
     reload,
   };
   return { source, created };
+}
+
+/** The key file of a SQLite database: beside it, named after it. */
+export function keyFilePath(databasePath: string): string {
+  return `${databasePath}.key`;
+}
+
+export interface ResolvedKeyring {
+  readonly source: KeyringSource;
+  /** Set when a new key file was written (the caller logs where, never the key). */
+  readonly createdFile?: string;
+}
+
+/**
+ * Where the master keys come from: PLUGBOARD_MASTER_KEY (and PLUGBOARD_PREVIOUS_MASTER_KEYS) when
+ * set; else the key file beside the SQLite database, created on first use; an in-memory key for
+ * an in-memory database.
+ */
+export function resolveKeyring(
+  config: Pick<Config, 'masterKey' | 'previousMasterKeys' | 'database'>,
+  { createFile = true }: { createFile?: boolean } = {},
+): ResolvedKeyring {
+  if (config.masterKey !== undefined) {
+    return { source: keyringFromEnvironment(config.masterKey, config.previousMasterKeys) };
+  }
+  if (config.previousMasterKeys !== undefined) {
+    throw new MasterKeyError(
+      'PLUGBOARD_PREVIOUS_MASTER_KEYS is set but PLUGBOARD_MASTER_KEY is not; set both',
+    );
+  }
+  if (config.database.kind === 'postgres') {
+    throw new MasterKeyError(
+      'PLUGBOARD_MASTER_KEY is not set: with PostgreSQL there is no key file, because every instance must seal ' +
+        'and open secrets with the same key; set PLUGBOARD_MASTER_KEY to 32 random bytes in base64 ' +
+        '(e.g. the output of: openssl rand -base64 32), the same on every instance',
+    );
+  }
+  if (config.database.path === ':memory:') return { source: ephemeralKeyring() };
+  const path = keyFilePath(config.database.path);
+  const { source, created } = keyringFromFile(path, { create: createFile });
+  return created ? { source, createdFile: path } : { source };
 }

@@ -1,3 +1,4 @@
+import { isRecord } from '../is-record.js';
 import { DecryptionError, open, seal } from './cipher.js';
 import type { KeyringSource } from './keyring.js';
 
@@ -42,7 +43,7 @@ export function createSecretBox(source: KeyringSource): SecretBox {
       const key = source.current().find(keyId) ?? source.reload().find(keyId);
       if (!key) throw new UnknownMasterKeyError(keyId);
       const value: unknown = JSON.parse(open(key, sealed, associatedData(connectorId, type)));
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      if (!isRecord(value)) {
         throw new DecryptionError('sealed secrets are not an object');
       }
       const secrets: Record<string, string> = {};

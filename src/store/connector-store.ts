@@ -1,37 +1,26 @@
 import type { Kysely } from 'kysely';
 import type { CheckResult } from '../connectors/checks/run.js';
-import type { ConnectorType } from '../connectors/define.js';
-import { findConnectorType } from '../connectors/registry.js';
-import { joinSecrets, splitSecrets } from '../connectors/secrets.js';
+import type { Params } from '../connectors/checks/types.js';
+import type { RegisteredType } from '../connectors/registry.js';
 import { errors } from '../errors.js';
-import { DecryptionError } from '../secrets/cipher.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { type Actor, recordAuditEvent } from './audit-store.js';
+import { connectorColumns as columns, connectorRowCodec, type StoredConnector } from './connector-row.js';
 import { forUpdate } from './dialect.js';
 import { isConnectorNameTaken } from './errors.js';
 import { laterThan, newId, nowIso } from './ids.js';
 import { PageCursors } from './page-cursors.js';
-import type { ConnectorRow, Database } from './schema.js';
+import type { Database } from './schema.js';
 
-export interface StoredConnector {
-  readonly id: string;
-  readonly type: string;
-  readonly name: string;
-  /** Every param, secrets opened. */
-  readonly params: Readonly<Record<string, string>>;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  /** The last credential check, if there was one. */
-  readonly lastCheck?: CheckResult;
-}
+export type { StoredConnector } from './connector-row.js';
 
 /** A check of the current version, run inside the writing transaction; throws to refuse the write. */
 export type Precondition = (current: StoredConnector) => void;
 
 export interface ConnectorFields {
-  readonly type: string;
+  readonly type: RegisteredType;
   readonly name: string;
-  readonly params: Readonly<Record<string, string>>;
+  readonly params: Params;
 }
 
 /**
@@ -71,20 +60,6 @@ export interface ConnectorStore {
     result: CheckResult,
   ): Promise<boolean>;
 }
-
-const columns = [
-  'id',
-  'account_id',
-  'seq',
-  'type',
-  'name',
-  'params',
-  'secrets',
-  'secret_key_id',
-  'last_check',
-  'created_at',
-  'updated_at',
-] as const;
 
 /**
  * A NUL character cannot be in any stored id or name (validation refuses it), and PostgreSQL refuses
@@ -133,48 +108,8 @@ export function createConnectorStore(
   box: SecretBox,
   cursors = new PageCursors(),
 ): ConnectorStore {
-  function sealed(
-    id: string,
-    type: ConnectorType | undefined,
-    typeId: string,
-    params: Readonly<Record<string, string>>,
-  ) {
-    const { plain, secret } = splitSecrets(type, params);
-    if (Object.keys(secret).length === 0)
-      return { params: JSON.stringify(plain), secrets: null, secret_key_id: null };
-    const { sealed, keyId } = box.seal(id, typeId, secret);
-    return { params: JSON.stringify(plain), secrets: sealed, secret_key_id: keyId };
-  }
-
-  /** The row's secrets; a failure names the connector and the key id, for the log (the 500 says nothing). */
-  function openNamed(id: string, type: string, sealed: { sealed: string; keyId: string }) {
-    try {
-      return box.open(id, type, sealed);
-    } catch (error) {
-      if (!(error instanceof DecryptionError)) throw error;
-      throw new DecryptionError(
-        `the secrets of connector ${id} (sealed with key ${sealed.keyId}) do not open with the configured master keys: ${error.message}`,
-      );
-    }
-  }
-
-  function fromRow(row: Pick<ConnectorRow, (typeof columns)[number]>): StoredConnector {
-    const type = findConnectorType(row.type);
-    const plain = JSON.parse(row.params) as Record<string, string>;
-    const secret =
-      row.secrets !== null && row.secret_key_id !== null
-        ? openNamed(row.id, row.type, { sealed: row.secrets, keyId: row.secret_key_id })
-        : {};
-    return {
-      id: row.id,
-      type: row.type,
-      name: row.name,
-      params: joinSecrets(type, plain, secret),
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      ...(row.last_check === null ? {} : { lastCheck: JSON.parse(row.last_check) as CheckResult }),
-    };
-  }
+  const codec = connectorRowCodec(box);
+  const fromRow = codec.open;
 
   return {
     async create(accountId, actor, fields, within) {
@@ -186,9 +121,9 @@ export function createConnectorStore(
           .values({
             id,
             account_id: accountId,
-            type: fields.type,
+            type: fields.type.id,
             name: fields.name,
-            ...sealed(id, findConnectorType(fields.type), fields.type, fields.params),
+            ...codec.seal(id, fields.type, fields.params),
             created_at: now,
             updated_at: now,
           })
@@ -199,7 +134,7 @@ export function createConnectorStore(
           accountId,
           actor,
           action: 'create',
-          connector: { id, name: fields.name, type: fields.type },
+          connector: { id, name: fields.name, type: fields.type.id },
           fields: ['type', ...changedFields(undefined, fields)],
         });
         return fromRow(row);
@@ -264,7 +199,7 @@ export function createConnectorStore(
             .updateTable('connectors')
             .set({
               name: fields.name,
-              ...sealed(id, findConnectorType(current.type), current.type, fields.params),
+              ...codec.seal(id, current.type, fields.params),
               updated_at: laterThan(current.updatedAt),
               // A check of other params (a URL, a credential) says nothing about these: a rename keeps it.
               ...(changed.some((field) => field.startsWith('params.')) ? { last_check: null } : {}),
@@ -277,7 +212,7 @@ export function createConnectorStore(
             accountId,
             actor,
             action: 'update',
-            connector: { id, name: fields.name, type: current.type },
+            connector: { id, name: fields.name, type: current.type.id },
             fields: changed,
           });
           return fromRow(row);

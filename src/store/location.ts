@@ -1,5 +1,3 @@
-import { AppError } from '../errors.js';
-
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/plugboard.db';
 
 export type DatabaseLocation =
@@ -15,9 +13,9 @@ export type DatabaseLocation =
     };
 
 /** Raised for a DATABASE_URL that cannot be used; the message says what to set instead. */
-export class DatabaseUrlError extends AppError {
+export class DatabaseUrlError extends Error {
   constructor(message: string) {
-    super(500, 'INVALID_DATABASE_URL', message);
+    super(message);
     this.name = 'DatabaseUrlError';
   }
 }

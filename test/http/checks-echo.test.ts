@@ -1,9 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../src/connectors/checks/run.js';
+import { loadFixtures } from '../../src/connectors/fixture.js';
 import { connectorTypes } from '../../src/connectors/registry.js';
 import { SECRET_PLACEHOLDER } from '../../src/connectors/secrets.js';
-import { buildTestApp, json, type TestContext } from '../helpers.js';
+import { answerAs, fakeSystems } from '../fake-targets.js';
+import { CheckApps, json, typeOf } from '../helpers.js';
+
+const fixtures = await loadFixtures();
 
 // Targets that echo the credentials they received — the whole Authorization header, its base64
 // payload and what it decodes to, a webhook token from the path, Zabbix's `auth` member — as a JSON
@@ -17,6 +21,8 @@ const TOKEN = 'T0ken-echo-9f8e7d6c5b4a';
 const variants = ['json', 'text', 'html', 'cut'] as const;
 type Variant = (typeof variants)[number];
 
+const systems = await fakeSystems();
+
 function echoOf(req: IncomingMessage, body: string): string {
   const auth = req.headers.authorization ?? '';
   const payload = /^Basic (.+)$/.exec(auth)?.[1];
@@ -27,22 +33,21 @@ function echoOf(req: IncomingMessage, body: string): string {
   return [auth, decoded, rpcAuth, last, path].filter(Boolean).join(' ');
 }
 
-function respond(variant: Variant, req: IncomingMessage, res: ServerResponse, body: string): void {
-  const path = new URL(req.url ?? '/', 'http://echo').pathname;
+/** What of the connector's credentials a request carries: a secret, only the user name, or nothing. */
+function carried(req: IncomingMessage, body: string): 'secret' | 'user' | undefined {
+  const url = decodeURIComponent(req.url ?? '');
+  if (req.headers.authorization !== undefined || /"auth":/.test(body)) return 'secret';
+  if (url.includes(PASSWORD) || url.includes(TOKEN)) return 'secret';
+  return url.includes(USER) ? 'user' : undefined;
+}
+
+/** What each echoed request of the current case carried. */
+let echoed: ('secret' | 'user')[] = [];
+
+function echo(variant: Variant, req: IncomingMessage, res: ServerResponse, body: string): void {
   const rpc = /"method":"([^"]+)"/.exec(body)?.[1];
-  if (rpc === 'apiinfo.version') {
-    const version = path.includes('/zabbix6/') ? '6.0.36' : '7.0.0';
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(`{"jsonrpc":"2.0","result":"${version}","id":1}`);
-    return;
-  }
-  if (path.endsWith('/tas/api/version')) {
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"version":"3.7.0"}');
-    return;
-  }
   const echo = echoOf(req, body);
-  // Zabbix's quote starts with the error's message, `Invalid params. ` (16 characters).
+  // A JSON-RPC quote starts with the error's message, `Invalid params. ` (16 characters).
   const filler = 'x'.repeat(rpc === undefined ? 185 : 169);
   const said = variant === 'cut' ? `${filler}${echo}` : `Bad auth header: ${echo}`;
   if (variant === 'text') {
@@ -64,51 +69,48 @@ function respond(variant: Variant, req: IncomingMessage, res: ServerResponse, bo
   }
 }
 
+/**
+ * `/echo/<variant>/<system>/…`: a request that carries any of the credentials is echoed; one that
+ * carries none (a version probe before the authenticated call) gets the system's fake answer.
+ */
+async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(Buffer.from(chunk));
+  const body = Buffer.concat(chunks).toString('utf8');
+  const [, , name = '', system = '', ...rest] = new URL(req.url ?? '/', 'http://echo').pathname.split('/');
+  const variant = variants.find((v) => v === name) ?? 'json';
+  const what = carried(req, body);
+  if (what === undefined) return answerAs(systems.get(system), req, res, `/${rest.join('/')}`, body);
+  echoed.push(what);
+  echo(variant, req, res, body);
+}
+
 let echoServer: Server;
 let echoUrl = '';
-let app: TestContext;
-/** How the fake GitHub answers: its API URL is the app's, one for all variants. */
-let githubVariant: Variant = 'json';
+const apps = new CheckApps({ allowedTargets: ['127.0.0.1'], timeoutMs: 2_000 });
 
 beforeAll(async () => {
   echoServer = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const fromPath = variants.find((v) => req.url?.startsWith(`/echo/${v}/`));
-      const variant = req.url?.startsWith('/echo/github/') ? githubVariant : (fromPath ?? 'json');
-      respond(variant, req, res, Buffer.concat(chunks).toString('utf8'));
-    });
+    respond(req, res).catch(() => res.writeHead(500).end());
   });
   await new Promise<void>((resolve) => echoServer.listen(0, '127.0.0.1', resolve));
   const address = echoServer.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   echoUrl = `http://127.0.0.1:${address.port}`;
-  const githubApiUrl = `${echoUrl}/echo/github`;
-  app = await buildTestApp({ checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 2_000, githubApiUrl } });
 });
 afterAll(async () => {
-  await app.close();
+  await apps.close();
   echoServer.closeAllConnections();
   await new Promise((resolve) => echoServer.close(resolve));
 });
 
-/** The params of each checkable type (and Zabbix before 6.4, which sends the token in the body). */
-function cases(variant: Variant): [string, string, Record<string, string>][] {
-  const base = `${echoUrl}/echo/${variant}`;
-  return [
-    ['jira', 'jira', { url: `${base}/jira`, email: USER, password: PASSWORD }],
-    ['servicenow', 'servicenow', { url: `${base}/servicenow`, username: USER, password: PASSWORD }],
-    ['zendesk', 'zendesk', { url: `${base}/zendesk`, email: USER, apiKey: TOKEN }],
-    ['github', 'github', { apiKey: TOKEN }],
-    ['topdesk', 'topdesk', { url: `${base}/topdesk`, username: USER, password: PASSWORD }],
-    ['zammad', 'zammad', { url: `${base}/zammad`, apiKey: TOKEN }],
-    ['zabbix', 'zabbix', { url: `${base}/zabbix`, apiKey: TOKEN }],
-    ['zabbix 6.0', 'zabbix', { url: `${base}/zabbix6`, apiKey: TOKEN }],
-    ['autotask', 'autotask', { url: `${base}/autotask`, email: USER, password: PASSWORD }],
-    ['discord', 'discord', { url: `${base}/discord/api/webhooks/1234567890/${TOKEN}` }],
-  ];
-}
+/** Every checkable type's fake, and each other version of it (Zabbix before 6.4 sends the token in the body). */
+const cases = [...systems.keys()].map((system) => {
+  const type = typeOf(system.split('@')[0] ?? '');
+  const target = fixtures.get(type.id)?.target;
+  if (!target) throw new Error(`no fake target for ${type.id}`);
+  return { system, type, target };
+});
 
 const BASIC = [`${USER}:${PASSWORD}`, `${USER}/token:${TOKEN}`].map((pair) =>
   Buffer.from(pair, 'utf8').toString('base64'),
@@ -135,24 +137,29 @@ function leaked(message: string): string[] {
 }
 
 it('covers every checkable type', () => {
-  const checkable = connectorTypes.filter((type) => type.check.kind === 'online').map((type) => type.id);
-  expect(new Set(cases('json').map(([, type]) => type))).toEqual(new Set(checkable));
+  const checkable = connectorTypes.filter((type) => type.check.kind === 'online');
+  expect(new Set(cases.map(({ type }) => type))).toEqual(new Set(checkable));
 });
 
 describe.each(variants.map((variant) => [variant]))('a target echoing the credentials (%s)', (variant) => {
-  it.each(cases('json').map(([name]) => [name]))(
+  it.each(cases.map((c) => [c.system, c] as const))(
     '%s: no form of a credential in the message',
-    async (name) => {
-      // The fake's URL is known once it listens, after the tests were collected.
-      const [, type, params] = cases(variant).find(([n]) => n === name) ?? [];
-      githubVariant = variant;
-      const response = await app.call('POST', '/api/connectors/check', { body: { name: 'c', type, params } });
+    async (_system, { system, type, target }) => {
+      // The echo's URL is known once it listens, after the tests were collected.
+      const base = `${echoUrl}/echo/${variant}/${system}`;
+      const params = target.params(base, { user: USER, password: PASSWORD, token: TOKEN });
+      const app = await apps.for(type, base);
+      echoed = [];
+      const response = await app.call('POST', '/api/connectors/check', {
+        body: { name: 'c', type: type.id, params },
+      });
       const result = json<CheckResult>(response);
       expect(response.statusCode, response.body).toBe(200);
+      expect(echoed.length, 'requests that reached the echo').toBeGreaterThan(0);
       expect(result).toMatchObject({ ok: false, status: 'failed' });
       expect(leaked(result.message), result.message).toEqual([]);
       // What the target said is still quoted, with the credentials replaced.
-      if (type !== 'autotask') expect(result.message).toContain(SECRET_PLACEHOLDER);
+      if (echoed.includes('secret')) expect(result.message).toContain(SECRET_PLACEHOLDER);
       if (variant === 'cut') expect(result.message).toMatch(/x{8}.*…/);
       // The reason phrase (which echoed the Authorization header), and the first line of text.
       if (variant === 'text')

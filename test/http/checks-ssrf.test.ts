@@ -22,7 +22,7 @@ beforeAll(async () => {
   if (address === null || typeof address === 'string') throw new Error('no port');
   port = address.port;
   t = await buildTestApp({
-    checks: { allowedTargets: [], timeoutMs: 1_000, githubApiUrl: 'https://api.github.com' },
+    checks: { allowedTargets: [], timeoutMs: 1_000 },
   });
 });
 afterAll(async () => {

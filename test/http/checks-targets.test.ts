@@ -1,18 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../src/connectors/checks/run.js';
-import { usesBearerHeader } from '../../src/connectors/types/zabbix.js';
-import { type FakeTargets, GOOD, startFakeTargets } from '../fake-targets.js';
-import { buildTestApp, json, type TestContext } from '../helpers.js';
+import { CREDENTIALS, GOOD, loadFixtures } from '../../src/connectors/fixture.js';
+import { usesBearerHeader } from '../../src/connectors/types/zabbix/index.js';
+import { type FakeTargets, startFakeTargets } from '../fake-targets.js';
+import { buildTestApp, endpointsAt, json, type TestContext, typeOf } from '../helpers.js';
 
 // What particular targets say, and how the check reads it: Zabbix versions, Autotask zones, GitHub's
 // rate limit, credentials HTTP cannot carry, oversized answers, and one deadline for a whole check.
 
+const fixtures = await loadFixtures();
 let fake: FakeTargets;
 let t: TestContext;
 beforeAll(async () => {
   fake = await startFakeTargets();
   t = await buildTestApp({
-    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 1_000, githubApiUrl: `${fake.url}/github` },
+    checks: {
+      allowedTargets: ['127.0.0.1'],
+      timeoutMs: 1_000,
+      endpoints: endpointsAt((type) => `${fake.url}/${type.id}`),
+    },
   });
 });
 afterAll(async () => {
@@ -20,7 +26,7 @@ afterAll(async () => {
   await fake.close();
 });
 
-async function check(type: string, params: Record<string, string>): Promise<CheckResult> {
+async function check(type: string, params: Readonly<Record<string, string>>): Promise<CheckResult> {
   const response = await t.call('POST', '/api/connectors/check', { body: { name: 'c', type, params } });
   expect(response.statusCode, response.body).toBe(200);
   return json<CheckResult>(response);
@@ -28,9 +34,9 @@ async function check(type: string, params: Record<string, string>): Promise<Chec
 
 describe('Zabbix: the token where each version takes it', () => {
   it.each([
-    ['6.0 (auth member)', 'zabbix60', '6.0.36'],
+    ['6.0 (auth member)', 'zabbix@6.0.36', '6.0.36'],
     ['7.0 (Authorization header, name matched case-sensitively)', 'zabbix', '7.0.0'],
-    ['7.2 (auth member refused)', 'zabbix72', '7.2.6'],
+    ['7.2 (auth member refused)', 'zabbix@7.2.6', '7.2.6'],
   ])('%s: accepted', async (_name, path, version) => {
     const result = await check('zabbix', { url: `${fake.url}/${path}`, apiKey: GOOD.token });
     expect(result).toMatchObject({ ok: true, status: 'ok', httpStatus: 200 });
@@ -38,9 +44,9 @@ describe('Zabbix: the token where each version takes it', () => {
   });
 
   it.each([
-    ['zabbix60', 'Invalid params. Session terminated, re-login, please.'],
+    ['zabbix@6.0.36', 'Invalid params. Session terminated, re-login, please.'],
     ['zabbix', 'Invalid params. Not authorized.'],
-    ['zabbix72', 'Invalid params. Not authorized.'],
+    ['zabbix@7.2.6', 'Invalid params. Not authorized.'],
   ])('%s: a wrong token is refused, quoting message and data', async (path, said) => {
     const result = await check('zabbix', { url: `${fake.url}/${path}`, apiKey: 'wrong-token' });
     expect(result).toMatchObject({ ok: false, status: 'failed' });
@@ -112,8 +118,9 @@ describe('what a failure is called', () => {
     ['zabbix', 'tok€n123'],
   ])('%s: a credential HTTP headers cannot carry (%j) fails, without quoting it', async (type, apiKey) => {
     const before = fake.seen.length;
-    const params: Record<string, string> =
-      type === 'github' ? { apiKey } : { url: `${fake.url}/${type}`, apiKey };
+    const target = fixtures.get(typeOf(type).id)?.target;
+    const params = target?.params(`${fake.url}/${type}`, { ...CREDENTIALS.good, token: apiKey }) ?? {};
+    expect(Object.values(params)).toContain(apiKey);
     const result = await check(type, params);
     expect(result).toMatchObject({ ok: false, status: 'failed' });
     expect(result.message).toMatch(/^the credential holds characters that cannot be sent in an HTTP header/);

@@ -1,47 +1,45 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../src/connectors/checks/run.js';
-import { connectorTypes } from '../../src/connectors/registry.js';
+import type { Params } from '../../src/connectors/checks/types.js';
+import { type FakeTarget, loadFixtures } from '../../src/connectors/fixture.js';
+import { connectorTypes, type RegisteredType } from '../../src/connectors/registry.js';
 import type { Connector } from '../../src/connectors/schemas.js';
+import { baseFor, type FakeTargets, paramsFor, type Scenario, startFakeTargets } from '../fake-targets.js';
 import {
-  baseFor,
-  type FakeTargets,
-  paramsFor as fakeParams,
-  type Scenario,
-  startFakeTargets,
-} from '../fake-targets.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validParams } from '../helpers.js';
+  buildTestApp,
+  CheckApps,
+  type ErrorResponse,
+  endpointsAt,
+  json,
+  type TestContext,
+  typeOf,
+} from '../helpers.js';
+
+// Every registered type, checked against the fake of its system that its fixture declares
+// (src/connectors/types/<id>/fixture.ts).
+
+const fixtures = await loadFixtures();
+const online = connectorTypes.filter((type) => type.check.kind === 'online');
+const offline = connectorTypes.filter((type) => type.check.kind === 'offline');
+
+function targetOf(type: RegisteredType): FakeTarget<Params> {
+  const target = fixtures.get(type.id)?.target;
+  if (!target) throw new Error(`the fixture of ${type.id}, a checkable type, has no fake target`);
+  return target;
+}
 
 let fake: FakeTargets;
 let t: TestContext;
-/** GitHub's API URL is the app's, not a param: an app per scenario that points it elsewhere. */
-const githubApps = new Map<Scenario, TestContext>();
+// Long enough for a loaded CI machine to answer from loopback; the silent server still times out.
+const apps = new CheckApps({ allowedTargets: ['127.0.0.1'], timeoutMs: 1_000 });
 beforeAll(async () => {
   fake = await startFakeTargets();
-  // Long enough for a loaded CI machine to answer from loopback; the silent server still times out.
-  t = await buildTestApp({
-    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 1_000, githubApiUrl: `${fake.url}/github` },
-  });
+  t = await apps.shared();
 });
 afterAll(async () => {
-  await t.close();
-  await Promise.all([...githubApps.values()].map((app) => app.close()));
+  await apps.close();
   await fake.close();
 });
-
-function paramsFor(id: string, scenario: Scenario): Record<string, string> {
-  return fakeParams(fake, id, scenario);
-}
-
-async function appFor(id: string, scenario: Scenario): Promise<TestContext> {
-  if (id !== 'github' || scenario === 'good' || scenario === 'bad' || scenario === 'locked') return t;
-  const existing = githubApps.get(scenario);
-  if (existing) return existing;
-  const app = await buildTestApp({
-    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 1_000, githubApiUrl: baseFor(fake, id, scenario) },
-  });
-  githubApps.set(scenario, app);
-  return app;
-}
 
 async function check(body: unknown, app = t): Promise<CheckResult> {
   const response = await app.call('POST', '/api/connectors/check', { body });
@@ -49,29 +47,39 @@ async function check(body: unknown, app = t): Promise<CheckResult> {
   return json<CheckResult>(response);
 }
 
-const online = connectorTypes.filter((type) => type.check.kind === 'online').map((type) => type.id);
+/** Params of `type` that its fake accepts. */
+function goodParams(type: RegisteredType): Params {
+  return paramsFor(targetOf(type), baseFor(fake, type.id, 'good'), 'good');
+}
 
-describe.each(online.map((id) => [id]))('checking %s', (id) => {
+/** Checks a body of `type` pointed at the fake for a scenario; the params too, to look for them. */
+async function checkScenario(type: RegisteredType, scenario: Scenario) {
+  const base = baseFor(fake, type.id, scenario);
+  const params = paramsFor(targetOf(type), base, scenario);
+  const result = await check({ name: 'c', type: type.id, params }, await apps.for(type, base));
+  return { params, result };
+}
+
+describe.each(online.map((type) => [type.id, type] as const))('checking %s', (_id, type) => {
   it('ok with good credentials', async () => {
-    const result = await check({ name: 'c', type: id, params: paramsFor(id, 'good') });
+    const { result } = await checkScenario(type, 'good');
     expect(result).toMatchObject({ ok: true, status: 'ok', httpStatus: 200 });
     expect(result.latencyMs).toBeGreaterThanOrEqual(0);
     expect(Date.parse(result.checkedAt)).not.toBeNaN();
   });
 
   it('failed with bad credentials, saying what the target said but not the credential', async () => {
-    const params = paramsFor(id, 'bad');
-    const result = await check({ name: 'c', type: id, params });
+    const { params, result } = await checkScenario(type, 'bad');
     expect(result).toMatchObject({ ok: false, status: 'failed' });
     expect(result.message.length).toBeGreaterThan(10);
-    for (const value of [params.password, params.apiKey].filter(Boolean)) {
-      expect(result.message).not.toContain(value);
+    for (const name of type.secretParams) {
+      const value = params[name];
+      if (value) expect(result.message).not.toContain(value);
     }
   });
 
   it('failed when the URL is not the service (404), saying what answered', async () => {
-    const app = await appFor(id, 'wrong path');
-    const result = await check({ name: 'c', type: id, params: paramsFor(id, 'wrong path') }, app);
+    const { result } = await checkScenario(type, 'wrong path');
     expect(result).toMatchObject({ ok: false, status: 'failed', httpStatus: 404 });
     expect(result.message).toMatch(/not found|no .* API|URL looks wrong/i);
     // The reason phrase, and the first line of the HTML page with its tags stripped.
@@ -79,52 +87,41 @@ describe.each(online.map((id) => [id]))('checking %s', (id) => {
   });
 
   it('unreachable when the server never answers (timeout)', async () => {
-    const app = await appFor(id, 'slow');
-    const result = await check({ name: 'c', type: id, params: paramsFor(id, 'slow') }, app);
+    const { result } = await checkScenario(type, 'slow');
     expect(result).toMatchObject({ ok: false, status: 'unreachable' });
     expect(result.message).toMatch(/within the 1000 ms a check may take/);
   });
 
   it('unreachable when the server drops the connection', async () => {
-    const app = await appFor(id, 'drop');
-    const result = await check({ name: 'c', type: id, params: paramsFor(id, 'drop') }, app);
+    const { result } = await checkScenario(type, 'drop');
     expect(result).toMatchObject({ ok: false, status: 'unreachable' });
   });
-});
 
-/** What each target says of a locked, suspended, blocked, inactive or expired account (or deleted webhook). */
-const LOCKED: Readonly<Record<string, RegExp>> = {
-  jira: /AUTHENTICATION_DENIED.*locked/,
-  servicenow: /refused the credentials.*User Not Authenticated/,
-  zendesk: /refused the credentials \(HTTP 403 Forbidden: Forbidden\)/,
-  github: /refused the credentials.*Your account was suspended/,
-  topdesk: /refused the credentials.*operator account is blocked/,
-  zammad: /refused the credentials.*User is inactive/,
-  zabbix: /refused host\.get: Invalid params\. API token expired\./,
-  discord: /does not know this webhook.*Unknown Webhook.*deleted/,
-};
-
-describe.each(Object.entries(LOCKED))('a locked account on %s', (id, said) => {
-  it('fails, quoting what the target said', async () => {
-    const result = await check({ name: 'c', type: id, params: paramsFor(id, 'locked') });
-    expect(result).toMatchObject({ ok: false, status: 'failed' });
-    expect(result.message).toMatch(said);
-  });
-});
-
-it('covers every checkable type but Autotask, whose zone lookup cannot see a locked account', () => {
-  expect(Object.keys(LOCKED).sort()).toEqual(online.filter((id) => id !== 'autotask').sort());
+  const { locked } = targetOf(type);
+  if (locked instanceof RegExp) {
+    it('a locked account fails, quoting what the target said', async () => {
+      const { result } = await checkScenario(type, 'locked');
+      expect(result).toMatchObject({ ok: false, status: 'failed' });
+      expect(result.message).toMatch(locked);
+    });
+  } else {
+    it(`a locked account is not seen (${locked.unseen}): the check reports ok`, async () => {
+      const { result } = await checkScenario(type, 'locked');
+      expect(result).toMatchObject({ ok: true, status: 'ok' });
+    });
+  }
 });
 
 describe('what the targets say', () => {
+  const jira = typeOf('jira');
   it('Jira: a locked account is reported as such', async () => {
-    const result = await check({ name: 'c', type: 'jira', params: paramsFor('jira', 'locked') });
+    const { result } = await checkScenario(jira, 'locked');
     expect(result).toMatchObject({ ok: false, status: 'failed', httpStatus: 403 });
     expect(result.message).toMatch(/AUTHENTICATION_DENIED|locked/);
   });
 
   it('Jira: the target message is quoted', async () => {
-    const result = await check({ name: 'c', type: 'jira', params: paramsFor('jira', 'bad') });
+    const { result } = await checkScenario(jira, 'bad');
     expect(result.message).toContain(
       'Jira refused the credentials (HTTP 401 Unauthorized: Client must be authenticated',
     );
@@ -132,45 +129,32 @@ describe('what the targets say', () => {
   });
 
   it('Zabbix: a refused token names the JSON-RPC error, message and data', async () => {
-    const result = await check({ name: 'c', type: 'zabbix', params: paramsFor('zabbix', 'bad') });
+    const { result } = await checkScenario(typeOf('zabbix'), 'bad');
     expect(result.message).toContain('Invalid params. Not authorized.');
   });
 });
 
 describe('types that cannot be checked', () => {
-  const offline = connectorTypes.filter((type) => type.check.kind === 'offline');
   it.each(offline.map((type) => [type.id, type] as const))(
-    '%s answers not_checkable with the reason',
+    '%s: its example params are not_checkable, with the reason, and no request is made',
     async (id, type) => {
-      const result = await check({ name: 'c', type: id, params: validParams(type) });
-      if (result.status === 'failed') {
-        // the offline validation found the example URL wrong; a proper URL must pass it
-        expect(['mattermost', 'zoom_chat', 'dingtalk']).toContain(id);
-      } else {
-        expect(result).toMatchObject({ ok: false, status: 'not_checkable' });
-      }
+      const before = fake.seen.length;
+      const example = fixtures.get(type.id)?.example;
+      const result = await check({ name: 'c', type: id, params: example });
+      expect(result).toMatchObject({ ok: false, status: 'not_checkable' });
       expect(result.message.length).toBeGreaterThan(20);
+      expect(fake.seen.length).toBe(before);
     },
   );
 
-  it.each([
-    ['mattermost', { url: 'https://chat.example.com/hooks/xyz123abc' }],
-    ['zoom_chat', { url: 'https://integrations.zoom.us/chat/webhooks/incomingwebhook/abc' }],
-    ['dingtalk', { url: 'https://oapi.dingtalk.com/robot/send?access_token=abc', secret: 's' }],
-  ])('%s with a proper webhook URL is not_checkable, and no request is made', async (id, params) => {
+  const refused = offline.flatMap((type) =>
+    (fixtures.get(type.id)?.refusedOffline ?? []).map((params) => [type.id, params] as const),
+  );
+  it.each(refused)('%s with params its offline validation refuses (%j) fails offline', async (id, params) => {
     const before = fake.seen.length;
     const result = await check({ name: 'c', type: id, params });
-    expect(result.status).toBe('not_checkable');
-    expect(fake.seen.length).toBe(before);
-  });
-
-  it.each([
-    ['mattermost', { url: 'https://chat.example.com/some/page' }],
-    ['zoom_chat', { url: 'https://example.com/webhook' }],
-    ['dingtalk', { url: 'https://oapi.dingtalk.com/robot/send', secret: 's' }],
-  ])('%s with a URL that is not a webhook URL fails offline', async (id, params) => {
-    const result = await check({ name: 'c', type: id, params });
     expect(result).toMatchObject({ ok: false, status: 'failed' });
+    expect(fake.seen.length).toBe(before);
   });
 });
 
@@ -178,7 +162,7 @@ describe('POST /api/connectors/{id}/check', () => {
   it('checks the stored connector and keeps the result as lastCheck', async () => {
     const created = json<Connector>(
       await t.call('POST', '/api/connectors', {
-        body: { name: 'stored jira', type: 'jira', params: paramsFor('jira', 'good') },
+        body: { name: 'stored jira', type: 'jira', params: goodParams(typeOf('jira')) },
       }),
     );
     const response = await t.call('POST', `/api/connectors/${created.id}/check`);
@@ -212,7 +196,7 @@ describe('POST /api/connectors/{id}/check', () => {
 
   it('check before saving stores nothing, and validates the body first', async () => {
     const before = json<Connector[]>(await t.call('GET', '/api/connectors?max-results=100')).length;
-    await check({ name: 'never stored', type: 'jira', params: paramsFor('jira', 'good') });
+    await check({ name: 'never stored', type: 'jira', params: goodParams(typeOf('jira')) });
     const invalid = await t.call('POST', '/api/connectors/check', {
       body: { name: 'x', type: 'jira', params: {} },
     });
@@ -225,12 +209,16 @@ describe('POST /api/connectors/{id}/check', () => {
 describe('targets on private addresses are refused by default', () => {
   it('does not call 127.0.0.1 unless PLUGBOARD_ALLOWED_TARGETS allows it', async () => {
     const strict = await buildTestApp({
-      checks: { allowedTargets: [], timeoutMs: 400, githubApiUrl: `${fake.url}/github` },
+      checks: {
+        allowedTargets: [],
+        timeoutMs: 400,
+        endpoints: endpointsAt((type) => baseFor(fake, type.id, 'good')),
+      },
     });
     try {
       const before = fake.seen.length;
       const response = await strict.call('POST', '/api/connectors/check', {
-        body: { name: 'c', type: 'jira', params: paramsFor('jira', 'good') },
+        body: { name: 'c', type: 'jira', params: goodParams(typeOf('jira')) },
       });
       const result = json<CheckResult>(response);
       expect(result).toMatchObject({ ok: false, status: 'failed' });
@@ -263,19 +251,9 @@ describe('GET /api/connector-types', () => {
         expect(p.secret).toBe(type.secretParams.has(p.name));
         expect(p.required).toBe(type.requiredParams.includes(p.name));
       }
-      expect(entry.checkable).toBe(online.includes(entry.id));
+      // Checkable exactly when the fixture, written apart from the declaration, has a fake target for it.
+      expect(entry.checkable).toBe(fixtures.get(type.id)?.target !== undefined);
       expect(entry.check.length).toBeGreaterThan(10);
     }
-    expect(online.sort()).toEqual([
-      'autotask',
-      'discord',
-      'github',
-      'jira',
-      'servicenow',
-      'topdesk',
-      'zabbix',
-      'zammad',
-      'zendesk',
-    ]);
   });
 });

@@ -289,29 +289,15 @@ describe('routing', () => {
 });
 
 describe('GET /api/openapi.json', () => {
-  it('describes every route the server has, with every type and its secret params', async () => {
+  // That it lists every route the server has: test/http/openapi.test.ts, against the router.
+  it('describes every type and its secret params', async () => {
     const response = await t.call('GET', '/api/openapi.json', { key: null });
     expect(response.statusCode).toBe(200);
     const doc = json<{
       openapi: string;
-      paths: Record<string, Record<string, unknown>>;
       components: { schemas: Record<string, { properties?: Record<string, Record<string, unknown>> }> };
     }>(response);
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(
-      [
-        '/audit-events',
-        '/connector-types',
-        '/connectors',
-        '/connectors/check',
-        '/connectors/name/{name}',
-        '/connectors/{id}',
-        '/connectors/{id}/check',
-        '/healthz',
-        '/openapi.json',
-      ].sort(),
-    );
-    expect(Object.keys(doc.paths['/connectors/{id}'] ?? {}).sort()).toEqual(['delete', 'get', 'put']);
     for (const type of connectorTypes) {
       const schema = doc.components.schemas[type.schemaName];
       expect(Object.keys(schema?.properties ?? {}).sort()).toEqual([...type.paramNames].sort());
@@ -328,15 +314,15 @@ describe('GET /api/openapi.json', () => {
     );
     const doc = json<{
       paths: Record<string, Record<string, unknown>>;
-      components: { schemas: Record<string, unknown> };
+      components: { schemas: { ConnectorType?: { enum?: unknown[] } } };
     }>(await t.call('GET', '/api/openapi.json', { key: null }));
     for (const [path, operations] of Object.entries<Record<string, unknown>>(spec.paths)) {
       for (const method of Object.keys(operations))
         expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     }
-    expect(doc.components.schemas.ConnectorType).toMatchObject({
-      enum: spec.components.schemas.ConnectorType.enum,
-    });
+    // The spec's types in its order; a type beyond the spec comes after them.
+    const specTypes: unknown[] = spec.components.schemas.ConnectorType.enum;
+    expect(doc.components.schemas.ConnectorType?.enum?.slice(0, specTypes.length)).toEqual(specTypes);
   });
 });
 

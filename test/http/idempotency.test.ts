@@ -3,10 +3,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { generateMasterKey } from '../../src/secrets/cipher.js';
 import { ephemeralKeyring } from '../../src/secrets/keyring.js';
-import { rotateSecrets } from '../../src/secrets/rotate.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { createIdempotencyStore, IDEMPOTENCY_TTL_MS } from '../../src/store/idempotency-store.js';
 import { createKeyStore } from '../../src/store/key-store.js';
+import { rotateSecrets } from '../../src/store/sealed/rotate.js';
 import { testBackend } from '../backend.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from '../helpers.js';
 

@@ -3,9 +3,9 @@ import { earlierFingerprint, fingerprint } from '../../src/http/idempotency.js';
 import { createLogger } from '../../src/logger.js';
 import { apiKeyDigest, KEYED_PREFIX } from '../../src/secrets/hash-key.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
-import { upgradeStoredHashes } from '../../src/secrets/upgrade-hashes.js';
 import { upgradeStoredRecords } from '../../src/store/idempotency-upgrade.js';
 import { createKeyStore } from '../../src/store/key-store.js';
+import { upgradeStoredHashes } from '../../src/store/upgrade-hashes.js';
 import { storedText } from '../backend.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext } from '../helpers.js';
 

@@ -1,14 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GOOD } from '../../src/connectors/fixture.js';
 import type { Connector } from '../../src/connectors/schemas.js';
-import { type FakeTargets, GOOD, startFakeTargets } from '../fake-targets.js';
-import { buildTestApp, json, type TestContext } from '../helpers.js';
+import { type FakeTargets, startFakeTargets } from '../fake-targets.js';
+import { buildTestApp, endpointsAt, json, type TestContext } from '../helpers.js';
 
 let fake: FakeTargets;
 let t: TestContext;
 beforeAll(async () => {
   fake = await startFakeTargets();
   t = await buildTestApp({
-    checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 1_000, githubApiUrl: `${fake.url}/github` },
+    checks: {
+      allowedTargets: ['127.0.0.1'],
+      timeoutMs: 1_000,
+      endpoints: endpointsAt((type) => `${fake.url}/${type.id}`),
+    },
   });
 });
 afterAll(async () => {

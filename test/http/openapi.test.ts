@@ -24,6 +24,23 @@ const seed: Document = JSON.parse(
   readFileSync(new URL('../../spec/ilert-connectors.openapi.json', import.meta.url), 'utf8'),
 );
 
+/** Every method and path the router has, read from its printed tree (`├── /api/connectors (GET, POST)`). */
+function routerRoutes(app: TestContext['app']): { method: string; url: string }[] {
+  const routes: { method: string; url: string }[] = [];
+  const segments: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    if (line.trim() === '') continue;
+    const match = /^((?:│ {3}| {4})*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!match) throw new Error(`cannot read the route tree line ${JSON.stringify(line)}`);
+    segments.length = (match[1] ?? '').length / 4;
+    segments.push(match[2] ?? '');
+    for (const method of (match[3] ?? '').split(', ').filter(Boolean)) {
+      routes.push({ method, url: segments.join('') });
+    }
+  }
+  return routes;
+}
+
 describe.each([200, 201] as const)('GET /api/openapi.json with create status %i', (createStatus) => {
   let t: TestContext;
   let doc: Document;
@@ -44,6 +61,28 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     expect(result.errors).toBeUndefined();
     expect(result.valid).toBe(true);
     expect(validator.version).toBe('3.0');
+  });
+
+  it('documents every operation the server has, and nothing it does not have', async () => {
+    const served: string[] = [];
+    for (const { method, url } of routerRoutes(t.app)) {
+      if (method === 'HEAD') continue; // GET without the body, never documented apart
+      // The other methods of a path are routed too, to answer 405 with Allow: they are no operations.
+      const answer = await t.app.inject({
+        method: method as 'GET',
+        url: url.replace(/:[^/]+/g, 'x'),
+        ...(method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, payload: '{}' }),
+      });
+      if (answer.statusCode === 405) continue;
+      served.push(`${method} ${url.replace(/^\/api(?=\/)/, '').replace(/:([^/]+)/g, '{$1}')}`);
+    }
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((key) => key !== 'servers')
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(served.length).toBeGreaterThan(8);
+    expect(documented.sort()).toEqual(served.sort());
   });
 
   it('uses no JSON Schema keyword that OpenAPI 3.0 lacks', () => {
@@ -84,6 +123,17 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     expect(input({ name: 'x', type: 'no-such-type' })).toBe(false);
   });
 
+  it("documents /healthz's 200 as it is served, ageMs included", async () => {
+    const documented = doc.paths['/healthz']?.get?.responses['200'] as
+      | { content?: { 'application/json'?: { schema?: { properties?: Record<string, unknown> } } } }
+      | undefined;
+    const schema = documented?.content?.['application/json']?.schema;
+    expect(Object.keys(schema?.properties ?? {}).sort()).toEqual(['ageMs', 'status']);
+    const served = json(await t.call('GET', '/healthz', { key: null }));
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    expect(ajv.validate(schema ?? {}, served), JSON.stringify(ajv.errors)).toBe(true);
+  });
+
   it('keeps what the published spec says: operations, parameters, success statuses, schemas', () => {
     expect(doc.servers).toContainEqual({ url: '/api' });
     for (const [path, operations] of Object.entries(seed.paths)) {
@@ -105,7 +155,10 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
       }
     }
     const { schemas } = doc.components;
-    expect(schemas.ConnectorType?.enum).toEqual(seed.components.schemas.ConnectorType?.enum);
+    // The spec's types in its order, then any beyond it: every registered type.
+    const specTypes = seed.components.schemas.ConnectorType?.enum ?? [];
+    expect(schemas.ConnectorType?.enum?.slice(0, specTypes.length)).toEqual(specTypes);
+    expect(schemas.ConnectorType?.enum).toEqual(connectorTypes.map((type) => type.id));
     const published = seed.components.schemas.Connector?.properties ?? {};
     const ours = schemas.Connector?.properties ?? {};
     for (const [name, schema] of Object.entries(published)) {

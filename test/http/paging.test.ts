@@ -289,7 +289,10 @@ describe('paging from remembered positions (keyset) agrees with OFFSET', () => {
     let serial = 0;
     const live: Record<number, string[]> = {};
     const create = async (store: ConnectorStore, accountId: number) => {
-      const created = await store.create(accountId, actor, validBody(slack, `n${serial++}`));
+      const created = await store.create(accountId, actor, {
+        ...validBody(slack, `n${serial++}`),
+        type: slack,
+      });
       live[accountId] = [...(live[accountId] ?? []), created.id];
     };
     for (let i = 0; i < 120; i++) await create(i % 2 ? one : two, i % 5 === 0 ? globex : acme);

@@ -12,7 +12,15 @@ import { ephemeralKeyring } from '../../src/secrets/keyring.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { createConnectorStore } from '../../src/store/connector-store.js';
 import { storedText, testBackend } from '../backend.js';
-import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validParams } from '../helpers.js';
+import {
+  buildTestApp,
+  type ErrorResponse,
+  endpointsAt,
+  json,
+  type TestContext,
+  typeOf,
+  validParams,
+} from '../helpers.js';
 
 const typesWithSecrets = connectorTypes.filter((type) => type.secretParams.size > 0);
 
@@ -69,7 +77,11 @@ describe('no secret leaks: one table over every type with a secret', () => {
     echo = await startEchoTarget();
     t = await buildTestApp({
       path,
-      checks: { allowedTargets: ['127.0.0.1'], timeoutMs: 2_000, githubApiUrl: `${echo.url}/github` },
+      checks: {
+        allowedTargets: ['127.0.0.1'],
+        timeoutMs: 2_000,
+        endpoints: endpointsAt((type) => `${echo.url}/${type.id}`),
+      },
     });
   });
   afterAll(async () => {

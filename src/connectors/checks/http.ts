@@ -5,12 +5,7 @@ import {
   type OutboundResponse,
 } from '../../outbound/types.js';
 import { reasonPhrase, targetSaid } from './said.js';
-import type { CheckOutcome, CheckRun, Params } from './types.js';
-
-/** A param that validation guarantees is present (required by the type). */
-export function value(params: Params, name: string): string {
-  return params[name] ?? '';
-}
+import type { CheckOutcome, CheckRun } from './types.js';
 
 export function basicAuth(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import type { ConnectorType } from '../define.js';
+import { type ConnectorType, UnvalidatedParamsError } from '../define.js';
 import { Redactor } from './redact.js';
 import type { CheckContext, CheckRun, Params } from './types.js';
 
@@ -35,14 +35,15 @@ export async function runCheck(
   const definition = type.check;
   let outcome: { status: CheckResult['status']; message: string; httpStatus?: number };
   if (definition.kind === 'offline') {
-    const problem = definition.validate?.(params);
+    const problem = definition.validate?.problem(params);
     outcome = problem
       ? { status: 'failed', message: `${problem}; ${definition.reason}` }
       : { status: 'not_checkable', message: definition.reason };
   } else {
     try {
       outcome = await definition.run(params, run);
-    } catch {
+    } catch (error) {
+      if (error instanceof UnvalidatedParamsError) throw error;
       // A target's answer that a check did not foresee is still the target's failure, not ours.
       outcome = {
         status: 'failed',

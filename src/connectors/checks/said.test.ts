@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resetTime } from '../types/github.js';
+import { resetTime } from '../types/github/index.js';
 import { Redactor } from './redact.js';
 import { quoteShort, targetSaid } from './said.js';
 

@@ -1,13 +1,10 @@
+import { isRecord } from '../../is-record.js';
 import type { OutboundResponse } from '../../outbound/types.js';
 import { oneLine, type Redactor } from './redact.js';
 
 /** The longest quote of a target's message, and of its reason phrase. */
 const MAX_SAID = 200;
 const MAX_REASON = 60;
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The body parsed as JSON, or undefined when it is not JSON. */
 export function parseJson(text: string): { value: unknown } | undefined {

@@ -1,10 +1,14 @@
 import type { OutboundClient } from '../../outbound/types.js';
 import type { Redactor } from './redact.js';
 
-/** What checks can use: the SSRF-safe HTTP client, and fixed endpoints that tests point at fakes. */
+/** What checks can use: the SSRF-safe HTTP client, and the fixed endpoints pointed elsewhere. */
 export interface CheckContext {
   readonly http: OutboundClient;
-  readonly endpoints: { readonly github: string };
+  /**
+   * Fixed endpoints (a type's `endpoint`, such as GitHub's API) pointed elsewhere, by type id; a type
+   * not named here calls the endpoint it declares. Tests point them at fakes.
+   */
+  readonly endpoints: Readonly<Record<string, string>>;
 }
 
 /** One run of one check: the context, plus what binds all the calls of that run together. */
@@ -13,6 +17,11 @@ export interface CheckRun extends CheckContext {
   readonly deadline: number;
   /** Every credential the check sends, collected by `call`, so that none comes back in the message. */
   readonly redactor: Redactor;
+}
+
+/** The run of a type that declares a fixed endpoint: where that endpoint is for this run. */
+export interface EndpointRun extends CheckRun {
+  readonly endpoint: string;
 }
 
 export type CheckStatus = 'ok' | 'failed' | 'unreachable' | 'not_checkable';
@@ -25,23 +34,31 @@ export interface CheckOutcome {
   readonly httpStatus?: number;
 }
 
+/** Params as stored and validated, before a type's declaration gives them their names. */
 export type Params = Readonly<Record<string, string>>;
 
 /**
  * How a type checks its credentials: `online` with the cheapest authenticated read the target
  * offers, or `offline` when the only way to test would be to post a message (or there are no
- * credentials): then only what can be validated without calling it.
+ * credentials): then only what can be validated without calling it. `P` is the type's params as
+ * its declaration names them; `R` what a run gives the check.
  */
-export type CheckDefinition =
+export type CheckDefinition<P = Params, R extends CheckRun = CheckRun> =
   | {
       readonly kind: 'online';
+      /** What the check asks of the target: shown in the type catalog and the README. */
       readonly description: string;
-      run(params: Params, run: CheckRun): Promise<CheckOutcome>;
+      run(params: P, run: R): Promise<CheckOutcome>;
     }
   | {
       readonly kind: 'offline';
       /** Why it cannot be checked online, shown as the result's message. */
       readonly reason: string;
-      /** A problem found offline (e.g. a URL that is not a webhook URL of this service), or undefined. */
-      validate?(params: Params): string | undefined;
+      /** What can be checked without calling the target (e.g. that a URL is a webhook URL of this service). */
+      readonly validate?: {
+        /** What is checked, for the README. */
+        readonly description: string;
+        /** The problem found, or undefined. */
+        problem(params: P): string | undefined;
+      };
     };

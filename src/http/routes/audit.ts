@@ -1,8 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
 import type { AuditStore } from '../../store/audit-store.js';
 import { principalOf } from '../auth.js';
-import { parsePage } from '../paging.js';
+import { PageQuerySchema, pageErrors, parsePage } from '../paging.js';
+import { writeKeyErrors } from '../responses.js';
 
 export const AuditEventSchema = Type.Object({
   id: Type.String(),
@@ -22,7 +24,19 @@ export const AuditEventSchema = Type.Object({
 export function auditRoutes(app: FastifyInstance, audit: AuditStore): void {
   app.get(
     '/api/audit-events',
-    { config: { writeKeysOnly: true }, schema: { response: { 200: Type.Array(AuditEventSchema) } } },
+    {
+      config: { writeKeysOnly: true },
+      schema: {
+        tags: ['Audit'],
+        summary: 'The audit trail of connector changes in your account, newest first (write keys only).',
+        querystring: PageQuerySchema,
+        response: {
+          200: jsonResponse('Audit events', Type.Array(AuditEventSchema)),
+          ...pageErrors,
+          ...writeKeyErrors,
+        },
+      } satisfies RouteSchema,
+    },
     async (request) => {
       const principal = principalOf(request);
       const { offset, limit } = parsePage(request.query);

@@ -1,33 +1,54 @@
 import type { FastifyInstance } from 'fastify';
 import { CheckResultSchema, runCheck } from '../../connectors/checks/run.js';
 import type { CheckContext } from '../../connectors/checks/types.js';
-import { findConnectorType } from '../../connectors/registry.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
-import { AppError, errors } from '../../errors.js';
+import { errors } from '../../errors.js';
+import { jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
 import type { ConnectorStore } from '../../store/connector-store.js';
 import { principalOf } from '../auth.js';
+import { connectorBodyErrors, connectorNotFound, writeKeyErrors } from '../responses.js';
+import { connectorBody, connectorIdParams } from './connectors.js';
 
-const result = { response: { 200: CheckResultSchema } };
+const result = jsonResponse('The result of the check', CheckResultSchema);
+
+const checkStored = {
+  tags: ['Connectors'],
+  summary: "Check a stored connector's credentials against its target; the result is kept as lastCheck.",
+  description:
+    'A failed check is a result (200 with ok false), not an error. Targets on private, loopback, ' +
+    'link-local or metadata addresses are refused unless PLUGBOARD_ALLOWED_TARGETS allows them.',
+  params: connectorIdParams,
+  response: { 200: result, ...writeKeyErrors, ...connectorNotFound },
+} satisfies RouteSchema;
+
+const checkBody = {
+  tags: ['Connectors'],
+  summary: 'Check a connector before saving it; nothing is stored.',
+  body: connectorBody,
+  response: { 200: result, ...connectorBodyErrors, ...writeKeyErrors },
+} satisfies RouteSchema;
 
 /**
  * POST /api/connectors/{id}/check (the stored connector; the result is kept as `lastCheck`) and
  * POST /api/connectors/check (a connector body; nothing is stored). Write keys only, as POSTs.
  */
 export function checkRoutes(app: FastifyInstance, store: ConnectorStore, context: CheckContext): void {
-  app.post<{ Params: { id: string } }>('/api/connectors/:id/check', { schema: result }, async (request) => {
-    const { accountId } = principalOf(request);
-    const { id } = request.params;
-    const connector = await store.get(accountId, id);
-    if (!connector) throw errors.connectorNotFound('id', id);
-    const type = findConnectorType(connector.type);
-    if (!type) throw new AppError(500, 'INTERNAL_ERROR', `stored connector has an unknown type`);
-    const outcome = await runCheck(type, connector.params, context);
-    // False when the connector changed or went away during the check: the result is still returned.
-    await store.recordCheck(accountId, id, connector, outcome);
-    return outcome;
-  });
+  app.post<{ Params: { id: string } }>(
+    '/api/connectors/:id/check',
+    { schema: checkStored },
+    async (request) => {
+      const { accountId } = principalOf(request);
+      const { id } = request.params;
+      const connector = await store.get(accountId, id);
+      if (!connector) throw errors.connectorNotFound('id', id);
+      const outcome = await runCheck(connector.type, connector.params, context);
+      // False when the connector changed or went away during the check: the result is still returned.
+      await store.recordCheck(accountId, id, connector, outcome);
+      return outcome;
+    },
+  );
 
-  app.post('/api/connectors/check', { schema: result }, async (request) => {
+  app.post('/api/connectors/check', { schema: checkBody }, async (request) => {
     principalOf(request);
     const input = parseConnectorInput(request.body);
     return runCheck(input.type, input.params, context);

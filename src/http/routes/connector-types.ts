@@ -2,6 +2,8 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectorType } from '../../connectors/define.js';
 import { connectorTypes } from '../../connectors/registry.js';
+import { jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
+import { keyErrors } from '../responses.js';
 
 export const ConnectorTypeInfoSchema = Type.Object({
   id: Type.String({ description: 'the `type` value of a connector' }),
@@ -45,7 +47,16 @@ export function connectorTypeRoutes(app: FastifyInstance): void {
   const catalog = connectorTypes.map(describeType);
   app.get(
     '/api/connector-types',
-    { schema: { response: { 200: Type.Array(ConnectorTypeInfoSchema) } } },
+    {
+      schema: {
+        tags: ['Connectors'],
+        summary: 'Every connector type: its params (required, secret, format) and whether it can be checked.',
+        response: {
+          200: jsonResponse('The type catalog', Type.Array(ConnectorTypeInfoSchema)),
+          ...keyErrors,
+        },
+      } satisfies RouteSchema,
+    },
     async () => catalog,
   );
 }

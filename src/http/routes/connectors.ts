@@ -1,18 +1,38 @@
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RevealSecrets } from '../../config.js';
-import { findConnectorType } from '../../connectors/registry.js';
-import { ConnectorListSchema, ConnectorSchema } from '../../connectors/schemas.js';
+import {
+  ConnectorInputSchema,
+  ConnectorListSchema,
+  ConnectorSchema,
+  NameSchema,
+} from '../../connectors/schemas.js';
 import { keepStoredSecrets } from '../../connectors/secrets.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
+import { isRecord } from '../../is-record.js';
+import { described, jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
 import type { Actor } from '../../store/audit-store.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import { principalOf } from '../auth.js';
-import { etagOf, ifMatch } from '../conditional.js';
-import { earlierFingerprint, fingerprint, idempotencyErrors, idempotencyKeyOf } from '../idempotency.js';
-import { parsePage } from '../paging.js';
+import { etagOf, IfMatchHeader, ifMatch, preconditionFailed } from '../conditional.js';
+import {
+  earlierFingerprint,
+  fingerprint,
+  IdempotencyKeyHeader,
+  idempotencyErrors,
+  idempotencyKeyOf,
+} from '../idempotency.js';
+import { PageQuerySchema, pageErrors, parsePage } from '../paging.js';
 import { presentConnector, presentReplay } from '../present.js';
+import {
+  connectorBodyErrors,
+  connectorNotFound,
+  errorResponse,
+  keyErrors,
+  writeKeyErrors,
+} from '../responses.js';
 
 export interface ConnectorRoutesOptions {
   readonly store: ConnectorStore;
@@ -22,26 +42,97 @@ export interface ConnectorRoutesOptions {
   readonly revealSecrets: RevealSecrets;
 }
 
-interface IdParams {
-  id: string;
-}
+const tags = ['Connectors'];
+export const connectorIdParams = Type.Object({ id: Type.String({ description: 'entity ID' }) });
+type IdParams = Static<typeof connectorIdParams>;
+const ifMatchHeaders = { type: 'object', properties: IfMatchHeader } as const;
+/** A connector body; ConnectorInputSchema says what it may hold, parseConnectorInput checks it. */
+export const connectorBody = described(
+  ConnectorInputSchema,
+  'the connector; `params` is checked against the params of its `type`',
+);
 
-const one = { response: { 200: ConnectorSchema, 201: ConnectorSchema } };
+const list = {
+  tags,
+  summary: 'Get connectors.',
+  description: 'In creation order; walking the pages while nothing changes visits every connector once.',
+  querystring: PageQuerySchema,
+  response: { 200: jsonResponse('The connectors', ConnectorListSchema), ...pageErrors, ...keyErrors },
+} satisfies RouteSchema;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const create = (createStatus: 200 | 201) =>
+  ({
+    tags,
+    summary: 'Create a new connector.',
+    headers: { type: 'object', properties: IdempotencyKeyHeader },
+    body: connectorBody,
+    response: {
+      [createStatus]: jsonResponse('The newly created connector', ConnectorSchema),
+      ...connectorBodyErrors,
+      ...writeKeyErrors,
+      409: errorResponse(
+        'A connector with this name exists in the account, or a request with this Idempotency-Key is still running',
+      ),
+      422: errorResponse('This API key used this Idempotency-Key with another body'),
+    },
+  }) satisfies RouteSchema;
+
+const get = {
+  tags,
+  summary: 'Get a specific connector.',
+  params: connectorIdParams,
+  response: {
+    200: jsonResponse('The requested connector', ConnectorSchema),
+    ...keyErrors,
+    ...connectorNotFound,
+  },
+} satisfies RouteSchema;
+
+const getByName = {
+  tags,
+  summary: 'Get a connector by its name.',
+  params: Type.Object({ name: described(NameSchema, 'the connector name') }),
+  response: { 200: jsonResponse('The connector', ConnectorSchema), ...keyErrors, ...connectorNotFound },
+} satisfies RouteSchema;
+
+const update = {
+  tags,
+  summary: 'Update the specific connector. (note: type cannot be changed)',
+  params: connectorIdParams,
+  headers: ifMatchHeaders,
+  body: connectorBody,
+  response: {
+    200: jsonResponse('The updated connector', ConnectorSchema),
+    ...connectorBodyErrors,
+    ...writeKeyErrors,
+    ...connectorNotFound,
+    409: errorResponse('Another connector with this name exists in the account'),
+    ...preconditionFailed,
+  },
+} satisfies RouteSchema;
+
+const remove = {
+  tags,
+  summary: 'Remove a specific connector.',
+  params: connectorIdParams,
+  headers: ifMatchHeaders,
+  response: {
+    204: { description: 'Empty body delete response' },
+    ...writeKeyErrors,
+    ...connectorNotFound,
+    ...preconditionFailed,
+  },
+} satisfies RouteSchema;
 
 /**
  * A PUT body with the stored secrets put back where the client sent the placeholder (or, when
  * secrets are write-only, left them out): a client that read a masked connector can send it back.
  */
 function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealSecrets): unknown {
-  const type = findConnectorType(stored.type);
-  if (!type || !isObject(body)) return body;
+  if (!isRecord(body)) return body;
   const params = body.params === undefined && reveal === 'never' ? {} : body.params;
-  if (!isObject(params)) return body;
-  const kept = keepStoredSecrets(type, params, stored.params, { keepOmitted: reveal === 'never' });
+  if (!isRecord(params)) return body;
+  const kept = keepStoredSecrets(stored.type, params, stored.params, { keepOmitted: reveal === 'never' });
   if (kept.refused.length > 0) {
     throw errors.validation(
       'the URL changed, so the stored secrets are not kept: send the secret params again with the new URL',
@@ -67,22 +158,18 @@ export function connectorRoutes(
     return { accountId: principal.accountId, actor, present, replayed };
   };
 
-  app.get('/api/connectors', { schema: { response: { 200: ConnectorListSchema } } }, async (request) => {
+  app.get('/api/connectors', { schema: list }, async (request) => {
     const { accountId, present } = caller(request);
     const { offset, limit } = parsePage(request.query);
     return (await store.list(accountId, offset, limit)).map(present);
   });
 
-  app.post('/api/connectors', { schema: one }, async (request, reply) => {
+  app.post('/api/connectors', { schema: create(createStatus) }, async (request, reply) => {
     const { accountId, actor, present, replayed } = caller(request);
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
     if (key === undefined) {
       const input = parseConnectorInput(request.body);
-      const created = await store.create(accountId, actor, {
-        type: input.type.id,
-        name: input.name,
-        params: input.params,
-      });
+      const created = await store.create(accountId, actor, input);
       return reply.code(createStatus).send(tagged(reply, present(created)));
     }
 
@@ -93,8 +180,7 @@ export function connectorRoutes(
       fingerprint(request.body),
       async (trx) => {
         const input = parseConnectorInput(request.body);
-        const fields = { type: input.type.id, name: input.name, params: input.params };
-        return { status: createStatus, body: present(await store.create(accountId, actor, fields, trx)) };
+        return { status: createStatus, body: present(await store.create(accountId, actor, input, trx)) };
       },
       [earlierFingerprint(request.body)],
     );
@@ -113,7 +199,7 @@ export function connectorRoutes(
     }
   });
 
-  app.get<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request, reply) => {
+  app.get<{ Params: IdParams }>('/api/connectors/:id', { schema: get }, async (request, reply) => {
     const { accountId, present } = caller(request);
     const connector = await store.get(accountId, request.params.id);
     if (!connector) throw errors.connectorNotFound('id', request.params.id);
@@ -122,7 +208,7 @@ export function connectorRoutes(
 
   app.get<{ Params: { name: string } }>(
     '/api/connectors/name/:name',
-    { schema: one },
+    { schema: getByName },
     async (request, reply) => {
       const { accountId, present } = caller(request);
       const connector = await store.getByName(accountId, request.params.name);
@@ -131,7 +217,7 @@ export function connectorRoutes(
     },
   );
 
-  app.put<{ Params: IdParams }>('/api/connectors/:id', { schema: one }, async (request, reply) => {
+  app.put<{ Params: IdParams }>('/api/connectors/:id', { schema: update }, async (request, reply) => {
     const { accountId, actor, present } = caller(request);
     const { id } = request.params;
     const body: unknown = request.body;
@@ -139,8 +225,8 @@ export function connectorRoutes(
     const updated = await store.update(accountId, actor, id, (current) => {
       // The precondition first (RFC 9110 13.2.1): a stale If-Match is 412 whatever the body holds.
       precondition?.(current);
-      if (isObject(body) && 'type' in body && body.type !== current.type)
-        throw errors.typeImmutable(current.type);
+      if (isRecord(body) && 'type' in body && body.type !== current.type.id)
+        throw errors.typeImmutable(current.type.id);
       const input = parseConnectorInput(withKeptSecrets(body, current, revealSecrets));
       return { name: input.name, params: input.params };
     });
@@ -148,7 +234,7 @@ export function connectorRoutes(
     return tagged(reply, present(updated));
   });
 
-  app.delete<{ Params: IdParams }>('/api/connectors/:id', async (request, reply) => {
+  app.delete<{ Params: IdParams }>('/api/connectors/:id', { schema: remove }, async (request, reply) => {
     const { accountId, actor, present } = caller(request);
     const deleted = await store.delete(
       accountId,

@@ -1,0 +1,57 @@
+import type { IncomingMessage } from 'node:http';
+import { defineFixture, type FakeSystem, GOOD, NOT_FOUND_PAGE } from '../../fixture.js';
+import { zabbix } from './index.js';
+
+/** The value of a request header whose name is spelled exactly `name` (case-sensitive, as Zabbix < 7.2.5). */
+function exactHeader(req: IncomingMessage, name: string): string | undefined {
+  const at = req.rawHeaders.indexOf(name);
+  return at >= 0 && at % 2 === 0 ? req.rawHeaders[at + 1] : undefined;
+}
+
+/**
+ * Zabbix JSON-RPC (api_jsonrpc.php) of one version: before 6.4 the token goes in `auth`; from 6.4 in
+ * `Authorization: Bearer`, whose name 7.0 matches case-sensitively (ZBX-22952, fixed in 7.2.5); 7.2
+ * refuses `auth`. apiinfo.version must be called without authentication.
+ */
+function zabbixOf(version: string): FakeSystem {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const atLeast = (a: number, b: number) => major > a || (major === a && minor >= b);
+  return ({ req, path, body, send }) => {
+    if (path !== '/api_jsonrpc.php' || req.method !== 'POST') return send(404, NOT_FOUND_PAGE);
+    const call: unknown = JSON.parse(body);
+    if (typeof call !== 'object' || call === null || !('method' in call) || typeof call.method !== 'string')
+      return send(200, { jsonrpc: '2.0', id: null });
+    const id = 'id' in call ? call.id : undefined;
+    const answer = (result: object) => send(200, { jsonrpc: '2.0', ...result, id });
+    const error = (code: number, message: string, data: string) => answer({ error: { code, message, data } });
+    const invalid = (data: string) => error(-32602, 'Invalid params.', data);
+    if (atLeast(7, 2) && 'auth' in call)
+      return error(-32600, 'Invalid request.', 'Invalid parameter "/": unexpected parameter "auth".');
+    if (call.method === 'apiinfo.version') {
+      if ('auth' in call || req.headers.authorization !== undefined)
+        return invalid('The "apiinfo.version" method must be called without authentication.');
+      if (!('params' in call) || !Array.isArray(call.params) || call.params.length > 0)
+        return invalid('Invalid parameter "/": an array is expected.');
+      return answer({ result: version });
+    }
+    const header = atLeast(7, 2) ? req.headers.authorization : exactHeader(req, 'Authorization');
+    const token = atLeast(6, 4)
+      ? /^Bearer (.+)$/.exec(header ?? '')?.[1]
+      : 'auth' in call
+        ? call.auth
+        : undefined;
+    if (token === GOOD.token) return answer({ result: [{ hostid: '10084' }] });
+    if (token === GOOD.lockedToken) return invalid('API token expired.');
+    return invalid(atLeast(6, 4) ? 'Not authorized.' : 'Session terminated, re-login, please.');
+  };
+}
+
+export const fixture = defineFixture(zabbix, {
+  example: { url: 'https://zabbix.example.com', apiKey: 'zabbix-api-token' },
+  target: {
+    params: (base, { token }) => ({ url: base, apiKey: token }),
+    answer: zabbixOf('7.0.0'),
+    versions: { '6.0.36': zabbixOf('6.0.36'), '7.2.6': zabbixOf('7.2.6') },
+    locked: /refused host\.get: Invalid params\. API token expired\./,
+  },
+});

@@ -1,0 +1,22 @@
+import type { FastifyInstance } from 'fastify';
+import type { DocumentedRoute } from '../../openapi/collect.js';
+import { buildOpenApiDocument } from '../../openapi/document.js';
+import type { RouteSchema } from '../../openapi/route-schema.js';
+
+/**
+ * GET /api/openapi.json: the OpenAPI document of every route the app has (`routes`, complete once
+ * the app is ready, when the document is made). No key needed.
+ */
+export function openApiRoutes(app: FastifyInstance, routes: readonly DocumentedRoute[]): void {
+  let document = '';
+  app.addHook('onReady', async () => {
+    document = JSON.stringify(buildOpenApiDocument(routes));
+  });
+  const schema = {
+    summary: 'This document.',
+    response: { 200: { description: 'OpenAPI 3 document', content: { 'application/json': {} } } },
+  } satisfies RouteSchema;
+  app.get('/api/openapi.json', { config: { public: true }, schema }, async (_request, reply) =>
+    reply.type('application/json; charset=utf-8').send(document),
+  );
+}

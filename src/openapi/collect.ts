@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
+import { needsKey } from '../http/auth.js';
+import type { JsonSchema, RouteSchema } from './route-schema.js';
+
+/** A route as the document shows it. */
+export interface DocumentedRoute {
+  /** Upper case, as Fastify has it. */
+  readonly method: string;
+  /** Fastify's syntax: `/api/connectors/:id`. */
+  readonly url: string;
+  readonly schema: RouteSchema;
+  /** Whether it needs `Authorization: Bearer <key>` (the same rule as auth.ts). */
+  readonly needsKey: boolean;
+}
+
+export class UndocumentedRouteError extends Error {
+  constructor(method: string, url: string) {
+    super(
+      `${method} ${url} declares no schema.summary and schema.response: every route documents itself ` +
+        '(src/openapi/route-schema.ts), or says schema.hide when it is no operation of the API',
+    );
+    this.name = 'UndocumentedRouteError';
+  }
+}
+
+function isRouteSchema(schema: FastifySchema | undefined): schema is FastifySchema & RouteSchema {
+  return (
+    typeof schema?.summary === 'string' &&
+    typeof schema.response === 'object' &&
+    schema.response !== null &&
+    Object.keys(schema.response).length > 0
+  );
+}
+
+/**
+ * What Fastify does with a route schema here: it serializes the 2xx bodies with their schemas,
+ * as before the routes documented themselves, and validates nothing (the handlers do).
+ */
+function serializationOnly(schema: RouteSchema): FastifySchema | undefined {
+  const response: Record<string, JsonSchema> = {};
+  for (const [status, answer] of Object.entries(schema.response)) {
+    const body = answer.content?.['application/json']?.schema;
+    if (status.startsWith('2') && body) response[status] = body;
+  }
+  return Object.keys(response).length > 0 ? { response } : undefined;
+}
+
+/**
+ * Collects every route registered from now on, for the OpenAPI document. A route without a
+ * summary and responses (and not marked `hide`) is refused when it is registered. Install it before
+ * the routes; the list is complete once the app is ready.
+ */
+export function collectRoutes(app: FastifyInstance): readonly DocumentedRoute[] {
+  const routes: DocumentedRoute[] = [];
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (route.schema?.hide) return;
+    const methods = [route.method].flat();
+    if (!isRouteSchema(route.schema)) throw new UndocumentedRouteError(methods.join(','), route.url);
+    const schema = route.schema;
+    route.schema = serializationOnly(schema);
+    // HEAD is GET without the body (RFC 9110 9.3.2); Fastify adds it to every GET route.
+    for (const method of methods.filter((method) => method !== 'HEAD')) {
+      routes.push({ method, url: route.url, schema, needsKey: needsKey(route.url, route.config ?? {}) });
+    }
+  });
+  return routes;
+}

@@ -1,0 +1,88 @@
+/**
+ * The keys against what is stored: before a server serves (and before `secrets rotate` or `copy`
+ * reads), the configured master keys must open the sealed secrets in the database.
+ */
+import type { Kysely } from 'kysely';
+import type { Config } from '../../config.js';
+import { MasterKeyError } from '../../secrets/cipher.js';
+import {
+  type KeyringSource,
+  keyFilePath,
+  type ResolvedKeyring,
+  resolveKeyring,
+} from '../../secrets/keyring.js';
+import { createSecretBox } from '../../secrets/secret-box.js';
+import type { Database } from '../schema.js';
+import { verifyHashKey } from './hash-key.js';
+import { connectorKeyIds, keyIdsInUse } from './rows.js';
+
+/**
+ * Fails at once, before serving, when the configured keys cannot open the stored secrets: each
+ * key id of a connector's secrets must be configured, and one connector per key id must open; so
+ * must the hash key of the API keys.
+ * Idempotency records are not a reason to refuse: one sealed with a key that is gone is
+ * forgotten when its Idempotency-Key comes back (like an expired one), and all expire within a day.
+ */
+export async function verifyKeyring(db: Kysely<Database>, source: KeyringSource): Promise<void> {
+  const keyring = source.current();
+  const box = createSecretBox(source);
+  for (const keyId of await connectorKeyIds(db)) {
+    const hint =
+      source.file !== undefined
+        ? `restore the key file ${source.file} that belongs to this database, or set PLUGBOARD_MASTER_KEY to the key used before`
+        : 'set PLUGBOARD_MASTER_KEY to the key used before, or add it to PLUGBOARD_PREVIOUS_MASTER_KEYS';
+    if (!keyring.find(keyId)) {
+      throw new MasterKeyError(
+        `the stored secrets were sealed with master key ${keyId}, which ${source.description} does not hold; ${hint}`,
+      );
+    }
+    const sample = await db
+      .selectFrom('connectors')
+      .select(['id', 'type', 'secrets', 'secret_key_id'])
+      .where('secret_key_id', '=', keyId)
+      .limit(1)
+      .executeTakeFirst();
+    if (sample?.secrets) {
+      try {
+        box.open(sample.id, sample.type, { sealed: sample.secrets, keyId });
+      } catch {
+        throw new MasterKeyError(
+          `master key ${keyId} does not open the stored secrets of connector ${sample.id}; ${hint}`,
+        );
+      }
+    }
+  }
+  // Without it no API key can be checked.
+  await verifyHashKey(db, source);
+}
+
+/**
+ * The keyring for a running database, checked: a key file is only created for a database that
+ * holds no sealed secrets yet (a missing key file is otherwise an error, not a fresh key), and the
+ * keys must open what is stored. Used by `serve` and `secrets rotate`.
+ */
+export async function openKeyring(
+  config: Pick<Config, 'masterKey' | 'previousMasterKeys' | 'database'>,
+  db: Kysely<Database>,
+): Promise<ResolvedKeyring> {
+  const inUse = await keyIdsInUse(db);
+  let resolved: ResolvedKeyring;
+  try {
+    resolved = resolveKeyring(config, { createFile: inUse.length === 0 });
+  } catch (error) {
+    if (
+      error instanceof MasterKeyError &&
+      inUse.length > 0 &&
+      config.masterKey === undefined &&
+      config.database.kind === 'sqlite'
+    ) {
+      throw new MasterKeyError(
+        `${error.message}, but the database holds secrets sealed with master key ${inUse.join(', ')}; ` +
+          `restore the key file ${keyFilePath(config.database.path)} from your backup, or set PLUGBOARD_MASTER_KEY to that key`,
+      );
+    }
+    throw error;
+  }
+  await verifyKeyring(db, resolved.source);
+  return resolved;
+}
