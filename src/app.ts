@@ -5,6 +5,7 @@ import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
 import { installJsonBody } from './http/json-body.js';
+import { installLingeringClose } from './http/linger.js';
 import { collectRoutesForMethodNotAllowed } from './http/method-not-allowed.js';
 import { installOverloadGuard, type OverloadSettings } from './http/overload.js';
 import { installRateLimit, type RateLimitSettings } from './http/rate-limit.js';
@@ -18,6 +19,7 @@ import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
 import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
+import type { Hashing } from './secrets/hash-key.js';
 import type { KeyringSource } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { createAuditStore } from './store/audit-store.js';
@@ -25,6 +27,7 @@ import { createConnectorStore } from './store/connector-store.js';
 import type { DatabaseHandle } from './store/database.js';
 import { createIdempotencyStore } from './store/idempotency-store.js';
 import { createKeyStore } from './store/key-store.js';
+import { openHashing } from './store/sealed/hash-key.js';
 
 /** Largest accepted request body; a connector is a few hundred bytes. */
 export const BODY_LIMIT = 64 * 1024;
@@ -47,6 +50,8 @@ export interface AppOptions {
   readonly keyring: KeyringSource;
   /** The settings (src/config.ts), as the environment gave them; those not given: their defaults. */
   readonly settings?: Partial<Config>;
+  /** What key hashes and fingerprints are keyed with; unset: opened (made on first use) from the database. */
+  readonly hashing?: Hashing;
   /** How checks call out; unset: DEFAULT_CHECK_SETTINGS with the settings' allowed targets. */
   readonly checks?: CheckSettings;
   /** Close the database when the app closes (the server owns it; tests may share one). */
@@ -82,6 +87,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installErrorHandler(app, BODY_LIMIT);
   // First of the onRequest hooks: every answer, the shutdown 503 below included, has its X-Request-Id.
   installRequestLog(app);
+  // A client still sending a body it was refused (413) reads the answer instead of a reset.
+  installLingeringClose(app);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -95,14 +102,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await installOverloadGuard(app, options.overload);
   // Before authentication and the routes: it counts some requests before authentication, the rest after.
   await installRateLimit(app, options.rateLimit ?? rateLimitOf(settings));
-  installAuth(app, { keys: createKeyStore(database.db) });
+  const hashing = options.hashing ?? (await openHashing(database.db, options.keyring));
+  installAuth(app, { keys: createKeyStore(database.db, hashing) });
   const addMethodNotAllowed = collectRoutesForMethodNotAllowed(app);
   const routes = collectRoutes(app);
 
   // In the order the OpenAPI document lists them.
   const secretBox = createSecretBox(options.keyring);
   const connectors = createConnectorStore(database.db, secretBox);
-  const idempotency = createIdempotencyStore(database.db, secretBox);
+  const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
   checkRoutes(app, connectors, {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { MIN_KEY_LENGTH } from './auth/api-keys.js';
 import { parseRateLimit } from './http/rate-limit-setting.js';
-import { parseAllowedTargets } from './outbound/addresses.js';
+import { parseAllowedTargets } from './outbound/allowed-targets.js';
 import { choices, oneOf, optional, setting, settingsReader, type ValuesOf } from './setting.js';
 import { DEFAULT_POOL_SIZE } from './store/database.js';
 import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from './store/location.js';
@@ -106,8 +106,8 @@ export const settings = {
       return entries;
     },
     description:
-      'hosts and CIDRs, comma-separated, that credential checks may call although they are private, e.g. ' +
-      '`jira.corp.local,10.20.0.0/16` (see [Checks](#credential-checks))',
+      'hosts, addresses and CIDRs, each optionally with a port, comma-separated, that credential checks may ' +
+      'call although they are private, e.g. `jira.corp.local:8443,10.20.0.0/16,[fd00::1]:443` (see [Checks](#credential-checks))',
   }),
   rateLimit: optional({
     variable: 'PLUGBOARD_RATE_LIMIT',

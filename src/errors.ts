@@ -100,3 +100,35 @@ export function quote(value: string, max = 100): string {
   const shown = value.length > max ? `${value.slice(0, max)}…` : value;
   return JSON.stringify(shown);
 }
+
+/**
+ * The most problems one error lists. A 35 KB body with 3,000 unknown fields made a 905 KB answer;
+ * the first few problems are what a client fixes first anyway.
+ */
+export const MAX_LISTED_PROBLEMS = 20;
+
+/**
+ * At most MAX_LISTED_PROBLEMS details and, when there were more, one more at the body's root
+ * (field `""`) saying how many were left out: the same `{field, message}` shape clients parse.
+ */
+export function listedProblems(details: readonly ErrorDetail[]): ErrorDetail[] {
+  if (details.length <= MAX_LISTED_PROBLEMS) return [...details];
+  const more = details.length - MAX_LISTED_PROBLEMS;
+  return [
+    ...details.slice(0, MAX_LISTED_PROBLEMS),
+    {
+      field: '',
+      message: `${more} more problem${more === 1 ? '' : 's'} not listed (only the first ${MAX_LISTED_PROBLEMS} are); fix these and send the request again`,
+    },
+  ];
+}
+
+/** `field message; field message; …` of at most MAX_LISTED_PROBLEMS details, then how many more there were. */
+export function summarizeProblems(details: readonly ErrorDetail[]): string {
+  const shown = details
+    .slice(0, MAX_LISTED_PROBLEMS)
+    .map(({ field, message }) => `${field || '(body)'} ${message}`)
+    .join('; ');
+  const more = details.length - MAX_LISTED_PROBLEMS;
+  return more > 0 ? `${shown}; and ${more} more problem${more === 1 ? '' : 's'}` : shown;
+}

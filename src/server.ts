@@ -4,11 +4,15 @@ import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger } from './logger.js';
+import type { Hashing } from './secrets/hash-key.js';
 import type { ResolvedKeyring } from './secrets/keyring.js';
+import { createSecretBox } from './secrets/secret-box.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
 import { describeLocation } from './store/location.js';
+import { openHashing } from './store/sealed/hash-key.js';
 import { openKeyring } from './store/sealed/keyring-check.js';
+import { upgradeStoredHashes } from './store/upgrade-hashes.js';
 
 /**
  * `plugboard serve`: migrate, check that the master key opens the stored secrets, make sure an
@@ -21,8 +25,10 @@ export async function serve(config: Config): Promise<void> {
   const database = openDatabase(config.database, {
     synchronous: config.sqliteSynchronous,
     poolSize: config.databasePoolSize,
+    onFileModes: ({ level, message, paths }) => logger[level]({ paths }, message),
   });
   let keyring: ResolvedKeyring;
+  let hashing: Hashing;
   try {
     const { applied } = await migrateToLatest(database);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
@@ -33,9 +39,10 @@ export async function serve(config: Config): Promise<void> {
         'created a master key file (mode 0600); back it up with the database',
       );
     }
-    await bootstrapKeys(createKeyStore(database.db), config.apiKey, logger, (text) =>
-      process.stdout.write(`${text}\n`),
-    );
+    hashing = await openHashing(database.db, keyring.source);
+    const keys = createKeyStore(database.db, hashing);
+    await upgradeStoredHashes(database.db, keys, createSecretBox(keyring.source), hashing, logger);
+    await bootstrapKeys(keys, config.apiKey, logger, (text) => process.stdout.write(`${text}\n`));
   } catch (error) {
     await database.close();
     throw error;
@@ -46,6 +53,7 @@ export async function serve(config: Config): Promise<void> {
     logger,
     keyring: keyring.source,
     settings: config,
+    hashing,
     closeDatabase: true,
   });
   try {

@@ -100,7 +100,7 @@ describe('plugboard migrate', () => {
     const first = await box.run(['migrate']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(
-      /Applied 4 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys, 0004-connectors-version/,
+      /Applied 6 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys, 0004-connectors-version, 0005-idempotency-owner, 0006-hash-key/,
     );
     const second = await box.run(['migrate']);
     expect(second.code, second.stderr).toBe(0);

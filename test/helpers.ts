@@ -10,9 +10,11 @@ import {
   type RegisteredType,
 } from '../src/connectors/registry.js';
 import { createLogger } from '../src/logger.js';
+import type { Hashing } from '../src/secrets/hash-key.js';
 import { ephemeralKeyring, type KeyringSource } from '../src/secrets/keyring.js';
 import type { DatabaseHandle } from '../src/store/database.js';
 import { createKeyStore } from '../src/store/key-store.js';
+import { openHashing } from '../src/store/sealed/hash-key.js';
 import { openTestDatabase } from './backend.js';
 
 export interface TestKeys {
@@ -29,6 +31,10 @@ export interface TestKeys {
 export interface TestContext {
   readonly app: FastifyInstance;
   readonly database: DatabaseHandle;
+  /** The database's keyed hashing: `createKeyStore(t.database.db, t.hashing)` makes keys the app accepts. */
+  readonly hashing: Hashing;
+  /** The master keys the app seals with (a second app on the same database uses them too, unless told otherwise). */
+  readonly keyring: KeyringSource;
   readonly keys: TestKeys;
   /** Every log line the app wrote (at `logLevel` and above), raw JSON text. */
   readonly logs: string[];
@@ -68,7 +74,9 @@ export async function buildTestApp(
     ...(options.shareable ? { shareable: true } : {}),
   });
   const database = testDatabase.handle;
-  const keyStore = createKeyStore(database.db);
+  const keyring = options.keyring ?? options.sameDatabaseAs?.keyring ?? ephemeralKeyring();
+  const hashing = await openHashing(database.db, keyring);
+  const keyStore = createKeyStore(database.db, hashing);
   const keys: TestKeys = {
     write: (await keyStore.create('acme', 'write', 'test write')).secret,
     read: (await keyStore.create('acme', 'read', 'test read')).secret,
@@ -85,7 +93,7 @@ export async function buildTestApp(
   const app = await buildApp({
     database,
     logger: createLogger(options.logLevel ?? 'trace', sink),
-    keyring: options.keyring ?? ephemeralKeyring(),
+    keyring,
     settings: {
       createStatus: options.createStatus ?? 200,
       revealSecrets: options.revealSecrets ?? 'write-keys',
@@ -97,6 +105,8 @@ export async function buildTestApp(
   return {
     app,
     database,
+    hashing,
+    keyring,
     keys,
     logs,
     call(method, url, { key = keys.write, body, headers = {} } = {}) {

@@ -4,6 +4,7 @@
  * data, the same database twice and a source from a newer Plugboard; and the real command once,
  * end to end, with a server started on the copy.
  */
+
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { createLogger } from '../src/logger.js';
+import { createHashing } from '../src/secrets/hash-key.js';
 import {
   ephemeralKeyring,
   type KeyringSource,
@@ -26,11 +28,18 @@ import { COPIED_TABLES, type CopyProgress } from '../src/store/copy/types.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../src/store/database.js';
 import { createKeyStore } from '../src/store/key-store.js';
 import type { DatabaseLocation } from '../src/store/location.js';
+import { openHashing } from '../src/store/sealed/hash-key.js';
 import { dropPostgresSchema, newPostgresLocation, postgresTestUrl } from './backend.js';
 import { typeOf, validBody } from './helpers.js';
 import { Sandbox } from './process-helpers.js';
 
-const KEY_COLUMN = { accounts: 'id', api_keys: 'id', connectors: 'seq', audit_events: 'seq' } as const;
+const KEY_COLUMN = {
+  accounts: 'id',
+  api_keys: 'id',
+  connectors: 'seq',
+  audit_events: 'seq',
+  hash_keys: 'id',
+} as const;
 
 type Dump = Record<string, Record<string, unknown>[]>;
 
@@ -63,7 +72,7 @@ interface Populated {
  * events, deleted rows leaving gaps in `seq`, a stored check result and an idempotency key).
  */
 async function populate(handle: DatabaseHandle, keyring: KeyringSource, count = 300): Promise<Populated> {
-  const keyStore = createKeyStore(handle.db);
+  const keyStore = createKeyStore(handle.db, await openHashing(handle.db, keyring));
   const keys = {
     acme: (await keyStore.create('acme', 'write', 'acme write')).secret,
     acmeRead: (await keyStore.create('acme', 'read', 'acme read')).secret,
@@ -281,7 +290,11 @@ describe('plugboard copy, in process', () => {
         .where('name', '=', 'made after the copy')
         .executeTakeFirstOrThrow();
       expect(row.seq).toBe(maxSeq + 1);
-      await createKeyStore(target.db).create('initech', 'write', 'new account');
+      await createKeyStore(target.db, await openHashing(target.db, keyring)).create(
+        'initech',
+        'write',
+        'new account',
+      );
       const account = await target.db
         .selectFrom('accounts')
         .select('id')
@@ -362,6 +375,7 @@ describe('plugboard copy, in process', () => {
         [0, 0],
         [0, 0],
         [0, 0],
+        [0, 0],
       ]);
     } finally {
       await restore();
@@ -372,7 +386,11 @@ describe('plugboard copy, in process', () => {
     // A server was started on the target first: it made account "default" (id 1) and a key.
     const used = await postgresTarget();
     await migrateToLatest(used);
-    await createKeyStore(used.db).create('default', 'write', 'created on first start');
+    await createKeyStore(used.db, createHashing(randomBytes(32))).create(
+      'default',
+      'write',
+      'created on first start',
+    );
     const before = await dump(used);
     const refused = copyDatabase(source, used, { keyring });
     await expect(refused).rejects.toThrow(CopyRefusedError);

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 /**
  * The real `plugboard serve` process: durability across SIGKILL, graceful shutdown, first-start
@@ -232,7 +234,7 @@ describe('first start', () => {
 
     const health = await first.request('GET', '/healthz');
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok' });
+    expect(await health.json()).toEqual({ status: 'ok', ageMs: expect.any(Number) });
 
     const create = await first.request('POST', '/api/connectors', { key, body: connectorBody(0) });
     expect(create.status).toBe(200);
@@ -248,6 +250,10 @@ describe('first start', () => {
     expect(logs.length).toBeGreaterThan(3);
     for (const line of logs) expect(line).not.toContain(key);
     expect(first.stderr).not.toContain(key);
+
+    // The database and its key file are the owner's only.
+    for (const file of [box.dbPath, `${box.dbPath}.key`])
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
 
     const second = await box.startServer({ LOG_LEVEL: 'trace' });
     expect(printedKeys(second.stdout)).toEqual([]);
@@ -275,6 +281,47 @@ describe('PLUGBOARD_API_KEY', () => {
     expect(listing.code).toBe(0);
     expect(listing.stdout).toMatch(/PLUGBOARD_API_KEY\s+default\s+write/);
     expect(listing.stdout).not.toContain(API_KEY);
+  });
+
+  it('a database an earlier version left unkeyed is rewritten keyed at start, logged, and every key still works', async () => {
+    const box = sandbox();
+    const first = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
+    const made = await box.run(['keys', 'create', '--account', 'acme', '--role', 'write']);
+    expect(made.code, made.stderr).toBe(0);
+    const cliKey = made.stdout.trimEnd().split('\n').at(-1) ?? '';
+    first.signal('SIGTERM');
+    await first.waitForExit();
+
+    // What the version before keyed hashes stored: the SHA-256 of each key.
+    const sqlite = new SqliteDatabase(box.dbPath);
+    const digest = (key: string) => createHash('sha256').update(key).digest('hex');
+    try {
+      const rows = sqlite.prepare('select id from api_keys order by created_at').all() as { id: string }[];
+      expect(rows).toHaveLength(2);
+      const update = sqlite.prepare('update api_keys set key_hash = ? where id = ?');
+      update.run(digest(API_KEY), rows[0]?.id);
+      update.run(digest(cliKey), rows[1]?.id);
+    } finally {
+      sqlite.close();
+    }
+
+    const second = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
+    expect(second.logLines()).toContainEqual(
+      expect.objectContaining({
+        msg: expect.stringMatching(/stored hashes rewritten as keyed hashes/),
+        apiKeys: 2,
+      }),
+    );
+    for (const key of [API_KEY, cliKey]) {
+      expect((await second.request('GET', '/api/connectors', { key })).status).toBe(200);
+    }
+    const check = new SqliteDatabase(box.dbPath, { readonly: true });
+    try {
+      const hashes = check.prepare('select key_hash from api_keys').all() as { key_hash: string }[];
+      expect(hashes.map((row) => row.key_hash.slice(0, 5))).toEqual(['hmac:', 'hmac:']);
+    } finally {
+      check.close();
+    }
   });
 
   it('refuses a value shorter than 16 characters without repeating it', async () => {

@@ -57,6 +57,19 @@ function sealedKeyIds(dbPath: string): { connectors: string[]; records: string[]
   }
 }
 
+/** The id of the master key that seals the hash key of the API keys, read past the API. */
+function hashKeySealedWith(dbPath: string): string | undefined {
+  const sqlite = new SqliteDatabase(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const row = sqlite.prepare('select master_key_id as id from hash_keys').get() as
+      | { id: string }
+      | undefined;
+    return row?.id;
+  } finally {
+    sqlite.close();
+  }
+}
+
 describe('plugboard secrets rotate while a server takes creates', () => {
   it('re-seals everything that appeared meanwhile, records included, retires the old key, and servers keep working', async () => {
     const box = sandbox();
@@ -67,6 +80,11 @@ describe('plugboard secrets rotate while a server takes creates', () => {
 
     const created: Created[] = [];
     for (let i = 0; i < 20; i++) created.push(await post(busy, i));
+    // A key made by the command before the rotation, stored as a keyed hash.
+    const made = await box.run(['keys', 'create', '--account', 'default', '--role', 'read'], env());
+    expect(made.code, made.stderr).toBe(0);
+    const cliKey = made.stdout.trimEnd().split('\n').at(-1) ?? '';
+    expect((await busy.call('GET', '/api/connectors', { key: cliKey })).status).toBe(200);
 
     // A create every ~20 ms, each with its own Idempotency-Key, until rotate is done.
     const failures: string[] = [];
@@ -101,6 +119,8 @@ describe('plugboard secrets rotate while a server takes creates', () => {
     );
     expect(rotate.stdout).toContain(`Removed the retired master key(s) ${oldId} from key file ${keyFile}`);
     expect(rotate.stderr).toMatch(/re-sealed \d+ of \d+ idempotency records/);
+    expect(rotate.stdout).toContain(`Re-sealed the hash key of the API keys under key ${newId}`);
+    expect(hashKeySealedWith(box.dbPath)).toBe(newId);
 
     // Nothing under the old key: not even a create that was in flight when rotate ended.
     expect(sealedKeyIds(box.dbPath)).toEqual({ connectors: [newId], records: [newId] });
@@ -135,5 +155,12 @@ describe('plugboard secrets rotate while a server takes creates', () => {
       const read = await restarted.call('GET', `/api/connectors/${connector.id}`, { key: BOOTSTRAP });
       expect((read.body as Connector).params).toEqual(payload.params);
     }
+    // The API keys never depended on the master key: the old one is gone and every key works, the
+    // command's too, and a key the command makes now as well.
+    expect((await restarted.call('GET', '/api/connectors', { key: cliKey })).status).toBe(200);
+    const later = await box.run(['keys', 'create', '--account', 'default', '--role', 'read'], env());
+    expect(later.code, later.stderr).toBe(0);
+    const laterKey = later.stdout.trimEnd().split('\n').at(-1) ?? '';
+    expect((await restarted.call('GET', '/api/connectors', { key: laterKey })).status).toBe(200);
   }, 60_000);
 });

@@ -407,7 +407,7 @@ describe('key expiry', () => {
   it('an expired key gets 401 saying it expired (in-process)', async () => {
     const t = await buildTestApp();
     try {
-      const keys = createKeyStore(t.database.db);
+      const keys = createKeyStore(t.database.db, t.hashing);
       const past = new Date(Date.now() - 60_000).toISOString();
       const expired = await keys.create('acme', 'write', 'expired', past);
       const soonAt = Date.now() + 1_000;

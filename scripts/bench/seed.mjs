@@ -36,6 +36,8 @@ const { parseDatabaseUrl } = await dist('store/location.js');
 const { createKeyStore } = await dist('store/key-store.js');
 /** @type {typeof import('../../src/secrets/keyring.js')} */
 const { keyringFromEnvironment } = await dist('secrets/keyring.js');
+/** @type {typeof import('../../src/store/sealed/hash-key.js')} */
+const { openHashing } = await dist('store/sealed/hash-key.js');
 /** @type {typeof import('../../src/secrets/secret-box.js')} */
 const { createSecretBox } = await dist('secrets/secret-box.js');
 /** @type {typeof import('../../src/connectors/secrets.js')} */
@@ -81,7 +83,7 @@ const { migrations } = await dist('store/migrations/index.js');
  */
 
 /** Raise when the rows this file writes change: cached databases are then reseeded. */
-const SEEDER_VERSION = 1;
+const SEEDER_VERSION = 2;
 export const BENCH_ACCOUNT = 'bench';
 export const DELETE_ACCOUNT = 'bench-delete';
 
@@ -149,13 +151,17 @@ function makeRows(box, accountId, from, to, namePrefix, baseTime) {
 /**
  * Migrates, creates the API key(s) through the compiled key store; returns their secrets and accounts.
  * @param {string} databaseUrl
- * @param {{ deleteAccount: boolean }} what
+ * @param {{ deleteAccount: boolean, masterKey: string }} what the master key seals the hash key, as the server will open it
  */
-async function prepare(databaseUrl, { deleteAccount }) {
+async function prepare(databaseUrl, { deleteAccount, masterKey }) {
   const handle = openDatabase(parseDatabaseUrl(databaseUrl), { synchronous: 'NORMAL', poolSize: 2 });
   try {
     await migrateToLatest(handle);
-    const keys = createKeyStore(handle.db);
+    // Keyed hashes: the hash key is sealed with the run's master key, as the server will open it.
+    const keys = createKeyStore(
+      handle.db,
+      await openHashing(handle.db, keyringFromEnvironment(masterKey, undefined)),
+    );
     const label = `bench ${new Date().toISOString()}`;
     const bench = await keys.create(BENCH_ACCOUNT, 'write', label);
     const other = deleteAccount ? await keys.create(DELETE_ACCOUNT, 'write', label) : undefined;
@@ -190,7 +196,7 @@ export async function seedSqlite(path, { rows, deletePool = 0, masterKey, collec
   mkdirSync(dirname(path), { recursive: true });
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
   const started = performance.now();
-  const keys = await prepare(`sqlite:${path}`, { deleteAccount: deletePool > 0 });
+  const keys = await prepare(`sqlite:${path}`, { deleteAccount: deletePool > 0, masterKey });
   const box = createSecretBox(keyringFromEnvironment(masterKey, undefined));
   const sqlite = new Sqlite(path);
   sqlite.pragma('journal_mode = WAL');
@@ -312,7 +318,7 @@ export async function seedPostgres(
   const started = performance.now();
   await recreateDatabase(adminUrl, name);
   const url = databaseUrl(adminUrl, name);
-  const keys = await prepare(url, { deleteAccount: deletePool > 0 });
+  const keys = await prepare(url, { deleteAccount: deletePool > 0, masterKey });
   const box = createSecretBox(keyringFromEnvironment(masterKey, undefined));
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -377,14 +383,18 @@ export async function seedPostgres(
 /**
  * A new write key in the bench account of an existing database (a cached paging database).
  * @param {string} databaseUrlText
+ * @param {string} masterKey the run's PLUGBOARD_MASTER_KEY, which opens the database's hash key
  */
-async function newBenchKey(databaseUrlText) {
+async function newBenchKey(databaseUrlText, masterKey) {
   const handle = openDatabase(parseDatabaseUrl(databaseUrlText), { poolSize: 1 });
   try {
     const { applied } = await migrateToLatest(handle);
     if (applied.length > 0) throw new Error(`the cached database needed migrations ${applied.join(', ')}`);
     return (
-      await createKeyStore(handle.db).create(BENCH_ACCOUNT, 'write', `bench ${new Date().toISOString()}`)
+      await createKeyStore(
+        handle.db,
+        await openHashing(handle.db, keyringFromEnvironment(masterKey, undefined)),
+      ).create(BENCH_ACCOUNT, 'write', `bench ${new Date().toISOString()}`)
     ).secret;
   } finally {
     await handle.close();
@@ -408,7 +418,7 @@ export async function sqlitePagingDatabase(cacheDir, rows, { fresh, progress }) 
       const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
       if (meta.rows === rows && meta.schema === key && meta.complete) {
         const started = performance.now();
-        const apiKey = await newBenchKey(`sqlite:${path}`);
+        const apiKey = await newBenchKey(`sqlite:${path}`, meta.masterKey);
         return {
           path,
           masterKey: meta.masterKey,
@@ -472,7 +482,7 @@ export async function postgresPagingDatabase(adminUrl, name, rows, { fresh, prog
         await client.end().catch(() => {});
       }
       if (count === rows) {
-        const apiKey = await newBenchKey(url);
+        const apiKey = await newBenchKey(url, meta.masterKey);
         return {
           url,
           masterKey: meta.masterKey,

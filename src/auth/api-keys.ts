@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Shortest key accepted from PLUGBOARD_API_KEY. Generated keys are far longer. */
 export const MIN_KEY_LENGTH = 16;
@@ -13,17 +13,9 @@ export function generateKeyId(): string {
   return `key_${randomBytes(9).toString('base64url')}`;
 }
 
-/**
- * The stored form of a key. Keys are 128+ random bits (or an operator's chosen secret), so a
- * fast hash is enough: there is nothing to brute-force that a slow hash would protect.
- */
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
-
-/** Constant-time comparison of two hex hashes. */
+/** Constant-time comparison of two stored hashes (src/secrets/hash-key.ts). */
 export function hashesEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'hex');
-  const right = Buffer.from(b, 'hex');
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
   return left.length === right.length && timingSafeEqual(left, right);
 }

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { createKeyStore } from '../store/key-store.js';
 import type { KeyRole } from '../store/schema.js';
+import { openHashing } from '../store/sealed/hash-key.js';
+import { openKeyring } from '../store/sealed/keyring-check.js';
 import { parseExpiry, table, UsageError, withDatabase } from './shared.js';
 
 const accountPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -32,9 +34,18 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
       const keyRole: KeyRole = role;
       const expiresAt = values.expires === undefined ? undefined : parseExpiry(values.expires, Date.now());
-      const created = await withDatabase(config, (db) =>
-        createKeyStore(db.db).create(account, keyRole, label ?? '', expiresAt),
-      );
+      // Keys are stored as keyed hashes: the hash key, sealed with the master key, is opened (made
+      // on a database no server has used yet) with the same keys the servers use.
+      const created = await withDatabase(config, async (db) => {
+        const { source, createdFile } = await openKeyring(config, db.db);
+        if (createdFile) {
+          process.stderr.write(
+            `Created the master key file ${createdFile} (mode 0600); back it up with the database.\n`,
+          );
+        }
+        const hashing = await openHashing(db.db, source);
+        return createKeyStore(db.db, hashing).create(account, keyRole, label ?? '', expiresAt);
+      });
       const expiry = expiresAt ? ` It expires at ${expiresAt}.` : '';
       process.stdout.write(
         `Created ${keyRole} key ${created.id} in account ${account}.${expiry} It is shown only this once:\n`,

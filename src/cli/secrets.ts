@@ -12,6 +12,11 @@ function describeRotation(report: RotationReport, source: { description: string;
       `verified that all ${report.verified} connector(s) with secrets and all ${report.verifiedRecords} ` +
       `idempotency record(s) open under key ${report.keyId}.`,
   );
+  if (report.resealedHashKey) {
+    lines.push(
+      `Re-sealed the hash key of the API keys under key ${report.keyId} (the key is the same: every API key keeps working).`,
+    );
+  }
   if (report.forgottenRecords > 0) {
     lines.push(
       `Deleted ${report.forgottenRecords} idempotency record(s) that had expired or that no configured key opens.`,

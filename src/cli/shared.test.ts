@@ -57,6 +57,41 @@ describe('table', () => {
     expect(text).toContain('a\\u{1b}[31mred\\u{d}\\u{a}forged');
   });
 
+  it.each<[string, string]>([
+    ['U+2028 line separator', '\u2028'],
+    ['U+2029 paragraph separator', '\u2029'],
+    ['U+061C Arabic letter mark', '\u061c'],
+    ['U+200E left-to-right mark', '\u200e'],
+    ['U+200F right-to-left mark', '\u200f'],
+    ...[0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069].map((c): [string, string] => [
+      `U+${c.toString(16)} bidirectional embedding or isolate`,
+      String.fromCodePoint(c),
+    ]),
+    ['U+200B zero-width space', '\u200b'],
+    ['U+200D zero-width joiner', '\u200d'],
+    ['U+FEFF byte order mark', '\ufeff'],
+    ['U+2060 word joiner', '\u2060'],
+    ['U+00AD soft hyphen', '\u00ad'],
+    ['U+E0041 tag latin capital A', '\u{e0041}'],
+    ['U+D800 lone surrogate', '\ud800'],
+  ])('escapes %s', (_name, character) => {
+    const code = (character.codePointAt(0) ?? 0).toString(16);
+    expect(printable(`a${character}b`)).toBe(`a\\u{${code}}b`);
+    expect(table(['NAME'], [[`x${character}y`]])).not.toContain(character);
+  });
+
+  it('escapes every format, control and separator character (by category), nothing else', () => {
+    const escaped = /^\\u\{[0-9a-f]+\}$/;
+    const special = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]$/u;
+    const wrong: string[] = [];
+    for (let code = 0; code <= 0x10ffff; code++) {
+      if (code >= 0xd800 && code <= 0xdfff) continue;
+      const character = String.fromCodePoint(code);
+      if (escaped.test(printable(character)) !== special.test(character)) wrong.push(code.toString(16));
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('keeps ordinary unicode as it is and aligns columns', () => {
     expect(
       table(

@@ -22,15 +22,17 @@ export async function withDatabase<T>(
 }
 
 /**
- * Control characters and bidirectional overrides shown as `\u{…}`: cells hold what tenants typed
- * (connector names, key labels), and raw they could clear or recolour the operator's terminal or
- * forge extra lines.
+ * Characters that are not shown as themselves, escaped as `\u{…}`: cells hold what tenants typed
+ * (connector names, key labels), and raw they could clear or recolour the operator's terminal,
+ * forge extra lines or reorder what a line seems to say. By Unicode category, not a hand list:
+ * controls (Cc), format characters (Cf: bidirectional marks and isolates U+061C, U+200E/F,
+ * U+202A-U+202E, U+2066-U+2069, zero-width U+200B-U+200D, U+FEFF, tag characters…), the line and
+ * paragraph separators (Zl U+2028, Zp U+2029) and lone surrogates (Cs).
  */
+const NOT_PRINTED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
 export function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    return `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`;
-  });
+  return text.replace(NOT_PRINTED, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
 }
 
 /** Left-aligned columns, two spaces apart; cells made printable. */

@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { type AppError, type ErrorDetail, errors, quote } from '../errors.js';
+import { type AppError, type ErrorDetail, errors, quote, summarizeProblems } from '../errors.js';
 import { isRecord } from '../is-record.js';
 import type { Params } from './checks/types.js';
 import type { ConnectorType } from './define.js';
@@ -138,10 +138,7 @@ export function parseConnectorInput(body: unknown): ConnectorInput {
     ...Object.entries(params).flatMap(([key, value]) => textProblems(`/params/${escapePointer(key)}`, value)),
   ];
   if (malformed.length > 0) {
-    throw errors.validation(
-      `invalid connector: ${malformed.map(({ field, message }) => `${field} ${message}`).join('; ')}`,
-      malformed,
-    );
+    throw errors.validation(`invalid connector: ${summarizeProblems(malformed)}`, malformed);
   }
   return { type, name: body.name, params };
 }
@@ -168,6 +165,5 @@ function textProblems(field: string, value: string): ErrorDetail[] {
 
 function invalid(ajvErrors: ErrorObject[] | null | undefined, type: ConnectorType | undefined): AppError {
   const details = (ajvErrors ?? []).map((error) => detail(error, type));
-  const summary = details.map((d) => `${d.field || '(body)'} ${d.message}`).join('; ');
-  return errors.validation(`invalid connector: ${summary}`, details);
+  return errors.validation(`invalid connector: ${summarizeProblems(details)}`, details);
 }

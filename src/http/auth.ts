@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { hashApiKey, hashesEqual } from '../auth/api-keys.js';
+import { hashesEqual } from '../auth/api-keys.js';
 import { errors } from '../errors.js';
 import type { KeyPrincipal, KeyStore } from '../store/key-store.js';
 import { isLockBusy } from '../store/sqlite-database.js';
@@ -36,17 +36,18 @@ export function needsKey(url: string, config: { readonly public?: boolean }): bo
 
 /**
  * Bearer-key authentication for every /api route not marked public, and the read/write role
- * check. Lookups go by the key's hash; hits are cached briefly so that a read costs no query,
+ * check. Lookups go by the key's keyed hash; hits are cached briefly so that a read costs no query,
  * misses are not, so that a key created a moment ago works at once.
  */
 export function installAuth(app: FastifyInstance, { keys, now = Date.now }: AuthOptions): void {
   const cache = new Map<string, { principal: KeyPrincipal; expires: number }>();
   const lastTouched = new Map<string, number>();
 
-  async function lookup(keyHash: string): Promise<KeyPrincipal | undefined> {
+  async function lookup(secret: string): Promise<KeyPrincipal | undefined> {
+    const keyHash = keys.hash(secret);
     const cached = cache.get(keyHash);
     if (cached && cached.expires > now()) return cached.principal;
-    const principal = await keys.findActive(keyHash);
+    const principal = await keys.findActive(secret);
     if (!principal || !hashesEqual(principal.keyHash, keyHash)) {
       cache.delete(keyHash);
       return undefined;
@@ -85,7 +86,7 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
     if (!match?.[1]) {
       throw errors.unauthorized('malformed Authorization header: expected Authorization: Bearer <key>', true);
     }
-    const principal = await lookup(hashApiKey(match[1]));
+    const principal = await lookup(match[1]);
     if (!principal) throw errors.unauthorized('unknown or revoked API key', true);
     if (principal.expiresAt !== null && Date.parse(principal.expiresAt) <= now()) {
       throw errors.unauthorized(

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorCode, type ErrorDetail, errors } from '../errors.js';
+import { AppError, type ErrorCode, type ErrorDetail, errors, listedProblems } from '../errors.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { logRequestWhenDone } from './request-log.js';
 
@@ -36,9 +36,12 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   SERVICE_UNAVAILABLE: 503,
 };
 
-/** The body of an error answer: the code's status, the code and the message. */
+/**
+ * The body of an error answer: the code's status, the code and the message, and the problems
+ * (at most MAX_LISTED_PROBLEMS of them, then how many more: see listedProblems).
+ */
 export function errorBody(code: ErrorCode, message: string, details?: readonly ErrorDetail[]): ErrorBody {
-  return { status: STATUS[code], code, message, ...(details ? { errors: [...details] } : {}) };
+  return { status: STATUS[code], code, message, ...(details ? { errors: listedProblems(details) } : {}) };
 }
 
 const INTERNAL = errorBody('INTERNAL_ERROR', 'internal error; the server log has the details');

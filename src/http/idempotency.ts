@@ -12,7 +12,8 @@ export const IdempotencyKeyHeader = {
     type: 'string',
     minLength: 1,
     maxLength: 255,
-    description: 'Makes a retried create safe: the same key and body within 24 h replays the first response',
+    description:
+      'Makes a retried create safe: the same key and body from the same API key within 24 h replays the first response (each API key has its own Idempotency-Keys)',
   },
 } as const;
 

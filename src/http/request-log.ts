@@ -30,7 +30,51 @@ interface RequestLine {
   readonly account: string | null;
 }
 
-const shortUrl = (url: string) => (url.length > MAX_LOGGED_URL ? `${url.slice(0, MAX_LOGGED_URL)}…` : url);
+/** Query parameters whose values are logged as sent: the paging parameters, never secret. */
+const LOGGED_VALUES: ReadonlySet<string> = new Set(['start-index', 'max-results']);
+/**
+ * A parameter name that is logged (with its value redacted): a short word such as `api_key` or
+ * `maxResults`. Anything longer than 15 characters or of other characters could itself be a key
+ * sent as a bare `?<key>` (PLUGBOARD_API_KEY has at least 16 characters) and is redacted whole.
+ */
+const LOGGED_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
+export const REDACTED = '[redacted]';
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' '));
+  } catch {
+    return name;
+  }
+}
+
+/**
+ * The URL as logged: the path as sent; in the query, the paging parameters as sent and every other
+ * value replaced by `[redacted]`. API keys are never accepted in a query string, but a client that
+ * sends one there (`?api_key=…`, `?access_token=…`, `?token=…`) must not get it into the log.
+ */
+export function loggedUrl(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const query = url
+    .slice(at + 1)
+    .split('&')
+    .map((part) => {
+      if (part === '') return part;
+      const equals = part.indexOf('=');
+      const name = equals < 0 ? part : part.slice(0, equals);
+      if (LOGGED_VALUES.has(decodedName(name))) return part;
+      if (!LOGGED_NAME.test(name)) return REDACTED;
+      return equals < 0 ? name : `${name}=${REDACTED}`;
+    })
+    .join('&');
+  return `${url.slice(0, at)}?${query}`;
+}
+
+const shortUrl = (raw: string) => {
+  const url = loggedUrl(raw);
+  return url.length > MAX_LOGGED_URL ? `${url.slice(0, MAX_LOGGED_URL)}…` : url;
+};
 const milliseconds = (ms: number) => Math.round(ms * 100) / 100;
 
 /** Sockets whose request was answered (and logged) before all of it arrived, until the rest has. */
@@ -65,8 +109,9 @@ function logRequest(request: FastifyRequest, status: number, latencyMs: number):
 }
 
 /**
- * One log line per request, written when the response is done: method, route, status, latency,
- * account and request id (bound by Fastify as `requestId`). Headers and bodies are never logged.
+ * One log line per request, written when the response is done: method, route, URL (query values
+ * redacted but the paging parameters', see loggedUrl), status, latency, account and request id
+ * (bound by Fastify as `requestId`). Headers and bodies are never logged.
  * Requests that Fastify's hooks never see get the same line from logRequestWhenDone and
  * logRefusedRequest.
  */

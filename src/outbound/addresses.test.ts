@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  isAllowedAddress,
-  NO_ALLOWED_TARGETS,
-  normalizeHostName,
-  parseAllowedTargets,
-  parseIPv4,
-  parseIPv6,
-  refusalReason,
-} from './addresses.js';
+import { isAllowedAddress, normalizeHostName, parseIPv4, parseIPv6, refusalReason } from './addresses.js';
+import { NO_ALLOWED_TARGETS, parseAllowedTargets } from './allowed-targets.js';
+import { SPECIAL_PURPOSE_V4, SPECIAL_PURPOSE_V6 } from './special-purpose.js';
 
 const family = (address: string) => (address.includes(':') ? 6 : 4);
 const allowedByDefault = (address: string) =>
-  isAllowedAddress(address, family(address), undefined, NO_ALLOWED_TARGETS);
+  isAllowedAddress(address, family(address), undefined, NO_ALLOWED_TARGETS, 443);
 
 describe('parsing', () => {
   it('parses IPv4 strictly', () => {
@@ -100,6 +94,8 @@ describe('refused ranges', () => {
     ['ff02::1'],
     ['2001:db8::1'],
     ['100::1'],
+    ['fbff::1'],
+    ['4000::1'],
   ])('refuses %s', (address) => {
     expect(refusalReason(address)).toBeDefined();
     expect(allowedByDefault(address)).toBe(false);
@@ -130,7 +126,11 @@ describe('refused ranges', () => {
     ['::ffff:808:808'],
     ['64:ff9b::8.8.8.8'],
     ['2002:808:808::1'],
-    ['fbff::1'],
+    ['2001:200::1'],
+    ['2001:200:ffff::1'],
+    ['3fff:1000::1'],
+    ['2000::1'],
+    ['3ffe:ffff::1'],
   ])('accepts %s', (address) => {
     expect(refusalReason(address)).toBeUndefined();
     expect(allowedByDefault(address)).toBe(true);
@@ -138,7 +138,7 @@ describe('refused ranges', () => {
 
   it('refuses text that is not an address, and a family mismatch', () => {
     expect(allowedByDefault('localhost')).toBe(false);
-    expect(isAllowedAddress('8.8.8.8', 6, undefined, NO_ALLOWED_TARGETS)).toBe(false);
+    expect(isAllowedAddress('8.8.8.8', 6, undefined, NO_ALLOWED_TARGETS, 443)).toBe(false);
   });
 
   it('names the reason', () => {
@@ -148,6 +148,61 @@ describe('refused ranges', () => {
     expect(refusalReason('fd00:ec2::254')).toMatch(/unique-local/);
     expect(refusalReason('255.255.255.255')).toBe('broadcast');
     expect(refusalReason('255.255.255.254')).toBe('reserved');
+    expect(refusalReason('192.0.0.9')).toBe('Port Control Protocol anycast');
+    expect(refusalReason('fbff::1')).toBe('not global unicast (reserved by the IETF)');
+  });
+});
+
+/** The first, a middle and the last address of a CIDR, as text. */
+function samples(cidr: string): string[] {
+  const [text = '', prefixText = ''] = cidr.split('/');
+  const v6 = text.includes(':');
+  const width = v6 ? 128n : 32n;
+  const value = v6 ? parseIPv6(text) : parseIPv4(text);
+  if (value === undefined) throw new Error(`not a CIDR: ${cidr}`);
+  const size = 1n << (width - BigInt(prefixText));
+  const format = (n: bigint) =>
+    v6
+      ? (n.toString(16).padStart(32, '0').match(/.{4}/g) ?? []).join(':')
+      : [24n, 16n, 8n, 0n].map((shift) => String((n >> shift) & 255n)).join('.');
+  return [format(value), format(value + size / 2n), format(value + size - 1n)];
+}
+
+describe('the IANA special-purpose address registries', () => {
+  it('hold the blocks the review found missing', () => {
+    const listed = [...SPECIAL_PURPOSE_V4, ...SPECIAL_PURPOSE_V6].map((block) => block.cidr);
+    for (const cidr of [
+      '192.88.99.0/24',
+      '2001::/32',
+      '2001:2::/48',
+      '2001:10::/28',
+      '2001:20::/28',
+      '3fff::/20',
+      '5f00::/16',
+    ]) {
+      expect(listed).toContain(cidr);
+    }
+  });
+
+  it.each(
+    [...SPECIAL_PURPOSE_V4, ...SPECIAL_PURPOSE_V6.filter((block) => !('embedsIPv4' in block))].map(
+      (block) => [block.cidr, block.reason, block.rfc] as const,
+    ),
+  )('refuses every address of %s (%s, %s)', (cidr) => {
+    for (const address of samples(cidr)) {
+      expect(refusalReason(address), address).toBeDefined();
+      expect(allowedByDefault(address), address).toBe(false);
+    }
+  });
+
+  it.each([
+    ['::ffff:0:0/96', '::ffff:8.8.8.8', '::ffff:10.1.2.3'],
+    ['64:ff9b::/96', '64:ff9b::8.8.8.8', '64:ff9b::192.88.99.1'],
+    ['2002::/16', '2002:808:808::', '2002:c058:6301::'],
+  ])('judges %s by the IPv4 address inside', (cidr, publicOne, privateOne) => {
+    expect(SPECIAL_PURPOSE_V6.find((block) => block.cidr === cidr)?.embedsIPv4).toBe(true);
+    expect(allowedByDefault(publicOne)).toBe(true);
+    expect(allowedByDefault(privateOne)).toBe(false);
   });
 });
 
@@ -164,7 +219,11 @@ describe('parseAllowedTargets', () => {
       '192.168.1.77/24',
       '',
     ]);
-    expect([...allow.hosts].sort()).toEqual(['grafana.internal', 'jira.corp.local', 'xn--bcher-kva.example']);
+    expect(allow.hosts.map((host) => host.name).sort()).toEqual([
+      'grafana.internal',
+      'jira.corp.local',
+      'xn--bcher-kva.example',
+    ]);
     expect(allow.ranges.map((r) => `${r.family}/${r.prefix}`)).toEqual([
       '4/8',
       '4/32',
@@ -172,8 +231,8 @@ describe('parseAllowedTargets', () => {
       '6/128',
       '4/24',
     ]);
-    expect(isAllowedAddress('192.168.1.5', 4, undefined, allow)).toBe(true);
-    expect(isAllowedAddress('192.168.2.5', 4, undefined, allow)).toBe(false);
+    expect(isAllowedAddress('192.168.1.5', 4, undefined, allow, 443)).toBe(true);
+    expect(isAllowedAddress('192.168.2.5', 4, undefined, allow, 443)).toBe(false);
   });
 
   it.each([
@@ -185,7 +244,17 @@ describe('parseAllowedTargets', () => {
     ['/8'],
     ['*.corp.local'],
     ['http://jira.corp.local'],
-    ['jira.corp.local:8080'],
+    ['jira.corp.local:0'],
+    ['jira.corp.local:65536'],
+    ['jira.corp.local:'],
+    ['jira.corp.local:http'],
+    ['10.0.0.0/8:99999'],
+    ['fd00::/8:443'],
+    ['[fd00::1'],
+    ['fd00::1]:443'],
+    ['[jira.corp.local]:443'],
+    ['[fd00::1]:'],
+    ['[fd00::1]x'],
     ['user@host'],
     ['bad host'],
     ['-bad.example'],
@@ -205,20 +274,65 @@ describe('isAllowedAddress with an allowlist', () => {
   const allow = parseAllowedTargets(['127.0.0.0/8', 'jira.corp.local', 'fd00:ec2::/32']);
 
   it('allows addresses in an allowed CIDR, including the IPv4 inside IPv6 forms', () => {
-    expect(isAllowedAddress('127.0.0.1', 4, undefined, allow)).toBe(true);
-    expect(isAllowedAddress('127.9.9.9', 4, undefined, allow)).toBe(true);
-    expect(isAllowedAddress('::ffff:127.0.0.1', 6, undefined, allow)).toBe(true);
-    expect(isAllowedAddress('fd00:ec2::254', 6, undefined, allow)).toBe(true);
-    expect(isAllowedAddress('10.0.0.1', 4, undefined, allow)).toBe(false);
-    expect(isAllowedAddress('::1', 6, undefined, allow)).toBe(false);
-    expect(isAllowedAddress('169.254.169.254', 4, undefined, allow)).toBe(false);
+    expect(isAllowedAddress('127.0.0.1', 4, undefined, allow, 443)).toBe(true);
+    expect(isAllowedAddress('127.9.9.9', 4, undefined, allow, 443)).toBe(true);
+    expect(isAllowedAddress('::ffff:127.0.0.1', 6, undefined, allow, 443)).toBe(true);
+    expect(isAllowedAddress('fd00:ec2::254', 6, undefined, allow, 443)).toBe(true);
+    expect(isAllowedAddress('10.0.0.1', 4, undefined, allow, 443)).toBe(false);
+    expect(isAllowedAddress('::1', 6, undefined, allow, 443)).toBe(false);
+    expect(isAllowedAddress('169.254.169.254', 4, undefined, allow, 443)).toBe(false);
   });
 
   it('allows any address of an allowed host name, and only of it', () => {
-    expect(isAllowedAddress('10.1.2.3', 4, 'jira.corp.local', allow)).toBe(true);
-    expect(isAllowedAddress('10.1.2.3', 4, 'JIRA.corp.local.', allow)).toBe(true);
-    expect(isAllowedAddress('10.1.2.3', 4, 'jira.corp.local.evil.com', allow)).toBe(false);
-    expect(isAllowedAddress('10.1.2.3', 4, 'evil.com', allow)).toBe(false);
-    expect(isAllowedAddress('8.8.8.8', 4, 'evil.com', allow)).toBe(true);
+    expect(isAllowedAddress('10.1.2.3', 4, 'jira.corp.local', allow, 443)).toBe(true);
+    expect(isAllowedAddress('10.1.2.3', 4, 'JIRA.corp.local.', allow, 443)).toBe(true);
+    expect(isAllowedAddress('10.1.2.3', 4, 'jira.corp.local.evil.com', allow, 443)).toBe(false);
+    expect(isAllowedAddress('10.1.2.3', 4, 'evil.com', allow, 443)).toBe(false);
+    expect(isAllowedAddress('8.8.8.8', 4, 'evil.com', allow, 443)).toBe(true);
+  });
+});
+
+describe('allowed targets with a port', () => {
+  const allow = parseAllowedTargets([
+    'jira.corp.local:8443',
+    'grafana.corp.local',
+    '10.1.2.3:8080',
+    '10.20.0.0/16:443',
+    '[fd00::1]:8443',
+    '[fd00:1::/32]:443',
+    '[fd00:2::]/32:80',
+    '[fd00::9]',
+  ]);
+
+  it('reads host:port, address:port, cidr:port and bracketed IPv6 with a port', () => {
+    expect(allow.hosts).toEqual([{ name: 'jira.corp.local', port: 8443 }, { name: 'grafana.corp.local' }]);
+    expect(allow.ranges.map((r) => `${r.family}/${r.prefix}:${r.port ?? '*'}`)).toEqual([
+      '4/32:8080',
+      '4/16:443',
+      '6/128:8443',
+      '6/32:443',
+      '6/32:80',
+      '6/128:*',
+    ]);
+  });
+
+  it.each([
+    ['10.1.2.3', 4, 'jira.corp.local', 8443, true],
+    ['10.1.2.3', 4, 'jira.corp.local', 443, false],
+    ['10.9.9.9', 4, 'grafana.corp.local', 3000, true],
+    ['10.1.2.3', 4, undefined, 8080, true],
+    ['10.1.2.3', 4, undefined, 8081, false],
+    ['::ffff:10.1.2.3', 6, undefined, 8080, true],
+    ['10.20.7.7', 4, undefined, 443, true],
+    ['10.20.7.7', 4, undefined, 80, false],
+    ['fd00::1', 6, undefined, 8443, true],
+    ['fd00::1', 6, undefined, 443, false],
+    ['fd00:1::5', 6, undefined, 443, true],
+    ['fd00:1::5', 6, undefined, 8443, false],
+    ['fd00:2::5', 6, undefined, 80, true],
+    ['fd00::9', 6, undefined, 1, true],
+    ['8.8.8.8', 4, 'evil.com', 25, true],
+  ] as const)('%s (from %s) on port %i: allowed %s', (address, family, host, port, expected) => {
+    expect(isAllowedAddress(address, family, host, allow, port)).toBe(expected);
   });
 });

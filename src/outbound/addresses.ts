@@ -1,17 +1,23 @@
 import net from 'node:net';
-import { domainToASCII } from 'node:url';
+import type { AllowedTargets } from './allowed-targets.js';
+import {
+  OTHER_REFUSED_V4,
+  OTHER_REFUSED_V6,
+  SPECIAL_PURPOSE_V4,
+  SPECIAL_PURPOSE_V6,
+  type SpecialBlock,
+} from './special-purpose.js';
 
 /**
  * Which addresses an outbound call may reach.
  *
- * Refused by default: every address that is not global unicast (loopback, private, link-local — which
- * includes the cloud metadata endpoints 169.254.169.254 and fd00:ec2::254 —, CGNAT, documentation,
- * benchmarking, multicast, reserved). IPv6 forms that carry an IPv4 address (IPv4-mapped ::ffff:0:0/96,
- * NAT64 64:ff9b::/96, 6to4 2002::/16) are judged by the embedded IPv4 address. The whole of ::/8 other
- * than those is refused (IPv4-compatible ::/96, ::, ::1, IPv4-translated ::ffff:0:0:0/96, NAT64 local-use
- * 64:ff9b:1::/48 are all in it).
+ * Refused by default: every block of the IANA special-purpose address registries (see
+ * SPECIAL_PURPOSE_V4 and _V6 in special-purpose.ts), multicast, and IPv6 outside global unicast
+ * 2000::/3. IPv6 forms that carry an IPv4 address (IPv4-mapped ::ffff:0:0/96, NAT64 64:ff9b::/96,
+ * 6to4 2002::/16) are judged by the embedded IPv4 address.
  *
- * Operators make exceptions with host names and CIDRs (PLUGBOARD_ALLOWED_TARGETS).
+ * Operators make exceptions with host names, addresses and CIDRs, each optionally with a port
+ * (PLUGBOARD_ALLOWED_TARGETS, read by allowed-targets.ts).
  */
 
 export type IpFamily = 4 | 6;
@@ -23,15 +29,7 @@ export interface AddressRange {
   readonly prefix: number;
 }
 
-export interface AllowedTargets {
-  /** Lower-case ASCII host names without a trailing dot. */
-  readonly hosts: ReadonlySet<string>;
-  readonly ranges: readonly AddressRange[];
-}
-
-export const NO_ALLOWED_TARGETS: AllowedTargets = { hosts: new Set(), ranges: [] };
-
-interface ParsedAddress {
+export interface ParsedAddress {
   readonly family: IpFamily;
   readonly value: bigint;
 }
@@ -83,7 +81,7 @@ export function parseIPv6(text: string): bigint | undefined {
   return value;
 }
 
-function parseAddress(text: string): ParsedAddress | undefined {
+export function parseAddress(text: string): ParsedAddress | undefined {
   const v4 = parseIPv4(text);
   if (v4 !== undefined) return { family: 4, value: v4 };
   const v6 = parseIPv6(text);
@@ -91,11 +89,11 @@ function parseAddress(text: string): ParsedAddress | undefined {
   return undefined;
 }
 
-function bits(family: IpFamily): bigint {
+export function bits(family: IpFamily): bigint {
   return family === 4 ? 32n : 128n;
 }
 
-function maskOf(family: IpFamily, prefix: number): bigint {
+export function maskOf(family: IpFamily, prefix: number): bigint {
   const width = bits(family);
   const all = (1n << width) - 1n;
   return (all >> (width - BigInt(prefix))) << (width - BigInt(prefix));
@@ -115,50 +113,31 @@ function range(cidr: string): AddressRange {
   return { family: address.family, network: address.value & maskOf(address.family, prefix), prefix };
 }
 
+/** IANA's IPv6 Address Space registry: global unicast is 2000::/3, the rest is reserved or special. */
+const GLOBAL_UNICAST_V6 = range('2000::/3');
+const NOT_GLOBAL_UNICAST = 'not global unicast (reserved by the IETF)';
+
 interface Refusal {
   readonly range: AddressRange;
   readonly reason: string;
 }
 
-function refusals(list: readonly (readonly [string, string])[]): Refusal[] {
-  return list.map(([cidr, reason]) => ({ range: range(cidr), reason }));
+/** Most specific first: the first range that contains an address names its reason. */
+function refusals(blocks: readonly SpecialBlock[]): Refusal[] {
+  return blocks
+    .map((block) => ({ range: range(block.cidr), reason: block.reason }))
+    .sort((a, b) => b.range.prefix - a.range.prefix);
 }
 
-const REFUSED_V4 = refusals([
-  ['0.0.0.0/8', '"this network"'],
-  ['10.0.0.0/8', 'private'],
-  ['100.64.0.0/10', 'shared (CGNAT)'],
-  ['127.0.0.0/8', 'loopback'],
-  ['169.254.0.0/16', 'link-local (cloud metadata)'],
-  ['172.16.0.0/12', 'private'],
-  ['192.0.0.0/24', 'IETF protocol assignments'],
-  ['192.0.2.0/24', 'documentation'],
-  ['192.168.0.0/16', 'private'],
-  ['198.18.0.0/15', 'benchmarking'],
-  ['198.51.100.0/24', 'documentation'],
-  ['203.0.113.0/24', 'documentation'],
-  ['224.0.0.0/4', 'multicast'],
-  // Before 240.0.0.0/4, which contains it: the first matching range names the reason.
-  ['255.255.255.255/32', 'broadcast'],
-  ['240.0.0.0/4', 'reserved'],
+const REFUSED_V4 = refusals([...SPECIAL_PURPOSE_V4, ...OTHER_REFUSED_V4]);
+const REFUSED_V6 = refusals([
+  ...SPECIAL_PURPOSE_V6.filter((block) => !block.embedsIPv4),
+  ...OTHER_REFUSED_V6,
 ]);
 
 /** IPv6 ranges whose last 32 bits are an IPv4 address that decides. */
 const EMBEDDING_V4_IN_LOW_BITS = [range('::ffff:0:0/96'), range('64:ff9b::/96')];
 const SIX_TO_FOUR = range('2002::/16');
-
-const REFUSED_V6 = refusals([
-  ['::/128', 'unspecified'],
-  ['::1/128', 'loopback'],
-  ['::/96', 'IPv4-compatible'],
-  ['::/8', 'reserved'],
-  ['100::/64', 'discard-only'],
-  ['2001:db8::/32', 'documentation'],
-  ['fc00::/7', 'unique-local (private, AWS metadata)'],
-  ['fe80::/10', 'link-local'],
-  ['fec0::/10', 'site-local'],
-  ['ff00::/8', 'multicast'],
-]);
 
 /** The IPv4 address an IPv6 address stands for (IPv4-mapped, NAT64, 6to4), if any. */
 function embeddedIPv4(address: ParsedAddress): ParsedAddress | undefined {
@@ -177,7 +156,11 @@ function reasonFor(address: ParsedAddress): string | undefined {
     return inner === undefined ? undefined : `${inner}, as IPv4 inside IPv6`;
   }
   const list = address.family === 4 ? REFUSED_V4 : REFUSED_V6;
-  return list.find((r) => contains(r.range, address))?.reason;
+  const reason = list.find((r) => contains(r.range, address))?.reason;
+  if (reason === undefined && address.family === 6 && !contains(GLOBAL_UNICAST_V6, address)) {
+    return NOT_GLOBAL_UNICAST;
+  }
+  return reason;
 }
 
 /**
@@ -197,83 +180,26 @@ export function normalizeHostName(hostname: string): string {
 }
 
 /**
- * True when a connection to `address` is acceptable: it is not in a refused range, or an allowed CIDR
- * covers it (or the IPv4 address it embeds), or `hostname` — the name it was resolved from — is allowed.
+ * True when a connection to `address` on `port` is acceptable: it is not in a refused range, or an
+ * allowed CIDR covers it (or the IPv4 address it embeds), or `hostname` (the name it was resolved
+ * from) is allowed; an entry with a port allows that port only.
  */
 export function isAllowedAddress(
   address: string,
   family: IpFamily,
   hostname: string | undefined,
   allow: AllowedTargets,
+  port: number,
 ): boolean {
-  if (hostname !== undefined && allow.hosts.has(normalizeHostName(hostname))) return true;
+  const onPort = (entry: { readonly port?: number }) => entry.port === undefined || entry.port === port;
+  if (hostname !== undefined) {
+    const name = normalizeHostName(hostname);
+    if (allow.hosts.some((host) => host.name === name && onPort(host))) return true;
+  }
   const parsed = parseAddress(address);
   if (parsed === undefined || parsed.family !== family) return false;
   const embedded = embeddedIPv4(parsed);
-  const covered = (a: ParsedAddress) => allow.ranges.some((r) => contains(r, a));
+  const covered = (a: ParsedAddress) => allow.ranges.some((r) => contains(r, a) && onPort(r));
   if (covered(parsed) || (embedded !== undefined && covered(embedded))) return true;
   return reasonFor(parsed) === undefined;
-}
-
-const ACCEPTED_FORMS =
-  'expected a host name (jira.corp.local), an IP address (10.1.2.3, fd00::1) or a CIDR (10.0.0.0/8, fd00::/8)';
-
-function badEntry(entry: string, why?: string): Error {
-  return new Error(`invalid allowed target "${entry}"${why ? ` (${why})` : ''}: ${ACCEPTED_FORMS}`);
-}
-
-function stripBrackets(text: string): string {
-  return text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-}
-
-const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
-
-function parseHostName(entry: string): string | undefined {
-  if (/[/:@\s*?#\\[\]]/.test(entry)) return undefined;
-  const ascii = domainToASCII(entry);
-  // domainToASCII also parses numeric forms (`127.1` → `127.0.0.1`): those are not host names.
-  if (ascii === '' || net.isIP(ascii) !== 0) return undefined;
-  const name = normalizeHostName(ascii);
-  const labels = name.split('.');
-  if (name.length > 253 || !labels.every((label) => LABEL.test(label))) return undefined;
-  if (/^(\d+|0x[0-9a-f]*)$/i.test(labels[labels.length - 1] ?? '')) return undefined;
-  return name;
-}
-
-/**
- * Parses allowlist entries: host names (exact, case-insensitive, IDN allowed), single addresses
- * (`127.0.0.1`, `::1`, `[::1]`) and CIDRs (`10.0.0.0/8`, `fd00::/8`; host bits are ignored).
- * Blank entries are skipped; anything else throws an Error naming the entry and the accepted forms.
- */
-export function parseAllowedTargets(list: readonly string[]): AllowedTargets {
-  const hosts = new Set<string>();
-  const ranges: AddressRange[] = [];
-  for (const raw of list) {
-    const entry = raw.trim();
-    if (entry === '') continue;
-    const slash = entry.lastIndexOf('/');
-    if (slash >= 0) {
-      const address = parseAddress(stripBrackets(entry.slice(0, slash)));
-      const prefixText = entry.slice(slash + 1);
-      if (address === undefined || !/^\d{1,3}$/.test(prefixText)) throw badEntry(entry);
-      const prefix = Number(prefixText);
-      if (prefix > Number(bits(address.family)))
-        throw badEntry(entry, `prefix longer than ${bits(address.family)}`);
-      ranges.push({
-        family: address.family,
-        network: address.value & maskOf(address.family, prefix),
-        prefix,
-      });
-      continue;
-    }
-    const address = parseAddress(stripBrackets(entry));
-    if (address !== undefined) {
-      ranges.push({ family: address.family, network: address.value, prefix: Number(bits(address.family)) });
-      continue;
-    }
-    const host = parseHostName(entry);
-    if (host === undefined) throw badEntry(entry);
-    hosts.add(host);
-  }
-  return { hosts, ranges };
 }

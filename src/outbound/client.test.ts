@@ -447,6 +447,29 @@ describe('requests to allowed targets', () => {
     await expectFailure(client.request({ method: 'GET', url: `${server.base}/echo` }), 'blocked');
   });
 
+  it('lets an entry with a port through to that port only', async () => {
+    const victim = await victimListener('127.0.0.1');
+    try {
+      for (const entry of [
+        `127.0.0.1:${server.port}`,
+        `127.0.0.0/8:${server.port}`,
+        `localhost:${server.port}`,
+      ]) {
+        const client = createOutboundClient({ allowedTargets: [entry] });
+        const host = entry.startsWith('localhost') ? 'localhost' : '127.0.0.1';
+        const response = await client.request({ method: 'GET', url: `http://${host}:${server.port}/final` });
+        expect(response.body, entry).toBe('landed');
+        await expectFailure(
+          client.request({ method: 'GET', url: `http://${host}:${victim.port}/` }),
+          'blocked',
+        );
+      }
+      expect(victim.connections).toBe(0);
+    } finally {
+      await close(victim.server);
+    }
+  });
+
   it('follows same-host redirects, counting them', async () => {
     const before = server.seen.length;
     const response = await allowLoopbackOne.request({ method: 'GET', url: `${server.base}/r3` });

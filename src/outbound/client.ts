@@ -1,5 +1,6 @@
 import http from 'node:http';
-import { NO_ALLOWED_TARGETS, normalizeHostName, parseAllowedTargets } from './addresses.js';
+import { normalizeHostName } from './addresses.js';
+import { NO_ALLOWED_TARGETS, parseAllowedTargets } from './allowed-targets.js';
 import { Call, type Hop, where } from './exchange.js';
 import {
   OUTBOUND_METHODS,

@@ -2,13 +2,8 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import {
-  type AllowedTargets,
-  type IpFamily,
-  isAllowedAddress,
-  normalizeHostName,
-  refusalReason,
-} from './addresses.js';
+import { type IpFamily, isAllowedAddress, normalizeHostName, refusalReason } from './addresses.js';
+import type { AllowedTargets } from './allowed-targets.js';
 import { OutboundError, type OutboundMethod } from './types.js';
 
 /**
@@ -34,6 +29,11 @@ export interface RawResponse {
   readonly statusMessage: string;
   readonly headers: Record<string, string>;
   readonly body: string;
+}
+
+/** The port a URL connects to: its own, or its scheme's (443 for https:, 80 for http:). */
+export function portOf(url: URL): number {
+  return url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 }
 
 /** `host[:port]` as shown in messages — no userinfo, path or query. */
@@ -134,9 +134,10 @@ export class Call {
 
   /** The checked addresses to connect to, or an OutboundError. */
   async check(url: URL): Promise<readonly PinnedAddress[]> {
+    const port = portOf(url);
     const literal = literalAddress(url);
     if (literal !== undefined) {
-      if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow)) {
+      if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow, port)) {
         const reason = refusalReason(literal.address) ?? 'refused';
         throw new OutboundError('blocked', `refused: ${url.hostname} is not a public address (${reason})`);
       }
@@ -146,7 +147,7 @@ export class Call {
     const addresses = this.resolved.get(name) ?? (await this.resolve(url, name));
     this.resolved.set(name, addresses);
     for (const { address, family } of addresses) {
-      if (!isAllowedAddress(address, family, name, this.allow)) {
+      if (!isAllowedAddress(address, family, name, this.allow, port)) {
         const reason = refusalReason(address) ?? 'refused';
         // Not the address itself: what a name resolves to inside our network is not the caller's to learn.
         throw new OutboundError(

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Kysely, type MigrationResult, Migrator, PostgresDialect, type PostgresPool, sql } from 'kysely';
 import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
+import type { FileModeNotice } from './file-modes.js';
 import type { DatabaseLocation } from './location.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -25,6 +26,8 @@ export interface DatabaseOptions {
   readonly queryTimeoutMs?: number;
   /** SQLite: how long a statement waits for another process's write lock (default 5 s; tests shorten it). */
   readonly lockWaitMs?: number;
+  /** SQLite: told what was done to make the database's files private (the server logs it). */
+  readonly onFileModes?: (notice: FileModeNotice) => void;
 }
 
 export const DEFAULT_POOL_SIZE = 10;

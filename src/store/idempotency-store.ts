@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Hashing } from '../secrets/hash-key.js';
 import type { SealedSecrets, SecretBox } from '../secrets/secret-box.js';
 import { tryLockOn } from './dialect.js';
 import { nowIso } from './ids.js';
@@ -20,10 +21,20 @@ export type IdempotencyOutcome =
   /** A request with this key is running now, here or on another server. */
   | { readonly kind: 'in-progress' };
 
+/**
+ * Whose Idempotency-Keys: each API key has its own. Another key of the account that sends the same
+ * Idempotency-Key makes its own request, never a replay of the first one's response nor a 422 that
+ * tells it the first body was another (which confirmed guessed write-only secrets).
+ */
+export interface IdempotencyOwner {
+  readonly accountId: number;
+  readonly apiKeyId: string;
+}
+
 export interface IdempotencyStore {
   /** The finished first request with this key, if there is one (not expired, opened by a configured key). */
   find(
-    accountId: number,
+    owner: IdempotencyOwner,
     key: string,
     requestHash: string,
     alsoSame?: readonly string[],
@@ -34,8 +45,9 @@ export interface IdempotencyStore {
    * corrected retry may use the key; and nothing outlives a crash: no claim is ever committed alone.
    */
   run(
-    accountId: number,
+    owner: IdempotencyOwner,
     key: string,
+    /** The unkeyed digest of the request (src/http/idempotency.ts); stored keyed. */
     requestHash: string,
     work: (trx: Kysely<Database>) => Promise<{ status: number; body: unknown }>,
     /** Other fingerprints of the same request (one an earlier version recorded). */
@@ -77,6 +89,7 @@ function sealName(accountId: number, key: string): string {
 export function createIdempotencyStore(
   db: Kysely<Database>,
   box: SecretBox,
+  hashing: Hashing,
   now = Date.now,
 ): IdempotencyStore {
   let lastPrune = 0;
@@ -97,15 +110,15 @@ export function createIdempotencyStore(
    */
   async function prior(
     on: Kysely<Database>,
-    accountId: number,
+    { accountId, apiKeyId }: IdempotencyOwner,
     key: string,
-    requestHash: string,
-    alsoSame: readonly string[] = [],
+    fingerprints: readonly string[],
   ): Promise<IdempotencyPrior | undefined> {
     const row = await on
       .selectFrom('idempotency_keys')
       .selectAll()
       .where('account_id', '=', accountId)
+      .where('api_key_id', '=', apiKeyId)
       .where('key', '=', key)
       .executeTakeFirst();
     if (!row) return undefined;
@@ -113,6 +126,7 @@ export function createIdempotencyStore(
       on
         .deleteFrom('idempotency_keys')
         .where('account_id', '=', accountId)
+        .where('api_key_id', '=', apiKeyId)
         .where('key', '=', key)
         .where('created_at', '=', row.created_at)
         .execute();
@@ -121,7 +135,7 @@ export function createIdempotencyStore(
       await forget();
       return undefined;
     }
-    if (row.request_hash !== requestHash && !alsoSame.includes(row.request_hash)) return { kind: 'mismatch' };
+    if (!fingerprints.includes(row.request_hash)) return { kind: 'mismatch' };
     try {
       return {
         kind: 'replay',
@@ -136,32 +150,40 @@ export function createIdempotencyStore(
     }
   }
 
+  /** The keyed forms of a request's fingerprints: the current one first, then those earlier versions made. */
+  const keyedAll = (requestHash: string, alsoSame: readonly string[] = []) =>
+    [requestHash, ...alsoSame].map((digest) => hashing.fingerprint(digest));
+
   return {
-    find(accountId, key, requestHash, alsoSame) {
-      return prior(db, accountId, key, requestHash, alsoSame);
+    find(owner, key, requestHash, alsoSame) {
+      return prior(db, owner, key, keyedAll(requestHash, alsoSame));
     },
 
-    async run(accountId, key, requestHash, work, alsoSame) {
-      const mine = `${accountId}:${key}`; // the account id has no colon: unambiguous
+    async run(owner, key, requestHash, work, alsoSame) {
+      const { accountId, apiKeyId } = owner;
+      const fingerprints = keyedAll(requestHash, alsoSame);
+      // Neither id has a colon: unambiguous.
+      const mine = `${accountId}:${apiKeyId}:${key}`;
       if (running.has(mine)) return { kind: 'in-progress' };
       running.add(mine);
       try {
         await prune();
-        const earlier = await prior(db, accountId, key, requestHash, alsoSame);
+        const earlier = await prior(db, owner, key, fingerprints);
         if (earlier) return earlier;
         return await db.transaction().execute(async (trx): Promise<IdempotencyOutcome> => {
           // Another server running the same key holds this lock until its transaction ends; the
           // lock ends with it, so a server that dies leaves nothing that blocks a retry.
           if (!(await tryLockOn(trx, `plugboard:idempotency:${mine}`))) return { kind: 'in-progress' };
-          const meanwhile = await prior(trx, accountId, key, requestHash, alsoSame);
+          const meanwhile = await prior(trx, owner, key, fingerprints);
           if (meanwhile) return meanwhile;
           const { status, body } = await work(trx);
           await trx
             .insertInto('idempotency_keys')
             .values({
               account_id: accountId,
+              api_key_id: apiKeyId,
               key,
-              request_hash: requestHash,
+              request_hash: fingerprints[0] ?? '',
               state: 'done',
               response_status: status,
               response: storedResponse.seal(box, accountId, key, body),

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { generateApiKey, generateKeyId, hashApiKey } from '../auth/api-keys.js';
+import { generateApiKey, generateKeyId } from '../auth/api-keys.js';
+import { apiKeyDigest, type Hashing, KEYED_PREFIX } from '../secrets/hash-key.js';
 import { serializeOn } from './dialect.js';
 import { nowIso } from './ids.js';
 import type { Database, KeyRole } from './schema.js';
@@ -38,8 +39,15 @@ export type RevokeOutcome = 'revoked' | 'already-revoked' | 'unknown';
 export type EnsureOutcome = 'present' | 'created' | 'reinstated';
 
 export interface KeyStore {
-  /** The key with this hash unless it is revoked (an expired key is returned: the caller says so). */
-  findActive(keyHash: string): Promise<KeyPrincipal | undefined>;
+  /** The stored (keyed) hash of a key: what the principal carries and a cache may key by. */
+  hash(secret: string): string;
+  /**
+   * The key with this value unless it is revoked (an expired key is returned: the caller says so).
+   * A row that still holds the unkeyed hash of an earlier version is found too, and rewritten keyed.
+   */
+  findActive(secret: string): Promise<KeyPrincipal | undefined>;
+  /** Rewrites every stored unkeyed key hash keyed (no plaintext needed); how many. */
+  keyUnkeyedHashes(): Promise<number>;
   create(account: string, role: KeyRole, label: string, expiresAt?: string): Promise<CreatedKey>;
   /**
    * Makes sure a write key with exactly this value exists and is active in `account`
@@ -70,6 +78,7 @@ async function accountIdOf(db: Kysely<Database>, name: string): Promise<number> 
 
 async function insertKey(
   trx: Kysely<Database>,
+  hashing: Hashing,
   account: string,
   role: KeyRole,
   label: string,
@@ -84,7 +93,7 @@ async function insertKey(
       account_id: await accountIdOf(trx, account),
       role,
       label,
-      key_hash: hashApiKey(secret),
+      key_hash: hashing.apiKey(secret),
       created_at: nowIso(),
       last_used_at: null,
       revoked_at: null,
@@ -94,9 +103,30 @@ async function insertKey(
   return { id, secret };
 }
 
-export function createKeyStore(db: Kysely<Database>): KeyStore {
+/**
+ * The API keys, hashed with `hashing` (src/secrets/hash-key.ts). Without it only `list`, `revoke`
+ * and `touch` work (`plugboard keys list` and `revoke` need no master key); the others throw.
+ */
+export function createKeyStore(db: Kysely<Database>, hashing?: Hashing): KeyStore {
+  const keyed = (): Hashing => {
+    if (!hashing) throw new Error('this key store was opened without the hash key; open it with openHashing');
+    return hashing;
+  };
+  /** Rewrites a row's unkeyed hash keyed, only while it holds `digest`. */
+  const rewrite = (on: Kysely<Database>, id: string, digest: string, keyHash: string) =>
+    on
+      .updateTable('api_keys')
+      .set({ key_hash: keyHash })
+      .where('id', '=', id)
+      .where('key_hash', '=', digest)
+      .execute();
+
   return {
-    async findActive(keyHash) {
+    hash: (secret) => keyed().apiKey(secret),
+
+    async findActive(secret) {
+      const keyHash = keyed().apiKey(secret);
+      const digest = apiKeyDigest(secret);
       const row = await db
         .selectFrom('api_keys')
         .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
@@ -109,27 +139,56 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
           'api_keys.label as label',
           'api_keys.expires_at as expiresAt',
         ])
-        .where('api_keys.key_hash', '=', keyHash)
+        .where('api_keys.key_hash', 'in', [keyHash, digest])
         .where('api_keys.revoked_at', 'is', null)
         .executeTakeFirst();
-      return row;
+      if (!row) return undefined;
+      if (row.keyHash === digest) {
+        // Stored by an earlier version (or written by one since): keyed now, best effort and
+        // without waiting for SQLite's write lock; the next use tries again.
+        await withoutLockWait(() => rewrite(db, row.keyId, digest, keyHash)).catch(() => {});
+      }
+      return { ...row, keyHash };
+    },
+
+    async keyUnkeyedHashes() {
+      const { apiKeyFromDigest } = keyed();
+      const rows = await db
+        .selectFrom('api_keys')
+        .select(['id', 'key_hash'])
+        .where('key_hash', 'not like', `${KEYED_PREFIX}%`)
+        .execute();
+      let rewritten = 0;
+      for (const row of rows) {
+        const result = await db
+          .updateTable('api_keys')
+          .set({ key_hash: apiKeyFromDigest(row.key_hash) })
+          .where('id', '=', row.id)
+          .where('key_hash', '=', row.key_hash)
+          .executeTakeFirst();
+        if (result.numUpdatedRows > 0n) rewritten++;
+      }
+      return rewritten;
     },
 
     async create(account, role, label, expiresAt) {
-      return db.transaction().execute((trx) => insertKey(trx, account, role, label, expiresAt));
+      const hashing = keyed();
+      return db.transaction().execute((trx) => insertKey(trx, hashing, account, role, label, expiresAt));
     },
 
     async ensure(account, secret, label) {
-      const keyHash = hashApiKey(secret);
+      const keyHash = keyed().apiKey(secret);
+      const digest = apiKeyDigest(secret);
       // One transaction, serialized: several servers starting at once with the same
       // PLUGBOARD_API_KEY must not race to insert it (the loser failed on the unique hash).
       return db.transaction().execute(async (trx) => {
         await serializeOn(trx, KEY_CREATION_LOCK);
         const existing = await trx
           .selectFrom('api_keys')
-          .select(['id', 'revoked_at', 'role', 'expires_at', 'account_id'])
-          .where('key_hash', '=', keyHash)
+          .select(['id', 'revoked_at', 'role', 'expires_at', 'account_id', 'key_hash'])
+          .where('key_hash', 'in', [keyHash, digest])
           .executeTakeFirst();
+        if (existing && existing.key_hash !== keyHash) await rewrite(trx, existing.id, digest, keyHash);
         const owner = await accountIdOf(trx, account);
         const usable =
           existing !== undefined &&
@@ -165,11 +224,12 @@ export function createKeyStore(db: Kysely<Database>): KeyStore {
     },
 
     async createFirst(account, label) {
+      const hashing = keyed();
       return db.transaction().execute(async (trx) => {
         await serializeOn(trx, KEY_CREATION_LOCK);
         const row = await trx.selectFrom('api_keys').select('id').limit(1).executeTakeFirst();
         if (row) return undefined;
-        return insertKey(trx, account, 'write', label);
+        return insertKey(trx, hashing, account, 'write', label);
       });
     },
 

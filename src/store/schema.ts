@@ -7,12 +7,27 @@ export interface Database {
   connectors: ConnectorsTable;
   audit_events: AuditEventsTable;
   idempotency_keys: IdempotencyKeysTable;
+  hash_keys: HashKeysTable;
+}
+
+/** The secret that key hashes and fingerprints are keyed with, sealed with a master key (src/secrets/hash-key.ts). */
+export interface HashKeysTable {
+  id: string;
+  sealed: string;
+  master_key_id: string;
+  created_at: string;
 }
 
 export interface IdempotencyKeysTable {
   account_id: number;
+  /** The id of the API key that made the record; '' for a record made before records had one. */
+  api_key_id: Generated<string>;
   key: string;
-  /** SHA-256 of the request body, hex: the same key with another body is refused. */
+  /**
+   * The request's fingerprint, keyed: `hmac:` and the HMAC of the SHA-256 of the canonical body
+   * (src/secrets/hash-key.ts); the same key with another body is refused. Unkeyed (plain SHA-256
+   * hex) in records made before, which the server rewrites keyed at start.
+   */
   request_hash: string;
   state: 'running' | 'done';
   response_status: number | null;
@@ -35,7 +50,11 @@ export interface ApiKeysTable {
   account_id: number;
   role: KeyRole;
   label: string;
-  /** SHA-256 of the key, hex. The key itself is never stored. */
+  /**
+   * The key's hash, keyed: `hmac:` and the HMAC of the key's SHA-256 (src/secrets/hash-key.ts). The
+   * key itself is never stored. Unkeyed (plain SHA-256 hex) in rows made before, which the server
+   * rewrites keyed at start and at a key's next use.
+   */
   key_hash: string;
   created_at: string;
   last_used_at: string | null;

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createHashing } from '../secrets/hash-key.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
 import { isDatabaseUnavailable } from './errors.js';
 import { createKeyStore } from './key-store.js';
@@ -119,7 +121,7 @@ describe('waiting for another process’s write lock', () => {
   });
 
   it('does not wait inside withoutLockWait, nor in a key’s touch', async () => {
-    const keys = createKeyStore(handle.db);
+    const keys = createKeyStore(handle.db, createHashing(randomBytes(32)));
     const { id } = await keys.create('acme', 'write', 'test');
     const released = holdWriteLock(LOCK_WAIT_MS);
     const started = Date.now();

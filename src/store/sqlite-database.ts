@@ -1,7 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type SqliteDatabase from 'better-sqlite3';
 import {
@@ -14,6 +12,7 @@ import {
   SqliteDriver,
 } from 'kysely';
 import type { DatabaseHandle, DatabaseOptions } from './database.js';
+import { secureDatabaseFiles } from './file-modes.js';
 import type { DatabaseLocation } from './location.js';
 import type { Database } from './schema.js';
 
@@ -152,7 +151,10 @@ export function openSqlite(
   location: Extract<DatabaseLocation, { kind: 'sqlite' }>,
   options: DatabaseOptions,
 ): DatabaseHandle {
-  if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true });
+  // Owner-only files (0600) in an owner-only folder (0700), made so before SQLite creates any.
+  if (location.path !== ':memory:') {
+    for (const notice of secureDatabaseFiles(location.path)) options.onFileModes?.(notice);
+  }
   // Loaded when a SQLite database is opened, not at start (see `load` in database.ts).
   const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteDatabase;
   // No busy_timeout: SQLite would wait for a lock synchronously, holding the event loop. The
@@ -161,6 +163,9 @@ export function openSqlite(
   switchToWal(sqlite, options.lockWaitMs ?? LOCK_WAIT_MS);
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   sqlite.pragma('foreign_keys = ON');
+  // Deleted and overwritten content is zeroed where that costs no extra write (the page is written
+  // anyway): a replaced key hash or a deleted idempotency record does not linger in free space.
+  sqlite.pragma('secure_delete = FAST');
   const db = new Kysely<Database>({
     dialect: new ImmediateTransactionDialect(sqlite, options.lockWaitMs ?? LOCK_WAIT_MS),
   });

@@ -118,7 +118,7 @@ describe('authentication', () => {
     expect(json<{ openapi: string }>(openapi).openapi).toMatch(/^3\./);
     const health = await ctx.call('GET', '/healthz', { key: null });
     expect(health.statusCode).toBe(200);
-    expect(json(health)).toEqual({ status: 'ok' });
+    expect(json(health)).toEqual({ status: 'ok', ageMs: expect.any(Number) });
   });
 });
 
@@ -291,7 +291,7 @@ describe('keys changed while the app runs', () => {
 
   it('a key created after start works at once, even right after it was tried and refused', async () => {
     ctx = await buildTestApp();
-    const keyStore = createKeyStore(ctx.database.db);
+    const keyStore = createKeyStore(ctx.database.db, ctx.hashing);
     const chosen = 'pb_chosen-key-0123456789abcdefghijkl';
     expectUnauthorized(await ctx.call('GET', '/api/connectors', { key: chosen }));
     expect(await keyStore.ensure('acme', chosen, 'late write key')).toBe('created');
@@ -317,7 +317,7 @@ describe('keys changed while the app runs', () => {
   it('a revoked key stops working within 5 seconds', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     ctx = await buildTestApp();
-    const keyStore = createKeyStore(ctx.database.db);
+    const keyStore = createKeyStore(ctx.database.db, ctx.hashing);
     const key = await keyStore.create('acme', 'write', 'to be revoked');
     expect((await ctx.call('GET', '/api/connectors', { key: key.secret })).statusCode).toBe(200);
     expect(await keyStore.revoke(key.id)).toBe('revoked');
@@ -329,7 +329,7 @@ describe('keys changed while the app runs', () => {
 
   it('PLUGBOARD_API_KEY at start: a key that is there stays, a revoked or read key is made an active write key again', async () => {
     ctx = await buildTestApp();
-    const keyStore = createKeyStore(ctx.database.db);
+    const keyStore = createKeyStore(ctx.database.db, ctx.hashing);
     const chosen = 'pb_bootstrap-key-0123456789abcdefghij';
     expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('created');
     expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('present');

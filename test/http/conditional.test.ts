@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { earlierFingerprint } from '../../src/http/idempotency.js';
 import { ephemeralKeyring } from '../../src/secrets/keyring.js';
+import { createSecretBox } from '../../src/secrets/secret-box.js';
+import { upgradeStoredRecords } from '../../src/store/idempotency-upgrade.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from '../helpers.js';
 
 const jira = typeOf('jira');
@@ -86,11 +88,14 @@ describe('the Idempotency-Key fingerprint and forms', () => {
     const body = validBody(jira, 'before the upgrade');
     const first = await post(body, { 'idempotency-key': 'upgrade-1' });
     expect(first.statusCode).toBe(200);
+    // As the version before keyed fingerprints stored it, rewritten keyed at the next start.
     await t.database.db
       .updateTable('idempotency_keys')
       .set({ request_hash: earlierFingerprint(body) })
       .where('key', '=', 'upgrade-1')
       .execute();
+    const upgraded = await upgradeStoredRecords(t.database.db, createSecretBox(t.keyring), t.hashing);
+    expect(upgraded).toEqual({ keyed: 1, bound: 0, forgotten: 0 });
     const retry = await post(body, { 'idempotency-key': 'upgrade-1' });
     expect(retry.statusCode, retry.body).toBe(200);
     expect(retry.headers['idempotent-replayed']).toBe('true');
@@ -132,7 +137,8 @@ describe('a replay under PLUGBOARD_REVEAL_SECRETS=never', () => {
       expect(json<Connector>(created).params.password).toBe(body.params.password);
       const replay = await later.call('POST', '/api/connectors', {
         body,
-        key: later.keys.write,
+        // The same API key: a record is its own (another key would make its own request).
+        key: first.keys.write,
         headers: { 'idempotency-key': 'reveal-1' },
       });
       expect(replay.statusCode).toBe(200);

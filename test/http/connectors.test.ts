@@ -122,6 +122,34 @@ describe('POST /api/connectors', () => {
       .sort();
     expect(fields).toEqual(['/name', '/params/api_key', '/params/email', '/params/password', '/params/url']);
   });
+
+  it('lists at most 20 problems and says how many more there were: 3,000 unknown fields get a small 400', async () => {
+    const body: Record<string, unknown> = validBody(jira);
+    for (let i = 0; i < 3_000; i++) body[`f${i}`] = 12;
+    expect(JSON.stringify(body).length).toBeGreaterThan(30_000); // the review's 35 KB body
+    const response = await t.call('POST', '/api/connectors', { body });
+    expect(response.statusCode).toBe(400);
+    expect(response.body.length).toBeLessThan(8_000);
+    const error = json<ErrorResponse>(response);
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.errors).toHaveLength(21);
+    expect(error.errors?.slice(0, 20).every((e) => /^\/f\d+$/.test(e.field))).toBe(true);
+    expect(error.errors?.[20]).toEqual({
+      field: '',
+      message: '2980 more problems not listed (only the first 20 are); fix these and send the request again',
+    });
+    expect(error.message).toMatch(/^invalid connector: \/f0 unknown field "f0".*; and 2980 more problems$/);
+    expect(error.message.match(/unknown field/g)).toHaveLength(20);
+    expect(await listAll()).toHaveLength(0);
+  });
+
+  it('lists exactly 20 problems without a count', async () => {
+    const body: Record<string, unknown> = validBody(jira);
+    for (let i = 0; i < 20; i++) body[`f${i}`] = 1;
+    const error = json<ErrorResponse>(await t.call('POST', '/api/connectors', { body }));
+    expect(error.errors).toHaveLength(20);
+    expect(error.message).not.toMatch(/more problem/);
+  });
 });
 
 describe('GET /api/connectors/{id} and /api/connectors/name/{name}', () => {

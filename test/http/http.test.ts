@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { connectorTypes } from '../../src/connectors/registry.js';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { jsonErrorOffset } from '../../src/http/json-body.js';
@@ -214,7 +214,7 @@ describe("ilert's clients", () => {
       response.headers['content-encoding'] === 'gzip'
         ? gunzipSync(response.rawPayload).toString()
         : response.body;
-    expect(JSON.parse(body)).toEqual({ status: 'ok' });
+    expect(JSON.parse(body)).toEqual({ status: 'ok', ageMs: expect.any(Number) });
   });
 });
 
@@ -248,7 +248,19 @@ describe('routing', () => {
   it('GET /healthz answers 200 {"status":"ok"} without a key', async () => {
     const response = await t.call('GET', '/healthz', { key: null });
     expect(response.statusCode).toBe(200);
-    expect(json(response)).toEqual({ status: 'ok' });
+    expect(json(response)).toEqual({ status: 'ok', ageMs: expect.any(Number) });
+  });
+
+  it('GET /healthz probes the database at most once a second, however many calls come', async () => {
+    const ping = vi.spyOn(t.database, 'ping');
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => t.call('GET', '/healthz', { key: null })),
+    );
+    expect(answers.every((answer) => answer.statusCode === 200)).toBe(true);
+    const again = json<{ ageMs: number }>(await t.call('GET', '/healthz', { key: null }));
+    expect(again.ageMs).toBeGreaterThanOrEqual(0);
+    expect(again.ageMs).toBeLessThan(1_000);
+    expect(ping).toHaveBeenCalledTimes(1);
   });
 
   it('GET /healthz answers 503 once the database is gone', async () => {
@@ -383,6 +395,30 @@ describe('logs', () => {
     expect(typeof lines[0].latencyMs).toBe('number');
   });
 
+  it.each([
+    ['api_key', 'api_key=KEY', 'api_key=[redacted]'],
+    ['apikey', 'apikey=KEY', 'apikey=[redacted]'],
+    ['key', 'key=KEY', 'key=[redacted]'],
+    ['access_token', 'access_token=KEY', 'access_token=[redacted]'],
+    ['token', 'token=KEY', 'token=[redacted]'],
+    ['authorization', 'authorization=Bearer%20KEY', 'authorization=[redacted]'],
+    ['an unknown name', 'whatever=KEY', 'whatever=[redacted]'],
+    ['a percent-encoded name', 'api%5Fkey=KEY', '[redacted]'],
+    ['a bare key', 'KEY', '[redacted]'],
+    ['a key as a name', 'KEY=1', '[redacted]'],
+    ['a repeated name', 'token=x&token=KEY', 'token=[redacted]&token=[redacted]'],
+  ])('log no query value but the paging parameters: %s', async (_label, query, logged) => {
+    const requestId = `query-${query.length}-${_label.length}`;
+    const sent = query.replaceAll('KEY', t.keys.write);
+    await t.call('GET', `/api/connectors?start-index=0&${sent}&max-results=5`, {
+      headers: { 'x-request-id': requestId },
+    });
+    const [line] = requestLines(requestId);
+    expect(line?.url).toBe(`/api/connectors?start-index=0&${logged}&max-results=5`);
+    expect(t.logs.join('\n')).not.toContain(t.keys.write);
+    expect(t.logs.join('\n')).not.toContain(encodeURIComponent(t.keys.write));
+  });
+
   it('never carry the key or a secret param, even for rejected requests', async () => {
     const marker = 'SECRET-MARKER-7f3a';
     await t.call('POST', '/api/connectors', {
@@ -453,6 +489,11 @@ describe('logs of requests Node refuses before Fastify sees them', () => {
     ],
     ['no HTTP at all', `\u0000\u0001 hello ${marker}\r\n\r\n`, 400],
     [
+      'a key in the query of a malformed request',
+      `GET /api/connectors?api_key=${marker} HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n`,
+      400,
+    ],
+    [
       'half the body, then silence',
       `POST /api/connectors HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer WRITE_KEY\r\n` +
         `Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"p":"${marker}`,
@@ -472,7 +513,7 @@ describe('logs of requests Node refuses before Fastify sees them', () => {
       ]);
       if (error) expect(lines[0].error).toBe(error);
       if (status === 400 && text.startsWith('POST')) {
-        expect(lines[0]).toMatchObject({ method: 'POST', url: '/api/connectors?a=1' });
+        expect(lines[0]).toMatchObject({ method: 'POST', url: '/api/connectors?a=[redacted]' });
       }
       expect(s.logs.join('\n')).not.toContain(marker);
       expect(s.logs.join('\n')).not.toContain(s.keys.write);

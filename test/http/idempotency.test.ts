@@ -5,6 +5,7 @@ import { generateMasterKey } from '../../src/secrets/cipher.js';
 import { ephemeralKeyring } from '../../src/secrets/keyring.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { createIdempotencyStore, IDEMPOTENCY_TTL_MS } from '../../src/store/idempotency-store.js';
+import { createKeyStore } from '../../src/store/key-store.js';
 import { rotateSecrets } from '../../src/store/sealed/rotate.js';
 import { testBackend } from '../backend.js';
 import { buildTestApp, type ErrorResponse, json, type TestContext, typeOf, validBody } from '../helpers.js';
@@ -75,6 +76,11 @@ describe('Idempotency-Key on POST /api/connectors', () => {
         .select('id')
         .where('name', '=', 'acme')
         .executeTakeFirstOrThrow();
+      const { id: keyId } = await t.database.db
+        .selectFrom('api_keys')
+        .select('id')
+        .where('label', '=', 'test write')
+        .executeTakeFirstOrThrow();
       // What another server holds while its create with this key runs: the key's transaction lock.
       let release: () => void = () => {};
       const released = new Promise<void>((resolve) => {
@@ -85,7 +91,7 @@ describe('Idempotency-Key on POST /api/connectors', () => {
         locked = resolve;
       });
       const other = t.database.db.transaction().execute(async (trx) => {
-        const name = `plugboard:idempotency:${account.id}:key-running`;
+        const name = `plugboard:idempotency:${account.id}:${keyId}:key-running`;
         await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':' || ${name}::text))`.execute(
           trx,
         );
@@ -115,7 +121,8 @@ describe('Idempotency-Key on POST /api/connectors', () => {
       .select('id')
       .where('name', '=', 'acme')
       .executeTakeFirstOrThrow();
-    const records = createIdempotencyStore(t.database.db, createSecretBox(ephemeralKeyring()));
+    const records = createIdempotencyStore(t.database.db, createSecretBox(ephemeralKeyring()), t.hashing);
+    const owner = { accountId: account.id, apiKeyId: 'key_test' };
     let finish: () => void = () => {};
     const held = new Promise<void>((resolve) => {
       finish = resolve;
@@ -124,19 +131,19 @@ describe('Idempotency-Key on POST /api/connectors', () => {
     const running = new Promise<void>((resolve) => {
       started = resolve;
     });
-    const first = records.run(account.id, 'held', 'hash', async () => {
+    const first = records.run(owner, 'held', 'hash', async () => {
       started();
       await held;
       return { status: 200, body: { id: 'made once' } };
     });
     await running;
-    const second = await records.run(account.id, 'held', 'hash', async () => {
+    const second = await records.run(owner, 'held', 'hash', async () => {
       throw new Error('a second request with the key must not run');
     });
     expect(second).toEqual({ kind: 'in-progress' });
     finish();
     expect(await first).toEqual({ kind: 'done', status: 200, body: { id: 'made once' } });
-    const third = await records.run(account.id, 'held', 'hash', async () => {
+    const third = await records.run(owner, 'held', 'hash', async () => {
       throw new Error('a finished key replays');
     });
     expect(third).toEqual({ kind: 'replay', status: 200, body: { id: 'made once' } });
@@ -230,6 +237,50 @@ describe('Idempotency-Key on POST /api/connectors', () => {
   });
 });
 
+describe('Idempotency-Key records belong to the API key that made them', () => {
+  it('gives another write key of the account its own request: never a replay, never a 422 that confirms a guess', async () => {
+    const never = await buildTestApp({ revealSecrets: 'never' });
+    try {
+      const second = (
+        await createKeyStore(never.database.db, never.hashing).create('acme', 'write', 'second')
+      ).secret;
+      const send = (body: unknown, apiKey: string) =>
+        never.call('POST', '/api/connectors', { body, key: apiKey, headers: { 'idempotency-key': 'pin-1' } });
+      const body = (pin: string) => ({
+        name: 'ServiceNow',
+        type: 'servicenow',
+        params: { url: 'https://corp.service-now.com', username: 'bot', password: pin },
+      });
+      const first = await send(body('4711'), never.keys.write);
+      expect(first.statusCode).toBe(200);
+
+      // Guessing the write-only PIN with the first key's Idempotency-Key: the right guess and a
+      // wrong one get the same answer, the second key's own create (the name is taken: 409).
+      const right = await send(body('4711'), second);
+      const wrong = await send(body('0000'), second);
+      for (const answer of [right, wrong]) {
+        expect(answer.statusCode, answer.body).toBe(409);
+        expect(json<ErrorResponse>(answer).code).toBe('NAME_TAKEN');
+        expect(answer.headers['idempotent-replayed']).toBeUndefined();
+      }
+      expect(json(right)).toEqual(json(wrong));
+
+      // Its own create with the same Idempotency-Key, and its own replay; the first key's stays.
+      const own = await send({ ...body('1234'), name: 'ServiceNow 2' }, second);
+      expect(own.statusCode).toBe(200);
+      const ownAgain = await send({ ...body('1234'), name: 'ServiceNow 2' }, second);
+      expect(ownAgain.headers['idempotent-replayed']).toBe('true');
+      expect(json(ownAgain)).toEqual(json(own));
+      const firstAgain = await send(body('4711'), never.keys.write);
+      expect(firstAgain.headers['idempotent-replayed']).toBe('true');
+      expect(json(firstAgain)).toEqual(json(first));
+      expect((await send(body('9999'), never.keys.write)).statusCode).toBe(422);
+    } finally {
+      await never.close();
+    }
+  });
+});
+
 describe('Idempotency-Key across a master key rotation', () => {
   it('replays after rotate re-sealed the record and the old key was dropped', async () => {
     const oldKey = generateMasterKey();
@@ -245,15 +296,21 @@ describe('Idempotency-Key across a master key rotation', () => {
         settleMs: 0,
         pauseMs: 0,
       });
-      expect(report).toMatchObject({ resealed: 1, resealedRecords: 1, verifiedRecords: 1 });
+      expect(report).toMatchObject({
+        resealed: 1,
+        resealedRecords: 1,
+        verifiedRecords: 1,
+        resealedHashKey: true,
+      });
       expect(report.retiredKeyIds).toEqual([oldKey.id]);
       const [record] = await before.database.db.selectFrom('idempotency_keys').select('response').execute();
       expect(record?.response?.startsWith(`${newKey.id}|`)).toBe(true);
 
-      // The old key dropped: a retry still replays the first response.
+      // The old key dropped: the API key still works (its hash is keyed with the same hash key,
+      // re-sealed), and a retry still replays the first response.
       const after = await buildTestApp({ keyring: ephemeralKeyring([newKey]), sameDatabaseAs: before });
       try {
-        const again = await after.call('POST', '/api/connectors', { body, headers, key: after.keys.write });
+        const again = await after.call('POST', '/api/connectors', { body, headers, key: before.keys.write });
         expect(again.statusCode, again.body).toBe(200);
         expect(again.headers['idempotent-replayed']).toBe('true');
         expect(json(again)).toEqual(json(first));

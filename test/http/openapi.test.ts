@@ -123,6 +123,17 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     expect(input({ name: 'x', type: 'no-such-type' })).toBe(false);
   });
 
+  it("documents /healthz's 200 as it is served, ageMs included", async () => {
+    const documented = doc.paths['/healthz']?.get?.responses['200'] as
+      | { content?: { 'application/json'?: { schema?: { properties?: Record<string, unknown> } } } }
+      | undefined;
+    const schema = documented?.content?.['application/json']?.schema;
+    expect(Object.keys(schema?.properties ?? {}).sort()).toEqual(['ageMs', 'status']);
+    const served = json(await t.call('GET', '/healthz', { key: null }));
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    expect(ajv.validate(schema ?? {}, served), JSON.stringify(ajv.errors)).toBe(true);
+  });
+
   it('keeps what the published spec says: operations, parameters, success statuses, schemas', () => {
     expect(doc.servers).toContainEqual({ url: '/api' });
     for (const [path, operations] of Object.entries(seed.paths)) {

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector } from '../../src/connectors/schemas.js';
+import { createHashing } from '../../src/secrets/hash-key.js';
 import { ephemeralKeyring } from '../../src/secrets/keyring.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { type ConnectorStore, createConnectorStore } from '../../src/store/connector-store.js';
@@ -256,7 +258,7 @@ describe('paging from remembered positions (keyset) agrees with OFFSET', () => {
 
   beforeAll(async () => {
     database = await openTestDatabase();
-    const keys = createKeyStore(database.handle.db);
+    const keys = createKeyStore(database.handle.db, createHashing(randomBytes(32)));
     await keys.create('acme', 'write', 'w');
     await keys.create('globex', 'write', 'w');
     const ids = await database.handle.db.selectFrom('accounts').select(['id', 'name']).execute();

@@ -166,8 +166,8 @@ describe('rate limits, counted in memory', () => {
 
   it('count unknown and revoked keys against the address, so guessing keys is bounded', async () => {
     const t = await appWith({ setting: perMinute(5) });
-    const revoked = await createKeyStore(t.database.db).create('acme', 'write', 'revoked');
-    await createKeyStore(t.database.db).revoke(revoked.id);
+    const revoked = await createKeyStore(t.database.db, t.hashing).create('acme', 'write', 'revoked');
+    await createKeyStore(t.database.db, t.hashing).revoke(revoked.id);
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
       const key = i % 2 === 0 ? `pb_bogus_${randomUUID()}` : revoked.secret;
@@ -240,7 +240,7 @@ describe('rate limits, counted in memory', () => {
 
   it('ilert preset: 700 a minute per IP address, over all its keys', async () => {
     const t = await appWith({ setting: ILERT_RATE_LIMIT });
-    const keyStore = createKeyStore(t.database.db);
+    const keyStore = createKeyStore(t.database.db, t.hashing);
     const keys = [t.keys.write, t.keys.read, t.keys.otherWrite, t.keys.otherRead];
     for (let i = 0; i < 2; i++) keys.push((await keyStore.create('acme', 'read', `extra ${i}`)).secret);
     let ok = 0;

@@ -73,7 +73,7 @@ const create = (createStatus: 200 | 201) =>
       409: errorResponse(
         'A connector with this name exists in the account, or a request with this Idempotency-Key is still running',
       ),
-      422: errorResponse('This Idempotency-Key was used with another body'),
+      422: errorResponse('This API key used this Idempotency-Key with another body'),
     },
   }) satisfies RouteSchema;
 
@@ -175,7 +175,7 @@ export function connectorRoutes(
 
     // With an Idempotency-Key: the first request with it creates, a retry replays its response.
     const outcome = await idempotency.run(
-      accountId,
+      { accountId, apiKeyId: actor.keyId },
       key,
       fingerprint(request.body),
       async (trx) => {

@@ -1,10 +1,11 @@
 import type { KeyringSource } from '../../secrets/keyring.js';
 
 /**
- * `plugboard copy`: one database's accounts, API keys, connectors and audit trail into another
- * (SQLite to PostgreSQL above all, but any direction), as an exact copy: every column, the same
- * ids and sequence numbers, sealed secrets byte for byte (they stay valid: their authenticated
- * data is the connector's id and type, which do not change).
+ * `plugboard copy`: one database's accounts, API keys (and the hash key they are keyed with),
+ * connectors and audit trail into another (SQLite to PostgreSQL above all, but any direction), as
+ * an exact copy: every column, the same ids and sequence numbers, sealed secrets and the sealed
+ * hash key byte for byte (they stay valid: their authenticated data is the connector's id and
+ * type, which do not change, or a fixed label).
  *
  * Idempotency keys are not copied: they only matter for 24 hours, and a replayed response is
  * sealed like a secret, which is not worth carrying across a move.
@@ -15,7 +16,7 @@ import type { KeyringSource } from '../../secrets/keyring.js';
  */
 
 /** The tables copied, in an order that satisfies their foreign keys (everything references accounts). */
-export const COPIED_TABLES = ['accounts', 'api_keys', 'connectors', 'audit_events'] as const;
+export const COPIED_TABLES = ['accounts', 'api_keys', 'connectors', 'audit_events', 'hash_keys'] as const;
 export type CopiedTable = (typeof COPIED_TABLES)[number];
 
 export interface TableSpec {
@@ -68,6 +69,15 @@ export const TABLES: readonly TableSpec[] = [
     serial: true,
     perAccount: true,
     identity: ['id', 'account_id', 'at'],
+  },
+  {
+    // The key the API key hashes are keyed with, sealed as stored: without it no copied key works.
+    table: 'hash_keys',
+    key: 'id',
+    textKey: true,
+    serial: false,
+    perAccount: false,
+    identity: ['created_at'],
   },
 ];
 

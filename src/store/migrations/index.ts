@@ -3,6 +3,8 @@ import * as initial from './0001-initial.js';
 import * as lastCheck from './0002-last-check.js';
 import * as idempotencyKeys from './0003-idempotency-keys.js';
 import * as connectorsVersion from './0004-connectors-version.js';
+import * as idempotencyOwner from './0005-idempotency-owner.js';
+import * as hashKey from './0006-hash-key.js';
 
 /** Every migration, by name; names sort in the order they apply. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +12,6 @@ export const migrations: Record<string, Migration> = {
   '0002-last-check': lastCheck,
   '0003-idempotency-keys': idempotencyKeys,
   '0004-connectors-version': connectorsVersion,
+  '0005-idempotency-owner': idempotencyOwner,
+  '0006-hash-key': hashKey,
 };

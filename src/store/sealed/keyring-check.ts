@@ -13,11 +13,13 @@ import {
 } from '../../secrets/keyring.js';
 import { createSecretBox } from '../../secrets/secret-box.js';
 import type { Database } from '../schema.js';
+import { verifyHashKey } from './hash-key.js';
 import { connectorKeyIds, keyIdsInUse } from './rows.js';
 
 /**
  * Fails at once, before serving, when the configured keys cannot open the stored secrets: each
- * key id of a connector's secrets must be configured, and one connector per key id must open.
+ * key id of a connector's secrets must be configured, and one connector per key id must open; so
+ * must the hash key of the API keys.
  * Idempotency records are not a reason to refuse: one sealed with a key that is gone is
  * forgotten when its Idempotency-Key comes back (like an expired one), and all expire within a day.
  */
@@ -50,6 +52,8 @@ export async function verifyKeyring(db: Kysely<Database>, source: KeyringSource)
       }
     }
   }
+  // Without it no API key can be checked.
+  await verifyHashKey(db, source);
 }
 
 /**

@@ -31,6 +31,7 @@ export function sameRecord(record: SealedRecord) {
   return (eb: ExpressionBuilder<Database, 'idempotency_keys'>) =>
     eb.and([
       eb('account_id', '=', record.accountId),
+      eb('api_key_id', '=', record.apiKeyId),
       eb('key', '=', record.key),
       eb('response', '=', record.response),
     ]);

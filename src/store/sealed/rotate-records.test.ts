@@ -12,6 +12,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { github } from '../../connectors/types/github/index.js';
 import { encodeMasterKey, generateMasterKey, type MasterKey, MasterKeyError } from '../../secrets/cipher.js';
+import type { Hashing } from '../../secrets/hash-key.js';
 import {
   ephemeralKeyring,
   type KeyringSource,
@@ -24,6 +25,7 @@ import { createConnectorStore } from '../connector-store.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../database.js';
 import { createIdempotencyStore, IDEMPOTENCY_TTL_MS } from '../idempotency-store.js';
 import { createKeyStore } from '../key-store.js';
+import { openHashing } from './hash-key.js';
 import { rotateSecrets, SETTLE_MS } from './rotate.js';
 import { keyIdsInUse } from './rows.js';
 
@@ -36,6 +38,7 @@ interface Fixture {
   readonly keyFile: string;
   readonly database: DatabaseHandle;
   readonly accountId: number;
+  readonly hashing: Hashing;
   readonly oldKey: MasterKey;
   /** Connector id by record key (`key-<i>`), and the response each record replays. */
   readonly created: Map<string, { id: string; body: unknown }>;
@@ -54,16 +57,17 @@ async function fixture(): Promise<Fixture> {
   const path = join(mkdtempSync(join(tmpdir(), 'plugboard-rotate-records-')), 'p.db');
   const database = openDatabase({ kind: 'sqlite', path }, { synchronous: 'NORMAL' });
   await migrateToLatest(database);
-  await createKeyStore(database.db).create('acme', 'write', 'acme');
-  const { id: accountId } = await database.db.selectFrom('accounts').select('id').executeTakeFirstOrThrow();
   const { source } = keyringFromFile(`${path}.key`, { create: true });
+  const hashing = await openHashing(database.db, source);
+  await createKeyStore(database.db, hashing).create('acme', 'write', 'acme');
+  const { id: accountId } = await database.db.selectFrom('accounts').select('id').executeTakeFirstOrThrow();
   const box = createSecretBox(source);
   const store = createConnectorStore(database.db, box);
-  const records = createIdempotencyStore(database.db, box);
+  const records = createIdempotencyStore(database.db, box, hashing);
   const created = new Map<string, { id: string; body: unknown }>();
   for (let i = 0; i < COUNT; i++) {
     const key = `key-${i}`;
-    const outcome = await records.run(accountId, key, `hash-${i}`, async (trx) => {
+    const outcome = await records.run({ accountId, apiKeyId: 'key_acme' }, key, `hash-${i}`, async (trx) => {
       const connector = await store.create(
         accountId,
         actor,
@@ -81,6 +85,7 @@ async function fixture(): Promise<Fixture> {
     keyFile: `${path}.key`,
     database,
     accountId,
+    hashing,
     oldKey: source.current().primary,
     created,
   };
@@ -101,12 +106,15 @@ async function responses(f: Fixture): Promise<Map<string, string | null>> {
 /** Every record replays its first response, and every connector reads back, with `keys` alone. */
 async function expectAllReplay(f: Fixture, keys: readonly MasterKey[], skip: readonly string[] = []) {
   const box = createSecretBox(ephemeralKeyring(keys));
-  const records = createIdempotencyStore(f.database.db, box);
+  const records = createIdempotencyStore(f.database.db, box, f.hashing);
   const store = createConnectorStore(f.database.db, box);
   for (const [key, { id, body }] of f.created) {
     if (skip.includes(key)) continue;
     const i = key.slice('key-'.length);
-    expect(await records.find(f.accountId, key, `hash-${i}`), key).toEqual({
+    expect(
+      await records.find({ accountId: f.accountId, apiKeyId: 'key_acme' }, key, `hash-${i}`),
+      key,
+    ).toEqual({
       kind: 'replay',
       status: 200,
       body,

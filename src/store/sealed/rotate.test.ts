@@ -3,6 +3,7 @@
  * once through the connector store and copied for each test. (Over 300 lines because every test
  * here copies that one fixture, which takes seconds to build: split, each part would build it again.)
  */
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findConnectorType, type RegisteredType } from '../../connectors/registry.js';
 import { DecryptionError, encodeMasterKey, generateMasterKey, MasterKeyError } from '../../secrets/cipher.js';
+import { createHashing } from '../../secrets/hash-key.js';
 import {
   ephemeralKeyring,
   type KeyringSource,
@@ -65,7 +67,7 @@ beforeAll(async () => {
   const database = openDatabase({ kind: 'sqlite', path: fixturePath }, { synchronous: 'NORMAL' });
   try {
     await migrateToLatest(database);
-    const keys = createKeyStore(database.db);
+    const keys = createKeyStore(database.db, createHashing(randomBytes(32)));
     await keys.create('acme', 'write', 'acme');
     await keys.create('globex', 'write', 'globex');
     const accounts = await database.db.selectFrom('accounts').select(['id', 'name']).orderBy('id').execute();
@@ -390,6 +392,7 @@ describe('rotateSecrets with PLUGBOARD_MASTER_KEY', () => {
       resealedRecords: 0,
       verifiedRecords: 0,
       forgottenRecords: 0,
+      resealedHashKey: false,
       // PLUGBOARD_PREVIOUS_MASTER_KEYS no longer needs the old key.
       retiredKeyIds: [oldKey.id],
     });

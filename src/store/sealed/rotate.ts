@@ -4,6 +4,7 @@ import { generateMasterKey, type MasterKey, MasterKeyError } from '../../secrets
 import { KEY_FILE_CHECK_MS, type KeyringSource, writeKeyFile } from '../../secrets/keyring.js';
 import { createSecretBox } from '../../secrets/secret-box.js';
 import type { Database } from '../schema.js';
+import { hashKeyMasterKeyId, resealHashKey, verifyHashKey } from './hash-key.js';
 import { proveSealedUnder } from './prove.js';
 import { pause, resealPass } from './reseal.js';
 import { countNotUnder, forgetDeadRecords, keyIdsInUse, type SealedKind } from './rows.js';
@@ -28,6 +29,8 @@ export interface RotationReport {
   readonly verifiedRecords: number;
   /** Idempotency records deleted: expired, or opened by no configured key (they could never be replayed). */
   readonly forgottenRecords: number;
+  /** Whether this run re-sealed the hash key of the API keys (it stays the same key: no stored hash changes). */
+  readonly resealedHashKey: boolean;
   /**
    * The older keys nothing is sealed with any more: removed from the key file; with
    * PLUGBOARD_MASTER_KEY, the ones PLUGBOARD_PREVIOUS_MASTER_KEYS no longer needs.
@@ -68,9 +71,9 @@ function retireOlderKeys(source: KeyringSource, primary: MasterKey): string[] {
 }
 
 /**
- * `plugboard secrets rotate`: re-seals every connector's secrets and every idempotency record
- * under the primary key while servers keep running (they still open the older keys), proves that
- * each one opens under it, then retires the older keys.
+ * `plugboard secrets rotate`: re-seals every connector's secrets, every idempotency record and the
+ * hash key of the API keys under the primary key while servers keep running (they still open the
+ * older keys), proves that each one opens under it, then retires the older keys.
  *
  * With a key file and nothing left to re-seal, it first makes a new primary key (the old one
  * stays in the file for reading until the end). Resumable: a run killed at any point leaves every
@@ -98,10 +101,15 @@ export async function rotateSecrets(
   let changedAt = startedAt;
   let newKey = false;
   const left = await countNotUnder(db, keyring.primary.id);
+  const hashKeyUnder = await hashKeyMasterKeyId(db);
+  const leftInAll =
+    left.connectors +
+    left['idempotency records'] +
+    (hashKeyUnder === undefined || hashKeyUnder === keyring.primary.id ? 0 : 1);
   // Nothing left, but older keys still there: a run interrupted after it re-sealed everything
   // (while it waited for the servers, proved or retired). Carry on with those steps, no new key.
-  const interrupted = left.connectors + left['idempotency records'] === 0 && keyring.keys.length > 1;
-  if (left.connectors + left['idempotency records'] === 0 && !interrupted) {
+  const interrupted = leftInAll === 0 && keyring.keys.length > 1;
+  if (leftInAll === 0 && !interrupted) {
     if (source.file === undefined) {
       throw new MasterKeyError(
         'every secret is already sealed with PLUGBOARD_MASTER_KEY; to rotate, set PLUGBOARD_MASTER_KEY to a new key ' +
@@ -120,7 +128,11 @@ export async function rotateSecrets(
   const box = createSecretBox(source);
 
   const done: Record<SealedKind, number> = { connectors: 0, 'idempotency records': 0 };
+  let resealedHashKey = false;
   const pass = async (): Promise<number> => {
+    // The hash key first: one small row, and no API key works without it.
+    const hashKeyFound = await resealHashKey(db, source);
+    resealedHashKey ||= hashKeyFound;
     const remaining = await countNotUnder(db, primary.id);
     const before = { ...done };
     const counts = await resealPass(db, box, primary.id, {
@@ -132,7 +144,7 @@ export async function rotateSecrets(
       },
     });
     forgottenRecords += counts.forgotten;
-    return counts.found;
+    return counts.found + (hashKeyFound ? 1 : 0);
   };
 
   await pass();
@@ -142,6 +154,7 @@ export async function rotateSecrets(
     if ((await pass()) === 0) {
       const proof = await proveSealedUnder(db, box, primary.id, batchSize);
       forgottenRecords += proof.forgotten;
+      await verifyHashKey(db, source);
       const inUse = await keyIdsInUse(db);
       if (proof.stragglers === 0 && inUse.every((id) => id === primary.id)) {
         return {
@@ -152,6 +165,7 @@ export async function rotateSecrets(
           resealedRecords: done['idempotency records'],
           verifiedRecords: proof.records,
           forgottenRecords,
+          resealedHashKey,
           retiredKeyIds: retireOlderKeys(source, primary),
         };
       }

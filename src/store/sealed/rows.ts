@@ -7,6 +7,7 @@ import { type Kysely, sql } from 'kysely';
 import { MASTER_KEY_ID_LENGTH } from '../../secrets/cipher.js';
 import { IDEMPOTENCY_TTL_MS } from '../idempotency-store.js';
 import type { Database } from '../schema.js';
+import { hashKeyMasterKeyId } from './hash-key.js';
 
 /**
  * The two kinds of stored values sealed with a master key: connectors' secrets, and the first
@@ -24,6 +25,8 @@ export interface SealedConnector {
 
 export interface SealedRecord {
   readonly accountId: number;
+  /** The API key whose record it is (several keys of an account may use the same Idempotency-Key). */
+  readonly apiKeyId: string;
   readonly key: string;
   /** As stored: `<key id>|<sealed>`. */
   readonly response: string;
@@ -65,7 +68,7 @@ export async function* connectorBatches(
   }
 }
 
-/** Completed idempotency records in key order, a batch at a time; only those not under `notUnder` if given. */
+/** Completed idempotency records in (account, API key, Idempotency-Key) order, a batch at a time; only those not under `notUnder` if given. */
 export async function* recordBatches(
   db: Kysely<Database>,
   batchSize: number,
@@ -75,24 +78,35 @@ export async function* recordBatches(
   for (;;) {
     let query = db
       .selectFrom('idempotency_keys')
-      .select(['account_id', 'key', 'response'])
+      .select(['account_id', 'api_key_id', 'key', 'response'])
       .where('state', '=', 'done')
       .where('response', 'is not', null);
     if (notUnder !== undefined) query = query.where('response', 'not like', recordPrefix(notUnder));
     if (after) {
-      const { accountId, key } = after;
+      const { accountId, apiKeyId, key } = after;
       query = query.where((eb) =>
         eb.or([
           eb('account_id', '>', accountId),
-          eb.and([eb('account_id', '=', accountId), eb('key', '>', key)]),
+          eb.and([eb('account_id', '=', accountId), eb('api_key_id', '>', apiKeyId)]),
+          eb.and([eb('account_id', '=', accountId), eb('api_key_id', '=', apiKeyId), eb('key', '>', key)]),
         ]),
       );
     }
-    const rows = await query.orderBy('account_id').orderBy('key').limit(batchSize).execute();
+    const rows = await query
+      .orderBy('account_id')
+      .orderBy('api_key_id')
+      .orderBy('key')
+      .limit(batchSize)
+      .execute();
     const batch: SealedRecord[] = [];
     for (const row of rows) {
       if (row.response !== null)
-        batch.push({ accountId: row.account_id, key: row.key, response: row.response });
+        batch.push({
+          accountId: row.account_id,
+          apiKeyId: row.api_key_id,
+          key: row.key,
+          response: row.response,
+        });
     }
     after = batch.at(-1);
     if (!after) return;
@@ -177,8 +191,13 @@ export async function recordKeyIds(db: Kysely<Database>, now = Date.now()): Prom
   return rows.map((row) => row.key_id).sort();
 }
 
-/** Ids of the master keys that anything stored still needs: connectors' secrets and idempotent responses. */
+/** Ids of the master keys that anything stored still needs: connectors' secrets, idempotent responses, the hash key. */
 export async function keyIdsInUse(db: Kysely<Database>): Promise<string[]> {
-  const ids = new Set([...(await connectorKeyIds(db)), ...(await recordKeyIds(db))]);
+  const hashKey = await hashKeyMasterKeyId(db);
+  const ids = new Set([
+    ...(await connectorKeyIds(db)),
+    ...(await recordKeyIds(db)),
+    ...(hashKey === undefined ? [] : [hashKey]),
+  ]);
   return [...ids].sort();
 }
