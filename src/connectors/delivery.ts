@@ -114,6 +114,10 @@ export interface DeliveryInput<P, O> {
   readonly params: P;
   /** Ticket targets: the ticket of (connector, event.alertKey), open or closed, if one was made. */
   readonly ticket?: Ticket;
+  /** The delivery's id (`dlv_...`), the same on every attempt: targets that take an idempotency key get it. */
+  readonly deliveryId?: string;
+  /** The connector's id, for targets that name their sender. */
+  readonly connectorId?: string;
 }
 
 /**
