@@ -60,7 +60,8 @@ export const googleChatBot = defineConnectorType({
       run.redactor.addSecret(url);
       return postChat(run, 'Google Chat', {
         url: threadedUrl(url, event.alertKey),
-        secretUrl: true,
+        // The webhook URL itself is recorded above: the thread's parameters are not credentials.
+        secretUrl: false,
         body: { text: chatText(event, 'slack', GOOGLE_CHAT_MAX_TEXT) },
         read(response, usual) {
           const body = parseJson(response.body)?.value;
