@@ -147,6 +147,17 @@ describe('formatting within limits', () => {
     expect(text).not.toContain('<https://evil.example|here>');
   });
 
+  it('Google Chat has no escapes: text from an alert cannot mention <users/all> or make a link', () => {
+    const text = chatText(
+      { ...event, summary: '<users/all> disk', details: 'see <https://evil.example|here>' },
+      'gchat',
+      4096,
+    );
+    expect(text).toContain('<\u200busers/all> disk');
+    expect(text).not.toContain('<users/all>');
+    expect(text).not.toContain('<https://evil.example|here>');
+  });
+
   /** The largest event the schema allows, in characters that take several bytes. */
   const huge: DeliveryEvent = {
     eventType: 'ALERT',

@@ -62,7 +62,7 @@ export const googleChatBot = defineConnectorType({
         url: threadedUrl(url, event.alertKey),
         // The webhook URL itself is recorded above: the thread's parameters are not credentials.
         secretUrl: false,
-        body: { text: chatText(event, 'slack', GOOGLE_CHAT_MAX_TEXT) },
+        body: { text: chatText(event, 'gchat', GOOGLE_CHAT_MAX_TEXT) },
         read(response, usual) {
           const body = parseJson(response.body)?.value;
           const name = isRecord(body) && typeof body.name === 'string' ? body.name : undefined;
