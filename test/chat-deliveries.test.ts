@@ -158,6 +158,19 @@ describe('formatting within limits', () => {
     expect(text).not.toContain('<https://evil.example|here>');
   });
 
+  it('Markdown text (Mattermost, Teams, DingTalk) does not notify a whole channel for alert text', () => {
+    const text = chatText(
+      { ...event, summary: '@channel disk', details: 'tell @all and @here' },
+      'markdown',
+      4000,
+    );
+    for (const mention of ['@channel', '@all', '@here']) expect(text).not.toContain(mention);
+    expect(text).toContain('@\u200bchannel disk');
+    expect(chatText({ ...event, summary: 'mail ops@example.com' }, 'markdown', 4000)).toContain(
+      'ops@example.com',
+    );
+  });
+
   /** The largest event the schema allows, in characters that take several bytes. */
   const huge: DeliveryEvent = {
     eventType: 'ALERT',

@@ -148,8 +148,17 @@ export function escapeText(text: string, dialect: Dialect): string {
     case 'gchat':
       return text.replace(/</g, '<\u200b');
     case 'markdown':
-      return text.replace(/([\\`*_[\]<>#|~])/g, '\\$1');
+      return defuseMentions(text.replace(/([\\`*_[\]<>#|~])/g, '\\$1'));
   }
+}
+
+/**
+ * `@channel`, `@all`, `@here`, `@everyone` with a zero-width space after the `@`: Mattermost notifies
+ * a whole channel for them, and text from an alert should not (the sender chooses mentions: DingTalk's
+ * atMobiles). Looks the same; notifies no one.
+ */
+export function defuseMentions(text: string): string {
+  return text.replace(/@(channel|all|here|everyone)\b/gi, '@\u200b$1');
 }
 
 function linkOf(href: string, text: string, dialect: Dialect): string {
@@ -178,7 +187,7 @@ export function textParts(view: ChatView, dialect: Dialect): TextParts {
       ? undefined
       : dialect !== 'markdown'
         ? escapeText(view.details, dialect)
-        : view.details;
+        : defuseMentions(view.details);
   const tail = [
     ...view.facts.map(
       (fact) => `${bold(escapeText(fact.name, dialect), dialect)}: ${escapeText(fact.value, dialect)}`,
