@@ -24,7 +24,11 @@ export interface EndpointRun extends CheckRun {
   readonly endpoint: string;
 }
 
-export type CheckStatus = 'ok' | 'failed' | 'unreachable' | 'not_checkable';
+/**
+ * `blocked`: the target is on an address outside the public internet that PLUGBOARD_ALLOWED_TARGETS
+ * does not allow; nothing was sent, so nothing is known about the credentials.
+ */
+export type CheckStatus = 'ok' | 'failed' | 'unreachable' | 'blocked' | 'not_checkable';
 
 /** What one check found; a failed check is a result, not an error of our API. */
 export interface CheckOutcome {
