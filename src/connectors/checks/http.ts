@@ -35,7 +35,7 @@ function heard(response: OutboundResponse, run: CheckRun): TargetResponse {
     headers,
     body: redactor.redact(response.body),
     url: response.url,
-    said: targetSaid(response.body, redactor),
+    said: targetSaid(response.body, redactor, run.answers),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { OutboundClient } from '../../outbound/types.js';
+import type { AnswerLimits } from './answer.js';
 import type { Redactor } from './redact.js';
 
 /** What checks can use: the SSRF-safe HTTP client, and the fixed endpoints pointed elsewhere. */
@@ -9,6 +10,8 @@ export interface CheckContext {
    * not named here calls the endpoint it declares. Tests point them at fakes.
    */
   readonly endpoints: Readonly<Record<string, string>>;
+  /** How much of a JSON answer is read (answer.ts); unset: ANSWER_LIMITS. A benchmark lifts them for its baseline. */
+  readonly answers?: AnswerLimits;
 }
 
 /** One run of one check: the context, plus what binds all the calls of that run together. */
