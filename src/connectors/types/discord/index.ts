@@ -34,7 +34,7 @@ export const discord = defineConnectorType({
       });
       if ('outcome' in result) return result.outcome;
       const { response } = result;
-      const body = parseJson(response.body)?.value;
+      const body = parseJson(response.body, context.answers)?.value;
       if (response.status === 404 && isRecord(body) && body.code === UNKNOWN_WEBHOOK) {
         return {
           status: 'failed',
