@@ -60,8 +60,9 @@ export const googleChatBot = defineConnectorType({
       run.redactor.addSecret(url);
       return postChat(run, 'Google Chat', {
         url: threadedUrl(url, event.alertKey),
-        secretUrl: true,
-        body: { text: chatText(event, 'slack', GOOGLE_CHAT_MAX_TEXT) },
+        // The webhook URL itself is recorded above: the thread's parameters are not credentials.
+        secretUrl: false,
+        body: { text: chatText(event, 'gchat', GOOGLE_CHAT_MAX_TEXT) },
         read(response, usual) {
           const body = parseJson(response.body)?.value;
           const name = isRecord(body) && typeof body.name === 'string' ? body.name : undefined;
