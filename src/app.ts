@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Config, defaultConfig } from './config.js';
+import type { AnswerLimits } from './connectors/checks/answer.js';
+import { type CheckConcurrency, CheckLimiter, DEFAULT_CHECK_CONCURRENCY } from './connectors/checks/limit.js';
 import type { ConnectorTypeId } from './connectors/registry.js';
 import {
   type DeliveryOf,
@@ -47,6 +49,10 @@ export interface CheckSettings {
   readonly timeoutMs: number;
   /** Fixed endpoints pointed elsewhere, by type id (a type's `endpoint`, e.g. GitHub's API); tests point them at fakes. */
   readonly endpoints?: Partial<Record<ConnectorTypeId, string>>;
+  /** Checks at once per API key and per process; unset: DEFAULT_CHECK_CONCURRENCY. */
+  readonly concurrency?: CheckConcurrency;
+  /** How much of a JSON answer is read; unset: ANSWER_LIMITS. */
+  readonly answers?: AnswerLimits;
 }
 
 /** How deliveries are sent; unset fields: from the settings (PLUGBOARD_DELIVERY_*). */
@@ -136,10 +142,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
-  checkRoutes(app, connectors, {
-    http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
-    endpoints: checks.endpoints ?? {},
-  });
+  checkRoutes(
+    app,
+    connectors,
+    {
+      http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
+      endpoints: checks.endpoints ?? {},
+      ...(checks.answers ? { answers: checks.answers } : {}),
+    },
+    new CheckLimiter(checks.concurrency ?? DEFAULT_CHECK_CONCURRENCY, checks.timeoutMs),
+  );
   const deliveryStore = createDeliveryStore(database.db);
   const given = options.deliveries ?? {};
   const deliveryOf = given.deliveryOf ?? declaredDelivery;
@@ -155,6 +167,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           timeoutMs,
         }),
         endpoints: checks.endpoints ?? {},
+        ...(checks.answers ? { answers: checks.answers } : {}),
       },
       deliveryOf,
       {
