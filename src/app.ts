@@ -3,6 +3,12 @@ import { type Config, defaultConfig } from './config.js';
 import type { AnswerLimits } from './connectors/checks/answer.js';
 import { type CheckConcurrency, CheckLimiter, DEFAULT_CHECK_CONCURRENCY } from './connectors/checks/limit.js';
 import type { ConnectorTypeId } from './connectors/registry.js';
+import {
+  type DeliveryOf,
+  DeliveryWorker,
+  declaredDelivery,
+  type WorkerSettings,
+} from './deliveries/worker.js';
 import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
@@ -16,6 +22,7 @@ import { auditRoutes } from './http/routes/audit.js';
 import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
+import { deliveryRoutes } from './http/routes/deliveries.js';
 import { healthRoutes } from './http/routes/health.js';
 import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
@@ -27,6 +34,7 @@ import { createSecretBox } from './secrets/secret-box.js';
 import { createAuditStore } from './store/audit-store.js';
 import { createConnectorStore } from './store/connector-store.js';
 import type { DatabaseHandle } from './store/database.js';
+import { createDeliveryStore } from './store/delivery-store.js';
 import { createIdempotencyStore } from './store/idempotency-store.js';
 import { createKeyStore } from './store/key-store.js';
 import { openHashing } from './store/sealed/hash-key.js';
@@ -45,6 +53,17 @@ export interface CheckSettings {
   readonly concurrency?: CheckConcurrency;
   /** How much of a JSON answer is read; unset: ANSWER_LIMITS. */
   readonly answers?: AnswerLimits;
+}
+
+/** How deliveries are sent; unset fields: from the settings (PLUGBOARD_DELIVERY_*). */
+export interface DeliverySettings extends Partial<WorkerSettings> {
+  /** Run the worker in this app (default true: every server process sends). */
+  readonly worker?: boolean;
+  /** Each type's delivery; tests give definitions of their own. Default: the types' `deliver`. */
+  readonly deliveryOf?: DeliveryOf;
+  readonly queueCap?: number;
+  /** Hosts the deliveries may call although private; default: the checks' (PLUGBOARD_ALLOWED_TARGETS). */
+  readonly allowedTargets?: readonly string[];
 }
 
 export const DEFAULT_CHECK_SETTINGS: CheckSettings = { allowedTargets: [], timeoutMs: 5_000 };
@@ -68,7 +87,11 @@ export interface AppOptions {
   readonly overload?: OverloadSettings;
   /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
   readonly timeouts?: Partial<TimeoutSettings>;
+  readonly deliveries?: DeliverySettings;
 }
+
+/** The app's deliveries worker, when it runs one (tests and the benchmark look at it). */
+export const workerOf = new WeakMap<FastifyInstance, DeliveryWorker>();
 
 /** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -129,6 +152,45 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     new CheckLimiter(checks.concurrency ?? DEFAULT_CHECK_CONCURRENCY, checks.timeoutMs),
   );
+  const deliveryStore = createDeliveryStore(database.db);
+  const given = options.deliveries ?? {};
+  const deliveryOf = given.deliveryOf ?? declaredDelivery;
+  let worker: DeliveryWorker | undefined;
+  if (given.worker !== false) {
+    const timeoutMs = given.timeoutMs ?? settings.deliveryTimeout * 1000;
+    worker = new DeliveryWorker(
+      deliveryStore,
+      (accountId, id) => connectors.get(accountId, id),
+      {
+        http: createOutboundClient({
+          allowedTargets: given.allowedTargets ?? checks.allowedTargets,
+          timeoutMs,
+        }),
+        endpoints: checks.endpoints ?? {},
+        ...(checks.answers ? { answers: checks.answers } : {}),
+      },
+      deliveryOf,
+      {
+        ...given,
+        concurrency: given.concurrency ?? settings.deliveryConcurrency,
+        timeoutMs,
+        retentionMs: given.retentionMs ?? settings.deliveryRetentionDays * 86_400_000,
+      },
+      app.log,
+    );
+    workerOf.set(app, worker);
+    const started = worker;
+    // Before the database closes (onClose): attempts in flight are recorded or released.
+    app.addHook('preClose', async () => started.stop());
+  }
+  deliveryRoutes(app, {
+    connectors,
+    deliveries: deliveryStore,
+    idempotency,
+    deliveryOf,
+    worker,
+    queueCap: given.queueCap ?? settings.deliveryQueueCap,
+  });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
   openApiRoutes(app, routes);
@@ -137,6 +199,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());
   await app.ready();
+  worker?.start();
   return app;
 }
 

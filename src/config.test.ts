@@ -16,6 +16,10 @@ describe('loadConfig', () => {
       previousMasterKeys: undefined,
       revealSecrets: 'write-keys',
       allowedTargets: [],
+      deliveryQueueCap: 10_000,
+      deliveryConcurrency: 8,
+      deliveryTimeout: 10,
+      deliveryRetentionDays: 7,
     });
   });
 
