@@ -15,8 +15,10 @@ import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
 import { healthRoutes } from './http/routes/health.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
+import { createMetrics, type Metrics, registerPoolMetrics } from './metrics.js';
 import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { Hashing } from './secrets/hash-key.js';
@@ -62,6 +64,11 @@ export interface AppOptions {
   readonly overload?: OverloadSettings;
   /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
   readonly timeouts?: Partial<TimeoutSettings>;
+  /**
+   * The metrics GET /metrics serves, for a caller that registers more of its own (src/metrics.ts);
+   * unset: made here. Ignored with PLUGBOARD_METRICS=off.
+   */
+  readonly metrics?: Metrics;
 }
 
 /** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
@@ -85,8 +92,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   installErrorHandler(app, BODY_LIMIT);
+  const metrics = settings.metrics === 'off' ? undefined : (options.metrics ?? createMetrics());
+  if (metrics && database.poolUse) registerPoolMetrics(metrics, database.poolUse);
   // First of the onRequest hooks: every answer, the shutdown 503 below included, has its X-Request-Id.
-  installRequestLog(app);
+  installRequestLog(app, metrics?.observeRequest);
   // A client still sending a body it was refused (413) reads the answer instead of a reset.
   installLingeringClose(app);
   let closing = false;
@@ -113,14 +122,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
-  checkRoutes(app, connectors, {
-    http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
-    endpoints: checks.endpoints ?? {},
-  });
+  checkRoutes(
+    app,
+    connectors,
+    {
+      http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
+      endpoints: checks.endpoints ?? {},
+    },
+    metrics?.countCheck,
+  );
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
   openApiRoutes(app, routes);
   healthRoutes(app, database);
+  if (metrics && settings.metrics !== 'off') metricsRoutes(app, metrics, settings.metrics);
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());

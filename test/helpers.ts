@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { type AppOptions, buildApp, type CheckSettings } from '../src/app.js';
-import type { RevealSecrets } from '../src/config.js';
+import type { MetricsAccess, RevealSecrets } from '../src/config.js';
 import type { ConnectorType } from '../src/connectors/define.js';
 import {
   type ConnectorTypeId,
@@ -66,6 +66,8 @@ export async function buildTestApp(
     limits?: Pick<AppOptions, 'rateLimit' | 'overload' | 'timeouts'>;
     /** The lowest level logged into `logs` (default trace: every line). */
     logLevel?: string;
+    /** PLUGBOARD_METRICS (default: its default, `key`). */
+    metrics?: MetricsAccess;
   } = {},
 ): Promise<TestContext> {
   const testDatabase = await openTestDatabase({
@@ -97,6 +99,7 @@ export async function buildTestApp(
     settings: {
       createStatus: options.createStatus ?? 200,
       revealSecrets: options.revealSecrets ?? 'write-keys',
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     },
     ...(options.checks ? { checks: options.checks } : {}),
     ...options.limits,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { CheckResultSchema, runCheck } from '../../connectors/checks/run.js';
+import { type CheckResult, CheckResultSchema, runCheck } from '../../connectors/checks/run.js';
 import type { CheckContext } from '../../connectors/checks/types.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
@@ -32,7 +32,13 @@ const checkBody = {
  * POST /api/connectors/{id}/check (the stored connector; the result is kept as `lastCheck`) and
  * POST /api/connectors/check (a connector body; nothing is stored). Write keys only, as POSTs.
  */
-export function checkRoutes(app: FastifyInstance, store: ConnectorStore, context: CheckContext): void {
+export function checkRoutes(
+  app: FastifyInstance,
+  store: ConnectorStore,
+  context: CheckContext,
+  /** Told of each check done, by type id and outcome (the metrics). */
+  countCheck: (type: string, outcome: CheckResult['status']) => void = () => {},
+): void {
   app.post<{ Params: { id: string } }>(
     '/api/connectors/:id/check',
     { schema: checkStored },
@@ -42,6 +48,7 @@ export function checkRoutes(app: FastifyInstance, store: ConnectorStore, context
       const connector = await store.get(accountId, id);
       if (!connector) throw errors.connectorNotFound('id', id);
       const outcome = await runCheck(connector.type, connector.params, context);
+      countCheck(connector.type.id, outcome.status);
       // False when the connector changed or went away during the check: the result is still returned.
       await store.recordCheck(accountId, id, connector, outcome);
       return outcome;
@@ -51,6 +58,8 @@ export function checkRoutes(app: FastifyInstance, store: ConnectorStore, context
   app.post('/api/connectors/check', { schema: checkBody }, async (request) => {
     principalOf(request);
     const input = parseConnectorInput(request.body);
-    return runCheck(input.type, input.params, context);
+    const outcome = await runCheck(input.type, input.params, context);
+    countCheck(input.type.id, outcome.status);
+    return outcome;
   });
 }
