@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { type AppOptions, buildApp, type CheckSettings, type DeliverySettings } from '../src/app.js';
-import type { RevealSecrets } from '../src/config.js';
+import type { MetricsAccess, RevealSecrets } from '../src/config.js';
 import type { ConnectorType } from '../src/connectors/define.js';
 import {
   type ConnectorTypeId,
@@ -68,6 +68,8 @@ export async function buildTestApp(
     logLevel?: string;
     /** How deliveries are sent (the worker's settings, a test's own type definitions). */
     deliveries?: DeliverySettings;
+    /** PLUGBOARD_METRICS (default: its default, `key`). */
+    metrics?: MetricsAccess;
   } = {},
 ): Promise<TestContext> {
   const testDatabase = await openTestDatabase({
@@ -99,6 +101,7 @@ export async function buildTestApp(
     settings: {
       createStatus: options.createStatus ?? 200,
       revealSecrets: options.revealSecrets ?? 'write-keys',
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     },
     ...(options.checks ? { checks: options.checks } : {}),
     // The overload guard answers 503 while the event loop lags a second on average: a test worker
