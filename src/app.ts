@@ -14,7 +14,9 @@ import { auditRoutes } from './http/routes/audit.js';
 import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
+import { consoleRoutes, findConsoleDir } from './http/routes/console.js';
 import { healthRoutes } from './http/routes/health.js';
+import { meRoutes } from './http/routes/me.js';
 import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
 import { collectRoutes } from './openapi/collect.js';
@@ -62,6 +64,8 @@ export interface AppOptions {
   readonly overload?: OverloadSettings;
   /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
   readonly timeouts?: Partial<TimeoutSettings>;
+  /** The built console (dist/console/); unset: the nearest one above this module (findConsoleDir). */
+  readonly consoleDir?: string;
 }
 
 /** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
@@ -119,8 +123,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
+  meRoutes(app, revealSecrets);
   openApiRoutes(app, routes);
   healthRoutes(app, database);
+  if (settings.console === 'on') await consoleRoutes(app, options.consoleDir ?? findConsoleDir());
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());

@@ -16,6 +16,7 @@ describe('loadConfig', () => {
       previousMasterKeys: undefined,
       revealSecrets: 'write-keys',
       allowedTargets: [],
+      console: 'on',
     });
   });
 
@@ -28,8 +29,10 @@ describe('loadConfig', () => {
       PLUGBOARD_API_KEY: 'a-key-of-16-chars',
       PLUGBOARD_CREATE_STATUS: '201',
       PLUGBOARD_SQLITE_SYNCHRONOUS: 'NORMAL',
+      PLUGBOARD_CONSOLE: 'off',
     });
     expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', logLevel: 'warn', createStatus: 201 });
+    expect(config.console).toBe('off');
     expect(config.apiKey).toBe('a-key-of-16-chars');
     expect(config.sqliteSynchronous).toBe('NORMAL');
   });
@@ -40,6 +43,7 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of fatal, error/],
     [{ PLUGBOARD_CREATE_STATUS: '202' }, /PLUGBOARD_CREATE_STATUS must be one of 200, 201/],
     [{ PLUGBOARD_SQLITE_SYNCHRONOUS: 'OFF' }, /PLUGBOARD_SQLITE_SYNCHRONOUS/],
+    [{ PLUGBOARD_CONSOLE: 'no' }, /PLUGBOARD_CONSOLE must be one of on, off/],
     [{ DATABASE_URL: 'postgres://u:pw@h' }, /names no PostgreSQL database/],
     [{ DATABASE_POOL_SIZE: '0' }, /DATABASE_POOL_SIZE/],
     [

@@ -126,6 +126,14 @@ export const settings = {
       "`redis://…` or `rediss://…`: keep the rate-limit counters in Redis, shared by every server that uses it; unset: in each server's memory. " +
       'Read only with `PLUGBOARD_RATE_LIMIT` (set without it, a warning at start says it is unused); Redis must answer at start',
   }),
+  console: setting({
+    variable: 'PLUGBOARD_CONSOLE',
+    schema: oneOf(['on', 'off']),
+    default: 'on',
+    description:
+      'the web console at `/` and the API reference at `/docs` (see [Console](#console)): `on`, or `off` for an ' +
+      'API-only deployment (`/` and `/docs` answer 404; `/api/openapi.json` stays)',
+  }),
 };
 
 /** The settings as the code uses them, each parsed. */

@@ -66,6 +66,9 @@ export async function buildTestApp(
     limits?: Pick<AppOptions, 'rateLimit' | 'overload' | 'timeouts'>;
     /** The lowest level logged into `logs` (default trace: every line). */
     logLevel?: string;
+    /** PLUGBOARD_CONSOLE (default on) and where the built console is (default: dist/console/). */
+    console?: 'on' | 'off';
+    consoleDir?: string;
   } = {},
 ): Promise<TestContext> {
   const testDatabase = await openTestDatabase({
@@ -97,7 +100,9 @@ export async function buildTestApp(
     settings: {
       createStatus: options.createStatus ?? 200,
       revealSecrets: options.revealSecrets ?? 'write-keys',
+      console: options.console ?? 'on',
     },
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
     ...(options.checks ? { checks: options.checks } : {}),
     ...options.limits,
     closeDatabase: true,
