@@ -151,7 +151,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // In the order the OpenAPI document lists them.
   const secretBox = createSecretBox(options.keyring);
-  const connectors = createConnectorStore(database.db, secretBox);
+  const connectors = createConnectorStore(database.db, secretBox, undefined, database.transact);
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
