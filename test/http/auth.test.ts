@@ -351,3 +351,129 @@ describe('keys changed while the app runs', () => {
     expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('present');
   });
 });
+
+describe('the edges of the Authorization header', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await buildTestApp();
+  });
+  afterAll(async () => {
+    await ctx.close();
+  });
+
+  const withHeader = (authorization: string) =>
+    ctx.call('GET', '/api/connectors', { key: null, headers: { authorization } });
+
+  it('a Bearer key followed by extra text is refused', async () => {
+    const response = await withHeader(`Bearer ${ctx.keys.read} extra`);
+    expectUnauthorized(response);
+    expect(response.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+  });
+
+  it('text before the Bearer scheme is refused, even with a valid key', async () => {
+    expectUnauthorized(await withHeader(`x Bearer ${ctx.keys.read}`));
+    expectUnauthorized(await withHeader(`xBearer ${ctx.keys.read}`));
+  });
+
+  it('several spaces after Bearer and trailing spaces are accepted', async () => {
+    expect((await withHeader(`Bearer   ${ctx.keys.read}`)).statusCode).toBe(200);
+    expect((await withHeader(`Bearer ${ctx.keys.read}   `)).statusCode).toBe(200);
+  });
+
+  it('a malformed header is flagged as invalid_token, an empty one is not', async () => {
+    const malformed = await withHeader('Basic x');
+    expectUnauthorized(malformed);
+    expect(malformed.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    expect(json<ErrorResponse>(malformed).message).toMatch(/^malformed Authorization header/);
+    const empty = await withHeader('');
+    expectUnauthorized(empty);
+    expect(empty.headers['www-authenticate']).not.toMatch(/invalid_token/);
+    expect(json<ErrorResponse>(empty).message).toMatch(/^missing API key/);
+  });
+
+  it('a read key may not read the write-keys-only audit trail, and the 403 names the route', async () => {
+    const response = await ctx.call('GET', '/api/audit-events', { key: ctx.keys.read });
+    expect(response.statusCode).toBe(403);
+    expect(json<ErrorResponse>(response).message).toBe(
+      'this API key is read-only; /api/audit-events needs a key with the write role',
+    );
+    expect((await ctx.call('GET', '/api/audit-events', { key: ctx.keys.write })).statusCode).toBe(200);
+  });
+
+  it('the 403 of a write with a read key names the method', async () => {
+    const response = await ctx.call('DELETE', '/api/connectors/some-id', { key: ctx.keys.read });
+    expect(json<ErrorResponse>(response).message).toBe(
+      'this API key is read-only; DELETE needs a key with the write role',
+    );
+  });
+
+  it('a route outside /api needs no key unless it is marked keyRequired (/metrics)', async () => {
+    expect((await ctx.call('GET', '/healthz', { key: null })).statusCode).toBe(200);
+    expectUnauthorized(await ctx.call('GET', '/metrics', { key: null }));
+    expect((await ctx.call('GET', '/metrics', { key: ctx.keys.write })).statusCode).toBe(200);
+  });
+});
+
+describe('the moments of a key', () => {
+  let ctx: TestContext;
+  afterEach(async () => {
+    vi.useRealTimers();
+    await ctx?.close();
+  });
+
+  it('a key is refused from the very millisecond it expires, and accepted the millisecond before', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.parse('2030-01-01T00:00:00.000Z'));
+    ctx = await buildTestApp();
+    const keyStore = createKeyStore(ctx.database.db, ctx.hashing);
+    const expiresAt = '2030-01-01T01:00:00.000Z';
+    const key = await keyStore.create('acme', 'read', 'expiring', expiresAt);
+    vi.setSystemTime(Date.parse(expiresAt) - 1);
+    expect((await ctx.call('GET', '/api/connectors', { key: key.secret })).statusCode).toBe(200);
+    vi.setSystemTime(Date.parse(expiresAt));
+    const expired = await ctx.call('GET', '/api/connectors', { key: key.secret });
+    expectUnauthorized(expired);
+    expect(expired.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    expect(json<ErrorResponse>(expired).message).toBe(
+      `this API key expired at ${expiresAt}; create a new one with plugboard keys create`,
+    );
+  });
+
+  it('a key that is cached is looked up again once its TTL has passed', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    ctx = await buildTestApp();
+    const keyStore = createKeyStore(ctx.database.db, ctx.hashing);
+    const key = await keyStore.create('acme', 'read', 'cached');
+    expect((await ctx.call('GET', '/api/connectors', { key: key.secret })).statusCode).toBe(200);
+    expect(await keyStore.revoke(key.id)).toBe('revoked');
+    // Within the TTL the cached lookup still answers; at the TTL it does not.
+    vi.advanceTimersByTime(KEY_CACHE_TTL_MS - 1);
+    expect((await ctx.call('GET', '/api/connectors', { key: key.secret })).statusCode).toBe(200);
+    vi.advanceTimersByTime(1);
+    expectUnauthorized(await ctx.call('GET', '/api/connectors', { key: key.secret }));
+  });
+
+  it("a key's last use is written at most once a minute", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.parse('2030-01-01T00:00:00.000Z'));
+    ctx = await buildTestApp();
+    const keyStore = createKeyStore(ctx.database.db, ctx.hashing);
+    const key = await keyStore.create('acme', 'read', 'used');
+    const lastUsed = async () =>
+      (await keyStore.list('acme')).find((listed) => listed.id === key.id)?.lastUsedAt ?? null;
+    const use = async () => {
+      expect((await ctx.call('GET', '/api/connectors', { key: key.secret })).statusCode).toBe(200);
+    };
+    expect(await lastUsed()).toBeNull();
+    await use();
+    await vi.waitFor(async () => expect(await lastUsed()).toBe('2030-01-01T00:00:00.000Z'));
+    vi.setSystemTime(Date.parse('2030-01-01T00:00:59.999Z'));
+    await use();
+    // Still within the minute: not written again (a write would have landed by the next use's answer).
+    await use();
+    expect(await lastUsed()).toBe('2030-01-01T00:00:00.000Z');
+    vi.setSystemTime(Date.parse('2030-01-01T00:01:00.000Z'));
+    await use();
+    await vi.waitFor(async () => expect(await lastUsed()).toBe('2030-01-01T00:01:00.000Z'));
+  });
+});
