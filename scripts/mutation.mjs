@@ -101,7 +101,7 @@ function mutate(module, { concurrency, full }) {
     incremental: true,
     incrementalFile: join(dir, 'incremental.json'),
     force: full,
-    reporters: ['clear-text', 'html', 'json'],
+    reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
     htmlReporter: { fileName: join(dir, 'index.html') },
     jsonReporter: { fileName: join(dir, 'mutation.json') },
     clearTextReporter: { allowColor: false, logTests: false },

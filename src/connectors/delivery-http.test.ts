@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { OutboundError, type OutboundResponse } from '../outbound/types.js';
 import type { TargetResponse } from './checks/http.js';
-import { isTransientStatus, judgeDelivery, retryAfterMs } from './delivery-http.js';
+import { Redactor } from './checks/redact.js';
+import type { DeliveryRun } from './delivery.js';
+import {
+  deliveryCall,
+  isTransientStatus,
+  judgeDelivery,
+  readAnswer,
+  retryAfterMs,
+  sendAndJudge,
+} from './delivery-http.js';
 
 function response(status: number, headers: Record<string, string> = {}): TargetResponse {
   return { status, statusMessage: '', headers, body: '', url: 'https://x.example', said: undefined };
@@ -40,5 +50,109 @@ describe('judgeDelivery', () => {
   });
   it('says to check the credentials on 401 and 403', () => {
     expect(judgeDelivery(response(401), 'Jira').message).toMatch(/^Jira answered HTTP 401.*credentials/);
+  });
+});
+
+describe('the edges of retryAfterMs', () => {
+  const now = Date.parse('2026-12-04T10:00:00Z');
+  it.each([
+    [' 120 ', 120_000],
+    ['12.5', 12_500],
+    ['1.25', 1_250],
+  ])(
+    'reads %j as %i ms (blanks around it, several digits on either side of the point)',
+    (value, expected) => {
+      expect(retryAfterMs(value, now)).toBe(expected);
+    },
+  );
+  it.each(['x1.5', '1.5x', '1.5 s'])('reads %j, a number with text beside it, as nothing', (value) => {
+    expect(retryAfterMs(value, now)).toBeUndefined();
+  });
+});
+
+describe('the edges of judgeDelivery', () => {
+  it('199, just below 2xx, is not delivered', () => {
+    expect(judgeDelivery(response(199), 'X').result).toBe('failed');
+  });
+  it('says who answered what', () => {
+    expect(judgeDelivery(response(200), 'Jira').message).toBe('Jira answered HTTP 200');
+    expect(judgeDelivery(response(503), 'Jira').message).toBe('Jira answered HTTP 503');
+  });
+  it('a retry without Retry-After carries no retryAfterMs at all', () => {
+    expect('retryAfterMs' in judgeDelivery(response(503), 'X')).toBe(false);
+  });
+  it('hints at the credentials on 403, at the URL on 404, and at nothing on other refusals', () => {
+    expect(judgeDelivery(response(403), 'X').message).toBe(
+      'X answered HTTP 403; check the credentials (POST /api/connectors/{id}/check)',
+    );
+    expect(judgeDelivery(response(404), 'X').message).toBe(
+      'X answered HTTP 404; check the URL and the delivery options',
+    );
+    expect(judgeDelivery(response(400), 'X').message).toBe('X answered HTTP 400');
+  });
+});
+
+/** A run whose outbound client answers `answer` (or throws it). */
+function runAnswering(answer: OutboundResponse | OutboundError): DeliveryRun {
+  return {
+    http: {
+      timeoutMs: 1_000,
+      maxBytes: 1024 * 1024,
+      request: async () => {
+        if (answer instanceof OutboundError) throw answer;
+        return answer;
+      },
+    },
+    endpoints: {},
+    deadline: Date.now() + 1_000,
+    redactor: new Redactor(),
+    answers: { maxChars: 64, maxDepth: 2, maxTokens: 16 },
+  };
+}
+
+describe('deliveryCall and sendAndJudge', () => {
+  const request = { method: 'POST' as const, url: 'https://x.example/hook' };
+  const answer: OutboundResponse = {
+    status: 201,
+    statusMessage: 'Created',
+    headers: {},
+    body: '{"id":1}',
+    url: 'https://x.example/hook',
+  };
+
+  it('an answer is returned as the response, and judged the usual way', async () => {
+    const run = runAnswering(answer);
+    const result = await deliveryCall(run, request);
+    expect('response' in result && result.response.status).toBe(201);
+    expect(await sendAndJudge(run, 'X', request)).toEqual({
+      result: 'delivered',
+      message: 'X answered HTTP 201',
+      httpStatus: 201,
+    });
+  });
+
+  it('an unreachable target is retried', async () => {
+    const outcome = await sendAndJudge(runAnswering(new OutboundError('timeout', 'slow')), 'X', request);
+    expect(outcome).toEqual({
+      result: 'retry',
+      message: 'no complete answer from x.example within the 1000 ms a check may take',
+    });
+  });
+
+  it('an answer over the size limit is a permanent failure', async () => {
+    const result = await deliveryCall(runAnswering(new OutboundError('too_large', 'big')), request);
+    expect(result).toEqual({
+      outcome: {
+        result: 'failed',
+        message: expect.stringMatching(/^x\.example answered with more than 1 MiB/),
+      },
+    });
+  });
+
+  it("readAnswer reads the body within the run's answer limits", () => {
+    const run = runAnswering(answer);
+    const target = (body: string): TargetResponse => ({ ...response(200), body });
+    expect(readAnswer(run, target('{"id":1}'))).toEqual({ value: { id: 1 } });
+    expect(readAnswer(run, target('[[[1]]]'))).toEqual({ unread: 'too_deep' });
   });
 });
