@@ -410,7 +410,10 @@ describe('the edges of the Authorization header', () => {
   it('a route outside /api needs no key unless it is marked keyRequired (/metrics)', async () => {
     expect((await ctx.call('GET', '/healthz', { key: null })).statusCode).toBe(200);
     expectUnauthorized(await ctx.call('GET', '/metrics', { key: null }));
-    expect((await ctx.call('GET', '/metrics', { key: ctx.keys.write })).statusCode).toBe(200);
+    // A key of `acme` authenticates; the route itself then wants a key of account `default`.
+    const withKey = await ctx.call('GET', '/metrics', { key: ctx.keys.read });
+    expect(withKey.statusCode).toBe(403);
+    expect(json<ErrorResponse>(withKey).message).toMatch(/^\/metrics counts every account/);
   });
 });
 
