@@ -40,7 +40,7 @@ export const MODULES = {
     'test/http/checks-bounds.test.ts',
   ],
   'src/connectors/delivery-http.ts': ['src/connectors/delivery-http.test.ts'],
-  'src/deliveries/schedule.ts': ['src/deliveries/schedule.test.ts', 'test/http/deliveries.test.ts'],
+  'src/deliveries/schedule.ts': ['src/deliveries/schedule.test.ts'],
 };
 
 const root = fileURLToPath(new URL('..', import.meta.url));
