@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isHttpUrl } from './validate.js';
+import { AppError } from '../errors.js';
+import { isHttpUrl, parseConnectorInput } from './validate.js';
 
 describe('isHttpUrl', () => {
   it.each([
@@ -25,4 +26,140 @@ describe('isHttpUrl', () => {
     'https://exa mple.com',
     'https://example.com/\n',
   ])('rejects %j', (url) => expect(isHttpUrl(url)).toBe(false));
+});
+
+/** The 400 parseConnectorInput throws for `body`: its message and details. */
+function refusal(body: unknown): { message: string; details: unknown } {
+  try {
+    parseConnectorInput(body);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    return { message: error.message, details: error.details };
+  }
+  throw new Error('expected parseConnectorInput to refuse the body');
+}
+
+const jira = { url: 'https://x.atlassian.net', email: 'a@example.com', password: 'token' };
+
+describe('parseConnectorInput: the fields and words of its 400s', () => {
+  it('a missing body says how to send one', () => {
+    expect(refusal(undefined)).toEqual({
+      message: 'request body is required: send the connector as JSON with Content-Type: application/json',
+      details: [{ field: '', message: 'is required' }],
+    });
+  });
+
+  it.each([[[]], ['x'], [null]])('a body that is not an object (%j) says so', (body) => {
+    expect(refusal(body)).toEqual({
+      message: 'request body must be a JSON object',
+      details: [{ field: '', message: 'must be an object' }],
+    });
+  });
+
+  it('a key with / and ~ is escaped in the JSON pointer as ~1 and ~0 (RFC 6901), at the top and in params', () => {
+    expect(refusal({ type: 'jira', name: 'n', params: jira, 'a/b~c': 1 }).details).toEqual([
+      {
+        field: '/a~1b~0c',
+        message:
+          'unknown field "a/b~c"; allowed fields: type, name, params (id, createdAt, updatedAt, lastCheck are set by the server and ignored)',
+      },
+    ]);
+    expect(refusal({ type: 'jira', name: 'n', params: { ...jira, 'a/b~c': 'x' } }).details).toEqual([
+      {
+        field: '/params/a~1b~0c',
+        message: 'unknown key "a/b~c" for type jira; allowed keys: url, email, password',
+      },
+    ]);
+  });
+
+  it('~1 in a key stays apart from / : "~1" is escaped as ~01, not read as a slash', () => {
+    expect(refusal({ type: 'jira', name: 'n', params: { ...jira, '~1': 'x' } }).details).toEqual([
+      { field: '/params/~01', message: 'unknown key "~1" for type jira; allowed keys: url, email, password' },
+    ]);
+  });
+
+  it('a missing params names what the type needs; a missing param names the type', () => {
+    expect(refusal({ type: 'jira', name: 'n' })).toEqual({
+      message: 'invalid connector: /params is required for type jira; it needs url, email, password',
+      details: [{ field: '/params', message: 'is required for type jira; it needs url, email, password' }],
+    });
+    expect(
+      refusal({ type: 'jira', name: 'n', params: { url: jira.url, email: jira.email } }).details,
+    ).toEqual([{ field: '/params/password', message: 'is required for type jira' }]);
+  });
+
+  it('a body without type or name: each is required, with no type to name', () => {
+    expect(refusal({}).details).toEqual([
+      { field: '/type', message: 'is required' },
+      { field: '/name', message: 'is required' },
+    ]);
+  });
+
+  it('wrong JSON types say "an object" and "a string"', () => {
+    expect(refusal({ type: 'jira', name: 'n', params: 5 }).details).toEqual([
+      { field: '/params', message: 'must be an object' },
+    ]);
+    expect(refusal({ type: 5, name: 'n' }).details).toContainEqual({
+      field: '/type',
+      message: 'must be a string',
+    });
+  });
+
+  it('an unknown type lists the accepted ones', () => {
+    const { details } = refusal({ type: 'nope', name: 'n' });
+    expect(details).toEqual([
+      {
+        field: '/type',
+        message: expect.stringMatching(/^is not a known connector type; accepted types: jira, /),
+      },
+    ]);
+  });
+
+  it('an empty name, a name of 256 characters and a non-http URL each get their own words', () => {
+    expect(refusal({ type: 'jira', name: '', params: jira }).details).toEqual([
+      { field: '/name', message: 'must not be empty' },
+    ]);
+    expect(refusal({ type: 'jira', name: 'x'.repeat(256), params: jira }).details).toEqual([
+      { field: '/name', message: 'must be at most 255 characters' },
+    ]);
+    expect(parseConnectorInput({ type: 'jira', name: 'x'.repeat(255), params: jira }).name).toHaveLength(255);
+    expect(refusal({ type: 'jira', name: 'n', params: { ...jira, url: 'ftp://x' } }).details).toEqual([
+      { field: '/params/url', message: 'must be an absolute http: or https: URL, e.g. https://example.com' },
+    ]);
+  });
+
+  it('a lone surrogate and a NUL are refused in the name and in a param, by escaped pointer', () => {
+    expect(refusal({ type: 'jira', name: 'a\ud800', params: jira })).toEqual({
+      message:
+        'invalid connector: /name must be valid Unicode text (it holds a lone UTF-16 surrogate, e.g. from a "\\ud800" escape)',
+      details: [
+        {
+          field: '/name',
+          message:
+            'must be valid Unicode text (it holds a lone UTF-16 surrogate, e.g. from a "\\ud800" escape)',
+        },
+      ],
+    });
+    expect(
+      refusal({ type: 'jira', name: 'n\u0000', params: { ...jira, password: 'a\u0000\udc00' } }).details,
+    ).toEqual([
+      { field: '/name', message: 'must not contain the NUL character (U+0000, "\\u0000" in JSON)' },
+      {
+        field: '/params/password',
+        message:
+          'must be valid Unicode text (it holds a lone UTF-16 surrogate, e.g. from a "\\ud800" escape)',
+      },
+      {
+        field: '/params/password',
+        message: 'must not contain the NUL character (U+0000, "\\u0000" in JSON)',
+      },
+    ]);
+  });
+
+  it('a valid body comes back with its type, name and params', () => {
+    const input = parseConnectorInput({ type: 'jira', name: 'n', params: jira });
+    expect(input.type.id).toBe('jira');
+    expect(input.name).toBe('n');
+    expect(input.params).toEqual(jira);
+  });
 });
