@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
  * @type {Record<string, string[]>}
  */
 export const MODULES = {
-  'src/http/auth.ts': ['test/http/auth.test.ts'],
+  'src/http/auth.ts': ['src/http/auth.test.ts', 'test/http/auth.test.ts'],
   'src/auth/api-keys.ts': ['src/auth/api-keys.test.ts', 'test/http/auth.test.ts'],
   'src/connectors/validate.ts': ['src/connectors/validate.test.ts', 'src/connectors/fixtures.test.ts'],
   'src/http/idempotency.ts': ['test/http/idempotency.test.ts'],

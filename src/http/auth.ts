@@ -60,6 +60,7 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
       cache.delete(keyHash);
       return undefined;
     }
+    // A memory bound only: no test creates 10,000 keys, so `>` for `>=` or never clearing goes unnoticed.
     if (cache.size >= MAX_CACHED_KEYS) cache.clear();
     cache.set(keyHash, { principal, expires: now() + KEY_CACHE_TTL_MS });
     return principal;
@@ -68,7 +69,7 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
   function recordUse(request: FastifyRequest, principal: KeyPrincipal): void {
     const at = now();
     if (at - (lastTouched.get(principal.keyId) ?? 0) < LAST_USED_INTERVAL_MS) return;
-    if (lastTouched.size >= MAX_CACHED_KEYS) lastTouched.clear();
+    if (lastTouched.size >= MAX_CACHED_KEYS) lastTouched.clear(); // a memory bound, as above
     lastTouched.set(principal.keyId, at);
     keys.touch(principal.keyId, new Date(at).toISOString()).catch((error: unknown) => {
       if (isLockBusy(error)) {
@@ -81,6 +82,8 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
     });
   }
 
+  // Gives every request the property up front (a stable object shape); the hook sets it either way,
+  // so no test can tell this line from its absence.
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     // By the matched route, not the raw URL: `/%61pi/connectors` routes to `/api/connectors` too.
@@ -96,6 +99,7 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
     }
     const principal = await lookup(match[1]);
     if (!principal) throw errors.unauthorized('unknown or revoked API key', true);
+    // `expiresAt !== null` is for the reader and the types: Date.parse(null) is NaN, never <= now.
     if (principal.expiresAt !== null && Date.parse(principal.expiresAt) <= now()) {
       throw errors.unauthorized(
         `this API key expired at ${principal.expiresAt}; create a new one with plugboard keys create`,
@@ -115,6 +119,8 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
 
 /** The authenticated principal of a request on a protected route. */
 export function principalOf(request: FastifyRequest): KeyPrincipal {
+  // Unreachable from the routes (each calls this only behind the hook, which sets the principal or
+  // refuses); it makes the type non-null and fails closed should a route ever be registered otherwise.
   if (!request.principal)
     throw errors.unauthorized('missing API key: send the header Authorization: Bearer <key>', false);
   return request.principal;

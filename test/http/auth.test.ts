@@ -456,6 +456,44 @@ describe('the moments of a key', () => {
     expectUnauthorized(await ctx.call('GET', '/api/connectors', { key: key.secret }));
   });
 
+  it('a cached key stays cached while other keys are looked up (the cache empties only at 10,000 keys)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    ctx = await buildTestApp();
+    const keyStore = createKeyStore(ctx.database.db, ctx.hashing);
+    const key = await keyStore.create('acme', 'read', 'cached');
+    expect((await ctx.call('GET', '/api/connectors', { key: key.secret })).statusCode).toBe(200);
+    expect(await keyStore.revoke(key.id)).toBe('revoked');
+    expect((await ctx.call('GET', '/api/connectors', { key: ctx.keys.otherRead })).statusCode).toBe(200);
+    // Still answered from the cache: the other key's lookup did not empty it.
+    expect((await ctx.call('GET', '/api/connectors', { key: key.secret })).statusCode).toBe(200);
+  });
+
+  it("one key's use does not reset another's once-a-minute throttle", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.parse('2030-01-01T00:00:00.000Z'));
+    ctx = await buildTestApp();
+    const keyStore = createKeyStore(ctx.database.db, ctx.hashing);
+    const key = await keyStore.create('acme', 'read', 'used');
+    const lastUsed = async () =>
+      (await keyStore.list('acme')).find((listed) => listed.id === key.id)?.lastUsedAt ?? null;
+    const use = async (secret: string) => {
+      expect((await ctx.call('GET', '/api/connectors', { key: secret })).statusCode).toBe(200);
+    };
+    await use(key.secret);
+    await vi.waitFor(async () => expect(await lastUsed()).toBe('2030-01-01T00:00:00.000Z'));
+    vi.setSystemTime(Date.parse('2030-01-01T00:00:30.000Z'));
+    await use(ctx.keys.read);
+    await use(key.secret);
+    await use(ctx.keys.read);
+    expect(await lastUsed()).toBe('2030-01-01T00:00:00.000Z');
+  });
+
+  it('an unknown /api path without a key is a 404, not a 401 or a crash', async () => {
+    ctx = await buildTestApp();
+    const response = await ctx.call('GET', '/api/no-such-route', { key: null });
+    expect(response.statusCode).toBe(404);
+  });
+
   it("a key's last use is written at most once a minute", async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.parse('2030-01-01T00:00:00.000Z'));

@@ -1,0 +1,75 @@
+import { Writable } from 'node:stream';
+import Fastify from 'fastify';
+import { describe, expect, it, vi } from 'vitest';
+import type { KeyPrincipal, KeyStore } from '../store/key-store.js';
+import { installAuth, LAST_USED_INTERVAL_MS } from './auth.js';
+
+/** An app with one keyed route whose key store's `touch` fails with `failure`; its log lines. */
+async function appWhoseTouchFails(failure: Error & { code?: string }) {
+  const lines: { level: number; msg: string; err?: { message: string } }[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  let now = Date.parse('2030-01-01T00:00:00Z');
+  const touch = vi.fn(async () => {
+    throw failure;
+  });
+  const principal: KeyPrincipal = {
+    keyId: 'key_1',
+    keyHash: 'h:secret',
+    accountId: 1,
+    accountName: 'acme',
+    role: 'read',
+    label: 'test',
+    expiresAt: null,
+  };
+  const keys = {
+    hash: (secret: string) => `h:${secret}`,
+    findActive: async (secret: string) => (secret === 'secret' ? principal : undefined),
+    touch,
+  } as unknown as KeyStore;
+  const app = Fastify({ logger: { level: 'trace', stream } });
+  installAuth(app, { keys, now: () => now });
+  app.get('/api/x', async () => ({ ok: true }));
+  await app.ready();
+  const use = async () => {
+    const response = await app.inject({ url: '/api/x', headers: { authorization: 'Bearer secret' } });
+    expect(response.statusCode).toBe(200);
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { app, lines, touch, use, advance: (ms: number) => (now += ms) };
+}
+
+describe('when the last use cannot be written', () => {
+  it('a busy database is logged at debug and the next request tries again, within the minute', async () => {
+    const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    const { app, lines, touch, use, advance } = await appWhoseTouchFails(busy);
+    await use();
+    expect(
+      lines.filter((line) => line.msg === 'API key last use not recorded: the database is busy'),
+    ).toHaveLength(1);
+    expect(lines.find((line) => line.level >= 40)).toBeUndefined();
+    advance(1);
+    await use();
+    expect(touch).toHaveBeenCalledTimes(2);
+    await app.close();
+  });
+
+  it('any other failure is a warning with the error, and waits out the minute like a success', async () => {
+    const { app, lines, touch, use, advance } = await appWhoseTouchFails(new Error('disk on fire'));
+    await use();
+    const warning = lines.find((line) => line.msg === 'could not record when an API key was last used');
+    expect(warning?.level).toBe(40);
+    expect(warning?.err?.message).toBe('disk on fire');
+    advance(LAST_USED_INTERVAL_MS - 1);
+    await use();
+    expect(touch).toHaveBeenCalledTimes(1);
+    advance(1);
+    await use();
+    expect(touch).toHaveBeenCalledTimes(2);
+    await app.close();
+  });
+});
