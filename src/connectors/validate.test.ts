@@ -25,6 +25,9 @@ describe('isHttpUrl', () => {
     'https://example.com ',
     'https://exa mple.com',
     'https://example.com/\n',
+    'xhttps://example.com',
+    'http://',
+    'https://exa%mple.com',
   ])('rejects %j', (url) => expect(isHttpUrl(url)).toBe(false));
 });
 
@@ -86,6 +89,12 @@ describe('parseConnectorInput: the fields and words of its 400s', () => {
     expect(
       refusal({ type: 'jira', name: 'n', params: { url: jira.url, email: jira.email } }).details,
     ).toEqual([{ field: '/params/password', message: 'is required for type jira' }]);
+  });
+
+  it('a missing name is just required, even when the type is known', () => {
+    expect(refusal({ type: 'jira', params: jira }).details).toEqual([
+      { field: '/name', message: 'is required' },
+    ]);
   });
 
   it('a body without type or name: each is required, with no type to name', () => {
