@@ -26,6 +26,8 @@ export function isHttpUrl(value: string): boolean {
   return URL.canParse(value);
 }
 
+// Mutating these options (strict off, the vocabulary or the format's type emptied) survives: with
+// the schemas we compile they change nothing a body can show (strict only refuses bad schemas).
 const ajv = new Ajv({ allErrors: true, strict: true });
 ajv.addVocabulary(['x-secret']);
 ajv.addFormat('uri', { type: 'string', validate: isHttpUrl });
@@ -96,6 +98,8 @@ function detail(error: ErrorObject, type: ConnectorType | undefined): ErrorDetai
     case 'format':
       return { field: at, message: 'must be an absolute http: or https: URL, e.g. https://example.com' };
     case 'enum':
+    // `const`: a type's own schema pins `type` to its id, and the type was found by that id, so no
+    // body reaches it; `default` likewise covers keywords our schemas do not use.
     case 'const':
       return {
         field: at,
@@ -162,6 +166,7 @@ function textProblems(field: string, value: string): ErrorDetail[] {
 }
 
 function invalid(ajvErrors: ErrorObject[] | null | undefined, type: ConnectorType | undefined): AppError {
+  // Ajv sets `errors` whenever validation fails; `?? []` only satisfies its type.
   const details = (ajvErrors ?? []).map((error) => detail(error, type));
   return errors.validation(`invalid connector: ${summarizeProblems(details)}`, details);
 }
