@@ -10,7 +10,10 @@ function cell(text: string): string {
   // A request such as `GET {url}/api/v1/users/me` reads as code; a `|` would end the cell.
   return text
     .replaceAll('|', '\\|')
-    .replace(/\b(?:GET|POST|PUT|PATCH) (?:\{|https?:|…)[^\s,;]*/g, (request) => `\`${request}\``);
+    .replace(/\b(?:GET|POST|PUT|PATCH) (?:\{|https?:|…)[^\s,;]*/g, (request) =>
+      // Not a request cut inside a `{…}` that goes on past a space: a half in code would read wrong.
+      request.split('{').length === request.split('}').length ? `\`${request}\`` : request,
+    );
 }
 
 /** "Connector types and their params": `url`*, `password`* (secret), or none. */

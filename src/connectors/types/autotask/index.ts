@@ -109,7 +109,7 @@ export const autotask = defineConnectorType({
       });
       if ('outcome' in result) return result.outcome;
       const { response } = result;
-      const body = parseJson(response.body)?.value;
+      const body = parseJson(response.body, context.answers)?.value;
       const zone = isRecord(body) && typeof body.url === 'string' ? body.url : undefined;
       if (response.status !== 200 || zone === undefined || !URL.canParse(zone)) {
         return notAZone(response, body);
