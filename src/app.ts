@@ -22,8 +22,10 @@ import { auditRoutes } from './http/routes/audit.js';
 import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
+import { consoleRoutes, findConsoleDir } from './http/routes/console.js';
 import { deliveryRoutes } from './http/routes/deliveries.js';
 import { healthRoutes } from './http/routes/health.js';
+import { meRoutes } from './http/routes/me.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
@@ -95,6 +97,8 @@ export interface AppOptions {
    * unset: made here. Ignored with PLUGBOARD_METRICS=off.
    */
   readonly metrics?: Metrics;
+  /** The built console (dist/console/); unset: the nearest one above this module (findConsoleDir). */
+  readonly consoleDir?: string;
 }
 
 /** The app's deliveries worker, when it runs one (tests and the benchmark look at it). */
@@ -147,7 +151,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // In the order the OpenAPI document lists them.
   const secretBox = createSecretBox(options.keyring);
-  const connectors = createConnectorStore(database.db, secretBox);
+  const connectors = createConnectorStore(database.db, secretBox, undefined, database.transact);
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
@@ -203,9 +207,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
+  meRoutes(app, revealSecrets);
   openApiRoutes(app, routes);
   healthRoutes(app, database);
   if (metrics && settings.metrics !== 'off') metricsRoutes(app, metrics, settings.metrics);
+  if (settings.console === 'on') await consoleRoutes(app, options.consoleDir ?? findConsoleDir());
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());

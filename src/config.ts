@@ -172,6 +172,14 @@ export const settings = {
       'read or write (the metrics count every account); `open` needs no key; `off` serves no `/metrics` (404). ' +
       'See [Metrics](#metrics)',
   }),
+  console: setting({
+    variable: 'PLUGBOARD_CONSOLE',
+    schema: oneOf(['on', 'off']),
+    default: 'on',
+    description:
+      'the web console at `/` and the API reference at `/docs` (see [Console](#console)): `on`, or `off` for an ' +
+      'API-only deployment (`/` and `/docs` answer 404; `/api/openapi.json` stays)',
+  }),
 };
 
 /** The settings as the code uses them, each parsed. */

@@ -70,6 +70,9 @@ export async function buildTestApp(
     deliveries?: DeliverySettings;
     /** PLUGBOARD_METRICS (default: its default, `key`). */
     metrics?: MetricsAccess;
+    /** PLUGBOARD_CONSOLE (default on) and where the built console is (default: dist/console/). */
+    console?: 'on' | 'off';
+    consoleDir?: string;
   } = {},
 ): Promise<TestContext> {
   const testDatabase = await openTestDatabase({
@@ -102,7 +105,9 @@ export async function buildTestApp(
       createStatus: options.createStatus ?? 200,
       revealSecrets: options.revealSecrets ?? 'write-keys',
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      console: options.console ?? 'on',
     },
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
     ...(options.checks ? { checks: options.checks } : {}),
     // The overload guard answers 503 while the event loop lags a second on average: a test worker
     // starved of CPU on a loaded machine (or beside a test parsing 1 MiB answers) gets there. Its
