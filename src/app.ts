@@ -22,10 +22,14 @@ import { auditRoutes } from './http/routes/audit.js';
 import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
+import { consoleRoutes, findConsoleDir } from './http/routes/console.js';
 import { deliveryRoutes } from './http/routes/deliveries.js';
 import { healthRoutes } from './http/routes/health.js';
+import { meRoutes } from './http/routes/me.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
+import { createMetrics, type Metrics, registerPoolMetrics } from './metrics.js';
 import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { Hashing } from './secrets/hash-key.js';
@@ -88,6 +92,13 @@ export interface AppOptions {
   /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
   readonly timeouts?: Partial<TimeoutSettings>;
   readonly deliveries?: DeliverySettings;
+  /**
+   * The metrics GET /metrics serves, for a caller that registers more of its own (src/metrics.ts);
+   * unset: made here. Ignored with PLUGBOARD_METRICS=off.
+   */
+  readonly metrics?: Metrics;
+  /** The built console (dist/console/); unset: the nearest one above this module (findConsoleDir). */
+  readonly consoleDir?: string;
 }
 
 /** The app's deliveries worker, when it runs one (tests and the benchmark look at it). */
@@ -114,8 +125,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   installErrorHandler(app, BODY_LIMIT);
+  const metrics = settings.metrics === 'off' ? undefined : (options.metrics ?? createMetrics());
+  if (metrics && database.poolUse) registerPoolMetrics(metrics, database.poolUse);
   // First of the onRequest hooks: every answer, the shutdown 503 below included, has its X-Request-Id.
-  installRequestLog(app);
+  installRequestLog(app, metrics?.observeRequest);
   // A client still sending a body it was refused (413) reads the answer instead of a reset.
   installLingeringClose(app);
   let closing = false;
@@ -138,7 +151,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // In the order the OpenAPI document lists them.
   const secretBox = createSecretBox(options.keyring);
-  const connectors = createConnectorStore(database.db, secretBox);
+  const connectors = createConnectorStore(database.db, secretBox, undefined, database.transact);
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
@@ -151,6 +164,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(checks.answers ? { answers: checks.answers } : {}),
     },
     new CheckLimiter(checks.concurrency ?? DEFAULT_CHECK_CONCURRENCY, checks.timeoutMs),
+    metrics?.countCheck,
   );
   const deliveryStore = createDeliveryStore(database.db);
   const given = options.deliveries ?? {};
@@ -193,8 +207,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
+  meRoutes(app, revealSecrets);
   openApiRoutes(app, routes);
   healthRoutes(app, database);
+  if (metrics && settings.metrics !== 'off') metricsRoutes(app, metrics, settings.metrics);
+  if (settings.console === 'on') await consoleRoutes(app, options.consoleDir ?? findConsoleDir());
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());

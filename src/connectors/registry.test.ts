@@ -23,7 +23,7 @@ const designTable: Record<string, Record<string, string>> = {
   dingtalk: { url: '*!', secret: '*!' },
   dynamic: { url: '*', responseUrl: '', authorization: '!' },
   zabbix: { url: '*', apiKey: '*!' },
-  autotask: { url: '*', email: '*', password: '*!' },
+  autotask: { url: '*', email: '*', password: '*!', integrationCode: '!' },
   google_chat_bot: { url: '!' },
 };
 

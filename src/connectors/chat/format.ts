@@ -133,25 +133,44 @@ export function titleOf(view: ChatView): string {
 /**
  * The Markdown dialects of the text targets:
  * - `markdown`: CommonMark as Mattermost, Teams' TextBlock and DingTalk take it (`**b**`, `[t](u)`);
- * - `slack`: Slack's mrkdwn and Google Chat's text formatting (`*b*`, `<u|t>`; `&`, `<`, `>` escaped,
- *   so that text from an alert cannot mention `<!channel>` or break a link).
+ * - `slack`: Slack's mrkdwn (`*b*`, `<u|t>`); `&`, `<`, `>` escaped as Slack asks, so that text from
+ *   an alert cannot mention `<!channel>` or break a link;
+ * - `gchat`: Google Chat's text formatting (`*b*`, `<u|t>`), which has no escapes: a zero-width
+ *   space after each `<` keeps text from an alert from mentioning `<users/all>` or making a link.
  */
-export type Dialect = 'markdown' | 'slack';
+export type Dialect = 'markdown' | 'slack' | 'gchat';
 
 /** Text from the event shown as text, not as markup (the summary and facts; details stay Markdown). */
 export function escapeText(text: string, dialect: Dialect): string {
-  if (dialect === 'slack') return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  return text.replace(/([\\`*_[\]<>#|~])/g, '\\$1');
+  switch (dialect) {
+    case 'slack':
+      return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    case 'gchat':
+      return text.replace(/</g, '<\u200b');
+    case 'markdown':
+      return defuseMentions(text.replace(/([\\`*_[\]<>#|~])/g, '\\$1'));
+  }
+}
+
+/**
+ * `@channel`, `@all`, `@here`, `@everyone` with a zero-width space after the `@`: Mattermost notifies
+ * a whole channel for them, and text from an alert should not (the sender chooses mentions: DingTalk's
+ * atMobiles). Looks the same; notifies no one.
+ */
+export function defuseMentions(text: string): string {
+  return text.replace(/@(channel|all|here|everyone)\b/gi, '@\u200b$1');
 }
 
 function linkOf(href: string, text: string, dialect: Dialect): string {
-  if (dialect === 'slack')
-    return `<${href.replace(/[|>]/g, encodeURIComponent)}|${escapeText(text, dialect).replace(/\|/g, '¦')}>`;
-  return `[${escapeText(text, dialect)}](${href.replace(/[()\s]/g, encodeURIComponent)})`;
+  if (dialect === 'markdown')
+    return `[${escapeText(text, dialect)}](${href.replace(/[()\s]/g, encodeURIComponent)})`;
+  // `|` and `>` end the link's text: shown as look-alikes there.
+  const label = escapeText(text, dialect).replace(/\|/g, '¦').replace(/>/g, '›');
+  return `<${href.replace(/[|>]/g, encodeURIComponent)}|${label}>`;
 }
 
 function bold(text: string, dialect: Dialect): string {
-  return dialect === 'slack' ? `*${text}*` : `**${text}**`;
+  return dialect === 'markdown' ? `**${text}**` : `*${text}*`;
 }
 
 /** The parts of a text message, before they are fitted into a target's limit. */
@@ -166,16 +185,16 @@ export function textParts(view: ChatView, dialect: Dialect): TextParts {
   const details =
     view.details === undefined
       ? undefined
-      : dialect === 'slack'
+      : dialect !== 'markdown'
         ? escapeText(view.details, dialect)
-        : view.details;
+        : defuseMentions(view.details);
   const tail = [
     ...view.facts.map(
       (fact) => `${bold(escapeText(fact.name, dialect), dialect)}: ${escapeText(fact.value, dialect)}`,
     ),
     ...view.links.map((link) => linkOf(link.href, link.text, dialect)),
     ...view.images.map((image) =>
-      dialect === 'slack'
+      dialect !== 'markdown'
         ? linkOf(image.href ?? image.src, image.alt, dialect)
         : `![${escapeText(image.alt, dialect)}](${image.src.replace(/[()\s]/g, encodeURIComponent)})`,
     ),
