@@ -65,6 +65,8 @@ export const autotask = defineConnectorType({
         return notAZone(response, body);
       }
       const zoneUrl = new URL(zone);
+      // The zone URL is the target's words too: quoted like the rest of them.
+      const origin = quoteShort(zoneUrl.origin, context.redactor, 120);
       const zoneName =
         isRecord(body) && typeof body.zoneName === 'string'
           ? ` (${quoteShort(body.zoneName, context.redactor)})`
@@ -72,13 +74,13 @@ export const autotask = defineConnectorType({
       if (zoneUrl.host.toLowerCase() !== new URL(base).host.toLowerCase()) {
         return {
           status: 'failed',
-          message: `Autotask knows the user, but in another zone${zoneName}: set the URL to ${zoneUrl.origin}, or tickets would be sent to the wrong zone`,
+          message: `Autotask knows the user, but in another zone${zoneName}: set the URL to ${origin}, or tickets would be sent to the wrong zone`,
           httpStatus: 200,
         };
       }
       return {
         status: 'ok',
-        message: `Autotask knows the user, in zone ${zoneUrl.origin}${zoneName}; the secret itself can only be checked with an API integration code`,
+        message: `Autotask knows the user, in zone ${origin}${zoneName}; the secret itself can only be checked with an API integration code`,
         httpStatus: 200,
       };
     },
