@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { CheckLimiter } from '../../connectors/checks/limit.js';
-import { CheckResultSchema, runCheck } from '../../connectors/checks/run.js';
+import { type CheckResult, CheckResultSchema, runCheck } from '../../connectors/checks/run.js';
 import type { CheckContext } from '../../connectors/checks/types.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
@@ -50,6 +50,8 @@ export function checkRoutes(
   store: ConnectorStore,
   context: CheckContext,
   limiter: CheckLimiter,
+  /** Told of each check done, by type id and outcome (the metrics). */
+  countCheck: (type: string, outcome: CheckResult['status']) => void = () => {},
 ): void {
   app.post<{ Params: { id: string } }>(
     '/api/connectors/:id/check',
@@ -60,6 +62,7 @@ export function checkRoutes(
       const connector = await store.get(accountId, id);
       if (!connector) throw errors.connectorNotFound('id', id);
       const outcome = await limiter.run(keyId, () => runCheck(connector.type, connector.params, context));
+      countCheck(connector.type.id, outcome.status);
       // False when the connector changed or went away during the check: the result is still returned.
       await store.recordCheck(accountId, id, connector, outcome);
       return outcome;
@@ -69,6 +72,8 @@ export function checkRoutes(
   app.post('/api/connectors/check', { schema: checkBody }, async (request) => {
     const { keyId } = principalOf(request);
     const input = parseConnectorInput(request.body);
-    return limiter.run(keyId, () => runCheck(input.type, input.params, context));
+    const outcome = await limiter.run(keyId, () => runCheck(input.type, input.params, context));
+    countCheck(input.type.id, outcome.status);
+    return outcome;
   });
 }
