@@ -79,7 +79,7 @@ export function createMetrics(): Metrics {
   });
   const checks = new Counter({
     name: 'plugboard_checks_total',
-    help: 'Credential checks done, by connector type and outcome (ok, failed, unreachable, not_checkable)',
+    help: 'Credential checks done, by connector type and outcome (ok, failed, unreachable, blocked, not_checkable)',
     labelNames: ['type', 'outcome'] as const,
     registers: [registry],
   });

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 /**
  * The real `plugboard serve` process: durability across SIGKILL, graceful shutdown, first-start
@@ -260,6 +260,43 @@ describe('first start', () => {
     expect(second.stdout).not.toContain('pb_');
     const again = await second.request('GET', '/api/connectors', { key });
     expect(again.status).toBe(200);
+  });
+});
+
+describe('the first key cannot be lost (issue 11, finding 11)', () => {
+  it('a start that cannot listen creates no key; the next start that listens shows one', async () => {
+    const box = sandbox();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const failed = await box.run(['serve'], { PORT: String(port) });
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(new RegExp(`PORT ${port} .*already in use`));
+      expect(printedKeys(failed.stdout)).toEqual([]);
+      expect(failed.stdout).not.toContain('pb_');
+    } finally {
+      blocker.close();
+    }
+    const second = await box.startServer();
+    const keys = printedKeys(second.stdout);
+    expect(keys).toHaveLength(1);
+    expect((await second.request('GET', '/api/connectors', { key: keys[0] ?? '' })).status).toBe(200);
+  });
+
+  it('a malformed PLUGBOARD_MASTER_KEY is refused before the database is created', async () => {
+    const box = sandbox();
+    for (const env of [
+      { PLUGBOARD_MASTER_KEY: 'not-a-key' },
+      { PLUGBOARD_MASTER_KEY: randomBytes(32).toString('base64'), PLUGBOARD_PREVIOUS_MASTER_KEYS: 'short' },
+      { PLUGBOARD_PREVIOUS_MASTER_KEYS: randomBytes(32).toString('base64') },
+    ]) {
+      const refused = await box.run(['serve'], env);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/PLUGBOARD_(PREVIOUS_)?MASTER_KEY/);
+      expect(existsSync(box.dbPath), 'the database file').toBe(false);
+      expect(printedKeys(refused.stdout)).toEqual([]);
+    }
   });
 });
 
