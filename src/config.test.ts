@@ -9,7 +9,7 @@ describe('loadConfig', () => {
       database: { kind: 'sqlite', path: './data/plugboard.db' },
       logLevel: 'info',
       apiKey: undefined,
-      createStatus: 200,
+      createStatus: 201,
       sqliteSynchronous: 'FULL',
       databasePoolSize: 10,
       masterKey: undefined,
@@ -26,10 +26,10 @@ describe('loadConfig', () => {
       DATABASE_URL: 'sqlite:/tmp/x.db',
       LOG_LEVEL: 'warn',
       PLUGBOARD_API_KEY: 'a-key-of-16-chars',
-      PLUGBOARD_CREATE_STATUS: '201',
+      PLUGBOARD_CREATE_STATUS: '200',
       PLUGBOARD_SQLITE_SYNCHRONOUS: 'NORMAL',
     });
-    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', logLevel: 'warn', createStatus: 201 });
+    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', logLevel: 'warn', createStatus: 200 });
     expect(config.apiKey).toBe('a-key-of-16-chars');
     expect(config.sqliteSynchronous).toBe('NORMAL');
   });

@@ -190,7 +190,7 @@ describe('plugboard keys while the server runs', () => {
       key: write.key,
       body: { name: 'team chat', type: 'slack', params: {} },
     });
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
     const listed = await server.request('GET', '/api/connectors', { key: read.key });
     expect(listed.status).toBe(200);
     expect(await listed.json()).toHaveLength(1);

@@ -95,7 +95,7 @@ export async function buildTestApp(
     logger: createLogger(options.logLevel ?? 'trace', sink),
     keyring,
     settings: {
-      createStatus: options.createStatus ?? 200,
+      createStatus: options.createStatus ?? 201,
       revealSecrets: options.revealSecrets ?? 'write-keys',
     },
     ...(options.checks ? { checks: options.checks } : {}),
