@@ -155,7 +155,17 @@ for (let waited = 0; ; waited += 50) {
  * @param {'read' | 'write'} role
  */
 function createKey(account, role) {
-  const lines = run(['keys', 'create', '--account', account, '--role', role, '--label', `soak ${role}`])
+  const lines = run([
+    'keys',
+    'create',
+    '--account',
+    account,
+    '--role',
+    role,
+    '--label',
+    `soak ${role}`,
+    '--new-account',
+  ])
     .trim()
     .split('\n');
   return (lines.at(-1) ?? '').trim();

@@ -355,7 +355,7 @@ describe('two servers on one database', () => {
 
   it('accept a key from `plugboard keys create` on both at once, and refuse it on both within 5 s of `keys revoke`', async () => {
     const made = await box.run(
-      ['keys', 'create', '--account', 'acme', '--role', 'write', '--label', 'two servers'],
+      ['keys', 'create', '--account', 'acme', '--role', 'write', '--label', 'two servers', '--new-account'],
       ENV,
     );
     expect(made.code, made.stderr).toBe(0);

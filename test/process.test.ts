@@ -286,7 +286,7 @@ describe('PLUGBOARD_API_KEY', () => {
   it('a database an earlier version left unkeyed is rewritten keyed at start, logged, and every key still works', async () => {
     const box = sandbox();
     const first = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
-    const made = await box.run(['keys', 'create', '--account', 'acme', '--role', 'write']);
+    const made = await box.run(['keys', 'create', '--account', 'acme', '--role', 'write', '--new-account']);
     expect(made.code, made.stderr).toBe(0);
     const cliKey = made.stdout.trimEnd().split('\n').at(-1) ?? '';
     first.signal('SIGTERM');

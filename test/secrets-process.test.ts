@@ -361,9 +361,10 @@ describe('plugboard secrets rotate while a server serves', () => {
 describe('key expiry', () => {
   it('keys create --expires prints the expiry, and keys list shows it', async () => {
     const box = sandbox();
+    expect((await box.run(['migrate'])).code).toBe(0);
     const before = Date.now();
     const [minute, days, date] = await Promise.all([
-      box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '1m']),
+      box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '1m', '--new-account']),
       box.run(['keys', 'create', '--account', 'acme', '--role', 'write', '--expires', '90d']),
       box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '2099-01-31']),
     ]);
