@@ -2,7 +2,7 @@ import { PlugboardConnectionError, PlugboardError } from '@plugboard/client';
 import { auditCommand } from './cli/audit.js';
 import { copyCommand } from './cli/copy.js';
 import { keysCommand } from './cli/keys.js';
-import { connectorsCommand, loginCommand, typesCommand } from './cli/remote.js';
+import { connectorsCommand, deliveriesCommand, loginCommand, typesCommand } from './cli/remote.js';
 import { secretsCommand } from './cli/secrets.js';
 import { MissingDatabaseError, UsageError, withDatabase } from './cli/shared.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -28,6 +28,7 @@ Over HTTP, with PLUGBOARD_URL and PLUGBOARD_TOKEN (or plugboard login):
   connectors list|get|create|update|delete|check
                                           manage connectors; --json for scripts
   types                                   the connector types and their params
+  deliveries list|get|retry               deliveries and their attempts; retry a failed one
 
   --version                               print the version
 
@@ -75,6 +76,14 @@ A --param value may be @FILE (read from the file) or - (read from stdin); a requ
 param that is not given is asked for without echo. update changes only what it is given and
 writes with If-Match (it reads again if someone else wrote meanwhile). check exits 1 unless the
 check says ok. Server and key: PLUGBOARD_URL and PLUGBOARD_TOKEN, or plugboard login.`,
+  deliveries: `Usage: plugboard deliveries list [--connector ID] [--state STATE] [--limit N] [--json]
+       plugboard deliveries get ID [--json]
+       plugboard deliveries retry ID [--json]
+
+list      the newest deliveries (default 50, at most 100); --state queued, sending, retrying,
+          delivered, failed or cancelled.
+get       one delivery with its attempts.
+retry     queues a failed (or cancelled) delivery again.`,
   types: `Usage: plugboard types [--json]
 
 Every connector type: its params (? marks optional ones; secrets are marked).`,
@@ -110,6 +119,8 @@ export async function main(argv: string[]): Promise<number> {
         return await connectorsCommand(rest);
       case 'types':
         return await typesCommand(rest);
+      case 'deliveries':
+        return await deliveriesCommand(rest);
       default:
         break;
     }

@@ -175,6 +175,49 @@ describe('plugboard connectors and types over HTTP', () => {
   }, 60_000);
 });
 
+describe('plugboard deliveries over HTTP', () => {
+  it('lists, shows and retries a delivery that failed', async () => {
+    const box = sandbox();
+    const server = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
+    const env = { PLUGBOARD_URL: server.url, PLUGBOARD_TOKEN: API_KEY };
+    // A webhook on loopback: outbound calls to it are refused, so the delivery fails.
+    const created = await server.call('POST', '/api/connectors', {
+      key: API_KEY,
+      body: { type: 'dynamic', name: 'hook', params: { url: 'http://127.0.0.1:9/hook' } },
+    });
+    expect(created.status).toBe(201);
+    const connector = created.body as { id: string };
+    const queued = await server.call('POST', `/api/connectors/${connector.id}/deliveries`, {
+      key: API_KEY,
+      body: { event: { eventType: 'ALERT', summary: 'disk full', alertKey: 'disk-1' } },
+    });
+    expect(queued.status, JSON.stringify(queued.body)).toBeLessThan(300);
+    const id = (queued.body as { id: string }).id;
+    let state = '';
+    for (let i = 0; i < 40 && state !== 'failed'; i++) {
+      const listed = await cli(box, ['deliveries', 'list', '--connector', connector.id, '--json'], env);
+      expect(listed.code, listed.stderr).toBe(0);
+      state =
+        (JSON.parse(listed.stdout) as { id: string; state: string }[]).find((d) => d.id === id)?.state ?? '';
+      if (state !== 'failed') await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(state).toBe('failed');
+    const table = await cli(box, ['deliveries', 'list', '--state', 'failed'], env);
+    expect(table.stdout).toMatch(
+      new RegExp(`^ID\\s+CONNECTOR\\s+EVENT\\s+STATE[^\\n]*\\n${id}\\s+${connector.id}\\s+ALERT\\s+failed`),
+    );
+    const shown = await cli(box, ['deliveries', 'get', id], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/event\s+ALERT: disk full/);
+    expect(shown.stdout).toMatch(/#\s+STARTED\s+OUTCOME\s+HTTP\s+MESSAGE/);
+    const retried = await cli(box, ['deliveries', 'retry', id], env);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stdout).toMatch(new RegExp(`^Queued delivery ${id} again`));
+    const bad = await cli(box, ['deliveries', 'list', '--state', 'lost'], env);
+    expect(bad.code).toBe(2);
+  }, 120_000);
+});
+
 describe('the CLI manners', () => {
   it('prints help for bare plugboard and every command --help, without doing anything', async () => {
     const box = sandbox();

@@ -8,6 +8,7 @@ import {
   type ConnectorInput,
   type ConnectorTypeInfo,
   createPlugboardClient,
+  type DeliveryState,
   type PlugboardClient,
   toInput,
 } from '@plugboard/client';
@@ -283,4 +284,107 @@ export async function loginCommand(args: string[]): Promise<number> {
   chmodSync(path, 0o600);
   process.stdout.write(`Logged in to ${url}; saved in ${path} (mode 0600).\n`);
   return 0;
+}
+
+const DELIVERY_STATES: readonly DeliveryState[] = [
+  'queued',
+  'sending',
+  'retrying',
+  'delivered',
+  'failed',
+  'cancelled',
+];
+
+/** `plugboard deliveries list|get|retry`, over HTTP. */
+export async function deliveriesCommand(args: string[]): Promise<number> {
+  const [action, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean' },
+      connector: { type: 'string' },
+      state: { type: 'string' },
+      limit: { type: 'string' },
+    },
+  });
+  const one = (what: string) => {
+    const [id, ...extra] = positionals;
+    if (!id || extra.length > 0) throw new UsageError(`deliveries ${what} needs exactly one delivery ID`);
+    return id;
+  };
+  switch (action) {
+    case 'list': {
+      if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+      const state = values.state as DeliveryState | undefined;
+      if (state !== undefined && !DELIVERY_STATES.includes(state)) {
+        throw new UsageError(`--state must be one of ${DELIVERY_STATES.join(', ')}`);
+      }
+      const limit = values.limit === undefined ? 50 : Number(values.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw new UsageError('--limit must be an integer from 1 to 100');
+      const page = await remoteClient().deliveries.list({
+        maxResults: limit,
+        ...(values.connector ? { connector: values.connector } : {}),
+        ...(state ? { state } : {}),
+      });
+      if (values.json) json(page);
+      else {
+        const rows = page.map((d) => [
+          d.id,
+          d.connectorId,
+          d.event.eventType,
+          d.state,
+          String(d.attempts.length),
+          d.updatedAt,
+        ]);
+        process.stdout.write(
+          page.length > 0
+            ? `${table(['ID', 'CONNECTOR', 'EVENT', 'STATE', 'ATTEMPTS', 'UPDATED'], rows)}\n`
+            : 'no deliveries\n',
+        );
+      }
+      return 0;
+    }
+    case 'get': {
+      const delivery = await remoteClient().deliveries.get(one('get'));
+      if (values.json) json(delivery);
+      else {
+        const head = table(
+          ['FIELD', 'VALUE'],
+          [
+            ['id', delivery.id],
+            ['connector', `${delivery.connectorId} (${delivery.connectorType})`],
+            [
+              'event',
+              `${delivery.event.eventType}${delivery.event.summary ? `: ${delivery.event.summary}` : ''}`,
+            ],
+            ['state', delivery.state],
+            ['created', delivery.createdAt],
+            ['next attempt', delivery.nextAttemptAt ?? '-'],
+            ['external ref', delivery.externalRef?.url ?? delivery.externalRef?.id ?? '-'],
+          ],
+        );
+        const attempts = delivery.attempts.map((a) => [
+          String(a.number),
+          a.startedAt,
+          a.outcome,
+          a.httpStatus === undefined ? '-' : String(a.httpStatus),
+          a.message,
+        ]);
+        process.stdout.write(
+          `${head}\n${attempts.length > 0 ? `\n${table(['#', 'STARTED', 'OUTCOME', 'HTTP', 'MESSAGE'], attempts)}\n` : ''}`,
+        );
+      }
+      return 0;
+    }
+    case 'retry': {
+      const delivery = await remoteClient().deliveries.retry(one('retry'));
+      if (values.json) json(delivery);
+      else process.stdout.write(`Queued delivery ${delivery.id} again (${delivery.state}).\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown deliveries command: ${action ?? '(none)'}; use list, get or retry`);
+  }
 }

@@ -3,6 +3,7 @@ import { Kysely, type MigrationResult, Migrator, PostgresDialect, type PostgresP
 import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import type { FileModeNotice } from './file-modes.js';
+import { ownTransactions, type Transact } from './group-commit.js';
 import type { DatabaseLocation } from './location.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -38,7 +39,26 @@ export interface DatabaseHandle {
   readonly location: DatabaseLocation;
   /** Resolves once the database can begin a write transaction (the write lock is obtainable). */
   ping(): Promise<void>;
+  /**
+   * Runs a write in a transaction, answered once it is committed: SQLite commits the writes that
+   * arrive together in one transaction (group-commit.ts), PostgreSQL gives each its own. Unset (a
+   * handle made elsewhere): one transaction each.
+   */
+  readonly transact?: Transact;
   close(): Promise<void>;
+  /** PostgreSQL: how busy the connection pool is now (the metrics read it); SQLite has no pool. */
+  readonly poolUse?: () => PoolUse;
+}
+
+/** How busy a PostgreSQL connection pool is (pg's Pool counts). */
+export interface PoolUse {
+  /** Connections open: in use plus idle. */
+  readonly total: number;
+  readonly idle: number;
+  /** Queries waiting for a connection because every one is in use. */
+  readonly waiting: number;
+  /** The most connections the pool opens (DATABASE_POOL_SIZE). */
+  readonly max: number;
 }
 
 export function openDatabase(location: DatabaseLocation, options: DatabaseOptions = {}): DatabaseHandle {
@@ -96,9 +116,10 @@ function openPostgres(
   options: DatabaseOptions,
 ): DatabaseHandle {
   const { Pool } = load<typeof pg>('pg');
+  const max = options.poolSize ?? DEFAULT_POOL_SIZE;
   const pool = new Pool({
     connectionString: location.url,
-    max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    max,
     // A database that is gone must make requests fail fast (503), not queue them for ever.
     connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
@@ -127,6 +148,8 @@ function openPostgres(
   return {
     db,
     location,
+    poolUse: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+    transact: ownTransactions(db),
     async ping() {
       // Bounded: behind a silent network a query can wait for the client timeout (20 s), and a
       // load balancer needs its answer sooner. And writable: a replica, or a database set

@@ -15,6 +15,9 @@ export type ConnectorType = Schemas['ConnectorType'];
 export type CheckResult = Schemas['CheckResult'];
 export type ConnectorTypeInfo = Schemas['ConnectorTypeInfo'];
 export type AuditEvent = Schemas['AuditEvent'];
+/** A delivery of an event through a connector, with its attempts. */
+export type Delivery = paths['/deliveries/{id}']['get']['responses'][200]['content']['application/json'];
+export type DeliveryState = Delivery['state'];
 
 export interface ClientOptions {
   /** Where the server is, e.g. `http://127.0.0.1:8080` (the `/api` prefix is added). */
@@ -90,7 +93,7 @@ const headersOf = (entries: Record<string, string | undefined>) =>
     Object.entries(entries).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
 
-/** The client: `connectors`, `types` and `auditEvents`, and `raw`, the typed openapi-fetch client for anything else. */
+/** The client: `connectors`, `types`, `auditEvents` and `deliveries`, and `raw`, the typed openapi-fetch client for anything else. */
 export function createPlugboardClient(options: ClientOptions) {
   const base = options.fetch ?? ((request: Request) => globalThis.fetch(request));
   const retry = options.retry === false ? { ...DEFAULT_RETRY, retries: 0 } : options.retry;
@@ -237,7 +240,47 @@ export function createPlugboardClient(options: ClientOptions) {
     },
   };
 
-  return { raw, connectors, types, auditEvents };
+  const deliveries = {
+    /** One page of the account's deliveries, newest first; `connector` and `state` filter them. */
+    async list(
+      page: {
+        startIndex?: number;
+        maxResults?: number;
+        connector?: string;
+        state?: DeliveryState;
+        signal?: AbortSignal;
+      } = {},
+    ) {
+      return unwrap(
+        await raw.GET('/deliveries', {
+          params: {
+            query: {
+              'start-index': page.startIndex ?? 0,
+              'max-results': page.maxResults ?? 50,
+              ...(page.connector ? { connector: page.connector } : {}),
+              ...(page.state ? { state: page.state } : {}),
+            },
+          },
+          ...(page.signal ? { signal: page.signal } : {}),
+        }),
+      );
+    },
+
+    async get(id: string, signal?: AbortSignal) {
+      return unwrap(
+        await raw.GET('/deliveries/{id}', { params: { path: { id } }, ...(signal ? { signal } : {}) }),
+      );
+    },
+
+    /** Queues a failed (or cancelled) delivery again; 409 if it has not failed. */
+    async retry(id: string, signal?: AbortSignal) {
+      return unwrap(
+        await raw.POST('/deliveries/{id}/retry', { params: { path: { id } }, ...(signal ? { signal } : {}) }),
+      );
+    },
+  };
+
+  return { raw, connectors, types, auditEvents, deliveries };
 }
 
 export type PlugboardClient = ReturnType<typeof createPlugboardClient>;

@@ -603,7 +603,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
+                /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key as one key may run at once (with Retry-After: when the oldest of them has ended) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -612,7 +612,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
+                /** @description The database is unavailable, the server is overloaded or shutting down, or as many checks running as the server runs at once (with Retry-After) */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -700,6 +700,1236 @@ export interface paths {
                 };
                 /** @description The body is not JSON */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key as one key may run at once (with Retry-After: when the oldest of them has ended) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database is unavailable, the server is overloaded or shutting down, or as many checks running as the server runs at once (with Retry-After) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connectors/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver an event through a connector.
+         * @description Answers 202 once the delivery is durably queued (in the same transaction); a worker sends it, retrying transient failures with backoff for about a day. At-least-once: see README "Deliveries".
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retried create safe: the same key and body from the same API key within 24 h replays the first response (each API key has its own Idempotency-Keys) */
+                    "Idempotency-Key"?: string;
+                };
+                path: {
+                    /** @description entity ID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        event: {
+                            /**
+                             * @description ALERT opens (or comments on the open ticket), ACCEPT and COMMENT comment, RESOLVE resolves
+                             * @enum {string}
+                             */
+                            eventType: "ALERT" | "ACCEPT" | "RESOLVE" | "COMMENT";
+                            /** @description one line; required for ALERT */
+                            summary?: string;
+                            /** @description longer text */
+                            details?: string;
+                            /** @description the identity of the alert across its events: ticket targets keep one ticket per alertKey */
+                            alertKey?: string;
+                            /** @enum {string} */
+                            priority?: "HIGH" | "LOW";
+                            links?: {
+                                /**
+                                 * Format: uri
+                                 * @description absolute http: or https: URL
+                                 */
+                                href: string;
+                                text?: string;
+                            }[];
+                            images?: {
+                                /**
+                                 * Format: uri
+                                 * @description absolute http: or https: URL of the image
+                                 */
+                                src: string;
+                                /** Format: uri */
+                                href?: string;
+                                alt?: string;
+                            }[];
+                            /** @description extra fields, shown by targets that can */
+                            customDetails?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        /** @description the delivery's options for the connector's type (e.g. jira `project`, `issueType`); GET /api/connector-types lists each type's; unknown keys are refused */
+                        params?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description The delivery, durably queued */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description dlv_ and 22 characters */
+                            id: string;
+                            connectorId: string;
+                            connectorType: string;
+                            event: {
+                                /**
+                                 * @description ALERT opens (or comments on the open ticket), ACCEPT and COMMENT comment, RESOLVE resolves
+                                 * @enum {string}
+                                 */
+                                eventType: "ALERT" | "ACCEPT" | "RESOLVE" | "COMMENT";
+                                /** @description one line; required for ALERT */
+                                summary?: string;
+                                /** @description longer text */
+                                details?: string;
+                                /** @description the identity of the alert across its events: ticket targets keep one ticket per alertKey */
+                                alertKey?: string;
+                                /** @enum {string} */
+                                priority?: "HIGH" | "LOW";
+                                links?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL
+                                     */
+                                    href: string;
+                                    text?: string;
+                                }[];
+                                images?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL of the image
+                                     */
+                                    src: string;
+                                    /** Format: uri */
+                                    href?: string;
+                                    alt?: string;
+                                }[];
+                                /** @description extra fields, shown by targets that can */
+                                customDetails?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            /** @description the delivery's options for the connector's type (e.g. jira `project`, `issueType`); GET /api/connector-types lists each type's; unknown keys are refused */
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            /**
+                             * @description queued (waiting for its first attempt), sending (an attempt is under way), retrying (waiting for the next attempt after a transient failure), delivered, failed (a permanent failure, or retries exhausted after about a day), cancelled
+                             * @enum {string}
+                             */
+                            state: "queued" | "sending" | "retrying" | "delivered" | "failed" | "cancelled";
+                            attempts: {
+                                number: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601, UTC, millisecond precision
+                                 */
+                                startedAt: string;
+                                durationMs: number;
+                                /** @description the target's HTTP status, when it answered */
+                                httpStatus?: number;
+                                /**
+                                 * @description interrupted: the server sending it stopped before recording an answer, and the delivery was sent again
+                                 * @enum {string}
+                                 */
+                                outcome: "delivered" | "retry" | "failed" | "interrupted";
+                                /** @description what the target said, or why it could not be asked; never a credential */
+                                message: string;
+                            }[];
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            nextAttemptAt?: string;
+                            /** @description the ticket or message the target made, where it names one */
+                            externalRef?: {
+                                id?: string;
+                                url?: string;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            finishedAt?: string;
+                        };
+                    };
+                };
+                /** @description The body is not a valid delivery: the event, or the type's options (unknown keys are named) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The API key has the read role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such connector */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The connector's type does not deliver, or the connector lacks what delivery needs (the message says what to add), or this API key used this Idempotency-Key with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connectors/{id}/alertmanager": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver an Alertmanager notification (webhook payload version 4) through a connector.
+         * @description One delivery per notification: alertKey from the group key, firing → ALERT, resolved → RESOLVE, the summary from the common summary annotation or the alert name, details listing every alert. The type's options come from the query string (e.g. ?project=OPS&issueType=Bug).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description entity ID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        version: "4";
+                        groupKey: string;
+                        truncatedAlerts?: number;
+                        /** @enum {string} */
+                        status: "firing" | "resolved";
+                        receiver: string;
+                        groupLabels: {
+                            [key: string]: string;
+                        };
+                        commonLabels: {
+                            [key: string]: string;
+                        };
+                        commonAnnotations: {
+                            [key: string]: string;
+                        };
+                        externalURL: string;
+                        alerts: {
+                            /** @enum {string} */
+                            status: "firing" | "resolved";
+                            labels: {
+                                [key: string]: string;
+                            };
+                            annotations: {
+                                [key: string]: string;
+                            };
+                            startsAt?: string;
+                            endsAt?: string;
+                            generatorURL?: string;
+                            fingerprint?: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description The delivery, durably queued */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description dlv_ and 22 characters */
+                            id: string;
+                            connectorId: string;
+                            connectorType: string;
+                            event: {
+                                /**
+                                 * @description ALERT opens (or comments on the open ticket), ACCEPT and COMMENT comment, RESOLVE resolves
+                                 * @enum {string}
+                                 */
+                                eventType: "ALERT" | "ACCEPT" | "RESOLVE" | "COMMENT";
+                                /** @description one line; required for ALERT */
+                                summary?: string;
+                                /** @description longer text */
+                                details?: string;
+                                /** @description the identity of the alert across its events: ticket targets keep one ticket per alertKey */
+                                alertKey?: string;
+                                /** @enum {string} */
+                                priority?: "HIGH" | "LOW";
+                                links?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL
+                                     */
+                                    href: string;
+                                    text?: string;
+                                }[];
+                                images?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL of the image
+                                     */
+                                    src: string;
+                                    /** Format: uri */
+                                    href?: string;
+                                    alt?: string;
+                                }[];
+                                /** @description extra fields, shown by targets that can */
+                                customDetails?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            /** @description the delivery's options for the connector's type (e.g. jira `project`, `issueType`); GET /api/connector-types lists each type's; unknown keys are refused */
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            /**
+                             * @description queued (waiting for its first attempt), sending (an attempt is under way), retrying (waiting for the next attempt after a transient failure), delivered, failed (a permanent failure, or retries exhausted after about a day), cancelled
+                             * @enum {string}
+                             */
+                            state: "queued" | "sending" | "retrying" | "delivered" | "failed" | "cancelled";
+                            attempts: {
+                                number: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601, UTC, millisecond precision
+                                 */
+                                startedAt: string;
+                                durationMs: number;
+                                /** @description the target's HTTP status, when it answered */
+                                httpStatus?: number;
+                                /**
+                                 * @description interrupted: the server sending it stopped before recording an answer, and the delivery was sent again
+                                 * @enum {string}
+                                 */
+                                outcome: "delivered" | "retry" | "failed" | "interrupted";
+                                /** @description what the target said, or why it could not be asked; never a credential */
+                                message: string;
+                            }[];
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            nextAttemptAt?: string;
+                            /** @description the ticket or message the target made, where it names one */
+                            externalRef?: {
+                                id?: string;
+                                url?: string;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            finishedAt?: string;
+                        };
+                    };
+                };
+                /** @description The body is not Alertmanager's version 4 payload, or an option in the query string is invalid */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The API key has the read role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such connector */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The connector's type does not deliver, or the connector lacks what delivery needs (the message says what to add), or this API key used this Idempotency-Key with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get deliveries, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description only this connector's deliveries */
+                    connector?: string;
+                    /** @description only deliveries in this state */
+                    state?: "queued" | "sending" | "retrying" | "delivered" | "failed" | "cancelled";
+                    /** @description the starting point (beginning with 0) when paging through a list of entities */
+                    "start-index"?: number;
+                    /** @description the maximum number of results when paging through a list of entities */
+                    "max-results"?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The deliveries */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description dlv_ and 22 characters */
+                            id: string;
+                            connectorId: string;
+                            connectorType: string;
+                            event: {
+                                /**
+                                 * @description ALERT opens (or comments on the open ticket), ACCEPT and COMMENT comment, RESOLVE resolves
+                                 * @enum {string}
+                                 */
+                                eventType: "ALERT" | "ACCEPT" | "RESOLVE" | "COMMENT";
+                                /** @description one line; required for ALERT */
+                                summary?: string;
+                                /** @description longer text */
+                                details?: string;
+                                /** @description the identity of the alert across its events: ticket targets keep one ticket per alertKey */
+                                alertKey?: string;
+                                /** @enum {string} */
+                                priority?: "HIGH" | "LOW";
+                                links?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL
+                                     */
+                                    href: string;
+                                    text?: string;
+                                }[];
+                                images?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL of the image
+                                     */
+                                    src: string;
+                                    /** Format: uri */
+                                    href?: string;
+                                    alt?: string;
+                                }[];
+                                /** @description extra fields, shown by targets that can */
+                                customDetails?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            /** @description the delivery's options for the connector's type (e.g. jira `project`, `issueType`); GET /api/connector-types lists each type's; unknown keys are refused */
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            /**
+                             * @description queued (waiting for its first attempt), sending (an attempt is under way), retrying (waiting for the next attempt after a transient failure), delivered, failed (a permanent failure, or retries exhausted after about a day), cancelled
+                             * @enum {string}
+                             */
+                            state: "queued" | "sending" | "retrying" | "delivered" | "failed" | "cancelled";
+                            attempts: {
+                                number: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601, UTC, millisecond precision
+                                 */
+                                startedAt: string;
+                                durationMs: number;
+                                /** @description the target's HTTP status, when it answered */
+                                httpStatus?: number;
+                                /**
+                                 * @description interrupted: the server sending it stopped before recording an answer, and the delivery was sent again
+                                 * @enum {string}
+                                 */
+                                outcome: "delivered" | "retry" | "failed" | "interrupted";
+                                /** @description what the target said, or why it could not be asked; never a credential */
+                                message: string;
+                            }[];
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            nextAttemptAt?: string;
+                            /** @description the ticket or message the target made, where it names one */
+                            externalRef?: {
+                                id?: string;
+                                url?: string;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            finishedAt?: string;
+                        }[];
+                    };
+                };
+                /** @description start-index, max-results, connector or state is invalid */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/deliveries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a delivery, with its attempts. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description the delivery id (dlv_…) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The delivery */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description dlv_ and 22 characters */
+                            id: string;
+                            connectorId: string;
+                            connectorType: string;
+                            event: {
+                                /**
+                                 * @description ALERT opens (or comments on the open ticket), ACCEPT and COMMENT comment, RESOLVE resolves
+                                 * @enum {string}
+                                 */
+                                eventType: "ALERT" | "ACCEPT" | "RESOLVE" | "COMMENT";
+                                /** @description one line; required for ALERT */
+                                summary?: string;
+                                /** @description longer text */
+                                details?: string;
+                                /** @description the identity of the alert across its events: ticket targets keep one ticket per alertKey */
+                                alertKey?: string;
+                                /** @enum {string} */
+                                priority?: "HIGH" | "LOW";
+                                links?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL
+                                     */
+                                    href: string;
+                                    text?: string;
+                                }[];
+                                images?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL of the image
+                                     */
+                                    src: string;
+                                    /** Format: uri */
+                                    href?: string;
+                                    alt?: string;
+                                }[];
+                                /** @description extra fields, shown by targets that can */
+                                customDetails?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            /** @description the delivery's options for the connector's type (e.g. jira `project`, `issueType`); GET /api/connector-types lists each type's; unknown keys are refused */
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            /**
+                             * @description queued (waiting for its first attempt), sending (an attempt is under way), retrying (waiting for the next attempt after a transient failure), delivered, failed (a permanent failure, or retries exhausted after about a day), cancelled
+                             * @enum {string}
+                             */
+                            state: "queued" | "sending" | "retrying" | "delivered" | "failed" | "cancelled";
+                            attempts: {
+                                number: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601, UTC, millisecond precision
+                                 */
+                                startedAt: string;
+                                durationMs: number;
+                                /** @description the target's HTTP status, when it answered */
+                                httpStatus?: number;
+                                /**
+                                 * @description interrupted: the server sending it stopped before recording an answer, and the delivery was sent again
+                                 * @enum {string}
+                                 */
+                                outcome: "delivered" | "retry" | "failed" | "interrupted";
+                                /** @description what the target said, or why it could not be asked; never a credential */
+                                message: string;
+                            }[];
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            nextAttemptAt?: string;
+                            /** @description the ticket or message the target made, where it names one */
+                            externalRef?: {
+                                id?: string;
+                                url?: string;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            finishedAt?: string;
+                        };
+                    };
+                };
+                /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such delivery */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Cancel a queued or retrying delivery. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description the delivery id (dlv_…) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The delivery, cancelled */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description dlv_ and 22 characters */
+                            id: string;
+                            connectorId: string;
+                            connectorType: string;
+                            event: {
+                                /**
+                                 * @description ALERT opens (or comments on the open ticket), ACCEPT and COMMENT comment, RESOLVE resolves
+                                 * @enum {string}
+                                 */
+                                eventType: "ALERT" | "ACCEPT" | "RESOLVE" | "COMMENT";
+                                /** @description one line; required for ALERT */
+                                summary?: string;
+                                /** @description longer text */
+                                details?: string;
+                                /** @description the identity of the alert across its events: ticket targets keep one ticket per alertKey */
+                                alertKey?: string;
+                                /** @enum {string} */
+                                priority?: "HIGH" | "LOW";
+                                links?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL
+                                     */
+                                    href: string;
+                                    text?: string;
+                                }[];
+                                images?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL of the image
+                                     */
+                                    src: string;
+                                    /** Format: uri */
+                                    href?: string;
+                                    alt?: string;
+                                }[];
+                                /** @description extra fields, shown by targets that can */
+                                customDetails?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            /** @description the delivery's options for the connector's type (e.g. jira `project`, `issueType`); GET /api/connector-types lists each type's; unknown keys are refused */
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            /**
+                             * @description queued (waiting for its first attempt), sending (an attempt is under way), retrying (waiting for the next attempt after a transient failure), delivered, failed (a permanent failure, or retries exhausted after about a day), cancelled
+                             * @enum {string}
+                             */
+                            state: "queued" | "sending" | "retrying" | "delivered" | "failed" | "cancelled";
+                            attempts: {
+                                number: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601, UTC, millisecond precision
+                                 */
+                                startedAt: string;
+                                durationMs: number;
+                                /** @description the target's HTTP status, when it answered */
+                                httpStatus?: number;
+                                /**
+                                 * @description interrupted: the server sending it stopped before recording an answer, and the delivery was sent again
+                                 * @enum {string}
+                                 */
+                                outcome: "delivered" | "retry" | "failed" | "interrupted";
+                                /** @description what the target said, or why it could not be asked; never a credential */
+                                message: string;
+                            }[];
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            nextAttemptAt?: string;
+                            /** @description the ticket or message the target made, where it names one */
+                            externalRef?: {
+                                id?: string;
+                                url?: string;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            finishedAt?: string;
+                        };
+                    };
+                };
+                /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The API key has the read role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such delivery */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The delivery is being sent now, or is finished */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/deliveries/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queue a failed (or cancelled) delivery again. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description the delivery id (dlv_…) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The delivery, queued again */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description dlv_ and 22 characters */
+                            id: string;
+                            connectorId: string;
+                            connectorType: string;
+                            event: {
+                                /**
+                                 * @description ALERT opens (or comments on the open ticket), ACCEPT and COMMENT comment, RESOLVE resolves
+                                 * @enum {string}
+                                 */
+                                eventType: "ALERT" | "ACCEPT" | "RESOLVE" | "COMMENT";
+                                /** @description one line; required for ALERT */
+                                summary?: string;
+                                /** @description longer text */
+                                details?: string;
+                                /** @description the identity of the alert across its events: ticket targets keep one ticket per alertKey */
+                                alertKey?: string;
+                                /** @enum {string} */
+                                priority?: "HIGH" | "LOW";
+                                links?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL
+                                     */
+                                    href: string;
+                                    text?: string;
+                                }[];
+                                images?: {
+                                    /**
+                                     * Format: uri
+                                     * @description absolute http: or https: URL of the image
+                                     */
+                                    src: string;
+                                    /** Format: uri */
+                                    href?: string;
+                                    alt?: string;
+                                }[];
+                                /** @description extra fields, shown by targets that can */
+                                customDetails?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            /** @description the delivery's options for the connector's type (e.g. jira `project`, `issueType`); GET /api/connector-types lists each type's; unknown keys are refused */
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            /**
+                             * @description queued (waiting for its first attempt), sending (an attempt is under way), retrying (waiting for the next attempt after a transient failure), delivered, failed (a permanent failure, or retries exhausted after about a day), cancelled
+                             * @enum {string}
+                             */
+                            state: "queued" | "sending" | "retrying" | "delivered" | "failed" | "cancelled";
+                            attempts: {
+                                number: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601, UTC, millisecond precision
+                                 */
+                                startedAt: string;
+                                durationMs: number;
+                                /** @description the target's HTTP status, when it answered */
+                                httpStatus?: number;
+                                /**
+                                 * @description interrupted: the server sending it stopped before recording an answer, and the delivery was sent again
+                                 * @enum {string}
+                                 */
+                                outcome: "delivered" | "retry" | "failed" | "interrupted";
+                                /** @description what the target said, or why it could not be asked; never a credential */
+                                message: string;
+                            }[];
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            nextAttemptAt?: string;
+                            /** @description the ticket or message the target made, where it names one */
+                            externalRef?: {
+                                id?: string;
+                                url?: string;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, millisecond precision
+                             */
+                            finishedAt?: string;
+                        };
+                    };
+                };
+                /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The API key has the read role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such delivery */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The delivery has not failed (it is queued, being sent, retrying or delivered) */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -882,6 +2112,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The API key of this request: its account, role and label. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The key and what it may do */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the account the key belongs to */
+                            account: string;
+                            /**
+                             * @description read: GET only, secrets masked; write: everything
+                             * @enum {string}
+                             */
+                            role: "read" | "write";
+                            /**
+                             * @description whether this key reads secret params in full or as the placeholder `********`
+                             * @enum {string}
+                             */
+                            secrets: "shown" | "masked";
+                            key: {
+                                id: string;
+                                label: string;
+                                /**
+                                 * Format: date-time
+                                 * @description when the key stops working; absent: never
+                                 */
+                                expiresAt?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -968,6 +2283,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics: requests, checks, the database pool, the process (text format 0.0.4).
+         * @description PLUGBOARD_METRICS=key: a key of account "default", read or write; the metrics count every account.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The metrics in the Prometheus text exposition format */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": unknown;
+                    };
+                };
+                /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key is not of account "default" */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -995,8 +2385,11 @@ export interface components {
             /** @description the last credential check, if there was one */
             lastCheck?: {
                 ok: boolean;
-                /** @enum {string} */
-                status: "ok" | "failed" | "unreachable" | "not_checkable";
+                /**
+                 * @description ok: the target accepted the credentials; failed: it refused them, or the answer was not its API; unreachable: no answer; blocked: the target is on a private, loopback, link-local or other non-public address that PLUGBOARD_ALLOWED_TARGETS does not allow, so nothing was sent; not_checkable: the type cannot be checked without posting a message
+                 * @enum {string}
+                 */
+                status: "ok" | "failed" | "unreachable" | "blocked" | "not_checkable";
                 /** @description what the target said, or why it could not be asked; never a credential */
                 message: string;
                 /** @description the target's HTTP status, when it answered */
@@ -1044,8 +2437,11 @@ export interface components {
         };
         CheckResult: {
             ok: boolean;
-            /** @enum {string} */
-            status: "ok" | "failed" | "unreachable" | "not_checkable";
+            /**
+             * @description ok: the target accepted the credentials; failed: it refused them, or the answer was not its API; unreachable: no answer; blocked: the target is on a private, loopback, link-local or other non-public address that PLUGBOARD_ALLOWED_TARGETS does not allow, so nothing was sent; not_checkable: the type cannot be checked without posting a message
+             * @enum {string}
+             */
+            status: "ok" | "failed" | "unreachable" | "blocked" | "not_checkable";
             /** @description what the target said, or why it could not be asked; never a credential */
             message: string;
             /** @description the target's HTTP status, when it answered */
@@ -1177,10 +2573,16 @@ export interface components {
             readonly lastCheck?: unknown;
         };
         /** @description params of a Slack connector */
-        ParamsSlack: Record<string, never>;
+        ParamsSlack: {
+            /**
+             * Format: uri
+             * @description Optional Slack incoming-webhook URL (https://hooks.slack.com/services/…); it embeds a token. Needed to deliver
+             */
+            url?: string;
+        };
         /**
          * Slack
-         * @description Posts to Slack through the installed ilert app; no credentials pass through the API.
+         * @description Posts to Slack: through the installed ilert app in ilert (no credentials), through an incoming webhook here.
          */
         ConnectorSlackInput: {
             /**
@@ -1531,6 +2933,8 @@ export interface components {
             email: string;
             /** @description Secret of the Autotask API user */
             password: string;
+            /** @description API integration code (tracking identifier) of that API user; needed to deliver, not to store or check */
+            integrationCode?: string;
         };
         /**
          * Autotask
@@ -1555,10 +2959,16 @@ export interface components {
             readonly lastCheck?: unknown;
         };
         /** @description params of a Google Chat (bot) connector */
-        ParamsGoogleChatBot: Record<string, never>;
+        ParamsGoogleChatBot: {
+            /**
+             * Format: uri
+             * @description Optional Google Chat incoming-webhook URL (https://chat.googleapis.com/v1/spaces/…/messages?key=…&token=…); it embeds a token. Needed to deliver
+             */
+            url?: string;
+        };
         /**
          * Google Chat (bot)
-         * @description Posts to Google Chat through the installed ilert app; no credentials pass through the API.
+         * @description Posts to Google Chat: through the installed ilert app in ilert (no credentials), through an incoming webhook here.
          */
         ConnectorGoogleChatBotInput: {
             /**
