@@ -102,7 +102,7 @@ export async function buildTestApp(
     logger: createLogger(options.logLevel ?? 'trace', sink),
     keyring,
     settings: {
-      createStatus: options.createStatus ?? 200,
+      createStatus: options.createStatus ?? 201,
       revealSecrets: options.revealSecrets ?? 'write-keys',
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       console: options.console ?? 'on',

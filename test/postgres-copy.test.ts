@@ -98,7 +98,7 @@ async function populate(handle: DatabaseHandle, keyring: KeyringSource, count = 
         },
         payload: JSON.stringify(body),
       });
-      expect(response.statusCode, response.body).toBe(200);
+      expect(response.statusCode, response.body).toBe(201);
       created.push({ id: response.json<{ id: string }>().id, key, type: type.id, name: body.name });
     }
     for (const [i, connector] of created.entries()) {
@@ -283,7 +283,7 @@ describe('plugboard copy, in process', () => {
         headers: { authorization: `Bearer ${populated.keys.globex}`, 'content-type': 'application/json' },
         payload: JSON.stringify(validBody(typeOf('github'), 'made after the copy')),
       });
-      expect(created.statusCode, created.body).toBe(200);
+      expect(created.statusCode, created.body).toBe(201);
       const row = await target.db
         .selectFrom('connectors')
         .select('seq')
@@ -476,7 +476,7 @@ describe('plugboard copy, in process', () => {
         headers: { authorization: `Bearer ${populated.keys.acme}`, 'content-type': 'application/json' },
         payload: JSON.stringify(validBody(typeOf('slack'), 'made in the copy of the copy')),
       });
-      expect(created.statusCode, created.body).toBe(200);
+      expect(created.statusCode, created.body).toBe(201);
     } finally {
       await app.close();
     }

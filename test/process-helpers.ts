@@ -30,6 +30,9 @@ const PLUGBOARD_ENV = [
   'PLUGBOARD_ALLOWED_TARGETS',
   'REDIS_URL',
   'NODE_OPTIONS',
+  'PLUGBOARD_URL',
+  'PLUGBOARD_TOKEN',
+  'XDG_CONFIG_HOME',
 ];
 
 export type EnvOverrides = Record<string, string | undefined>;

@@ -87,7 +87,7 @@ describe('durability', () => {
           key: API_KEY,
           body: connectorBody(i),
         });
-        expect(response.status).toBe(200);
+        expect(response.status).toBe(201);
         return (await response.json()) as Connector;
       }),
       6,
@@ -194,13 +194,13 @@ describe('graceful shutdown', () => {
       for (const request of slow) request.finish();
 
       const responses = await Promise.all(slow.map((request) => request.response));
-      for (const response of responses) expect(response.status, response.body).toBe(200);
+      for (const response of responses) expect(response.status, response.body).toBe(201);
 
       // Quick requests: each was answered (created, or 503 once closing), or its connection was
       // dropped before the service read the request (an idle connection, closed on shutdown).
       for (const outcome of await burstOutcomes) {
         if ('error' in outcome) expect(outcome.error).toBe('ECONNRESET');
-        else expect([200, 503], outcome.body).toContain(outcome.status);
+        else expect([201, 503], outcome.body).toContain(outcome.status);
       }
 
       const exit = await server.waitForExit(10_000);
@@ -237,7 +237,7 @@ describe('first start', () => {
     expect(await health.json()).toEqual({ status: 'ok', ageMs: expect.any(Number) });
 
     const create = await first.request('POST', '/api/connectors', { key, body: connectorBody(0) });
-    expect(create.status).toBe(200);
+    expect(create.status).toBe(201);
     const list = await first.request('GET', '/api/connectors', { key });
     expect(list.status).toBe(200);
     expect(await list.json()).toHaveLength(1);
@@ -308,7 +308,7 @@ describe('PLUGBOARD_API_KEY', () => {
     expect(server.stdout).not.toContain(API_KEY);
 
     const create = await server.request('POST', '/api/connectors', { key: API_KEY, body: connectorBody(1) });
-    expect(create.status).toBe(200);
+    expect(create.status).toBe(201);
     const other = await server.request('GET', '/api/connectors', { key: `${API_KEY}0` });
     expect(other.status).toBe(401);
 
@@ -323,7 +323,7 @@ describe('PLUGBOARD_API_KEY', () => {
   it('a database an earlier version left unkeyed is rewritten keyed at start, logged, and every key still works', async () => {
     const box = sandbox();
     const first = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
-    const made = await box.run(['keys', 'create', '--account', 'acme', '--role', 'write']);
+    const made = await box.run(['keys', 'create', '--account', 'acme', '--role', 'write', '--new-account']);
     expect(made.code, made.stderr).toBe(0);
     const cliKey = made.stdout.trimEnd().split('\n').at(-1) ?? '';
     first.signal('SIGTERM');
