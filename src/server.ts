@@ -3,7 +3,7 @@ import { buildApp } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
-import { createLogger } from './logger.js';
+import { createLogger, defaultLogFormat } from './logger.js';
 import type { Hashing } from './secrets/hash-key.js';
 import type { ResolvedKeyring } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
@@ -20,7 +20,7 @@ import { upgradeStoredHashes } from './store/upgrade-hashes.js';
  * stops the process with a message.
  */
 export async function serve(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat ?? defaultLogFormat());
   warnIfRedisUrlUnused(config, logger);
   const database = openDatabase(config.database, {
     synchronous: config.sqliteSynchronous,
@@ -42,7 +42,9 @@ export async function serve(config: Config): Promise<void> {
     hashing = await openHashing(database.db, keyring.source);
     const keys = createKeyStore(database.db, hashing);
     await upgradeStoredHashes(database.db, keys, createSecretBox(keyring.source), hashing, logger);
-    await bootstrapKeys(keys, config.apiKey, logger, (text) => process.stdout.write(`${text}\n`));
+    // On stderr: stdout is the log, one JSON object a line that log collectors parse, and the key
+    // must not end up in the log store.
+    await bootstrapKeys(keys, config.apiKey, logger, (text) => process.stderr.write(`${text}\n`));
   } catch (error) {
     await database.close();
     throw error;
