@@ -16,8 +16,13 @@ describe('loadConfig', () => {
       previousMasterKeys: undefined,
       revealSecrets: 'write-keys',
       allowedTargets: [],
+      deliveryQueueCap: 10_000,
+      deliveryConcurrency: 8,
+      deliveryTimeout: 10,
+      deliveryRetentionDays: 7,
       metrics: 'key',
       logFormat: undefined,
+      console: 'on',
     });
   });
 
@@ -32,6 +37,7 @@ describe('loadConfig', () => {
       PLUGBOARD_SQLITE_SYNCHRONOUS: 'NORMAL',
       PLUGBOARD_METRICS: 'open',
       LOG_FORMAT: 'pretty',
+      PLUGBOARD_CONSOLE: 'off',
     });
     expect(config).toMatchObject({
       port: 9000,
@@ -40,6 +46,7 @@ describe('loadConfig', () => {
       createStatus: 201,
       metrics: 'open',
       logFormat: 'pretty',
+      console: 'off',
     });
     expect(config.apiKey).toBe('a-key-of-16-chars');
     expect(config.sqliteSynchronous).toBe('NORMAL');
@@ -53,6 +60,7 @@ describe('loadConfig', () => {
     [{ PLUGBOARD_SQLITE_SYNCHRONOUS: 'OFF' }, /PLUGBOARD_SQLITE_SYNCHRONOUS/],
     [{ PLUGBOARD_METRICS: 'on' }, /PLUGBOARD_METRICS must be one of key, open, off/],
     [{ LOG_FORMAT: 'text' }, /LOG_FORMAT must be one of json, pretty/],
+    [{ PLUGBOARD_CONSOLE: 'no' }, /PLUGBOARD_CONSOLE must be one of on, off/],
     [{ DATABASE_URL: 'postgres://u:pw@h' }, /names no PostgreSQL database/],
     [{ DATABASE_POOL_SIZE: '0' }, /DATABASE_POOL_SIZE/],
     [
