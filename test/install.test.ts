@@ -80,15 +80,19 @@ describe('npm pack, then a production install in an empty folder', () => {
     if (folder) rmSync(folder, { recursive: true, force: true });
   });
 
-  it('packs the bundle and the command, not the sources', () => {
-    const listed = run('tar', ['tzf', tarball], folder, 10_000).split('\n').filter(Boolean).sort();
-    expect(listed).toEqual([
-      'package/README.md',
-      'package/bin/plugboard.js',
-      'package/dist/plugboard.mjs',
-      'package/dist/plugboard.mjs.LEGAL.txt',
-      'package/package.json',
-    ]);
+  it('packs the bundle, the console and the command, not the sources', () => {
+    const listed = run('tar', ['tzf', tarball], folder, 10_000).split('\n').filter(Boolean);
+    for (const file of [
+      'bin/plugboard.js',
+      'dist/plugboard.mjs',
+      'dist/console/index.html',
+      'package.json',
+    ]) {
+      expect(listed, file).toContain(`package/${file}`);
+    }
+    const allowed =
+      /^package\/(README\.md|package\.json|bin\/plugboard\.js|dist\/plugboard\.mjs(\.LEGAL\.txt)?|dist\/console\/.+)$/;
+    expect(listed.filter((file) => !allowed.test(file))).toEqual([]);
   });
 
   it('installs the production dependencies alone, without a warning', () => {
