@@ -27,7 +27,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # allowScripts: the one install script npm runs is better-sqlite3's build, as in our package.json.
-RUN echo '{ "private": true, "allowScripts": { "better-sqlite3": true } }' > package.json
+RUN echo '{ "private": true, "allowScripts": { "better-sqlite3": true, "plugboard": false } }' > package.json
 COPY --from=build /pkg/ /pkg/
 RUN npm install --omit=dev --no-audit --no-fund /pkg/plugboard-*.tgz
 

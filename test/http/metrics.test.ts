@@ -157,7 +157,10 @@ describe('GET /metrics with PLUGBOARD_METRICS=key (the default)', () => {
     for (const name of ['plugboard_delivery_queue_depth', 'plugboard_delivery_oldest_age_seconds']) {
       const gauge = family(families, name);
       expect(gauge.type, name).toBe('gauge');
-      expect(gauge.samples.map((sample) => sample.value), name).toEqual([0]);
+      expect(
+        gauge.samples.map((sample) => sample.value),
+        name,
+      ).toEqual([0]);
     }
     expect(family(families, 'plugboard_delivery_attempts_total').type).toBe('counter');
   });
