@@ -29,7 +29,7 @@ import { meRoutes } from './http/routes/me.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
-import { createMetrics, type Metrics, registerPoolMetrics } from './metrics.js';
+import { createMetrics, type Metrics, registerPoolMetrics, registerQueueMetrics } from './metrics.js';
 import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { Hashing } from './secrets/hash-key.js';
@@ -167,6 +167,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics?.countCheck,
   );
   const deliveryStore = createDeliveryStore(database.db);
+  if (metrics) registerQueueMetrics(metrics, () => deliveryStore.queueStats());
   const given = options.deliveries ?? {};
   const deliveryOf = given.deliveryOf ?? declaredDelivery;
   let worker: DeliveryWorker | undefined;
@@ -189,6 +190,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         concurrency: given.concurrency ?? settings.deliveryConcurrency,
         timeoutMs,
         retentionMs: given.retentionMs ?? settings.deliveryRetentionDays * 86_400_000,
+        ...(metrics ? { onAttempt: metrics.countDeliveryAttempt } : {}),
       },
       app.log,
     );

@@ -3,7 +3,7 @@ import { buildApp } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
-import { createLogger, flushLogger } from './logger.js';
+import { createLogger, defaultLogFormat, flushLogger } from './logger.js';
 import { MasterKeyError } from './secrets/cipher.js';
 import type { Hashing } from './secrets/hash-key.js';
 import { keyringFromEnvironment, type ResolvedKeyring } from './secrets/keyring.js';
@@ -21,7 +21,7 @@ import { upgradeStoredHashes } from './store/upgrade-hashes.js';
  * stops the process with a message.
  */
 export async function serve(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat ?? defaultLogFormat());
   warnIfRedisUrlUnused(config, logger);
   // Every setting is checked before the database is opened (and maybe created and migrated).
   checkMasterKeys(config);
@@ -71,8 +71,10 @@ export async function serve(config: Config): Promise<void> {
   // Only once listening: a start that fails (port in use, bad HOST, Redis down) must not create
   // and show the one first key and then exit, leaving a database whose key nobody has.
   try {
+    // On stderr: stdout is the log, one JSON object a line that log collectors parse, and the key
+    // must not end up in the log store.
     await bootstrapKeys(createKeyStore(database.db, hashing), config.apiKey, logger, (text) =>
-      process.stdout.write(`${text}\n`),
+      process.stderr.write(`${text}\n`),
     );
   } catch (error) {
     await app

@@ -472,7 +472,7 @@ describe('a fresh database', () => {
     const { box } = await freshSandbox();
     const noKey = { ...ENV, PLUGBOARD_API_KEY: undefined };
     const servers = await Promise.all([box.startServer(noKey, 20_000), box.startServer(noKey, 20_000)]);
-    const printed = servers.flatMap((server) => printedKeys(server.stdout));
+    const printed = servers.flatMap((server) => printedKeys(server.stderr));
     expect(printed).toHaveLength(1);
     for (const server of servers) {
       expect((await call(server, 'GET', '/api/connectors', { key: printed[0] })).status).toBe(200);

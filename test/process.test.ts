@@ -224,10 +224,10 @@ describe('graceful shutdown', () => {
 });
 
 describe('first start', () => {
-  it('prints a generated write key once, never logs it, and serves /healthz', async () => {
+  it('prints a generated write key once on stderr, never logs it, and serves /healthz', async () => {
     const box = sandbox();
     const first = await box.startServer({ LOG_LEVEL: 'trace' });
-    const keys = printedKeys(first.stdout);
+    const keys = printedKeys(first.stderr);
     expect(keys).toHaveLength(1);
     const key = keys[0] ?? '';
     expect(key).toMatch(/^pb_/);
@@ -249,15 +249,19 @@ describe('first start', () => {
     const logs = first.rawLogLines();
     expect(logs.length).toBeGreaterThan(3);
     for (const line of logs) expect(line).not.toContain(key);
-    expect(first.stderr).not.toContain(key);
+    // stdout is the log alone, a JSON object a line, for log collectors to parse; the key is not in it.
+    expect(first.stdout).not.toContain(key);
+    const stdoutLines = first.stdout.split('\n').filter((line) => line !== '');
+    expect(stdoutLines).toEqual(logs);
 
     // The database and its key file are the owner's only.
     for (const file of [box.dbPath, `${box.dbPath}.key`])
       expect(statSync(file).mode & 0o777, file).toBe(0o600);
 
     const second = await box.startServer({ LOG_LEVEL: 'trace' });
-    expect(printedKeys(second.stdout)).toEqual([]);
+    expect(printedKeys(second.stderr)).toEqual([]);
     expect(second.stdout).not.toContain('pb_');
+    expect(second.stderr).not.toContain('pb_');
     const again = await second.request('GET', '/api/connectors', { key });
     expect(again.status).toBe(200);
   });
@@ -304,7 +308,7 @@ describe('PLUGBOARD_API_KEY', () => {
   it('makes that exact value a write key of account default', async () => {
     const box = sandbox();
     const server = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
-    expect(printedKeys(server.stdout)).toEqual([]);
+    expect(printedKeys(server.stderr)).toEqual([]);
     expect(server.stdout).not.toContain(API_KEY);
 
     const create = await server.request('POST', '/api/connectors', { key: API_KEY, body: connectorBody(1) });

@@ -31,6 +31,8 @@ export interface WorkerSettings {
   readonly maxInFlight?: number;
   /** How long shutdown waits for attempts in flight before it releases them. */
   readonly shutdownWaitMs?: number;
+  /** Told of each attempt recorded, by connector type and outcome (the metrics). */
+  readonly onAttempt?: (type: string, outcome: string) => void;
 }
 
 /**
@@ -376,6 +378,7 @@ export class DeliveryWorker {
   }
 
   private afterRecord({ delivery, next, attempt }: AttemptRecord): void {
+    this.settings.onAttempt?.(delivery.connectorType, attempt.outcome);
     if (next.state === 'retrying') {
       const at = Date.parse(next.nextAttemptAt);
       const known = this.due.get(delivery.connectorId);
