@@ -17,6 +17,12 @@ describe('loadConfig', () => {
       revealSecrets: 'write-keys',
       allowedTargets: [],
       console: 'on',
+      deliveryQueueCap: 10_000,
+      deliveryConcurrency: 8,
+      deliveryTimeout: 10,
+      deliveryRetentionDays: 7,
+      metrics: 'key',
+      logFormat: undefined,
     });
   });
 
@@ -30,9 +36,18 @@ describe('loadConfig', () => {
       PLUGBOARD_CREATE_STATUS: '201',
       PLUGBOARD_SQLITE_SYNCHRONOUS: 'NORMAL',
       PLUGBOARD_CONSOLE: 'off',
+      PLUGBOARD_METRICS: 'open',
+      LOG_FORMAT: 'pretty',
     });
-    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', logLevel: 'warn', createStatus: 201 });
-    expect(config.console).toBe('off');
+    expect(config).toMatchObject({
+      port: 9000,
+      host: '0.0.0.0',
+      logLevel: 'warn',
+      createStatus: 201,
+      metrics: 'open',
+      logFormat: 'pretty',
+      console: 'off',
+    });
     expect(config.apiKey).toBe('a-key-of-16-chars');
     expect(config.sqliteSynchronous).toBe('NORMAL');
   });
@@ -44,6 +59,8 @@ describe('loadConfig', () => {
     [{ PLUGBOARD_CREATE_STATUS: '202' }, /PLUGBOARD_CREATE_STATUS must be one of 200, 201/],
     [{ PLUGBOARD_SQLITE_SYNCHRONOUS: 'OFF' }, /PLUGBOARD_SQLITE_SYNCHRONOUS/],
     [{ PLUGBOARD_CONSOLE: 'no' }, /PLUGBOARD_CONSOLE must be one of on, off/],
+    [{ PLUGBOARD_METRICS: 'on' }, /PLUGBOARD_METRICS must be one of key, open, off/],
+    [{ LOG_FORMAT: 'text' }, /LOG_FORMAT must be one of json, pretty/],
     [{ DATABASE_URL: 'postgres://u:pw@h' }, /names no PostgreSQL database/],
     [{ DATABASE_POOL_SIZE: '0' }, /DATABASE_POOL_SIZE/],
     [

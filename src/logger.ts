@@ -19,6 +19,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         'password',
         'apiKey',
         'secret',
+        'integrationCode',
       ],
       censor: '[redacted]',
     },
