@@ -281,6 +281,67 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 120_000 }, () => {
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('read-only');
   });
 
+  it('sends a test event, shows its state and attempts, cancels and retries', async () => {
+    const discord = fixtures.get('discord') ?? {};
+    const made = await t.call('POST', '/api/connectors', {
+      body: { type: 'discord', name: 'Discord on call', params: discord },
+    });
+    expect(made.statusCode).toBe(200);
+    // A Discord whose server drops every connection: its deliveries wait to be retried.
+    const dropped = await t.call('POST', '/api/connectors', {
+      body: {
+        type: 'discord',
+        name: 'Discord unreachable',
+        params: { url: `${fake.dropUrl}/api/webhooks/1/x` },
+      },
+    });
+    expect(dropped.statusCode).toBe(200);
+
+    const page = await open();
+    await signIn(page, t.keys.write);
+    await page.getByRole('link', { name: 'Discord on call' }).click();
+    await page.getByRole('heading', { name: 'Deliveries' }).waitFor();
+    await page.getByText('No deliveries yet.').waitFor();
+    await page.getByLabel('Summary').fill('Disk full on db-1');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    const rows = page.locator('.deliveries table.list tbody tr');
+    await expect.poll(() => rows.count()).toBe(1);
+    await expect
+      .poll(() => rows.first().locator('.badge').textContent(), { timeout: 20_000 })
+      .toBe('delivered');
+    expect(await rows.first().textContent()).toContain('ALERT: Disk full on db-1');
+    expect(await rows.first().locator('td[data-label="Attempts"]').textContent()).toMatch(/^1 /);
+    await shoot(page, 'console-deliveries');
+
+    // Delivery options that are not JSON are refused before anything is sent.
+    await page.getByLabel('Delivery options (JSON, optional)').fill('project: OPS');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await expect
+      .poll(() => page.locator('#test-options-error').textContent())
+      .toContain('must be a JSON object');
+    await page.getByLabel('Delivery options (JSON, optional)').fill('');
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Connectors' }).click();
+    await page.getByRole('link', { name: 'Discord unreachable' }).click();
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await expect
+      .poll(() => rows.first().locator('.badge').textContent(), { timeout: 20_000 })
+      .toBe('retrying');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => rows.first().locator('.badge').textContent()).toBe('cancelled');
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await expect.poll(() => rows.first().locator('.badge').textContent()).not.toBe('cancelled');
+    await expect
+      .poll(() => rows.first().locator('.badge').textContent(), { timeout: 20_000 })
+      .toBe('retrying');
+    expect(
+      Number((await rows.first().locator('td[data-label="Attempts"]').textContent())?.split(' ')[0]),
+    ).toBeGreaterThanOrEqual(2);
+    // Stop it: the worker would keep knocking until the app closes.
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => rows.first().locator('.badge').textContent()).toBe('cancelled');
+  });
+
   it('renders the API reference from the served document, linked from the console', async () => {
     const page = await open();
     await signIn(page, t.keys.write);
