@@ -42,7 +42,8 @@ import {
   sourceOf,
 } from './bench/machine.mjs';
 import { HELP, parseOptions } from './bench/options.mjs';
-import { caseLine, fmt, pagingTargets, printTargets, resultsTable } from './bench/report.mjs';
+import { caseLine, fmt, markdownReport, pagingTargets, printTargets, resultsTable } from './bench/report.mjs';
+import { medianRows, throughputTargets } from './bench/targets.mjs';
 
 /**
  * @import { LoadKind, LoadPlan } from './bench/load.mjs'
@@ -149,16 +150,16 @@ log(
   `other load:  ${quietBefore.toFixed(0)} % of a core used by other processes in the second before the run${quietBefore > 10 ? ' (WARNING: a busy machine makes the numbers lower and noisier; see "other CPU %" per case)' : ''}`,
 );
 log(
-  `server:      LOG_LEVEL=${options.logLevel} (no per-request log lines), no rate limit, PLUGBOARD_SQLITE_SYNCHRONOUS=${options.sqliteSynchronous}, PostgreSQL DATABASE_POOL_SIZE default (10)`,
+  `server:      LOG_LEVEL=${options.logLevel}${options.logLevel === 'info' ? ' (the default: a line per request, to a file)' : ''}, no rate limit, PLUGBOARD_SQLITE_SYNCHRONOUS=${options.sqliteSynchronous}, PostgreSQL DATABASE_POOL_SIZE default (10)`,
 );
 if (options.parts.includes('throughput') || options.parts.includes('baseline')) {
   log(
-    `load:        autocannon, ${options.connections} connections, ${options.warmup} s warm-up + ${options.duration} s per case, a fresh server per case`,
+    `load:        autocannon, ${options.connections} connections, ${options.warmup} s warm-up + ${options.duration} s per case, a fresh server per case; ${options.rounds} round(s), each after its own ceiling run`,
   );
 }
 if (options.parts.includes('throughput')) {
   log(
-    `throughput:  ${options.rows} connectors in the bench account (+ ${options.deletePool} in another, to delete)`,
+    `throughput:  ${options.rows} connectors in the bench account${options.deletePool > 0 ? ` (+ ${options.deletePool} in another, to delete)` : ''}; cases sqlite ${options.cases.join(',')}, postgres ${options.postgresCases.join(',')}`,
   );
 }
 if (options.parts.includes('paging')) {
@@ -355,11 +356,6 @@ const basePlan = (name, kind) => ({
 // ---------------------------------------------------------------------------------------------
 // Baseline and throughput
 
-/** @type {CaseRow[]} */
-const results = [];
-/** @type {CaseRow | undefined} */
-let baseline;
-
 /**
  * One run of the bare node:http server under the same load as the cases.
  * @param {string} label
@@ -393,11 +389,6 @@ async function measureBaseline(label) {
   }
 }
 
-/** The ceiling is measured before and after the cases; the better of the two is used. */
-/** @type {CaseRow[]} */
-const baselines = [];
-if (wants('baseline') || wants('throughput')) baselines.push(await measureBaseline('ceiling'));
-
 /** @type {[string, LoadKind][]} */
 const CASES = [
   ['GET one', 'get'],
@@ -408,93 +399,94 @@ const CASES = [
   ['mix 90/10', 'mix'],
 ];
 
-if (wants('throughput')) {
-  for (const backend of backends) {
-    const db = throughputDbs[backend];
-    if (!db) continue;
-    log('');
-    log(`── throughput: ${backend} ──`);
-    for (const [label, kind] of CASES.filter(([, kind]) => options.cases.includes(kind))) {
-      /** @type {RunningServer | undefined} */
-      let target;
-      try {
-        await waitQuiet(`${backend} ${label}`);
-        target = await startPlugboard(backend, db);
-        const raw = await runLoad(
-          target,
-          {
-            ...basePlan(`${backend}-${kind}`, kind),
-            apiKey: db.apiKey,
-            ...(db.deleteApiKey === undefined ? {} : { deleteApiKey: db.deleteApiKey }),
-            ids: db.ids,
-            deleteIds: kind === 'delete' ? db.deleteIds : [],
-          },
-          { root, runDir, pin, database: backend === 'postgres' ? TP_DATABASE : undefined },
-        );
-        const row = summarize(backend, label, raw);
-        results.push(row);
-        caseLine(log, row);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        results.push({ backend, case: label, error: message });
-        log(`  ${backend} ${label}: FAILED: ${message}`);
-      } finally {
-        const exit = await target?.stop();
-        if (exit && exit.code !== 0 && exit.signal !== 'SIGTERM') {
-          log(`  ${backend} ${label}: the server exited with ${JSON.stringify(exit)}; see ${runDir}`);
-        }
-      }
+/**
+ * One throughput case on a fresh server.
+ * @param {string} backend
+ * @param {string} label
+ * @param {LoadKind} kind
+ * @param {number} round
+ * @returns {Promise<CaseRow>}
+ */
+async function measureCase(backend, label, kind, round) {
+  const db = /** @type {Seeded & Startable} */ (throughputDbs[backend]);
+  /** @type {RunningServer | undefined} */
+  let target;
+  try {
+    await waitQuiet(`${backend} ${label}`);
+    target = await startPlugboard(backend, db);
+    const raw = await runLoad(
+      target,
+      {
+        ...basePlan(`${backend}-${kind}-${round}`, kind),
+        apiKey: db.apiKey,
+        ...(db.deleteApiKey === undefined ? {} : { deleteApiKey: db.deleteApiKey }),
+        ids: db.ids,
+        // Each round deletes its own share of the pool.
+        deleteIds:
+          kind === 'delete' ? (db.deleteIds ?? []).filter((_, i) => i % options.rounds === round - 1) : [],
+      },
+      { root, runDir, pin, database: backend === 'postgres' ? TP_DATABASE : undefined },
+    );
+    const row = summarize(backend, label, raw);
+    caseLine(log, row);
+    return row;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`  ${backend} ${label}: FAILED: ${message}`);
+    return { backend, case: label, error: message };
+  } finally {
+    const exit = await target?.stop();
+    if (exit && exit.code !== 0 && exit.signal !== 'SIGTERM') {
+      log(`  ${backend} ${label}: the server exited with ${JSON.stringify(exit)}; see ${runDir}`);
     }
   }
 }
 
-if (wants('throughput') && results.length > 0) baselines.push(await measureBaseline('ceiling again'));
-if (baselines.length > 0) {
-  const bestRps = Math.max(...baselines.map((b) => b.rps ?? 0));
-  const leanest = Math.min(...baselines.map((b) => b.cpuMicrosPerRequest ?? Number.POSITIVE_INFINITY));
-  baseline = baselines.find((b) => b.rps === bestRps);
-  for (const row of [...baselines, ...results]) {
-    if (row.error) continue;
-    row.ratioToCeiling = (row.rps ?? 0) / bestRps;
-    row.ratioToCeilingByCpu =
-      row.cpuMicrosPerRequest && Number.isFinite(leanest) ? leanest / row.cpuMicrosPerRequest : null;
-  }
-  if (baseline) {
-    baseline.ceilingRps = bestRps;
-    baseline.ceilingCpuMicrosPerRequest = leanest;
-  }
-  if (baselines.length > 1) {
-    log(
-      `  the ceiling used: ${bestRps.toFixed(0)} req/s (the higher of ${baselines.map((b) => fmt(b.rps, 0)).join(' and ')}), ${leanest.toFixed(1)} µs CPU per request (the lower)`,
-    );
+/**
+ * Rounds: the ceiling, then every case on every backend; a case's ratio is to its own round's
+ * ceiling, and its figure the median over the rounds (scripts/bench/targets.mjs).
+ * @type {(CaseRow & { round: number })[]}
+ */
+const runs = [];
+/** @type {CaseRow[]} */
+const baselines = [];
+if (wants('baseline') || wants('throughput')) {
+  const rounds = wants('throughput') ? options.rounds : 1;
+  for (let round = 1; round <= rounds; round++) {
+    const ceiling = await measureBaseline(rounds > 1 ? `ceiling, round ${round} of ${rounds}` : 'ceiling');
+    ceiling.ratioToCeiling = 1;
+    baselines.push(ceiling);
+    runs.push({ ...ceiling, case: 'ceiling', round });
+    if (!wants('throughput')) continue;
+    for (const backend of backends) {
+      if (!throughputDbs[backend]) continue;
+      const cases = backend === 'postgres' ? options.postgresCases : options.cases;
+      log('');
+      log(`── throughput: ${backend}, round ${round} of ${rounds} ──`);
+      for (const [label, kind] of CASES.filter(([, kind]) => cases.includes(kind))) {
+        const row = await measureCase(backend, label, kind, round);
+        if (!row.error && ceiling.rps) {
+          row.ratioToCeiling = (row.rps ?? 0) / ceiling.rps;
+          row.ratioToCeilingByCpu =
+            row.cpuMicrosPerRequest && ceiling.cpuMicrosPerRequest
+              ? ceiling.cpuMicrosPerRequest / row.cpuMicrosPerRequest
+              : null;
+        }
+        runs.push({ ...row, round });
+      }
+    }
   }
 }
+const medians = medianRows(runs);
+const results = medians.filter((r) => r.backend !== 'node:http');
+/** @type {CaseRow | undefined} */
+const baseline = medians.find((r) => r.backend === 'node:http');
 
 // ---------------------------------------------------------------------------------------------
 // Paging targets
 
 /** @type {(PagingResult | { backend: string; rows: number; error: string })[]} */
 const paging = [];
-/** @type {{ samplesMs: number[]; medianMs: number } | undefined} */
-let startupFloor;
-if (wants('paging') && backends.some((backend) => pagingDbs[backend])) {
-  // The floor under the startup target: a bare node:http server from spawn to its first answer.
-  log('');
-  /** @type {number[]} */
-  const samples = [];
-  for (let i = 0; i < options.startupRuns; i++) {
-    const target = await startBaseline();
-    samples.push(target.startupMs);
-    await target.stop();
-  }
-  startupFloor = {
-    samplesMs: samples,
-    medianMs: samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? Number.NaN,
-  };
-  log(
-    `startup floor: a bare node:http server answers ${samples.map((ms) => ms.toFixed(0)).join(', ')} ms after its spawn (the same pinning and polling)`,
-  );
-}
 if (wants('paging')) {
   for (const backend of backends) {
     const db = pagingDbs[backend];
@@ -507,6 +499,7 @@ if (wants('paging')) {
         rows: options.pagingRows,
         apiKey: db.apiKey,
         start: () => startPlugboard(`${backend}-paging`, db),
+        startFloor: startBaseline,
         waitQuiet,
         hwm: (pid) => server.procStatus(pid).hwmKiB,
         cpuOf: (pid) => server.cpuSeconds(pid) ?? 0,
@@ -516,7 +509,6 @@ if (wants('paging')) {
           pageSamples: options.pageSamples,
           walkBudgetMs: options.walkBudget * 1000,
           deepBudgetMs: options.deepBudget * 1000,
-          startupFloorMs: startupFloor?.medianMs,
         },
         log,
       });
@@ -535,9 +527,12 @@ if (wants('paging')) {
 
 log('');
 log('── results ──');
-const rowsForTable = [...baselines, ...results];
-if (rowsForTable.length > 0) log(resultsTable(rowsForTable));
-const targets = pagingTargets(paging);
+const rowsForTable = [...(baseline ? [baseline] : []), ...results];
+if (rowsForTable.length > 0) log(resultsTable(rowsForTable, options.rounds));
+const targets = [
+  ...(wants('throughput') ? throughputTargets(medians, backends) : []),
+  ...pagingTargets(paging),
+];
 printTargets(log, targets, options.pagingRows);
 const disturbed = rowsForTable.filter((r) => r.disturbed);
 if (disturbed.length > 0) {
@@ -575,6 +570,7 @@ const document = {
   settings: {
     durationSeconds: options.duration,
     warmupSeconds: options.warmup,
+    rounds: options.rounds,
     connections: options.connections,
     throughputRows: options.rows,
     deletePool: options.deletePool,
@@ -596,18 +592,29 @@ const document = {
   baseline: baseline ?? null,
   baselines,
   throughput: results,
+  throughputRuns: runs,
   paging,
-  startupFloor: startupFloor ?? null,
   targets,
   serversStarted: serverCount,
   totalSeconds,
 };
 const outPath = resolve(root, options.out);
 writeFileSync(outPath, `${JSON.stringify(document, null, 2)}\n`);
+const markdownPath = resolve(root, options.markdown);
+writeFileSync(
+  markdownPath,
+  markdownReport({
+    date: document.date,
+    commit: source.commit,
+    rows: rowsForTable,
+    targets,
+    rounds: options.rounds,
+  }),
+);
 log('');
 log(JSON.stringify(document));
 log('');
-log(`bench: done in ${(totalSeconds / 60).toFixed(1)} min; results in ${outPath}`);
+log(`bench: done in ${(totalSeconds / 60).toFixed(1)} min; results in ${outPath} and ${markdownPath}`);
 
 // Clean up: the scratch directory (server logs kept when something failed) and the throughput database.
 const failed = results.some((r) => r.error) || paging.some((p) => 'error' in p);
@@ -616,7 +623,7 @@ if (throughputDbs.postgres)
 if (failed) log(`bench: server logs kept in ${runDir}`);
 else rmSync(runDir, { recursive: true, force: true });
 
-const unclean =
-  results.some((r) => r.error || (r.non2xx ?? 0) > 0 || (r.errors ?? 0) > 0 || (r.timeouts ?? 0) > 0) ||
-  baselines.some((b) => (b.non2xx ?? 0) > 0);
+const unclean = runs.some(
+  (r) => r.error || (r.non2xx ?? 0) > 0 || (r.errors ?? 0) > 0 || (r.timeouts ?? 0) > 0,
+);
 if (options.strict && (unclean || targets.some((t) => !t.pass))) process.exit(1);

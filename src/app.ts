@@ -91,14 +91,14 @@ export interface AppOptions {
   readonly overload?: OverloadSettings;
   /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
   readonly timeouts?: Partial<TimeoutSettings>;
-  /** The built console (dist/console/); unset: the nearest one above this module (findConsoleDir). */
-  readonly consoleDir?: string;
   readonly deliveries?: DeliverySettings;
   /**
    * The metrics GET /metrics serves, for a caller that registers more of its own (src/metrics.ts);
    * unset: made here. Ignored with PLUGBOARD_METRICS=off.
    */
   readonly metrics?: Metrics;
+  /** The built console (dist/console/); unset: the nearest one above this module (findConsoleDir). */
+  readonly consoleDir?: string;
 }
 
 /** The app's deliveries worker, when it runs one (tests and the benchmark look at it). */
@@ -151,7 +151,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // In the order the OpenAPI document lists them.
   const secretBox = createSecretBox(options.keyring);
-  const connectors = createConnectorStore(database.db, secretBox);
+  const connectors = createConnectorStore(database.db, secretBox, undefined, database.transact);
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
@@ -210,8 +210,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   meRoutes(app, revealSecrets);
   openApiRoutes(app, routes);
   healthRoutes(app, database);
-  if (settings.console === 'on') await consoleRoutes(app, options.consoleDir ?? findConsoleDir());
   if (metrics && settings.metrics !== 'off') metricsRoutes(app, metrics, settings.metrics);
+  if (settings.console === 'on') await consoleRoutes(app, options.consoleDir ?? findConsoleDir());
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());

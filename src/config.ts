@@ -163,14 +163,6 @@ export const settings = {
       "`redis://…` or `rediss://…`: keep the rate-limit counters in Redis, shared by every server that uses it; unset: in each server's memory. " +
       'Read only with `PLUGBOARD_RATE_LIMIT` (set without it, a warning at start says it is unused); Redis must answer at start',
   }),
-  console: setting({
-    variable: 'PLUGBOARD_CONSOLE',
-    schema: oneOf(['on', 'off']),
-    default: 'on',
-    description:
-      'the web console at `/` and the API reference at `/docs` (see [Console](#console)): `on`, or `off` for an ' +
-      'API-only deployment (`/` and `/docs` answer 404; `/api/openapi.json` stays)',
-  }),
   metrics: setting({
     variable: 'PLUGBOARD_METRICS',
     schema: oneOf(METRICS),
@@ -179,6 +171,14 @@ export const settings = {
       '`GET /metrics` (Prometheus): `key` needs `Authorization: Bearer <key>` with a key of account `default`, ' +
       'read or write (the metrics count every account); `open` needs no key; `off` serves no `/metrics` (404). ' +
       'See [Metrics](#metrics)',
+  }),
+  console: setting({
+    variable: 'PLUGBOARD_CONSOLE',
+    schema: oneOf(['on', 'off']),
+    default: 'on',
+    description:
+      'the web console at `/` and the API reference at `/docs` (see [Console](#console)): `on`, or `off` for an ' +
+      'API-only deployment (`/` and `/docs` answer 404; `/api/openapi.json` stays)',
   }),
 };
 

@@ -3,7 +3,7 @@ import { buildApp } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
-import { createLogger } from './logger.js';
+import { createLogger, flushLogger } from './logger.js';
 import type { Hashing } from './secrets/hash-key.js';
 import type { ResolvedKeyring } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
@@ -74,6 +74,7 @@ export async function serve(config: Config): Promise<void> {
       else logger.info({ signal }, 'shutting down: finishing requests in flight');
       await app.close();
       logger.info('stopped');
+      await flushLogger(logger);
     },
   );
   logger.info(

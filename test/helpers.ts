@@ -66,13 +66,13 @@ export async function buildTestApp(
     limits?: Pick<AppOptions, 'rateLimit' | 'overload' | 'timeouts'>;
     /** The lowest level logged into `logs` (default trace: every line). */
     logLevel?: string;
-    /** PLUGBOARD_CONSOLE (default on) and where the built console is (default: dist/console/). */
-    console?: 'on' | 'off';
-    consoleDir?: string;
     /** How deliveries are sent (the worker's settings, a test's own type definitions). */
     deliveries?: DeliverySettings;
     /** PLUGBOARD_METRICS (default: its default, `key`). */
     metrics?: MetricsAccess;
+    /** PLUGBOARD_CONSOLE (default on) and where the built console is (default: dist/console/). */
+    console?: 'on' | 'off';
+    consoleDir?: string;
   } = {},
 ): Promise<TestContext> {
   const testDatabase = await openTestDatabase({
@@ -104,8 +104,8 @@ export async function buildTestApp(
     settings: {
       createStatus: options.createStatus ?? 200,
       revealSecrets: options.revealSecrets ?? 'write-keys',
-      console: options.console ?? 'on',
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      console: options.console ?? 'on',
     },
     ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
     ...(options.checks ? { checks: options.checks } : {}),

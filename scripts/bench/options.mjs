@@ -4,8 +4,9 @@
  */
 
 const DEFAULTS = {
-  duration: 10,
-  warmup: 2,
+  duration: 5,
+  warmup: 1,
+  rounds: 3,
   connections: 50,
   rows: 10_000,
   pagingRows: 1_000_000,
@@ -17,8 +18,10 @@ const DEFAULTS = {
   waitQuiet: 0,
   backends: 'sqlite,postgres',
   parts: 'baseline,throughput,paging',
-  cases: 'get,list,create,update,delete,mix',
-  logLevel: 'warn',
+  cases: 'get,list,create,update,mix',
+  postgresCases: 'get,create',
+  logLevel: 'info',
+  markdown: 'bench-results.md',
   sqliteSynchronous: 'FULL',
   out: 'bench-results.json',
   cacheDir: 'data/bench',
@@ -28,6 +31,7 @@ const DEFAULTS = {
 const QUICK = {
   duration: 3,
   warmup: 1,
+  rounds: 1,
   pagingRows: 100_000,
   startupRuns: 3,
   pageSamples: 20,
@@ -39,6 +43,7 @@ const FLAGS = new Set(['quick', 'fresh', 'skipBuild', 'strict', 'help']);
 const NUMBERS = new Set([
   'duration',
   'warmup',
+  'rounds',
   'connections',
   'rows',
   'pagingRows',
@@ -52,9 +57,10 @@ const NUMBERS = new Set([
 
 export const HELP = `npm run bench [-- options]     (each option is also an environment variable: --paging-rows → BENCH_PAGING_ROWS)
 
-  --quick                 a smoke run: 3 s per case, 1 s warm-up, 100,000 paging rows, fewer samples
-  --duration S            measured seconds per throughput case (10)
-  --warmup S              unrecorded warm-up seconds before each case, same load (2)
+  --quick                 a smoke run: 1 round, 3 s per case, 100,000 paging rows, fewer samples
+  --rounds N              rounds of the throughput cases, each after its own ceiling run; medians (3)
+  --duration S            measured seconds per throughput case (5)
+  --warmup S              unrecorded warm-up seconds before each case, same load (1)
   --connections N         autocannon connections (50)
   --rows N                connectors in the bench account of the throughput database (10000)
   --delete-pool N         connectors seeded for the DELETE case (default: 4000 per second of warm-up + duration)
@@ -66,16 +72,18 @@ export const HELP = `npm run bench [-- options]     (each option is also an envi
   --wait-quiet S          before each case, wait up to S s for other processes to use < 10 % CPU (0: off)
   --backends LIST         sqlite,postgres (PostgreSQL is skipped with the reason when it does not answer)
   --parts LIST            baseline,throughput,paging
-  --cases LIST            throughput cases: get,list,create,update,delete,mix
+  --cases LIST            SQLite throughput cases: get,list,create,update,delete,mix (all but delete)
+  --postgres-cases LIST   PostgreSQL throughput cases, the same names (get,create: those with targets)
   --fresh                 reseed the cached paging databases
   --skip-build            use dist/ as it is (default: npm run build first)
-  --log-level L           LOG_LEVEL of the server (warn: no per-request log lines)
+  --log-level L           LOG_LEVEL of the server (info, the service's default: a line per request)
   --sqlite-synchronous S  PLUGBOARD_SQLITE_SYNCHRONOUS of the server (FULL, the default of the service)
   --out FILE              the JSON results (bench-results.json)
+  --markdown FILE         the results and targets as Markdown tables, for the README (bench-results.md)
   --cache-dir DIR         where seeded SQLite paging databases are kept (data/bench)
   --postgres-database DB  the cached PostgreSQL paging database (plugboard_bench; plugboard_bench_<rows> for
                           other sizes; <DB>_tp is the throughput database, made afresh each run)
-  --strict                exit 1 when a paging target fails or any request was not 2xx
+  --strict                exit 1 when a target fails or any request was not 2xx
 
   PLUGBOARD_BENCH_POSTGRES_URL  the PostgreSQL admin connection (postgres://postgres@127.0.0.1:5432/test)`;
 
@@ -84,6 +92,7 @@ export const HELP = `npm run bench [-- options]     (each option is also an envi
  * @typedef {object} BenchOptions
  * @property {number} duration measured seconds per throughput case
  * @property {number} warmup unrecorded seconds before each case
+ * @property {number} rounds rounds of the throughput cases
  * @property {number} connections
  * @property {number} rows connectors in the throughput database's bench account
  * @property {number} pagingRows connectors in the paging database
@@ -95,7 +104,9 @@ export const HELP = `npm run bench [-- options]     (each option is also an envi
  * @property {number} waitQuiet seconds; 0: off
  * @property {string[]} backends `sqlite`, `postgres`
  * @property {string[]} parts `baseline`, `throughput`, `paging`
- * @property {string[]} cases `get`, `list`, `create`, `update`, `delete`, `mix`
+ * @property {string[]} cases `get`, `list`, `create`, `update`, `delete`, `mix` (SQLite)
+ * @property {string[]} postgresCases the same, on PostgreSQL
+ * @property {string} markdown
  * @property {string} logLevel
  * @property {string} sqliteSynchronous
  * @property {string} out
@@ -163,21 +174,28 @@ export function parseOptions(argv, env) {
     return values;
   };
   const numbers = Object.fromEntries([...NUMBERS].map((key) => [key, number(key)]));
-  for (const key of ['connections', 'duration', 'startupRuns', 'pageSamples']) {
+  for (const key of ['connections', 'duration', 'rounds', 'startupRuns', 'pageSamples']) {
     if ((numbers[key] ?? 0) < 1) throw new Error(`--${key} must be at least 1`);
   }
   /** @param {string} key */
   const n = (key) => numbers[key] ?? 0;
   const backends = listOf('backends', ['sqlite', 'postgres'], 'backend');
-  const cases = listOf('cases', ['get', 'list', 'create', 'update', 'delete', 'mix'], 'case');
+  const caseNames = ['get', 'list', 'create', 'update', 'delete', 'mix'];
+  const cases = listOf('cases', caseNames, 'case');
+  const postgresCases = listOf('postgresCases', caseNames, 'case');
   const parts = listOf('parts', ['baseline', 'throughput', 'paging'], 'part');
   return {
     duration: n('duration'),
     warmup: n('warmup'),
+    rounds: n('rounds'),
     connections: n('connections'),
     rows: n('rows'),
     pagingRows: n('pagingRows'),
-    deletePool: n('deletePool') || Math.max(10_000, Math.ceil((n('duration') + n('warmup')) * 4000)),
+    deletePool:
+      n('deletePool') ||
+      (cases.includes('delete') || postgresCases.includes('delete')
+        ? Math.max(10_000, Math.ceil((n('duration') + n('warmup')) * n('rounds') * 4000))
+        : 0),
     startupRuns: n('startupRuns'),
     pageSamples: n('pageSamples'),
     walkBudget: n('walkBudget'),
@@ -186,6 +204,8 @@ export function parseOptions(argv, env) {
     backends,
     parts,
     cases,
+    postgresCases,
+    markdown: String(merged.markdown),
     logLevel: String(merged.logLevel),
     sqliteSynchronous: String(merged.sqliteSynchronous),
     out: String(merged.out),

@@ -9,7 +9,7 @@ import { QUIET_PERCENT } from './machine.mjs';
  * @import { PagingResult, Target } from './paging.mjs'
  */
 
-/** A verdict with the backend it is about. @typedef {Partial<Target> & { backend: string; rows?: number; name: string; pass: boolean; detail: string }} BackendTarget */
+/** A verdict with the backend it is about. @typedef {Partial<Target> & { backend: string; rows?: number; name: string; pass: boolean; detail: string; notMeasured?: boolean }} BackendTarget */
 
 /**
  * @param {number | null | undefined} value
@@ -59,9 +59,13 @@ function table(rows, columns) {
 /**
  * The results table with its legend.
  * @param {readonly CaseRow[]} rows
+ * @param {number} rounds
  */
-export function resultsTable(rows) {
+export function resultsTable(rows, rounds) {
   return [
+    rounds > 1
+      ? `Each row is the run with the median ratio to its round's ceiling of ${rounds} rounds (non-2xx and errors: all rounds; peak RSS: the highest).`
+      : 'One round.',
     table(rows, [
       { title: 'case', left: true, get: (r) => r.case },
       { title: 'backend', left: true, get: (r) => r.backend },
@@ -123,7 +127,7 @@ export function pagingTargets(paging) {
 }
 
 /**
- * The verdicts, a line each.
+ * The verdicts, a line each: misses first, then passes; not measured ones last.
  * @param {(line: string) => void} log
  * @param {readonly BackendTarget[]} targets
  * @param {number} pagingRows
@@ -131,11 +135,41 @@ export function pagingTargets(paging) {
 export function printTargets(log, targets, pagingRows) {
   if (targets.length === 0) return;
   log('');
-  const scaled = pagingRows !== 1_000_000 ? ` (measured on ${pagingRows} rows, not 1,000,000)` : '';
-  log(`paging targets${scaled}:`);
+  const scaled = pagingRows !== 1_000_000 ? ` (paging measured on ${pagingRows} rows, not 1,000,000)` : '';
+  const failed = targets.filter((t) => !t.pass).length;
+  log(`targets: ${targets.length - failed} PASS, ${failed} FAIL${scaled}`);
   for (const t of targets) {
     log(
-      `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.backend.padEnd(8)} ${t.name}: ${t.detail}${t.disturbed ? ` [disturbed: other processes used ≥ ${QUIET_PERCENT} % of a core meanwhile]` : ''}`,
+      `  ${verdict(t)}  ${t.backend.padEnd(8)} ${t.name}: ${t.detail}${t.disturbed ? ` [disturbed: other processes used ≥ ${QUIET_PERCENT} % of a core meanwhile]` : ''}`,
     );
   }
+}
+
+/** @param {BackendTarget} t */
+const verdict = (t) => (t.pass ? 'PASS' : t.notMeasured ? 'FAIL (not measured)' : 'FAIL');
+
+/**
+ * The results and verdicts as Markdown, for the README's benchmark section.
+ * @param {{ date: string; commit: string; rows: readonly CaseRow[]; targets: readonly BackendTarget[]; rounds: number }} run
+ */
+export function markdownReport({ date, commit, rows, targets, rounds }) {
+  const lines = [
+    `Run of ${date} on commit ${commit}, ${rounds} round(s), medians:`,
+    '',
+    '| case | backend | req/s | p50 ms | p99 ms | non-2xx | peak RSS MiB | vs ceiling |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.case} | ${r.backend} | ${r.error ? 'FAILED' : fmt(r.rps, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.non2xx ?? 'n/a'} | ${fmt(r.peakRssMiB, 0)} | ${r.ratioToCeiling == null ? 'n/a' : r.ratioToCeiling.toFixed(3)} |`,
+    );
+  }
+  lines.push('', '| target | backend | measured | verdict |', '| --- | --- | --- | --- |');
+  const ordered = [...targets.filter((t) => !t.pass), ...targets.filter((t) => t.pass)];
+  for (const t of ordered) {
+    lines.push(
+      `| ${t.name} | ${t.backend} | ${t.detail.replaceAll('|', '\\|')} | ${t.pass ? 'PASS' : '**FAIL**'} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -10,11 +10,22 @@ import { errorResponse } from './responses.js';
  * and differs between a masked and a revealed view of the same version.
  */
 export function etagOf(representation: unknown): string {
+  // A frozen representation (a stored connector's view, see present.ts) is digested once.
+  const frozen =
+    typeof representation === 'object' && representation !== null && Object.isFrozen(representation);
+  if (frozen) {
+    const known = etags.get(representation);
+    if (known !== undefined) return known;
+  }
   const digest = createHash('sha256')
     .update(stringify(representation) ?? '')
     .digest('base64url');
-  return `"${digest.slice(0, 22)}"`;
+  const etag = `"${digest.slice(0, 22)}"`;
+  if (frozen) etags.set(representation, etag);
+  return etag;
 }
+
+const etags = new WeakMap<object, string>();
 
 /** The `If-Match` header of a conditional write, and its refusal, for a route's schema. */
 export const IfMatchHeader = {

@@ -31,19 +31,42 @@ export function presentReplay(body: unknown, role: KeyRole, reveal: RevealSecret
   };
 }
 
+/**
+ * The two views of each stored connector, made once: the store gives out one frozen object per
+ * version of a connector (connector-row.ts), so a view, its ETag and its JSON (routes/connectors.ts)
+ * are made once per version too, and go with it.
+ */
+const views = new WeakMap<StoredConnector, { revealed?: Connector; masked?: Connector }>();
+
 export function presentConnector(
   connector: StoredConnector,
   role: KeyRole,
   reveal: RevealSecrets,
 ): Connector {
   const showSecrets = revealsSecrets(role, reveal);
+  let made = views.get(connector);
+  if (!made) {
+    made = {};
+    views.set(connector, made);
+  }
+  const known = showSecrets ? made.revealed : made.masked;
+  if (known) return known;
+  const view = Object.freeze(viewOf(connector, showSecrets));
+  if (showSecrets) made.revealed = view;
+  else made.masked = view;
+  return view;
+}
+
+function viewOf(connector: StoredConnector, showSecrets: boolean): Connector {
   return {
     id: connector.id,
     type: connector.type.id,
     name: connector.name,
     createdAt: connector.createdAt,
     updatedAt: connector.updatedAt,
-    params: showSecrets ? { ...connector.params } : maskSecrets(connector.type, connector.params),
+    params: Object.freeze(
+      showSecrets ? { ...connector.params } : maskSecrets(connector.type, connector.params),
+    ),
     ...(connector.lastCheck ? { lastCheck: connector.lastCheck } : {}),
   };
 }

@@ -50,7 +50,34 @@ export interface ConnectorRowCodec {
   open(row: ReadConnectorRow): StoredConnector;
 }
 
+/** How many opened connectors a codec keeps (a few KiB each); past that the oldest go. */
+const MAX_OPENED = 10_000;
+
+/** Whether two reads of a row hold the same content: then they open to the same connector. */
+function sameContent(a: ReadConnectorRow, b: ReadConnectorRow): boolean {
+  return (
+    a.updated_at === b.updated_at &&
+    a.last_check === b.last_check &&
+    a.name === b.name &&
+    a.params === b.params &&
+    a.secrets === b.secrets &&
+    a.secret_key_id === b.secret_key_id &&
+    a.account_id === b.account_id &&
+    a.type === b.type &&
+    a.created_at === b.created_at
+  );
+}
+
 export function connectorRowCodec(box: SecretBox): ConnectorRowCodec {
+  /**
+   * Rows opened before, by id: a row read again with the same content (every column the connector
+   * is made of, the sealed secrets included) opens to the same, frozen connector without parsing
+   * or decrypting again. Keyed by content, not by a notice of change, it is right with any number
+   * of servers writing to one database: any write changes `updated_at` (or `last_check`, or the
+   * ciphertext) and so misses. The secrets it holds are the ones a request opens anyway, in the same
+   * process that holds the master keys.
+   */
+  const opened = new Map<string, { row: ReadConnectorRow; connector: StoredConnector }>();
   /** The row's secrets; a failure names the connector and the key id, for the log (the 500 says nothing). */
   function openNamed(id: string, type: string, sealed: { sealed: string; keyId: string }) {
     try {
@@ -73,21 +100,45 @@ export function connectorRowCodec(box: SecretBox): ConnectorRowCodec {
     },
 
     open(row) {
-      const type = storedConnectorType(row.type, `connector ${row.id}`);
-      const plain = JSON.parse(row.params) as Record<string, string>;
-      const secret =
-        row.secrets !== null && row.secret_key_id !== null
-          ? openNamed(row.id, row.type, { sealed: row.secrets, keyId: row.secret_key_id })
-          : {};
-      return {
-        id: row.id,
-        type,
-        name: row.name,
-        params: joinSecrets(type, plain, secret),
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-        ...(row.last_check === null ? {} : { lastCheck: JSON.parse(row.last_check) as CheckResult }),
-      };
+      const known = opened.get(row.id);
+      if (known && sameContent(known.row, row)) return known.connector;
+      const connector = openRow(row);
+      if (known) opened.delete(row.id);
+      else if (opened.size >= MAX_OPENED) {
+        const oldest = opened.keys().next();
+        if (!oldest.done) opened.delete(oldest.value);
+      }
+      opened.set(row.id, { row: { ...row }, connector });
+      return connector;
     },
   };
+
+  function openRow(row: ReadConnectorRow): StoredConnector {
+    const type = storedConnectorType(row.type, `connector ${row.id}`);
+    const plain = JSON.parse(row.params) as Record<string, string>;
+    const secret =
+      row.secrets !== null && row.secret_key_id !== null
+        ? openNamed(row.id, row.type, { sealed: row.secrets, keyId: row.secret_key_id })
+        : {};
+    return Object.freeze({
+      id: row.id,
+      type,
+      name: row.name,
+      params: Object.freeze(joinSecrets(type, plain, secret)),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      ...(row.last_check === null
+        ? {}
+        : { lastCheck: deepFreeze(JSON.parse(row.last_check) as CheckResult) }),
+    });
+  }
+}
+
+/** Shared between requests, so nobody may change it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }

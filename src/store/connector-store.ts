@@ -9,6 +9,7 @@ import { connectorColumns as columns, connectorRowCodec, type StoredConnector } 
 import { cancelDeliveriesOf } from './delivery-store.js';
 import { forUpdate } from './dialect.js';
 import { isConnectorNameTaken } from './errors.js';
+import { ownTransactions, type Transact } from './group-commit.js';
 import { laterThan, newId, nowIso } from './ids.js';
 import { PageCursors } from './page-cursors.js';
 import type { Database } from './schema.js';
@@ -108,6 +109,8 @@ export function createConnectorStore(
   db: Kysely<Database>,
   box: SecretBox,
   cursors = new PageCursors(),
+  /** How writes get their transaction (DatabaseHandle.transact: grouped on SQLite). */
+  transact: Transact = ownTransactions(db),
 ): ConnectorStore {
   const codec = connectorRowCodec(box);
   const fromRow = codec.open;
@@ -141,7 +144,7 @@ export function createConnectorStore(
         return fromRow(row);
       };
       try {
-        return await (within ? work(within) : db.transaction().execute(work));
+        return await (within ? work(within) : transact(work));
       } catch (error) {
         if (isConnectorNameTaken(error)) throw errors.nameTaken(fields.name);
         throw error;
@@ -189,7 +192,7 @@ export function createConnectorStore(
     async update(accountId, actor, id, change) {
       let name = '';
       try {
-        return await db.transaction().execute(async (trx) => {
+        return await transact(async (trx) => {
           const currentRow = await rowById(trx, accountId, id, { forWrite: true });
           if (!currentRow) return undefined;
           const current = fromRow(currentRow);
@@ -239,7 +242,7 @@ export function createConnectorStore(
 
     async delete(accountId, actor, id, precondition) {
       if (cannotExist(id)) return false;
-      return db.transaction().execute(async (trx) => {
+      return transact(async (trx) => {
         if (precondition) {
           const current = await rowById(trx, accountId, id, { forWrite: true });
           if (!current) return false;

@@ -3,6 +3,7 @@ import { Kysely, type MigrationResult, Migrator, PostgresDialect, type PostgresP
 import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import type { FileModeNotice } from './file-modes.js';
+import { ownTransactions, type Transact } from './group-commit.js';
 import type { DatabaseLocation } from './location.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -38,6 +39,12 @@ export interface DatabaseHandle {
   readonly location: DatabaseLocation;
   /** Resolves once the database can begin a write transaction (the write lock is obtainable). */
   ping(): Promise<void>;
+  /**
+   * Runs a write in a transaction, answered once it is committed: SQLite commits the writes that
+   * arrive together in one transaction (group-commit.ts), PostgreSQL gives each its own. Unset (a
+   * handle made elsewhere): one transaction each.
+   */
+  readonly transact?: Transact;
   close(): Promise<void>;
   /** PostgreSQL: how busy the connection pool is now (the metrics read it); SQLite has no pool. */
   readonly poolUse?: () => PoolUse;
@@ -142,6 +149,7 @@ function openPostgres(
     db,
     location,
     poolUse: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+    transact: ownTransactions(db),
     async ping() {
       // Bounded: behind a silent network a query can wait for the client timeout (20 s), and a
       // load balancer needs its answer sooner. And writable: a replica, or a database set

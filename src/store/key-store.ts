@@ -114,12 +114,7 @@ export function createKeyStore(db: Kysely<Database>, hashing?: Hashing): KeyStor
   };
   /** Rewrites a row's unkeyed hash keyed, only while it holds `digest`. */
   const rewrite = (on: Kysely<Database>, id: string, digest: string, keyHash: string) =>
-    on
-      .updateTable('api_keys')
-      .set({ key_hash: keyHash })
-      .where('id', '=', id)
-      .where('key_hash', '=', digest)
-      .execute();
+    on.updateTable('api_keys').set({ key_hash: keyHash }).where('id', '=', id).where('key_hash', '=', digest);
 
   return {
     hash: (secret) => keyed().apiKey(secret),
@@ -146,7 +141,7 @@ export function createKeyStore(db: Kysely<Database>, hashing?: Hashing): KeyStor
       if (row.keyHash === digest) {
         // Stored by an earlier version (or written by one since): keyed now, best effort and
         // without waiting for SQLite's write lock; the next use tries again.
-        await withoutLockWait(() => rewrite(db, row.keyId, digest, keyHash)).catch(() => {});
+        await withoutLockWait(db, rewrite(db, row.keyId, digest, keyHash)).catch(() => {});
       }
       return { ...row, keyHash };
     },
@@ -188,7 +183,8 @@ export function createKeyStore(db: Kysely<Database>, hashing?: Hashing): KeyStor
           .select(['id', 'revoked_at', 'role', 'expires_at', 'account_id', 'key_hash'])
           .where('key_hash', 'in', [keyHash, digest])
           .executeTakeFirst();
-        if (existing && existing.key_hash !== keyHash) await rewrite(trx, existing.id, digest, keyHash);
+        if (existing && existing.key_hash !== keyHash)
+          await rewrite(trx, existing.id, digest, keyHash).execute();
         const owner = await accountIdOf(trx, account);
         const usable =
           existing !== undefined &&
@@ -274,9 +270,7 @@ export function createKeyStore(db: Kysely<Database>, hashing?: Hashing): KeyStor
     async touch(keyId, at) {
       // Best effort, never a wait: while another process holds SQLite's write lock this fails at
       // once with SQLITE_BUSY instead of queueing behind it (the caller skips it).
-      await withoutLockWait(() =>
-        db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', keyId).execute(),
-      );
+      await withoutLockWait(db, db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', keyId));
     },
   };
 }

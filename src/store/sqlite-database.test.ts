@@ -125,9 +125,9 @@ describe('waiting for another process’s write lock', () => {
     const { id } = await keys.create('acme', 'write', 'test');
     const released = holdWriteLock(LOCK_WAIT_MS);
     const started = Date.now();
-    await expect(withoutLockWait(() => sql`insert into t values (5)`.execute(handle.db))).rejects.toSatisfy(
-      isLockBusy,
-    );
+    await expect(
+      withoutLockWait(handle.db, sql`insert into t values (5)`.compile(handle.db)),
+    ).rejects.toSatisfy(isLockBusy);
     await expect(keys.touch(id, new Date().toISOString())).rejects.toSatisfy(isLockBusy);
     expect(Date.now() - started).toBeLessThan(100);
     // Other statements still wait.

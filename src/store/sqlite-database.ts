@@ -1,8 +1,8 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type SqliteDatabase from 'better-sqlite3';
 import {
+  type Compilable,
   CompiledQuery,
   type DatabaseConnection,
   type Driver,
@@ -13,6 +13,7 @@ import {
 } from 'kysely';
 import type { DatabaseHandle, DatabaseOptions } from './database.js';
 import { secureDatabaseFiles } from './file-modes.js';
+import { groupCommit } from './group-commit.js';
 import type { DatabaseLocation } from './location.js';
 import type { Database } from './schema.js';
 
@@ -22,15 +23,65 @@ export const LOCK_WAIT_MS = 5_000;
 const FIRST_PAUSE_MS = 2;
 const MAX_PAUSE_MS = 50;
 
-const noLockWait = new AsyncLocalStorage<true>();
+/**
+ * The compiled statements that must not wait. Marked on the statement itself, not in an
+ * AsyncLocalStorage: that turned on async_hooks promise hooks for the rest of the process, a cost
+ * on every promise of every request.
+ */
+const noLockWait = new WeakSet<CompiledQuery>();
 
 /**
- * Runs `work` without waiting for SQLite's write lock: a statement that finds it taken by another
- * process fails at once with SQLITE_BUSY. For best-effort writes (a key's last use). PostgreSQL
- * ignores it.
+ * Runs `query` (one statement) without waiting for SQLite's write lock: when another process holds
+ * it, the statement fails at once with SQLITE_BUSY. For best-effort writes (a key's last use).
+ * PostgreSQL ignores it.
  */
-export function withoutLockWait<T>(work: () => Promise<T>): Promise<T> {
-  return noLockWait.run(true, work);
+export async function withoutLockWait<R>(
+  db: Kysely<Database>,
+  query: Compilable<R> | CompiledQuery<R>,
+): Promise<QueryResult<R>> {
+  const compiled = 'compile' in query ? query.compile() : query;
+  noLockWait.add(compiled);
+  return db.executeQuery(compiled);
+}
+
+/** How many prepared statements the connection keeps; past that the cache starts over. */
+const MAX_PREPARED = 256;
+
+/**
+ * better-sqlite3's statements, prepared once per SQL text and kept (Kysely's own connection
+ * prepared every statement on every call, about 7 % of a read). The queries run and their results
+ * are Kysely's: this is its SqliteConnection with a statement cache.
+ */
+class PreparedConnection implements DatabaseConnection {
+  readonly #statements = new Map<string, SqliteDatabase.Statement>();
+
+  constructor(private readonly sqlite: SqliteDatabase.Database) {}
+
+  #prepare(text: string): SqliteDatabase.Statement {
+    let statement = this.#statements.get(text);
+    if (statement === undefined) {
+      statement = this.sqlite.prepare(text);
+      if (this.#statements.size >= MAX_PREPARED) this.#statements.clear();
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const statement = this.#prepare(query.sql);
+    const parameters = query.parameters as unknown[];
+    if (statement.reader) return { rows: statement.all(parameters) as R[] };
+    const { changes, lastInsertRowid } = statement.run(parameters);
+    return {
+      numAffectedRows: BigInt(changes),
+      insertId: BigInt(lastInsertRowid),
+      rows: [],
+    };
+  }
+
+  streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming queries are not used on SQLite');
+  }
 }
 
 /** SQLite answered SQLITE_BUSY (or an extended BUSY code): another connection holds a lock. */
@@ -73,7 +124,7 @@ class LockWaitingConnection implements DatabaseConnection {
       try {
         return await this.inner.executeQuery<R>(query);
       } catch (error) {
-        if (inTransaction || !isLockBusy(error) || noLockWait.getStore() || Date.now() >= deadline) {
+        if (inTransaction || !isLockBusy(error) || noLockWait.has(query) || Date.now() >= deadline) {
           throw error;
         }
       }
@@ -109,9 +160,12 @@ class ImmediateTransactionDriver extends SqliteDriver {
 
   /** The one connection, behind Kysely's mutex: one request at a time uses it. */
   override async acquireConnection(): Promise<DatabaseConnection> {
-    const inner = await super.acquireConnection();
-    this.#connection ??= new LockWaitingConnection(inner, this.sqlite, this.lockWaitMs, (ms) =>
-      this.lend(ms),
+    await super.acquireConnection();
+    this.#connection ??= new LockWaitingConnection(
+      new PreparedConnection(this.sqlite),
+      this.sqlite,
+      this.lockWaitMs,
+      (ms) => this.lend(ms),
     );
     return this.#connection;
   }
@@ -173,6 +227,7 @@ export function openSqlite(
   return {
     db,
     location,
+    transact: groupCommit(db, sqlite),
     async ping() {
       // An empty IMMEDIATE transaction: it takes the write lock (as every write does, waiting up to
       // lockWaitMs) and writes nothing. `select 1` answered even while no write could succeed.

@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RevealSecrets } from '../../config.js';
 import {
+  type Connector,
   ConnectorInputSchema,
   ConnectorListSchema,
   ConnectorSchema,
@@ -158,10 +159,12 @@ export function connectorRoutes(
     return { accountId: principal.accountId, actor, present, replayed };
   };
 
-  app.get('/api/connectors', { schema: list }, async (request) => {
+  app.get('/api/connectors', { schema: list }, async (request, reply) => {
     const { accountId, present } = caller(request);
     const { offset, limit } = parsePage(request.query);
-    return (await store.list(accountId, offset, limit)).map(present);
+    const page = (await store.list(accountId, offset, limit)).map(present);
+    // The array of each connector's JSON, made once per version (jsonOf): what the list's serializer makes.
+    return reply.type(JSON_TYPE).send(`[${page.map((view) => jsonOf(reply, view)).join(',')}]`);
   });
 
   app.post('/api/connectors', { schema: create(createStatus) }, async (request, reply) => {
@@ -170,7 +173,7 @@ export function connectorRoutes(
     if (key === undefined) {
       const input = parseConnectorInput(request.body);
       const created = await store.create(accountId, actor, input);
-      return reply.code(createStatus).send(tagged(reply, present(created)));
+      return sendTagged(reply.code(createStatus), present(created));
     }
 
     // With an Idempotency-Key: the first request with it creates, a retry replays its response.
@@ -203,7 +206,7 @@ export function connectorRoutes(
     const { accountId, present } = caller(request);
     const connector = await store.get(accountId, request.params.id);
     if (!connector) throw errors.connectorNotFound('id', request.params.id);
-    return tagged(reply, present(connector));
+    return sendTagged(reply, present(connector));
   });
 
   app.get<{ Params: { name: string } }>(
@@ -213,7 +216,7 @@ export function connectorRoutes(
       const { accountId, present } = caller(request);
       const connector = await store.getByName(accountId, request.params.name);
       if (!connector) throw errors.connectorNotFound('name', request.params.name);
-      return tagged(reply, present(connector));
+      return sendTagged(reply, present(connector));
     },
   );
 
@@ -231,7 +234,7 @@ export function connectorRoutes(
       return { name: input.name, params: input.params };
     });
     if (!updated) throw errors.connectorNotFound('id', id);
-    return tagged(reply, present(updated));
+    return sendTagged(reply, present(updated));
   });
 
   app.delete<{ Params: IdParams }>('/api/connectors/:id', { schema: remove }, async (request, reply) => {
@@ -251,4 +254,22 @@ export function connectorRoutes(
 function tagged<T>(reply: FastifyReply, representation: T): T {
   reply.header('ETag', etagOf(representation));
   return representation;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** The JSON of each frozen representation (one per connector version and view, see present.ts). */
+const jsons = new WeakMap<Connector, string>();
+
+/** A connector's JSON as the route's schema serializes it; made once per frozen representation. */
+function jsonOf(reply: FastifyReply, view: Connector): string {
+  const known = jsons.get(view);
+  if (known !== undefined) return known;
+  const json = reply.compileSerializationSchema(ConnectorSchema)(view);
+  if (Object.isFrozen(view)) jsons.set(view, json);
+  return json;
+}
+
+/** Sends a connector with its ETag, serialized once per version and view. */
+function sendTagged(reply: FastifyReply, view: Connector): FastifyReply {
+  return reply.header('ETag', etagOf(view)).type(JSON_TYPE).send(jsonOf(reply, view));
 }
