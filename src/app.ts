@@ -1,6 +1,14 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Config, defaultConfig } from './config.js';
+import type { AnswerLimits } from './connectors/checks/answer.js';
+import { type CheckConcurrency, CheckLimiter, DEFAULT_CHECK_CONCURRENCY } from './connectors/checks/limit.js';
 import type { ConnectorTypeId } from './connectors/registry.js';
+import {
+  type DeliveryOf,
+  DeliveryWorker,
+  declaredDelivery,
+  type WorkerSettings,
+} from './deliveries/worker.js';
 import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
@@ -14,9 +22,14 @@ import { auditRoutes } from './http/routes/audit.js';
 import { checkRoutes } from './http/routes/checks.js';
 import { connectorTypeRoutes } from './http/routes/connector-types.js';
 import { connectorRoutes } from './http/routes/connectors.js';
+import { consoleRoutes, findConsoleDir } from './http/routes/console.js';
+import { deliveryRoutes } from './http/routes/deliveries.js';
 import { healthRoutes } from './http/routes/health.js';
+import { meRoutes } from './http/routes/me.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
+import { createMetrics, type Metrics, registerPoolMetrics } from './metrics.js';
 import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { Hashing } from './secrets/hash-key.js';
@@ -25,6 +38,7 @@ import { createSecretBox } from './secrets/secret-box.js';
 import { createAuditStore } from './store/audit-store.js';
 import { createConnectorStore } from './store/connector-store.js';
 import type { DatabaseHandle } from './store/database.js';
+import { createDeliveryStore } from './store/delivery-store.js';
 import { createIdempotencyStore } from './store/idempotency-store.js';
 import { createKeyStore } from './store/key-store.js';
 import { openHashing } from './store/sealed/hash-key.js';
@@ -39,6 +53,21 @@ export interface CheckSettings {
   readonly timeoutMs: number;
   /** Fixed endpoints pointed elsewhere, by type id (a type's `endpoint`, e.g. GitHub's API); tests point them at fakes. */
   readonly endpoints?: Partial<Record<ConnectorTypeId, string>>;
+  /** Checks at once per API key and per process; unset: DEFAULT_CHECK_CONCURRENCY. */
+  readonly concurrency?: CheckConcurrency;
+  /** How much of a JSON answer is read; unset: ANSWER_LIMITS. */
+  readonly answers?: AnswerLimits;
+}
+
+/** How deliveries are sent; unset fields: from the settings (PLUGBOARD_DELIVERY_*). */
+export interface DeliverySettings extends Partial<WorkerSettings> {
+  /** Run the worker in this app (default true: every server process sends). */
+  readonly worker?: boolean;
+  /** Each type's delivery; tests give definitions of their own. Default: the types' `deliver`. */
+  readonly deliveryOf?: DeliveryOf;
+  readonly queueCap?: number;
+  /** Hosts the deliveries may call although private; default: the checks' (PLUGBOARD_ALLOWED_TARGETS). */
+  readonly allowedTargets?: readonly string[];
 }
 
 export const DEFAULT_CHECK_SETTINGS: CheckSettings = { allowedTargets: [], timeoutMs: 5_000 };
@@ -62,7 +91,18 @@ export interface AppOptions {
   readonly overload?: OverloadSettings;
   /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
   readonly timeouts?: Partial<TimeoutSettings>;
+  readonly deliveries?: DeliverySettings;
+  /**
+   * The metrics GET /metrics serves, for a caller that registers more of its own (src/metrics.ts);
+   * unset: made here. Ignored with PLUGBOARD_METRICS=off.
+   */
+  readonly metrics?: Metrics;
+  /** The built console (dist/console/); unset: the nearest one above this module (findConsoleDir). */
+  readonly consoleDir?: string;
 }
+
+/** The app's deliveries worker, when it runs one (tests and the benchmark look at it). */
+export const workerOf = new WeakMap<FastifyInstance, DeliveryWorker>();
 
 /** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -85,8 +125,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   installErrorHandler(app, BODY_LIMIT);
+  const metrics = settings.metrics === 'off' ? undefined : (options.metrics ?? createMetrics());
+  if (metrics && database.poolUse) registerPoolMetrics(metrics, database.poolUse);
   // First of the onRequest hooks: every answer, the shutdown 503 below included, has its X-Request-Id.
-  installRequestLog(app);
+  installRequestLog(app, metrics?.observeRequest);
   // A client still sending a body it was refused (413) reads the answer instead of a reset.
   installLingeringClose(app);
   let closing = false;
@@ -113,18 +155,68 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };
-  checkRoutes(app, connectors, {
-    http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
-    endpoints: checks.endpoints ?? {},
+  checkRoutes(
+    app,
+    connectors,
+    {
+      http: createOutboundClient({ allowedTargets: checks.allowedTargets, timeoutMs: checks.timeoutMs }),
+      endpoints: checks.endpoints ?? {},
+      ...(checks.answers ? { answers: checks.answers } : {}),
+    },
+    new CheckLimiter(checks.concurrency ?? DEFAULT_CHECK_CONCURRENCY, checks.timeoutMs),
+    metrics?.countCheck,
+  );
+  const deliveryStore = createDeliveryStore(database.db);
+  const given = options.deliveries ?? {};
+  const deliveryOf = given.deliveryOf ?? declaredDelivery;
+  let worker: DeliveryWorker | undefined;
+  if (given.worker !== false) {
+    const timeoutMs = given.timeoutMs ?? settings.deliveryTimeout * 1000;
+    worker = new DeliveryWorker(
+      deliveryStore,
+      (accountId, id) => connectors.get(accountId, id),
+      {
+        http: createOutboundClient({
+          allowedTargets: given.allowedTargets ?? checks.allowedTargets,
+          timeoutMs,
+        }),
+        endpoints: checks.endpoints ?? {},
+        ...(checks.answers ? { answers: checks.answers } : {}),
+      },
+      deliveryOf,
+      {
+        ...given,
+        concurrency: given.concurrency ?? settings.deliveryConcurrency,
+        timeoutMs,
+        retentionMs: given.retentionMs ?? settings.deliveryRetentionDays * 86_400_000,
+      },
+      app.log,
+    );
+    workerOf.set(app, worker);
+    const started = worker;
+    // Before the database closes (onClose): attempts in flight are recorded or released.
+    app.addHook('preClose', async () => started.stop());
+  }
+  deliveryRoutes(app, {
+    connectors,
+    deliveries: deliveryStore,
+    idempotency,
+    deliveryOf,
+    worker,
+    queueCap: given.queueCap ?? settings.deliveryQueueCap,
   });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));
+  meRoutes(app, revealSecrets);
   openApiRoutes(app, routes);
   healthRoutes(app, database);
+  if (metrics && settings.metrics !== 'off') metricsRoutes(app, metrics, settings.metrics);
+  if (settings.console === 'on') await consoleRoutes(app, options.consoleDir ?? findConsoleDir());
   addMethodNotAllowed();
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());
   await app.ready();
+  worker?.start();
   return app;
 }
 

@@ -16,6 +16,13 @@ describe('loadConfig', () => {
       previousMasterKeys: undefined,
       revealSecrets: 'write-keys',
       allowedTargets: [],
+      deliveryQueueCap: 10_000,
+      deliveryConcurrency: 8,
+      deliveryTimeout: 10,
+      deliveryRetentionDays: 7,
+      metrics: 'key',
+      logFormat: undefined,
+      console: 'on',
     });
   });
 
@@ -28,8 +35,19 @@ describe('loadConfig', () => {
       PLUGBOARD_API_KEY: 'a-key-of-16-chars',
       PLUGBOARD_CREATE_STATUS: '201',
       PLUGBOARD_SQLITE_SYNCHRONOUS: 'NORMAL',
+      PLUGBOARD_METRICS: 'open',
+      LOG_FORMAT: 'pretty',
+      PLUGBOARD_CONSOLE: 'off',
     });
-    expect(config).toMatchObject({ port: 9000, host: '0.0.0.0', logLevel: 'warn', createStatus: 201 });
+    expect(config).toMatchObject({
+      port: 9000,
+      host: '0.0.0.0',
+      logLevel: 'warn',
+      createStatus: 201,
+      metrics: 'open',
+      logFormat: 'pretty',
+      console: 'off',
+    });
     expect(config.apiKey).toBe('a-key-of-16-chars');
     expect(config.sqliteSynchronous).toBe('NORMAL');
   });
@@ -40,6 +58,9 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of fatal, error/],
     [{ PLUGBOARD_CREATE_STATUS: '202' }, /PLUGBOARD_CREATE_STATUS must be one of 200, 201/],
     [{ PLUGBOARD_SQLITE_SYNCHRONOUS: 'OFF' }, /PLUGBOARD_SQLITE_SYNCHRONOUS/],
+    [{ PLUGBOARD_METRICS: 'on' }, /PLUGBOARD_METRICS must be one of key, open, off/],
+    [{ LOG_FORMAT: 'text' }, /LOG_FORMAT must be one of json, pretty/],
+    [{ PLUGBOARD_CONSOLE: 'no' }, /PLUGBOARD_CONSOLE must be one of on, off/],
     [{ DATABASE_URL: 'postgres://u:pw@h' }, /names no PostgreSQL database/],
     [{ DATABASE_POOL_SIZE: '0' }, /DATABASE_POOL_SIZE/],
     [

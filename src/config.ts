@@ -10,6 +10,8 @@ export { ConfigError } from './setting.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const SQLITE_SYNCHRONOUS = ['FULL', 'NORMAL'] as const;
+const LOG_FORMATS = ['json', 'pretty'] as const;
+const METRICS = ['key', 'open', 'off'] as const;
 
 /**
  * Every setting Plugboard reads, in the README's order. A new one is one entry here: the Config
@@ -49,6 +51,14 @@ export const settings = {
     schema: oneOf(LOG_LEVELS),
     default: 'info',
     description: choices(LOG_LEVELS),
+  }),
+  logFormat: optional({
+    variable: 'LOG_FORMAT',
+    schema: oneOf(LOG_FORMATS),
+    unset: 'unset (auto)',
+    description:
+      '`json` (one JSON object a line) or `pretty` (a readable line with the time, level, message and fields). ' +
+      'Unset: `pretty` when standard output is a terminal, else `json` (see [Logs](#logs))',
   }),
   apiKey: optional({
     variable: 'PLUGBOARD_API_KEY',
@@ -109,6 +119,33 @@ export const settings = {
       'hosts, addresses and CIDRs, each optionally with a port, comma-separated, that credential checks may ' +
       'call although they are private, e.g. `jira.corp.local:8443,10.20.0.0/16,[fd00::1]:443` (see [Checks](#credential-checks))',
   }),
+  deliveryQueueCap: setting({
+    variable: 'PLUGBOARD_DELIVERY_QUEUE_CAP',
+    schema: Type.Integer({ minimum: 1, maximum: 100_000_000 }),
+    default: 10_000,
+    description:
+      'deliveries an account may have waiting (queued, sending or retrying); one more is refused with 429 `QUEUE_FULL` (see [Deliveries](#deliveries))',
+  }),
+  deliveryConcurrency: setting({
+    variable: 'PLUGBOARD_DELIVERY_CONCURRENCY',
+    schema: Type.Integer({ minimum: 1, maximum: 256 }),
+    default: 8,
+    description:
+      'deliveries of one connector sent at once by one server process: a slow or failing target holds only these',
+  }),
+  deliveryTimeout: setting({
+    variable: 'PLUGBOARD_DELIVERY_TIMEOUT',
+    schema: Type.Integer({ minimum: 1, maximum: 300 }),
+    default: 10,
+    description: 'seconds one delivery attempt may take, all its calls to the target together',
+  }),
+  deliveryRetentionDays: setting({
+    variable: 'PLUGBOARD_DELIVERY_RETENTION_DAYS',
+    schema: Type.Integer({ minimum: 1, maximum: 3650 }),
+    default: 7,
+    description:
+      'days a delivered, failed or cancelled delivery (with its attempts) is kept before it is deleted',
+  }),
   rateLimit: optional({
     variable: 'PLUGBOARD_RATE_LIMIT',
     schema: Type.String(),
@@ -126,12 +163,31 @@ export const settings = {
       "`redis://…` or `rediss://…`: keep the rate-limit counters in Redis, shared by every server that uses it; unset: in each server's memory. " +
       'Read only with `PLUGBOARD_RATE_LIMIT` (set without it, a warning at start says it is unused); Redis must answer at start',
   }),
+  metrics: setting({
+    variable: 'PLUGBOARD_METRICS',
+    schema: oneOf(METRICS),
+    default: 'key',
+    description:
+      '`GET /metrics` (Prometheus): `key` needs `Authorization: Bearer <key>` with a key of account `default`, ' +
+      'read or write (the metrics count every account); `open` needs no key; `off` serves no `/metrics` (404). ' +
+      'See [Metrics](#metrics)',
+  }),
+  console: setting({
+    variable: 'PLUGBOARD_CONSOLE',
+    schema: oneOf(['on', 'off']),
+    default: 'on',
+    description:
+      'the web console at `/` and the API reference at `/docs` (see [Console](#console)): `on`, or `off` for an ' +
+      'API-only deployment (`/` and `/docs` answer 404; `/api/openapi.json` stays)',
+  }),
 };
 
 /** The settings as the code uses them, each parsed. */
 export type Config = ValuesOf<typeof settings>;
 
 export type RevealSecrets = Config['revealSecrets'];
+export type MetricsAccess = Config['metrics'];
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 const readSettings = settingsReader(settings);
 

@@ -20,15 +20,18 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'NAME_TAKEN'
+  | 'DELIVERY_STATE'
   | 'IDEMPOTENCY_KEY_IN_USE'
   | 'PRECONDITION_FAILED'
   | 'IDEMPOTENCY_KEY_REUSED'
+  | 'CANNOT_DELIVER'
   | 'PAYLOAD_TOO_LARGE'
   | 'URI_TOO_LONG'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'REQUEST_TIMEOUT'
   | 'HEADERS_TOO_LARGE'
   | 'RATE_LIMITED'
+  | 'QUEUE_FULL'
   | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL_ERROR';
 
@@ -68,6 +71,27 @@ export const errors = {
   },
   connectorNotFound(by: 'id' | 'name', value: string): AppError {
     return new AppError('NOT_FOUND', `no connector with ${by} ${quote(value)}`);
+  },
+  deliveryNotFound(id: string): AppError {
+    return new AppError('NOT_FOUND', `no delivery with id ${quote(id)}`);
+  },
+  /** The connector's type cannot deliver, or this connector lacks what delivery needs (`reason` says what to add). */
+  cannotDeliver(reason: string): AppError {
+    return new AppError('CANNOT_DELIVER', reason);
+  },
+  /** The account's queue of pending deliveries is at its cap. */
+  queueFull(cap: number, retryAfterSeconds: number): AppError {
+    return new AppError(
+      'QUEUE_FULL',
+      `this account has ${cap} deliveries waiting to be sent (PLUGBOARD_DELIVERY_QUEUE_CAP); ` +
+        'retry once some are sent, or look for a target that fails (GET /api/deliveries?state=retrying)',
+      undefined,
+      { 'Retry-After': String(retryAfterSeconds) },
+    );
+  },
+  /** Retry or cancel of a delivery in a state that does not allow it. */
+  deliveryState(message: string): AppError {
+    return new AppError('DELIVERY_STATE', message);
   },
   nameTaken(name: string): AppError {
     return new AppError(

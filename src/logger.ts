@@ -31,6 +31,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         'password',
         'apiKey',
         'secret',
+        'integrationCode',
       ],
       censor: '[redacted]',
     },

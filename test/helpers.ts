@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { type AppOptions, buildApp, type CheckSettings } from '../src/app.js';
-import type { RevealSecrets } from '../src/config.js';
+import { type AppOptions, buildApp, type CheckSettings, type DeliverySettings } from '../src/app.js';
+import type { MetricsAccess, RevealSecrets } from '../src/config.js';
 import type { ConnectorType } from '../src/connectors/define.js';
 import {
   type ConnectorTypeId,
@@ -66,6 +66,13 @@ export async function buildTestApp(
     limits?: Pick<AppOptions, 'rateLimit' | 'overload' | 'timeouts'>;
     /** The lowest level logged into `logs` (default trace: every line). */
     logLevel?: string;
+    /** How deliveries are sent (the worker's settings, a test's own type definitions). */
+    deliveries?: DeliverySettings;
+    /** PLUGBOARD_METRICS (default: its default, `key`). */
+    metrics?: MetricsAccess;
+    /** PLUGBOARD_CONSOLE (default on) and where the built console is (default: dist/console/). */
+    console?: 'on' | 'off';
+    consoleDir?: string;
   } = {},
 ): Promise<TestContext> {
   const testDatabase = await openTestDatabase({
@@ -97,9 +104,17 @@ export async function buildTestApp(
     settings: {
       createStatus: options.createStatus ?? 200,
       revealSecrets: options.revealSecrets ?? 'write-keys',
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      console: options.console ?? 'on',
     },
+    ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
     ...(options.checks ? { checks: options.checks } : {}),
+    // The overload guard answers 503 while the event loop lags a second on average: a test worker
+    // starved of CPU on a loaded machine (or beside a test parsing 1 MiB answers) gets there. Its
+    // own tests (overload.test.ts) pass their thresholds; the others test what they name.
+    overload: { maxEventLoopDelayMs: 60_000, sampleIntervalMs: 1_000, retryAfterSeconds: 5 },
     ...options.limits,
+    ...(options.deliveries ? { deliveries: options.deliveries } : {}),
     closeDatabase: true,
   });
   return {

@@ -1,4 +1,5 @@
 import type { OutboundRequest } from '../outbound/types.js';
+import { type JsonReading, readJson } from './checks/answer.js';
 import { call, describeResponse, type TargetResponse } from './checks/http.js';
 import type { DeliveryOutcome, DeliveryRun } from './delivery.js';
 
@@ -77,4 +78,14 @@ export async function sendAndJudge(
 ): Promise<DeliveryOutcome> {
   const result = await deliveryCall(run, request);
   return 'outcome' in result ? result.outcome : judgeDelivery(result.response, service);
+}
+
+/**
+ * A delivery's JSON answer read the way checks read theirs (checks/answer.ts): parsed only when a
+ * cheap scan found it small and shallow, so a target answering megabytes of `[[[…]]]` cannot hold
+ * the event loop. `{value}`, `{unread}` (JSON too large, deep or full; describeUnread says which),
+ * or undefined when the body is not JSON.
+ */
+export function readAnswer(run: DeliveryRun, response: TargetResponse): JsonReading | undefined {
+  return readJson(response.body, run.answers);
 }

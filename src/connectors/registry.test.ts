@@ -5,13 +5,14 @@ import { connectorTypeIds, connectorTypes, findConnectorType } from './registry.
 /**
  * /work/shared/design/connector-types.md, transcribed once (here): `*` required, `!` secret. The
  * design's decisions for the spec's types; every other test takes what a type declares from the
- * registry.
+ * registry. slack and google_chat_bot gained an optional secret webhook `url` to deliver
+ * (/work/shared/design/deliveries.md).
  */
 const designTable: Record<string, Record<string, string>> = {
   jira: { url: '*', email: '*', password: '*!' },
   microsoft_teams_bot: { url: '!' },
   servicenow: { url: '*', username: '*', password: '*!' },
-  slack: {},
+  slack: { url: '!' },
   zendesk: { url: '*', email: '*', apiKey: '*!' },
   discord: { url: '*!' },
   github: { apiKey: '*!' },
@@ -22,8 +23,8 @@ const designTable: Record<string, Record<string, string>> = {
   dingtalk: { url: '*!', secret: '*!' },
   dynamic: { url: '*', responseUrl: '', authorization: '!' },
   zabbix: { url: '*', apiKey: '*!' },
-  autotask: { url: '*', email: '*', password: '*!' },
-  google_chat_bot: {},
+  autotask: { url: '*', email: '*', password: '*!', integrationCode: '!' },
+  google_chat_bot: { url: '!' },
 };
 
 const specEnum: string[] = JSON.parse(

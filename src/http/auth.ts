@@ -14,6 +14,8 @@ declare module 'fastify' {
     public?: boolean;
     /** GET routes that read keys may not use (the audit trail). */
     writeKeysOnly?: boolean;
+    /** Routes outside /api that need a key all the same (/metrics with PLUGBOARD_METRICS=key). */
+    keyRequired?: boolean;
   }
 }
 
@@ -29,9 +31,15 @@ export interface AuthOptions {
   readonly now?: () => number;
 }
 
-/** Whether a route needs a key: every /api route not marked public (the OpenAPI document says so too). */
-export function needsKey(url: string, config: { readonly public?: boolean }): boolean {
-  return url.startsWith('/api/') && !config.public;
+/**
+ * Whether a route needs a key: every /api route not marked public, and any route marked
+ * keyRequired (the OpenAPI document says so too).
+ */
+export function needsKey(
+  url: string,
+  config: { readonly public?: boolean; readonly keyRequired?: boolean },
+): boolean {
+  return (url.startsWith('/api/') && !config.public) || config.keyRequired === true;
 }
 
 /**

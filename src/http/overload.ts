@@ -23,8 +23,11 @@ export const DEFAULT_OVERLOAD: OverloadSettings = {
   retryAfterSeconds: 5,
 };
 
-/** Routes the guard leaves alone: /healthz says whether the database answers, nothing else. */
-const EXEMPT_ROUTES = new Set(['/healthz']);
+/**
+ * Routes the guard leaves alone: /healthz says whether the database answers, nothing else;
+ * /metrics is what shows an operator the overload.
+ */
+const EXEMPT_ROUTES = new Set(['/healthz', '/metrics']);
 const LOG_EVERY_MS = 10_000;
 
 /** Answers 503 with Retry-After, in the API's error shape, while the event loop lags badly. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, METHODS } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type {
@@ -9,6 +9,33 @@ import type {
   FastifyRequest,
   RawRequestDefaultExpression,
 } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Told of every answered request, as it is logged (the metrics' request histogram). */
+    observeRequest: RequestObserver;
+  }
+}
+
+/**
+ * Told of each answered request: the matched route pattern (undefined: none), method, status and
+ * seconds taken (null for a request refused on the socket, 408, 431 or bad HTTP, whose start is
+ * not known).
+ */
+export type RequestObserver = (
+  route: string | undefined,
+  method: string,
+  status: number,
+  seconds: number | null,
+) => void;
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
+/**
+ * The method as observed: one Node.js knows, else `OTHER`. A refused request's line can start with
+ * any upper-case word, and each distinct one would be a new series in the metrics.
+ */
+const observedMethod = (method: string | null | undefined) =>
+  method && KNOWN_METHODS.has(method) ? method : 'OTHER';
 
 const acceptableRequestId = /^[\w.:-]{1,128}$/;
 /** A URL can be kilobytes long (that is what a 414 is about); the line keeps its start. */
@@ -106,16 +133,24 @@ function logRequest(request: FastifyRequest, status: number, latencyMs: number):
     account: request.principal?.accountName ?? null,
   };
   request.log.info(line, 'request');
+  request.server.observeRequest(
+    request.routeOptions.url,
+    observedMethod(request.method),
+    status,
+    latencyMs / 1000,
+  );
 }
 
 /**
  * One log line per request, written when the response is done: method, route, URL (query values
  * redacted but the paging parameters', see loggedUrl), status, latency, account and request id
- * (bound by Fastify as `requestId`). Headers and bodies are never logged.
+ * (bound by Fastify as `requestId`). Headers and bodies are never logged. `observe` is told of
+ * each request logged (the metrics).
  * Requests that Fastify's hooks never see get the same line from logRequestWhenDone and
  * logRefusedRequest.
  */
-export function installRequestLog(app: FastifyInstance): void {
+export function installRequestLog(app: FastifyInstance, observe: RequestObserver = () => {}): void {
+  app.decorate('observeRequest', observe);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
@@ -151,6 +186,7 @@ const requestLinePattern = /^([A-Z]{1,20}) ([\x21-\x7e]{1,8192}) HTTP\/1\.[01]\r
  */
 export function logRefusedRequest(
   log: FastifyBaseLogger,
+  observe: RequestObserver,
   refused: { requestId: string; status: number; error: string; rawPacket?: Buffer | undefined },
 ): void {
   const start = refused.rawPacket?.subarray(0, 8300).toString('latin1') ?? '';
@@ -166,4 +202,5 @@ export function logRefusedRequest(
     error: refused.error,
   };
   log.info(line, 'request');
+  observe(undefined, observedMethod(line.method), refused.status, null);
 }

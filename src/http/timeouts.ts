@@ -89,7 +89,7 @@ function clientErrorHandler(timeouts: TimeoutSettings) {
           `X-Request-Id: ${requestId}\r\n\r\n${text}`,
       );
     }
-    logRefusedRequest(this.log, {
+    logRefusedRequest(this.log, this.observeRequest, {
       requestId,
       status: body.status,
       error: error.code ?? 'HTTP_PARSE_ERROR',

@@ -4,7 +4,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { type IpFamily, isAllowedAddress, normalizeHostName, refusalReason } from './addresses.js';
 import type { AllowedTargets } from './allowed-targets.js';
-import { OutboundError, type OutboundMethod } from './types.js';
+import { OutboundError, type OutboundMethod, RefusedAddressError } from './types.js';
 
 /**
  * One outbound call on the wire: the address checks (with one DNS lookup per host name, whose
@@ -139,7 +139,7 @@ export class Call {
     if (literal !== undefined) {
       if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow, port)) {
         const reason = refusalReason(literal.address) ?? 'refused';
-        throw new OutboundError('blocked', `refused: ${url.hostname} is not a public address (${reason})`);
+        throw new RefusedAddressError(`refused: ${url.hostname} is not a public address (${reason})`);
       }
       return [literal];
     }
@@ -150,8 +150,7 @@ export class Call {
       if (!isAllowedAddress(address, family, name, this.allow, port)) {
         const reason = refusalReason(address) ?? 'refused';
         // Not the address itself: what a name resolves to inside our network is not the caller's to learn.
-        throw new OutboundError(
-          'blocked',
+        throw new RefusedAddressError(
           `refused: ${name} resolves to an address that is not public (${reason})`,
         );
       }

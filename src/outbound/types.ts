@@ -58,6 +58,18 @@ export class OutboundError extends Error {
   }
 }
 
+/**
+ * A `blocked` call refused by policy: the target is (or resolves to) an address outside the
+ * public internet that PLUGBOARD_ALLOWED_TARGETS does not allow. Other `blocked` calls are URLs
+ * that cannot be called at all (not http:, with a user name, no host).
+ */
+export class RefusedAddressError extends OutboundError {
+  constructor(message: string) {
+    super('blocked', message);
+    this.name = 'RefusedAddressError';
+  }
+}
+
 /** Makes outbound HTTP calls that are safe from server-side request forgery. */
 export interface OutboundClient {
   /** The time limit of one call, in milliseconds; a caller's `deadline` can only shorten it. */

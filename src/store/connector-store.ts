@@ -6,6 +6,7 @@ import { errors } from '../errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { type Actor, recordAuditEvent } from './audit-store.js';
 import { connectorColumns as columns, connectorRowCodec, type StoredConnector } from './connector-row.js';
+import { cancelDeliveriesOf } from './delivery-store.js';
 import { forUpdate } from './dialect.js';
 import { isConnectorNameTaken } from './errors.js';
 import { ownTransactions, type Transact } from './group-commit.js';
@@ -254,6 +255,8 @@ export function createConnectorStore(
           .returning(['name', 'type'])
           .executeTakeFirst();
         if (!row) return false;
+        // Its pending deliveries are cancelled with it (their history stays until retention prunes it).
+        await cancelDeliveriesOf(trx, id);
         await bumpConnectorsVersion(trx, accountId);
         await recordAuditEvent(trx, {
           accountId,

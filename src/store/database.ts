@@ -46,6 +46,19 @@ export interface DatabaseHandle {
    */
   readonly transact?: Transact;
   close(): Promise<void>;
+  /** PostgreSQL: how busy the connection pool is now (the metrics read it); SQLite has no pool. */
+  readonly poolUse?: () => PoolUse;
+}
+
+/** How busy a PostgreSQL connection pool is (pg's Pool counts). */
+export interface PoolUse {
+  /** Connections open: in use plus idle. */
+  readonly total: number;
+  readonly idle: number;
+  /** Queries waiting for a connection because every one is in use. */
+  readonly waiting: number;
+  /** The most connections the pool opens (DATABASE_POOL_SIZE). */
+  readonly max: number;
 }
 
 export function openDatabase(location: DatabaseLocation, options: DatabaseOptions = {}): DatabaseHandle {
@@ -103,9 +116,10 @@ function openPostgres(
   options: DatabaseOptions,
 ): DatabaseHandle {
   const { Pool } = load<typeof pg>('pg');
+  const max = options.poolSize ?? DEFAULT_POOL_SIZE;
   const pool = new Pool({
     connectionString: location.url,
-    max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    max,
     // A database that is gone must make requests fail fast (503), not queue them for ever.
     connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
@@ -134,6 +148,7 @@ function openPostgres(
   return {
     db,
     location,
+    poolUse: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
     transact: ownTransactions(db),
     async ping() {
       // Bounded: behind a silent network a query can wait for the client timeout (20 s), and a

@@ -8,6 +8,9 @@ export interface Database {
   audit_events: AuditEventsTable;
   idempotency_keys: IdempotencyKeysTable;
   hash_keys: HashKeysTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
+  delivery_tickets: DeliveryTicketsTable;
 }
 
 /** The secret that key hashes and fingerprints are keyed with, sealed with a master key (src/secrets/hash-key.ts). */
@@ -102,3 +105,63 @@ export interface AuditEventsTable {
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type ConnectorRow = Selectable<ConnectorsTable>;
 export type NewConnectorRow = Insertable<ConnectorsTable>;
+
+export type DeliveryState = 'queued' | 'sending' | 'retrying' | 'delivered' | 'failed' | 'cancelled';
+
+/** One event accepted for a connector (migration 0007). */
+export interface DeliveriesTable {
+  /** Acceptance order: lists (newest first) and claims (oldest first). */
+  seq: Generated<number>;
+  id: string;
+  account_id: number;
+  connector_id: string;
+  connector_type: string;
+  /** The event, JSON. */
+  event: string;
+  /** The per-type options, JSON. */
+  options: string;
+  /** event.alertKey: deliveries of one (connector, alertKey) are sent one at a time, in order. */
+  alert_key: string | null;
+  state: DeliveryState;
+  attempt_count: Generated<number>;
+  /** When the next attempt may start; null once finished. */
+  next_attempt_at: string | null;
+  /** The worker (one per server process) that holds the delivery while `sending`, and until when. */
+  lease_owner: string | null;
+  lease_until: string | null;
+  /** What the target made (`{id, url}`), JSON. */
+  external_ref: string | null;
+  created_at: string;
+  updated_at: string;
+  /** When it became delivered, failed or cancelled: retention counts from here. */
+  finished_at: string | null;
+}
+
+export type AttemptOutcome = 'delivered' | 'retry' | 'failed' | 'interrupted';
+
+export interface DeliveryAttemptsTable {
+  delivery_id: string;
+  /** 1, 2, ... */
+  number: number;
+  started_at: string;
+  duration_ms: number;
+  http_status: number | null;
+  outcome: AttemptOutcome;
+  /** What the target said, redacted of every credential the attempt sent. */
+  message: string;
+}
+
+/** The ticket of one (connector, alertKey) at a ticket target. */
+export interface DeliveryTicketsTable {
+  connector_id: string;
+  alert_key: string;
+  account_id: number;
+  ticket_id: string;
+  url: string | null;
+  /** 1 open, 0 closed. */
+  open: number;
+  updated_at: string;
+}
+
+export type DeliveryRow = Selectable<DeliveriesTable>;
+export type AttemptRow = Selectable<DeliveryAttemptsTable>;

@@ -71,8 +71,10 @@ describe.each(BYPASSES.map(([host, kind]) => [host, kind]))('a connector URL on 
   ])('%s: refused before any connection', async (type, paramsOf) => {
     const before = connections;
     const result = await check(type, paramsOf(`http://${host}:${port}`));
-    expect(result).toMatchObject({ ok: false, status: 'failed' });
+    // A policy refusal, not the target's verdict: its own status, naming the setting that allows it.
+    expect(result).toMatchObject({ ok: false, status: 'blocked' });
     expect(result.message).toMatch(/^refused: .*not (a )?public/);
+    expect(result.message).toContain('PLUGBOARD_ALLOWED_TARGETS');
     if (kind === 'name') {
       // A name is refused for what it resolves to, which is not told.
       expect(result.message).toMatch(/resolves to an address that is not public \(loopback/);
@@ -95,9 +97,28 @@ describe('other ways in', () => {
       email: 'a@example.com',
       password: 'secret-1',
     });
-    expect(result).toMatchObject({ ok: false, status: 'failed' });
+    // Some are refused for their address (blocked), some as URLs that cannot be called (failed).
+    expect(result.ok).toBe(false);
+    expect(result.status).toMatch(/^(blocked|failed)$/);
     expect(result.message).toMatch(/^refused/);
     expect(connections).toBe(before);
+  });
+
+  it("a stored connector's refused check is kept as lastCheck with status blocked", async () => {
+    const created = await t.call('POST', '/api/connectors', {
+      body: {
+        name: 'on loopback',
+        type: 'jira',
+        params: { url: `http://127.0.0.1:${port}`, email: 'a@example.com', password: 'secret-1' },
+      },
+    });
+    expect(created.statusCode, created.body).toBeLessThan(300);
+    const { id } = json<{ id: string }>(created);
+    const checked = await t.call('POST', `/api/connectors/${id}/check`);
+    expect(json<CheckResult>(checked)).toMatchObject({ ok: false, status: 'blocked' });
+    const read = json<{ lastCheck?: CheckResult }>(await t.call('GET', `/api/connectors/${id}`));
+    expect(read.lastCheck?.status).toBe('blocked');
+    expect(read.lastCheck?.message).toContain('PLUGBOARD_ALLOWED_TARGETS');
   });
 
   it('never connected, after all of them', () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../src/connectors/checks/run.js';
 import { CREDENTIALS, GOOD, loadFixtures } from '../../src/connectors/fixture.js';
+import { INTEGRATION_CODE } from '../../src/connectors/types/autotask/fixture.js';
 import { usesBearerHeader } from '../../src/connectors/types/zabbix/index.js';
 import { type FakeTargets, startFakeTargets } from '../fake-targets.js';
 import { buildTestApp, endpointsAt, json, type TestContext, typeOf } from '../helpers.js';
@@ -91,6 +92,21 @@ describe('Autotask: the zone', () => {
     const wrong = await check('autotask', params(GOOD.user, `${fake.url}/nothing-here`));
     expect(wrong.message).toMatch(/no Autotask REST API at this URL .*the URL looks wrong/);
     expect(wrong.message).not.toMatch(/does not know this user/);
+  });
+
+  it('with an integration code, checks the secret too, without quoting it', async () => {
+    const good = await check('autotask', {
+      ...params(GOOD.user),
+      password: GOOD.password,
+      integrationCode: INTEGRATION_CODE,
+    });
+    expect(good).toMatchObject({ ok: true, status: 'ok', message: 'Autotask accepted the credentials' });
+    const refused = await check('autotask', { ...params(GOOD.user), integrationCode: INTEGRATION_CODE });
+    expect(refused).toMatchObject({ ok: false, status: 'failed', httpStatus: 401 });
+    expect(refused.message).toMatch(/^Autotask refused the credentials/);
+    expect(refused.message).not.toContain(INTEGRATION_CODE);
+    const without = await check('autotask', params(GOOD.user));
+    expect(without.message).toContain('add the param integrationCode');
   });
 });
 

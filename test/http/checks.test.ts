@@ -221,7 +221,7 @@ describe('targets on private addresses are refused by default', () => {
         body: { name: 'c', type: 'jira', params: goodParams(typeOf('jira')) },
       });
       const result = json<CheckResult>(response);
-      expect(result).toMatchObject({ ok: false, status: 'failed' });
+      expect(result).toMatchObject({ ok: false, status: 'blocked' });
       expect(result.message).toMatch(/PLUGBOARD_ALLOWED_TARGETS|refused|not allowed|private|loopback/i);
       expect(fake.seen.length).toBe(before);
     } finally {

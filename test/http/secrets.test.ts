@@ -161,7 +161,10 @@ describe('no secret leaks: one table over every type with a secret', () => {
           body: { name: '', type: id, params: { ...bad, extra: bad[[...type.secretParams][0] ?? ''] } },
         }),
         await call('POST', '/api/connectors', { body: { name: 'x', type: 'datadog', params: bad } }),
-        await call('PUT', `/api/connectors/${connectorId}`, { body: { name, type: 'slack', params: bad } }),
+        // Another type's params (github takes only apiKey: every other name is unknown there).
+        await call('PUT', `/api/connectors/${connectorId}`, {
+          body: { name, type: id === 'github' ? 'jira' : 'github', params: bad },
+        }),
         await call('PUT', `/api/connectors/${connectorId}`, { body: { name: 7, type: id, params: bad } }),
         await call('POST', '/api/connectors', {
           body: `{"name":"broken","type":"${id}","params":${JSON.stringify(bad)}`,

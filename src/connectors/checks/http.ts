@@ -3,6 +3,7 @@ import {
   type OutboundFailure,
   type OutboundRequest,
   type OutboundResponse,
+  RefusedAddressError,
 } from '../../outbound/types.js';
 import { reasonPhrase, targetSaid } from './said.js';
 import type { CheckOutcome, CheckRun } from './types.js';
@@ -34,7 +35,7 @@ function heard(response: OutboundResponse, run: CheckRun): TargetResponse {
     headers,
     body: redactor.redact(response.body),
     url: response.url,
-    said: targetSaid(response.body, redactor),
+    said: targetSaid(response.body, redactor, run.answers),
   };
 }
 
@@ -50,7 +51,14 @@ function hostOf(url: string): string {
 const FAILURES: Readonly<
   Record<OutboundFailure, (error: OutboundError, run: CheckRun, request: OutboundRequest) => CheckOutcome>
 > = {
-  blocked: (error) => ({ status: 'failed', message: error.message }),
+  // A policy refusal is not the target's verdict on the credentials: it says so, and how to allow it.
+  blocked: (error) =>
+    error instanceof RefusedAddressError
+      ? {
+          status: 'blocked',
+          message: `${error.message}; nothing was sent. To let checks call it, add it to PLUGBOARD_ALLOWED_TARGETS (a host name, address or CIDR, optionally with :port)`,
+        }
+      : { status: 'failed', message: error.message },
   invalid_header: () => ({
     status: 'failed',
     message:

@@ -49,7 +49,7 @@ export async function rpc(
   });
   if ('outcome' in answer) return answer;
   const { response } = answer;
-  const parsed = parseJson(response.body)?.value;
+  const parsed = parseJson(response.body, run.answers)?.value;
   const body: RpcAnswer | undefined = Value.Check(RpcAnswerSchema, parsed) ? parsed : undefined;
   if (response.status !== 200 || !body || (body.result === undefined && body.error === undefined)) {
     return {

@@ -10,7 +10,7 @@ const MIN_PREFIX = 4;
 export const CUT = '…';
 
 /** Request headers that carry credentials: every form of their values is sensitive. */
-const CREDENTIAL_HEADER = /auth|token|key|secret|password|cookie|signature|session/i;
+const CREDENTIAL_HEADER = /auth|token|key|secret|password|cookie|signature|session|integrationcode/i;
 
 /** One line of printable text: no control or format (e.g. direction-changing) characters, runs of spaces collapsed. */
 export function oneLine(text: string): string {

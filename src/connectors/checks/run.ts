@@ -1,11 +1,22 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { type ConnectorType, UnvalidatedParamsError } from '../define.js';
 import { Redactor } from './redact.js';
-import type { CheckContext, CheckRun, Params } from './types.js';
+import type { CheckContext, CheckRun, CheckStatus, Params } from './types.js';
 
 export const CheckResultSchema = Type.Object({
   ok: Type.Boolean(),
-  status: Type.Union(['ok', 'failed', 'unreachable', 'not_checkable'].map((s) => Type.Literal(s))),
+  status: Type.Union(
+    (
+      ['ok', 'failed', 'unreachable', 'blocked', 'not_checkable'] as const satisfies readonly CheckStatus[]
+    ).map((s) => Type.Literal(s)),
+    {
+      description:
+        'ok: the target accepted the credentials; failed: it refused them, or the answer was not its API; ' +
+        'unreachable: no answer; blocked: the target is on a private, loopback, link-local or other ' +
+        'non-public address that PLUGBOARD_ALLOWED_TARGETS does not allow, so nothing was sent; ' +
+        'not_checkable: the type cannot be checked without posting a message',
+    },
+  ),
   message: Type.String({
     description: 'what the target said, or why it could not be asked; never a credential',
   }),

@@ -1,19 +1,14 @@
 import { isRecord } from '../../is-record.js';
 import type { OutboundResponse } from '../../outbound/types.js';
+import { ANSWER_LIMITS, type AnswerLimits, readJson } from './answer.js';
 import { oneLine, type Redactor } from './redact.js';
 
 /** The longest quote of a target's message, and of its reason phrase. */
 const MAX_SAID = 200;
 const MAX_REASON = 60;
 
-/** The body parsed as JSON, or undefined when it is not JSON. */
-export function parseJson(text: string): { value: unknown } | undefined {
-  try {
-    return { value: JSON.parse(text) };
-  } catch {
-    return undefined;
-  }
-}
+// Where checks and send functions have always found it; bounded since a target could stall the event loop.
+export { parseJson } from './answer.js';
 
 /** The first non-empty string in `values`, looking into arrays and objects breadth-first, boundedly. */
 function firstString(...values: unknown[]): string | undefined {
@@ -154,9 +149,15 @@ function fromText(body: string): string | undefined {
  * HTML page — on one line, at most 200 characters. The raw body is redacted before anything is taken
  * from it, and the quote again before it is cut, so that no form of a credential survives either step.
  */
-export function targetSaid(body: string, redactor: Redactor): string | undefined {
+export function targetSaid(
+  body: string,
+  redactor: Redactor,
+  limits: AnswerLimits = ANSWER_LIMITS,
+): string | undefined {
   const clean = redactor.redact(body);
-  const json = parseJson(clean);
+  const json = readJson(clean, limits);
+  // JSON too large or deep to read is not quoted at all: its first line is no message.
+  if (json !== undefined && 'unread' in json) return undefined;
   const found = json ? fromJson(json.value) : fromText(clean);
   if (found === undefined) return undefined;
   const line = oneLine(found);

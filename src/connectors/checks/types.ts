@@ -1,4 +1,5 @@
 import type { OutboundClient } from '../../outbound/types.js';
+import type { AnswerLimits } from './answer.js';
 import type { Redactor } from './redact.js';
 
 /** What checks can use: the SSRF-safe HTTP client, and the fixed endpoints pointed elsewhere. */
@@ -9,6 +10,8 @@ export interface CheckContext {
    * not named here calls the endpoint it declares. Tests point them at fakes.
    */
   readonly endpoints: Readonly<Record<string, string>>;
+  /** How much of a JSON answer is read (answer.ts); unset: ANSWER_LIMITS. A benchmark lifts them for its baseline. */
+  readonly answers?: AnswerLimits;
 }
 
 /** One run of one check: the context, plus what binds all the calls of that run together. */
@@ -24,7 +27,11 @@ export interface EndpointRun extends CheckRun {
   readonly endpoint: string;
 }
 
-export type CheckStatus = 'ok' | 'failed' | 'unreachable' | 'not_checkable';
+/**
+ * `blocked`: the target is on an address outside the public internet that PLUGBOARD_ALLOWED_TARGETS
+ * does not allow; nothing was sent, so nothing is known about the credentials.
+ */
+export type CheckStatus = 'ok' | 'failed' | 'unreachable' | 'blocked' | 'not_checkable';
 
 /** What one check found; a failed check is a result, not an error of our API. */
 export interface CheckOutcome {

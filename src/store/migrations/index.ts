@@ -5,6 +5,7 @@ import * as idempotencyKeys from './0003-idempotency-keys.js';
 import * as connectorsVersion from './0004-connectors-version.js';
 import * as idempotencyOwner from './0005-idempotency-owner.js';
 import * as hashKey from './0006-hash-key.js';
+import * as deliveries from './0007-deliveries.js';
 
 /** Every migration, by name; names sort in the order they apply. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004-connectors-version': connectorsVersion,
   '0005-idempotency-owner': idempotencyOwner,
   '0006-hash-key': hashKey,
+  '0007-deliveries': deliveries,
 };

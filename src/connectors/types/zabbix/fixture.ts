@@ -1,6 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import { defineFixture, type FakeSystem, GOOD, NOT_FOUND_PAGE } from '../../fixture.js';
-import { zabbix } from './index.js';
+import { isRecord } from '../../../is-record.js';
+import { jsonOf } from '../../chat/fixture.js';
+import {
+  type DeliveryFake,
+  defineFixture,
+  type FakeAction,
+  type FakeSystem,
+  GOOD,
+  NOT_FOUND_PAGE,
+} from '../../fixture.js';
+import { ZABBIX_MAX_MESSAGE, zabbix } from './index.js';
 
 /** The value of a request header whose name is spelled exactly `name` (case-sensitive, as Zabbix < 7.2.5). */
 function exactHeader(req: IncomingMessage, name: string): string | undefined {
@@ -46,6 +55,53 @@ function zabbixOf(version: string): FakeSystem {
   };
 }
 
+/** The problem event the fake knows. */
+export const KNOWN_EVENT = '4321';
+
+/**
+ * Zabbix 7.0 taking event.acknowledge (after apiinfo.version): the Bearer token, `eventids`, an
+ * `action` bitmask of the known bits, and a `message` whenever bit 4 is set, as Zabbix requires.
+ */
+function acknowledgingZabbix(): DeliveryFake {
+  const actions: FakeAction[] = [];
+  return {
+    actions,
+    answer({ req, path, body, send }) {
+      if (path !== '/api_jsonrpc.php' || req.method !== 'POST') return send(404, NOT_FOUND_PAGE);
+      const call = jsonOf(body);
+      if (!isRecord(call) || call.jsonrpc !== '2.0' || typeof call.method !== 'string')
+        return send(200, { jsonrpc: '2.0', error: { code: -32600, message: 'Invalid request.' }, id: null });
+      const answer = (result: object) => send(200, { jsonrpc: '2.0', ...result, id: call.id });
+      const invalid = (data: string) => answer({ error: { code: -32602, message: 'Invalid params.', data } });
+      if (call.method === 'apiinfo.version') return answer({ result: '7.0.0' });
+      if (call.method !== 'event.acknowledge')
+        return answer({ error: { code: -32601, message: 'Method not found.', data: 'Incorrect method.' } });
+      if (exactHeader(req, 'Authorization') !== `Bearer ${GOOD.token}`) return invalid('Not authorized.');
+      const params = call.params;
+      if (!isRecord(params)) return invalid('Invalid parameter "/": an array or object is expected.');
+      const { eventids, action, message } = params;
+      if (!Array.isArray(eventids) || eventids.length === 0)
+        return invalid('Invalid parameter "/eventids": cannot be empty.');
+      if (typeof action !== 'number' || !Number.isInteger(action) || action < 1 || action > 511)
+        return invalid('Invalid parameter "/action": value must be one of 1-511.');
+      if ((action & 4) === 4 && (typeof message !== 'string' || message === ''))
+        return invalid('Invalid parameter "/message": cannot be empty.');
+      if (typeof message === 'string' && message.length > ZABBIX_MAX_MESSAGE)
+        return invalid('Invalid parameter "/message": value is too long.');
+      if (eventids.some((id) => String(id) !== KNOWN_EVENT))
+        return answer({
+          error: {
+            code: -32500,
+            message: 'Application error.',
+            data: 'No permissions to referred object or it does not exist!',
+          },
+        });
+      for (const id of eventids) actions.push({ action: 'problem', eventId: String(id), bits: action });
+      return answer({ result: { eventids: eventids.map(Number) } });
+    },
+  };
+}
+
 export const fixture = defineFixture(zabbix, {
   example: { url: 'https://zabbix.example.com', apiKey: 'zabbix-api-token' },
   target: {
@@ -53,5 +109,10 @@ export const fixture = defineFixture(zabbix, {
     answer: zabbixOf('7.0.0'),
     versions: { '6.0.36': zabbixOf('6.0.36'), '7.2.6': zabbixOf('7.2.6') },
     locked: /refused host\.get: Invalid params\. API token expired\./,
+  },
+  delivery: {
+    params: (base, { token }) => ({ url: base, apiKey: token }),
+    options: { eventId: KNOWN_EVENT },
+    fake: acknowledgingZabbix,
   },
 });

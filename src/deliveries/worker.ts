@@ -1,0 +1,461 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { FastifyBaseLogger } from 'fastify';
+import { Redactor } from '../connectors/checks/redact.js';
+import type { CheckContext, CheckRun, Params } from '../connectors/checks/types.js';
+import { UnvalidatedParamsError } from '../connectors/define.js';
+import type { DeliveryDefinition, DeliveryOutcome } from '../connectors/delivery.js';
+import type { RegisteredType } from '../connectors/registry.js';
+import type { StoredConnector } from '../store/connector-row.js';
+import type { AttemptRecord, ClaimedDelivery, DeliveryStore } from '../store/delivery-store.js';
+import { DEFAULT_SCHEDULE, describeGivingUp, nextAttemptAt, type RetrySchedule } from './schedule.js';
+
+/** The delivery of a type: its declared one, unless a test gives another. */
+export type DeliveryOf = (type: RegisteredType) => DeliveryDefinition<Params, CheckRun> | undefined;
+
+export const declaredDelivery: DeliveryOf = (type) => type.deliver;
+
+export interface WorkerSettings {
+  /** Deliveries of one connector in flight at once in this process. */
+  readonly concurrency: number;
+  /** One attempt's deadline, all its calls together. */
+  readonly timeoutMs: number;
+  /** Finished deliveries are deleted this long after they finished. */
+  readonly retentionMs: number;
+  readonly schedule?: RetrySchedule;
+  /** How often the queue is read for work this process was not told of (other servers' accepts, retries due). */
+  readonly pollMs?: number;
+  /** How long a claim holds without an answer recorded; default: the timeout and 5 s to record. */
+  readonly leaseMs?: number;
+  /** Deliveries in flight at once in this process, over every connector. */
+  readonly maxInFlight?: number;
+  /** How long shutdown waits for attempts in flight before it releases them. */
+  readonly shutdownWaitMs?: number;
+}
+
+export const MAX_IN_FLIGHT = 256;
+const POLL_MS = 1_000;
+const PRUNE_EVERY_MS = 60_000;
+const PRUNE_BATCH = 1_000;
+
+/** What the worker loads a connector with: its params opened, by account (the store's get). */
+export type ConnectorLoader = (accountId: number, id: string) => Promise<StoredConnector | undefined>;
+
+interface DueConnector {
+  accountId: number;
+  /** Epoch ms of its earliest due delivery, as far as this process knows. */
+  due: number;
+  /** Raised by every notice of new work: a claim that found less than asked forgets the connector only if none came meanwhile. */
+  generation: number;
+}
+
+/**
+ * The deliveries worker, one per server process (every server runs one). It claims due deliveries
+ * of each connector with a lease (DeliveryStore.claim), at most `concurrency` per connector and
+ * `maxInFlight` in all, the accounts with work served in turn; sends each through its type's
+ * `deliver` with the SSRF-safe client and one deadline; and records attempts in batches (one
+ * transaction for every attempt that ended meanwhile). Claims whose server died are taken over
+ * when their lease ends. Stopping waits a little for attempts in flight, then releases them.
+ */
+export class DeliveryWorker {
+  /** This process's name on its claims. */
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly due = new Map<string, DueConnector>();
+  private readonly inFlight = new Map<string, number>();
+  private readonly sending = new Map<string, Promise<void>>();
+  private readonly toRecord: { record: AttemptRecord; done: () => void }[] = [];
+  private total = 0;
+  private ticking = false;
+  private again = false;
+  private stopped = true;
+  private scheduled = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private lastPrune = 0;
+  private accountTurn = 0;
+  private flushing: Promise<void> | undefined;
+  private readonly schedule: RetrySchedule;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+  private readonly maxInFlight: number;
+
+  constructor(
+    private readonly store: DeliveryStore,
+    private readonly loadConnector: ConnectorLoader,
+    private readonly context: CheckContext,
+    private readonly deliveryOf: DeliveryOf,
+    private readonly settings: WorkerSettings,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.schedule = settings.schedule ?? DEFAULT_SCHEDULE;
+    this.pollMs = settings.pollMs ?? POLL_MS;
+    this.leaseMs = settings.leaseMs ?? settings.timeoutMs + 5_000;
+    this.maxInFlight = settings.maxInFlight ?? MAX_IN_FLIGHT;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.poll();
+  }
+
+  /** A delivery for this connector was queued (or re-queued): look for it now. */
+  notify(connectorId: string, accountId: number): void {
+    if (this.stopped) return;
+    const known = this.due.get(connectorId);
+    if (known) {
+      known.due = Math.min(known.due, Date.now());
+      known.generation++;
+    } else this.due.set(connectorId, { accountId, due: Date.now(), generation: 0 });
+    this.wake();
+  }
+
+  /** Deliveries this process is sending now. */
+  get inFlightCount(): number {
+    return this.total;
+  }
+
+  /**
+   * Stops claiming, waits up to `shutdownWaitMs` for attempts in flight and records them, then
+   * releases the claims still held: those deliveries are due again at once, for any server.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.pollTimer);
+    clearTimeout(this.dueTimer);
+    const wait = this.settings.shutdownWaitMs ?? Math.min(this.settings.timeoutMs, 5_000);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.sending.values()]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, wait);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.flush();
+    const left = [...this.sending.keys()];
+    if (left.length > 0) {
+      try {
+        await this.store.release(this.owner, left);
+        this.log.info({ deliveries: left.length }, 'deliveries in flight at shutdown released');
+      } catch (error) {
+        this.log.warn({ err: error }, 'could not release deliveries at shutdown: their leases end instead');
+      }
+    }
+  }
+
+  private wake(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.tick();
+    });
+  }
+
+  /** Reads the queue for work (every `pollMs`): other servers' accepts, retries come due, expired leases; prunes. */
+  private async poll(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const taken = await this.store.takeOverExpired();
+      if (taken > 0) this.log.warn({ deliveries: taken }, 'took over deliveries whose lease ended');
+      const pending = await this.store.pendingConnectors();
+      const seen = new Set<string>();
+      for (const { connectorId, accountId, due } of pending) {
+        seen.add(connectorId);
+        const at = Date.parse(due);
+        const known = this.due.get(connectorId);
+        if (known) known.due = at;
+        else this.due.set(connectorId, { accountId, due: at, generation: 0 });
+      }
+      for (const [connectorId, known] of this.due) {
+        if (!seen.has(connectorId) && !this.inFlight.get(connectorId) && known.due <= Date.now()) {
+          this.due.delete(connectorId);
+        }
+      }
+      if (Date.now() - this.lastPrune >= PRUNE_EVERY_MS) {
+        this.lastPrune = Date.now();
+        await this.prune();
+      }
+    } catch (error) {
+      this.log.warn({ err: error }, 'reading the delivery queue failed; trying again shortly');
+    }
+    if (this.stopped) return;
+    this.pollTimer = setTimeout(() => void this.poll(), this.pollMs);
+    this.pollTimer.unref();
+    this.wake();
+  }
+
+  private async prune(): Promise<void> {
+    const before = new Date(Date.now() - this.settings.retentionMs).toISOString();
+    let pruned = 0;
+    for (;;) {
+      const n = await this.store.prune(before, PRUNE_BATCH);
+      pruned += n;
+      if (n < PRUNE_BATCH || this.stopped) break;
+    }
+    if (pruned > 0) this.log.info({ deliveries: pruned }, 'pruned finished deliveries past retention');
+  }
+
+  /** Claims what is due, the accounts with work in turn, within the per-connector and total bounds. */
+  private async tick(): Promise<void> {
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    try {
+      do {
+        this.again = false;
+        await this.claimRound();
+      } while (this.again && !this.stopped);
+    } catch (error) {
+      this.log.warn({ err: error }, 'claiming deliveries failed; trying again shortly');
+    } finally {
+      this.ticking = false;
+    }
+    this.armDueTimer();
+  }
+
+  private async claimRound(): Promise<void> {
+    const now = Date.now();
+    const byAccount = new Map<number, string[]>();
+    for (const [connectorId, known] of this.due) {
+      if (known.due > now || (this.inFlight.get(connectorId) ?? 0) >= this.settings.concurrency) continue;
+      const list = byAccount.get(known.accountId) ?? [];
+      list.push(connectorId);
+      byAccount.set(known.accountId, list);
+    }
+    if (byAccount.size === 0) return;
+    // Each account in turn from a rotating start, each getting an equal share of the free slots.
+    const accounts = [...byAccount.keys()].sort((a, b) => a - b);
+    const start = this.accountTurn++ % accounts.length;
+    const ordered = [...accounts.slice(start), ...accounts.slice(0, start)];
+    let left = ordered.length;
+    for (const accountId of ordered) {
+      if (this.stopped) return;
+      let budget = Math.ceil((this.maxInFlight - this.total) / left);
+      left--;
+      for (const connectorId of byAccount.get(accountId) ?? []) {
+        const slots = Math.min(this.settings.concurrency - (this.inFlight.get(connectorId) ?? 0), budget);
+        if (slots <= 0) continue;
+        const known = this.due.get(connectorId);
+        const generation = known?.generation;
+        const leaseUntil = new Date(Date.now() + this.leaseMs).toISOString();
+        const claimed = await this.store.claim(connectorId, this.owner, slots, leaseUntil);
+        if (claimed.length < slots && known && known.generation === generation) {
+          // Nothing more due now: the next accept, a retry recorded or the next poll brings it back.
+          this.due.delete(connectorId);
+        }
+        if (claimed.length > 0) {
+          budget -= claimed.length;
+          this.launch(connectorId, accountId, claimed);
+        }
+      }
+    }
+  }
+
+  private armDueTimer(): void {
+    if (this.stopped) return;
+    clearTimeout(this.dueTimer);
+    let next = Number.POSITIVE_INFINITY;
+    for (const { due } of this.due.values()) next = Math.min(next, due);
+    if (!Number.isFinite(next)) return;
+    const wait = Math.max(0, next - Date.now());
+    if (wait >= this.pollMs) return; // the poll comes first
+    this.dueTimer = setTimeout(() => this.wake(), wait);
+    this.dueTimer.unref();
+  }
+
+  private launch(connectorId: string, accountId: number, claimed: readonly ClaimedDelivery[]): void {
+    this.inFlight.set(connectorId, (this.inFlight.get(connectorId) ?? 0) + claimed.length);
+    this.total += claimed.length;
+    // The connector is read once for the batch, at the start of its attempts: a credential changed
+    // since the last attempt applies to this one.
+    const connector = this.loadConnector(accountId, connectorId);
+    for (const delivery of claimed) {
+      const done = this.attempt(delivery, connector)
+        .then(
+          (record) => this.enqueueRecord(record),
+          (error: unknown) => {
+            // A failure of ours (the database while loading the connector): leave it to the lease.
+            this.log.error({ err: error, delivery: delivery.id }, 'a delivery attempt failed in the engine');
+          },
+        )
+        .finally(() => {
+          this.sending.delete(delivery.id);
+          const n = (this.inFlight.get(connectorId) ?? 1) - 1;
+          if (n > 0) this.inFlight.set(connectorId, n);
+          else this.inFlight.delete(connectorId);
+          this.total--;
+          this.wake();
+        });
+      this.sending.set(delivery.id, done);
+    }
+  }
+
+  /** Records an attempt with the others that ended meanwhile (one transaction); resolves once recorded. */
+  private enqueueRecord(record: AttemptRecord): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.toRecord.push({ record, done: resolve });
+      if (!this.flushing) this.flushing = this.flushSoon();
+    });
+  }
+
+  private async flushSoon(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.toRecord.length > 0) {
+        const batch = this.toRecord.splice(0, 500);
+        try {
+          await this.store.record(
+            this.owner,
+            batch.map((b) => b.record),
+          );
+          for (const { record } of batch) this.afterRecord(record);
+        } catch (error) {
+          // Not recorded: the lease ends and another attempt is made (the target may see it twice).
+          this.log.error({ err: error, deliveries: batch.length }, 'recording delivery attempts failed');
+        }
+        for (const b of batch) b.done();
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private afterRecord({ delivery, next, attempt }: AttemptRecord): void {
+    if (next.state === 'retrying') {
+      const at = Date.parse(next.nextAttemptAt);
+      const known = this.due.get(delivery.connectorId);
+      if (known) known.due = Math.min(known.due, at);
+      else this.due.set(delivery.connectorId, { accountId: delivery.accountId, due: at, generation: 0 });
+    }
+    if (delivery.alertKey !== null && next.state !== 'retrying') {
+      // The next delivery of the alert may be waiting for this one.
+      this.notify(delivery.connectorId, delivery.accountId);
+    }
+    if (next.state === 'failed' || next.state === 'retrying') {
+      this.log.info(
+        {
+          delivery: delivery.id,
+          connectorId: delivery.connectorId,
+          outcome: attempt.outcome,
+          state: next.state,
+        },
+        `delivery attempt: ${attempt.message}`,
+      );
+    }
+  }
+
+  /** One attempt of one delivery: whatever happens at the target, a record. */
+  private async attempt(
+    delivery: ClaimedDelivery,
+    loading: Promise<StoredConnector | undefined>,
+  ): Promise<AttemptRecord> {
+    const started = Date.now();
+    const startedAt = new Date(started).toISOString();
+    const redactor = new Redactor();
+    const finish = (outcome: DeliveryOutcome): AttemptRecord => {
+      const ended = Date.now();
+      const message = redactor.redactMessage(outcome.message);
+      const attempt = {
+        startedAt,
+        durationMs: ended - started,
+        ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
+        outcome: outcome.result,
+        message,
+      };
+      if (outcome.result === 'delivered') {
+        return {
+          delivery,
+          attempt,
+          next: { state: 'delivered', externalRef: outcome.externalRef },
+          ticket: outcome.ticket,
+        };
+      }
+      if (outcome.result === 'failed') return { delivery, attempt, next: { state: 'failed' } };
+      const attempts = delivery.attemptCount + 1;
+      const createdAt = Date.parse(delivery.createdAt);
+      const at = nextAttemptAt(this.schedule, attempts, createdAt, ended, outcome.retryAfterMs);
+      if (at === undefined) {
+        return {
+          delivery,
+          attempt: { ...attempt, message: `${message}; ${describeGivingUp(attempts, createdAt, ended)}` },
+          next: { state: 'failed' },
+        };
+      }
+      return { delivery, attempt, next: { state: 'retrying', nextAttemptAt: new Date(at).toISOString() } };
+    };
+
+    const connector = await loading;
+    if (!connector) {
+      return finish({
+        result: 'failed',
+        message: `connector ${delivery.connectorId} no longer exists`,
+      });
+    }
+    const { type, params } = connector;
+    for (const name of type.secretParams) {
+      const secret = params[name];
+      if (secret) redactor.addSecret(secret);
+    }
+    const definition = this.deliveryOf(type);
+    if (!definition) return finish({ result: 'failed', message: `type ${type.id} does not deliver` });
+    const missing = definition.missing?.(params);
+    if (missing) return finish({ result: 'failed', message: missing });
+    const ticket =
+      definition.kind === 'ticket' && delivery.alertKey !== null
+        ? await this.store.ticket(delivery.connectorId, delivery.alertKey)
+        : undefined;
+    const deadline = started + this.settings.timeoutMs;
+    const run: CheckRun = { ...this.context, deadline, redactor };
+    let overdue: NodeJS.Timeout | undefined;
+    try {
+      const outcome = await Promise.race([
+        definition.send(
+          {
+            event: delivery.event,
+            options: delivery.options,
+            params,
+            ...(ticket ? { ticket } : {}),
+            deliveryId: delivery.id,
+            connectorId: delivery.connectorId,
+          },
+          run,
+        ),
+        // Every call ends by the deadline; this bounds a type that waits for something else.
+        new Promise<DeliveryOutcome>((resolve) => {
+          overdue = setTimeout(
+            () =>
+              resolve({
+                result: 'retry',
+                message: `no complete answer within the ${this.settings.timeoutMs} ms an attempt may take`,
+              }),
+            this.settings.timeoutMs + 1_000,
+          );
+        }),
+      ]);
+      return finish(outcome);
+    } catch (error) {
+      if (error instanceof UnvalidatedParamsError) {
+        return finish({ result: 'failed', message: error.message });
+      }
+      this.log.warn(
+        { delivery: delivery.id, type: type.id, error: error instanceof Error ? error.name : typeof error },
+        'a delivery got an answer its type could not read',
+      );
+      return finish({
+        result: 'failed',
+        message: `${type.displayName} gave an answer that could not be understood`,
+      });
+    } finally {
+      clearTimeout(overdue);
+    }
+  }
+}

@@ -1,0 +1,551 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { DeliveryEvent, ExternalRef, Ticket } from '../connectors/delivery.js';
+import { errors } from '../errors.js';
+import { dialectOf } from './dialect.js';
+import { newId, nowIso } from './ids.js';
+import type {
+  AttemptOutcome,
+  AttemptRow,
+  Database,
+  DeliveriesTable,
+  DeliveryRow,
+  DeliveryState,
+} from './schema.js';
+
+export const DELIVERY_STATES: readonly DeliveryState[] = [
+  'queued',
+  'sending',
+  'retrying',
+  'delivered',
+  'failed',
+  'cancelled',
+];
+
+/** One attempt as the API shows it. */
+export interface Attempt {
+  readonly number: number;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly httpStatus?: number;
+  readonly outcome: AttemptOutcome;
+  readonly message: string;
+}
+
+/** A delivery as the API shows it. */
+export interface Delivery {
+  readonly id: string;
+  readonly connectorId: string;
+  readonly connectorType: string;
+  readonly event: DeliveryEvent;
+  readonly params: Record<string, unknown>;
+  readonly state: DeliveryState;
+  readonly attempts: Attempt[];
+  readonly nextAttemptAt?: string;
+  readonly externalRef?: ExternalRef;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly finishedAt?: string;
+}
+
+/** A delivery the worker holds: what it needs to send it. */
+export interface ClaimedDelivery {
+  readonly id: string;
+  readonly accountId: number;
+  readonly connectorId: string;
+  readonly connectorType: string;
+  readonly event: DeliveryEvent;
+  readonly options: Record<string, unknown>;
+  readonly alertKey: string | null;
+  /** Attempts recorded before this one. */
+  readonly attemptCount: number;
+  readonly createdAt: string;
+}
+
+/** What one attempt came to, to record. */
+export interface AttemptRecord {
+  readonly delivery: ClaimedDelivery;
+  readonly attempt: Omit<Attempt, 'number'>;
+  readonly next:
+    | { readonly state: 'delivered'; readonly externalRef?: ExternalRef | undefined }
+    | { readonly state: 'failed' }
+    | { readonly state: 'retrying'; readonly nextAttemptAt: string };
+  /** The ticket of (connector, alertKey) as the target now has it. */
+  readonly ticket?: Ticket | undefined;
+}
+
+/** A connector with deliveries waiting, and when the first of them may be sent. */
+export interface PendingConnector {
+  readonly connectorId: string;
+  readonly accountId: number;
+  readonly due: string;
+}
+
+/** How much waits, for metrics: deliveries not finished, and the age of the oldest of them. */
+export interface QueueStats {
+  readonly depth: number;
+  readonly oldestQueuedAgeMs: number;
+}
+
+export interface DeliveryFilter {
+  readonly connectorId?: string;
+  readonly state?: DeliveryState;
+}
+
+/**
+ * Deliveries: the API's side (account-scoped, like the connector store) and the worker's (claims
+ * with a lease, attempts, tickets). Pending rows are those with `finished_at` null; the partial
+ * indexes of migration 0007 hold only those, and every query of the queue names that term.
+ */
+export interface DeliveryStore {
+  /**
+   * Queues a delivery, in its own transaction or in `within` (the Idempotency-Key's); refuses with
+   * QUEUE_FULL when the account already has `cap` pending.
+   */
+  enqueue(
+    accountId: number,
+    connector: { readonly id: string; readonly type: string },
+    event: DeliveryEvent,
+    options: Record<string, unknown>,
+    cap: number,
+    within?: Kysely<Database>,
+  ): Promise<Delivery>;
+  get(accountId: number, id: string): Promise<Delivery | undefined>;
+  /** Newest first. */
+  list(accountId: number, filter: DeliveryFilter, offset: number, limit: number): Promise<Delivery[]>;
+  /** Queues a failed or cancelled delivery again; undefined when there is none. */
+  retry(accountId: number, id: string): Promise<Delivery | undefined>;
+  /** Cancels a queued or retrying delivery; undefined when there is none. */
+  cancel(accountId: number, id: string): Promise<Delivery | undefined>;
+
+  /** Connectors with queued or retrying deliveries (every account), with their earliest due time. */
+  pendingConnectors(): Promise<PendingConnector[]>;
+  /**
+   * Claims up to `limit` due deliveries of one connector for `owner` until `leaseUntil`, oldest
+   * first, skipping any whose (connector, alertKey) has an earlier one pending: one at a time per
+   * alert, in order. On PostgreSQL, rows another instance is claiming are skipped (SKIP LOCKED).
+   */
+  claim(connectorId: string, owner: string, limit: number, leaseUntil: string): Promise<ClaimedDelivery[]>;
+  /**
+   * Deliveries whose lease ended while `sending` (their server died or hung): retried now, with an
+   * `interrupted` attempt recorded. Their number.
+   */
+  takeOverExpired(): Promise<number>;
+  /** Records attempts, in one transaction; an attempt whose claim `owner` no longer holds is dropped. */
+  record(owner: string, records: readonly AttemptRecord[]): Promise<void>;
+  /** Gives up claims (shutdown): the deliveries are due again at once, for any server. */
+  release(owner: string, ids: readonly string[]): Promise<void>;
+  /** The ticket of (connector, alertKey), if a delivery made one. */
+  ticket(connectorId: string, alertKey: string): Promise<Ticket | undefined>;
+  /** Deletes up to `limit` deliveries finished before `before` (and their attempts); how many. */
+  prune(before: string, limit: number): Promise<number>;
+  /** Queue depth and the oldest pending delivery's age, over every account. */
+  queueStats(now?: number): Promise<QueueStats>;
+}
+
+/** Cancels a deleted connector's pending deliveries and forgets its tickets, in the deleting transaction. */
+export async function cancelDeliveriesOf(trx: Kysely<Database>, connectorId: string): Promise<void> {
+  const now = nowIso();
+  await trx
+    .updateTable('deliveries')
+    .set({
+      state: 'cancelled',
+      next_attempt_at: null,
+      finished_at: now,
+      updated_at: now,
+    })
+    .where('connector_id', '=', connectorId)
+    .where('finished_at', 'is', null)
+    .where('state', 'in', ['queued', 'retrying'])
+    .execute();
+  await trx.deleteFrom('delivery_tickets').where('connector_id', '=', connectorId).execute();
+}
+
+/** A NUL character is in no id; PostgreSQL refuses it in a parameter (see connector-store.ts). */
+const cannotExist = (text: string) => text.includes('\u0000');
+
+function toAttempt(row: AttemptRow): Attempt {
+  return {
+    number: row.number,
+    startedAt: row.started_at,
+    durationMs: row.duration_ms,
+    ...(row.http_status === null ? {} : { httpStatus: row.http_status }),
+    outcome: row.outcome,
+    message: row.message,
+  };
+}
+
+function toDelivery(row: DeliveryRow, attempts: readonly AttemptRow[]): Delivery {
+  return {
+    id: row.id,
+    connectorId: row.connector_id,
+    connectorType: row.connector_type,
+    event: JSON.parse(row.event) as DeliveryEvent,
+    params: JSON.parse(row.options) as Record<string, unknown>,
+    state: row.state,
+    attempts: attempts.map(toAttempt),
+    ...(row.next_attempt_at === null ? {} : { nextAttemptAt: row.next_attempt_at }),
+    ...(row.external_ref === null ? {} : { externalRef: JSON.parse(row.external_ref) as ExternalRef }),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+  };
+}
+
+function toClaimed(row: Selectable<DeliveriesTable>): ClaimedDelivery {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    connectorId: row.connector_id,
+    connectorType: row.connector_type,
+    event: JSON.parse(row.event) as DeliveryEvent,
+    options: JSON.parse(row.options) as Record<string, unknown>,
+    alertKey: row.alert_key,
+    attemptCount: row.attempt_count,
+    createdAt: row.created_at,
+  };
+}
+
+/** The attempts of these deliveries, by delivery id, in order. */
+async function attemptsOf(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, AttemptRow[]>> {
+  const byId = new Map<string, AttemptRow[]>();
+  if (ids.length === 0) return byId;
+  const rows = await db
+    .selectFrom('delivery_attempts')
+    .selectAll()
+    .where('delivery_id', 'in', ids)
+    .orderBy('delivery_id')
+    .orderBy('number')
+    .execute();
+  for (const row of rows) {
+    const list = byId.get(row.delivery_id) ?? [];
+    list.push(row);
+    byId.set(row.delivery_id, list);
+  }
+  return byId;
+}
+
+export function createDeliveryStore(db: Kysely<Database>): DeliveryStore {
+  const postgres = dialectOf(db) === 'postgres';
+
+  async function getRow(trx: Kysely<Database>, accountId: number, id: string) {
+    if (cannotExist(id)) return undefined;
+    return trx
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('id', '=', id)
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+  }
+
+  async function present(trx: Kysely<Database>, row: DeliveryRow): Promise<Delivery> {
+    const attempts = await attemptsOf(trx, [row.id]);
+    return toDelivery(row, attempts.get(row.id) ?? []);
+  }
+
+  return {
+    async enqueue(accountId, connector, event, options, cap, within) {
+      const work = async (trx: Kysely<Database>) => {
+        // Counting stops at the cap: a full queue costs no more to refuse than a short one.
+        const { rows } = await sql<{ n: number | string }>`select count(*) as n from (
+            select 1 from deliveries where account_id = ${accountId} and finished_at is null limit ${cap}
+          ) as pending`.execute(trx);
+        if (Number(rows[0]?.n ?? 0) >= cap) throw errors.queueFull(cap, 30);
+        const now = nowIso();
+        const row = await trx
+          .insertInto('deliveries')
+          .values({
+            id: `dlv_${newId()}`,
+            account_id: accountId,
+            connector_id: connector.id,
+            connector_type: connector.type,
+            event: JSON.stringify(event),
+            options: JSON.stringify(options),
+            alert_key: event.alertKey ?? null,
+            state: 'queued',
+            next_attempt_at: now,
+            created_at: now,
+            updated_at: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toDelivery(row, []);
+      };
+      return within ? work(within) : db.transaction().execute(work);
+    },
+
+    async get(accountId, id) {
+      const row = await getRow(db, accountId, id);
+      return row && present(db, row);
+    },
+
+    async list(accountId, filter, offset, limit) {
+      if (filter.connectorId !== undefined && cannotExist(filter.connectorId)) return [];
+      let query = db.selectFrom('deliveries').selectAll().where('account_id', '=', accountId);
+      if (filter.connectorId !== undefined) query = query.where('connector_id', '=', filter.connectorId);
+      if (filter.state !== undefined) query = query.where('state', '=', filter.state);
+      const rows = await query.orderBy('seq', 'desc').limit(limit).offset(offset).execute();
+      const attempts = await attemptsOf(
+        db,
+        rows.map((row) => row.id),
+      );
+      return rows.map((row) => toDelivery(row, attempts.get(row.id) ?? []));
+    },
+
+    async retry(accountId, id) {
+      return db.transaction().execute(async (trx) => {
+        const row = await getRow(trx, accountId, id);
+        if (!row) return undefined;
+        if (row.state !== 'failed' && row.state !== 'cancelled') {
+          throw errors.deliveryState(
+            `delivery ${id} is ${row.state}; only a failed or cancelled delivery can be retried`,
+          );
+        }
+        const now = nowIso();
+        const updated = await trx
+          .updateTable('deliveries')
+          .set({ state: 'queued', next_attempt_at: now, finished_at: null, updated_at: now })
+          .where('id', '=', id)
+          .where('state', '=', row.state)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return present(trx, updated);
+      });
+    },
+
+    async cancel(accountId, id) {
+      return db.transaction().execute(async (trx) => {
+        const row = await getRow(trx, accountId, id);
+        if (!row) return undefined;
+        if (row.state !== 'queued' && row.state !== 'retrying') {
+          const why =
+            row.state === 'sending'
+              ? 'it is being sent now; cancel it again once this attempt ends (GET it to see)'
+              : `it is ${row.state} already`;
+          throw errors.deliveryState(`delivery ${id} cannot be cancelled: ${why}`);
+        }
+        const now = nowIso();
+        // Only while still waiting: a worker that claimed it meanwhile (PostgreSQL) wins.
+        const updated = await trx
+          .updateTable('deliveries')
+          .set({ state: 'cancelled', next_attempt_at: null, finished_at: now, updated_at: now })
+          .where('id', '=', id)
+          .where('state', 'in', ['queued', 'retrying'])
+          .returningAll()
+          .executeTakeFirst();
+        if (!updated) {
+          throw errors.deliveryState(`delivery ${id} cannot be cancelled: it is being sent now`);
+        }
+        return present(trx, updated);
+      });
+    },
+
+    async pendingConnectors() {
+      const rows = await db
+        .selectFrom('deliveries')
+        .select(['connector_id', 'account_id', (eb) => eb.fn.min('next_attempt_at').as('due')])
+        .where('finished_at', 'is', null)
+        .where('state', 'in', ['queued', 'retrying'])
+        .groupBy(['connector_id', 'account_id'])
+        .execute();
+      return rows.map((row) => ({
+        connectorId: row.connector_id,
+        accountId: row.account_id,
+        due: row.due ?? nowIso(),
+      }));
+    },
+
+    async claim(connectorId, owner, limit, leaseUntil) {
+      const now = nowIso();
+      let candidates = db
+        .selectFrom('deliveries as d')
+        .select('d.seq')
+        .where('d.connector_id', '=', connectorId)
+        .where('d.finished_at', 'is', null)
+        .where('d.state', 'in', ['queued', 'retrying'])
+        .where('d.next_attempt_at', '<=', now)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('deliveries as e')
+                .select('e.seq')
+                .whereRef('e.connector_id', '=', 'd.connector_id')
+                .whereRef('e.alert_key', '=', 'd.alert_key')
+                .whereRef('e.seq', '<', 'd.seq')
+                .where('e.finished_at', 'is', null),
+            ),
+          ),
+        )
+        .orderBy('d.seq')
+        .limit(limit);
+      if (postgres) candidates = candidates.forUpdate().skipLocked();
+      const rows = await db
+        .updateTable('deliveries')
+        .set({ state: 'sending', lease_owner: owner, lease_until: leaseUntil, updated_at: now })
+        .where('seq', 'in', candidates)
+        .returningAll()
+        .execute();
+      return rows.sort((a, b) => a.seq - b.seq).map(toClaimed);
+    },
+
+    async takeOverExpired() {
+      return db.transaction().execute(async (trx) => {
+        const now = nowIso();
+        let expired = trx
+          .selectFrom('deliveries')
+          .select('seq')
+          .where('finished_at', 'is', null)
+          .where('state', '=', 'sending')
+          .where('lease_until', '<', now);
+        if (postgres) expired = expired.forUpdate().skipLocked();
+        const rows = await trx
+          .updateTable('deliveries')
+          .set((eb) => ({
+            state: 'retrying',
+            attempt_count: eb('attempt_count', '+', 1),
+            lease_owner: null,
+            lease_until: null,
+            next_attempt_at: now,
+            updated_at: now,
+          }))
+          .where('seq', 'in', expired)
+          .returning(['id', 'attempt_count', 'lease_until'])
+          .execute();
+        if (rows.length === 0) return 0;
+        await trx
+          .insertInto('delivery_attempts')
+          .values(
+            rows.map((row) => ({
+              delivery_id: row.id,
+              number: row.attempt_count,
+              started_at: now,
+              duration_ms: 0,
+              http_status: null,
+              outcome: 'interrupted' as const,
+              message:
+                'the server sending this delivery stopped before recording the answer (its lease ended); ' +
+                'sent again, so the target may see it twice',
+            })),
+          )
+          .execute();
+        return rows.length;
+      });
+    },
+
+    async record(owner, records) {
+      if (records.length === 0) return;
+      await db.transaction().execute(async (trx) => {
+        const now = nowIso();
+        for (const { delivery, attempt, next, ticket } of records) {
+          const number = delivery.attemptCount + 1;
+          const finished = next.state !== 'retrying';
+          const updated = await trx
+            .updateTable('deliveries')
+            .set({
+              state: next.state,
+              attempt_count: number,
+              next_attempt_at: next.state === 'retrying' ? next.nextAttemptAt : null,
+              lease_owner: null,
+              lease_until: null,
+              updated_at: now,
+              ...(finished ? { finished_at: now } : {}),
+              ...(next.state === 'delivered' && next.externalRef
+                ? { external_ref: JSON.stringify(next.externalRef) }
+                : {}),
+            })
+            .where('id', '=', delivery.id)
+            .where('state', '=', 'sending')
+            .where('lease_owner', '=', owner)
+            .executeTakeFirst();
+          // The lease ended and another server took the delivery over: its record is the one kept.
+          if (updated.numUpdatedRows === 0n) continue;
+          await trx
+            .insertInto('delivery_attempts')
+            .values({
+              delivery_id: delivery.id,
+              number,
+              started_at: attempt.startedAt,
+              duration_ms: attempt.durationMs,
+              http_status: attempt.httpStatus ?? null,
+              outcome: attempt.outcome,
+              message: attempt.message,
+            })
+            .execute();
+          if (ticket && delivery.alertKey !== null) {
+            const values = {
+              ticket_id: ticket.id,
+              url: ticket.url ?? null,
+              open: ticket.open ? 1 : 0,
+              updated_at: now,
+            };
+            await trx
+              .insertInto('delivery_tickets')
+              .values({
+                connector_id: delivery.connectorId,
+                alert_key: delivery.alertKey,
+                account_id: delivery.accountId,
+                ...values,
+              })
+              .onConflict((oc) => oc.columns(['connector_id', 'alert_key']).doUpdateSet(values))
+              .execute();
+          }
+        }
+      });
+    },
+
+    async release(owner, ids) {
+      if (ids.length === 0) return;
+      const now = nowIso();
+      await db
+        .updateTable('deliveries')
+        .set({
+          state: sql<DeliveryState>`case when attempt_count > 0 then 'retrying' else 'queued' end`,
+          lease_owner: null,
+          lease_until: null,
+          next_attempt_at: now,
+          updated_at: now,
+        })
+        .where('id', 'in', ids)
+        .where('state', '=', 'sending')
+        .where('lease_owner', '=', owner)
+        .execute();
+    },
+
+    async ticket(connectorId, alertKey) {
+      const row = await db
+        .selectFrom('delivery_tickets')
+        .select(['ticket_id', 'url', 'open'])
+        .where('connector_id', '=', connectorId)
+        .where('alert_key', '=', alertKey)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return { id: row.ticket_id, ...(row.url === null ? {} : { url: row.url }), open: row.open === 1 };
+    },
+
+    async prune(before, limit) {
+      return db.transaction().execute(async (trx) => {
+        const rows = await trx
+          .selectFrom('deliveries')
+          .select('id')
+          .where('finished_at', '<', before)
+          .orderBy('finished_at')
+          .limit(limit)
+          .execute();
+        const ids = rows.map((row) => row.id);
+        if (ids.length === 0) return 0;
+        await trx.deleteFrom('delivery_attempts').where('delivery_id', 'in', ids).execute();
+        await trx.deleteFrom('deliveries').where('id', 'in', ids).execute();
+        return ids.length;
+      });
+    },
+
+    async queueStats(now = Date.now()) {
+      const row = await db
+        .selectFrom('deliveries')
+        .select((eb) => [eb.fn.countAll<number | string>().as('depth'), eb.fn.min('created_at').as('oldest')])
+        .where('finished_at', 'is', null)
+        .executeTakeFirst();
+      const oldest = row?.oldest ? Date.parse(row.oldest) : now;
+      return { depth: Number(row?.depth ?? 0), oldestQueuedAgeMs: Math.max(0, now - oldest) };
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Deliveries across a SIGKILL of the real `plugboard serve` (needs `npm run build` first): every
+ * accepted delivery reaches `delivered` after a restart. A delivery killed between accept and send
+ * is sent once; one killed between send and record (its lease held by the dead process) is taken
+ * over when the lease ends and sent again: the one documented duplicate, marked by an
+ * `interrupted` attempt.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Connector } from '../src/connectors/schemas.js';
+import type { Delivery } from '../src/store/delivery-store.js';
+import { Target } from './delivery-helpers.js';
+import { typeOf } from './helpers.js';
+import { type ServerProcess, sandboxPerTest, waitFor } from './process-helpers.js';
+
+const sandbox = sandboxPerTest();
+const API_KEY = 'deliveries-process-key-0123456789ab';
+const ENV = {
+  PLUGBOARD_API_KEY: API_KEY,
+  PLUGBOARD_ALLOWED_TARGETS: '127.0.0.1',
+  // One at a time, and a short deadline: the lease (deadline + 5 s) ends soon after a kill.
+  PLUGBOARD_DELIVERY_CONCURRENCY: '1',
+  PLUGBOARD_DELIVERY_TIMEOUT: '2',
+};
+
+const dynamicDelivers = typeOf('dynamic').deliver !== undefined;
+
+async function call(server: ServerProcess, method: string, path: string, body?: unknown) {
+  return server.call(method, path, { key: API_KEY, timeoutMs: 10_000, ...(body ? { body } : {}) });
+}
+
+describe('deliveries and kill -9', () => {
+  it.skipIf(!dynamicDelivers)(
+    'every accepted delivery is delivered after a restart; only the one in flight is sent twice',
+    async () => {
+      const target = await new Target().start();
+      try {
+        // Slow at first (800 ms an answer): while one is in flight the rest wait in the queue.
+        let slow = true;
+        target.answers.set('hook', (_req, res) => {
+          setTimeout(
+            () => {
+              res.writeHead(200, { 'content-type': 'application/json' });
+              res.end('{}');
+            },
+            slow ? 800 : 0,
+          );
+        });
+        const box = sandbox();
+        let server = await box.startServer(ENV);
+        const created = await call(server, 'POST', '/api/connectors', {
+          name: 'hook',
+          type: 'dynamic',
+          params: { url: `${target.url}/hook` },
+        });
+        expect(created.status).toBe(200);
+        const connector = created.body as Connector;
+        const ids: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          const answer = await call(server, 'POST', `/api/connectors/${connector.id}/deliveries`, {
+            event: { eventType: 'ALERT', summary: `event ${i}` },
+          });
+          expect(answer.status).toBe(202);
+          ids.push((answer.body as Delivery).id);
+        }
+        // One is at the target (sent, not recorded), the others are accepted and not yet sent.
+        await waitFor('the first delivery to reach the target', () => target.seen.length > 0 || undefined, {
+          timeoutMs: 5_000,
+          intervalMs: 5,
+        });
+        await server.kill();
+        const sentBeforeKill = target.seen.length;
+        expect(sentBeforeKill).toBeLessThan(ids.length);
+
+        slow = false;
+        server = await box.startServer(ENV);
+        const states = await waitFor(
+          'every delivery to be delivered',
+          async () => {
+            const all = await Promise.all(
+              ids.map(async (id) => (await call(server, 'GET', `/api/deliveries/${id}`)).body as Delivery),
+            );
+            return all.every((d) => d.state === 'delivered') ? all : undefined;
+          },
+          { timeoutMs: 20_000, intervalMs: 100 },
+        );
+        const sent = new Map<string, number>();
+        for (const seen of target.seen) {
+          const id = String(seen.headers['idempotency-key'] ?? '');
+          sent.set(id, (sent.get(id) ?? 0) + 1);
+        }
+        for (const delivery of states) {
+          const times = sent.get(delivery.id) ?? 0;
+          const interrupted = delivery.attempts.some((a) => a.outcome === 'interrupted');
+          // Sent at least once; twice only when an attempt was interrupted by the kill.
+          expect(times, delivery.id).toBeGreaterThanOrEqual(1);
+          expect(times, delivery.id).toBe(interrupted ? 2 : 1);
+        }
+        expect(states.filter((d) => d.attempts.some((a) => a.outcome === 'interrupted')).length).toBe(
+          sentBeforeKill,
+        );
+      } finally {
+        await target.close();
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(!dynamicDelivers)(
+    'a graceful stop releases what is in flight, and the next start sends it',
+    async () => {
+      const target = await new Target().start();
+      try {
+        let hold = true;
+        target.answers.set('held', (_req, res) => {
+          if (hold) return; // never answers while held
+          res.writeHead(200);
+          res.end('{}');
+        });
+        const box = sandbox();
+        let server = await box.startServer({ ...ENV, PLUGBOARD_DELIVERY_TIMEOUT: '30' });
+        const connector = (
+          await call(server, 'POST', '/api/connectors', {
+            name: 'held',
+            type: 'dynamic',
+            params: { url: `${target.url}/held` },
+          })
+        ).body as Connector;
+        const answer = await call(server, 'POST', `/api/connectors/${connector.id}/deliveries`, {
+          event: { eventType: 'ALERT', summary: 'held' },
+        });
+        const id = (answer.body as Delivery).id;
+        await waitFor('the delivery to reach the target', () => target.seen.length > 0 || undefined, {
+          timeoutMs: 5_000,
+          intervalMs: 5,
+        });
+        server.signal('SIGTERM');
+        expect((await server.waitForExit(15_000)).code).toBe(0);
+        hold = false;
+        server = await box.startServer(ENV);
+        // Released at shutdown: sent again at once, not after a 35 s lease.
+        const delivered = await waitFor(
+          'the released delivery to be delivered',
+          async () => {
+            const d = (await call(server, 'GET', `/api/deliveries/${id}`)).body as Delivery;
+            return d.state === 'delivered' ? d : undefined;
+          },
+          { timeoutMs: 10_000, intervalMs: 100 },
+        );
+        expect(delivered.attempts.map((a) => a.outcome)).toEqual(['delivered']);
+      } finally {
+        await target.close();
+      }
+    },
+    60_000,
+  );
+});
