@@ -9,6 +9,7 @@ import { CREDENTIALS, type FakeSystem, GOOD, loadFixtures } from '../src/connect
 import { connectorTypes, findConnectorType, type RegisteredType } from '../src/connectors/registry.js';
 import { SECRET_PLACEHOLDER } from '../src/connectors/secrets.js';
 import { dingtalkSignature } from '../src/connectors/types/dingtalk/sign.js';
+import { acknowledgingZabbix } from '../src/connectors/types/zabbix/fixture.js';
 import { createOutboundClient } from '../src/outbound/client.js';
 import { answerAs } from './fake-targets.js';
 
@@ -396,6 +397,15 @@ describe('options and what a connector lacks', () => {
       { action: 'problem', eventId: '4321', bits: 6 },
       { action: 'problem', eventId: '4321', bits: 5 },
     ]);
+  });
+
+  it('zabbix before 6.4 gets the token in the auth member, as its check sends it', async () => {
+    const fake = acknowledgingZabbix('6.0.36');
+    systems.set('zbx-60', fake.answer);
+    const outcome = await deliver('zabbix', { params: paramsAt('zabbix', 'zbx-60') });
+    expect(outcome).toMatchObject({ result: 'delivered', externalRef: { id: '4321' } });
+    expect(fake.actions).toEqual([{ action: 'problem', eventId: '4321', bits: 4 }]);
+    expect(lastRequest.get('zbx-60')?.req.headers.authorization).toBeUndefined();
   });
 
   it.each([

@@ -14,21 +14,15 @@ export function jsonOf(body: string): unknown {
 /**
  * A fake chat target: `take` answers each request as the system does and returns the text of the
  * message it posted (recorded as a `message` action), or undefined when it refused the request (and
- * already answered). `last` keeps the last body posted, for tests that look at the shape.
+ * already answered).
  */
-export function chatFake(take: (request: FakeRequest) => string | undefined): DeliveryFake & {
-  readonly bodies: unknown[];
-} {
+export function chatFake(take: (request: FakeRequest) => string | undefined): DeliveryFake {
   const actions: FakeAction[] = [];
-  const bodies: unknown[] = [];
   return {
     actions,
-    bodies,
     answer(request) {
       const text = take(request);
-      if (text === undefined) return;
-      bodies.push(jsonOf(request.body));
-      actions.push({ action: 'message', text });
+      if (text !== undefined) actions.push({ action: 'message', text });
     },
   };
 }

@@ -1,7 +1,6 @@
 import type { TargetResponse } from '../checks/http.js';
-import { parseJson } from '../checks/said.js';
 import type { DeliveryOutcome, DeliveryRun } from '../delivery.js';
-import { deliveryCall, judgeDelivery, retryAfterMs } from '../delivery-http.js';
+import { deliveryCall, judgeDelivery, readAnswer, retryAfterMs } from '../delivery-http.js';
 
 export interface ChatPost {
   /** The webhook URL; when it carries the credential (`secretUrl`), it is redacted from every message. */
@@ -21,16 +20,22 @@ export interface ChatPost {
  * How long a 429 asks to wait when it has no Retry-After: Discord's `X-RateLimit-Reset-After`
  * (seconds, with a fraction) or a JSON body's `retry_after` (seconds; Discord, Slack's Web API).
  */
-export function rateLimitWait(response: TargetResponse): number | undefined {
+export function rateLimitWait(run: DeliveryRun, response: TargetResponse): number | undefined {
   const header = retryAfterMs(response.headers['x-ratelimit-reset-after']);
   if (header !== undefined) return header;
-  const body = parseJson(response.body)?.value;
+  const body = answerOf(run, response);
   if (typeof body === 'object' && body !== null && 'retry_after' in body) {
     const seconds = body.retry_after;
     if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0)
       return Math.ceil(seconds * 1000);
   }
   return undefined;
+}
+
+/** A JSON answer's value, read boundedly (readAnswer); undefined when it is not JSON or too much to read. */
+export function answerOf(run: DeliveryRun, response: TargetResponse): unknown {
+  const reading = readAnswer(run, response);
+  return reading && 'value' in reading ? reading.value : undefined;
 }
 
 /**
@@ -54,7 +59,7 @@ export async function postChat(run: DeliveryRun, service: string, post: ChatPost
   const { response } = result;
   let usual = judgeDelivery(response, service);
   if (usual.result === 'retry' && usual.retryAfterMs === undefined) {
-    const wait = rateLimitWait(response);
+    const wait = rateLimitWait(run, response);
     if (wait !== undefined) usual = { ...usual, retryAfterMs: wait };
   }
   return post.read ? post.read(response, usual) : usual;

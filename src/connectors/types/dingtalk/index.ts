@@ -2,9 +2,12 @@ import { Type } from '@sinclair/typebox';
 import { isRecord } from '../../../is-record.js';
 import { chatView, clip, fitText, textParts } from '../../chat/format.js';
 import { postChat } from '../../chat/post.js';
-import { parseJson, quoteShort } from '../../checks/said.js';
+import { describeUnread } from '../../checks/answer.js';
+import type { TargetResponse } from '../../checks/http.js';
+import { quoteShort } from '../../checks/said.js';
 import { defineConnectorType, param } from '../../define.js';
-import type { DeliveryEvent, DeliveryOutcome } from '../../delivery.js';
+import type { DeliveryEvent, DeliveryOutcome, DeliveryRun } from '../../delivery.js';
+import { readAnswer } from '../../delivery-http.js';
 import { signedUrl } from './sign.js';
 
 /** Characters of one markdown message at most: a bound of ours, well within what a robot takes. */
@@ -60,13 +63,17 @@ export function dingtalkMessage(
 }
 
 /** DingTalk answers 200 with `errcode` (0 = sent) and `errmsg`: a non-zero errcode is its refusal. */
-function readErrcode(
-  body: string,
-  usual: DeliveryOutcome,
-  redact: (text: string) => string,
-): DeliveryOutcome {
+function readErrcode(run: DeliveryRun, response: TargetResponse, usual: DeliveryOutcome): DeliveryOutcome {
   if (usual.result !== 'delivered') return usual;
-  const answer = parseJson(body)?.value;
+  const redact = (text: string) => quoteShort(text, run.redactor);
+  const reading = readAnswer(run, response);
+  if (reading && 'unread' in reading)
+    return {
+      result: 'failed',
+      message: `DingTalk answered with ${describeUnread(reading.unread, run.answers)}, which is not how a robot answers: check the url`,
+      httpStatus: usual.httpStatus,
+    };
+  const answer = reading?.value;
   if (!isRecord(answer) || typeof answer.errcode !== 'number')
     return {
       result: 'failed',
@@ -120,8 +127,7 @@ export const dingtalk = defineConnectorType({
         url: signedUrl(params.url, params.secret, Date.now()),
         secretUrl: true,
         body: dingtalkMessage(event, options),
-        read: (response, usual) =>
-          readErrcode(response.body, usual, (text) => quoteShort(text, run.redactor)),
+        read: (response, usual) => readErrcode(run, response, usual),
       });
     },
   },

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { isRecord } from '../../../is-record.js';
-import { postChat, posted } from '../../chat/post.js';
+import { answerOf, postChat, posted } from '../../chat/post.js';
 import { call, describeResponse, judge } from '../../checks/http.js';
 import { parseJson } from '../../checks/said.js';
 import { defineConnectorType, param } from '../../define.js';
@@ -57,7 +57,7 @@ export const discord = defineConnectorType({
         secretUrl: true,
         body: discordMessage(event),
         read(response, usual) {
-          const body = parseJson(response.body)?.value;
+          const body = answerOf(run, response);
           const id = isRecord(body) && typeof body.id === 'string' ? body.id : undefined;
           if (
             usual.result === 'failed' &&

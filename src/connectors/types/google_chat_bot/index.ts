@@ -1,8 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { isRecord } from '../../../is-record.js';
 import { chatText } from '../../chat/format.js';
-import { postChat, posted } from '../../chat/post.js';
-import { parseJson } from '../../checks/said.js';
+import { answerOf, postChat, posted } from '../../chat/post.js';
 import { defineConnectorType, param } from '../../define.js';
 
 /** The most characters of a Google Chat message's `text`. */
@@ -64,7 +63,7 @@ export const googleChatBot = defineConnectorType({
         secretUrl: false,
         body: { text: chatText(event, 'gchat', GOOGLE_CHAT_MAX_TEXT) },
         read(response, usual) {
-          const body = parseJson(response.body)?.value;
+          const body = answerOf(run, response);
           const name = isRecord(body) && typeof body.name === 'string' ? body.name : undefined;
           return posted(
             usual,

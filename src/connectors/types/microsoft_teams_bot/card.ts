@@ -1,4 +1,4 @@
-import { type ChatView, chatView, clip, escapeText, titleOf } from '../../chat/format.js';
+import { type ChatView, COLOURS, chatView, clip, escapeText, titleOf } from '../../chat/format.js';
 import type { DeliveryEvent } from '../../delivery.js';
 
 /** The most bytes of a message Teams takes (a card with its envelope: 28 KB). */
@@ -11,7 +11,7 @@ export const ADAPTIVE_CARD = 'application/vnd.microsoft.card.adaptive';
 function colourName(view: ChatView): string {
   switch (view.eventType) {
     case 'ALERT':
-      return view.colour === 0xf57c00 ? 'Warning' : 'Attention';
+      return view.colour === COLOURS.low ? 'Warning' : 'Attention';
     case 'ACCEPT':
       return 'Accent';
     case 'RESOLVE':

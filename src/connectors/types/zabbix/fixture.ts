@@ -59,10 +59,11 @@ function zabbixOf(version: string): FakeSystem {
 export const KNOWN_EVENT = '4321';
 
 /**
- * Zabbix 7.0 taking event.acknowledge (after apiinfo.version): the Bearer token, `eventids`, an
- * `action` bitmask of the known bits, and a `message` whenever bit 4 is set, as Zabbix requires.
+ * Zabbix taking event.acknowledge (after apiinfo.version): the token as `Authorization: Bearer`
+ * (7.0) or in the `auth` member (6.0), `eventids`, an `action` bitmask of the known bits, and a
+ * `message` whenever bit 4 is set, as Zabbix requires.
  */
-function acknowledgingZabbix(): DeliveryFake {
+export function acknowledgingZabbix(version: '7.0.0' | '6.0.36' = '7.0.0'): DeliveryFake {
   const actions: FakeAction[] = [];
   return {
     actions,
@@ -73,10 +74,13 @@ function acknowledgingZabbix(): DeliveryFake {
         return send(200, { jsonrpc: '2.0', error: { code: -32600, message: 'Invalid request.' }, id: null });
       const answer = (result: object) => send(200, { jsonrpc: '2.0', ...result, id: call.id });
       const invalid = (data: string) => answer({ error: { code: -32602, message: 'Invalid params.', data } });
-      if (call.method === 'apiinfo.version') return answer({ result: '7.0.0' });
+      if (call.method === 'apiinfo.version') return answer({ result: version });
       if (call.method !== 'event.acknowledge')
         return answer({ error: { code: -32601, message: 'Method not found.', data: 'Incorrect method.' } });
-      if (exactHeader(req, 'Authorization') !== `Bearer ${GOOD.token}`) return invalid('Not authorized.');
+      const token =
+        version === '7.0.0' ? /^Bearer (.+)$/.exec(exactHeader(req, 'Authorization') ?? '')?.[1] : call.auth;
+      if (token !== GOOD.token)
+        return invalid(version === '7.0.0' ? 'Not authorized.' : 'Session terminated, re-login, please.');
       const params = call.params;
       if (!isRecord(params)) return invalid('Invalid parameter "/": an array or object is expected.');
       const { eventids, action, message } = params;
@@ -113,6 +117,6 @@ export const fixture = defineFixture(zabbix, {
   delivery: {
     params: (base, { token }) => ({ url: base, apiKey: token }),
     options: { eventId: KNOWN_EVENT },
-    fake: acknowledgingZabbix,
+    fake: () => acknowledgingZabbix(),
   },
 });

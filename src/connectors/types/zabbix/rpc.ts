@@ -1,9 +1,8 @@
 import { isRecord } from '../../../is-record.js';
 import { describeResponse } from '../../checks/http.js';
 import type { RpcCall } from '../../checks/json-rpc.js';
-import { parseJson } from '../../checks/said.js';
 import type { DeliveryOutcome, DeliveryRun } from '../../delivery.js';
-import { deliveryCall, judgeDelivery } from '../../delivery-http.js';
+import { deliveryCall, judgeDelivery, readAnswer } from '../../delivery-http.js';
 
 /** Zabbix's answer when the event does not exist or the token's user may not see it. */
 const NO_SUCH_OBJECT = /No permissions to referred object or it does not exist/i;
@@ -35,7 +34,8 @@ export async function zabbixRpc(
     const usual = judgeDelivery(response, 'Zabbix');
     if (usual.result !== 'delivered') return { outcome: usual };
   }
-  const body = parseJson(response.body)?.value;
+  const reading = readAnswer(run, response);
+  const body = reading && 'value' in reading ? reading.value : undefined;
   if (!isRecord(body) || (!('result' in body) && !isRecord(body.error))) {
     return {
       outcome: {
