@@ -88,7 +88,8 @@ export interface AppOptions {
   /** Request budgets and where their counters live; unset: from the settings (PLUGBOARD_RATE_LIMIT, REDIS_URL). */
   readonly rateLimit?: RateLimitSettings;
   /** When to answer 503 instead of queueing; unset: DEFAULT_OVERLOAD. */
-  readonly overload?: OverloadSettings;
+  /** The overload guard's settings; unset: DEFAULT_OVERLOAD; `false`: no guard (in-process tests). */
+  readonly overload?: OverloadSettings | false;
   /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
   readonly timeouts?: Partial<TimeoutSettings>;
   readonly deliveries?: DeliverySettings;
@@ -141,7 +142,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     throw errors.unavailable('the server is shutting down; retry on another instance or in a moment');
   });
   installJsonBody(app);
-  await installOverloadGuard(app, options.overload);
+  if (options.overload !== false) await installOverloadGuard(app, options.overload);
   // Before authentication and the routes: it counts some requests before authentication, the rest after.
   await installRateLimit(app, options.rateLimit ?? rateLimitOf(settings));
   const hashing = options.hashing ?? (await openHashing(database.db, options.keyring));
