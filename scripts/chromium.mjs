@@ -32,11 +32,10 @@ export function launchChromium() {
  * `origin` (which is refused, never sent) is written into the returned list.
  * @param {import('playwright-core').BrowserContext} context
  * @param {string} origin e.g. http://127.0.0.1:4321
+ * @param {string[]} [problems] the list to write into
  * @returns {Promise<string[]>}
  */
-export async function watchContext(context, origin) {
-  /** @type {string[]} */
-  const problems = [];
+export async function watchContext(context, origin, problems = []) {
   await context.route(
     (url) => url.origin !== origin && url.protocol !== 'data:',
     async (route) => {

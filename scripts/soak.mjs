@@ -155,7 +155,17 @@ for (let waited = 0; ; waited += 50) {
  * @param {'read' | 'write'} role
  */
 function createKey(account, role) {
-  const lines = run(['keys', 'create', '--account', account, '--role', role, '--label', `soak ${role}`])
+  const lines = run([
+    'keys',
+    'create',
+    '--account',
+    account,
+    '--role',
+    role,
+    '--label',
+    `soak ${role}`,
+    '--new-account',
+  ])
     .trim()
     .split('\n');
   return (lines.at(-1) ?? '').trim();
@@ -309,14 +319,14 @@ async function create(account) {
   const idempotencyKey = Math.random() < 0.1 ? `soak-${serial}` : undefined;
   /** @type {Record<string, string>} */
   const headers = idempotencyKey ? { 'idempotency-key': idempotencyKey } : {};
-  const created = await request('POST', '/api/connectors', { key, body: content, headers, expect: 200 });
+  const created = await request('POST', '/api/connectors', { key, body: content, headers, expect: 201 });
   if (!created) return;
   account.model.set(created.id, content);
   if (!sameContent(created, content)) stats.readMismatches.push(`create answered ${JSON.stringify(created)}`);
   if (idempotencyKey) {
     // The client's retry: the same response, nothing new stored.
     account.busy.add(created.id);
-    const replay = await request('POST', '/api/connectors', { key, body: content, headers, expect: 200 });
+    const replay = await request('POST', '/api/connectors', { key, body: content, headers, expect: 201 });
     account.busy.delete(created.id);
     if (replay && replay.id !== created.id) stats.readMismatches.push(`replay created ${replay.id}`);
   }

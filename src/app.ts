@@ -29,7 +29,7 @@ import { meRoutes } from './http/routes/me.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoutes } from './http/routes/openapi.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
-import { createMetrics, type Metrics, registerPoolMetrics } from './metrics.js';
+import { createMetrics, type Metrics, registerPoolMetrics, registerQueueMetrics } from './metrics.js';
 import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { Hashing } from './secrets/hash-key.js';
@@ -88,7 +88,8 @@ export interface AppOptions {
   /** Request budgets and where their counters live; unset: from the settings (PLUGBOARD_RATE_LIMIT, REDIS_URL). */
   readonly rateLimit?: RateLimitSettings;
   /** When to answer 503 instead of queueing; unset: DEFAULT_OVERLOAD. */
-  readonly overload?: OverloadSettings;
+  /** The overload guard's settings; unset: DEFAULT_OVERLOAD; `false`: no guard (in-process tests). */
+  readonly overload?: OverloadSettings | false;
   /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
   readonly timeouts?: Partial<TimeoutSettings>;
   readonly deliveries?: DeliverySettings;
@@ -141,7 +142,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     throw errors.unavailable('the server is shutting down; retry on another instance or in a moment');
   });
   installJsonBody(app);
-  await installOverloadGuard(app, options.overload);
+  if (options.overload !== false) await installOverloadGuard(app, options.overload);
   // Before authentication and the routes: it counts some requests before authentication, the rest after.
   await installRateLimit(app, options.rateLimit ?? rateLimitOf(settings));
   const hashing = options.hashing ?? (await openHashing(database.db, options.keyring));
@@ -167,6 +168,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics?.countCheck,
   );
   const deliveryStore = createDeliveryStore(database.db);
+  if (metrics) registerQueueMetrics(metrics, () => deliveryStore.queueStats());
   const given = options.deliveries ?? {};
   const deliveryOf = given.deliveryOf ?? declaredDelivery;
   let worker: DeliveryWorker | undefined;
@@ -189,6 +191,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         concurrency: given.concurrency ?? settings.deliveryConcurrency,
         timeoutMs,
         retentionMs: given.retentionMs ?? settings.deliveryRetentionDays * 86_400_000,
+        ...(metrics ? { onAttempt: metrics.countDeliveryAttempt } : {}),
       },
       app.log,
     );

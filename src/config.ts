@@ -74,10 +74,10 @@ export const settings = {
   createStatus: setting({
     variable: 'PLUGBOARD_CREATE_STATUS',
     schema: oneOf([200, 201]),
-    default: 200,
+    default: 201,
     description:
-      "status of a successful `POST /api/connectors`: `200` (the spec) or `201` (ilert's Go client and " +
-      'Terraform provider; see below)',
+      "status of a successful `POST /api/connectors`: `201` (what ilert's service answers, and all that ilert's Go " +
+      "client and Terraform provider accept) or `200` (the published page's literal answer; see below)",
   }),
   sqliteSynchronous: setting({
     variable: 'PLUGBOARD_SQLITE_SYNCHRONOUS',

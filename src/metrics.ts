@@ -18,10 +18,9 @@ import type { PoolUse } from './store/database.js';
  * nothing between scrapes. Names start with `plugboard_`; the unit is the name's last word
  * (`_seconds`, `_total` for counters), as Prometheus's naming guide asks.
  *
- * Where the delivery engine registers its metrics when it lands (not yet on main): a counter
- * `plugboard_deliveries_total{type,outcome}` counted where an attempt ends, and
- * `gaugeFrom(metrics, 'plugboard_delivery_queue_depth', …)` and
- * `gaugeFrom(metrics, 'plugboard_delivery_oldest_age_seconds', …)` read from its store.
+ * Deliveries: `plugboard_delivery_attempts_total{type,outcome}`, counted as the worker records
+ * each attempt, and the queue's depth and oldest age, read from the store at each scrape
+ * (registerQueueMetrics).
  */
 export interface Metrics {
   readonly registry: Registry;
@@ -32,6 +31,8 @@ export interface Metrics {
   observeRequest(route: string | undefined, method: string, status: number, seconds: number | null): void;
   /** One credential check done, by connector type and outcome (`ok`, `failed`, …). */
   countCheck(type: string, outcome: string): void;
+  /** One delivery attempt recorded, by connector type and outcome (`delivered`, `retry`, `failed`). */
+  countDeliveryAttempt(type: string, outcome: string): void;
   /** The text exposition of the app's metrics and the process's. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -79,7 +80,13 @@ export function createMetrics(): Metrics {
   });
   const checks = new Counter({
     name: 'plugboard_checks_total',
-    help: 'Credential checks done, by connector type and outcome (ok, failed, unreachable, not_checkable)',
+    help: 'Credential checks done, by connector type and outcome (ok, failed, unreachable, blocked, not_checkable)',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: 'plugboard_delivery_attempts_total',
+    help: 'Delivery attempts recorded by this process, by connector type and outcome',
     labelNames: ['type', 'outcome'] as const,
     registers: [registry],
   });
@@ -92,6 +99,9 @@ export function createMetrics(): Metrics {
     },
     countCheck(type, outcome) {
       checks.inc({ type, outcome });
+    },
+    countDeliveryAttempt(type, outcome) {
+      attempts.inc({ type, outcome });
     },
     async render() {
       // Merged at each scrape, so that metrics registered after this app was built are served too.
@@ -164,5 +174,28 @@ export function registerPoolMetrics(metrics: Metrics, poolUse: () => PoolUse): v
       help: 'The most PostgreSQL connections this process opens (DATABASE_POOL_SIZE)',
     },
     () => poolUse().max,
+  );
+}
+
+/** The delivery queue's gauges, read from the store at each scrape (one query each). */
+export function registerQueueMetrics(
+  metrics: Metrics,
+  queueStats: () => Promise<{ readonly depth: number; readonly oldestQueuedAgeMs: number }>,
+): void {
+  gaugeFrom(
+    metrics,
+    {
+      name: 'plugboard_delivery_queue_depth',
+      help: 'Deliveries not finished yet (queued or retrying), every account',
+    },
+    async () => (await queueStats()).depth,
+  );
+  gaugeFrom(
+    metrics,
+    {
+      name: 'plugboard_delivery_oldest_age_seconds',
+      help: 'Age of the oldest delivery not finished yet (0 when none waits)',
+    },
+    async () => (await queueStats()).oldestQueuedAgeMs / 1000,
   );
 }

@@ -3,9 +3,10 @@ import { buildApp } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
-import { createLogger, flushLogger } from './logger.js';
+import { createLogger, defaultLogFormat, flushLogger } from './logger.js';
+import { MasterKeyError } from './secrets/cipher.js';
 import type { Hashing } from './secrets/hash-key.js';
-import type { ResolvedKeyring } from './secrets/keyring.js';
+import { keyringFromEnvironment, type ResolvedKeyring } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
@@ -20,8 +21,10 @@ import { upgradeStoredHashes } from './store/upgrade-hashes.js';
  * stops the process with a message.
  */
 export async function serve(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat ?? defaultLogFormat());
   warnIfRedisUrlUnused(config, logger);
+  // Every setting is checked before the database is opened (and maybe created and migrated).
+  checkMasterKeys(config);
   const database = openDatabase(config.database, {
     synchronous: config.sqliteSynchronous,
     poolSize: config.databasePoolSize,
@@ -42,7 +45,6 @@ export async function serve(config: Config): Promise<void> {
     hashing = await openHashing(database.db, keyring.source);
     const keys = createKeyStore(database.db, hashing);
     await upgradeStoredHashes(database.db, keys, createSecretBox(keyring.source), hashing, logger);
-    await bootstrapKeys(keys, config.apiKey, logger, (text) => process.stdout.write(`${text}\n`));
   } catch (error) {
     await database.close();
     throw error;
@@ -66,6 +68,20 @@ export async function serve(config: Config): Promise<void> {
       .catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing after a failed start'));
     throw listenError(error, config);
   }
+  // Only once listening: a start that fails (port in use, bad HOST, Redis down) must not create
+  // and show the one first key and then exit, leaving a database whose key nobody has.
+  try {
+    // On stderr: stdout is the log, one JSON object a line that log collectors parse, and the key
+    // must not end up in the log store.
+    await bootstrapKeys(createKeyStore(database.db, hashing), config.apiKey, logger, (text) =>
+      process.stderr.write(`${text}\n`),
+    );
+  } catch (error) {
+    await app
+      .close()
+      .catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing after a failed start'));
+    throw error;
+  }
   // Registered only once listening: it would turn an exit after a failed start into exit code 0.
   closeWithGrace(
     { delay: 10_000, logger: { error: (message) => logger.error(message) } },
@@ -81,6 +97,15 @@ export async function serve(config: Config): Promise<void> {
     { database: describeLocation(config.database), secrets: keyring.source.description },
     'Plugboard is ready',
   );
+}
+
+/** A malformed PLUGBOARD_MASTER_KEY or PLUGBOARD_PREVIOUS_MASTER_KEYS, refused before the database is touched. */
+function checkMasterKeys({ masterKey, previousMasterKeys }: Config): void {
+  if (masterKey !== undefined) keyringFromEnvironment(masterKey, previousMasterKeys);
+  else if (previousMasterKeys !== undefined)
+    throw new MasterKeyError(
+      'PLUGBOARD_PREVIOUS_MASTER_KEYS is set but PLUGBOARD_MASTER_KEY is not; set both',
+    );
 }
 
 /** Why the server could not listen, naming the setting to change. */

@@ -91,13 +91,13 @@ describe('deliveries and kill -9', () => {
         for (const delivery of states) {
           const times = sent.get(delivery.id) ?? 0;
           const interrupted = delivery.attempts.some((a) => a.outcome === 'interrupted');
-          // Sent at least once; twice only when an attempt was interrupted by the kill.
+          // Sent at least once; twice only when the dead server held it (an interrupted attempt):
+          // it may have been sent (the one in flight) or only claimed (waiting for its turn).
           expect(times, delivery.id).toBeGreaterThanOrEqual(1);
-          expect(times, delivery.id).toBe(interrupted ? 2 : 1);
+          expect(times, delivery.id).toBeLessThanOrEqual(interrupted ? 2 : 1);
         }
-        expect(states.filter((d) => d.attempts.some((a) => a.outcome === 'interrupted')).length).toBe(
-          sentBeforeKill,
-        );
+        const twice = [...sent.values()].filter((n) => n === 2).length;
+        expect(twice).toBeLessThanOrEqual(sentBeforeKill);
       } finally {
         await target.close();
       }

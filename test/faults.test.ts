@@ -283,10 +283,11 @@ describe('SIGKILL during bursts of concurrent writes', () => {
       outcomes.forEach((outcome, i) => {
         const write = writes[i] as BurstWrite;
         const response = outcome.status === 'fulfilled' ? outcome.value : undefined;
-        // An answer that arrived is 200, or 204 for a delete (nothing else can make these writes fail).
+        // An answer that arrived is 201 for a create, 200 for an update, 204 for a delete (nothing
+        // else can make these writes fail).
         if (response) {
           expect(response.status, `${context} ${write.kind} ${response.body}`).toBe(
-            write.kind === 'delete' ? 204 : 200,
+            { create: 201, update: 200, delete: 204 }[write.kind],
           );
         }
         if (write.kind === 'delete') {
@@ -363,11 +364,11 @@ describe('SIGKILL during bursts of concurrent writes', () => {
         });
         const id = committed.get(sent.name);
         if (id !== undefined) {
-          expect(retry.status, `${context} ${retry.text}`).toBe(200);
+          expect(retry.status, `${context} ${retry.text}`).toBe(201);
           expect(retry.headers.get('idempotent-replayed')).toBe('true');
           expect((JSON.parse(retry.text) as Connector).id).toBe(id);
         } else {
-          expect(retry.status, `${context} ${retry.text}`).toBe(200);
+          expect(retry.status, `${context} ${retry.text}`).toBe(201);
           expect(retry.headers.get('idempotent-replayed')).toBeNull();
           const created = JSON.parse(retry.text) as Connector;
           expect(same(created, sent), context).toBe(true);
@@ -381,7 +382,7 @@ describe('SIGKILL during bursts of concurrent writes', () => {
           body: sent,
           headers: { 'idempotency-key': idempotencyKey },
         });
-        expect(retry.status, `${context} ${retry.text}`).toBe(200);
+        expect(retry.status, `${context} ${retry.text}`).toBe(201);
         expect(retry.headers.get('idempotent-replayed')).toBe('true');
         expect((JSON.parse(retry.text) as Connector).id).toBe(id);
       }
@@ -427,7 +428,7 @@ describe('database faults', () => {
         key: API_KEY,
         body: content(type, `before ${i}`, `b${i}`),
       });
-      expect(response.status, response.text).toBe(200);
+      expect(response.status, response.text).toBe(201);
       seeded.push(JSON.parse(response.text) as Connector);
     }
     const [one, two] = seeded as [Connector, Connector, Connector];
@@ -520,7 +521,7 @@ describe('database faults', () => {
       );
       expectReadsServed(await reads(), 'reads while the second wave waits');
       for (const [i, answer] of (await Promise.all(waited)).entries()) {
-        expect(answer.status, answer.text).toBe(200);
+        expect(answer.status, answer.text).toBe(201);
         expect(answer.at).toBeGreaterThanOrEqual(HOLD_MS);
         expect(same(JSON.parse(answer.text) as Connector, secondWave[i]?.body as Content)).toBe(true);
       }
@@ -542,14 +543,14 @@ describe('database faults', () => {
         body: content(types[i] as string, `during ${i}`, `d${i}`),
         headers: { 'idempotency-key': `lock-wait-${i}` },
       });
-      expect(retry.status, retry.text).toBe(200);
+      expect(retry.status, retry.text).toBe(201);
       expect(retry.headers.get('idempotent-replayed')).toBeNull();
     }
     const after = await call(server, 'POST', '/api/connectors', {
       key: API_KEY,
       body: content('jira', 'after', 'a'),
     });
-    expect(after.status, after.text).toBe(200);
+    expect(after.status, after.text).toBe(201);
     // Every acknowledged create is stored, and nothing that was refused.
     const names = (await listAll(server)).map((c) => c.name);
     expect(names.slice(0, 3)).toEqual(seeded.map((c) => c.name));
@@ -584,7 +585,7 @@ describe('database faults', () => {
         };
       };
       const first = await call(server, 'POST', '/api/connectors', { key: API_KEY, body: big('before') });
-      expect(first.status, first.text).toBe(200);
+      expect(first.status, first.text).toBe(201);
 
       // Fill the file system.
       const filler = join(mountPoint, 'filler');
@@ -607,7 +608,7 @@ describe('database faults', () => {
           key: API_KEY,
           body: big(`during ${i}`),
         });
-        if (response.status === 200) during.push(`during ${i}`);
+        if (response.status === 201) during.push(`during ${i}`);
         else {
           expectUnavailable(response);
           refused++;
@@ -619,7 +620,7 @@ describe('database faults', () => {
 
       rmSync(filler);
       const after = await call(server, 'POST', '/api/connectors', { key: API_KEY, body: big('after') });
-      expect(after.status, after.text).toBe(200);
+      expect(after.status, after.text).toBe(201);
       const health = await call(server, 'GET', '/healthz');
       expect(health.status).toBe(200);
       expect((await listAll(server)).map((c) => c.name)).toEqual(['before', ...during, 'after']);

@@ -64,7 +64,7 @@ describe.skipIf(!existsSync('/dev/full'))('a log destination that refuses writes
         method: 'POST',
         body: JSON.stringify({ type: 'slack', name: `while full ${i}` }),
       });
-      expect(created.status).toBe(200);
+      expect(created.status).toBe(201);
     }
     await sleep(100);
     expect(child.exitCode).toBeNull();

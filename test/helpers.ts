@@ -102,17 +102,17 @@ export async function buildTestApp(
     logger: createLogger(options.logLevel ?? 'trace', sink),
     keyring,
     settings: {
-      createStatus: options.createStatus ?? 200,
+      createStatus: options.createStatus ?? 201,
       revealSecrets: options.revealSecrets ?? 'write-keys',
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       console: options.console ?? 'on',
     },
     ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
     ...(options.checks ? { checks: options.checks } : {}),
-    // The overload guard answers 503 while the event loop lags a second on average: a test worker
-    // starved of CPU on a loaded machine (or beside a test parsing 1 MiB answers) gets there. Its
-    // own tests (overload.test.ts) pass their thresholds; the others test what they name.
-    overload: { maxEventLoopDelayMs: 60_000, sampleIntervalMs: 1_000, retryAfterSeconds: 5 },
+    // No overload guard: a test worker starved of CPU on a loaded machine gets no event-loop
+    // sample in an interval, which @fastify/under-pressure 9.2 reads as an infinite delay, so
+    // every request got 503 whatever the threshold. Its own tests (overload.test.ts) pass theirs.
+    overload: false,
     ...options.limits,
     ...(options.deliveries ? { deliveries: options.deliveries } : {}),
     closeDatabase: true,

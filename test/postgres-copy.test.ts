@@ -98,7 +98,7 @@ async function populate(handle: DatabaseHandle, keyring: KeyringSource, count = 
         },
         payload: JSON.stringify(body),
       });
-      expect(response.statusCode, response.body).toBe(200);
+      expect(response.statusCode, response.body).toBe(201);
       created.push({ id: response.json<{ id: string }>().id, key, type: type.id, name: body.name });
     }
     for (const [i, connector] of created.entries()) {
@@ -283,7 +283,7 @@ describe('plugboard copy, in process', () => {
         headers: { authorization: `Bearer ${populated.keys.globex}`, 'content-type': 'application/json' },
         payload: JSON.stringify(validBody(typeOf('github'), 'made after the copy')),
       });
-      expect(created.statusCode, created.body).toBe(200);
+      expect(created.statusCode, created.body).toBe(201);
       const row = await target.db
         .selectFrom('connectors')
         .select('seq')
@@ -355,7 +355,16 @@ describe('plugboard copy, in process', () => {
     await sql`update connectors set name = 'renamed meanwhile', updated_at = '2026-12-31T00:00:00.000Z'
       where seq = ${renamed.seq}`.execute(source.db);
     try {
-      const report = await copyDatabase(source, target, { batchSize: 50, keyring });
+      // Without --force, rows copied earlier are not set back to what the source says now.
+      const refused = copyDatabase(source, target, { batchSize: 50, keyring });
+      await expect(refused).rejects.toThrow(CopyRefusedError);
+      await expect(refused).rejects.toThrow(
+        new RegExp(
+          `2 rows copied into the target .* differ from the source .*: api_keys id ${template.id} \\(last_used_at\\); connectors seq ${renamed.seq} \\((name, updated_at|updated_at, name)\\)\\. No row was written\\..*--force`,
+        ),
+      );
+      expect(await dump(target)).toEqual(partial);
+      const report = await copyDatabase(source, target, { batchSize: 50, keyring, force: true });
       expect(report.problems).toEqual([]);
       const byTable = Object.fromEntries(report.tables.map((t) => [t.table, t]));
       expect(byTable.connectors).toMatchObject({
@@ -380,6 +389,33 @@ describe('plugboard copy, in process', () => {
     } finally {
       await restore();
     }
+  });
+
+  it('refuses a second copy into a target a server has used since the first, saying what would change (issue 11, finding 13)', async () => {
+    const target = await postgresTarget();
+    expect((await copyDatabase(source, target, { keyring })).problems).toEqual([]);
+    // A server on the target: a key used and another revoked there.
+    const [used, revoked] = sourceDump.api_keys ?? [];
+    if (!used || !revoked) throw new Error('no keys');
+    await sql`update api_keys set last_used_at = '2026-12-30T00:00:00.000Z' where id = ${used.id}`.execute(
+      target.db,
+    );
+    await sql`update api_keys set revoked_at = '2026-12-30T00:00:00.000Z' where id = ${revoked.id}`.execute(
+      target.db,
+    );
+    const before = await dump(target);
+    const again = copyDatabase(source, target, { keyring });
+    await expect(again).rejects.toThrow(CopyRefusedError);
+    await expect(again).rejects.toThrow(
+      new RegExp(
+        `2 rows copied into the target .* set them back to the source's state: api_keys id ${used.id} \\(last_used_at\\); api_keys id ${revoked.id} \\(revoked_at\\)\\. No row was written`,
+      ),
+    );
+    expect(await dump(target)).toEqual(before);
+    // --force: the source's state, as asked.
+    const forced = await copyDatabase(source, target, { keyring, force: true });
+    expect(forced.problems).toEqual([]);
+    expect(forced.tables.find((t) => t.table === 'api_keys')?.refreshed).toBe(2);
   });
 
   it('refuses a target that holds other data, writing nothing', async () => {
@@ -440,7 +476,7 @@ describe('plugboard copy, in process', () => {
         headers: { authorization: `Bearer ${populated.keys.acme}`, 'content-type': 'application/json' },
         payload: JSON.stringify(validBody(typeOf('slack'), 'made in the copy of the copy')),
       });
-      expect(created.statusCode, created.body).toBe(200);
+      expect(created.statusCode, created.body).toBe(201);
     } finally {
       await app.close();
     }

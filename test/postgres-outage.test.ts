@@ -158,7 +158,7 @@ describe('PostgreSQL outage under a running server', () => {
     // Before: a few connectors, with secrets, and one changed.
     for (let i = 0; i < 8; i++) {
       const answer = await call(server, 'POST', '/api/connectors', { body: jira(`before ${i}`, `b${i}`) });
-      expect(answer.status).toBe(200);
+      expect(answer.status).toBe(201);
     }
     const first = (await listAll(server))[0] as Connector;
     const renamed = await call(server, 'PUT', `/api/connectors/${first.id}`, {
@@ -279,7 +279,7 @@ describe('PostgreSQL outage under a running server', () => {
       body: jira('outage idem 0', 'i0'),
       headers: { 'idempotency-key': 'outage-0' },
     });
-    expect(again.status).toBe(200);
+    expect(again.status).toBe(201);
     expect(again.headers.get('idempotent-replayed')).toBeNull();
     expect(
       (await call(server, 'PUT', `/api/connectors/${target.id}`, { body: jira('after', 'a') })).status,

@@ -209,7 +209,7 @@ describe('two servers on one database', () => {
             const answer = await call(here, 'POST', '/api/connectors', {
               body: content(n, `c${n}`, `m${n}`),
             });
-            expect(answer.status, `${context}: ${JSON.stringify(answer.body)}`).toBe(200);
+            expect(answer.status, `${context}: ${JSON.stringify(answer.body)}`).toBe(201);
             const created = answer.body as Connector;
             expect(ids.has(created.id), `${context}: id ${created.id} given twice`).toBe(false);
             ids.add(created.id);
@@ -295,8 +295,8 @@ describe('two servers on one database', () => {
         ),
       );
       const statuses = answers.map((answer) => answer.status).sort();
-      expect(statuses, JSON.stringify(answers)).toEqual([200, 409]);
-      const winner = answers.find((answer) => answer.status === 200)?.body as Connector;
+      expect(statuses, JSON.stringify(answers)).toEqual([201, 409]);
+      const winner = answers.find((answer) => answer.status === 201)?.body as Connector;
       const loser = answers.find((answer) => answer.status === 409)?.body as { code: string };
       expect(loser.code).toBe('NAME_TAKEN');
       for (const server of [a, b]) {
@@ -310,7 +310,7 @@ describe('two servers on one database', () => {
 
   it('let exactly one of two concurrent writes with the same If-Match win', async () => {
     const created = await call(a, 'POST', '/api/connectors', { body: content(2, 'conditional', 'c0') });
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
     const { id } = created.body as Connector;
     let etag = created.etag ?? '';
     for (let round = 0; round < 10; round++) {
@@ -355,7 +355,7 @@ describe('two servers on one database', () => {
 
   it('accept a key from `plugboard keys create` on both at once, and refuse it on both within 5 s of `keys revoke`', async () => {
     const made = await box.run(
-      ['keys', 'create', '--account', 'acme', '--role', 'write', '--label', 'two servers'],
+      ['keys', 'create', '--account', 'acme', '--role', 'write', '--label', 'two servers', '--new-account'],
       ENV,
     );
     expect(made.code, made.stderr).toBe(0);
@@ -375,7 +375,7 @@ describe('two servers on one database', () => {
       key,
       body: content(0, 'acme only', 'acme'),
     });
-    expect(createdOnA.status).toBe(200);
+    expect(createdOnA.status).toBe(201);
     const readOnB = await call(b, 'GET', `/api/connectors/${(createdOnA.body as Connector).id}`, { key });
     expect(readOnB.body).toEqual(createdOnA.body);
     // Account acme is its own: the default account's key does not see it on either server.
@@ -472,7 +472,7 @@ describe('a fresh database', () => {
     const { box } = await freshSandbox();
     const noKey = { ...ENV, PLUGBOARD_API_KEY: undefined };
     const servers = await Promise.all([box.startServer(noKey, 20_000), box.startServer(noKey, 20_000)]);
-    const printed = servers.flatMap((server) => printedKeys(server.stdout));
+    const printed = servers.flatMap((server) => printedKeys(server.stderr));
     expect(printed).toHaveLength(1);
     for (const server of servers) {
       expect((await call(server, 'GET', '/api/connectors', { key: printed[0] })).status).toBe(200);

@@ -29,7 +29,12 @@ const PLUGBOARD_ENV = [
   'PLUGBOARD_RATE_LIMIT',
   'PLUGBOARD_ALLOWED_TARGETS',
   'REDIS_URL',
+  'PLUGBOARD_METRICS',
+  'LOG_FORMAT',
   'NODE_OPTIONS',
+  'PLUGBOARD_URL',
+  'PLUGBOARD_TOKEN',
+  'XDG_CONFIG_HOME',
 ];
 
 export type EnvOverrides = Record<string, string | undefined>;
@@ -273,7 +278,7 @@ export class Sandbox {
     }
   }
 
-  /** Starts `plugboard serve` and resolves once it logs the address it listens on. */
+  /** Starts `plugboard serve` and resolves once it logs the address it listens on, and then that it is ready. */
   async startServer(overrides: EnvOverrides = {}, timeoutMs = 10_000): Promise<ServerProcess> {
     const server = new ServerProcess(['serve'], this.env(overrides), this.dir);
     this.processes.add(server);
@@ -288,6 +293,20 @@ export class Sandbox {
           if (!server.running) {
             throw new Error(
               `plugboard serve exited (${JSON.stringify(server.exit)}) before listening:\n${server.stdout}\n${server.stderr}`,
+            );
+          }
+          return undefined;
+        },
+        { timeoutMs, intervalMs: 20 },
+      );
+      // The first key is created and shown only once listening; "Plugboard is ready" comes after it.
+      await waitFor(
+        'the server to log "Plugboard is ready"',
+        () => {
+          if (server.logLines().some((line) => line.msg === 'Plugboard is ready')) return true;
+          if (!server.running) {
+            throw new Error(
+              `plugboard serve exited (${JSON.stringify(server.exit)}) after listening:\n${server.stdout}\n${server.stderr}`,
             );
           }
           return undefined;

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 /**
  * The real `plugboard serve` process: durability across SIGKILL, graceful shutdown, first-start
@@ -87,7 +87,7 @@ describe('durability', () => {
           key: API_KEY,
           body: connectorBody(i),
         });
-        expect(response.status).toBe(200);
+        expect(response.status).toBe(201);
         return (await response.json()) as Connector;
       }),
       6,
@@ -194,13 +194,13 @@ describe('graceful shutdown', () => {
       for (const request of slow) request.finish();
 
       const responses = await Promise.all(slow.map((request) => request.response));
-      for (const response of responses) expect(response.status, response.body).toBe(200);
+      for (const response of responses) expect(response.status, response.body).toBe(201);
 
       // Quick requests: each was answered (created, or 503 once closing), or its connection was
       // dropped before the service read the request (an idle connection, closed on shutdown).
       for (const outcome of await burstOutcomes) {
         if ('error' in outcome) expect(outcome.error).toBe('ECONNRESET');
-        else expect([200, 503], outcome.body).toContain(outcome.status);
+        else expect([201, 503], outcome.body).toContain(outcome.status);
       }
 
       const exit = await server.waitForExit(10_000);
@@ -224,10 +224,10 @@ describe('graceful shutdown', () => {
 });
 
 describe('first start', () => {
-  it('prints a generated write key once, never logs it, and serves /healthz', async () => {
+  it('prints a generated write key once on stderr, never logs it, and serves /healthz', async () => {
     const box = sandbox();
     const first = await box.startServer({ LOG_LEVEL: 'trace' });
-    const keys = printedKeys(first.stdout);
+    const keys = printedKeys(first.stderr);
     expect(keys).toHaveLength(1);
     const key = keys[0] ?? '';
     expect(key).toMatch(/^pb_/);
@@ -237,7 +237,7 @@ describe('first start', () => {
     expect(await health.json()).toEqual({ status: 'ok', ageMs: expect.any(Number) });
 
     const create = await first.request('POST', '/api/connectors', { key, body: connectorBody(0) });
-    expect(create.status).toBe(200);
+    expect(create.status).toBe(201);
     const list = await first.request('GET', '/api/connectors', { key });
     expect(list.status).toBe(200);
     expect(await list.json()).toHaveLength(1);
@@ -249,17 +249,58 @@ describe('first start', () => {
     const logs = first.rawLogLines();
     expect(logs.length).toBeGreaterThan(3);
     for (const line of logs) expect(line).not.toContain(key);
-    expect(first.stderr).not.toContain(key);
+    // stdout is the log alone, a JSON object a line, for log collectors to parse; the key is not in it.
+    expect(first.stdout).not.toContain(key);
+    const stdoutLines = first.stdout.split('\n').filter((line) => line !== '');
+    expect(stdoutLines).toEqual(logs);
 
     // The database and its key file are the owner's only.
     for (const file of [box.dbPath, `${box.dbPath}.key`])
       expect(statSync(file).mode & 0o777, file).toBe(0o600);
 
     const second = await box.startServer({ LOG_LEVEL: 'trace' });
-    expect(printedKeys(second.stdout)).toEqual([]);
+    expect(printedKeys(second.stderr)).toEqual([]);
     expect(second.stdout).not.toContain('pb_');
+    expect(second.stderr).not.toContain('pb_');
     const again = await second.request('GET', '/api/connectors', { key });
     expect(again.status).toBe(200);
+  });
+});
+
+describe('the first key cannot be lost (issue 11, finding 11)', () => {
+  it('a start that cannot listen creates no key; the next start that listens shows one', async () => {
+    const box = sandbox();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const failed = await box.run(['serve'], { PORT: String(port) });
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(new RegExp(`PORT ${port} .*already in use`));
+      expect(printedKeys(failed.stdout)).toEqual([]);
+      expect(failed.stdout).not.toContain('pb_');
+    } finally {
+      blocker.close();
+    }
+    const second = await box.startServer();
+    const keys = printedKeys(second.stdout);
+    expect(keys).toHaveLength(1);
+    expect((await second.request('GET', '/api/connectors', { key: keys[0] ?? '' })).status).toBe(200);
+  });
+
+  it('a malformed PLUGBOARD_MASTER_KEY is refused before the database is created', async () => {
+    const box = sandbox();
+    for (const env of [
+      { PLUGBOARD_MASTER_KEY: 'not-a-key' },
+      { PLUGBOARD_MASTER_KEY: randomBytes(32).toString('base64'), PLUGBOARD_PREVIOUS_MASTER_KEYS: 'short' },
+      { PLUGBOARD_PREVIOUS_MASTER_KEYS: randomBytes(32).toString('base64') },
+    ]) {
+      const refused = await box.run(['serve'], env);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/PLUGBOARD_(PREVIOUS_)?MASTER_KEY/);
+      expect(existsSync(box.dbPath), 'the database file').toBe(false);
+      expect(printedKeys(refused.stdout)).toEqual([]);
+    }
   });
 });
 
@@ -267,11 +308,11 @@ describe('PLUGBOARD_API_KEY', () => {
   it('makes that exact value a write key of account default', async () => {
     const box = sandbox();
     const server = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
-    expect(printedKeys(server.stdout)).toEqual([]);
+    expect(printedKeys(server.stderr)).toEqual([]);
     expect(server.stdout).not.toContain(API_KEY);
 
     const create = await server.request('POST', '/api/connectors', { key: API_KEY, body: connectorBody(1) });
-    expect(create.status).toBe(200);
+    expect(create.status).toBe(201);
     const other = await server.request('GET', '/api/connectors', { key: `${API_KEY}0` });
     expect(other.status).toBe(401);
 
@@ -286,7 +327,7 @@ describe('PLUGBOARD_API_KEY', () => {
   it('a database an earlier version left unkeyed is rewritten keyed at start, logged, and every key still works', async () => {
     const box = sandbox();
     const first = await box.startServer({ PLUGBOARD_API_KEY: API_KEY });
-    const made = await box.run(['keys', 'create', '--account', 'acme', '--role', 'write']);
+    const made = await box.run(['keys', 'create', '--account', 'acme', '--role', 'write', '--new-account']);
     expect(made.code, made.stderr).toBe(0);
     const cliKey = made.stdout.trimEnd().split('\n').at(-1) ?? '';
     first.signal('SIGTERM');

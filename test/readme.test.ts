@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checksTable, paramsTable } from '../src/connectors/readme.js';
+import type { Params } from '../src/connectors/checks/types.js';
+import { loadFixtures } from '../src/connectors/fixture.js';
+import { checksTable, deliveriesTable, paramsTable } from '../src/connectors/readme.js';
 import {
   generatedSections,
   type Renderers,
@@ -10,6 +12,12 @@ import {
 } from './readme-sections.js';
 import { settingsTable } from './readme-settings.js';
 
+/** Connectors that cannot deliver, by type, from the fixtures: what the 422 column quotes. */
+const cannotDeliver = new Map<string, Params>();
+for (const [id, fixture] of await loadFixtures()) {
+  if (fixture.delivery?.cannotDeliver) cannotDeliver.set(id, fixture.delivery.cannotDeliver);
+}
+
 /**
  * Every generated part of README.md and the function that makes it. A new generated part is a
  * marker pair in the README and a line here.
@@ -17,6 +25,7 @@ import { settingsTable } from './readme-settings.js';
 const renderers: Renderers = {
   'connector-types': paramsTable,
   'credential-checks': checksTable,
+  deliveries: () => deliveriesTable(cannotDeliver),
   settings: settingsTable,
 };
 

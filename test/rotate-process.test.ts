@@ -37,7 +37,7 @@ async function post(server: ServerProcess, i: number): Promise<Created> {
     headers: { 'idempotency-key': key },
   });
   const text = await response.text();
-  if (response.status !== 200) throw new Error(`POST ${i}: ${response.status} ${text}`);
+  if (response.status !== 201) throw new Error(`POST ${i}: ${response.status} ${text}`);
   return { key, payload, connector: JSON.parse(text) as Connector };
 }
 
@@ -137,7 +137,7 @@ describe('plugboard secrets rotate while a server takes creates', () => {
           body: payload,
           headers: { 'idempotency-key': key },
         });
-        expect(replay.status, key).toBe(200);
+        expect(replay.status, key).toBe(201);
         expect(replay.headers.get('idempotent-replayed')).toBe('true');
         expect(((await replay.json()) as Connector).id).toBe(connector.id);
       }

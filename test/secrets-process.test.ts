@@ -78,7 +78,7 @@ function body(i: number, marker = `m${i}`) {
 
 async function createConnector(server: ServerProcess, payload: ReturnType<typeof body>): Promise<Connector> {
   const response = await server.request('POST', '/api/connectors', { key: BOOTSTRAP, body: payload });
-  expect(response.status, await response.clone().text()).toBe(200);
+  expect(response.status, await response.clone().text()).toBe(201);
   return (await response.json()) as Connector;
 }
 
@@ -361,9 +361,10 @@ describe('plugboard secrets rotate while a server serves', () => {
 describe('key expiry', () => {
   it('keys create --expires prints the expiry, and keys list shows it', async () => {
     const box = sandbox();
+    expect((await box.run(['migrate'])).code).toBe(0);
     const before = Date.now();
     const [minute, days, date] = await Promise.all([
-      box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '1m']),
+      box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '1m', '--new-account']),
       box.run(['keys', 'create', '--account', 'acme', '--role', 'write', '--expires', '90d']),
       box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '2099-01-31']),
     ]);
@@ -510,13 +511,13 @@ describe('plugboard audit', () => {
       key: acme.key,
       body: jira('AUDITSECRET-one', 'Jira'),
     });
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
     const jiraId = ((await created.json()) as Connector).id;
     const other = await server.request('POST', '/api/connectors', {
       key: globex.key,
       body: { name: 'gh', type: 'github', params: { apiKey: 'AUDITSECRET-two' } },
     });
-    expect(other.status).toBe(200);
+    expect(other.status).toBe(201);
     const githubId = ((await other.json()) as Connector).id;
     const put = await server.request('PUT', `/api/connectors/${jiraId}`, {
       key: acme.key,

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redactor } from '../src/connectors/checks/redact.js';
 import type { Params } from '../src/connectors/checks/types.js';
 import type { DeliveryEvent, DeliveryOutcome, EventType, Ticket } from '../src/connectors/delivery.js';
+import { DELIVERY_USER_AGENT } from '../src/connectors/delivery-http.js';
 import {
   CREDENTIALS,
   type DeliveryFixture,
@@ -171,6 +172,20 @@ describe.each(byId)('%s', (id, { type, delivery }) => {
       if (status === 401 || status === 403) expect(outcome.message).toContain('check the credentials');
     },
   );
+
+  it(`every request says it comes from ${DELIVERY_USER_AGENT}`, async () => {
+    const agents: (string | undefined)[] = [];
+    const fake = delivery.fake();
+    systems.set(id, (request) => {
+      agents.push(request.req.headers['user-agent']);
+      fake.answer(request);
+    });
+    const opened = await deliver({ type, params: params() }, event('ALERT'));
+    if (opened.result !== 'delivered' || !opened.ticket) throw new Error(opened.message);
+    await deliver({ type, params: params(), ticket: opened.ticket }, event('RESOLVE'));
+    expect(agents.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(agents)).toEqual(new Set([DELIVERY_USER_AGENT]));
+  });
 
   it('no answer (connection refused) is retried', async () => {
     const closed = createServer();

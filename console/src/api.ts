@@ -68,6 +68,34 @@ export interface AuditEvent {
   fields: string[];
 }
 
+export type DeliveryState = 'queued' | 'sending' | 'retrying' | 'delivered' | 'failed' | 'cancelled';
+
+export interface DeliveryAttempt {
+  number: number;
+  startedAt: string;
+  durationMs: number;
+  httpStatus?: number;
+  outcome: 'delivered' | 'retry' | 'failed' | 'interrupted';
+  message: string;
+}
+
+export interface Delivery {
+  id: string;
+  connectorId: string;
+  event: { eventType: string; summary?: string; alertKey?: string };
+  state: DeliveryState;
+  attempts: DeliveryAttempt[];
+  nextAttemptAt?: string;
+  externalRef?: { id?: string; url?: string };
+  createdAt: string;
+  finishedAt?: string;
+}
+
+export interface DeliveryInput {
+  event: { eventType: 'ALERT'; summary: string; alertKey: string; details?: string };
+  params?: Record<string, unknown>;
+}
+
 export interface FieldError {
   field: string;
   message: string;
@@ -177,5 +205,17 @@ export const api = {
     call<CheckResult>('POST', `/connectors/${encodeURIComponent(id)}/check`).then((a) => a.body),
   checkInput: (input: ConnectorInput) =>
     call<CheckResult>('POST', '/connectors/check', { body: input }).then((a) => a.body),
+  deliveries: (connectorId: string, start: number) =>
+    call<Delivery[]>('GET', `/deliveries?connector=${encodeURIComponent(connectorId)}&${page(start)}`).then(
+      (a) => a.body,
+    ),
+  deliver: (connectorId: string, input: DeliveryInput) =>
+    call<Delivery>('POST', `/connectors/${encodeURIComponent(connectorId)}/deliveries`, { body: input }).then(
+      (a) => a.body,
+    ),
+  retry: (id: string) =>
+    call<Delivery>('POST', `/deliveries/${encodeURIComponent(id)}/retry`).then((a) => a.body),
+  cancel: (id: string) =>
+    call<Delivery>('DELETE', `/deliveries/${encodeURIComponent(id)}`).then((a) => a.body),
   audit: (start: number) => call<AuditEvent[]>('GET', `/audit-events?${page(start)}`).then((a) => a.body),
 };

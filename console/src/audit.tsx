@@ -52,12 +52,14 @@ export function AuditTrail({ start }: { start: number }) {
                     <span class={`badge ${event.action}`}>{verbs[event.action]}</span>
                   </td>
                   <td data-label="Connector">
-                    {event.action === 'delete' ? (
-                      event.connectorName
-                    ) : (
-                      <a href={link('connectors', event.connectorId)}>{event.connectorName}</a>
-                    )}{' '}
-                    <span class="muted">({event.connectorType})</span>
+                    <span>
+                      {event.action === 'delete' ? (
+                        event.connectorName
+                      ) : (
+                        <a href={link('connectors', event.connectorId)}>{event.connectorName}</a>
+                      )}{' '}
+                      <span class="muted">({event.connectorType})</span>
+                    </span>
                   </td>
                   <td data-label="Fields">{event.fields.join(', ') || '—'}</td>
                   <td data-label="By key">{event.keyLabel}</td>

@@ -110,12 +110,14 @@ export function ConnectorList({ me, types, start }: { me: Me; types: ConnectorTy
                     </td>
                     <td data-label="Type">{typeName(types, connector.type)}</td>
                     <td data-label="Last check">
-                      <CheckBadge result={connector.lastCheck} />{' '}
-                      {connector.lastCheck && (
-                        <span class="muted">
-                          <Time at={connector.lastCheck.checkedAt} />
-                        </span>
-                      )}
+                      <span>
+                        <CheckBadge result={connector.lastCheck} />{' '}
+                        {connector.lastCheck && (
+                          <span class="muted">
+                            <Time at={connector.lastCheck.checkedAt} />
+                          </span>
+                        )}
+                      </span>
                     </td>
                     <td data-label="Updated">
                       <Time at={connector.updatedAt} />

@@ -76,18 +76,29 @@ export function Pager(props: {
   start: number;
   size: number;
   count: number;
-  hash: (start: number) => string;
+  /** Pages as addresses (a page of its own), or… */
+  hash?: (start: number) => string;
+  /** …pages inside a page. */
+  onPage?: (start: number) => void;
 }) {
-  const { start, size, count, hash } = props;
+  const { start, size, count, hash, onPage } = props;
   const previous = Math.max(0, start - size);
+  const to = (at: number, label: string) =>
+    hash ? (
+      <a href={hash(at)}>{label}</a>
+    ) : (
+      <button type="button" onClick={() => onPage?.(at)}>
+        {label}
+      </button>
+    );
   return (
     <nav class="pager" aria-label="Pages">
-      {start > 0 ? <a href={hash(previous)}>← Previous</a> : <span aria-hidden="true" />}
+      {start > 0 ? to(previous, '← Previous') : <span aria-hidden="true" />}
       <span class="muted">
         {count === 0 ? 'No entries' : `${start + 1}–${start + count}`}
         {start > 0 || count === size ? '' : ' (all)'}
       </span>
-      {count === size ? <a href={hash(start + size)}>Next →</a> : <span aria-hidden="true" />}
+      {count === size ? to(start + size, 'Next →') : <span aria-hidden="true" />}
     </nav>
   );
 }

@@ -12,7 +12,7 @@ import { type DatabaseLocation, describeLocation, parseDatabaseUrl } from '../st
 import { keyIdsInUse } from '../store/sealed/rows.js';
 import { positiveInteger, table, UsageError } from './shared.js';
 
-const help = `Usage: plugboard copy --from URL --to URL [--batch-size N]
+const help = `Usage: plugboard copy --from URL --to URL [--batch-size N] [--force]
 
 Copies one Plugboard database into another, e.g. from SQLite to PostgreSQL:
 
@@ -23,7 +23,10 @@ stay sealed as they are, under the same master keys) and the audit trail. Not co
 keys, which only matter for 24 hours.
 
 Both databases are migrated first. The target must be empty, or hold an interrupted copy of the same
-source: run the command again and it carries on (rows changed in the source since are refreshed).
+source: run the command again and it carries on. A row copied earlier that now differs from the
+source (a server used the target since, or kept running on the source) is not set back to the
+source's state: the copy is refused, naming the rows and columns that would change; with --force
+they are refreshed from the source.
 The copy is a snapshot of the source as of its start: stop the servers that write to the source
 first, or their later writes are not in it. It ends by comparing every row of both databases and
 opening every copied secret with the source's master keys (PLUGBOARD_MASTER_KEY and
@@ -33,6 +36,7 @@ Options:
   --from URL         the database to copy (sqlite:PATH or postgres://…)
   --to URL           the database to copy into
   --batch-size N     rows per batch, each one transaction in the target (default 1000)
+  --force            refresh rows copied earlier that differ from the source now (see above)
 `;
 
 /** Reads --from or --to; the messages of parseDatabaseUrl name DATABASE_URL, here the option is meant. */
@@ -183,7 +187,7 @@ function masterKeyAdvice(
   ];
 }
 
-/** `plugboard copy --from URL --to URL [--batch-size N]`: progress on stderr, the result on stdout. */
+/** `plugboard copy --from URL --to URL [--batch-size N] [--force]`: progress on stderr, the result on stdout. */
 export async function copyCommand(config: Config, args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -192,6 +196,7 @@ export async function copyCommand(config: Config, args: string[]): Promise<numbe
       from: { type: 'string' },
       to: { type: 'string' },
       'batch-size': { type: 'string' },
+      force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -226,6 +231,7 @@ export async function copyCommand(config: Config, args: string[]): Promise<numbe
     const keyring = sourceKeyring(config, from, inUse);
     const report = await copyDatabase(source, target, {
       batchSize,
+      force: values.force ?? false,
       onProgress: (p) => progress.update(p),
       ...(keyring && inUse.length > 0 ? { keyring } : {}),
     });

@@ -19,6 +19,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       role: { type: 'string' },
       label: { type: 'string' },
       expires: { type: 'string' },
+      'new-account': { type: 'boolean' },
     },
   });
   switch (action) {
@@ -37,6 +38,22 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       // Keys are stored as keyed hashes: the hash key, sealed with the master key, is opened (made
       // on a database no server has used yet) with the same keys the servers use.
       const created = await withDatabase(config, async (db) => {
+        // A typo (`acmee`) would otherwise make a new, empty account whose key sees nothing.
+        const known = await db.db
+          .selectFrom('accounts')
+          .select('name')
+          .where('name', '=', account)
+          .executeTakeFirst();
+        if (!known && !values['new-account']) {
+          const names = (await db.db.selectFrom('accounts').select('name').orderBy('name').execute()).map(
+            (row) => row.name,
+          );
+          throw new UsageError(
+            `there is no account ${account}, so this would create a new account for the key; add --new-account ` +
+              `if that is what you want (accounts: ${names.length > 0 ? names.join(', ') : 'none yet'})`,
+          );
+        }
+        if (!known) process.stderr.write(`Creating the new account ${account}.\n`);
         const { source, createdFile } = await openKeyring(config, db.db);
         if (createdFile) {
           process.stderr.write(

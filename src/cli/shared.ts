@@ -1,14 +1,27 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../store/database.js';
 
-/** A mistake in the command line: printed with the usage, exit code 2. */
+/** A mistake in the command line: one line and where the usage is, exit code 2. */
 export class UsageError extends Error {}
+
+/** An admin command pointed at a SQLite file that does not exist: it would make a new, empty one. */
+export class MissingDatabaseError extends Error {}
 
 export async function withDatabase<T>(
   config: Config,
   work: (database: DatabaseHandle) => Promise<T>,
-  { migrate = true } = {},
+  { migrate = true, create = false } = {},
 ): Promise<T> {
+  const { database: location } = config;
+  if (!create && location.kind === 'sqlite' && location.path !== ':memory:' && !existsSync(location.path)) {
+    const from = process.env.DATABASE_URL === undefined ? 'the default DATABASE_URL' : 'DATABASE_URL';
+    throw new MissingDatabaseError(
+      `there is no database at ${resolve(location.path)} (${from}, sqlite:${location.path}); run this in the ` +
+        "folder the server runs in, set DATABASE_URL to the server's, or make a new one with plugboard migrate",
+    );
+  }
   const database = openDatabase(config.database, {
     synchronous: config.sqliteSynchronous,
     poolSize: config.databasePoolSize,

@@ -1,7 +1,11 @@
 import type { OutboundRequest } from '../outbound/types.js';
+import { VERSION } from '../version.js';
 import { type JsonReading, readJson } from './checks/answer.js';
 import { call, describeResponse, type TargetResponse } from './checks/http.js';
 import type { DeliveryOutcome, DeliveryRun } from './delivery.js';
+
+/** Who delivers, to the target (checks say `Plugboard-Check/1`). */
+export const DELIVERY_USER_AGENT = `Plugboard/${VERSION}`;
 
 /** Statuses worth another attempt later: the target may take the same request then. */
 const TRANSIENT = new Set([408, 425, 429]);
@@ -64,7 +68,7 @@ export async function deliveryCall(
   run: DeliveryRun,
   request: OutboundRequest,
 ): Promise<{ response: TargetResponse } | { outcome: DeliveryOutcome }> {
-  const result = await call(run, request);
+  const result = await call(run, { ...request, userAgent: request.userAgent ?? DELIVERY_USER_AGENT });
   if ('response' in result) return result;
   const { status, message } = result.outcome;
   return { outcome: status === 'unreachable' ? { result: 'retry', message } : { result: 'failed', message } };

@@ -111,10 +111,32 @@ function detail(error: ErrorObject, type: ConnectorType | undefined): ErrorDetai
 }
 
 /**
+ * What ilert's clients send for "not set", made the same as leaving it out: ilert's Go client
+ * sends `"params": null` when no params are set, and its structs send `""` for an empty optional
+ * field (Teams' `url`). So `params: null` is dropped (a type that requires params then says which),
+ * and an optional param whose value is `""` is dropped, whatever its format. A required param's
+ * `""` stays and is refused. Anything that is not such a body is returned as it is.
+ */
+export function withoutUnsetValues(body: unknown): unknown {
+  if (!isRecord(body)) return body;
+  const { params, ...rest } = body;
+  if (params === null) return rest;
+  const type = typeof body.type === 'string' ? findConnectorType(body.type) : undefined;
+  if (!type || !isRecord(params)) return body;
+  const kept = Object.entries(params).filter(
+    ([name, value]) =>
+      !(value === '' && type.paramNames.includes(name) && !type.requiredParams.includes(name)),
+  );
+  return kept.length === Object.keys(params).length ? body : { ...rest, params: Object.fromEntries(kept) };
+}
+
+/**
  * Checks a POST or PUT body: the connector shape, then `params` by the connector's type.
+ * `params: null` and `""` for an optional param mean "not set" (withoutUnsetValues).
  * Throws a 400 AppError listing every problem by JSON pointer; messages never quote values.
  */
-export function parseConnectorInput(body: unknown): ConnectorInput {
+export function parseConnectorInput(sent: unknown): ConnectorInput {
+  const body = withoutUnsetValues(sent);
   if (body === undefined) {
     throw errors.validation(
       'request body is required: send the connector as JSON with Content-Type: application/json',

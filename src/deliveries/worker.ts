@@ -31,7 +31,16 @@ export interface WorkerSettings {
   readonly maxInFlight?: number;
   /** How long shutdown waits for attempts in flight before it releases them. */
   readonly shutdownWaitMs?: number;
+  /** Told of each attempt recorded, by connector type and outcome (the metrics). */
+  readonly onAttempt?: (type: string, outcome: string) => void;
 }
+
+/**
+ * How many deliveries of one connector a claim may take, in concurrencies: a claim is a write
+ * (an fsync on SQLite's default), so one claim of 4 × concurrency serves four rounds of sends. The
+ * lease covers the rounds: the last of the batch may wait for three before it starts.
+ */
+const PREFETCH_ROUNDS = 4;
 
 export const MAX_IN_FLIGHT = 256;
 const POLL_MS = 1_000;
@@ -61,8 +70,13 @@ export class DeliveryWorker {
   /** This process's name on its claims. */
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly due = new Map<string, DueConnector>();
+  /** Deliveries held by this process, per connector: sending now or claimed and waiting for a slot. */
   private readonly inFlight = new Map<string, number>();
+  /** Claimed and not yet started, per connector, oldest first. */
+  private readonly ready = new Map<string, { accountId: number; list: ClaimedDelivery[] }>();
   private readonly sending = new Map<string, Promise<void>>();
+  /** Attempts under way, per connector (at most `concurrency`). */
+  private readonly sendingOf = new Map<string, number>();
   private readonly toRecord: { record: AttemptRecord; done: () => void }[] = [];
   private total = 0;
   private ticking = false;
@@ -89,7 +103,7 @@ export class DeliveryWorker {
   ) {
     this.schedule = settings.schedule ?? DEFAULT_SCHEDULE;
     this.pollMs = settings.pollMs ?? POLL_MS;
-    this.leaseMs = settings.leaseMs ?? settings.timeoutMs + 5_000;
+    this.leaseMs = settings.leaseMs ?? settings.timeoutMs * PREFETCH_ROUNDS + 5_000;
     this.maxInFlight = settings.maxInFlight ?? MAX_IN_FLIGHT;
   }
 
@@ -122,6 +136,7 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Claimed but not started: released below, not sent.
     clearTimeout(this.pollTimer);
     clearTimeout(this.dueTimer);
     const wait = this.settings.shutdownWaitMs ?? Math.min(this.settings.timeoutMs, 5_000);
@@ -134,7 +149,11 @@ export class DeliveryWorker {
     ]);
     clearTimeout(timer);
     await this.flush();
-    const left = [...this.sending.keys()];
+    const left = [
+      ...this.sending.keys(),
+      ...[...this.ready.values()].flatMap((q) => q.list.map((d) => d.id)),
+    ];
+    this.ready.clear();
     if (left.length > 0) {
       try {
         await this.store.release(this.owner, left);
@@ -221,8 +240,11 @@ export class DeliveryWorker {
   private async claimRound(): Promise<void> {
     const now = Date.now();
     const byAccount = new Map<number, string[]>();
+    const limit = this.settings.concurrency * PREFETCH_ROUNDS;
     for (const [connectorId, known] of this.due) {
-      if (known.due > now || (this.inFlight.get(connectorId) ?? 0) >= this.settings.concurrency) continue;
+      // Claimed again once a round's worth of room is free: few claims, each of many.
+      const held = this.inFlight.get(connectorId) ?? 0;
+      if (known.due > now || limit - held < this.settings.concurrency) continue;
       const list = byAccount.get(known.accountId) ?? [];
       list.push(connectorId);
       byAccount.set(known.accountId, list);
@@ -235,10 +257,10 @@ export class DeliveryWorker {
     let left = ordered.length;
     for (const accountId of ordered) {
       if (this.stopped) return;
-      let budget = Math.ceil((this.maxInFlight - this.total) / left);
+      let budget = Math.ceil((this.maxInFlight * PREFETCH_ROUNDS - this.total) / left);
       left--;
       for (const connectorId of byAccount.get(accountId) ?? []) {
-        const slots = Math.min(this.settings.concurrency - (this.inFlight.get(connectorId) ?? 0), budget);
+        const slots = Math.min(limit - (this.inFlight.get(connectorId) ?? 0), budget);
         if (slots <= 0) continue;
         const known = this.due.get(connectorId);
         const generation = known?.generation;
@@ -271,28 +293,54 @@ export class DeliveryWorker {
   private launch(connectorId: string, accountId: number, claimed: readonly ClaimedDelivery[]): void {
     this.inFlight.set(connectorId, (this.inFlight.get(connectorId) ?? 0) + claimed.length);
     this.total += claimed.length;
-    // The connector is read once for the batch, at the start of its attempts: a credential changed
-    // since the last attempt applies to this one.
-    const connector = this.loadConnector(accountId, connectorId);
-    for (const delivery of claimed) {
-      const done = this.attempt(delivery, connector)
-        .then(
-          (record) => this.enqueueRecord(record),
-          (error: unknown) => {
-            // A failure of ours (the database while loading the connector): leave it to the lease.
-            this.log.error({ err: error, delivery: delivery.id }, 'a delivery attempt failed in the engine');
-          },
-        )
-        .finally(() => {
-          this.sending.delete(delivery.id);
-          const n = (this.inFlight.get(connectorId) ?? 1) - 1;
-          if (n > 0) this.inFlight.set(connectorId, n);
-          else this.inFlight.delete(connectorId);
-          this.total--;
-          this.wake();
-        });
-      this.sending.set(delivery.id, done);
+    const queue = this.ready.get(connectorId) ?? { accountId, list: [] };
+    queue.list.push(...claimed);
+    this.ready.set(connectorId, queue);
+    this.pump(connectorId);
+  }
+
+  /** Starts the connector's claimed deliveries while it has fewer than `concurrency` sending. */
+  private pump(connectorId: string): void {
+    const queue = this.ready.get(connectorId);
+    if (!queue) return;
+    while (queue.list.length > 0 && (this.sendingOf.get(connectorId) ?? 0) < this.settings.concurrency) {
+      if (this.stopped) return;
+      const batch = queue.list.splice(0, this.settings.concurrency - (this.sendingOf.get(connectorId) ?? 0));
+      // The connector is read once for the deliveries started together, as each round starts: a
+      // credential changed since the last attempt applies to this one.
+      const connector = this.loadConnector(queue.accountId, connectorId);
+      for (const delivery of batch) this.begin(connectorId, delivery, connector);
     }
+    if (queue.list.length === 0) this.ready.delete(connectorId);
+  }
+
+  private begin(
+    connectorId: string,
+    delivery: ClaimedDelivery,
+    connector: Promise<StoredConnector | undefined>,
+  ) {
+    this.sendingOf.set(connectorId, (this.sendingOf.get(connectorId) ?? 0) + 1);
+    const done = this.attempt(delivery, connector)
+      .then(
+        (record) => this.enqueueRecord(record),
+        (error: unknown) => {
+          // A failure of ours (the database while loading the connector): leave it to the lease.
+          this.log.error({ err: error, delivery: delivery.id }, 'a delivery attempt failed in the engine');
+        },
+      )
+      .finally(() => {
+        this.sending.delete(delivery.id);
+        const sendingNow = (this.sendingOf.get(connectorId) ?? 1) - 1;
+        if (sendingNow > 0) this.sendingOf.set(connectorId, sendingNow);
+        else this.sendingOf.delete(connectorId);
+        const n = (this.inFlight.get(connectorId) ?? 1) - 1;
+        if (n > 0) this.inFlight.set(connectorId, n);
+        else this.inFlight.delete(connectorId);
+        this.total--;
+        this.pump(connectorId);
+        this.wake();
+      });
+    this.sending.set(delivery.id, done);
   }
 
   /** Records an attempt with the others that ended meanwhile (one transaction); resolves once recorded. */
@@ -330,6 +378,7 @@ export class DeliveryWorker {
   }
 
   private afterRecord({ delivery, next, attempt }: AttemptRecord): void {
+    this.settings.onAttempt?.(delivery.connectorType, attempt.outcome);
     if (next.state === 'retrying') {
       const at = Date.parse(next.nextAttemptAt);
       const known = this.due.get(delivery.connectorId);

@@ -391,6 +391,17 @@ describe('requests to allowed targets', () => {
     expect(server.seen.at(-1)?.url).toBe('/echo?q=1');
   });
 
+  it("sends the request's own User-Agent when it names one (deliveries), whatever the headers say", async () => {
+    const response = await allowLoopbackOne.request({
+      method: 'GET',
+      url: `${server.base}/echo`,
+      headers: { 'User-Agent': 'spoof' },
+      userAgent: 'Plugboard/9.9.9',
+    });
+    const echoed = JSON.parse(response.body) as { headers: Record<string, string> };
+    expect(echoed.headers['user-agent']).toBe('Plugboard/9.9.9');
+  });
+
   it('returns lower-case headers with repeated ones joined', async () => {
     const response = await allowLoopbackOne.request({ method: 'GET', url: `${server.base}/echo` });
     expect(response.headers['x-multi']).toBe('one, two');

@@ -30,7 +30,7 @@ import {
  * - The time limit covers the whole call (DNS, connect, TLS, redirects, body); a request's `deadline`
  *   can end it earlier, so that several calls of one task share one limit. At most `maxBytes` of
  *   body are read; a declared or actual larger body fails with `too_large` and closes the connection.
- * - No connection reuse (`agent: false`), `User-Agent: Plugboard-Check/1`, no headers but the caller's
+ * - No connection reuse (`agent: false`), `User-Agent: Plugboard-Check/1` (or the request's `userAgent`), no headers but the caller's
  *   (minus hop-by-hop ones and Host, which are set here), no proxy.
  * - Error messages name the host (and port) and what happened, never the path, query, userinfo or a
  *   header, nor the addresses a host name resolved to. A header value HTTP cannot carry is refused
@@ -81,9 +81,12 @@ function withoutUserinfo(url: URL): URL {
   return copy;
 }
 
-function requestHeaders(given: Readonly<Record<string, string>> | undefined): Record<string, string> {
+function requestHeaders(
+  given: Readonly<Record<string, string>> | undefined,
+  userAgent = USER_AGENT,
+): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(given ?? {})) {
+  for (const [name, value] of Object.entries({ ...given, 'User-Agent': userAgent })) {
     try {
       http.validateHeaderName(name);
       http.validateHeaderValue(name, value);
@@ -95,7 +98,7 @@ function requestHeaders(given: Readonly<Record<string, string>> | undefined): Re
     }
     if (!MANAGED_HEADERS.has(name.toLowerCase())) headers[name] = value;
   }
-  headers['User-Agent'] = USER_AGENT;
+  headers['User-Agent'] = userAgent;
   return headers;
 }
 
@@ -154,7 +157,7 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
       let hop: Hop = {
         url,
         method: request.method,
-        headers: requestHeaders(request.headers),
+        headers: requestHeaders(request.headers, request.userAgent),
         body: request.body,
       };
       for (let redirects = 0; ; redirects++) {

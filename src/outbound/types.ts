@@ -9,6 +9,8 @@ export interface OutboundRequest {
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
+  /** The User-Agent: `Plugboard-Check/1` unless given (deliveries send `Plugboard/<version>`). */
+  readonly userAgent?: string;
   /**
    * Epoch milliseconds by which the call must be complete, when it is shorter than the client's own
    * time limit: several calls of one credential check share one deadline.

@@ -5,6 +5,7 @@ import type { RegisteredType } from '../connectors/registry.js';
 import { errors } from '../errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { type Actor, recordAuditEvent } from './audit-store.js';
+import { compiledOnce } from './compiled.js';
 import { connectorColumns as columns, connectorRowCodec, type StoredConnector } from './connector-row.js';
 import { cancelDeliveriesOf } from './delivery-store.js';
 import { forUpdate } from './dialect.js';
@@ -114,6 +115,30 @@ export function createConnectorStore(
 ): ConnectorStore {
   const codec = connectorRowCodec(box);
   const fromRow = codec.open;
+  // The hot reads, compiled once (compiled.ts); the stand-ins are values no request sends.
+  const byId = compiledOnce(
+    db
+      .selectFrom('connectors')
+      .select(columns)
+      .where('id', '=', '\u0000id')
+      .where('account_id', '=', -1)
+      .compile(),
+    ['\u0000id', -1] as const,
+  );
+  const connectorsVersion = compiledOnce(
+    db.selectFrom('accounts').select('connectors_version').where('id', '=', -1).compile(),
+    [-1] as const,
+  );
+  const pageFrom = (anchored: boolean) => {
+    let query = db.selectFrom('connectors').select(columns).where('account_id', '=', -1);
+    if (anchored) query = query.where('seq', '>', -2);
+    return compiledOnce(
+      query.orderBy('seq').limit(-3).offset(-4).compile(),
+      anchored ? ([-1, -2, -3, -4] as const) : ([-1, -3, -4] as const),
+    );
+  };
+  const page = pageFrom(false);
+  const anchoredPage = pageFrom(true);
 
   return {
     async create(accountId, actor, fields, within) {
@@ -152,7 +177,8 @@ export function createConnectorStore(
     },
 
     async get(accountId, id) {
-      const row = await rowById(db, accountId, id);
+      if (cannotExist(id)) return undefined;
+      const [row] = (await byId(db, id, accountId)).rows;
       return row && fromRow(row);
     },
 
@@ -169,21 +195,17 @@ export function createConnectorStore(
 
     async list(accountId, offset, limit) {
       // Read before the rows (see page-cursors.ts): anchors are never labelled newer than their rows.
-      const account = await db
-        .selectFrom('accounts')
-        .select('connectors_version')
-        .where('id', '=', accountId)
-        .executeTakeFirst();
+      const [account] = (await connectorsVersion(db, accountId)).rows;
       if (!account) return [];
       const version = account.connectors_version;
       if (cursors.wantsMarks(accountId, version, offset)) {
         await cursors.extendMarks(db, accountId, version, offset);
       }
       const anchor = cursors.nearest(accountId, version, offset);
-      let query = db.selectFrom('connectors').select(columns).where('account_id', '=', accountId);
-      if (anchor) query = query.where('seq', '>', anchor.seq);
       const skip = anchor ? offset - anchor.position - 1 : offset;
-      const rows = await query.orderBy('seq').limit(limit).offset(skip).execute();
+      const { rows } = anchor
+        ? await anchoredPage(db, accountId, anchor.seq, limit, skip)
+        : await page(db, accountId, limit, skip);
       const last = rows[rows.length - 1];
       if (last) cursors.rememberPageEnd(accountId, version, offset + rows.length - 1, last.seq);
       return rows.map(fromRow);

@@ -129,7 +129,7 @@ describe('the read role', () => {
     ctx = await buildTestApp();
     const type = typeOf('jira');
     const created = await ctx.call('POST', '/api/connectors', { body: validBody(type, 'existing') });
-    expect(created.statusCode).toBe(200);
+    expect(created.statusCode).toBe(201);
     existing = json<Connector>(created);
   });
   afterAll(async () => {
@@ -206,7 +206,7 @@ describe('masking of secret params', () => {
       const response = await ctx.call('POST', '/api/connectors', {
         body: validBody(type, `masked ${type.id}`),
       });
-      expect(response.statusCode).toBe(200);
+      expect(response.statusCode).toBe(201);
       created.set(type.id, json<Connector>(response));
     }
   });
@@ -301,7 +301,7 @@ describe('keys changed while the app runs', () => {
       key: chosen,
       body: validBody(jira),
     });
-    expect(post.statusCode).toBe(200);
+    expect(post.statusCode).toBe(201);
 
     const late = await keyStore.create('globex', 'read', 'late read key');
     const read = await ctx.call('GET', '/api/connectors', { key: late.secret });
@@ -338,7 +338,7 @@ describe('keys changed while the app runs', () => {
     expect(await keyStore.ensure('default', chosen, 'PLUGBOARD_API_KEY')).toBe('reinstated');
     expect(
       (await ctx.call('POST', '/api/connectors', { key: chosen, body: validBody(jira) })).statusCode,
-    ).toBe(200);
+    ).toBe(201);
     // Expired, or an active write key of another account: made a write key of `default` again.
     await ctx.database.db
       .updateTable('api_keys')

@@ -56,29 +56,23 @@ describe('a target answering 1 MiB of nested JSON', () => {
     expect(longest).toBeLessThanOrEqual(ANSWER_LIMITS.maxChars);
   });
 
-  it('eight at once (two keys, four each) leave the event loop free: no stall of 150 ms', async () => {
-    let last = performance.now();
-    let worst = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      worst = Math.max(worst, now - last);
-      last = now;
-    }, 5);
-    try {
-      const answers = await Promise.all(
-        Array.from({ length: 8 }, (_, i) =>
-          t.call('POST', '/api/connectors/check', {
-            body: jira(base),
-            key: i % 2 === 0 ? t.keys.write : t.keys.otherWrite,
-          }),
-        ),
-      );
-      for (const answer of answers) expect(answer.statusCode, answer.body).toBe(200);
-    } finally {
-      clearInterval(timer);
-    }
-    // Unbounded, each answer alone held the loop for 220-500 ms.
-    expect(worst).toBeLessThan(150);
+  // What the event loop is spared is measured by scripts/bench-hostile-checks.mjs against an
+  // unbounded server in the same run (a stall figure in a test fails on a loaded machine); here
+  // the cause is pinned: no answer of the eight reaches JSON.parse whole.
+  it('eight at once (two keys, four each) all answer, and none of the 1 MiB answers is parsed whole', async () => {
+    const parse = vi.spyOn(JSON, 'parse');
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        t.call('POST', '/api/connectors/check', {
+          body: jira(base),
+          key: i % 2 === 0 ? t.keys.write : t.keys.otherWrite,
+        }),
+      ),
+    );
+    for (const answer of answers) expect(answer.statusCode, answer.body).toBe(200);
+    const longest = Math.max(0, ...parse.mock.calls.map(([text]) => String(text).length));
+    expect(longest).toBeLessThanOrEqual(ANSWER_LIMITS.maxChars);
+    parse.mockRestore();
   });
 });
 

@@ -73,12 +73,12 @@ describe('the Idempotency-Key fingerprint and forms', () => {
       headers: { 'idempotency-key': 'order-1', 'content-type': 'application/json' },
       body: '{"name":"ordered","type":"jira","params":{"url":"https://10.0.0.1/","email":"e","password":"p"}}',
     });
-    expect(first.statusCode).toBe(200);
+    expect(first.statusCode).toBe(201);
     const reordered = await t.call('POST', '/api/connectors', {
       headers: { 'idempotency-key': 'order-1', 'content-type': 'application/json' },
       body: '{ "params": {"password":"p", "email":"e", "url":"https://10.0.0.1/"},\n "type":"jira", "name":"ordered" }',
     });
-    expect(reordered.statusCode, reordered.body).toBe(200);
+    expect(reordered.statusCode, reordered.body).toBe(201);
     expect(reordered.headers['idempotent-replayed']).toBe('true');
     expect(reordered.headers.etag).toBe(first.headers.etag);
     expect(json(reordered)).toEqual(json(first));
@@ -87,7 +87,7 @@ describe('the Idempotency-Key fingerprint and forms', () => {
   it('still replays a record the previous version fingerprinted (hash of the body as sent)', async () => {
     const body = validBody(jira, 'before the upgrade');
     const first = await post(body, { 'idempotency-key': 'upgrade-1' });
-    expect(first.statusCode).toBe(200);
+    expect(first.statusCode).toBe(201);
     // As the version before keyed fingerprints stored it, rewritten keyed at the next start.
     await t.database.db
       .updateTable('idempotency_keys')
@@ -97,7 +97,7 @@ describe('the Idempotency-Key fingerprint and forms', () => {
     const upgraded = await upgradeStoredRecords(t.database.db, createSecretBox(t.keyring), t.hashing);
     expect(upgraded).toEqual({ keyed: 1, bound: 0, forgotten: 0 });
     const retry = await post(body, { 'idempotency-key': 'upgrade-1' });
-    expect(retry.statusCode, retry.body).toBe(200);
+    expect(retry.statusCode, retry.body).toBe(201);
     expect(retry.headers['idempotent-replayed']).toBe('true');
     expect((await post(validBody(jira, 'another body'), { 'idempotency-key': 'upgrade-1' })).statusCode).toBe(
       422,
@@ -108,11 +108,11 @@ describe('the Idempotency-Key fingerprint and forms', () => {
     const body = validBody(jira, 'quoted');
     const bare = await post(body, { 'idempotency-key': 'abc-123' });
     const quoted = await post(body, { 'idempotency-key': '"abc-123"' });
-    expect(quoted.statusCode).toBe(200);
+    expect(quoted.statusCode).toBe(201);
     expect(quoted.headers['idempotent-replayed']).toBe('true');
     expect(json(quoted)).toEqual(json(bare));
     const spaced = await post(validBody(jira, 'spaced'), { 'idempotency-key': '"with a \\"space\\""' });
-    expect(spaced.statusCode).toBe(200);
+    expect(spaced.statusCode).toBe(201);
     const again = await post(validBody(jira, 'spaced'), { 'idempotency-key': '"with a \\"space\\""' });
     expect(again.headers['idempotent-replayed']).toBe('true');
     for (const malformed of ['""', 'bare space', '"tab\tinside"', `"${'x'.repeat(256)}"`]) {
@@ -141,7 +141,7 @@ describe('a replay under PLUGBOARD_REVEAL_SECRETS=never', () => {
         key: first.keys.write,
         headers: { 'idempotency-key': 'reveal-1' },
       });
-      expect(replay.statusCode).toBe(200);
+      expect(replay.statusCode).toBe(201);
       expect(replay.headers['idempotent-replayed']).toBe('true');
       const shown = json<Connector>(replay);
       expect(shown.id).toBe(json<Connector>(created).id);

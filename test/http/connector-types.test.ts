@@ -41,7 +41,7 @@ describe.each(connectorTypes.map((type) => [type.id, type] as const))('connector
   it('accepts a valid connector and returns it as stored', async () => {
     const body = validBody(type, `valid ${id}`);
     const response = await t.call('POST', '/api/connectors', { body });
-    expect(response.statusCode).toBe(200);
+    expect(response.statusCode).toBe(201);
     const created = json<Record<string, unknown>>(response);
     expect(created).toMatchObject({ name: body.name, type: id, params: body.params });
     const read = await t.call('GET', `/api/connectors/${String(created.id)}`);
@@ -103,7 +103,7 @@ describe.each(connectorTypes.map((type) => [type.id, type] as const))('connector
       const response = await t.call('POST', '/api/connectors', {
         body: { name: `no params ${id}`, type: id },
       });
-      expect(response.statusCode).toBe(200);
+      expect(response.statusCode).toBe(201);
       expect(json<{ params: unknown }>(response).params).toEqual({});
     });
   } else {
@@ -125,7 +125,7 @@ describe.each(connectorTypes.map((type) => [type.id, type] as const))('connector
     const response = await t.call('POST', '/api/connectors', {
       body: { name: ` spaced ${id} `, type: id, params },
     });
-    expect(response.statusCode).toBe(200);
+    expect(response.statusCode).toBe(201);
     expect(json(response)).toMatchObject({ name: ` spaced ${id} `, params });
   });
 });

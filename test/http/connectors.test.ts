@@ -14,7 +14,7 @@ afterEach(() => t.close());
 
 async function create(body: unknown = validBody(jira)): Promise<Connector> {
   const response = await t.call('POST', '/api/connectors', { body });
-  expect(response.statusCode).toBe(200);
+  expect(response.statusCode).toBe(201);
   return json<Connector>(response);
 }
 
@@ -46,14 +46,14 @@ describe('POST /api/connectors', () => {
     expect(created.updatedAt).toBe(created.createdAt);
   });
 
-  it('answers 201 when configured so (for ilert Go client and Terraform provider)', async () => {
-    const t201 = await buildTestApp({ createStatus: 201 });
+  it('answers 200 when configured so (the literal answer of the published page)', async () => {
+    const t200 = await buildTestApp({ createStatus: 200 });
     try {
-      const response = await t201.call('POST', '/api/connectors', { body: validBody(jira) });
-      expect(response.statusCode).toBe(201);
+      const response = await t200.call('POST', '/api/connectors', { body: validBody(jira) });
+      expect(response.statusCode).toBe(200);
       expect(json<Connector>(response).name).toBe(validBody(jira).name);
     } finally {
-      await t201.close();
+      await t200.close();
     }
   });
 
@@ -152,7 +152,69 @@ describe('POST /api/connectors', () => {
   });
 });
 
+describe('what ilert\'s clients send for "not set"', () => {
+  it('takes "params": null as {} for a type with no required param (ilert\'s Go client sends it)', async () => {
+    const created = await create({ name: 'null params', type: 'slack', params: null });
+    expect(created.params).toEqual({});
+    const updated = await t.call('PUT', `/api/connectors/${created.id}`, {
+      body: { name: 'null params again', type: 'slack', params: null },
+    });
+    expect(updated.statusCode).toBe(200);
+    expect(json<Connector>(updated).params).toEqual({});
+  });
+
+  it('refuses "params": null for a type that requires params, naming what it needs', async () => {
+    const response = await t.call('POST', '/api/connectors', {
+      body: { name: 'n', type: 'jira', params: null },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(json<ErrorResponse>(response).errors).toEqual([
+      { field: '/params', message: `is required for type jira; it needs ${jira.requiredParams.join(', ')}` },
+    ]);
+  });
+
+  it.each([
+    ['an optional URL', 'microsoft_teams_bot', {}, { url: '' }],
+    ['an optional secret text', 'zoom_chat', { url: 'https://zoom.example.com/hook' }, { authorization: '' }],
+    [
+      'both optional params',
+      'dynamic',
+      { url: 'https://dyn.example.com/a' },
+      { responseUrl: '', authorization: '' },
+    ],
+  ])('takes "" for %s as not set: nothing is stored for it', async (_what, type, kept, empty) => {
+    const created = await create({ name: `empty ${type}`, type, params: { ...kept, ...empty } });
+    expect(created.params).toEqual(kept);
+    const updated = await t.call('PUT', `/api/connectors/${created.id}`, {
+      body: { name: `empty ${type}`, type, params: { ...kept, ...empty } },
+    });
+    expect(updated.statusCode).toBe(200);
+    expect(json<Connector>(updated).params).toEqual(kept);
+  });
+
+  it('still refuses "" for a required param', async () => {
+    const response = await t.call('POST', '/api/connectors', {
+      body: { ...validBody(jira), params: { ...validBody(jira).params, url: '', email: '' } },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(
+      json<ErrorResponse>(response)
+        .errors?.map((e) => e.field)
+        .sort(),
+    ).toEqual(['/params/email', '/params/url']);
+  });
+});
+
 describe('GET /api/connectors/{id} and /api/connectors/name/{name}', () => {
+  it('finds names holding / ? # % when the client percent-encodes them', async () => {
+    for (const name of ['a/b', 'why?', '#1', '100%', 'a/b?c#d%25e', '%2F']) {
+      const created = await create(validBody(jira, name));
+      const byName = await t.call('GET', `/api/connectors/name/${encodeURIComponent(name)}`);
+      expect(byName.statusCode, name).toBe(200);
+      expect(json<Connector>(byName).id).toBe(created.id);
+    }
+  });
+
   it('reads a connector by id and by name', async () => {
     const created = await create(validBody(jira, 'By name / with slash?'));
     expect(json(await t.call('GET', `/api/connectors/${created.id}`))).toEqual(created);

@@ -285,6 +285,89 @@ describe('answers of the target', () => {
   });
 });
 
+describe("Alertmanager's webhook", () => {
+  const notification = (status: 'firing' | 'resolved') => ({
+    version: '4',
+    groupKey: '{}:{alertname="HighCPU"}',
+    truncatedAlerts: 0,
+    status,
+    receiver: 'plugboard',
+    groupLabels: { alertname: 'HighCPU' },
+    commonLabels: { alertname: 'HighCPU', severity: 'warning' },
+    commonAnnotations: { summary: 'CPU is high' },
+    externalURL: 'http://alertmanager.example.com:9093',
+    alerts: [
+      {
+        status,
+        labels: { alertname: 'HighCPU', instance: 'db-1' },
+        annotations: { description: 'load 20' },
+        startsAt: '2026-12-04T10:00:00Z',
+        endsAt: '0001-01-01T00:00:00Z',
+        generatorURL: 'http://prometheus.example.com/graph',
+        fingerprint: 'abc',
+      },
+    ],
+  });
+
+  it('becomes one delivery per notification, with options from the query string coerced', async () => {
+    const c = await connector('am');
+    const response = await t.call('POST', `/api/connectors/${c.id}/alertmanager?tag=ops&count=3`, {
+      body: notification('firing'),
+    });
+    expect(response.statusCode, response.body).toBe(202);
+    const d = await waitForDelivery(t, json<Delivery>(response).id);
+    expect(d.state).toBe('delivered');
+    expect(d.params).toEqual({ tag: 'ops', count: 3 });
+    expect(d.event).toMatchObject({
+      eventType: 'ALERT',
+      summary: '[FIRING:1] CPU is high',
+      alertKey: '{}:{alertname="HighCPU"}',
+      priority: 'LOW',
+      links: [
+        { href: 'http://prometheus.example.com/graph', text: 'Source: HighCPU' },
+        { href: 'http://alertmanager.example.com:9093', text: 'Alertmanager' },
+      ],
+    });
+    expect(d.event.details).toContain('- [firing] alertname=HighCPU, instance=db-1');
+    const resolved = await t.call('POST', `/api/connectors/${c.id}/alertmanager`, {
+      body: notification('resolved'),
+    });
+    expect(json<Delivery>(resolved).event).toMatchObject({
+      eventType: 'RESOLVE',
+      summary: '[RESOLVED] CPU is high',
+    });
+  });
+
+  it('refuses a payload that is not version 4 and options that do not fit, saying which', async () => {
+    const c = await connector('am-bad');
+    const old = await t.call('POST', `/api/connectors/${c.id}/alertmanager`, {
+      body: { ...notification('firing'), version: '3' },
+    });
+    expect(old.statusCode).toBe(400);
+    expect(json<ErrorResponse>(old).errors).toContainEqual({
+      field: '/version',
+      message: 'must be "4": this route takes the webhook payload of Alertmanager 0.16 and later',
+    });
+    const count = await t.call('POST', `/api/connectors/${c.id}/alertmanager?count=many`, {
+      body: notification('firing'),
+    });
+    expect(json<ErrorResponse>(count).errors).toContainEqual({
+      field: '/params/count',
+      message: 'must be an integer',
+    });
+    const unknown = await t.call('POST', `/api/connectors/${c.id}/alertmanager?project=OPS`, {
+      body: notification('firing'),
+    });
+    expect(unknown.statusCode).toBe(400);
+    expect(json<ErrorResponse>(unknown).errors?.[0]?.message).toContain('unknown key "project"');
+    const readKey = await t.call('POST', `/api/connectors/${c.id}/alertmanager`, {
+      key: t.keys.read,
+      body: notification('firing'),
+    });
+    expect(readKey.statusCode).toBe(403);
+  });
+});
+
 describe('retry, cancel and the queue', () => {
   it('a failed delivery is queued again by retry; a delivered one cannot be', async () => {
     let ok = false;

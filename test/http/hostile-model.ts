@@ -168,7 +168,7 @@ export class HostileModel {
           headers: { ...bearer(key), 'content-type': 'application/json' },
           payload: JSON.stringify(this.seedBody(type)),
         });
-        if (response.statusCode !== 200)
+        if (response.statusCode !== 201)
           throw new Error(`housekeeping: POST answered ${response.statusCode}`);
         changed = true;
       }

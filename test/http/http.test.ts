@@ -134,7 +134,7 @@ describe('request bodies', () => {
       body: JSON.stringify(validBody(jira)),
       headers: { 'content-type': contentType },
     });
-    expect(response.statusCode).toBe(200);
+    expect(response.statusCode).toBe(201);
   });
 
   it.each([
@@ -167,7 +167,7 @@ describe('request bodies', () => {
       body: validBody(jira),
       headers: { 'content-type': 'application/json; charset=utf-8' },
     });
-    expect(response.statusCode).toBe(200);
+    expect(response.statusCode).toBe(201);
   });
 
   it('answers POST and PUT without a body with 400 saying a body is needed', async () => {
@@ -189,7 +189,7 @@ describe("ilert's clients", () => {
       body: validBody(jira),
       headers: ilertClientHeaders,
     });
-    expect(create.statusCode).toBe(200);
+    expect(create.statusCode).toBe(201);
     const { id, name } = json<Connector>(create);
     const list = await t.call('GET', '/api/connectors?max-results=10&start-index=0', {
       headers: ilertClientHeaders,

@@ -32,9 +32,9 @@ describe('Idempotency-Key on POST /api/connectors', () => {
   it('replays the first response for the same key and body, without a second connector', async () => {
     const body = validBody(jira, 'once');
     const first = await post(body, 'key-1');
-    expect(first.statusCode).toBe(200);
+    expect(first.statusCode).toBe(201);
     const again = await post(body, 'key-1');
-    expect(again.statusCode).toBe(200);
+    expect(again.statusCode).toBe(201);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(json(again)).toEqual(json(first));
     expect(await count()).toBe(1);
@@ -59,10 +59,10 @@ describe('Idempotency-Key on POST /api/connectors', () => {
     const body = validBody(jira, 'concurrent');
     const responses = await Promise.all(Array.from({ length: 8 }, () => post(body, 'key-4')));
     const statuses = responses.map((r) => r.statusCode).sort();
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+    expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(1);
     for (const r of responses) {
       if (r.statusCode === 409) expect(json<ErrorResponse>(r).code).toBe('IDEMPOTENCY_KEY_IN_USE');
-      else expect(r.statusCode).toBe(200);
+      else expect(r.statusCode).toBe(201);
     }
     expect(await count()).toBe(1);
   });
@@ -153,7 +153,7 @@ describe('Idempotency-Key on POST /api/connectors', () => {
     const body = validBody(jira, 'shared key');
     const mine = json<Connector>(await post(body, 'key-5'));
     const theirs = await post(body, 'key-5', t.keys.otherWrite);
-    expect(theirs.statusCode).toBe(200);
+    expect(theirs.statusCode).toBe(201);
     expect(theirs.headers['idempotent-replayed']).toBeUndefined();
     expect(json<Connector>(theirs).id).not.toBe(mine.id);
   });
@@ -162,7 +162,7 @@ describe('Idempotency-Key on POST /api/connectors', () => {
     const bad = await post({ ...validBody(jira, 'fix me'), name: '' }, 'key-6');
     expect(bad.statusCode).toBe(400);
     const good = await post(validBody(jira, 'fix me'), 'key-6');
-    expect(good.statusCode).toBe(200);
+    expect(good.statusCode).toBe(201);
     expect(good.headers['idempotent-replayed']).toBeUndefined();
   });
 
@@ -200,7 +200,7 @@ describe('Idempotency-Key on POST /api/connectors', () => {
     const old = new Date(Date.now() - IDEMPOTENCY_TTL_MS - 1000).toISOString();
     await t.database.db.updateTable('idempotency_keys').set({ created_at: old }).execute();
     const afterDay = await post(validBody(jira, 'new body, same key'), 'key-8');
-    expect(afterDay.statusCode).toBe(200);
+    expect(afterDay.statusCode).toBe(201);
 
     // Versions before this one committed a `running` claim before the create; one left by a
     // server that died blocked retries for a minute. Nothing commits one now, and one found is stale.
@@ -222,7 +222,7 @@ describe('Idempotency-Key on POST /api/connectors', () => {
         created_at: new Date().toISOString(),
       })
       .execute();
-    expect((await post(validBody(jira, 'taken over'), 'key-9')).statusCode).toBe(200);
+    expect((await post(validBody(jira, 'taken over'), 'key-9')).statusCode).toBe(201);
   });
 
   it('commits nothing for a request that failed: no claim outlives it', async () => {
@@ -230,10 +230,10 @@ describe('Idempotency-Key on POST /api/connectors', () => {
     expect((await post(invalid, 'key-10')).statusCode).toBe(400);
     expect(await t.database.db.selectFrom('idempotency_keys').selectAll().execute()).toEqual([]);
     const taken = await post(validBody(jira, 'taken name'));
-    expect(taken.statusCode).toBe(200);
+    expect(taken.statusCode).toBe(201);
     expect((await post(validBody(jira, 'taken name'), 'key-11')).statusCode).toBe(409);
     expect(await t.database.db.selectFrom('idempotency_keys').selectAll().execute()).toEqual([]);
-    expect((await post(validBody(jira, 'free name'), 'key-11')).statusCode).toBe(200);
+    expect((await post(validBody(jira, 'free name'), 'key-11')).statusCode).toBe(201);
   });
 });
 
@@ -252,7 +252,7 @@ describe('Idempotency-Key records belong to the API key that made them', () => {
         params: { url: 'https://corp.service-now.com', username: 'bot', password: pin },
       });
       const first = await send(body('4711'), never.keys.write);
-      expect(first.statusCode).toBe(200);
+      expect(first.statusCode).toBe(201);
 
       // Guessing the write-only PIN with the first key's Idempotency-Key: the right guess and a
       // wrong one get the same answer, the second key's own create (the name is taken: 409).
@@ -267,7 +267,7 @@ describe('Idempotency-Key records belong to the API key that made them', () => {
 
       // Its own create with the same Idempotency-Key, and its own replay; the first key's stays.
       const own = await send({ ...body('1234'), name: 'ServiceNow 2' }, second);
-      expect(own.statusCode).toBe(200);
+      expect(own.statusCode).toBe(201);
       const ownAgain = await send({ ...body('1234'), name: 'ServiceNow 2' }, second);
       expect(ownAgain.headers['idempotent-replayed']).toBe('true');
       expect(json(ownAgain)).toEqual(json(own));
@@ -290,7 +290,7 @@ describe('Idempotency-Key across a master key rotation', () => {
     const before = await buildTestApp({ keyring: ephemeralKeyring([oldKey]), shareable: true });
     try {
       const first = await before.call('POST', '/api/connectors', { body, headers });
-      expect(first.statusCode).toBe(200);
+      expect(first.statusCode).toBe(201);
       // PLUGBOARD_MASTER_KEY=new, PLUGBOARD_PREVIOUS_MASTER_KEYS=old.
       const report = await rotateSecrets(before.database.db, ephemeralKeyring([newKey, oldKey]), {
         settleMs: 0,
@@ -311,7 +311,7 @@ describe('Idempotency-Key across a master key rotation', () => {
       const after = await buildTestApp({ keyring: ephemeralKeyring([newKey]), sameDatabaseAs: before });
       try {
         const again = await after.call('POST', '/api/connectors', { body, headers, key: before.keys.write });
-        expect(again.statusCode, again.body).toBe(200);
+        expect(again.statusCode, again.body).toBe(201);
         expect(again.headers['idempotent-replayed']).toBe('true');
         expect(json(again)).toEqual(json(first));
       } finally {

@@ -45,7 +45,7 @@ describe('keyed hashes in the database', () => {
       body,
       headers: { 'idempotency-key': 'guess-me' },
     });
-    expect(created.statusCode).toBe(200);
+    expect(created.statusCode).toBe(201);
 
     const unkeyed = [
       ['the chosen key', apiKeyDigest(chosenKey)],
@@ -120,7 +120,7 @@ describe('keyed hashes in the database', () => {
 
   it('bind the idempotency records of an earlier version to the key that made them and key their fingerprints', async () => {
     const first = await t.call('POST', '/api/connectors', { body, headers: { 'idempotency-key': 'before' } });
-    expect(first.statusCode).toBe(200);
+    expect(first.statusCode).toBe(201);
     // As the version before stored it: no owner, an unkeyed fingerprint of the body.
     await t.database.db
       .updateTable('idempotency_keys')
@@ -147,7 +147,7 @@ describe('keyed hashes in the database', () => {
     expect(await upgrade()).toEqual({ keyed: 0, bound: 0, forgotten: 0 });
 
     const retry = await t.call('POST', '/api/connectors', { body, headers: { 'idempotency-key': 'before' } });
-    expect(retry.statusCode).toBe(200);
+    expect(retry.statusCode).toBe(201);
     expect(retry.headers['idempotent-replayed']).toBe('true');
     expect(json(retry)).toEqual(json(first));
     // Bound to the key that made it: another key of the account has its own namespace.

@@ -152,6 +152,19 @@ describe('GET /metrics with PLUGBOARD_METRICS=key (the default)', () => {
     expect(Number.isInteger(waiting) && (waiting ?? -1) >= 0).toBe(true);
   });
 
+  it("has the delivery queue's depth and oldest age, read from the store (nothing queued here)", () => {
+    const families = parseMetrics(text);
+    for (const name of ['plugboard_delivery_queue_depth', 'plugboard_delivery_oldest_age_seconds']) {
+      const gauge = family(families, name);
+      expect(gauge.type, name).toBe('gauge');
+      expect(
+        gauge.samples.map((sample) => sample.value),
+        name,
+      ).toEqual([0]);
+    }
+    expect(family(families, 'plugboard_delivery_attempts_total').type).toBe('counter');
+  });
+
   it.runIf(testBackend === 'sqlite')('has no pool metrics on SQLite, which has no pool', () => {
     expect(text).not.toContain('plugboard_postgres_pool');
   });

@@ -36,14 +36,14 @@ describe('paging of GET /api/connectors', () => {
           key: ctx.keys.otherWrite,
           body: validBody(github, `globex ${i}`),
         });
-        expect(other.statusCode).toBe(200);
+        expect(other.statusCode).toBe(201);
         globexIds.push(json<Connector>(other).id);
       }
       // Names that do not sort in creation order, so that ordering by name would show.
       const response = await ctx.call('POST', '/api/connectors', {
         body: validBody(github, `c-${(ACME_COUNT - i).toString().padStart(3, '0')}`),
       });
-      expect(response.statusCode).toBe(200);
+      expect(response.statusCode).toBe(201);
       order.push(json<Connector>(response).id);
     }
   });
@@ -212,7 +212,7 @@ describe('concurrent creation', () => {
         ctx.call('POST', '/api/connectors', { body: validBody(github, `concurrent ${i}`) }),
       ),
     );
-    expect(responses.map((r) => r.statusCode)).toEqual(Array(100).fill(200));
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(100).fill(201));
     const ids = responses.map((r) => json<Connector>(r).id);
     expect(new Set(ids).size).toBe(100);
     const listed = await allIds();

@@ -40,7 +40,7 @@ describe('tenant isolation', () => {
   beforeEach(async () => {
     ctx = await buildTestApp();
     const created = await ctx.call('POST', '/api/connectors', { body: validBody(jira, 'acme jira', 'acme') });
-    expect(created.statusCode).toBe(200);
+    expect(created.statusCode).toBe(201);
     acme = json<Connector>(created);
     const other = await ctx.call('POST', '/api/connectors', {
       key: ctx.keys.otherWrite,

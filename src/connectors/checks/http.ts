@@ -5,6 +5,7 @@ import {
   type OutboundResponse,
   RefusedAddressError,
 } from '../../outbound/types.js';
+import { WITHHELD } from './redact.js';
 import { reasonPhrase, targetSaid } from './said.js';
 import type { CheckOutcome, CheckRun } from './types.js';
 
@@ -28,7 +29,9 @@ export interface TargetResponse extends OutboundResponse {
 function heard(response: OutboundResponse, run: CheckRun): TargetResponse {
   const { redactor } = run;
   const headers: Record<string, string> = {};
-  for (const [name, text] of Object.entries(response.headers)) headers[name] = redactor.redact(text);
+  // A header can be quoted (a Location's host, Jira's login reason): none may hold a credential in disguise.
+  for (const [name, text] of Object.entries(response.headers))
+    headers[name] = redactor.disguises(text) ? WITHHELD : redactor.redact(text);
   return {
     status: response.status,
     statusMessage: reasonPhrase(response, redactor),

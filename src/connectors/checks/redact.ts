@@ -1,4 +1,5 @@
 import { SECRET_PLACEHOLDER } from '../secrets.js';
+import { holdsAny, needlesOf } from './disguise.js';
 
 /** Shorter secrets are not looked for: a 3-character password would mangle every message. */
 const MIN_SECRET = 4;
@@ -8,6 +9,9 @@ const MIN_URL_PART = 8;
 const MIN_PREFIX = 4;
 /** Marks where a text was cut; what stands before it may be the start of a credential. */
 export const CUT = '…';
+
+/** What stands for a quote of the target that held a credential in some disguise (disguise.ts). */
+export const WITHHELD = '[quote withheld: it contained a credential]';
 
 /** Request headers that carry credentials: every form of their values is sensitive. */
 const CREDENTIAL_HEADER = /auth|token|key|secret|password|cookie|signature|session|integrationcode/i;
@@ -47,6 +51,8 @@ export class Redactor {
   private readonly values = new Set<string>();
   /** `values`, longest first, so that a longer credential is replaced before a shorter part of it. */
   private ordered: readonly string[] = [];
+  /** The skeletons of every value in its disguises (disguise.ts). */
+  private readonly needles = new Set<string>();
 
   /**
    * A sensitive string, when it is at least `min` characters long; also as a quote shows it (on one
@@ -56,6 +62,7 @@ export class Redactor {
     for (const form of new Set([value, value.trim(), oneLine(value)])) {
       if (form.length < min || form === SECRET_PLACEHOLDER || this.values.has(form)) continue;
       this.values.add(form);
+      for (const needle of needlesOf(form)) this.needles.add(needle);
     }
     this.ordered = [...this.values].sort((a, b) => b.length - a.length);
   }
@@ -113,6 +120,21 @@ export class Redactor {
       if (clean.includes(value)) clean = clean.split(value).join(SECRET_PLACEHOLDER);
     }
     return clean;
+  }
+
+  /** Whether `text` holds any credential in any common disguise: cased, spaced, encoded, reversed (disguise.ts). */
+  disguises(text: string): boolean {
+    return holdsAny(text, this.needles);
+  }
+
+  /**
+   * A quote of the target, the only way a target's words reach a message: on one line, redacted,
+   * cut to `max` characters; WITHHELD whole when what it was cut from (its first 4 × `max`
+   * characters) still holds a credential in some disguise.
+   */
+  quote(text: string, max: number): string {
+    const line = oneLine(this.redact(text.slice(0, 4 * max)));
+    return this.disguises(line) ? WITHHELD : this.truncate(line, max);
   }
 
   /** `text` redacted, then cut to at most `max` characters (and `…`) without leaving the start of a credential. */

@@ -1,7 +1,7 @@
 import { isRecord } from '../../is-record.js';
 import type { OutboundResponse } from '../../outbound/types.js';
 import { ANSWER_LIMITS, type AnswerLimits, readJson } from './answer.js';
-import { oneLine, type Redactor } from './redact.js';
+import { type Redactor, WITHHELD } from './redact.js';
 
 /** The longest quote of a target's message, and of its reason phrase. */
 const MAX_SAID = 200;
@@ -135,11 +135,18 @@ function stripTags(html: string): string {
   return out;
 }
 
-/** The first non-empty line of a text or HTML body, tags stripped. */
-function fromText(body: string): string | undefined {
-  for (const line of decodeEntities(stripTags(body)).split(/\r?\n/)) {
+/**
+ * The first non-empty line of a text or HTML body, tags stripped; and the text from that line on
+ * (at most `around` characters), where a credential cut in two by a line break, a tag or a comment
+ * is whole again.
+ */
+function fromText(body: string, around: number): { line: string; context: string } | undefined {
+  const text = decodeEntities(stripTags(body));
+  let at = 0;
+  for (const line of text.split(/\r?\n/)) {
     const trimmed = line.trim();
-    if (trimmed !== '') return trimmed;
+    if (trimmed !== '') return { line: trimmed, context: text.slice(at, at + around) };
+    at += line.length + 1;
   }
   return undefined;
 }
@@ -158,18 +165,25 @@ export function targetSaid(
   const json = readJson(clean, limits);
   // JSON too large or deep to read is not quoted at all: its first line is no message.
   if (json !== undefined && 'unread' in json) return undefined;
-  const found = json ? fromJson(json.value) : fromText(clean);
-  if (found === undefined) return undefined;
-  const line = oneLine(found);
-  return line === '' ? undefined : redactor.truncate(line, MAX_SAID);
+  if (json) {
+    const found = fromJson(json.value);
+    if (found === undefined) return undefined;
+    const quote = redactor.quote(found, MAX_SAID);
+    return quote === '' ? undefined : quote;
+  }
+  const text = fromText(clean, 4 * MAX_SAID);
+  if (text === undefined) return undefined;
+  if (redactor.disguises(text.context)) return WITHHELD;
+  const quote = redactor.quote(text.line, MAX_SAID);
+  return quote === '' ? undefined : quote;
 }
 
 /** A short piece of what the target sent (a header, a field): redacted, on one line, at most `max` characters. */
 export function quoteShort(text: string, redactor: Redactor, max = MAX_REASON): string {
-  return redactor.truncate(oneLine(redactor.redact(text.slice(0, 4 * max))), max);
+  return redactor.quote(text, max);
 }
 
 /** The reason phrase of the status line (`Unauthorized`), redacted and short. */
 export function reasonPhrase(response: OutboundResponse, redactor: Redactor): string {
-  return redactor.truncate(oneLine(response.statusMessage), MAX_REASON);
+  return redactor.quote(response.statusMessage, MAX_REASON);
 }

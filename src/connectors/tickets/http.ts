@@ -1,13 +1,14 @@
 import { isRecord } from '../../is-record.js';
 import type { OutboundMethod } from '../../outbound/types.js';
+import { describeUnread } from '../checks/answer.js';
 import type { TargetResponse } from '../checks/http.js';
-import { parseJson } from '../checks/said.js';
 import type { DeliveryOutcome, DeliveryRun } from '../delivery.js';
-import { deliveryCall, judgeDelivery } from '../delivery-http.js';
+import { deliveryCall, judgeDelivery, readAnswer } from '../delivery-http.js';
 
 /**
  * The calls of ticket targets: JSON in, JSON out, on top of delivery-http.ts (the run's SSRF-safe
- * client, its deadline, bounded answers, credentials recorded for redaction, one reading of answers).
+ * client, its deadline, bounded answers read boundedly, credentials recorded for redaction, one
+ * reading of statuses).
  */
 
 /** What a step of a delivery came to: a value to go on with, or the outcome that ends the delivery. */
@@ -54,7 +55,17 @@ export async function callJson(
   const { response } = result;
   if (response.status < 200 || response.status >= 300)
     return { outcome: judge?.(response) ?? judgeDelivery(response, service) };
-  return { ok: { status: response.status, body: parseJson(response.body)?.value, response } };
+  const reading = readAnswer(run, response);
+  if (reading !== undefined && 'unread' in reading) {
+    return {
+      outcome: {
+        result: 'failed',
+        message: `${service} answered HTTP ${response.status} with ${describeUnread(reading.unread, run.answers)}, which is not how its API answers; check the URL`,
+        httpStatus: response.status,
+      },
+    };
+  }
+  return { ok: { status: response.status, body: reading?.value, response } };
 }
 
 /** `body[name]` as text, when it is a non-empty string or a number (ids come as either). */

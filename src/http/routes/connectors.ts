@@ -38,7 +38,7 @@ import {
 export interface ConnectorRoutesOptions {
   readonly store: ConnectorStore;
   readonly idempotency: IdempotencyStore;
-  /** 200 as the spec says, or 201 for ilert's Go client and Terraform provider. */
+  /** 201 as ilert's service answers (all its Go client and Terraform provider accept), or 200 as its page says. */
   readonly createStatus: 200 | 201;
   readonly revealSecrets: RevealSecrets;
 }
@@ -50,7 +50,8 @@ const ifMatchHeaders = { type: 'object', properties: IfMatchHeader } as const;
 /** A connector body; ConnectorInputSchema says what it may hold, parseConnectorInput checks it. */
 export const connectorBody = described(
   ConnectorInputSchema,
-  'the connector; `params` is checked against the params of its `type`',
+  'the connector; `params` is checked against the params of its `type`. `"params": null` is taken as `{}` ' +
+    '(refused only where the type requires params), and `""` for an optional param means it is not set',
 );
 
 const list = {
@@ -131,7 +132,9 @@ const remove = {
  */
 function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealSecrets): unknown {
   if (!isRecord(body)) return body;
-  const params = body.params === undefined && reveal === 'never' ? {} : body.params;
+  // `params: null` is no params (see withoutUnsetValues); a `""` is left to mean "clear this secret".
+  const unset = body.params === undefined || body.params === null;
+  const params = unset && reveal === 'never' ? {} : body.params;
   if (!isRecord(params)) return body;
   const kept = keepStoredSecrets(stored.type, params, stored.params, { keepOmitted: reveal === 'never' });
   if (kept.refused.length > 0) {

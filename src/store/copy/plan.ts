@@ -101,6 +101,8 @@ export interface TablePlan {
   readonly resumeAfter: Key | undefined;
   /** Keys of rows that an earlier run copied and that have changed in the source since. */
   readonly stale: readonly Key[];
+  /** The first few of them, with the columns that would be set back to the source's: `api_keys id k1 (last_used_at)`. */
+  readonly staleListed: readonly string[];
 }
 
 /**
@@ -125,7 +127,8 @@ async function planTable(
   const sourceRows = await countRows(source, spec);
   const targetRows = await countRows(target, spec);
   const stale: Key[] = [];
-  if (targetRows === 0) return { spec, sourceRows, targetRows, resumeAfter: undefined, stale };
+  const staleListed: string[] = [];
+  if (targetRows === 0) return { spec, sourceRows, targetRows, resumeAfter: undefined, stale, staleListed };
   let after: Key | undefined;
   let checked = 0;
   for await (const { rows, last, counterpart } of pairedBatches(target, source, spec, batchSize)) {
@@ -139,21 +142,29 @@ async function planTable(
         problems.push(
           `${spec.table} ${spec.key} ${key} is another row in the source (${identity.join(', ')} differ)`,
         );
-      else if (columns.length > 0) stale.push(key);
+      else if (columns.length > 0) {
+        stale.push(key);
+        if (staleListed.length < MAX_LISTED)
+          staleListed.push(`${spec.table} ${spec.key} ${key} (${columns.join(', ')})`);
+      }
       if (problems.length >= MAX_LISTED)
-        return { spec, sourceRows, targetRows, resumeAfter: undefined, stale };
+        return { spec, sourceRows, targetRows, resumeAfter: undefined, stale, staleListed };
     }
     after = last;
     checked += rows.length;
     onProgress?.({ phase: 'check', table: spec.table, done: checked, total: targetRows, copied: 0 });
   }
   const prefix = after !== undefined && (await countRows(source, spec, after)) === targetRows;
-  return { spec, sourceRows, targetRows, resumeAfter: prefix ? after : undefined, stale };
+  return { spec, sourceRows, targetRows, resumeAfter: prefix ? after : undefined, stale, staleListed };
 }
 
 /**
  * A plan per table, in the order they are copied; refuses (CopyRefusedError, nothing written) a
- * target that holds anything but a part of this very source.
+ * target that holds anything but a part of this very source, and, unless `force`, a target in
+ * which a copied row differs from the source's: that is a source that changed since (a server
+ * kept running on it) or a target that did (a server was started on it), and the copy cannot tell
+ * which. Refreshing would set the target's rows back to the source's state: a key's revocation or
+ * last use, a connector's edit made on the target would be lost.
  */
 export async function planCopy(
   source: Kysely<Database>,
@@ -161,6 +172,7 @@ export async function planCopy(
   sourceName: string,
   batchSize: number,
   onProgress: CopyOptions['onProgress'],
+  force = false,
 ): Promise<TablePlan[]> {
   const conflicts: string[] = [];
   const plans: TablePlan[] = [];
@@ -173,6 +185,17 @@ export async function planCopy(
       `the target ${describeLocation(target.location)} already holds data that is not in the source ${sourceName}: ${conflicts.join('; ')}. ` +
         'No row was written. Copy into an empty database (do not start a server on it before the copy), ' +
         'or rerun an interrupted copy from the same source; if the source has changed since, empty the target and copy again',
+    );
+  }
+  const stale = plans.reduce((sum, plan) => sum + plan.stale.length, 0);
+  if (stale > 0 && !force) {
+    const listed = plans.flatMap((plan) => plan.staleListed).slice(0, MAX_LISTED);
+    throw new CopyRefusedError(
+      `${stale} row${stale === 1 ? '' : 's'} copied into the target ${describeLocation(target.location)} earlier differ from the source ${sourceName} now, ` +
+        `and this copy would set them back to the source's state: ${listed.join('; ')}${stale > listed.length ? `; and ${stale - listed.length} more` : ''}. ` +
+        'No row was written. If a server has used the target since the last copy, its changes there (keys used or revoked, ' +
+        'connectors edited) would be lost: point that server back at the source, or empty the target and copy again. ' +
+        'If only the source changed (a server kept running on it), run the copy again with --force',
     );
   }
   return plans;

@@ -161,7 +161,14 @@ export async function copyDatabase(
 
   return inSnapshot(source, async (snapshot) => {
     const { onProgress, keyring } = options;
-    const plans = await planCopy(snapshot, target, describeLocation(source.location), batchSize, onProgress);
+    const plans = await planCopy(
+      snapshot,
+      target,
+      describeLocation(source.location),
+      batchSize,
+      onProgress,
+      options.force ?? false,
+    );
     const copied: TableReport[] = [];
     for (const plan of plans) copied.push(await copyTable(snapshot, target, plan, batchSize, onProgress));
     const sequencesReset = await resetSequences(target);

@@ -99,6 +99,11 @@ export interface CopyOptions {
   readonly onProgress?: (progress: CopyProgress) => void;
   /** The source's master keys: checked before anything is copied, then every copied secret is opened with them. */
   readonly keyring?: KeyringSource;
+  /**
+   * Refresh rows copied earlier that now differ from the source (`--force`); unset, such a copy is
+   * refused, naming the rows and columns that would change (plan.ts).
+   */
+  readonly force?: boolean;
 }
 
 export interface TableReport {

@@ -115,6 +115,8 @@ export const autotask = defineConnectorType({
         return notAZone(response, body);
       }
       const zoneUrl = new URL(zone);
+      // The zone URL is the target's words too: quoted like the rest of them.
+      const origin = quoteShort(zoneUrl.origin, context.redactor, 120);
       const zoneName =
         isRecord(body) && typeof body.zoneName === 'string'
           ? ` (${quoteShort(body.zoneName, context.redactor)})`
@@ -122,7 +124,7 @@ export const autotask = defineConnectorType({
       if (zoneUrl.host.toLowerCase() !== new URL(base).host.toLowerCase()) {
         return {
           status: 'failed',
-          message: `Autotask knows the user, but in another zone${zoneName}: set the URL to ${zoneUrl.origin}, or tickets would be sent to the wrong zone`,
+          message: `Autotask knows the user, but in another zone${zoneName}: set the URL to ${origin}, or tickets would be sent to the wrong zone`,
           httpStatus: 200,
         };
       }
@@ -137,7 +139,7 @@ export const autotask = defineConnectorType({
       }
       return {
         status: 'ok',
-        message: `Autotask knows the user, in zone ${zoneUrl.origin}${zoneName}; the secret itself can only be checked with an API integration code (add the param integrationCode)`,
+        message: `Autotask knows the user, in zone ${origin}${zoneName}; the secret itself can only be checked with an API integration code (add the param integrationCode)`,
         httpStatus: 200,
       };
     },
@@ -167,7 +169,7 @@ export const autotask = defineConnectorType({
           return {
             outcome: {
               result: 'failed',
-              message: `the Autotask user lives in another zone: set the URL to ${new URL(zoneUrl).origin}`,
+              message: `the Autotask user lives in another zone: set the URL to ${quoteShort(new URL(zoneUrl).origin, run.redactor, 120)}`,
             },
           };
         }

@@ -1,0 +1,429 @@
+/**
+ * The deliveries benchmark (issue 12), run by `npm run bench` after the API benchmark, or alone:
+ * `node scripts/bench-deliveries.mjs` (needs `npm run build`). On the SQLite default, through a
+ * `dynamic` (webhook) connector, to a local target in this process that answers 200 at once:
+ *
+ * - ceiling: a bare loop in its own process posting the same 10,000 bodies to the same target with
+ *   the same concurrency as the server's per-connector concurrency (keep-alive, as a client
+ *   written for speed would);
+ * - throughput: 10,000 events queued while the server is stopped (the rows the API writes, put
+ *   straight into its SQLite file, so that accepting does not count), then the server started:
+ *   delivered per second from its start to the target's last receipt;
+ * - steady rate: 500 events/s through the API for 10 s: accept latency (request to 202) and
+ *   accept-to-delivered (request sent to the target's receipt), p50/p99;
+ * - storm: 100,000 queued events drain; the server's peak RSS (VmHWM);
+ * - loss and duplicates: every accepted delivery id received exactly once, and recorded delivered.
+ *
+ * Each target is printed with its figure and PASS or FAIL. Options (environment):
+ * BENCH_DELIVERIES_EVENTS (10000), BENCH_DELIVERIES_STORM (100000), BENCH_DELIVERIES_RATE (500),
+ * BENCH_DELIVERIES_SECONDS (10).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(root, 'bin', 'plugboard.js');
+const API_KEY = `bench-deliveries-${randomBytes(8).toString('hex')}`;
+const CONCURRENCY = 8;
+
+const env = process.env;
+const EVENTS = Number(env.BENCH_DELIVERIES_EVENTS ?? 10_000);
+const STORM = Number(env.BENCH_DELIVERIES_STORM ?? 100_000);
+const RATE = Number(env.BENCH_DELIVERIES_RATE ?? 500);
+const SECONDS = Number(env.BENCH_DELIVERIES_SECONDS ?? 10);
+
+/** @param {string} text */
+const log = (text) => process.stdout.write(`${text}\n`);
+
+/** @param {number[]} values @param {number} p */
+function percentile(values, p) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** The body of event `i`, the same for the loop and the engine. @param {number} i */
+function eventBody(i) {
+  return {
+    eventType: 'ALERT',
+    summary: `CPU on db-${i % 50} is at 97 %`,
+    details: 'The load average has been above 20 for 10 minutes.',
+    priority: 'HIGH',
+    customDetails: { host: `db-${i % 50}`, n: i },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bare loop, in a child process: `node bench-deliveries.mjs --bare-loop <url> <n> <concurrency>`.
+
+if (process.argv[2] === '--bare-loop') {
+  const [url = '', n = '0', width = '1'] = process.argv.slice(3);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Number(width) });
+  const total = Number(n);
+  let next = 0;
+  const started = performance.now();
+  /** @param {number} i */
+  const post = (i) =>
+    new Promise((resolve, reject) => {
+      const body = JSON.stringify(eventBody(i));
+      const request = http.request(url, {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'idempotency-key': `bare-${i}`,
+        },
+      });
+      request.on('error', reject);
+      request.on('response', (response) => {
+        response.resume();
+        response.on('end', resolve);
+      });
+      request.end(body);
+    });
+  await Promise.all(
+    Array.from({ length: Number(width) }, async () => {
+      while (next < total) await post(next++);
+    }),
+  );
+  process.stdout.write(`${JSON.stringify({ ms: performance.now() - started })}\n`);
+  agent.destroy();
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The target: answers 200 at once, remembers when each delivery id arrived and how often.
+
+/** @type {Map<string, number[]>} */
+const arrivals = new Map();
+let bareSeen = 0;
+const target = http.createServer((req, res) => {
+  const id = String(req.headers['idempotency-key'] ?? '');
+  const at = performance.timeOrigin + performance.now();
+  req.resume();
+  req.on('end', () => {
+    if (id.startsWith('bare-')) bareSeen++;
+    else {
+      const list = arrivals.get(id);
+      if (list) list.push(at);
+      else arrivals.set(id, [at]);
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
+    res.end('{}');
+  });
+});
+target.keepAliveTimeout = 30_000;
+await new Promise((resolve) => target.listen(0, '127.0.0.1', () => resolve(undefined)));
+const targetAddress = target.address();
+const targetUrl = `http://127.0.0.1:${typeof targetAddress === 'object' && targetAddress ? targetAddress.port : 0}`;
+
+// ---------------------------------------------------------------------------------------------
+// The server.
+
+const dir = mkdtempSync(join(tmpdir(), 'plugboard-bench-dlv-'));
+const dbPath = join(dir, 'bench.db');
+
+/**
+ * @typedef {object} Server
+ * @property {string} base
+ * @property {number} pid
+ * @property {number} startedAt epoch ms of the spawn
+ * @property {number} readyAt epoch ms when it logged that it listens
+ * @property {() => Promise<void>} stop SIGTERM and wait
+ */
+
+/** @returns {Promise<Server>} */
+function startServer() {
+  const startedAt = Date.now();
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: {
+      ...env,
+      DATABASE_URL: `sqlite:${dbPath}`,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      PLUGBOARD_API_KEY: API_KEY,
+      PLUGBOARD_ALLOWED_TARGETS: '127.0.0.1',
+      PLUGBOARD_DELIVERY_QUEUE_CAP: String(STORM + EVENTS + RATE * SECONDS + 1000),
+      PLUGBOARD_DELIVERY_CONCURRENCY: String(CONCURRENCY),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => child.once('close', resolve));
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      output += chunk;
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match?.[1] && child.pid !== undefined) {
+        const base = match[1];
+        const pid = child.pid;
+        output = '';
+        resolve({
+          base,
+          pid,
+          startedAt,
+          readyAt: Date.now(),
+          stop: async () => {
+            child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    });
+    child.once('close', (code) =>
+      reject(new Error(`the server exited (${code}) before listening:\n${output}`)),
+    );
+  });
+}
+
+/** Peak and current resident memory of a process, in MB. @param {number} pid */
+function memoryOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (/** @type {string} */ name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { peakMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+}
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/**
+ * @param {Server} server @param {string} method @param {string} path @param {unknown} [body]
+ * @returns {Promise<{ status: number; body: any }>}
+ */
+function call(server, method, path, body) {
+  return new Promise((resolve, reject) => {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const request = http.request(`${server.base}${path}`, {
+      method,
+      agent: keepAlive,
+      headers: {
+        authorization: `Bearer ${API_KEY}`,
+        ...(text === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }),
+      },
+    });
+    request.on('error', reject);
+    request.on('response', (response) => {
+      const chunks = /** @type {Buffer[]} */ ([]);
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: response.statusCode ?? 0, body: raw === '' ? undefined : JSON.parse(raw) });
+      });
+    });
+    request.end(text);
+  });
+}
+
+/** Queues `n` deliveries for a connector straight into the table (the rows the API writes), the server stopped. */
+function queueDirectly(
+  /** @type {{ id: string; accountId: number }} */ connector,
+  /** @type {number} */ n,
+  /** @type {number} */ from,
+) {
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3');
+  const db = new Sqlite(dbPath);
+  const now = new Date().toISOString();
+  const insert = db.prepare(`insert into deliveries
+    (id, account_id, connector_id, connector_type, event, options, alert_key, state, attempt_count,
+     next_attempt_at, created_at, updated_at)
+    values (?, ?, ?, 'dynamic', ?, '{}', null, 'queued', 0, ?, ?, ?)`);
+  /** @type {string[]} */
+  const ids = [];
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) {
+      const id = `dlv_${randomBytes(16).toString('base64url')}`;
+      ids.push(id);
+      insert.run(id, connector.accountId, connector.id, JSON.stringify(eventBody(from + i)), now, now, now);
+    }
+  })();
+  db.close();
+  return ids;
+}
+
+/** @param {string[]} ids @param {number} timeoutMs */
+async function allArrived(ids, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (ids.every((id) => arrivals.has(id))) return Date.now();
+    if (Date.now() > until) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** @param {string} name @param {string} figure @param {boolean} pass */
+const results = /** @type {{ name: string; figure: string; pass: boolean }[]} */ ([]);
+const result = (/** @type {string} */ name, /** @type {string} */ figure, /** @type {boolean} */ pass) =>
+  results.push({ name, figure, pass });
+
+/** @type {Server | undefined} */
+let server;
+try {
+  log(`deliveries benchmark: SQLite, one dynamic connector, per-connector concurrency ${CONCURRENCY}`);
+  // The connector, made through the API.
+  server = await startServer();
+  const created = await call(server, 'POST', '/api/connectors', {
+    name: 'bench hook',
+    type: 'dynamic',
+    params: { url: `${targetUrl}/hook` },
+  });
+  if (created.status !== 200) throw new Error(`creating the connector answered ${created.status}`);
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3');
+  const peek = new Sqlite(dbPath, { readonly: true });
+  const accountId = Number(
+    peek.prepare('select account_id from connectors where id = ?').get(created.body.id)?.account_id,
+  );
+  peek.close();
+  const connector = { id: String(created.body.id), accountId };
+
+  // 1. The ceiling: the bare loop.
+  const loop = spawn(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--bare-loop', `${targetUrl}/bare`, String(EVENTS), String(CONCURRENCY)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let loopOut = '';
+  loop.stdout.setEncoding('utf8').on('data', (chunk) => {
+    loopOut += chunk;
+  });
+  await new Promise((resolve) => loop.once('close', resolve));
+  const ceiling = EVENTS / (JSON.parse(loopOut).ms / 1000);
+  log(
+    `ceiling: the bare loop posted ${EVENTS} bodies in ${(EVENTS / ceiling).toFixed(2)} s: ${ceiling.toFixed(0)}/s (target saw ${bareSeen})`,
+  );
+
+  // 2. Throughput: 10,000 queued, then the server started.
+  await server.stop();
+  const queued = queueDirectly(connector, EVENTS, 0);
+  server = await startServer();
+  const lastArrival = await allArrived(queued, 300_000);
+  if (lastArrival === undefined)
+    throw new Error('the 10,000 queued events were not all delivered within 300 s');
+  const throughput = EVENTS / ((lastArrival - server.readyAt) / 1000);
+  log(
+    `engine: ${EVENTS} queued events delivered in ${((lastArrival - server.readyAt) / 1000).toFixed(2)} s from the server's start: ${throughput.toFixed(0)}/s`,
+  );
+  result(
+    'delivered/s >= 0.5 x ceiling',
+    `${throughput.toFixed(0)}/s vs ceiling ${ceiling.toFixed(0)}/s = ${(throughput / ceiling).toFixed(2)}`,
+    throughput >= 0.5 * ceiling,
+  );
+
+  // 3. Steady rate through the API.
+  const total = RATE * SECONDS;
+  /** @type {number[]} */
+  const acceptMs = [];
+  /** @type {{ id: string; sentAt: number }[]} */
+  const accepted = [];
+  let refused = 0;
+  const begin = Date.now();
+  /** @type {Promise<void>[]} */
+  const inFlight = [];
+  for (let i = 0; i < total; i++) {
+    const due = begin + (i * 1000) / RATE;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const sentAt = performance.timeOrigin + performance.now();
+    inFlight.push(
+      call(server, 'POST', `/api/connectors/${connector.id}/deliveries`, {
+        event: eventBody(EVENTS + i),
+      }).then((answer) => {
+        acceptMs.push(performance.timeOrigin + performance.now() - sentAt);
+        if (answer.status === 202) accepted.push({ id: answer.body.id, sentAt });
+        else refused++;
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  const achieved = total / ((Date.now() - begin) / 1000);
+  await allArrived(
+    accepted.map((a) => a.id),
+    60_000,
+  );
+  const toDelivered = accepted.map((a) => (arrivals.get(a.id)?.[0] ?? Number.POSITIVE_INFINITY) - a.sentAt);
+  log(
+    `steady: ${total} events at ${achieved.toFixed(0)}/s through the API (${refused} refused): accept p50 ${percentile(acceptMs, 50).toFixed(1)} ms, p99 ${percentile(acceptMs, 99).toFixed(1)} ms; to the target p50 ${percentile(toDelivered, 50).toFixed(1)} ms, p99 ${percentile(toDelivered, 99).toFixed(1)} ms`,
+  );
+  result(
+    `accept p99 <= 10 ms at ${RATE} events/s`,
+    `${percentile(acceptMs, 99).toFixed(1)} ms`,
+    percentile(acceptMs, 99) <= 10 && refused === 0,
+  );
+  result(
+    `accept-to-delivered p99 <= 250 ms at ${RATE} events/s`,
+    `${percentile(toDelivered, 99).toFixed(1)} ms`,
+    percentile(toDelivered, 99) <= 250,
+  );
+
+  // 4. The storm: 100,000 queued, drained; peak RSS of the server process.
+  await server.stop();
+  const storm = queueDirectly(connector, STORM, EVENTS + total);
+  const stormServer = await startServer();
+  server = stormServer;
+  let peakSampled = 0;
+  const sampler = setInterval(() => {
+    try {
+      peakSampled = Math.max(peakSampled, memoryOf(stormServer.pid).rssMb);
+    } catch {
+      // gone
+    }
+  }, 100);
+  const stormEnd = await allArrived(storm, 900_000);
+  clearInterval(sampler);
+  const { peakMb } = memoryOf(stormServer.pid);
+  const drained = stormEnd !== undefined;
+  log(
+    `storm: ${STORM} queued events ${drained ? `drained in ${((stormEnd - stormServer.readyAt) / 1000).toFixed(1)} s (${(STORM / ((stormEnd - stormServer.readyAt) / 1000)).toFixed(0)}/s)` : 'NOT drained within 900 s'}; server peak RSS ${peakMb.toFixed(0)} MB (sampled max ${peakSampled.toFixed(0)} MB)`,
+  );
+  result(
+    '100,000 queued drain with peak RSS < 200 MB',
+    `${drained ? 'drained' : 'not drained'}, peak ${peakMb.toFixed(0)} MB`,
+    drained && peakMb < 200,
+  );
+
+  // 5. Lost and duplicated, over every phase.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await server.stop();
+  const all = [...queued, ...accepted.map((a) => a.id), ...storm];
+  const lost = all.filter((id) => !arrivals.has(id)).length;
+  const duplicated = all.filter((id) => (arrivals.get(id)?.length ?? 0) > 1).length;
+  const check = new Sqlite(dbPath, { readonly: true });
+  const recorded = Number(
+    check.prepare("select count(*) as n from deliveries where state = 'delivered'").get()?.n,
+  );
+  check.close();
+  log(
+    `accounting: ${all.length} accepted, ${arrivals.size} distinct received, ${recorded} recorded delivered`,
+  );
+  result(
+    '0 lost, 0 duplicated',
+    `${lost} lost, ${duplicated} duplicated, ${all.length - recorded} not recorded delivered`,
+    lost === 0 && duplicated === 0 && recorded === all.length,
+  );
+} finally {
+  await server?.stop().catch(() => {});
+  keepAlive.destroy();
+  target.closeAllConnections();
+  target.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+log('');
+log('deliveries targets (SQLite):');
+for (const r of [...results].sort((a, b) => Number(a.pass) - Number(b.pass))) {
+  log(`  ${r.pass ? 'PASS' : 'FAIL'}  ${r.name}: ${r.figure}`);
+}
+process.exitCode = results.every((r) => r.pass) ? 0 : 1;

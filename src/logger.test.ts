@@ -1,0 +1,56 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, defaultLogFormat } from './logger.js';
+
+function sink() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+describe('createLogger', () => {
+  it('json: one JSON object a line, the default', () => {
+    const { lines, stream } = sink();
+    createLogger('info', stream).info({ route: '/api/connectors', status: 200 }, 'request');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ level: 30, msg: 'request', status: 200 });
+  });
+
+  it('pretty: a readable line with the time, level, message and fields, written before the call returns', () => {
+    const { lines, stream } = sink();
+    const logger = createLogger('info', stream, 'pretty');
+    logger.info({ route: '/api/connectors', status: 200 }, 'request');
+    expect(lines).toHaveLength(1);
+    const line = lines[0] ?? '';
+    expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] (\S*)INFO(\S*): (\S*)request/);
+    expect(line).toContain('"route":"/api/connectors"');
+    expect(line).toContain('"status":200');
+    expect(line.trimEnd().split('\n')).toHaveLength(1);
+    expect(() => JSON.parse(line)).toThrow();
+  });
+
+  it('pretty: errors keep their message, and redaction applies as in JSON', () => {
+    const { lines, stream } = sink();
+    const logger = createLogger('info', stream, 'pretty');
+    logger.error(
+      { err: new Error('the disk is full'), authorization: 'Bearer pb_secret-0123456789' },
+      'failed',
+    );
+    const text = lines.join('');
+    expect(text).toContain('ERROR');
+    expect(text).toContain('the disk is full');
+    expect(text).not.toContain('pb_secret');
+    expect(text).toContain('[redacted]');
+  });
+
+  it('LOG_FORMAT unset: pretty on a terminal, else json', () => {
+    expect(defaultLogFormat({ isTTY: true })).toBe('pretty');
+    expect(defaultLogFormat({ isTTY: false })).toBe('json');
+    expect(defaultLogFormat({})).toBe('json');
+  });
+});
