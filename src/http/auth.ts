@@ -74,6 +74,7 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
     keys.touch(principal.keyId, new Date(at).toISOString()).catch((error: unknown) => {
       if (isLockBusy(error)) {
         // Another process holds the write lock: touch does not wait for it; a later request records the use.
+        // Only if no later use has set it since (a race no test stages: deleting always survives).
         if (lastTouched.get(principal.keyId) === at) lastTouched.delete(principal.keyId);
         request.log.debug('API key last use not recorded: the database is busy');
         return;
