@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { OutboundError, type OutboundResponse } from '../outbound/types.js';
+import { VERSION } from '../version.js';
 import type { TargetResponse } from './checks/http.js';
 import { Redactor } from './checks/redact.js';
 import type { DeliveryRun } from './delivery.js';
 import {
+  DELIVERY_USER_AGENT,
   deliveryCall,
   isTransientStatus,
   judgeDelivery,
@@ -154,5 +156,34 @@ describe('deliveryCall and sendAndJudge', () => {
     const target = (body: string): TargetResponse => ({ ...response(200), body });
     expect(readAnswer(run, target('{"id":1}'))).toEqual({ value: { id: 1 } });
     expect(readAnswer(run, target('[[[1]]]'))).toEqual({ unread: 'too_deep' });
+  });
+});
+
+describe('the User-Agent of a delivery', () => {
+  it('is Plugboard/<version> unless the request names its own', async () => {
+    const sent: (string | undefined)[] = [];
+    const run = runAnswering({
+      status: 204,
+      statusMessage: '',
+      headers: {},
+      body: '',
+      url: 'https://x.example/',
+    });
+    const http = run.http;
+    const spying: DeliveryRun = {
+      ...run,
+      http: {
+        ...http,
+        request: async (request) => {
+          sent.push(request.userAgent);
+          return http.request(request);
+        },
+      },
+    };
+    await deliveryCall(spying, { method: 'POST', url: 'https://x.example/' });
+    await deliveryCall(spying, { method: 'POST', url: 'https://x.example/', userAgent: 'Custom/2' });
+    expect(DELIVERY_USER_AGENT).toBe(`Plugboard/${VERSION}`);
+    expect(VERSION).toMatch(/^\d+\.\d+\.\d+/);
+    expect(sent).toEqual([`Plugboard/${VERSION}`, 'Custom/2']);
   });
 });

@@ -49,9 +49,12 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
  * what it asks for.
  */
 export function fingerprint(body: unknown): string {
-  return createHash('sha256')
-    .update(stringify(body ?? null) ?? 'null')
-    .digest('hex');
+  return (
+    createHash('sha256')
+      // stringify(null) is 'null': the fallback is for the type (it returns undefined for a function).
+      .update(stringify(body ?? null) ?? 'null')
+      .digest('hex')
+  );
 }
 
 /**
