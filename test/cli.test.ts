@@ -102,7 +102,7 @@ describe('plugboard migrate', () => {
     const first = await box.run(['migrate']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(
-      /Applied 6 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys, 0004-connectors-version, 0005-idempotency-owner, 0006-hash-key/,
+      /Applied 7 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys, 0004-connectors-version, 0005-idempotency-owner, 0006-hash-key, 0007-deliveries/,
     );
     const second = await box.run(['migrate']);
     expect(second.code, second.stderr).toBe(0);
@@ -163,6 +163,7 @@ describe('plugboard keys', () => {
 
   it('an unknown id, or a bad DATABASE_URL, exits 1 with a message', async () => {
     const box = sandbox();
+    expect((await box.run(['migrate'])).code).toBe(0);
     const [unknown, postgres] = await Promise.all([
       box.run(['keys', 'revoke', 'key_doesNotExist']),
       // Port 1 on loopback: nothing listens, the connection is refused at once.

@@ -52,7 +52,7 @@ describe('deliveries and kill -9', () => {
           type: 'dynamic',
           params: { url: `${target.url}/hook` },
         });
-        expect(created.status).toBe(200);
+        expect(created.status).toBe(201);
         const connector = created.body as Connector;
         const ids: string[] = [];
         for (let i = 0; i < 6; i++) {

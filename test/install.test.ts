@@ -97,7 +97,7 @@ describe('npm pack, then a production install in an empty folder', () => {
   });
 
   it('installs the production dependencies alone, without a warning', () => {
-    expect(installOutput).not.toMatch(/npm (warn|WARN|error|ERR)/);
+    expect(installOutput, installOutput).not.toMatch(/npm (warn|WARN|error|ERR)/);
     const installed = join(folder, 'app/node_modules');
     for (const name of Object.keys(manifest.dependencies))
       expect(existsSync(join(installed, name)), name).toBe(true);

@@ -61,7 +61,7 @@ it.skipIf(!postgresAvailable)(
           type: 'dynamic',
           params: { url: `${target.url}/hook${i}` },
         });
-        expect(created.status).toBe(200);
+        expect(created.status).toBe(201);
         connectors.push(created.body as Connector);
       }
       const ids: string[] = [];

@@ -277,13 +277,14 @@ describe('the first key cannot be lost (issue 11, finding 11)', () => {
       const failed = await box.run(['serve'], { PORT: String(port) });
       expect(failed.code).not.toBe(0);
       expect(failed.stderr).toMatch(new RegExp(`PORT ${port} .*already in use`));
-      expect(printedKeys(failed.stdout)).toEqual([]);
-      expect(failed.stdout).not.toContain('pb_');
+      // The banner goes to stderr (stdout is the JSON log): neither may hold a key.
+      expect(printedKeys(failed.stderr)).toEqual([]);
+      expect(`${failed.stdout}${failed.stderr}`).not.toContain('pb_');
     } finally {
       blocker.close();
     }
     const second = await box.startServer();
-    const keys = printedKeys(second.stdout);
+    const keys = printedKeys(second.stderr);
     expect(keys).toHaveLength(1);
     expect((await second.request('GET', '/api/connectors', { key: keys[0] ?? '' })).status).toBe(200);
   });

@@ -365,8 +365,8 @@ describe('key expiry', () => {
     const before = Date.now();
     const [minute, days, date] = await Promise.all([
       box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '1m', '--new-account']),
-      box.run(['keys', 'create', '--account', 'acme', '--role', 'write', '--expires', '90d']),
-      box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '2099-01-31']),
+      box.run(['keys', 'create', '--account', 'acme', '--role', 'write', '--expires', '90d', '--new-account']),
+      box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '2099-01-31', '--new-account']),
     ]);
     const after = Date.now();
     const expiryOf = (result: { code: number | null; stdout: string; stderr: string }) => {
@@ -391,6 +391,7 @@ describe('key expiry', () => {
 
   it('refuses an expiry that is not in the future, or not a duration or date, with exit 2', async () => {
     const box = sandbox();
+    expect((await box.run(['migrate'])).code).toBe(0);
     const bad = ['0d', 'yesterday', '2001-01-01', '-1d', '1y'];
     const results = await Promise.all(
       bad.map((value) =>
@@ -481,6 +482,7 @@ function parseAudit(stdout: string): AuditRow[] {
 describe('plugboard audit', () => {
   it('prints the trail newest first with key and field names, never a secret; --account and --limit', async () => {
     const box = sandbox();
+    expect((await box.run(['migrate'])).code).toBe(0);
     const makeKey = async (account: string, label: string) => {
       const result = await box.run([
         'keys',
@@ -491,6 +493,7 @@ describe('plugboard audit', () => {
         'write',
         '--label',
         label,
+        '--new-account',
       ]);
       expect(result.code, result.stderr).toBe(0);
       return {

@@ -13,7 +13,6 @@ import {
 } from 'kysely';
 import type { DatabaseHandle, DatabaseOptions } from './database.js';
 import { secureDatabaseFiles } from './file-modes.js';
-import { groupCommit } from './group-commit.js';
 import type { DatabaseLocation } from './location.js';
 import type { Database } from './schema.js';
 
@@ -227,7 +226,6 @@ export function openSqlite(
   return {
     db,
     location,
-    transact: groupCommit(db, sqlite),
     async ping() {
       // An empty IMMEDIATE transaction: it takes the write lock (as every write does, waiting up to
       // lockWaitMs) and writes nothing. `select 1` answered even while no write could succeed.

@@ -286,7 +286,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 120_000 }, () => {
     const made = await t.call('POST', '/api/connectors', {
       body: { type: 'discord', name: 'Discord on call', params: discord },
     });
-    expect(made.statusCode).toBe(200);
+    expect(made.statusCode).toBe(201);
     // A Discord whose server drops every connection: its deliveries wait to be retried.
     const dropped = await t.call('POST', '/api/connectors', {
       body: {

@@ -83,7 +83,7 @@ describe.each(deliverable.map((d) => [d.type.id, d] as const))(
       const bad = delivery.params(`${origin}/${id}`, CREDENTIALS.bad);
       const connectorOf = async (name: string, params: Params) => {
         const response = await t.call('POST', '/api/connectors', { body: { name, type: id, params } });
-        expect(response.statusCode, response.body).toBe(200);
+        expect(response.statusCode, response.body).toBe(201);
         return json<Connector>(response);
       };
       const c = await connectorOf(`${id} good`, good);

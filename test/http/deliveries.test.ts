@@ -36,7 +36,7 @@ async function connector(path: string, name = path, key = t.keys.write): Promise
     key,
     body: { name, type: 'dynamic', params: { url: `${target.url}/${path}`, authorization: SECRET } },
   });
-  expect(response.statusCode, response.body).toBe(200);
+  expect(response.statusCode, response.body).toBe(201);
   return json<Connector>(response);
 }
 

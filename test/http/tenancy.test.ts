@@ -46,7 +46,7 @@ describe('tenant isolation', () => {
       key: ctx.keys.otherWrite,
       body: validBody(github, 'globex github', 'globex'),
     });
-    expect(other.statusCode).toBe(200);
+    expect(other.statusCode).toBe(201);
     globexOwn = json<Connector>(other);
   });
   afterEach(async () => {
