@@ -365,8 +365,28 @@ describe('key expiry', () => {
     const before = Date.now();
     const [minute, days, date] = await Promise.all([
       box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '1m', '--new-account']),
-      box.run(['keys', 'create', '--account', 'acme', '--role', 'write', '--expires', '90d', '--new-account']),
-      box.run(['keys', 'create', '--account', 'acme', '--role', 'read', '--expires', '2099-01-31', '--new-account']),
+      box.run([
+        'keys',
+        'create',
+        '--account',
+        'acme',
+        '--role',
+        'write',
+        '--expires',
+        '90d',
+        '--new-account',
+      ]),
+      box.run([
+        'keys',
+        'create',
+        '--account',
+        'acme',
+        '--role',
+        'read',
+        '--expires',
+        '2099-01-31',
+        '--new-account',
+      ]),
     ]);
     const after = Date.now();
     const expiryOf = (result: { code: number | null; stdout: string; stderr: string }) => {
