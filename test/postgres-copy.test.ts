@@ -623,6 +623,6 @@ describe('plugboard copy, the command', () => {
       key: populated.keys.globex,
       body: validBody(typeOf('zendesk'), 'after the move'),
     });
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
   }, 120_000);
 });

@@ -295,7 +295,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 120_000 }, () => {
         params: { url: `${fake.dropUrl}/api/webhooks/1/x` },
       },
     });
-    expect(dropped.statusCode).toBe(200);
+    expect(dropped.statusCode).toBe(201);
 
     const page = await open();
     await signIn(page, t.keys.write);

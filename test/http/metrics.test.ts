@@ -49,7 +49,7 @@ describe('GET /metrics with PLUGBOARD_METRICS=key (the default)', () => {
     ).secret;
     // Something to count: a list, a create, a miss, a 404 on no route, and a check.
     expect((await t.call('GET', '/api/connectors')).statusCode).toBe(200);
-    expect((await t.call('POST', '/api/connectors', { body: validBody(offlineType) })).statusCode).toBe(200);
+    expect((await t.call('POST', '/api/connectors', { body: validBody(offlineType) })).statusCode).toBe(201);
     expect((await t.call('GET', '/api/connectors/nope')).statusCode).toBe(404);
     expect((await t.call('GET', '/no/such/route')).statusCode).toBe(404);
     const check = await t.call('POST', '/api/connectors/check', { body: validBody(offlineType) });
@@ -100,7 +100,7 @@ describe('GET /metrics with PLUGBOARD_METRICS=key (the default)', () => {
     const count = (route: string, method: string, status: string) =>
       countOf(text, 'plugboard_http_request_duration_seconds', { route, method, status });
     expect(count('/api/connectors', 'GET', '200')).toBe(1);
-    expect(count('/api/connectors', 'POST', '200')).toBe(1);
+    expect(count('/api/connectors', 'POST', '201')).toBe(1);
     // By the route's pattern, never the URL: ids and names would make a series each.
     expect(count('/api/connectors/:id', 'GET', '404')).toBe(1);
     expect(count('unmatched', 'GET', '404')).toBe(1);

@@ -181,12 +181,12 @@ describe('tenant isolation', () => {
   it('the same name may exist in both accounts, and each account keeps its own', async () => {
     const name = 'shared name';
     const inAcme = await ctx.call('POST', '/api/connectors', { body: validBody(jira, name, 'acme') });
-    expect(inAcme.statusCode).toBe(200);
+    expect(inAcme.statusCode).toBe(201);
     const inGlobex = await ctx.call('POST', '/api/connectors', {
       key: ctx.keys.otherWrite,
       body: validBody(github, name, 'globex'),
     });
-    expect(inGlobex.statusCode).toBe(200);
+    expect(inGlobex.statusCode).toBe(201);
     const a = json<Connector>(inAcme);
     const g = json<Connector>(inGlobex);
     expect(a.id).not.toBe(g.id);
