@@ -10,10 +10,10 @@ import { connectorColumns as columns, connectorRowCodec, type StoredConnector } 
 import { cancelDeliveriesOf } from './delivery-store.js';
 import { forUpdate } from './dialect.js';
 import { isConnectorNameTaken } from './errors.js';
-import { ownTransactions, type Transact } from './group-commit.js';
 import { laterThan, newId, nowIso } from './ids.js';
 import { PageCursors } from './page-cursors.js';
 import type { Database } from './schema.js';
+import { ownTransactions, type Transact } from './transact.js';
 
 export type { StoredConnector } from './connector-row.js';
 

@@ -3,11 +3,11 @@ import { Kysely, type MigrationResult, Migrator, PostgresDialect, type PostgresP
 import type pg from 'pg';
 import { isDatabaseUnavailable } from './errors.js';
 import type { FileModeNotice } from './file-modes.js';
-import { ownTransactions, type Transact } from './group-commit.js';
 import type { DatabaseLocation } from './location.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { openSqlite } from './sqlite-database.js';
+import { ownTransactions, type Transact } from './transact.js';
 
 /**
  * Each backend's driver is loaded when a database of its kind is opened, not at start: a server
@@ -40,9 +40,8 @@ export interface DatabaseHandle {
   /** Resolves once the database can begin a write transaction (the write lock is obtainable). */
   ping(): Promise<void>;
   /**
-   * Runs a write in a transaction, answered once it is committed: SQLite commits the writes that
-   * arrive together in one transaction (group-commit.ts), PostgreSQL gives each its own. Unset (a
-   * handle made elsewhere): one transaction each.
+   * Runs a write in a transaction, answered once it is committed. Unset (SQLite, or a handle made
+   * elsewhere): one transaction each.
    */
   readonly transact?: Transact;
   close(): Promise<void>;

@@ -110,7 +110,7 @@ describe('Idempotency-Key on POST /api/connectors', () => {
         await other;
       }
       // The other server is gone (its transaction ended): the retry creates at once.
-      expect((await post(body, 'key-running')).statusCode).toBe(200);
+      expect((await post(body, 'key-running')).statusCode).toBe(201);
       expect(await count()).toBe(1);
     },
   );
