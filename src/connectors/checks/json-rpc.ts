@@ -26,16 +26,9 @@ export interface RpcCall {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/**
- * One JSON-RPC call; the `result`, or the outcome that ends the check: no JSON-RPC answer at all
- * (`notFound` names the service), or a JSON-RPC error quoted with its message and data.
- */
-export async function rpc(
-  run: CheckRun,
-  service: string,
-  request: RpcCall,
-): Promise<{ result: unknown } | { outcome: CheckOutcome }> {
-  const answer = await call(run, {
+/** The HTTP request of one JSON-RPC 2.0 call (checks and Zabbix deliveries send the same). */
+export function rpcRequest(request: RpcCall) {
+  return {
     method: 'POST',
     url: request.url,
     headers: { 'content-type': 'application/json-rpc', accept: 'application/json', ...request.headers },
@@ -46,7 +39,19 @@ export async function rpc(
       ...request.extra,
       id: 1,
     }),
-  });
+  } as const;
+}
+
+/**
+ * One JSON-RPC call; the `result`, or the outcome that ends the check: no JSON-RPC answer at all
+ * (`notFound` names the service), or a JSON-RPC error quoted with its message and data.
+ */
+export async function rpc(
+  run: CheckRun,
+  service: string,
+  request: RpcCall,
+): Promise<{ result: unknown } | { outcome: CheckOutcome }> {
+  const answer = await call(run, rpcRequest(request));
   if ('outcome' in answer) return answer;
   const { response } = answer;
   const parsed = parseJson(response.body, run.answers)?.value;

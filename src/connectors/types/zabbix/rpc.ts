@@ -1,6 +1,6 @@
 import { isRecord } from '../../../is-record.js';
 import { describeResponse } from '../../checks/http.js';
-import type { RpcCall } from '../../checks/json-rpc.js';
+import { type RpcCall, rpcRequest } from '../../checks/json-rpc.js';
 import type { DeliveryOutcome, DeliveryRun } from '../../delivery.js';
 import { deliveryCall, judgeDelivery, readAnswer } from '../../delivery-http.js';
 
@@ -16,18 +16,7 @@ export async function zabbixRpc(
   run: DeliveryRun,
   request: RpcCall,
 ): Promise<{ result: unknown } | { outcome: DeliveryOutcome }> {
-  const answer = await deliveryCall(run, {
-    method: 'POST',
-    url: request.url,
-    headers: { 'content-type': 'application/json-rpc', accept: 'application/json', ...request.headers },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      method: request.method,
-      params: request.params,
-      ...request.extra,
-      id: 1,
-    }),
-  });
+  const answer = await deliveryCall(run, rpcRequest(request));
   if ('outcome' in answer) return answer;
   const { response } = answer;
   if (response.status !== 200) {
