@@ -278,7 +278,8 @@ try {
     type: 'dynamic',
     params: { url: `${targetUrl}/hook` },
   });
-  if (created.status !== 200) throw new Error(`creating the connector answered ${created.status}`);
+  if (created.status !== 201 && created.status !== 200)
+    throw new Error(`creating the connector answered ${created.status}`);
   const Sqlite = createRequire(import.meta.url)('better-sqlite3');
   const peek = new Sqlite(dbPath, { readonly: true });
   const accountId = Number(
