@@ -40,8 +40,9 @@ export interface DatabaseHandle {
   /** Resolves once the database can begin a write transaction (the write lock is obtainable). */
   ping(): Promise<void>;
   /**
-   * Runs a write in a transaction, answered once it is committed. Unset (SQLite, or a handle made
-   * elsewhere): one transaction each.
+   * Runs a write in a transaction, answered once it is committed: SQLite commits the writes that
+   * arrive together in one transaction (group-commit.ts), PostgreSQL gives each its own. Unset (a
+   * handle made elsewhere): one transaction each.
    */
   readonly transact?: Transact;
   close(): Promise<void>;

@@ -4,6 +4,11 @@ function driverCode(error: unknown): string | undefined {
   return typeof error.code === 'string' ? error.code : undefined;
 }
 
+/** SQLite answered SQLITE_BUSY (or an extended BUSY code): another connection holds a lock. */
+export function isLockBusy(error: unknown): boolean {
+  return driverCode(error)?.startsWith('SQLITE_BUSY') === true;
+}
+
 /**
  * The unique name of a connector in its account refused the write: PostgreSQL names the
  * constraint, SQLite lists its columns. Any other unique violation (an id, a seq behind after a

@@ -12,9 +12,13 @@ import {
   SqliteDriver,
 } from 'kysely';
 import type { DatabaseHandle, DatabaseOptions } from './database.js';
+import { isLockBusy } from './errors.js';
 import { secureDatabaseFiles } from './file-modes.js';
+import { groupCommit, lockDeadlineOf } from './group-commit.js';
 import type { DatabaseLocation } from './location.js';
 import type { Database } from './schema.js';
+
+export { isLockBusy };
 
 /** How long a statement waits for another process's write lock before it fails with SQLITE_BUSY (a 503), by default. */
 export const LOCK_WAIT_MS = 5_000;
@@ -83,17 +87,6 @@ class PreparedConnection implements DatabaseConnection {
   }
 }
 
-/** SQLite answered SQLITE_BUSY (or an extended BUSY code): another connection holds a lock. */
-export function isLockBusy(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    'code' in error &&
-    typeof error.code === 'string' &&
-    error.code.startsWith('SQLITE_BUSY')
-  );
-}
-
 /**
  * SQLite's one connection, waiting for another process's write lock without blocking the event
  * loop. better-sqlite3 is synchronous: with busy_timeout, a statement waiting for the lock held
@@ -117,7 +110,7 @@ class LockWaitingConnection implements DatabaseConnection {
   ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const deadline = Date.now() + this.lockWaitMs;
+    const deadline = lockDeadlineOf(query) ?? Date.now() + this.lockWaitMs;
     for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
       const inTransaction = this.sqlite.inTransaction;
       try {
@@ -226,6 +219,7 @@ export function openSqlite(
   return {
     db,
     location,
+    transact: groupCommit(db, sqlite, options.lockWaitMs ?? LOCK_WAIT_MS),
     async ping() {
       // An empty IMMEDIATE transaction: it takes the write lock (as every write does, waiting up to
       // lockWaitMs) and writes nothing. `select 1` answered even while no write could succeed.

@@ -4,8 +4,7 @@ import type { Database } from './schema.js';
 /**
  * Runs `work` in a write transaction and resolves once that transaction is durable (committed);
  * rejects with what `work` threw, or with the error that kept the transaction from committing.
- * (Group commit for SQLite was built behind this type and taken out again: a write queued behind a
- * group that gave up on another process's lock waited past the 5 s lock wait; see issue 15's note.)
+ * SQLite's handle groups concurrent writes into one transaction (group-commit.ts).
  */
 export type Transact = <T>(work: (trx: Kysely<Database>) => Promise<T>) => Promise<T>;
 
