@@ -125,7 +125,7 @@ describe('group commit (SQLite)', () => {
       const secondStarted = Date.now();
       const second = transact()(async (trx) => sql`insert into t values (2)`.execute(trx)).then(
         () => ({ ok: true, at: Date.now() - secondStarted }),
-        (error: unknown) => ({ ok: false, at: Date.now() - secondStarted }),
+        () => ({ ok: false, at: Date.now() - secondStarted }),
       );
       const a = await first;
       // The first gives up after its lock wait: SQLITE_BUSY, a 503.
