@@ -158,7 +158,6 @@ export function createConnectorStore(
           })
           .returning(columns)
           .executeTakeFirstOrThrow();
-        await bumpConnectorsVersion(trx, accountId);
         await recordAuditEvent(trx, {
           accountId,
           actor,
@@ -166,6 +165,9 @@ export function createConnectorStore(
           connector: { id, name: fields.name, type: fields.type.id },
           fields: ['type', ...changedFields(undefined, fields)],
         });
+        // Last: on PostgreSQL it locks the account's row until the commit, and every create and
+        // delete of the account waits for that lock; the shorter it is held, the more of them commit.
+        await bumpConnectorsVersion(trx, accountId);
         return fromRow(row);
       };
       try {
@@ -279,7 +281,6 @@ export function createConnectorStore(
         if (!row) return false;
         // Its pending deliveries are cancelled with it (their history stays until retention prunes it).
         await cancelDeliveriesOf(trx, id);
-        await bumpConnectorsVersion(trx, accountId);
         await recordAuditEvent(trx, {
           accountId,
           actor,
@@ -287,6 +288,8 @@ export function createConnectorStore(
           connector: { id, name: row.name, type: row.type },
           fields: [],
         });
+        // Last, as in create: the account's row stays locked until the commit.
+        await bumpConnectorsVersion(trx, accountId);
         return true;
       });
     },
