@@ -24,7 +24,11 @@ export const MODULES = {
   'src/auth/api-keys.ts': ['src/auth/api-keys.test.ts', 'test/http/auth.test.ts'],
   'src/connectors/validate.ts': ['src/connectors/validate.test.ts', 'src/connectors/fixtures.test.ts'],
   'src/http/idempotency.ts': ['src/http/idempotency.test.ts', 'test/http/idempotency.test.ts'],
-  'src/http/conditional.ts': ['test/http/conditional.test.ts'],
+  'src/http/conditional.ts': [
+    'src/http/conditional.test.ts',
+    'test/http/conditional.test.ts',
+    'test/http/idempotency.test.ts',
+  ],
   'src/http/paging.ts': ['test/http/paging.test.ts'],
   'src/connectors/secrets.ts': ['test/http/secrets.test.ts', 'src/http/present.test.ts'],
   'src/connectors/checks/redact.ts': [

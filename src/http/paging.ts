@@ -53,9 +53,9 @@ function readInteger(
     problems.push({ field: name, message: `${name} was given more than once; give it once, as ${range}` });
     return fallback;
   }
-  // ASCII digits only, leading zeros allowed (`007` is 7); no sign, space, point or exponent.
-  const digits = /^[0-9]+$/.test(raw) ? raw.replace(/^0+(?=[0-9])/, '') : undefined;
-  const value = digits !== undefined && digits.length <= 10 ? Number(digits) : Number.NaN;
+  // ASCII digits only, leading zeros allowed (`007` is 7); no sign, space, point or exponent. Number()
+  // reads such a string in decimal, and one of any length past the range is refused by it below.
+  const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!(value >= min && value <= max)) {
     problems.push({ field: name, message: `${name} must be ${range}` });
     return fallback;

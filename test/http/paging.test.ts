@@ -150,6 +150,24 @@ describe('paging of GET /api/connectors', () => {
     });
   });
 
+  it('the 400 names the range of each parameter: start-index from 0 to 2147483647, max-results from 1 to 100', async () => {
+    const response = await ctx.call('GET', '/api/connectors?start-index=-1&max-results=101');
+    expect(json<ErrorResponse>(response).errors).toEqual([
+      { field: 'start-index', message: 'start-index must be an integer from 0 to 2147483647' },
+      { field: 'max-results', message: 'max-results must be an integer from 1 to 100' },
+    ]);
+  });
+
+  it('a parameter given twice is refused as given twice, even with the same valid value', async () => {
+    const response = await ctx.call('GET', '/api/connectors?max-results=10&max-results=10');
+    expect(json<ErrorResponse>(response).errors).toEqual([
+      {
+        field: 'max-results',
+        message: 'max-results was given more than once; give it once, as an integer from 1 to 100',
+      },
+    ]);
+  });
+
   it('accepts leading zeros, as many as given', async () => {
     expect(await page('?max-results=01')).toEqual(order.slice(0, 1));
     expect(await page('?max-results=00000000000001')).toEqual(order.slice(0, 1));
