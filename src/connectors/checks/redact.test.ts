@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SECRET_PLACEHOLDER } from '../secrets.js';
 import { basicAuth } from './http.js';
 import { Redactor, WITHHELD } from './redact.js';
 import { targetSaid } from './said.js';
@@ -239,5 +240,37 @@ describe('Redactor at its boundaries', () => {
     // Upper-cased, the password is a disguise: not replaced, but withheld.
     expect(redactor.quote(`${'a'.repeat(40 - 14)}S3CRETPASSW0RD`, 10)).toBe(WITHHELD);
     expect(redactor.quote(`${'a'.repeat(40)}S3CRETPASSW0RD`, 10)).toBe(`${'a'.repeat(10)}…`);
+  });
+
+  it('a quote holding a disguised credential is withheld whole, saying why', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('S3cretPassw0rd');
+    expect(redactor.quote('bad S3CRETPASSW0RD', 50)).toBe('[quote withheld: it contained a credential]');
+  });
+
+  it('a secret with blanks inside and around is also redacted as trimmed, inner blanks kept', () => {
+    const redactor = new Redactor();
+    redactor.addSecret(' pass  word\t99 ');
+    expect(redactor.redact('got "pass  word\t99".')).toBe(`got "${STARS}".`);
+  });
+
+  it('the placeholder itself is never a secret: its stars and their hex stay quotable', () => {
+    const redactor = new Redactor();
+    redactor.addSecret(SECRET_PLACEHOLDER);
+    expect(redactor.quote('ids 2a2a2a2a2a2a2a2a and KioqKioqKio', 50)).toBe(
+      'ids 2a2a2a2a2a2a2a2a and KioqKioqKio',
+    );
+    expect(redactor.truncate(`${'x'.repeat(20)}**** and more`, 24)).toBe(`${'x'.repeat(20)}****…`);
+  });
+
+  it('a credential header without a scheme is redacted whole; one with blanks around still yields its token', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('X-Api-Key', 'k3y-abcdef');
+    redactor.addHeader('Authorization', '  Bearer tok-12345  ');
+    expect(redactor.redact('keys k3y-abcdef and tok-12345')).toBe(`keys ${STARS} and ${STARS}`);
+  });
+
+  it('a surrogate pair before the cut is kept whole', () => {
+    expect(new Redactor().truncate(`😀${'x'.repeat(30)}`, 22)).toBe(`😀${'x'.repeat(20)}…`);
   });
 });
