@@ -92,6 +92,17 @@ describe('holdsAny: the escapes a skeleton is read through', () => {
     expect(holds(text), text).toBe(true);
   });
 
+  it('decodes a run of percent-encoded bytes as UTF-8, and as Latin-1 where it is not UTF-8', () => {
+    const accented = new Set(needlesOf('Passé-1234'));
+    expect(holdsAny('Pass%C3%A9-1234', accented)).toBe(true);
+    expect(holdsAny('Pass%E9-1234', accented)).toBe(true);
+  });
+
+  it('reads a hex entity without its semicolon, and a tag with a longer name', () => {
+    expect(holds('S3&#x63retPassw0rd')).toBe(true);
+    expect(holds('S3cret<span>Passw0rd')).toBe(true);
+  });
+
   it('leaves an entity beyond U+10FFFF as it is, without throwing', () => {
     expect(holds('S3c&#x110000;retPassw0rd')).toBe(false);
     expect(holds('S3c&#1114112;retPassw0rd')).toBe(false);
