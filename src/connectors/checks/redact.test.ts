@@ -270,6 +270,12 @@ describe('Redactor at its boundaries', () => {
     expect(redactor.redact('keys k3y-abcdef and tok-12345')).toBe(`keys ${STARS} and ${STARS}`);
   });
 
+  it('only a Basic credential is base64-decoded: an opaque token that decodes to words does not mangle messages', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('Authorization', `Bearer ${Buffer.from('user:password').toString('base64')}`);
+    expect(redactor.redact('Invalid username or password')).toBe('Invalid username or password');
+  });
+
   it('a surrogate pair before the cut is kept whole', () => {
     expect(new Redactor().truncate(`😀${'x'.repeat(30)}`, 22)).toBe(`😀${'x'.repeat(20)}…`);
   });

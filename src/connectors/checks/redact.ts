@@ -107,7 +107,6 @@ export class Redactor {
     // Stryker disable next-line LogicalOperator,ConditionalExpression: equivalent: the pattern sets both groups or none
     if (scheme === undefined || credential === undefined) return;
     this.add(credential);
-    // Stryker disable next-line ConditionalExpression: decoding other schemes too would only add forms to redact
     if (scheme.toLowerCase() === 'basic') {
       const pair = Buffer.from(credential, 'base64').toString('utf8');
       this.add(pair);
