@@ -60,15 +60,15 @@ describe('targetSaid at its edges', () => {
   });
 
   it('skips blank strings for the next message, and padding does not push a message out of the quote', () => {
-    expect(said(JSON.stringify({ errorMessages: ['  ', '\t'], message: 'Token expired' }))).toBe(
-      'Token expired',
-    );
+    // Blank strings before the message in the same array: each looked at, and passed over.
+    expect(said(JSON.stringify({ errorMessages: ['  ', '\t', 'Token expired'] }))).toBe('Token expired');
     expect(said(JSON.stringify({ message: `${' '.repeat(1000)}Token expired` }))).toBe('Token expired');
   });
 
   it('a JSON-RPC error without string data is its message alone; padded parts are joined by one space', () => {
     expect(said('{"error":{"message":"Session terminated."}}')).toBe('Session terminated.');
     expect(said('{"error":{"message":"Invalid params.","data":{"code":1}}}')).toBe('Invalid params.');
+    expect(said('{"error":{"message":5,"data":"Not authorised."}}')).toBe('Not authorised.');
     const padded = {
       error: { message: `Invalid params.${' '.repeat(1000)}`, data: `${' '.repeat(1000)}Not authorised.` },
     };
