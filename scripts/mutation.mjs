@@ -43,6 +43,8 @@ export const MODULES = {
     'src/connectors/checks/answer.test.ts',
     'test/http/checks-bounds.test.ts',
   ],
+  'src/connectors/checks/limit.ts': ['src/connectors/checks/limit.test.ts'],
+  'src/connectors/checks/disguise.ts': ['src/connectors/checks/disguise.test.ts'],
   'src/connectors/delivery-http.ts': ['src/connectors/delivery-http.test.ts'],
   'src/deliveries/schedule.ts': ['src/deliveries/schedule.test.ts'],
 };

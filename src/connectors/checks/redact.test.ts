@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { SECRET_PLACEHOLDER } from '../secrets.js';
 import { basicAuth } from './http.js';
-import { Redactor } from './redact.js';
+import { Redactor, WITHHELD } from './redact.js';
 import { targetSaid } from './said.js';
 
 const STARS = '********';
@@ -138,5 +139,144 @@ describe('what the target said', () => {
   it('says nothing for an empty body or JSON without a message', () => {
     expect(targetSaid('', redactor)).toBeUndefined();
     expect(targetSaid('{"id": 3}', redactor)).toBeUndefined();
+  });
+});
+
+describe('Redactor at its boundaries', () => {
+  it('a secret of exactly 4 characters is redacted; one of 3 is not looked for', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('k3y!');
+    redactor.addSecret('abc');
+    expect(redactor.redact('key k3y! and abc')).toBe(`key ${STARS} and abc`);
+  });
+
+  it('a part of a secret URL of exactly 8 characters is redacted; one of 7 is not', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('https://hooks.example.com/t0k3n123/s3cr3t7');
+    expect(redactor.redact('segments t0k3n123 and s3cr3t7')).toBe(`segments ${STARS} and s3cr3t7`);
+  });
+
+  it('a lower-case URL segment of exactly 16 letters is redacted as a token; one of 15 names a place', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('https://hooks.example.com/qwertyuiopasdfgh/zxcvbnmlkjhgfds');
+    expect(redactor.redact('qwertyuiopasdfgh at zxcvbnmlkjhgfds')).toBe(`${STARS} at zxcvbnmlkjhgfds`);
+  });
+
+  it('a segment of words joined by - or _ names a place; a dash at either end, a digit or a capital makes it a credential', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('https://hooks.example.com/in-coming_hook/-webhooks/webhooks-/hook-9-abc/Servicesx');
+    expect(redactor.redact('in-coming_hook')).toBe('in-coming_hook');
+    for (const part of ['-webhooks', 'webhooks-', 'hook-9-abc', 'Servicesx'])
+      expect(redactor.redact(`at ${part}!`), part).toBe(`at ${STARS}!`);
+  });
+
+  it('a secret URL is also redacted as the URL parser writes it (host lower-cased)', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('HTTPS://Hooks.Example.com/services/abc');
+    expect(redactor.redact('posting to https://hooks.example.com/services/abc')).toBe(`posting to ${STARS}`);
+  });
+
+  it('a query value without a name, and the fragment, are redacted without their ? and #', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('https://hooks.example.com/x?bareToken12345#frag-secret-99');
+    expect(redactor.redact('got bareToken12345 and frag-secret-99')).toBe(`got ${STARS} and ${STARS}`);
+  });
+
+  it('a part of a secret URL that does not percent-decode is redacted as it is', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('https://hooks.example.com/half%E0%A4%Apart');
+    expect(redactor.redact('no hook half%E0%A4%Apart')).toBe(`no hook ${STARS}`);
+  });
+
+  it('a secret is also redacted as percent-encoding writes it', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('pass word/1');
+    expect(redactor.redact('sent q=pass%20word%2F1')).toBe(`sent q=${STARS}`);
+  });
+
+  it('the longest credential is replaced first, so that no tail of it is left', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('abcd1234');
+    redactor.addSecret('abcd1234wxyz');
+    expect(redactor.redact('token abcd1234wxyz')).toBe(`token ${STARS}`);
+  });
+
+  it('redacts each quoted value of a Digest header, whose credential holds spaces and commas', () => {
+    const redactor = new Redactor();
+    const credential =
+      'username="robot-1", realm="api", nonce="dcd98b7102dd2f0e", uri="/x", response="6629fae49393a05397450978507c4ef1"';
+    redactor.addHeader('Authorization', `Digest ${credential}`);
+    expect(redactor.redact(`bad header: ${credential}`)).toBe(`bad header: ${STARS}`);
+    expect(
+      redactor.redact('response 6629fae49393a05397450978507c4ef1 for nonce dcd98b7102dd2f0e by robot-1'),
+    ).toBe(`response ${STARS} for nonce ${STARS} by ${STARS}`);
+  });
+
+  it('a text of exactly max characters is not cut; one more is', () => {
+    const redactor = new Redactor();
+    expect(redactor.truncate('x'.repeat(22), 22)).toBe('x'.repeat(22));
+    expect(redactor.truncate('x'.repeat(23), 22)).toBe(`${'x'.repeat(22)}…`);
+  });
+
+  it('a cut never leaves half of a surrogate pair', () => {
+    expect(new Redactor().truncate(`${'x'.repeat(21)}😀 and more`, 22)).toBe(`${'x'.repeat(21)}…`);
+  });
+
+  it('a cut prefix of exactly 4 characters of a credential is replaced', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('S3cretPassw0rd');
+    expect(redactor.truncate(`${'x'.repeat(18)}S3cretPassw0 and more`, 22)).toBe(
+      `${'x'.repeat(18)}${STARS}…`,
+    );
+  });
+
+  it('a quote is one line: control and format characters and runs of blanks become one space, ends trimmed', () => {
+    expect(new Redactor().quote(' \ta\u0000\u0007b \u200e \r\n c\u202e ', 50)).toBe('a b c');
+  });
+
+  it('a quote looks for disguises in the first 4 × max characters, the part it was cut from', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('S3cretPassw0rd');
+    // Upper-cased, the password is a disguise: not replaced, but withheld.
+    expect(redactor.quote(`${'a'.repeat(40 - 14)}S3CRETPASSW0RD`, 10)).toBe(WITHHELD);
+    expect(redactor.quote(`${'a'.repeat(40)}S3CRETPASSW0RD`, 10)).toBe(`${'a'.repeat(10)}…`);
+  });
+
+  it('a quote holding a disguised credential is withheld whole, saying why', () => {
+    const redactor = new Redactor();
+    redactor.addSecret('S3cretPassw0rd');
+    expect(redactor.quote('bad S3CRETPASSW0RD', 50)).toBe('[quote withheld: it contained a credential]');
+  });
+
+  it('a secret with blanks inside and around is also redacted as trimmed, inner blanks kept', () => {
+    const redactor = new Redactor();
+    redactor.addSecret(' pass  word\t99 ');
+    expect(redactor.redact('got "pass  word\t99".')).toBe(`got "${STARS}".`);
+  });
+
+  it('the placeholder itself is never a secret: its stars and their hex stay quotable', () => {
+    const redactor = new Redactor();
+    redactor.addSecret(SECRET_PLACEHOLDER);
+    expect(redactor.quote('ids 2a2a2a2a2a2a2a2a and KioqKioqKio', 50)).toBe(
+      'ids 2a2a2a2a2a2a2a2a and KioqKioqKio',
+    );
+    expect(redactor.truncate(`${'x'.repeat(20)}**** and more`, 24)).toBe(`${'x'.repeat(20)}****…`);
+  });
+
+  it('a credential header without a scheme is redacted whole; one with blanks around still yields its token', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('X-Api-Key', 'k3y-abcdef');
+    redactor.addHeader('Authorization', '  Bearer tok-12345  ');
+    expect(redactor.redact('keys k3y-abcdef and tok-12345')).toBe(`keys ${STARS} and ${STARS}`);
+  });
+
+  it('only a Basic credential is base64-decoded: an opaque token that decodes to words does not mangle messages', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('Authorization', `Bearer ${Buffer.from('user:password').toString('base64')}`);
+    expect(redactor.redact('Invalid username or password')).toBe('Invalid username or password');
+  });
+
+  it('a surrogate pair before the cut is kept whole', () => {
+    expect(new Redactor().truncate(`😀${'x'.repeat(30)}`, 22)).toBe(`😀${'x'.repeat(20)}…`);
   });
 });
