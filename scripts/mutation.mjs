@@ -30,7 +30,11 @@ export const MODULES = {
     'test/http/idempotency.test.ts',
   ],
   'src/http/paging.ts': ['test/http/paging.test.ts'],
-  'src/connectors/secrets.ts': ['test/http/secrets.test.ts', 'src/http/present.test.ts'],
+  'src/connectors/secrets.ts': [
+    'src/connectors/secrets.test.ts',
+    'test/http/secrets.test.ts',
+    'src/http/present.test.ts',
+  ],
   'src/connectors/checks/redact.ts': [
     'src/connectors/checks/redact.test.ts',
     'src/connectors/checks/said.test.ts',

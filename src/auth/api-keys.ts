@@ -15,8 +15,7 @@ export function generateKeyId(): string {
 
 /** Constant-time comparison of two stored hashes (src/secrets/hash-key.ts). */
 export function hashesEqual(a: string, b: string): boolean {
-  // 'utf8' is Buffer's default too: the mutant with the encoding emptied is equivalent.
-  const left = Buffer.from(a, 'utf8');
-  const right = Buffer.from(b, 'utf8');
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
 }

@@ -27,7 +27,10 @@ export function splitSecrets(
   return { plain, secret };
 }
 
-/** Joins the two halves again, in the order the type declares its params. */
+/**
+ * Joins the two halves again, in the order the type declares its params; a stored param the type
+ * no longer declares comes after them.
+ */
 export function joinSecrets(type: ConnectorType, plain: Params, secret: Params): Record<string, string> {
   const all: Record<string, string> = { ...plain, ...secret };
   const ordered: Record<string, string> = {};
@@ -35,8 +38,7 @@ export function joinSecrets(type: ConnectorType, plain: Params, secret: Params):
     const value = all[name];
     if (value !== undefined) ordered[name] = value;
   }
-  for (const [name, value] of Object.entries(all)) if (!(name in ordered)) ordered[name] = value;
-  return ordered;
+  return { ...ordered, ...all };
 }
 
 /**
@@ -57,13 +59,14 @@ export function keepStoredSecrets(
 ): { params: Record<string, unknown>; refused: string[] } {
   const wantsKept = (name: string) =>
     params[name] === SECRET_PLACEHOLDER || (params[name] === undefined && keepOmitted);
-  /** The value a param has after the update: a kept secret keeps its stored one. */
+  /**
+   * The value a param has after the update: a kept secret keeps its stored one, which is no value
+   * when nothing was stored (so the placeholder for a secret URL never stored is no URL change).
+   */
   const after = (name: string) =>
-    type.secretParams.has(name) && wantsKept(name) && stored[name] !== undefined
-      ? stored[name]
-      : params[name];
-  const urlChanged = type.paramNames.some(
-    (name) => type.params[name]?.format === 'url' && after(name) !== stored[name],
+    type.secretParams.has(name) && wantsKept(name) ? stored[name] : params[name];
+  const urlChanged = Object.entries(type.params).some(
+    ([name, spec]) => spec.format === 'url' && after(name) !== stored[name],
   );
   const merged: Record<string, unknown> = { ...params };
   const refused: string[] = [];
