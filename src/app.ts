@@ -28,6 +28,7 @@ import { healthRoutes } from './http/routes/health.js';
 import { meRoutes } from './http/routes/me.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoutes } from './http/routes/openapi.js';
+import { lazySerializers, serializersOf } from './http/serializers.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
 import { createMetrics, type Metrics, registerPoolMetrics, registerQueueMetrics } from './metrics.js';
 import { collectRoutes } from './openapi/collect.js';
@@ -110,6 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { database } = options;
   const settings: Config = { ...defaultConfig(), ...options.settings };
   const { createStatus, revealSecrets } = settings;
+  const serializers = lazySerializers();
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -123,7 +125,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkErrorHandler,
     // A slow client cannot hold a connection forever.
     ...serverTimeoutOptions({ ...DEFAULT_TIMEOUTS, ...options.timeouts }),
+    // Each response serializer is compiled at its first use, not all at start (serializers.ts).
+    schemaController: { compilersFactory: { buildSerializer: serializers.factory } },
   });
+  serializersOf.set(app, serializers);
 
   installErrorHandler(app, BODY_LIMIT);
   const metrics = settings.metrics === 'off' ? undefined : (options.metrics ?? createMetrics());

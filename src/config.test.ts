@@ -1,5 +1,26 @@
+import { Type } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, settings } from './config.js';
+import { settingsSchema } from './setting.js';
+
+// The settings reader compiles its schema without checking it against the meta-schema (that
+// check costs more than the compile, at every start); this test is that check.
+describe('the settings schema', () => {
+  it('is a valid JSON Schema', () => {
+    const meta = new Ajv({ strict: false });
+    expect(meta.validateSchema(settingsSchema(settings)), meta.errorsText()).toBe(true);
+  });
+
+  it('would be refused with a malformed keyword (the check above checks)', () => {
+    const meta = new Ajv({ strict: false });
+    const broken = {
+      ...settings,
+      port: { ...settings.port, schema: Type.Unsafe({ type: 'integer', minimum: '0' }) },
+    };
+    expect(meta.validateSchema(settingsSchema(broken))).toBe(false);
+  });
+});
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {

@@ -91,6 +91,18 @@ function read(
   }
 }
 
+/** The JSON Schema of an environment with these settings: one property per variable, with its default. */
+export function settingsSchema(table: Readonly<Record<string, Setting<unknown>>>): TSchema {
+  return Type.Object(
+    Object.fromEntries(
+      Object.values(table).map(({ variable, schema, default: fallback }) => [
+        variable,
+        fallback === undefined ? Type.Optional(schema) : { ...schema, default: fallback },
+      ]),
+    ),
+  );
+}
+
 /**
  * Reads an environment against a table of settings: every variable checked by its schema, then
  * parsed. Throws one ConfigError naming every bad variable; values are never repeated.
@@ -99,16 +111,15 @@ export function settingsReader<Table extends Readonly<Record<string, Setting<unk
   table: Table,
 ): (source: NodeJS.ProcessEnv) => ValuesOf<Table> {
   const specs = Object.entries(table);
-  const validate = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true }).compile(
-    Type.Object(
-      Object.fromEntries(
-        specs.map(([, { variable, schema, default: fallback }]) => [
-          variable,
-          fallback === undefined ? Type.Optional(schema) : { ...schema, default: fallback },
-        ]),
-      ),
-    ),
-  );
+  // Every command reads its settings first, so this compile is part of every start. validateSchema
+  // off: checking the schema against the meta-schema would compile the meta-schema first, several
+  // times the cost of this compile; the schema is fixed in the code and config.test.ts checks it.
+  const validate = new Ajv({
+    coerceTypes: true,
+    useDefaults: true,
+    allErrors: true,
+    validateSchema: false,
+  }).compile(settingsSchema(table));
   return (source) => {
     const env: Record<string, unknown> = {};
     for (const [, { variable }] of specs) {

@@ -1,6 +1,20 @@
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../errors.js';
-import { isHttpUrl, parseConnectorInput } from './validate.js';
+import { connectorTypes } from './registry.js';
+import { compiledSchemas, isHttpUrl, parseConnectorInput } from './validate.js';
+
+// The validators are compiled without checking their schemas against the meta-schema (that check
+// costs more than the compiles, at every start); this test is that check, for every schema.
+describe('the schemas parseConnectorInput compiles', () => {
+  it('are one for any type and one per registered type, each a valid JSON Schema', () => {
+    const schemas = compiledSchemas();
+    expect(schemas).toHaveLength(connectorTypes.length + 1);
+    const meta = new Ajv({ strict: false });
+    for (const schema of schemas) expect(meta.validateSchema(schema), meta.errorsText()).toBe(true);
+    expect(meta.validateSchema({ ...schemas[0], required: 'type' })).toBe(false);
+  });
+});
 
 describe('isHttpUrl', () => {
   it.each([

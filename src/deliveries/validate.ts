@@ -6,10 +6,13 @@ import { isHttpUrl } from '../connectors/validate.js';
 import { type ErrorDetail, errors, quote, summarizeProblems } from '../errors.js';
 import { isRecord } from '../is-record.js';
 
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+// validateSchema off, as in connectors/validate.ts: the meta-schema is not compiled at start;
+// the schemas are fixed in the code and deliver-types.test.ts checks them against it.
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, validateSchema: false });
 ajv.addFormat('uri', { type: 'string', validate: isHttpUrl });
 
-const validateEvent = ajv.compile<DeliveryEvent>(DeliveryEventSchema);
+/** Compiled on its first use (a few milliseconds, once), not at start. */
+let validateEvent: ValidateFunction<DeliveryEvent> | undefined;
 const optionValidators = new WeakMap<TObject, ValidateFunction>();
 
 function validatorOf(schema: TObject): ValidateFunction {
@@ -106,6 +109,7 @@ export interface DeliveryInput {
  */
 export function eventProblems(event: unknown, prefix = '/event'): ErrorDetail[] {
   if (!isRecord(event)) return [{ field: prefix, message: 'is required, as an object' }];
+  validateEvent ??= ajv.compile<DeliveryEvent>(DeliveryEventSchema);
   if (validateEvent(event)) {
     return event.eventType === 'ALERT' && event.summary === undefined
       ? [{ field: `${prefix}/summary`, message: 'is required for an ALERT event' }]

@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectorTypes } from '../../src/connectors/registry.js';
 import { CONSOLE_ROUTES } from '../../src/http/routes/console.js';
+import { serializersOf } from '../../src/http/serializers.js';
 import { buildTestApp, json, type TestContext, validBody } from '../helpers.js';
 
 interface Operation {
@@ -174,6 +175,29 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     for (const [name, schema] of Object.entries(published)) {
       if (name === 'params') continue; // per type instead: ConnectorInput (connector-types.md says why)
       expect(ours[name], `Connector.${name}`).toMatchObject(schema);
+    }
+  });
+});
+
+// The server compiles each response serializer when it first answers with it (src/http/serializers.ts),
+// not at start: this is the start-up check it no longer makes, for every route and status.
+describe('the response serializers, compiled lazily', () => {
+  it('all compile, and compiling them changes no schema (the document stays the same)', async () => {
+    const first = await buildTestApp();
+    try {
+      const before = (await first.call('GET', '/api/openapi.json', { key: null })).body;
+      const serializers = serializersOf.get(first.app);
+      expect(serializers?.compileAll()).toBeGreaterThan(20);
+      expect(serializers?.compileAll()).toBe(0);
+      // A second app reads the same schema objects, now compiled once: its document is the same.
+      const second = await buildTestApp();
+      try {
+        expect((await second.call('GET', '/api/openapi.json', { key: null })).body).toBe(before);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await first.close();
     }
   });
 });
