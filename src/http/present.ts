@@ -34,7 +34,9 @@ export function presentReplay(body: unknown, role: KeyRole, reveal: RevealSecret
 /**
  * The two views of each stored connector, made once: the store gives out one frozen object per
  * version of a connector (connector-row.ts), so a view, its ETag and its JSON (routes/connectors.ts)
- * are made once per version too, and go with it.
+ * are made once per version too, and go with it. A connector the store did not keep (read once, not
+ * frozen: connector-row.ts) is presented for this request alone: its view is not frozen either, so
+ * that neither it nor its ETag and JSON are kept.
  */
 const views = new WeakMap<StoredConnector, { revealed?: Connector; masked?: Connector }>();
 
@@ -44,6 +46,7 @@ export function presentConnector(
   reveal: RevealSecrets,
 ): Connector {
   const showSecrets = revealsSecrets(role, reveal);
+  if (!Object.isFrozen(connector)) return viewOf(connector, showSecrets);
   let made = views.get(connector);
   if (!made) {
     made = {};

@@ -6,6 +6,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHashing } from '../secrets/hash-key.js';
+import { compiledOnce } from './compiled.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
 import { isDatabaseUnavailable } from './errors.js';
 import { createKeyStore } from './key-store.js';
@@ -143,5 +144,49 @@ describe('waiting for another process’s write lock', () => {
       expect(() => other.exec('begin immediate')).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
     });
     expect(await count()).toBe(1);
+  });
+});
+
+describe('hot reads run at once (compiledOnce)', () => {
+  const rowsOfT = () =>
+    compiledOnce(
+      handle.db
+        .selectFrom('t' as never)
+        .select(sql<number>`x`.as('x'))
+        .where(sql`x`, '>', -1)
+        .compile(),
+      [-1] as const,
+    );
+
+  it('run when called when no transaction is open: a row committed elsewhere right after the call is not in the answer', async () => {
+    await sql`insert into t values (1), (2)`.execute(handle.db);
+    const answer = rowsOfT()(handle.db, 0);
+    // Through Kysely's executor the statement would run a few turns later, and see this row.
+    other.exec('insert into t values (3)');
+    expect((await answer).rows).toEqual([{ x: 1 }, { x: 2 }]);
+    expect((await rowsOfT()(handle.db, 0)).rows).toHaveLength(3);
+  });
+
+  it('never see the rows of a transaction still open on the connection: they wait for it, and see what it committed', async () => {
+    const read = rowsOfT();
+    let insideRead: Promise<{ rows: { x: number }[] }> | undefined;
+    await handle.db
+      .transaction()
+      .execute(async (trx) => {
+        await sql`insert into t values (3)`.execute(trx);
+        insideRead = read(handle.db, 0);
+        // A turn for the read to run, were it to run at once.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        throw new Error('roll back');
+      })
+      .catch(() => {});
+    expect((await insideRead)?.rows).toEqual([]);
+    const afterCommit = handle.db.transaction().execute(async (trx) => {
+      await sql`insert into t values (4)`.execute(trx);
+      const during = read(handle.db, 0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { during };
+    });
+    expect((await (await afterCommit).during).rows).toEqual([{ x: 4 }]);
   });
 });

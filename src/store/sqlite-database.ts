@@ -11,6 +11,7 @@ import {
   SqliteDialect,
   SqliteDriver,
 } from 'kysely';
+import { readNowOn } from './compiled.js';
 import type { DatabaseHandle, DatabaseOptions } from './database.js';
 import { isLockBusy } from './errors.js';
 import { secureDatabaseFiles } from './file-modes.js';
@@ -60,7 +61,7 @@ class PreparedConnection implements DatabaseConnection {
 
   constructor(private readonly sqlite: SqliteDatabase.Database) {}
 
-  #prepare(text: string): SqliteDatabase.Statement {
+  prepare(text: string): SqliteDatabase.Statement {
     let statement = this.#statements.get(text);
     if (statement === undefined) {
       statement = this.sqlite.prepare(text);
@@ -71,7 +72,7 @@ class PreparedConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const statement = this.#prepare(query.sql);
+    const statement = this.prepare(query.sql);
     const parameters = query.parameters as unknown[];
     if (statement.reader) return { rows: statement.all(parameters) as R[] };
     const { changes, lastInsertRowid } = statement.run(parameters);
@@ -145,6 +146,7 @@ class ImmediateTransactionDriver extends SqliteDriver {
 
   constructor(
     private readonly sqlite: SqliteDatabase.Database,
+    private readonly prepared: PreparedConnection,
     private readonly lockWaitMs: number,
   ) {
     super({ database: sqlite });
@@ -153,11 +155,8 @@ class ImmediateTransactionDriver extends SqliteDriver {
   /** The one connection, behind Kysely's mutex: one request at a time uses it. */
   override async acquireConnection(): Promise<DatabaseConnection> {
     await super.acquireConnection();
-    this.#connection ??= new LockWaitingConnection(
-      new PreparedConnection(this.sqlite),
-      this.sqlite,
-      this.lockWaitMs,
-      (ms) => this.lend(ms),
+    this.#connection ??= new LockWaitingConnection(this.prepared, this.sqlite, this.lockWaitMs, (ms) =>
+      this.lend(ms),
     );
     return this.#connection;
   }
@@ -184,12 +183,13 @@ class ImmediateTransactionDriver extends SqliteDriver {
 class ImmediateTransactionDialect extends SqliteDialect {
   constructor(
     private readonly sqlite: SqliteDatabase.Database,
+    private readonly prepared: PreparedConnection,
     private readonly lockWaitMs: number,
   ) {
     super({ database: sqlite });
   }
   override createDriver(): Driver {
-    return new ImmediateTransactionDriver(this.sqlite, this.lockWaitMs);
+    return new ImmediateTransactionDriver(this.sqlite, this.prepared, this.lockWaitMs);
   }
 }
 
@@ -212,10 +212,27 @@ export function openSqlite(
   // Deleted and overwritten content is zeroed where that costs no extra write (the page is written
   // anyway): a replaced key hash or a deleted idempotency record does not linger in free space.
   sqlite.pragma('secure_delete = FAST');
+  const prepared = new PreparedConnection(sqlite);
   const db = new Kysely<Database>({
-    dialect: new ImmediateTransactionDialect(sqlite, options.lockWaitMs ?? LOCK_WAIT_MS),
+    dialect: new ImmediateTransactionDialect(sqlite, prepared, options.lockWaitMs ?? LOCK_WAIT_MS),
   });
   let closed = false;
+  // Hot reads (compiled.ts) run at once: better-sqlite3 is synchronous, so nothing else runs on the
+  // connection meanwhile. Not while a transaction is open on it (a write between its statements,
+  // waiting for the next): the read would see that transaction's uncommitted rows; then, and on
+  // SQLITE_BUSY (a read during WAL recovery, which the usual way waits out), the read queues for the
+  // connection as every query does.
+  readNowOn(db, (text, parameters) => {
+    if (closed || !sqlite.open || sqlite.inTransaction) return undefined;
+    const statement = prepared.prepare(text);
+    if (!statement.reader) return undefined;
+    try {
+      return statement.all(parameters as unknown[]);
+    } catch (error) {
+      if (isLockBusy(error)) return undefined;
+      throw error;
+    }
+  });
   return {
     db,
     location,
