@@ -172,7 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     new CheckLimiter(checks.concurrency ?? DEFAULT_CHECK_CONCURRENCY, checks.timeoutMs),
     metrics?.countCheck,
   );
-  const deliveryStore = createDeliveryStore(database.db, database.transact);
+  const deliveryStore = createDeliveryStore(database.db, database.relaxed, database.transact);
   if (metrics) registerQueueMetrics(metrics, () => deliveryStore.queueStats());
   const given = options.deliveries ?? {};
   const deliveryOf = given.deliveryOf ?? declaredDelivery;

@@ -6,6 +6,7 @@ import type { CheckContext, CheckRun, Params } from '../connectors/checks/types.
 import { UnvalidatedParamsError } from '../connectors/define.js';
 import type { DeliveryDefinition, DeliveryOutcome } from '../connectors/delivery.js';
 import type { RegisteredType } from '../connectors/registry.js';
+import type { OutboundClient } from '../outbound/types.js';
 import type { StoredConnector } from '../store/connector-row.js';
 import type { AttemptRecord, ClaimedDelivery, DeliveryStore } from '../store/delivery-store.js';
 import { DEFAULT_SCHEDULE, describeGivingUp, nextAttemptAt, type RetrySchedule } from './schedule.js';
@@ -78,6 +79,9 @@ export class DeliveryWorker {
   /** Attempts under way, per connector (at most `concurrency`). */
   private readonly sendingOf = new Map<string, number>();
   private readonly toRecord: { record: AttemptRecord; done: () => void }[] = [];
+  /** Connectors being read for attempts starting in this turn of the event loop (connectorNow). */
+  private readonly loading = new Map<string, Promise<StoredConnector | undefined>>();
+  private forgetting = false;
   private total = 0;
   private ticking = false;
   private again = false;
@@ -306,12 +310,30 @@ export class DeliveryWorker {
     while (queue.list.length > 0 && (this.sendingOf.get(connectorId) ?? 0) < this.settings.concurrency) {
       if (this.stopped) return;
       const batch = queue.list.splice(0, this.settings.concurrency - (this.sendingOf.get(connectorId) ?? 0));
-      // The connector is read once for the deliveries started together, as each round starts: a
-      // credential changed since the last attempt applies to this one.
-      const connector = this.loadConnector(queue.accountId, connectorId);
+      const connector = this.connectorNow(queue.accountId, connectorId);
       for (const delivery of batch) this.begin(connectorId, delivery, connector);
     }
     if (queue.list.length === 0) this.ready.delete(connectorId);
+  }
+
+  /**
+   * The connector as it is now, read once for the attempts that start in this turn of the event
+   * loop (attempts end, and their slots free, several in one turn): a credential changed before an
+   * attempt starts applies to it.
+   */
+  private connectorNow(accountId: number, connectorId: string): Promise<StoredConnector | undefined> {
+    const known = this.loading.get(connectorId);
+    if (known) return known;
+    const loading = this.loadConnector(accountId, connectorId);
+    this.loading.set(connectorId, loading);
+    if (!this.forgetting) {
+      this.forgetting = true;
+      setImmediate(() => {
+        this.forgetting = false;
+        this.loading.clear();
+      });
+    }
+    return loading;
   }
 
   private begin(
@@ -320,24 +342,33 @@ export class DeliveryWorker {
     connector: Promise<StoredConnector | undefined>,
   ) {
     this.sendingOf.set(connectorId, (this.sendingOf.get(connectorId) ?? 0) + 1);
+    // The slot is the target's: it frees, and the next claimed delivery starts, once the attempt
+    // ends, while its record is being written. (Deliveries of one alertKey are never claimed
+    // together: the next one waits for this one's record.)
+    const ended = () => {
+      const sendingNow = (this.sendingOf.get(connectorId) ?? 1) - 1;
+      if (sendingNow > 0) this.sendingOf.set(connectorId, sendingNow);
+      else this.sendingOf.delete(connectorId);
+      this.pump(connectorId);
+    };
     const done = this.attempt(delivery, connector)
       .then(
-        (record) => this.enqueueRecord(record),
+        (record) => {
+          ended();
+          return this.enqueueRecord(record);
+        },
         (error: unknown) => {
+          ended();
           // A failure of ours (the database while loading the connector): leave it to the lease.
           this.log.error({ err: error, delivery: delivery.id }, 'a delivery attempt failed in the engine');
         },
       )
       .finally(() => {
         this.sending.delete(delivery.id);
-        const sendingNow = (this.sendingOf.get(connectorId) ?? 1) - 1;
-        if (sendingNow > 0) this.sendingOf.set(connectorId, sendingNow);
-        else this.sendingOf.delete(connectorId);
         const n = (this.inFlight.get(connectorId) ?? 1) - 1;
         if (n > 0) this.inFlight.set(connectorId, n);
         else this.inFlight.delete(connectorId);
         this.total--;
-        this.pump(connectorId);
         this.wake();
       });
     this.sending.set(delivery.id, done);
@@ -402,6 +433,20 @@ export class DeliveryWorker {
     }
   }
 
+  /**
+   * The outbound client as one connector's deliveries use it: their calls share keep-alive
+   * connections with each other and with no other connector's (OutboundRequest.pool).
+   */
+  private clientOf(delivery: ClaimedDelivery): OutboundClient {
+    const { http } = this.context;
+    const pool = `${delivery.accountId}/${delivery.connectorId}`;
+    return {
+      timeoutMs: http.timeoutMs,
+      maxBytes: http.maxBytes,
+      request: (request) => http.request({ ...request, pool }),
+    };
+  }
+
   /** One attempt of one delivery: whatever happens at the target, a record. */
   private async attempt(
     delivery: ClaimedDelivery,
@@ -463,7 +508,7 @@ export class DeliveryWorker {
         ? await this.store.ticket(delivery.connectorId, delivery.alertKey)
         : undefined;
     const deadline = started + this.settings.timeoutMs;
-    const run: CheckRun = { ...this.context, deadline, redactor };
+    const run: CheckRun = { ...this.context, http: this.clientOf(delivery), deadline, redactor };
     let overdue: NodeJS.Timeout | undefined;
     try {
       const outcome = await Promise.race([

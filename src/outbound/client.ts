@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { normalizeHostName } from './addresses.js';
 import { NO_ALLOWED_TARGETS, parseAllowedTargets } from './allowed-targets.js';
-import { Call, type Hop, where } from './exchange.js';
+import { Call, ConnectionPools, type Hop, where } from './exchange.js';
 import {
   OUTBOUND_METHODS,
   type OutboundClient,
@@ -30,7 +30,11 @@ import {
  * - The time limit covers the whole call (DNS, connect, TLS, redirects, body); a request's `deadline`
  *   can end it earlier, so that several calls of one task share one limit. At most `maxBytes` of
  *   body are read; a declared or actual larger body fails with `too_large` and closes the connection.
- * - No connection reuse (`agent: false`), `User-Agent: Plugboard-Check/1` (or the request's `userAgent`), no headers but the caller's
+ * - No connection reuse (`agent: false`) unless the request names a `pool`: then keep-alive
+ *   connections are shared by the calls of that pool only, and only between calls whose address
+ *   checks allowed the same addresses; each call still resolves and checks its host, and a reused
+ *   connection's peer address must be one of those it checked (exchange.ts, ConnectionPools).
+ * - `User-Agent: Plugboard-Check/1` (or the request's `userAgent`), no headers but the caller's
  *   (minus hop-by-hop ones and Host, which are set here), no proxy.
  * - Error messages name the host (and port) and what happened, never the path, query, userinfo or a
  *   header, nor the addresses a host name resolved to. A header value HTTP cannot carry is refused
@@ -139,6 +143,7 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
     }
   }
 
+  const pools = new ConnectionPools();
   return {
     timeoutMs,
     maxBytes,
@@ -162,7 +167,11 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
       };
       for (let redirects = 0; ; redirects++) {
         const addresses = await call.check(url);
-        const response = await call.send(hop, addresses);
+        const response = await call.send(
+          hop,
+          addresses,
+          request.pool === undefined ? undefined : { pools, name: request.pool },
+        );
         const next =
           redirects < maxRedirects ? redirectTarget(response.status, response.headers, url) : undefined;
         if (next === undefined) return { ...response, url: url.href };

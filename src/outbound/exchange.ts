@@ -107,6 +107,64 @@ function collectHeaders(raw: readonly string[]): Record<string, string> {
   return headers;
 }
 
+/** A pooled connection idle this long is closed (below the 5 s a Node server keeps one open). */
+export const IDLE_CONNECTION_MS = 4_000;
+
+interface PooledOptions extends https.RequestOptions {
+  /** The caller's pool (OutboundRequest.pool) and the checked addresses, sorted. */
+  readonly poolName: string;
+}
+
+function isPooled(options: http.RequestOptions | undefined): options is PooledOptions {
+  return options !== undefined && 'poolName' in options && typeof options.poolName === 'string';
+}
+
+/**
+ * Keep-alive connections, shared only within one pool name, which holds the caller's pool (one
+ * connector: no connection, TLS session or anything else a target ties to a connection passes
+ * from one connector, or account, to another) and the addresses the call just checked: a
+ * connection is reused only by a call whose own address check allowed every address it may be
+ * connected to. (The socket's remote address is checked again on reuse, in Call.send.)
+ */
+class PooledHttpAgent extends http.Agent {
+  override getName(options?: http.ClientRequestArgs): string {
+    return `${super.getName(options)}|${isPooled(options) ? options.poolName : ''}`;
+  }
+}
+
+class PooledHttpsAgent extends https.Agent {
+  override getName(options?: https.RequestOptions): string {
+    return `${super.getName(options)}|${isPooled(options) ? options.poolName : ''}`;
+  }
+}
+
+/** The keep-alive agents of one client, made when a call first names a pool. */
+export class ConnectionPools {
+  #http: http.Agent | undefined;
+  #https: https.Agent | undefined;
+
+  agentFor(protocol: string): http.Agent {
+    const options = { keepAlive: true, timeout: IDLE_CONNECTION_MS, scheduling: 'lifo' as const };
+    if (protocol === 'https:') {
+      this.#https ??= new PooledHttpsAgent(options);
+      return this.#https;
+    }
+    this.#http ??= new PooledHttpAgent(options);
+    return this.#http;
+  }
+
+  /** Closes every pooled connection (idle ones are also closed after IDLE_CONNECTION_MS). */
+  destroy(): void {
+    this.#http?.destroy();
+    this.#https?.destroy();
+  }
+}
+
+/** `address` as Node reports a peer (an IPv4 peer of a dual-stack socket as `::ffff:a.b.c.d`). */
+function peerAddress(address: string): string {
+  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
 export class Call {
   private readonly deadline: number;
   /** Which limit a timeout message names. */
@@ -177,8 +235,15 @@ export class Call {
     }
   }
 
-  /** One HTTP exchange to already-checked addresses. */
-  send(hop: Hop, addresses: readonly PinnedAddress[]): Promise<RawResponse> {
+  /**
+   * One HTTP exchange to already-checked addresses; over a connection of `pool` when one is given
+   * and a connection to one of `addresses` is free in it.
+   */
+  send(
+    hop: Hop,
+    addresses: readonly PinnedAddress[],
+    pool?: { readonly pools: ConnectionPools; readonly name: string },
+  ): Promise<RawResponse> {
     const { url } = hop;
     const remaining = this.remaining(url);
     const [first] = addresses;
@@ -195,15 +260,23 @@ export class Call {
     const literal = literalAddress(url);
     const headers = { ...hop.headers };
     if (hop.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(hop.body));
-    const options: https.RequestOptions = {
+    const options: https.RequestOptions | PooledOptions = {
       protocol: url.protocol,
       hostname: literal?.address ?? url.hostname,
       port: url.port === '' ? undefined : Number(url.port),
       path: `${url.pathname}${url.search}`,
       method: hop.method,
       headers,
-      agent: false,
       lookup: pinnedLookup,
+      ...(pool === undefined
+        ? { agent: false }
+        : {
+            agent: pool.pools.agentFor(url.protocol),
+            poolName: `${pool.name}|${addresses
+              .map((a) => a.address)
+              .sort()
+              .join(',')}`,
+          }),
     };
     if (url.protocol === 'https:' && literal === undefined)
       options.servername = normalizeHostName(url.hostname);
@@ -223,7 +296,8 @@ export class Call {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        request?.destroy();
+        // A pooled connection, its answer read whole, goes back to its pool.
+        if (pool === undefined) request?.destroy();
         resolve(response);
       };
       const tooLarge = () =>
@@ -236,6 +310,16 @@ export class Call {
         return;
       }
       request.on('error', fail);
+      if (pool !== undefined) {
+        request.on('socket', (socket) => {
+          // A reused connection: the address it is connected to must be one this call checked.
+          if (request?.reusedSocket !== true) return;
+          const peer = socket.remoteAddress === undefined ? undefined : peerAddress(socket.remoteAddress);
+          if (peer === undefined || !addresses.some((a) => a.address === peer)) {
+            fail(new RefusedAddressError(`refused: a pooled connection to ${where(url)} leads elsewhere`));
+          }
+        });
+      }
       request.on('response', (response) => {
         const status = response.statusCode ?? 0;
         const responseHeaders = collectHeaders(response.rawHeaders);

@@ -16,6 +16,11 @@ export interface OutboundRequest {
    * time limit: several calls of one credential check share one deadline.
    */
   readonly deadline?: number;
+  /**
+   * Calls naming the same pool may reuse each other's connections (keep-alive): the deliveries of
+   * one connector. Without one, each call opens its own connection and closes it (checks).
+   */
+  readonly pool?: string;
 }
 
 export interface OutboundResponse {

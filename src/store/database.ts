@@ -37,6 +37,12 @@ export const DEFAULT_POOL_SIZE = 10;
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly location: DatabaseLocation;
+  /**
+   * The same database, for writes that must survive a crash of the process but may be lost on a
+   * power loss (the delivery worker's claims and records): on SQLite at `synchronous = FULL`
+   * they commit without an fsync (see RelaxedConnection); elsewhere it is `db`.
+   */
+  readonly relaxed?: Kysely<Database>;
   /** Resolves once the database can begin a write transaction (the write lock is obtainable). */
   ping(): Promise<void>;
   /**

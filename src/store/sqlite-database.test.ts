@@ -145,6 +145,24 @@ describe('waiting for another process’s write lock', () => {
     });
     expect(await count()).toBe(1);
   });
+
+  it('a relaxed write waiting for the lock lends the connection at FULL, never at NORMAL', async () => {
+    const relaxed = handle.relaxed;
+    if (!relaxed) throw new Error('SQLite has a relaxed handle');
+    const level = async () =>
+      (await sql<{ synchronous: number }>`pragma synchronous`.execute(handle.db)).rows[0]?.synchronous;
+    const released = holdWriteLock(200);
+    const write = sql`insert into t values (8)`.execute(relaxed);
+    const trx = relaxed.transaction().execute(async (t) => {
+      await sql`insert into t values (9)`.execute(t);
+    });
+    // Both wait for the lock; what runs meanwhile on the connection runs at FULL.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await level()).toBe(2);
+    await Promise.all([write, trx, released]);
+    expect(await level()).toBe(2);
+    expect(await count()).toBe(2);
+  });
 });
 
 describe('hot reads run at once (compiledOnce)', () => {

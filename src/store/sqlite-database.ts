@@ -12,7 +12,7 @@ import {
   SqliteDriver,
 } from 'kysely';
 import { readNowOn } from './compiled.js';
-import type { DatabaseHandle, DatabaseOptions } from './database.js';
+import type { DatabaseHandle, DatabaseOptions, SqliteSynchronous } from './database.js';
 import { isLockBusy } from './errors.js';
 import { secureDatabaseFiles } from './file-modes.js';
 import { groupCommit, lockDeadlineOf } from './group-commit.js';
@@ -72,6 +72,11 @@ class PreparedConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.run<R>(query);
+  }
+
+  /** The statement, run synchronously (better-sqlite3 is). */
+  run<R>(query: CompiledQuery): QueryResult<R> {
     const statement = this.prepare(query.sql);
     const parameters = query.parameters as unknown[];
     if (statement.reader) return { rows: statement.all(parameters) as R[] };
@@ -81,6 +86,47 @@ class PreparedConnection implements DatabaseConnection {
       insertId: BigInt(lastInsertRowid),
       rows: [],
     };
+  }
+
+  streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming queries are not used on SQLite');
+  }
+}
+
+/**
+ * The connection for writes that need not survive a power loss, only a crash of the process (the
+ * delivery worker's claims and records: a lost one means a delivery sent again, which
+ * at-least-once allows): each of its transactions, and each statement outside one, commits with
+ * `synchronous = NORMAL`, without an fsync. In WAL mode such a commit is in the operating system's
+ * hands at once, so kill -9 loses nothing; the next commit with the configured setting (an
+ * accept's) or the next checkpoint flushes it with everything before it.
+ *
+ * The setting can only change outside a transaction, and it is set back before the connection is
+ * given up: it changes and returns within one synchronous stretch for a statement alone, and from
+ * BEGIN to COMMIT or ROLLBACK for a transaction (while Kysely's mutex holds the connection for it;
+ * the lock-waiting retries lend the connection only between tries, with the setting restored).
+ */
+class RelaxedConnection implements DatabaseConnection {
+  // Run with exec each time: SQLite applies this pragma when the statement is compiled, so a
+  // prepared one would do nothing when run.
+  readonly #relaxed = 'pragma synchronous = NORMAL';
+  readonly #restored: string;
+
+  constructor(
+    private readonly inner: PreparedConnection,
+    private readonly sqlite: SqliteDatabase.Database,
+    configured: SqliteSynchronous,
+  ) {
+    this.#restored = `pragma synchronous = ${configured}`;
+  }
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (!this.sqlite.inTransaction) this.sqlite.exec(this.#relaxed);
+    try {
+      return this.inner.run<R>(query);
+    } finally {
+      if (!this.sqlite.inTransaction) this.sqlite.exec(this.#restored);
+    }
   }
 
   streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
@@ -143,11 +189,13 @@ class LockWaitingConnection implements DatabaseConnection {
  */
 class ImmediateTransactionDriver extends SqliteDriver {
   #connection: DatabaseConnection | undefined;
+  #relaxed: DatabaseConnection | undefined;
 
   constructor(
     private readonly sqlite: SqliteDatabase.Database,
     private readonly prepared: PreparedConnection,
     private readonly lockWaitMs: number,
+    private readonly synchronous: SqliteSynchronous,
   ) {
     super({ database: sqlite });
   }
@@ -161,8 +209,20 @@ class ImmediateTransactionDriver extends SqliteDriver {
     return this.#connection;
   }
 
+  /** The same connection, behind the same mutex, committing without an fsync (RelaxedConnection). */
+  async acquireRelaxedConnection(): Promise<DatabaseConnection> {
+    await super.acquireConnection();
+    this.#relaxed ??= new LockWaitingConnection(
+      new RelaxedConnection(this.prepared, this.sqlite, this.synchronous),
+      this.sqlite,
+      this.lockWaitMs,
+      (ms) => this.lend(ms),
+    );
+    return this.#relaxed;
+  }
+
   /** Gives the held connection up for `ms` and takes it back (queueing behind whoever took it meanwhile). */
-  private async lend(ms: number): Promise<void> {
+  async lend(ms: number): Promise<void> {
     await super.releaseConnection();
     try {
       await sleep(ms);
@@ -182,14 +242,51 @@ class ImmediateTransactionDriver extends SqliteDriver {
 
 class ImmediateTransactionDialect extends SqliteDialect {
   constructor(
-    private readonly sqlite: SqliteDatabase.Database,
-    private readonly prepared: PreparedConnection,
-    private readonly lockWaitMs: number,
+    sqlite: SqliteDatabase.Database,
+    private readonly driver: ImmediateTransactionDriver,
   ) {
     super({ database: sqlite });
   }
   override createDriver(): Driver {
-    return new ImmediateTransactionDriver(this.sqlite, this.prepared, this.lockWaitMs);
+    return this.driver;
+  }
+}
+
+/**
+ * The relaxed handle's driver: the shared driver's connection and mutex (so its transactions and
+ * the others' never interleave), its transactions begun IMMEDIATE; opening and closing the
+ * database are the shared driver's.
+ */
+class RelaxedDriver implements Driver {
+  constructor(private readonly shared: ImmediateTransactionDriver) {}
+  async init(): Promise<void> {}
+  acquireConnection(): Promise<DatabaseConnection> {
+    return this.shared.acquireRelaxedConnection();
+  }
+  beginTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.shared.beginTransaction(connection);
+  }
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.shared.commitTransaction(connection);
+  }
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.shared.rollbackTransaction(connection);
+  }
+  releaseConnection(): Promise<void> {
+    return this.shared.releaseConnection();
+  }
+  async destroy(): Promise<void> {}
+}
+
+class RelaxedDialect extends SqliteDialect {
+  constructor(
+    sqlite: SqliteDatabase.Database,
+    private readonly shared: ImmediateTransactionDriver,
+  ) {
+    super({ database: sqlite });
+  }
+  override createDriver(): Driver {
+    return new RelaxedDriver(this.shared);
   }
 }
 
@@ -207,15 +304,23 @@ export function openSqlite(
   // driver waits instead (LockWaitingConnection).
   const sqlite = new Sqlite(location.path, { timeout: 0 });
   switchToWal(sqlite, options.lockWaitMs ?? LOCK_WAIT_MS);
-  sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  const synchronous = options.synchronous ?? 'FULL';
+  sqlite.pragma(`synchronous = ${synchronous}`);
   sqlite.pragma('foreign_keys = ON');
   // Deleted and overwritten content is zeroed where that costs no extra write (the page is written
   // anyway): a replaced key hash or a deleted idempotency record does not linger in free space.
   sqlite.pragma('secure_delete = FAST');
   const prepared = new PreparedConnection(sqlite);
-  const db = new Kysely<Database>({
-    dialect: new ImmediateTransactionDialect(sqlite, prepared, options.lockWaitMs ?? LOCK_WAIT_MS),
-  });
+  const driver = new ImmediateTransactionDriver(
+    sqlite,
+    prepared,
+    options.lockWaitMs ?? LOCK_WAIT_MS,
+    synchronous,
+  );
+  const db = new Kysely<Database>({ dialect: new ImmediateTransactionDialect(sqlite, driver) });
+  // At NORMAL every commit is already without an fsync: the same handle.
+  const relaxed =
+    synchronous === 'FULL' ? new Kysely<Database>({ dialect: new RelaxedDialect(sqlite, driver) }) : db;
   let closed = false;
   // Hot reads (compiled.ts) run at once: better-sqlite3 is synchronous, so nothing else runs on the
   // connection meanwhile. Not while a transaction is open on it (a write between its statements,
@@ -235,6 +340,7 @@ export function openSqlite(
   });
   return {
     db,
+    relaxed,
     location,
     transact: groupCommit(db, sqlite, options.lockWaitMs ?? LOCK_WAIT_MS),
     async ping() {
