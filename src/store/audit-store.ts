@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, QueryCreator } from 'kysely';
 import { newId, nowIso } from './ids.js';
 import type { AuditAction, Database } from './schema.js';
 
@@ -29,23 +29,25 @@ export interface AuditEntry {
   readonly fields: readonly string[];
 }
 
+/** The insert of one event, to run with the change (as a statement of its transaction, or a part of its statement). */
+export function auditInsert(db: QueryCreator<Database>, entry: AuditEntry) {
+  return db.insertInto('audit_events').values({
+    id: newId(),
+    account_id: entry.accountId,
+    at: nowIso(),
+    action: entry.action,
+    connector_id: entry.connector.id,
+    connector_name: entry.connector.name,
+    connector_type: entry.connector.type,
+    key_id: entry.actor.keyId,
+    key_label: entry.actor.keyLabel,
+    fields: JSON.stringify(entry.fields),
+  });
+}
+
 /** Records one event; call it with the transaction that makes the change, so both land or neither. */
 export async function recordAuditEvent(db: Kysely<Database>, entry: AuditEntry): Promise<void> {
-  await db
-    .insertInto('audit_events')
-    .values({
-      id: newId(),
-      account_id: entry.accountId,
-      at: nowIso(),
-      action: entry.action,
-      connector_id: entry.connector.id,
-      connector_name: entry.connector.name,
-      connector_type: entry.connector.type,
-      key_id: entry.actor.keyId,
-      key_label: entry.actor.keyLabel,
-      fields: JSON.stringify(entry.fields),
-    })
-    .execute();
+  await auditInsert(db, entry).execute();
 }
 
 export interface AuditStore {

@@ -1,14 +1,14 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, QueryCreator } from 'kysely';
 import type { CheckResult } from '../connectors/checks/run.js';
 import type { Params } from '../connectors/checks/types.js';
 import type { RegisteredType } from '../connectors/registry.js';
 import { errors } from '../errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { type Actor, recordAuditEvent } from './audit-store.js';
+import { type Actor, auditInsert, recordAuditEvent } from './audit-store.js';
 import { compiledOnce } from './compiled.js';
 import { connectorColumns as columns, connectorRowCodec, type StoredConnector } from './connector-row.js';
 import { cancelDeliveriesOf } from './delivery-store.js';
-import { forUpdate } from './dialect.js';
+import { dialectOf, forUpdate } from './dialect.js';
 import { isConnectorNameTaken } from './errors.js';
 import { laterThan, newId, nowIso } from './ids.js';
 import { PageCursors } from './page-cursors.js';
@@ -85,11 +85,17 @@ async function rowById(db: Kysely<Database>, accountId: number, id: string, { fo
 
 /** Creates and deletes move list positions: say so to every server's page cursors (migration 0004). */
 async function bumpConnectorsVersion(trx: Kysely<Database>, accountId: number): Promise<void> {
-  await trx
+  await connectorsVersionBump(trx, accountId).execute();
+}
+
+/** A query creator of a statement with CTEs, as one of the plain schema (the CTEs' names are not used). */
+const asSchema = <DB extends Database>(q: QueryCreator<DB>) => q as unknown as QueryCreator<Database>;
+
+function connectorsVersionBump(db: QueryCreator<Database>, accountId: number) {
+  return db
     .updateTable('accounts')
     .set((eb) => ({ connectors_version: eb('connectors_version', '+', 1) }))
-    .where('id', '=', accountId)
-    .execute();
+    .where('id', '=', accountId);
 }
 
 /** The names of the fields that differ between two versions (`name`, `params.<key>`). */
@@ -114,6 +120,7 @@ export function createConnectorStore(
   transact: Transact = ownTransactions(db),
 ): ConnectorStore {
   const codec = connectorRowCodec(box);
+  const postgres = dialectOf(db) === 'postgres';
   const fromRow = codec.open;
   // The hot reads, compiled once (compiled.ts); the stand-ins are values no request sends.
   const byId = compiledOnce(
@@ -144,27 +151,47 @@ export function createConnectorStore(
     async create(accountId, actor, fields, within) {
       const now = nowIso();
       const id = newId();
+      const values = {
+        id,
+        account_id: accountId,
+        type: fields.type.id,
+        name: fields.name,
+        ...codec.seal(id, fields.type, fields.params),
+        created_at: now,
+        updated_at: now,
+      };
+      const audit = {
+        accountId,
+        actor,
+        action: 'create',
+        connector: { id, name: fields.name, type: fields.type.id },
+        fields: ['type', ...changedFields(undefined, fields)],
+      } as const;
+      if (!within && postgres) {
+        // PostgreSQL: the row, its audit event and the account's version in one statement (data-
+        // modifying CTEs), atomic on its own: one round trip instead of five (BEGIN, three
+        // statements, COMMIT), and the account's row locked only for that statement's commit.
+        try {
+          const row = await db
+            .with('audit', (q) => auditInsert(q, audit))
+            .with('version', (q) => connectorsVersionBump(asSchema(q), accountId))
+            .insertInto('connectors')
+            .values(values)
+            .returning(columns)
+            .executeTakeFirstOrThrow();
+          return fromRow(row);
+        } catch (error) {
+          if (isConnectorNameTaken(error)) throw errors.nameTaken(fields.name);
+          throw error;
+        }
+      }
       const work = async (trx: Kysely<Database>) => {
         const row = await trx
           .insertInto('connectors')
-          .values({
-            id,
-            account_id: accountId,
-            type: fields.type.id,
-            name: fields.name,
-            ...codec.seal(id, fields.type, fields.params),
-            created_at: now,
-            updated_at: now,
-          })
+          .values(values)
           .returning(columns)
           .executeTakeFirstOrThrow();
-        await recordAuditEvent(trx, {
-          accountId,
-          actor,
-          action: 'create',
-          connector: { id, name: fields.name, type: fields.type.id },
-          fields: ['type', ...changedFields(undefined, fields)],
-        });
+        await recordAuditEvent(trx, audit);
         // Last: on PostgreSQL it locks the account's row until the commit, and every create and
         // delete of the account waits for that lock; the shorter it is held, the more of them commit.
         await bumpConnectorsVersion(trx, accountId);
