@@ -1,9 +1,4 @@
 import { PlugboardConnectionError, PlugboardError } from '@plugboard/client';
-import { auditCommand } from './cli/audit.js';
-import { copyCommand } from './cli/copy.js';
-import { keysCommand } from './cli/keys.js';
-import { connectorsCommand, deliveriesCommand, loginCommand, typesCommand } from './cli/remote.js';
-import { secretsCommand } from './cli/secrets.js';
 import { MissingDatabaseError, UsageError, withDatabase } from './cli/shared.js';
 import { ConfigError, loadConfig } from './config.js';
 import { migrateToLatest } from './store/database.js';
@@ -112,15 +107,17 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    // Each command's module is loaded when it runs (the bundle keeps it in a chunk of its own):
+    // a server start does not parse the HTTP client, the prompts or the copy.
     switch (command) {
       case 'login':
-        return await loginCommand(rest);
+        return await (await import('./cli/remote.js')).loginCommand(rest);
       case 'connectors':
-        return await connectorsCommand(rest);
+        return await (await import('./cli/remote.js')).connectorsCommand(rest);
       case 'types':
-        return await typesCommand(rest);
+        return await (await import('./cli/remote.js')).typesCommand(rest);
       case 'deliveries':
-        return await deliveriesCommand(rest);
+        return await (await import('./cli/remote.js')).deliveriesCommand(rest);
       default:
         break;
     }
@@ -143,13 +140,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'keys':
-        return await keysCommand(config, rest);
+        return await (await import('./cli/keys.js')).keysCommand(config, rest);
       case 'audit':
-        return await auditCommand(config, rest);
+        return await (await import('./cli/audit.js')).auditCommand(config, rest);
       case 'secrets':
-        return await secretsCommand(config, rest);
+        return await (await import('./cli/secrets.js')).secretsCommand(config, rest);
       case 'copy':
-        return await copyCommand(config, rest);
+        return await (await import('./cli/copy.js')).copyCommand(config, rest);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }

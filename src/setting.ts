@@ -1,5 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 
 /**
  * One environment variable: what a set value must look like (a JSON Schema; numbers and enums
@@ -114,20 +114,36 @@ export function settingsReader<Table extends Readonly<Record<string, Setting<unk
   // Every command reads its settings first, so this compile is part of every start. validateSchema
   // off: checking the schema against the meta-schema would compile the meta-schema first, several
   // times the cost of this compile; the schema is fixed in the code and config.test.ts checks it.
-  const validate = new Ajv({
-    coerceTypes: true,
-    useDefaults: true,
-    allErrors: true,
-    validateSchema: false,
-  }).compile(settingsSchema(table));
+  const ajv = new Ajv({ coerceTypes: true, allErrors: true, validateSchema: false });
+  // Only the variables that are set are checked, so only they are compiled: a process reads one
+  // environment, usually with a few of them set, and compiling all of them cost more than the rest
+  // of reading. One validator per set of variables; an unset one takes its default (already typed).
+  const validators = new Map<string, ValidateFunction>();
+  const validatorFor = (given: readonly Setting<unknown>[]): ValidateFunction | undefined => {
+    if (given.length === 0) return undefined;
+    const key = given.map(({ variable }) => variable).join(',');
+    let validate = validators.get(key);
+    if (!validate) {
+      validate = ajv.compile(settingsSchema(Object.fromEntries(given.map((spec) => [spec.variable, spec]))));
+      validators.set(key, validate);
+    }
+    return validate;
+  };
   return (source) => {
     const env: Record<string, unknown> = {};
-    for (const [, { variable }] of specs) {
-      const value = source[variable];
-      if (value !== undefined && value !== '') env[variable] = value;
+    const given: Setting<unknown>[] = [];
+    for (const [, spec] of specs) {
+      const value = source[spec.variable];
+      if (value !== undefined && value !== '') {
+        env[spec.variable] = value;
+        given.push(spec);
+      } else if (spec.default !== undefined) {
+        env[spec.variable] = spec.default;
+      }
     }
-    validate(env);
-    const refused = validate.errors ?? [];
+    const validate = validatorFor(given);
+    validate?.(env);
+    const refused = validate?.errors ?? [];
     const values: Record<string, unknown> = {};
     const problems: string[] = [];
     for (const [name, spec] of specs) {

@@ -6,7 +6,7 @@
  * the way (its prebuilt binaries are not reachable here), which takes a few minutes.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,8 +91,12 @@ describe('npm pack, then a production install in an empty folder', () => {
     ]) {
       expect(listed, file).toContain(`package/${file}`);
     }
+    // The chunks the bundle loads (the server's among them) are packed, each of them.
+    const chunks = readdirSync(join(root, 'dist/chunks')).filter((name) => name.endsWith('.mjs'));
+    expect(chunks.some((name) => name.startsWith('server-'))).toBe(true);
+    for (const chunk of chunks) expect(listed, chunk).toContain(`package/dist/chunks/${chunk}`);
     const allowed =
-      /^package\/(README\.md|package\.json|bin\/plugboard\.js|dist\/plugboard\.mjs(\.LEGAL\.txt)?|dist\/console\/.+)$/;
+      /^package\/(README\.md|package\.json|bin\/plugboard\.js|dist\/plugboard\.mjs|dist\/chunks\/[\w-]+\.mjs(\.LEGAL\.txt)?|dist\/console\/.+)$/;
     expect(listed.filter((file) => !allowed.test(file))).toEqual([]);
   });
 
