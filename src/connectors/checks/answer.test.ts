@@ -24,7 +24,8 @@ describe('readJson', () => {
     const started = performance.now();
     expect(readJson(text)).toEqual({ unread: why });
     expect(parseJson(text)).toBeUndefined();
-    expect(performance.now() - started).toBeLessThan(100);
+    // Not under `npm run mutation`: its coverage counters and a shared machine make any time bound noise there.
+    if (process.env.MUTATION_TESTS === undefined) expect(performance.now() - started).toBeLessThan(100);
   });
 
   it('reads exactly at the limits', () => {

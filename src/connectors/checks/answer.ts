@@ -42,6 +42,7 @@ function beyondLimits(text: string, limits: AnswerLimits): Unread | undefined {
   let depth = 0;
   let tokens = 0;
   let inString = false;
+  // Stryker disable next-line EqualityOperator: equivalent: charCodeAt past the end is NaN, which matches nothing
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
@@ -74,8 +75,9 @@ export function readJson(text: string, limits: AnswerLimits = ANSWER_LIMITS): Js
   try {
     return { value: JSON.parse(text) };
   } catch {
-    return undefined;
+    // Not JSON.
   }
+  return undefined;
 }
 
 /** The body parsed as JSON, or undefined when it is not JSON or beyond `limits` (see readJson). */

@@ -18,13 +18,9 @@ const CREDENTIAL_HEADER = /auth|token|key|secret|password|cookie|signature|sessi
 
 /** One line of printable text: no control or format (e.g. direction-changing) characters, runs of spaces collapsed. */
 export function oneLine(text: string): string {
-  return (
-    text
-      // Stryker disable next-line Regex: equivalent: one space per character, then runs of spaces collapse
-      .replace(/[\p{Cc}\p{Cf}]+/gu, ' ')
-      .replace(/\s+/g, ' ')
-      .trim()
-  );
+  // Stryker disable next-line Regex: equivalent: one space per character, then runs of spaces collapse
+  const spaced = text.replace(/[\p{Cc}\p{Cf}]+/gu, ' ');
+  return spaced.replace(/\s+/g, ' ').trim();
 }
 
 function decoded(text: string): string {
