@@ -44,6 +44,8 @@ export interface WorkerSettings {
 const PREFETCH_ROUNDS = 4;
 
 export const MAX_IN_FLIGHT = 256;
+/** How long an ended attempt waits for others to be recorded with (flushSoon). */
+const RECORD_WAIT_MS = 3;
 const POLL_MS = 1_000;
 const PRUNE_EVERY_MS = 60_000;
 const PRUNE_BATCH = 1_000;
@@ -246,9 +248,10 @@ export class DeliveryWorker {
     const byAccount = new Map<number, string[]>();
     const limit = this.settings.concurrency * PREFETCH_ROUNDS;
     for (const [connectorId, known] of this.due) {
-      // Claimed again once a round's worth of room is free: few claims, each of many.
+      // Claimed again once two rounds' worth of room is free (two rounds are still held, so the
+      // target is never idle meanwhile): few claims, each of many.
       const held = this.inFlight.get(connectorId) ?? 0;
-      if (known.due > now || limit - held < this.settings.concurrency) continue;
+      if (known.due > now || limit - held < Math.min(limit, 2 * this.settings.concurrency)) continue;
       const list = byAccount.get(known.accountId) ?? [];
       list.push(connectorId);
       byAccount.set(known.accountId, list);
@@ -382,8 +385,13 @@ export class DeliveryWorker {
     });
   }
 
+  /**
+   * Records after RECORD_WAIT_MS, with every attempt that ended meanwhile: one transaction for
+   * many. The wait holds no send (the slot freed when the attempt ended), only the claim's room
+   * and the next delivery of an alertKey.
+   */
   private async flushSoon(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, RECORD_WAIT_MS));
     await this.flush();
   }
 
