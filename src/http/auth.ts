@@ -93,6 +93,7 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
   function admit(
     request: FastifyRequest,
     route: string,
+    writeKeysOnly: boolean | undefined,
     principal: KeyPrincipal | undefined,
   ): AppError | undefined {
     if (!principal) return errors.unauthorized('unknown or revoked API key', true);
@@ -108,7 +109,7 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
     if (principal.role !== 'write' && !readMethods.has(request.method)) {
       return errors.forbidden(`this API key is read-only; ${request.method} needs a key with the write role`);
     }
-    if (principal.role !== 'write' && request.routeOptions.config.writeKeysOnly) {
+    if (principal.role !== 'write' && writeKeysOnly) {
       return errors.forbidden(`this API key is read-only; ${route} needs a key with the write role`);
     }
     return undefined;
@@ -118,8 +119,9 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
   // of the microtask queue.
   app.addHook('onRequest', (request, _reply, done) => {
     // By the matched route, not the raw URL: `/%61pi/connectors` routes to `/api/connectors` too.
-    const route = request.routeOptions.url;
-    if (route === undefined || !needsKey(route, request.routeOptions.config)) return done();
+    // Read once: each read of routeOptions builds a new object of a dozen fields.
+    const { url: route, config } = request.routeOptions;
+    if (route === undefined || !needsKey(route, config)) return done();
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
       return done(errors.unauthorized('missing API key: send the header Authorization: Bearer <key>', false));
@@ -133,9 +135,9 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
     }
     const keyHash = keys.hash(secret);
     const cached = cachedPrincipal(keyHash);
-    if (cached) return done(admit(request, route, cached));
+    if (cached) return done(admit(request, route, config.writeKeysOnly, cached));
     lookup(secret, keyHash).then(
-      (principal) => done(admit(request, route, principal)),
+      (principal) => done(admit(request, route, config.writeKeysOnly, principal)),
       (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
     );
   });
