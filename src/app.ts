@@ -141,10 +141,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
     reply.header('Connection', 'close');
-    throw errors.unavailable('the server is shutting down; retry on another instance or in a moment');
+    done(errors.unavailable('the server is shutting down; retry on another instance or in a moment'));
   });
   installJsonBody(app);
   if (options.overload !== false) await installOverloadGuard(app, options.overload);

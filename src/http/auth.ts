@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashesEqual } from '../auth/api-keys.js';
-import { errors } from '../errors.js';
+import { type AppError, errors } from '../errors.js';
 import type { KeyPrincipal, KeyStore } from '../store/key-store.js';
 import { isLockBusy } from '../store/sqlite-database.js';
 
@@ -51,10 +51,13 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
   const cache = new Map<string, { principal: KeyPrincipal; expires: number }>();
   const lastTouched = new Map<string, number>();
 
-  async function lookup(secret: string): Promise<KeyPrincipal | undefined> {
-    const keyHash = keys.hash(secret);
+  /** The principal of a key hash looked up less than KEY_CACHE_TTL_MS ago. */
+  function cachedPrincipal(keyHash: string): KeyPrincipal | undefined {
     const cached = cache.get(keyHash);
-    if (cached && cached.expires > now()) return cached.principal;
+    return cached && cached.expires > now() ? cached.principal : undefined;
+  }
+
+  async function lookup(secret: string, keyHash: string): Promise<KeyPrincipal | undefined> {
     const principal = await keys.findActive(secret);
     if (!principal || !hashesEqual(principal.keyHash, keyHash)) {
       cache.delete(keyHash);
@@ -86,23 +89,17 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
   // Gives every request the property up front (a stable object shape); the hook sets it either way,
   // so no test can tell this line from its absence.
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
-    // By the matched route, not the raw URL: `/%61pi/connectors` routes to `/api/connectors` too.
-    const route = request.routeOptions.url;
-    if (route === undefined || !needsKey(route, request.routeOptions.config)) return;
-    const header = request.headers.authorization;
-    if (header === undefined || header === '') {
-      throw errors.unauthorized('missing API key: send the header Authorization: Bearer <key>', false);
-    }
-    const match = /^Bearer +(\S+) *$/i.exec(header);
-    if (!match?.[1]) {
-      throw errors.unauthorized('malformed Authorization header: expected Authorization: Bearer <key>', true);
-    }
-    const principal = await lookup(match[1]);
-    if (!principal) throw errors.unauthorized('unknown or revoked API key', true);
+  /** Lets the request in as `principal`, or says why not. */
+  function admit(
+    request: FastifyRequest,
+    route: string,
+    writeKeysOnly: boolean | undefined,
+    principal: KeyPrincipal | undefined,
+  ): AppError | undefined {
+    if (!principal) return errors.unauthorized('unknown or revoked API key', true);
     // `expiresAt !== null` is for the reader and the types: Date.parse(null) is NaN, never <= now.
     if (principal.expiresAt !== null && Date.parse(principal.expiresAt) <= now()) {
-      throw errors.unauthorized(
+      return errors.unauthorized(
         `this API key expired at ${principal.expiresAt}; create a new one with plugboard keys create`,
         true,
       );
@@ -110,11 +107,39 @@ export function installAuth(app: FastifyInstance, { keys, now = Date.now }: Auth
     request.principal = principal;
     recordUse(request, principal);
     if (principal.role !== 'write' && !readMethods.has(request.method)) {
-      throw errors.forbidden(`this API key is read-only; ${request.method} needs a key with the write role`);
+      return errors.forbidden(`this API key is read-only; ${request.method} needs a key with the write role`);
     }
-    if (principal.role !== 'write' && request.routeOptions.config.writeKeysOnly) {
-      throw errors.forbidden(`this API key is read-only; ${route} needs a key with the write role`);
+    if (principal.role !== 'write' && writeKeysOnly) {
+      return errors.forbidden(`this API key is read-only; ${route} needs a key with the write role`);
     }
+    return undefined;
+  }
+
+  // A callback hook: a key looked up a moment ago lets the request in without a promise or a turn
+  // of the microtask queue.
+  app.addHook('onRequest', (request, _reply, done) => {
+    // By the matched route, not the raw URL: `/%61pi/connectors` routes to `/api/connectors` too.
+    // Read once: each read of routeOptions builds a new object of a dozen fields.
+    const { url: route, config } = request.routeOptions;
+    if (route === undefined || !needsKey(route, config)) return done();
+    const header = request.headers.authorization;
+    if (header === undefined || header === '') {
+      return done(errors.unauthorized('missing API key: send the header Authorization: Bearer <key>', false));
+    }
+    const match = /^Bearer +(\S+) *$/i.exec(header);
+    const secret = match?.[1];
+    if (!secret) {
+      return done(
+        errors.unauthorized('malformed Authorization header: expected Authorization: Bearer <key>', true),
+      );
+    }
+    const keyHash = keys.hash(secret);
+    const cached = cachedPrincipal(keyHash);
+    if (cached) return done(admit(request, route, config.writeKeysOnly, cached));
+    lookup(secret, keyHash).then(
+      (principal) => done(admit(request, route, config.writeKeysOnly, principal)),
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+    );
   });
 }
 

@@ -76,11 +76,12 @@ function linger(socket: Socket, request: IncomingMessage, settings: LingerSettin
  * response is done.
  */
 export function installLingeringClose(app: FastifyInstance, settings: LingerSettings = DEFAULT_LINGER): void {
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const { raw } = request;
     const socket = raw.socket;
     if (raw.complete || socket === null || socket.destroyed || Object.hasOwn(socket, 'destroySoon')) {
-      return payload;
+      done(null, payload);
+      return;
     }
     socket.destroySoon = function lingeringDestroySoon() {
       Reflect.deleteProperty(socket, 'destroySoon');
@@ -89,6 +90,6 @@ export function installLingeringClose(app: FastifyInstance, settings: LingerSett
     };
     // Node's own `finish` handler, registered before this one, has called it by now if it meant to.
     reply.raw.once('finish', () => Reflect.deleteProperty(socket, 'destroySoon'));
-    return payload;
+    done(null, payload);
   });
 }
