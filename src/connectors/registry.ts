@@ -47,12 +47,13 @@ export type RegisteredType = ConnectorType<ConnectorTypeId>;
 
 export const connectorTypes: readonly RegisteredType[] = registered;
 
-const byId: ReadonlyMap<string, RegisteredType> = new Map(connectorTypes.map((type) => [type.id, type]));
+/** Keyed by `unknown`, so that any value from a body can be looked up: only a registered id finds a type. */
+const byId: ReadonlyMap<unknown, RegisteredType> = new Map(connectorTypes.map((type) => [type.id, type]));
 
 export const connectorTypeIds: readonly ConnectorTypeId[] = connectorTypes.map((type) => type.id);
 
 /** The type of an id from outside (a request body, a row); undefined when none is registered. */
-export function findConnectorType(id: string): RegisteredType | undefined {
+export function findConnectorType(id: unknown): RegisteredType | undefined {
   return byId.get(id);
 }
 

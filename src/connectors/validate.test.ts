@@ -186,3 +186,33 @@ describe('parseConnectorInput: the fields and words of its 400s', () => {
     expect(input.params).toEqual(jira);
   });
 });
+
+describe('parseConnectorInput: what ilert\'s clients send for "not set"', () => {
+  it('"params": null is no params: {} for a type that needs none, "it needs …" for one that does', () => {
+    expect(parseConnectorInput({ type: 'slack', name: 'n', params: null }).params).toStrictEqual({});
+    expect(refusal({ type: 'jira', name: 'n', params: null }).details).toEqual([
+      { field: '/params', message: 'is required for type jira; it needs url, email, password' },
+    ]);
+  });
+
+  it('an optional param sent as "" is not set, whatever its format; a required one sent as "" is refused', () => {
+    const params = { url: 'https://a.example.com', responseUrl: '', authorization: '' };
+    expect(parseConnectorInput({ type: 'dynamic', name: 'n', params }).params).toStrictEqual({
+      url: 'https://a.example.com',
+    });
+    expect(refusal({ type: 'jira', name: 'n', params: { ...jira, email: '' } }).details).toEqual([
+      { field: '/params/email', message: 'must not be empty' },
+    ]);
+  });
+
+  it('"" is "not set" only for a param the type declares: an unknown key sent as "" is still refused', () => {
+    expect(
+      refusal({ type: 'dynamic', name: 'n', params: { url: 'https://a.example.com', extra: '' } }).details,
+    ).toEqual([
+      {
+        field: '/params/extra',
+        message: 'unknown key "extra" for type dynamic; allowed keys: url, responseUrl, authorization',
+      },
+    ]);
+  });
+});

@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { describe, expect, it, vi } from 'vitest';
+import { AppError } from '../errors.js';
 import type { KeyPrincipal, KeyStore } from '../store/key-store.js';
-import { installAuth, LAST_USED_INTERVAL_MS } from './auth.js';
+import { installAuth, LAST_USED_INTERVAL_MS, principalOf } from './auth.js';
 
 /** An app with one keyed route whose key store's `touch` fails with `failure`; its log lines. */
 async function appWhoseTouchFails(failure: Error & { code?: string }) {
@@ -70,6 +71,32 @@ describe('when the last use cannot be written', () => {
     advance(1);
     await use();
     expect(touch).toHaveBeenCalledTimes(2);
+    await app.close();
+  });
+});
+
+describe('principalOf', () => {
+  it('on a route the key check does not cover, asking for the principal fails closed: a 401 for a missing key', async () => {
+    const app = Fastify();
+    // Outside /api no key is looked up: a store that has nothing would fail the test if it were.
+    installAuth(app, { keys: {} as KeyStore });
+    let thrown: unknown;
+    app.get('/outside', async (request) => {
+      try {
+        principalOf(request);
+      } catch (error) {
+        thrown = error;
+      }
+      return {};
+    });
+    expect((await app.inject({ url: '/outside' })).statusCode).toBe(200);
+    expect(thrown).toBeInstanceOf(AppError);
+    expect(thrown).toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: 'missing API key: send the header Authorization: Bearer <key>',
+      // No key was sent, so no error="invalid_token" (RFC 6750, section 3.1).
+      headers: { 'WWW-Authenticate': 'Bearer realm="plugboard"' },
+    });
     await app.close();
   });
 });
