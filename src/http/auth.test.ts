@@ -100,3 +100,26 @@ describe('principalOf', () => {
     await app.close();
   });
 });
+
+describe('when the key cannot be looked up', () => {
+  it('answers with the lookup’s error (the database’s 503), not a request left hanging', async () => {
+    const unavailable = Object.assign(new Error('the database is not answering; retry shortly'), {
+      statusCode: 503,
+    });
+    const keys = {
+      hash: (secret: string) => `h:${secret}`,
+      findActive: async () => {
+        throw unavailable;
+      },
+      touch: async () => {},
+    } as unknown as KeyStore;
+    const app = Fastify();
+    installAuth(app, { keys });
+    app.get('/api/x', async () => ({ ok: true }));
+    await app.ready();
+    const response = await app.inject({ url: '/api/x', headers: { authorization: 'Bearer secret' } });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ message: 'the database is not answering; retry shortly' });
+    await app.close();
+  });
+});
