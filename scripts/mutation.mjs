@@ -49,6 +49,12 @@ export const MODULES = {
   ],
   'src/connectors/checks/limit.ts': ['src/connectors/checks/limit.test.ts'],
   'src/connectors/checks/disguise.ts': ['src/connectors/checks/disguise.test.ts'],
+  // Keep-alive reuse (issue 12's engine): a connection is reused only by a call whose own SSRF check allowed its address.
+  'src/outbound/exchange.ts': [
+    'src/outbound/client.test.ts',
+    'src/outbound/client-pool.test.ts',
+    'src/outbound/client-deadline.test.ts',
+  ],
   'src/connectors/delivery-http.ts': ['src/connectors/delivery-http.test.ts'],
   'src/deliveries/schedule.ts': ['src/deliveries/schedule.test.ts'],
 };
