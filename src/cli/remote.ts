@@ -12,6 +12,7 @@ import {
   type PlugboardClient,
   toInput,
 } from '@plugboard/client';
+import { DELIVERY_STATES } from '../store/schema.js';
 import { table, UsageError } from './shared.js';
 
 /** Where `plugboard login` keeps the server and key: $XDG_CONFIG_HOME/plugboard/config.json, mode 0600. */
@@ -285,15 +286,6 @@ export async function loginCommand(args: string[]): Promise<number> {
   process.stdout.write(`Logged in to ${url}; saved in ${path} (mode 0600).\n`);
   return 0;
 }
-
-const DELIVERY_STATES: readonly DeliveryState[] = [
-  'queued',
-  'sending',
-  'retrying',
-  'delivered',
-  'failed',
-  'cancelled',
-];
 
 /** `plugboard deliveries list|get|retry`, over HTTP. */
 export async function deliveriesCommand(args: string[]): Promise<number> {

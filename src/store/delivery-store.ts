@@ -13,14 +13,7 @@ import type {
 } from './schema.js';
 import { ownTransactions, type Transact } from './transact.js';
 
-export const DELIVERY_STATES: readonly DeliveryState[] = [
-  'queued',
-  'sending',
-  'retrying',
-  'delivered',
-  'failed',
-  'cancelled',
-];
+export { DELIVERY_STATES } from './schema.js';
 
 /** One attempt as the API shows it. */
 export interface Attempt {

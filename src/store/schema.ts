@@ -106,7 +106,9 @@ export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type ConnectorRow = Selectable<ConnectorsTable>;
 export type NewConnectorRow = Insertable<ConnectorsTable>;
 
-export type DeliveryState = 'queued' | 'sending' | 'retrying' | 'delivered' | 'failed' | 'cancelled';
+/** A delivery's states, in the order of its life (the API's enum, the CLI's --state). */
+export const DELIVERY_STATES = ['queued', 'sending', 'retrying', 'delivered', 'failed', 'cancelled'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 /** One event accepted for a connector (migration 0007). */
 export interface DeliveriesTable {
