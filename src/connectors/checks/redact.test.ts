@@ -39,6 +39,16 @@ describe('Redactor', () => {
     expect(redactor.redact('expected application/json')).toBe('expected application/json');
   });
 
+  it('takes Idempotency-Key for the delivery id it is, not a credential; X-Api-Key stays one', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('Idempotency-Key', 'dlv_0123456789abcdefghij');
+    redactor.addHeader('X-Api-Key', 'key-0123456789abcdef');
+    expect(redactor.redact('seen dlv_0123456789abcdefghij with key-0123456789abcdef')).toBe(
+      `seen dlv_0123456789abcdefghij with ${STARS}`,
+    );
+    expect(redactor.disguises('DLV_0123456789ABCDEFGHIJ')).toBe(false);
+  });
+
   it('redacts the credential-like parts of a secret URL, not only the whole URL', () => {
     const redactor = new Redactor();
     const token = 'AbCdEf-0123456789_ghIJKLmnopQRstuvWXyz';
