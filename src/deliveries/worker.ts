@@ -55,6 +55,14 @@ const RECORD_WAIT_MS = 10;
 /** Attempts ended and not yet recorded, at most, before claiming stops until records catch up (memory). */
 const MAX_AWAITING_RECORD = 2_048;
 const POLL_MS = 1_000;
+/**
+ * The queue's reads hold the event loop (better-sqlite3 is synchronous) for as long as the queue
+ * is deep: 40 to 270 ms for 100,000 pending rows, measured. The next poll waits this many times
+ * what the last one took (at most POLL_MAX_MS), so that they take at most a twentieth of the
+ * time; a deep queue means work is there, so finding more a little later costs nothing.
+ */
+const POLL_SHARE = 20;
+const POLL_MAX_MS = 10_000;
 const PRUNE_EVERY_MS = 60_000;
 const PRUNE_BATCH = 1_000;
 
@@ -192,10 +200,14 @@ export class DeliveryWorker {
   /** Reads the queue for work (every `pollMs`): other servers' accepts, retries come due, expired leases; prunes. */
   private async poll(): Promise<void> {
     if (this.stopped) return;
+    const began = performance.now();
+    /** What the reads took (with their wait for the connection), pruning aside. */
+    let spent = 0;
     try {
       const taken = await this.store.takeOverExpired();
       if (taken > 0) this.log.warn({ deliveries: taken }, 'took over deliveries whose lease ended');
       const pending = await this.store.pendingConnectors();
+      spent = performance.now() - began;
       const seen = new Set<string>();
       for (const { connectorId, accountId, due } of pending) {
         seen.add(connectorId);
@@ -217,7 +229,8 @@ export class DeliveryWorker {
       this.log.warn({ err: error }, 'reading the delivery queue failed; trying again shortly');
     }
     if (this.stopped) return;
-    this.pollTimer = setTimeout(() => void this.poll(), this.pollMs);
+    const wait = Math.max(this.pollMs, Math.min(POLL_MAX_MS, spent * POLL_SHARE));
+    this.pollTimer = setTimeout(() => void this.poll(), wait);
     this.pollTimer.unref();
     this.wake();
   }
