@@ -10,7 +10,9 @@
  *   straight into its SQLite file, so that accepting does not count), then the server started:
  *   delivered per second from its start to the target's last receipt;
  * - steady rate: 500 events/s through the API for 10 s: accept latency (request to 202) and
- *   accept-to-delivered (request sent to the target's receipt), p50/p99;
+ *   accept-to-delivered (request sent to the target's receipt), p50/p99; beside it, what one
+ *   fdatasync of 4 KiB takes on the disk the database is on (an accept is answered after its
+ *   group's COMMIT, whose flush at synchronous=FULL is such a sync: the floor under its latency);
  * - storm: 100,000 queued events drain; the server's peak RSS (VmHWM);
  * - loss and duplicates: every accepted delivery id received exactly once, and recorded delivered.
  *
@@ -20,7 +22,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -40,6 +42,32 @@ const SECONDS = Number(env.BENCH_DELIVERIES_SECONDS ?? 10);
 
 /** @param {string} text */
 const log = (text) => process.stdout.write(`${text}\n`);
+
+/**
+ * Milliseconds of each of `count` fdatasync calls, each after a 4 KiB write appended to a scratch
+ * file in `directory`.
+ * @param {string} directory
+ * @param {number} count
+ */
+function diskFlushMs(directory, count) {
+  const path = join(directory, 'flush-probe');
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(4096, 1);
+  /** @type {number[]} */
+  const times = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      writeSync(fd, block);
+      const began = performance.now();
+      fdatasyncSync(fd);
+      times.push(performance.now() - began);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+  return times;
+}
 
 /** @param {number[]} values @param {number} p */
 function percentile(values, p) {
@@ -323,7 +351,11 @@ try {
     throughput >= 0.5 * ceiling,
   );
 
-  // 3. Steady rate through the API.
+  // 3. Steady rate through the API, after the disk's own flush latency (context for the accept p99).
+  const flushMs = diskFlushMs(dir, 200);
+  log(
+    `disk: fdatasync after a 4 KiB write in the database's directory, ${flushMs.length} in a row: p50 ${percentile(flushMs, 50).toFixed(1)} ms, p99 ${percentile(flushMs, 99).toFixed(1)} ms (an accept waits for one such flush at synchronous=FULL)`,
+  );
   const total = RATE * SECONDS;
   /** @type {number[]} */
   const acceptMs = [];
