@@ -220,13 +220,10 @@ describe('TLS', () => {
     expect(seen).toEqual({ names: ['svc.example.test'], connections: 1 });
   });
 
-  it('an https URL with an address speaks TLS without SNI; the failure is protocol, with its code', async () => {
+  it('an https URL with an address speaks TLS without SNI', async () => {
     const client = createOutboundClient({ allowedTargets: ['127.0.0.1'] });
-    const error = await failure(client.request({ method: 'GET', url: `https://127.0.0.1:${tlsPort}/` }));
+    // How the failed handshake reads (its code) is OpenSSL's; classify is pinned in exchange.test.ts.
+    await failure(client.request({ method: 'GET', url: `https://127.0.0.1:${tlsPort}/` }));
     expect(seen).toEqual({ names: [], connections: 1 });
-    expect(error.kind).toBe('protocol');
-    expect(error.message).toMatch(
-      new RegExp(`^TLS or HTTP failure talking to 127\\.0\\.0\\.1:${tlsPort} \\(E\\w+\\)$`),
-    );
   });
 });
