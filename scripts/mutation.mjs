@@ -51,6 +51,8 @@ export const MODULES = {
   'src/connectors/checks/disguise.ts': ['src/connectors/checks/disguise.test.ts'],
   // Keep-alive reuse (issue 12's engine): a connection is reused only by a call whose own SSRF check allowed its address.
   'src/outbound/exchange.ts': [
+    'src/outbound/exchange.test.ts',
+    'src/outbound/exchange-wire.test.ts',
     'src/outbound/client.test.ts',
     'src/outbound/client-pool.test.ts',
     'src/outbound/client-deadline.test.ts',

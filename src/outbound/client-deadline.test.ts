@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createOutboundClient } from './client.js';
 import { OutboundError } from './types.js';
 
@@ -68,6 +68,19 @@ describe('a caller’s deadline', () => {
     );
     expect(error.kind).toBe('timeout');
     expect(connections).toBe(before);
+  });
+
+  it('has passed when it is now: nothing is sent', async () => {
+    const now = Date.now();
+    vi.spyOn(Date, 'now').mockReturnValue(now);
+    const request = vi.spyOn(http, 'request');
+    try {
+      const error = await failure(client.request({ method: 'GET', url: `${base}/final`, deadline: now }));
+      expect(error.kind).toBe('timeout');
+      expect(request).not.toHaveBeenCalled();
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it('never lengthens the client’s own limit', async () => {

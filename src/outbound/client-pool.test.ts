@@ -92,6 +92,23 @@ describe('connection pools', () => {
     expect([one.connections, two.connections]).toEqual([1, 1]);
   });
 
+  it('a host name that resolves to the same addresses in another order reuses the connection', async () => {
+    const [one, two] = await targets();
+    const client = createOutboundClient({ allowedTargets: ['127.0.0.0/8'] });
+    const url = `http://svc.example.test:${portOf(one)}/`;
+    const answer = (addresses: string[]) =>
+      vi
+        .spyOn(dns.promises, 'lookup')
+        .mockImplementation((async () =>
+          addresses.map((address) => ({ address, family: 4 }))) as unknown as typeof dns.promises.lookup);
+    answer(['127.0.0.1', '127.0.0.2']);
+    expect((await client.request({ method: 'GET', url, pool: 'p' })).body).toBe('127.0.0.1');
+    vi.restoreAllMocks();
+    answer(['127.0.0.2', '127.0.0.1']);
+    expect((await client.request({ method: 'GET', url, pool: 'p' })).body).toBe('127.0.0.1');
+    expect([one.connections, two.connections]).toEqual([1, 0]);
+  });
+
   it('an open pooled connection does not let a call through whose host now resolves to a refused address', async () => {
     const [one] = await targets();
     const client = createOutboundClient({ allowedTargets: ['127.0.0.1'] });

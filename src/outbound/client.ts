@@ -32,8 +32,8 @@ import {
  *   body are read; a declared or actual larger body fails with `too_large` and closes the connection.
  * - No connection reuse (`agent: false`) unless the request names a `pool`: then keep-alive
  *   connections are shared by the calls of that pool only, and only between calls whose address
- *   checks allowed the same addresses; each call still resolves and checks its host, and a reused
- *   connection's peer address must be one of those it checked (exchange.ts, ConnectionPools).
+ *   checks allowed the same addresses; each call still resolves and checks its host, so a reused
+ *   connection leads to an address the reusing call checked (exchange.ts, ConnectionPools).
  * - `User-Agent: Plugboard-Check/1` (or the request's `userAgent`), no headers but the caller's
  *   (minus hop-by-hop ones and Host, which are set here), no proxy.
  * - Error messages name the host (and port) and what happened, never the path, query, userinfo or a

@@ -46,6 +46,14 @@ function timeoutError(url: URL, limit: string): OutboundError {
   return new OutboundError('timeout', `no complete answer from ${where(url)} ${limit}`);
 }
 
+/**
+ * Why a checked address is refused, for a message: the kind of range it is in (`private`,
+ * `loopback`); a public address is refused only when it came with another family than its own.
+ */
+function refusedAs(address: string): string {
+  return refusalReason(address) ?? 'refused';
+}
+
 function isLocalhostName(name: string): boolean {
   return name === 'localhost' || name.endsWith('.localhost');
 }
@@ -57,66 +65,68 @@ function literalAddress(url: URL): PinnedAddress | undefined {
   return family === 4 || family === 6 ? { address: host, family } : undefined;
 }
 
-function errorCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
-  return typeof error.code === 'string' ? error.code : undefined;
+/** The `code` of a Node error (`ECONNREFUSED`), or '' when it has none. */
+function errorCode(error: unknown): string {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return '';
+  return typeof error.code === 'string' ? error.code : '';
 }
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA']);
-const CONNECT_CODES: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection closed without a complete answer',
-  EPIPE: 'connection closed while sending',
-  ECONNABORTED: 'connection aborted',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  EHOSTDOWN: 'host down',
-  ENETDOWN: 'network down',
-  EADDRNOTAVAIL: 'address not available',
-};
+const CONNECT_CODES: ReadonlyMap<string, string> = new Map([
+  ['ECONNREFUSED', 'connection refused'],
+  ['ECONNRESET', 'connection closed without a complete answer'],
+  ['EPIPE', 'connection closed while sending'],
+  ['ECONNABORTED', 'connection aborted'],
+  ['EHOSTUNREACH', 'host unreachable'],
+  ['ENETUNREACH', 'network unreachable'],
+  ['EHOSTDOWN', 'host down'],
+  ['ENETDOWN', 'network down'],
+  ['EADDRNOTAVAIL', 'address not available'],
+]);
 
-/** Maps a Node error to an OutboundError; the message never repeats Node's (which may quote more). */
-function classify(error: unknown, url: URL, limit: string): OutboundError {
+/**
+ * Maps a Node error to the OutboundError the caller sees; the message names the host (and port) and
+ * the error code, never repeats Node's message (which may quote more).
+ */
+export function classify(error: unknown, url: URL, limit: string): OutboundError {
   if (error instanceof OutboundError) return error;
   const code = errorCode(error);
-  if (code !== undefined && DNS_CODES.has(code)) {
-    return new OutboundError('dns', `could not resolve ${url.hostname} (${code})`);
-  }
-  if (code !== undefined && code in CONNECT_CODES) {
-    return new OutboundError('connect', `could not talk to ${where(url)}: ${CONNECT_CODES[code]} (${code})`);
-  }
-  if (code === 'ETIMEDOUT' || code === 'ERR_SOCKET_CONNECTION_TIMEOUT') return timeoutError(url, limit);
-  if (code?.startsWith('HPE_')) {
-    return new OutboundError('protocol', `malformed HTTP answer from ${where(url)} (${code})`);
-  }
+  if (DNS_CODES.has(code)) return new OutboundError('dns', `could not resolve ${url.hostname} (${code})`);
+  // Before the codes: Node gives a hang-up before any answer the code ECONNRESET too.
   if (error instanceof Error && error.message === 'socket hang up') {
     return new OutboundError('connect', `${where(url)} hung up without answering`);
   }
+  const connect = CONNECT_CODES.get(code);
+  if (connect !== undefined) {
+    return new OutboundError('connect', `could not talk to ${where(url)}: ${connect} (${code})`);
+  }
+  if (code === 'ETIMEDOUT' || code === 'ERR_SOCKET_CONNECTION_TIMEOUT') return timeoutError(url, limit);
+  if (code.startsWith('HPE_')) {
+    return new OutboundError('protocol', `malformed HTTP answer from ${where(url)} (${code})`);
+  }
   const tls = url.protocol === 'https:' ? 'TLS or HTTP failure' : 'HTTP failure';
-  return new OutboundError('protocol', `${tls} talking to ${where(url)}${code ? ` (${code})` : ''}`);
+  return new OutboundError('protocol', `${tls} talking to ${where(url)}${code === '' ? '' : ` (${code})`}`);
 }
 
-function collectHeaders(raw: readonly string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] ?? '').toLowerCase();
-    const value = raw[i + 1] ?? '';
-    const previous = headers[name];
-    headers[name] = previous === undefined ? value : `${previous}, ${value}`;
-  }
-  return headers;
+/** Lower-case header names; a repeated header's values joined with ", ". */
+function collectHeaders(response: http.IncomingMessage): Record<string, string> {
+  // Node fills every name it lists (the type allows undefined for any name).
+  const distinct = response.headersDistinct as Record<string, string[]>;
+  return Object.fromEntries(Object.entries(distinct).map(([name, values]) => [name, values.join(', ')]));
 }
 
 /** A pooled connection idle this long is closed (below the 5 s a Node server keeps one open). */
 export const IDLE_CONNECTION_MS = 4_000;
 
+/** Request options; Call.send names the pool of a pooled call. */
 interface PooledOptions extends https.RequestOptions {
-  /** The caller's pool (OutboundRequest.pool) and the checked addresses, sorted. */
-  readonly poolName: string;
+  /** The caller's pool (OutboundRequest.pool) and the checked addresses, sorted, as JSON. */
+  readonly poolName?: string;
 }
 
-function isPooled(options: http.RequestOptions | undefined): options is PooledOptions {
-  return options !== undefined && 'poolName' in options && typeof options.poolName === 'string';
+/** An agent's name for a connection (host, port, TLS options), and its pool. */
+function pooledName(agentName: string, options: PooledOptions | undefined): string {
+  return `${agentName}|${options?.poolName ?? ''}`;
 }
 
 /**
@@ -124,17 +134,18 @@ function isPooled(options: http.RequestOptions | undefined): options is PooledOp
  * connector: no connection, TLS session or anything else a target ties to a connection passes
  * from one connector, or account, to another) and the addresses the call just checked: a
  * connection is reused only by a call whose own address check allowed every address it may be
- * connected to. (The socket's remote address is checked again on reuse, in Call.send.)
+ * connected to. (It was opened to one of them: the pinned lookup of the call that opened it, whose
+ * checked addresses are the same, since they are part of the name, gave no others.)
  */
 class PooledHttpAgent extends http.Agent {
-  override getName(options?: http.ClientRequestArgs): string {
-    return `${super.getName(options)}|${isPooled(options) ? options.poolName : ''}`;
+  override getName(options?: PooledOptions): string {
+    return pooledName(super.getName(options), options);
   }
 }
 
 class PooledHttpsAgent extends https.Agent {
-  override getName(options?: https.RequestOptions): string {
-    return `${super.getName(options)}|${isPooled(options) ? options.poolName : ''}`;
+  override getName(options?: PooledOptions): string {
+    return pooledName(super.getName(options), options);
   }
 }
 
@@ -152,25 +163,17 @@ export class ConnectionPools {
     this.#http ??= new PooledHttpAgent(options);
     return this.#http;
   }
-
-  /** Closes every pooled connection (idle ones are also closed after IDLE_CONNECTION_MS). */
-  destroy(): void {
-    this.#http?.destroy();
-    this.#https?.destroy();
-  }
 }
 
-/** `address` as Node reports a peer (an IPv4 peer of a dual-stack socket as `::ffff:a.b.c.d`). */
-function peerAddress(address: string): string {
-  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
-}
+/** Addresses a call checked: never none. */
+export type CheckedAddresses = readonly [PinnedAddress, ...PinnedAddress[]];
 
 export class Call {
   private readonly deadline: number;
   /** Which limit a timeout message names. */
   private readonly limit: string;
   /** Addresses per normalised host name, resolved once per call. */
-  private readonly resolved = new Map<string, readonly PinnedAddress[]>();
+  private readonly resolved = new Map<string, CheckedAddresses>();
 
   /** Ends at `timeoutMs` from now, or earlier at the caller's `deadline` (epoch ms). */
   constructor(
@@ -191,14 +194,16 @@ export class Call {
   }
 
   /** The checked addresses to connect to, or an OutboundError. */
-  async check(url: URL): Promise<readonly PinnedAddress[]> {
+  async check(url: URL): Promise<CheckedAddresses> {
     const port = portOf(url);
     const literal = literalAddress(url);
     if (literal !== undefined) {
       if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow, port)) {
-        const reason = refusalReason(literal.address) ?? 'refused';
-        throw new RefusedAddressError(`refused: ${url.hostname} is not a public address (${reason})`);
+        throw new RefusedAddressError(
+          `refused: ${url.hostname} is not a public address (${refusedAs(literal.address)})`,
+        );
       }
+      // Stryker disable next-line ArrayDeclaration: equivalent: Node looks up no address literal, and the literal, as host, already sets its connections apart
       return [literal];
     }
     const name = normalizeHostName(url.hostname);
@@ -206,17 +211,16 @@ export class Call {
     this.resolved.set(name, addresses);
     for (const { address, family } of addresses) {
       if (!isAllowedAddress(address, family, name, this.allow, port)) {
-        const reason = refusalReason(address) ?? 'refused';
         // Not the address itself: what a name resolves to inside our network is not the caller's to learn.
         throw new RefusedAddressError(
-          `refused: ${name} resolves to an address that is not public (${reason})`,
+          `refused: ${name} resolves to an address that is not public (${refusedAs(address)})`,
         );
       }
     }
     return addresses;
   }
 
-  private async resolve(url: URL, name: string): Promise<readonly PinnedAddress[]> {
+  private async resolve(url: URL, name: string): Promise<CheckedAddresses> {
     const lookupName = isLocalhostName(name) ? 'localhost' : url.hostname;
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<never>((_, reject) => {
@@ -224,10 +228,10 @@ export class Call {
     });
     try {
       const found = await Promise.race([dns.promises.lookup(lookupName, { all: true }), expiry]);
-      const usable = found.filter((a): a is PinnedAddress => a.family === 4 || a.family === 6);
-      if (usable.length === 0)
+      const [first, ...rest] = found.filter((a): a is PinnedAddress => a.family === 4 || a.family === 6);
+      if (first === undefined)
         throw new OutboundError('dns', `could not resolve ${url.hostname} (no address)`);
-      return usable;
+      return [first, ...rest];
     } catch (error) {
       throw classify(error, url, this.limit);
     } finally {
@@ -241,14 +245,13 @@ export class Call {
    */
   send(
     hop: Hop,
-    addresses: readonly PinnedAddress[],
+    addresses: CheckedAddresses,
     pool?: { readonly pools: ConnectionPools; readonly name: string },
   ): Promise<RawResponse> {
     const { url } = hop;
     const remaining = this.remaining(url);
     const [first] = addresses;
-    if (first === undefined)
-      return Promise.reject(new OutboundError('dns', `no address for ${url.hostname}`));
+    // The socket's DNS: the checked addresses, all of them when Node tries several (autoSelectFamily).
     const pinnedLookup: net.LookupFunction = (_hostname, options, callback) => {
       if (options.all)
         callback(
@@ -260,44 +263,46 @@ export class Call {
     const literal = literalAddress(url);
     const headers = { ...hop.headers };
     if (hop.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(hop.body));
-    const options: https.RequestOptions | PooledOptions = {
+    const options: PooledOptions = {
       protocol: url.protocol,
       hostname: literal?.address ?? url.hostname,
-      port: url.port === '' ? undefined : Number(url.port),
+      port: portOf(url),
       path: `${url.pathname}${url.search}`,
       method: hop.method,
       headers,
       lookup: pinnedLookup,
+      // TLS SNI and the certificate's name: the host name without a trailing dot; none for an
+      // address (plain HTTP ignores it).
+      ...(literal === undefined ? { servername: normalizeHostName(url.hostname) } : {}),
       ...(pool === undefined
         ? { agent: false }
         : {
             agent: pool.pools.agentFor(url.protocol),
-            poolName: `${pool.name}|${addresses
-              .map((a) => a.address)
-              .sort()
-              .join(',')}`,
+            poolName: JSON.stringify([pool.name, addresses.map((a) => a.address).sort()]),
           }),
     };
-    if (url.protocol === 'https:' && literal === undefined)
-      options.servername = normalizeHostName(url.hostname);
 
     return new Promise<RawResponse>((resolve, reject) => {
       let settled = false;
       let request: http.ClientRequest | undefined;
       const timer = setTimeout(() => fail(timeoutError(url, this.limit)), remaining);
       const fail = (error: unknown) => {
+        // Stryker disable next-line ConditionalExpression: equivalent: a promise settles once, and clearing the timer or destroying the request again changes nothing
         if (settled) return;
+        // Stryker disable next-line BooleanLiteral: equivalent (see above)
         settled = true;
         clearTimeout(timer);
         request?.destroy();
         reject(classify(error, url, this.limit));
       };
       const succeed = (response: RawResponse) => {
+        // Stryker disable next-line ConditionalExpression: equivalent (see above)
         if (settled) return;
+        // Stryker disable next-line BooleanLiteral: equivalent (see above)
         settled = true;
         clearTimeout(timer);
-        // A pooled connection, its answer read whole, goes back to its pool.
-        if (pool === undefined) request?.destroy();
+        // Node closes a connection of no pool (`Connection: close`) and returns a pooled one, its
+        // answer read whole, to its pool.
         resolve(response);
       };
       const tooLarge = () =>
@@ -310,19 +315,9 @@ export class Call {
         return;
       }
       request.on('error', fail);
-      if (pool !== undefined) {
-        request.on('socket', (socket) => {
-          // A reused connection: the address it is connected to must be one this call checked.
-          if (request?.reusedSocket !== true) return;
-          const peer = socket.remoteAddress === undefined ? undefined : peerAddress(socket.remoteAddress);
-          if (peer === undefined || !addresses.some((a) => a.address === peer)) {
-            fail(new RefusedAddressError(`refused: a pooled connection to ${where(url)} leads elsewhere`));
-          }
-        });
-      }
       request.on('response', (response) => {
         const status = response.statusCode ?? 0;
-        const responseHeaders = collectHeaders(response.rawHeaders);
+        const responseHeaders = collectHeaders(response);
         const declared = Number(response.headers['content-length']);
         if (Number.isFinite(declared) && declared > this.maxBytes) {
           fail(tooLarge());
@@ -335,17 +330,16 @@ export class Call {
           if (size > this.maxBytes) fail(tooLarge());
           else chunks.push(chunk);
         });
+        // Also an answer cut short: Node emits `aborted` (ECONNRESET) to a listener.
         response.on('error', fail);
         response.on('end', () => {
           succeed({
             status,
+            // Stryker disable next-line StringLiteral: unreachable: Node sets the reason phrase of every answer it parsed ('' for none)
             statusMessage: response.statusMessage ?? '',
             headers: responseHeaders,
             body: Buffer.concat(chunks).toString('utf8'),
           });
-        });
-        response.on('close', () => {
-          if (!response.complete) fail(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
         });
       });
       request.end(hop.body);

@@ -286,6 +286,53 @@ describe('Redactor at its boundaries', () => {
     expect(redactor.redact('Invalid username or password')).toBe('Invalid username or password');
   });
 
+  it('a credential that does not start with a scheme is one value: its words are not credentials of their own', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('X-Api-Key', '1 correct horse battery staple');
+    expect(redactor.redact('key 1 correct horse battery staple')).toBe(`key ${STARS}`);
+    expect(redactor.redact('no horse battery staple here')).toBe('no horse battery staple here');
+  });
+
+  it('a scheme is matched whatever its case, with digits, dots and dashes', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('Authorization', 'bearer tok-lower-123');
+    redactor.addHeader('Authorization', 'Sig.v1-2 tok-dotted-456');
+    expect(redactor.redact('got tok-lower-123 and tok-dotted-456')).toBe(`got ${STARS} and ${STARS}`);
+  });
+
+  it('blanks between the scheme and the token are not part of it: the text around the token stays', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('Authorization', 'Bearer  tok-12345');
+    expect(redactor.redact('sent tok-12345.')).toBe(`sent ${STARS}.`);
+  });
+
+  it('words of a credential that are not the value of a name=value pair are not redacted on their own', () => {
+    const redactor = new Redactor();
+    redactor.addHeader(
+      'Authorization',
+      'Signature keyId="hmac-key-1",algorithm="hs2019",headers="(request-target) host date digest",signature="c2lnbmF0dXJlLWJ5dGVz"',
+    );
+    expect(redactor.redact('the host and date headers of the digest')).toBe(
+      'the host and date headers of the digest',
+    );
+    expect(redactor.redact('signed with hmac-key-1: c2lnbmF0dXJlLWJ5dGVz')).toBe(
+      `signed with ${STARS}: ${STARS}`,
+    );
+  });
+
+  it('a value after a lone = (`token =…`) is redacted too', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('Authorization', 'Token token =zammad-token-2');
+    expect(redactor.redact('got zammad-token-2')).toBe(`got ${STARS}`);
+  });
+
+  it('a quoted value loses only its enclosing quotes: a quote inside it stays part of it', () => {
+    const redactor = new Redactor();
+    redactor.addHeader('Authorization', 'Token token="pa"ss-word-1"');
+    expect(redactor.redact('got pa"ss-word-1')).toBe(`got ${STARS}`);
+    expect(redactor.redact('got pass-word-1')).toBe('got pass-word-1');
+  });
+
   it('a surrogate pair before the cut is kept whole', () => {
     expect(new Redactor().truncate(`😀${'x'.repeat(30)}`, 22)).toBe(`😀${'x'.repeat(20)}…`);
   });

@@ -102,8 +102,9 @@ export class Redactor {
     if (!CREDENTIAL_HEADER.test(name) || NOT_CREDENTIAL_HEADER.has(name.toLowerCase())) return;
     this.add(value);
     // Trimmed first, then one split: `(\S.*?)\s*$` backtracked quadratically on a run of spaces.
-    // Stryker disable next-line Regex: without an anchor or with one space, more forms are added, never fewer
-    const match = /^([A-Za-z][\w.-]*)\s+([\s\S]+)$/.exec(value.trim());
+    // A scheme only at the start (a value that starts otherwise is one opaque credential); the
+    // credential is the rest after every blank.
+    const match = /^([A-Za-z][\w.-]*)\s+([\s\S]+)/.exec(value.trim());
     const scheme = match?.[1];
     const credential = match?.[2];
     // Stryker disable next-line LogicalOperator,ConditionalExpression: equivalent: the pattern sets both groups or none
@@ -114,12 +115,13 @@ export class Redactor {
       this.add(pair);
       this.add(pair.slice(pair.indexOf(':') + 1));
     }
-    // `Token token=…`, `Digest username="…", response="…"`: each value of a key=value pair.
+    // `Token token=…`, `Digest username="…", response="…"`: each value of a key=value pair (also
+    // after a lone `=`), without its enclosing quotes. Other words (`headers="host date"`) are not
+    // credentials of their own: the whole credential already covers them.
     // Stryker disable next-line Regex: equivalent: empty items between separators hold no `=`
     for (const item of credential.split(/[\s,]+/)) {
       const equals = item.indexOf('=');
-      // Stryker disable next-line ConditionalExpression,EqualityOperator,Regex: an item without a name is in the credential already; other quotes only add forms
-      if (equals > 0) this.add(item.slice(equals + 1).replace(/^"|"$/g, ''));
+      if (equals >= 0) this.add(item.slice(equals + 1).replace(/^"|"$/g, ''));
     }
   }
 
