@@ -40,6 +40,11 @@ export interface ConnectorStore {
     within?: Kysely<Database>,
   ): Promise<StoredConnector>;
   get(accountId: number, id: string): Promise<StoredConnector | undefined>;
+  /**
+   * `get` at once, synchronously, where the database can read so now (SQLite with no transaction
+   * open); `null` where it cannot (PostgreSQL, a transaction open): then `get` is the way.
+   */
+  getNow(accountId: number, id: string): StoredConnector | undefined | null;
   getByName(accountId: number, name: string): Promise<StoredConnector | undefined>;
   /** A page in creation order. */
   list(accountId: number, offset: number, limit: number): Promise<StoredConnector[]>;
@@ -208,6 +213,14 @@ export function createConnectorStore(
     async get(accountId, id) {
       if (cannotExist(id)) return undefined;
       const [row] = (await byId(db, id, accountId)).rows;
+      return row && fromRow(row);
+    },
+
+    getNow(accountId, id) {
+      if (cannotExist(id)) return undefined;
+      const rows = byId.now(db, id, accountId);
+      if (!rows) return null;
+      const [row] = rows;
       return row && fromRow(row);
     },
 

@@ -263,6 +263,14 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 /** The JSON of each frozen representation (one per connector version and view, see present.ts). */
 const jsons = new WeakMap<Connector, string>();
 
+/**
+ * The JSON of a frozen representation that a route sent before (jsonOf), if any: what a read
+ * answered outside Fastify's reply pipeline sends (fast-reads.ts), byte for byte the route's.
+ */
+export function sentJsonOf(view: Connector): string | undefined {
+  return jsons.get(view);
+}
+
 /** A connector's JSON as the route's schema serializes it; made once per frozen representation. */
 function jsonOf(reply: FastifyReply, view: Connector): string {
   const known = jsons.get(view);
