@@ -135,10 +135,13 @@ function turnBatches(stream: SonicBoomStream): TurnBatches {
   let scheduled = false;
   const handOver = () => {
     if (pending.length === 0) return;
-    const lines = pending.join('');
+    const lines = Buffer.from(pending.join(''));
     pending = [];
     size = 0;
-    stream.write(lines);
+    // As bytes (the stream's `buffer` mode, which its types do not describe): as a string,
+    // sonic-boom measured the UTF-8 length of the string it appends to on every write, ~5 % of a
+    // GET's CPU.
+    stream.write(lines as unknown as string);
   };
   const atTurnEnd = () => {
     scheduled = false;
@@ -161,9 +164,9 @@ function turnBatches(stream: SonicBoomStream): TurnBatches {
 
 /** How many lines a chunk of them holds. */
 function lineCount(chunk: unknown): number {
-  if (typeof chunk !== 'string') return 1;
+  if (!Buffer.isBuffer(chunk)) return 1;
   let count = 0;
-  for (let at = chunk.indexOf('\n'); at >= 0; at = chunk.indexOf('\n', at + 1)) count++;
+  for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) count++;
   return Math.max(1, count);
 }
 
@@ -181,7 +184,7 @@ function standardOutput(): StandardOutput {
   // sonic-boom (pino's own destination) made directly: pino.destination() also flushes on
   // 'beforeExit', and against a destination that refuses writes that flush failed, and was tried
   // again, for ever: the process never exited.
-  const stream = new SonicBoom({ fd: 1, sync: false, maxLength: MAX_BUFFERED });
+  const stream = new SonicBoom({ fd: 1, sync: false, maxLength: MAX_BUFFERED, contentMode: 'buffer' });
   const lines = turnBatches(stream);
   process.on('exit', () => {
     lines.handOver();

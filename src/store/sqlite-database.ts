@@ -336,18 +336,19 @@ export function openSqlite(
   const rawReads = new Map<string, { statement: SqliteDatabase.Statement; names: string[] } | null>();
   readNowOn(db, (text, parameters) => {
     if (closed || !sqlite.open || sqlite.inTransaction) return undefined;
-    let read = rawReads.get(text);
-    if (read === undefined) {
-      const statement = sqlite.prepare(text);
-      read = statement.reader
-        ? { statement: statement.raw(true), names: statement.columns().map((column) => column.name) }
-        : null;
-      if (rawReads.size >= MAX_PREPARED) rawReads.clear();
-      rawReads.set(text, read);
-    }
-    if (read === null) return undefined;
-    const { statement, names } = read;
     try {
+      let read = rawReads.get(text);
+      if (read === undefined) {
+        // Inside the try: preparing reads the schema, which can be busy too (WAL recovery).
+        const statement = sqlite.prepare(text);
+        read = statement.reader
+          ? { statement: statement.raw(true), names: statement.columns().map((column) => column.name) }
+          : null;
+        if (rawReads.size >= MAX_PREPARED) rawReads.clear();
+        rawReads.set(text, read);
+      }
+      if (read === null) return undefined;
+      const { statement, names } = read;
       return (statement.all(parameters as unknown[]) as unknown[][]).map((row) => {
         const object: Record<string, unknown> = {};
         for (let i = 0; i < names.length; i++) object[names[i] as string] = row[i];
