@@ -52,12 +52,12 @@ interface SentPage {
 
 /**
  * `GET /api/connectors/{id}` and `GET /api/connectors` answered before Fastify sees the request,
- * when it is the plain case whose every part was made before: a key looked up a moment ago
- * (auth.ts's cache) that may read, and connectors whose representations for that key's view the
- * route already sent (the store gives out one frozen object per version of a connector, see
- * connector-row.ts and present.ts; the route keeps its JSON). The connectors are still read from
- * the database on every request (at once, on SQLite with no transaction open), so a change made
- * by any process is seen as before.
+ * in the plain case: a key looked up a moment ago (auth.ts's cache) that may read, connectors read
+ * at once (SQLite with no transaction open), shown in the key's view by the routes' own functions
+ * (presentConnector, etagOf, and the routes' compiled serializer, once a route compiled it). The
+ * store gives out one frozen object per version of a connector it keeps (connector-row.ts,
+ * present.ts), so for those the view, JSON and ETag are made once; the connectors are still read
+ * from the database on every request, so a change made by any process is seen as before.
  *
  * The answer is the route's, byte for byte: status, the same headers in the same order
  * (X-Request-Id, the ETag of one connector, Content-Type, Content-Length, then Node's), the same
@@ -66,7 +66,7 @@ interface SentPage {
  * hook records it. Everything else goes to Fastify unchanged: another method, path or form of the
  * URL (a query other than the paging parameters given once each in digits, a trailing slash,
  * percent-encoding), a request with a body, shutting down, an overloaded server (under-pressure's
- * 503), a key not cached, expired or refused, a connector not found or not sent before, a page
+ * 503), a key not cached, expired or refused, a connector not found, no route answered yet, a page
  * that needs new cursor marks, PostgreSQL (no synchronous read), any error. Off when rate limits
  * are on: those count every request in Fastify's hooks (app.ts).
  *
@@ -81,6 +81,7 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
   const sendables = new WeakMap<Connector, Sendable>();
   let pages = new Map<string, SentPage>();
 
+  /** What to send for a representation: kept with a frozen one, made for this request otherwise. */
   function sendableOf(view: Connector): Sendable | undefined {
     const known = sendables.get(view);
     if (known) return known;
@@ -88,24 +89,28 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     if (json === undefined) return undefined;
     const body = Buffer.from(json);
     const made = { body, length: String(body.length), etag: etagOf(view) };
-    sendables.set(view, made);
+    if (Object.isFrozen(view)) sendables.set(view, made);
     return made;
   }
 
-  /** A page's bytes, when the route sent every connector of it in this view before. */
+  /** A page's bytes, as the route makes them (undefined until it compiled its serializer). */
   function pageOf(place: string, views: readonly Connector[]): SentPage | undefined {
     const known = pages.get(place);
     if (known && known.views.length === views.length && known.views.every((view, i) => view === views[i]))
       return known;
     const jsons: string[] = [];
+    let kept = true;
     for (const view of views) {
-      const json = Object.isFrozen(view) ? sentJsonOf(view) : undefined;
+      const json = sentJsonOf(view);
       if (json === undefined) return undefined;
       jsons.push(json);
+      kept &&= Object.isFrozen(view);
     }
     // As the route makes it: the array of each connector's JSON.
     const body = Buffer.from(`[${jsons.join(',')}]`);
     const made = { views, body, length: String(body.length) };
+    // Kept only when every representation is (one read once is this request's alone).
+    if (!kept) return made;
     if (pages.size >= MAX_KEPT_PAGES) pages = new Map();
     pages.set(place, made);
     return made;
@@ -146,7 +151,7 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
       const connector = store.getNow(principal.accountId, id);
       if (!connector) return undefined;
       const view = presentConnector(connector, principal.role, revealSecrets);
-      const sendable = Object.isFrozen(view) ? sendableOf(view) : undefined;
+      const sendable = sendableOf(view);
       if (!sendable) return undefined;
       return {
         route: ONE,
