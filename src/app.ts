@@ -12,6 +12,7 @@ import {
 import { errors } from './errors.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrorHandler, installErrorHandler } from './http/error-handler.js';
+import { answerFirst, fastReads } from './http/fast-reads.js';
 import { installJsonBody } from './http/json-body.js';
 import { installLingeringClose } from './http/linger.js';
 import { collectRoutesForMethodNotAllowed } from './http/method-not-allowed.js';
@@ -151,7 +152,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Before authentication and the routes: it counts some requests before authentication, the rest after.
   await installRateLimit(app, options.rateLimit ?? rateLimitOf(settings));
   const hashing = options.hashing ?? (await openHashing(database.db, options.keyring));
-  installAuth(app, { keys: createKeyStore(database.db, hashing) });
+  const recentKeys = installAuth(app, { keys: createKeyStore(database.db, hashing) });
   const addMethodNotAllowed = collectRoutesForMethodNotAllowed(app);
   const routes = collectRoutes(app);
 
@@ -224,6 +225,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   if (options.closeDatabase) app.addHook('onClose', async () => database.close());
   await app.ready();
+  // GET one connector answered before Fastify in its plain case (fast-reads.ts); not with rate
+  // limits, which count every request in Fastify's hooks.
+  const rateLimited = (options.rateLimit ?? rateLimitOf(settings)) !== undefined;
+  if (!rateLimited) {
+    answerFirst(
+      app.server,
+      fastReads(app, { keys: recentKeys, store: connectors, revealSecrets, closing: () => closing }),
+    );
+  }
   worker?.start();
   return app;
 }

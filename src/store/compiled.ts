@@ -24,7 +24,7 @@ export function readNowOn(db: Kysely<Database>, read: ReadNow): void {
 export function compiledOnce<R, V extends readonly unknown[]>(
   compiled: CompiledQuery<R>,
   standIns: V,
-): (on: Kysely<Database>, ...values: { [K in keyof V]: unknown }) => Promise<QueryResult<R>> {
+): CompiledRead<R, V> {
   const slots = compiled.parameters.map((parameter) => {
     const slot = standIns.indexOf(parameter);
     if (slot < 0)
@@ -39,7 +39,7 @@ export function compiledOnce<R, V extends readonly unknown[]>(
         `compiledOnce: stand-in ${String(standIns[slot])} is not among the compiled parameters`,
       );
   }
-  return (on, ...values) => {
+  const run = (on: Kysely<Database>, ...values: { [K in keyof V]: unknown }): Promise<QueryResult<R>> => {
     const parameters = slots.map((slot) => values[slot]);
     const readNow = readers.get(on);
     if (readNow) {
@@ -52,4 +52,24 @@ export function compiledOnce<R, V extends readonly unknown[]>(
     }
     return on.executeQuery<R>({ ...compiled, parameters });
   };
+  return Object.assign(run, {
+    now(on: Kysely<Database>, ...values: { [K in keyof V]: unknown }): R[] | undefined {
+      const rows = readers.get(on)?.(
+        compiled.sql,
+        slots.map((slot) => values[slot]),
+      );
+      return rows as R[] | undefined;
+    },
+  });
+}
+
+/** A hot read compiled once (compiledOnce): run the usual way, or `now`. */
+export interface CompiledRead<R, V extends readonly unknown[]> {
+  (on: Kysely<Database>, ...values: { [K in keyof V]: unknown }): Promise<QueryResult<R>>;
+  /**
+   * The rows at once, synchronously, where the database can read so now (SQLite with no transaction
+   * open: see ReadNow); undefined where it cannot, and the caller goes the usual way. Throws what
+   * the read throws.
+   */
+  now(on: Kysely<Database>, ...values: { [K in keyof V]: unknown }): R[] | undefined;
 }

@@ -40,9 +40,19 @@ export interface ConnectorStore {
     within?: Kysely<Database>,
   ): Promise<StoredConnector>;
   get(accountId: number, id: string): Promise<StoredConnector | undefined>;
+  /**
+   * `get` at once, synchronously, where the database can read so now (SQLite with no transaction
+   * open); `null` where it cannot (PostgreSQL, a transaction open): then `get` is the way.
+   */
+  getNow(accountId: number, id: string): StoredConnector | undefined | null;
   getByName(accountId: number, name: string): Promise<StoredConnector | undefined>;
   /** A page in creation order. */
   list(accountId: number, offset: number, limit: number): Promise<StoredConnector[]>;
+  /**
+   * `list` at once, synchronously, where the database can read so now (SQLite with no transaction
+   * open) and the page needs no new cursor marks; `null` otherwise: then `list` is the way.
+   */
+  listNow(accountId: number, offset: number, limit: number): StoredConnector[] | null;
   /**
    * Replaces name and params with what `change` makes of the current version, read inside the
    * writing transaction (so checks, If-Match and kept secrets all see the version being replaced);
@@ -211,6 +221,14 @@ export function createConnectorStore(
       return row && fromRow(row);
     },
 
+    getNow(accountId, id) {
+      if (cannotExist(id)) return undefined;
+      const rows = byId.now(db, id, accountId);
+      if (!rows) return null;
+      const [row] = rows;
+      return row && fromRow(row);
+    },
+
     async getByName(accountId, name) {
       if (cannotExist(name)) return undefined;
       const row = await db
@@ -235,6 +253,25 @@ export function createConnectorStore(
       const { rows } = anchor
         ? await anchoredPage(db, accountId, anchor.seq, limit, skip)
         : await page(db, accountId, limit, skip);
+      const last = rows[rows.length - 1];
+      if (last) cursors.rememberPageEnd(accountId, version, offset + rows.length - 1, last.seq);
+      return rows.map(fromRow);
+    },
+
+    listNow(accountId, offset, limit) {
+      // As list, each read at once or none: the version first, then the rows.
+      const accounts = connectorsVersion.now(db, accountId);
+      if (!accounts) return null;
+      const [account] = accounts;
+      if (!account) return [];
+      const version = account.connectors_version;
+      if (cursors.wantsMarks(accountId, version, offset)) return null;
+      const anchor = cursors.nearest(accountId, version, offset);
+      const skip = anchor ? offset - anchor.position - 1 : offset;
+      const rows = anchor
+        ? anchoredPage.now(db, accountId, anchor.seq, limit, skip)
+        : page.now(db, accountId, limit, skip);
+      if (!rows) return null;
       const last = rows[rows.length - 1];
       if (last) cursors.rememberPageEnd(accountId, version, offset + rows.length - 1, last.seq);
       return rows.map(fromRow);

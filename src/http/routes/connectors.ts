@@ -263,11 +263,29 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 /** The JSON of each frozen representation (one per connector version and view, see present.ts). */
 const jsons = new WeakMap<Connector, string>();
 
+/** The routes' serializer of a connector, once a route compiled it (jsonOf). */
+let serializer: ((view: Connector) => string) | undefined;
+
+/**
+ * A representation's JSON as the routes make it (jsonOf), for a read answered outside Fastify's
+ * reply pipeline (fast-reads.ts): the one kept for a frozen representation, else made by the
+ * routes' own serializer; undefined until a route compiled that.
+ */
+export function sentJsonOf(view: Connector): string | undefined {
+  const known = jsons.get(view);
+  if (known !== undefined || serializer === undefined) return known;
+  const json = serializer(view);
+  if (Object.isFrozen(view)) jsons.set(view, json);
+  return json;
+}
+
 /** A connector's JSON as the route's schema serializes it; made once per frozen representation. */
 function jsonOf(reply: FastifyReply, view: Connector): string {
   const known = jsons.get(view);
   if (known !== undefined) return known;
-  const json = reply.compileSerializationSchema(ConnectorSchema)(view);
+  const serialize = reply.compileSerializationSchema(ConnectorSchema);
+  serializer ??= serialize;
+  const json = serialize(view);
   if (Object.isFrozen(view)) jsons.set(view, json);
   return json;
 }

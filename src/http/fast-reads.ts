@@ -1,0 +1,235 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
+import type { RevealSecrets } from '../config.js';
+import type { Connector } from '../connectors/schemas.js';
+import type { ConnectorStore } from '../store/connector-store.js';
+import type { RecentKeys } from './auth.js';
+import { etagOf } from './conditional.js';
+import { DEFAULT_PAGE_SIZE, parsePage } from './paging.js';
+import { presentConnector } from './present.js';
+import { loggedUrl, requestIdFor } from './request-log.js';
+import { sentJsonOf } from './routes/connectors.js';
+
+/** Answers a request itself and says true, or says false and leaves it to Fastify. */
+export type FastRead = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+export interface FastReadOptions {
+  readonly keys: RecentKeys;
+  readonly store: ConnectorStore;
+  readonly revealSecrets: RevealSecrets;
+  /** Whether the app is shutting down (its requests get the shutdown 503, from Fastify). */
+  readonly closing: () => boolean;
+}
+
+const ONE = '/api/connectors/:id';
+const LIST = '/api/connectors';
+const PREFIX = '/api/connectors/';
+/**
+ * An id the route would take as it is: nothing to decode, no trailing slash, no query. `name`
+ * alone is left to the router (`/api/connectors/name/:name` is a route of its own).
+ */
+const PLAIN_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** A list's query as the route reads it without decoding: each paging parameter at most once, digits. */
+const PLAIN_PAGE = /^(max-results|start-index)=([0-9]{1,10})(?:&(max-results|start-index)=([0-9]{1,10}))?$/;
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Pages whose bytes are kept, by account, place and view; past this many, all are dropped. */
+const MAX_KEPT_PAGES = 128;
+
+/** What the route sent for a representation, ready to send again: its bytes and ETag. */
+interface Sendable {
+  readonly body: Buffer;
+  readonly length: string;
+  readonly etag: string;
+}
+
+/** The bytes of a page the way the list route makes them, and the representations they are of. */
+interface SentPage {
+  readonly views: readonly Connector[];
+  readonly body: Buffer;
+  readonly length: string;
+}
+
+/**
+ * `GET /api/connectors/{id}` and `GET /api/connectors` answered before Fastify sees the request,
+ * in the plain case: a key looked up a moment ago (auth.ts's cache) that may read, connectors read
+ * at once (SQLite with no transaction open), shown in the key's view by the routes' own functions
+ * (presentConnector, etagOf, and the routes' compiled serializer, once a route compiled it). The
+ * store gives out one frozen object per version of a connector it keeps (connector-row.ts,
+ * present.ts), so for those the view, JSON and ETag are made once; the connectors are still read
+ * from the database on every request, so a change made by any process is seen as before.
+ *
+ * The answer is the route's, byte for byte: status, the same headers in the same order
+ * (X-Request-Id, the ETag of one connector, Content-Type, Content-Length, then Node's), the same
+ * JSON; the same request log line (pino, the same fields in the same order: the request id where
+ * Fastify's child logger binds it) and the same metrics observation; the key's use recorded as the
+ * hook records it. Everything else goes to Fastify unchanged: another method, path or form of the
+ * URL (a query other than the paging parameters given once each in digits, a trailing slash,
+ * percent-encoding), a request with a body, shutting down, an overloaded server (under-pressure's
+ * 503), a key not cached, expired or refused, a connector not found, no route answered yet, a page
+ * that needs new cursor marks, PostgreSQL (no synchronous read), any error. Off when rate limits
+ * are on: those count every request in Fastify's hooks (app.ts).
+ *
+ * What it saves is Fastify's per-request work: routing, a child logger, request and reply objects,
+ * eight hooks, the reply pipeline (see docs/benchmarks.md).
+ */
+export function fastReads(app: FastifyInstance, options: FastReadOptions): FastRead {
+  const { keys, store, revealSecrets, closing } = options;
+  // under-pressure's verdict, when the overload guard is installed (it is not in in-process tests).
+  const underPressure = app.hasDecorator('isUnderPressure') ? () => app.isUnderPressure() : () => false;
+  const log = () => app.log;
+  const sendables = new WeakMap<Connector, Sendable>();
+  let pages = new Map<string, SentPage>();
+
+  /** What to send for a representation: kept with a frozen one, made for this request otherwise. */
+  function sendableOf(view: Connector): Sendable | undefined {
+    const known = sendables.get(view);
+    if (known) return known;
+    const json = sentJsonOf(view);
+    if (json === undefined) return undefined;
+    const body = Buffer.from(json);
+    const made = { body, length: String(body.length), etag: etagOf(view) };
+    if (Object.isFrozen(view)) sendables.set(view, made);
+    return made;
+  }
+
+  /** A page's bytes, as the route makes them (undefined until it compiled its serializer). */
+  function pageOf(place: string, views: readonly Connector[]): SentPage | undefined {
+    const known = pages.get(place);
+    if (known && known.views.length === views.length && known.views.every((view, i) => view === views[i]))
+      return known;
+    const jsons: string[] = [];
+    let kept = true;
+    for (const view of views) {
+      const json = sentJsonOf(view);
+      if (json === undefined) return undefined;
+      jsons.push(json);
+      kept &&= Object.isFrozen(view);
+    }
+    // As the route makes it: the array of each connector's JSON.
+    const body = Buffer.from(`[${jsons.join(',')}]`);
+    const made = { views, body, length: String(body.length) };
+    // Kept only when every representation is (one read once is this request's alone).
+    if (!kept) return made;
+    if (pages.size >= MAX_KEPT_PAGES) pages = new Map();
+    pages.set(place, made);
+    return made;
+  }
+
+  /** The page a list's query asks for, as parsePage reads it; undefined: leave it to the route. */
+  function pageAsked(query: string): { offset: number; limit: number } | undefined {
+    if (query === '') return { offset: 0, limit: DEFAULT_PAGE_SIZE };
+    const match = PLAIN_PAGE.exec(query);
+    if (!match || match[1] === match[3]) return undefined;
+    const given: Record<string, string> = {};
+    if (match[1] !== undefined && match[2] !== undefined) given[match[1]] = match[2];
+    if (match[3] !== undefined && match[4] !== undefined) given[match[3]] = match[4];
+    try {
+      return parsePage(given);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** What to answer: the route, the URL as logged, the account, the headers after X-Request-Id, the body. */
+  interface Answer {
+    readonly route: string;
+    readonly url: string;
+    readonly account: string;
+    readonly headers: Record<string, string>;
+    readonly body: Buffer;
+  }
+
+  /** The answer to a plain read whose every part was made before; undefined: Fastify answers. */
+  function answerTo(request: IncomingMessage, url: string): Answer | undefined {
+    const { headers } = request;
+    if (url.startsWith(PREFIX)) {
+      const id = url.slice(PREFIX.length);
+      if (!PLAIN_ID.test(id) || id === 'name') return undefined;
+      const principal = keys.admitRead(headers.authorization, log);
+      if (!principal) return undefined;
+      const connector = store.getNow(principal.accountId, id);
+      if (!connector) return undefined;
+      const view = presentConnector(connector, principal.role, revealSecrets);
+      const sendable = sendableOf(view);
+      if (!sendable) return undefined;
+      return {
+        route: ONE,
+        url,
+        account: principal.accountName,
+        headers: { etag: sendable.etag, 'content-type': JSON_TYPE, 'content-length': sendable.length },
+        body: sendable.body,
+      };
+    }
+    let query: string;
+    if (url.length === LIST.length) query = '';
+    else if (url[LIST.length] === '?') query = url.slice(LIST.length + 1);
+    else return undefined;
+    const asked = pageAsked(query);
+    if (!asked) return undefined;
+    const principal = keys.admitRead(headers.authorization, log);
+    if (!principal) return undefined;
+    const connectors = store.listNow(principal.accountId, asked.offset, asked.limit);
+    if (!connectors) return undefined;
+    const views = connectors.map((connector) => presentConnector(connector, principal.role, revealSecrets));
+    // Keyed by the role (the view), checked by the representations themselves.
+    const page = pageOf(`${principal.accountId}:${asked.offset}:${asked.limit}:${principal.role}`, views);
+    if (!page) return undefined;
+    return {
+      route: LIST,
+      url: loggedUrl(url),
+      account: principal.accountName,
+      headers: { 'content-type': JSON_TYPE, 'content-length': page.length },
+      body: page.body,
+    };
+  }
+
+  return (request, response) => {
+    const started = performance.now();
+    if (request.method !== 'GET') return false;
+    const url = request.url;
+    if (url === undefined || !url.startsWith(LIST)) return false;
+    const { headers } = request;
+    if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
+    if (closing() || underPressure()) return false;
+    let planned: Answer | undefined;
+    try {
+      planned = answerTo(request, url);
+    } catch {
+      // Whatever failed, Fastify fails it again and answers as it does (the error handler's 500 or 503).
+      return false;
+    }
+    if (!planned) return false;
+    const { route, account } = planned;
+    const requestId = requestIdFor(request);
+    response.writeHead(200, { 'x-request-id': requestId, ...planned.headers });
+    response.end(planned.body);
+    const latencyMs = performance.now() - started;
+    app.log.info(
+      {
+        requestId,
+        method: 'GET',
+        route,
+        url: planned.url,
+        status: 200,
+        latencyMs: Math.round(latencyMs * 100) / 100,
+        account,
+      },
+      'request',
+    );
+    app.observeRequest(route, 'GET', 200, latencyMs / 1000);
+    return true;
+  };
+}
+
+/** Puts `read` in front of the app's request handler on its server: what it does not answer goes to Fastify. */
+export function answerFirst(server: Server, read: FastRead): void {
+  const handlers = server.listeners('request');
+  const [fastify] = handlers;
+  if (handlers.length !== 1 || typeof fastify !== 'function')
+    throw new Error(`answerFirst: the server has ${handlers.length} request listeners, not Fastify's one`);
+  server.removeListener('request', fastify as (...args: unknown[]) => void);
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (!read(request, response)) fastify.call(server, request, response);
+  });
+}
