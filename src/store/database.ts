@@ -203,6 +203,25 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
   }
 }
 
+const MIGRATION_NAMES = Object.keys(migrations).sort(byCodeUnits);
+
+/**
+ * True when Kysely's bookkeeping table (in `schema`, when given) lists exactly our migrations: one
+ * read, where the migrator introspects the tables, takes a lock and reads the same list (a server
+ * starts on a migrated database nearly always). Anything else (no table yet, a migration missing,
+ * one we do not know, an error) is the migrator's to handle or to report.
+ */
+async function upToDate(db: Kysely<Database>, schema?: string): Promise<boolean> {
+  const table = schema === undefined ? sql.id('kysely_migration') : sql.id(schema, 'kysely_migration');
+  try {
+    const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(db);
+    const names = rows.map((row) => row.name).sort(byCodeUnits);
+    return names.length === MIGRATION_NAMES.length && names.every((name, i) => name === MIGRATION_NAMES[i]);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The first thing every command does is migrate; when that cannot reach the database, say which
  * one (never the URL, which may hold a password) and what to check.
@@ -250,6 +269,7 @@ async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport>
       'PostgreSQL has no current schema for Plugboard to create its tables in; create one, or set the search_path of the database user',
     );
   }
+  if (await upToDate(handle.db, schema)) return { applied: [] };
   // On one connection without the 15 s statement_timeout: waiting for another instance's
   // migration lock, or a long migration, must not fail the start.
   return handle.db.connection().execute(async (connection) => {
@@ -270,6 +290,7 @@ async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport>
 }
 
 async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {
+  if (await upToDate(handle.db)) return { applied: [] };
   const migrator = new Migrator({
     db: handle.db,
     provider: { getMigrations: async () => migrations },
