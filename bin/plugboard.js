@@ -39,15 +39,13 @@ try {
   // no cache (not built, or removed): compiled from the source
 }
 
-// The bundle is ASCII (esbuild escapes the rest), so latin1 reads it as it is, as a one-byte string.
-const script = new vm.Script(
-  `(function (exports, require, module, __filename, __dirname, __importMetaUrl) {${source.toString('latin1')}\n})`,
-  {
-    filename: file,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  },
-);
+// The bundle is one function expression (scripts/bundle.mjs), and ASCII (esbuild escapes the
+// rest): latin1 reads it as it is, as a one-byte string.
+const script = new vm.Script(source.toString('latin1'), {
+  filename: file,
+  cachedData,
+  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+});
 
 // scripts/code-cache.mjs runs a server with this set and stops it: the code compiled by then goes
 // into the cache. Written to a new file renamed over the old one, so that a start never reads half.

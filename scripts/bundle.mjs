@@ -30,9 +30,12 @@ await build({
   // The database drivers are loaded from node_modules when a database of their kind is opened
   // (src/store/database.ts); better-sqlite3 is native, pg-native optional.
   external: ['better-sqlite3', 'pg', 'pg-native'],
-  // The bundle is the body of a function that bin/plugboard.js calls with CommonJS's arguments and
-  // the bundle's own file URL, which the sources read as import.meta.url.
+  // The bundle is one function expression, which bin/plugboard.js compiles as it is (no copy of
+  // 2.5 MB to wrap it) and calls with CommonJS's arguments and the bundle's own file URL, which
+  // the sources read as import.meta.url. esbuild's "use strict" opens the function's body.
   define: { 'import.meta.url': '__importMetaUrl' },
+  banner: { js: '(function (exports, require, module, __filename, __dirname, __importMetaUrl) {' },
+  footer: { js: '})' },
   // Smaller to read at every start; names are kept, so stack traces still read.
   minifyWhitespace: true,
   minifySyntax: true,
