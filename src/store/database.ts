@@ -206,13 +206,14 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
 const MIGRATION_NAMES = Object.keys(migrations).sort(byCodeUnits);
 
 /**
- * True when Kysely's bookkeeping table (in `schema`, when given) lists exactly our migrations: one
- * read, where the migrator introspects the tables, takes a lock and reads the same list (a server
- * starts on a migrated database nearly always). Anything else (no table yet, a migration missing,
- * one we do not know, an error) is the migrator's to handle or to report.
+ * True when Kysely's bookkeeping table in `schema` lists exactly our migrations: one read, where
+ * the migrator introspects the tables, takes an advisory lock and reads the same list (a server
+ * starts on a migrated database nearly always). PostgreSQL only (see migrateSqlite). Anything
+ * else (no table yet, a migration missing, one we do not know, an error) is the migrator's to
+ * handle or to report.
  */
-async function upToDate(db: Kysely<Database>, schema?: string): Promise<boolean> {
-  const table = schema === undefined ? sql.id('kysely_migration') : sql.id(schema, 'kysely_migration');
+async function upToDate(db: Kysely<Database>, schema: string): Promise<boolean> {
+  const table = sql.id(schema, 'kysely_migration');
   try {
     const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(db);
     const names = rows.map((row) => row.name).sort(byCodeUnits);
@@ -289,8 +290,12 @@ async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport>
   });
 }
 
+// SQLite keeps the migrator's path even when up to date (issue 15 tried the one read there too):
+// its `begin immediate` makes a second process started at the same moment on a new database wait
+// out the first one's migration; with the read instead, the two reached the master key file's
+// check-then-create (secrets/keyring.ts) together and made two keys (test/process.test.ts, HOST
+// and PORT refused at once, failed). That race wants an exclusive create of its own.
 async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {
-  if (await upToDate(handle.db)) return { applied: [] };
   const migrator = new Migrator({
     db: handle.db,
     provider: { getMigrations: async () => migrations },
