@@ -9,8 +9,8 @@
 # Node.js 20, 22, 24, 25 and 26 are supported (package.json's engines): --build-arg NODE_VERSION=22.
 ARG NODE_VERSION=20
 
-# 1. Build: every dependency, the TypeScript compiled and bundled into dist/plugboard.mjs (the
-#    `prepare` step of npm ci), then packed.
+# 1. Build: every dependency, the TypeScript compiled and bundled into dist/plugboard.cjs with
+#    its code cache for this Node.js (the `prepare` step of npm ci), then packed.
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 # better-sqlite3 compiles from source where its prebuilt binaries cannot be fetched.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \

@@ -77,7 +77,7 @@ if (options.help) {
 if (!options.skipBuild) {
   log('bench: npm run build');
   // tsc, then the bundle that bin/plugboard.js runs (scripts/bundle.mjs): without it the bench
-  // measured whatever dist/plugboard.mjs the last full build left.
+  // measured whatever dist/plugboard.cjs the last full build left.
   let build = { status: /** @type {number | null} */ (0) };
   for (const args of [
     [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],

@@ -61,14 +61,14 @@ function log(line) {
 // The server
 
 if (process.env.SOAK_SKIP_BUILD !== '1') {
-  // The whole build: bin/plugboard.js runs the bundle (dist/plugboard.mjs), not dist/cli.js.
+  // The whole build: bin/plugboard.js runs the bundle (dist/plugboard.cjs), not dist/cli.js.
   log('soak: npm run build');
   const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) process.exit(1);
 }
 const bin = join(root, 'bin/plugboard.js');
-if (!existsSync(join(root, 'dist/plugboard.mjs'))) {
-  process.stderr.write('soak: dist/plugboard.mjs is missing; run `npm run build` first\n');
+if (!existsSync(join(root, 'dist/plugboard.cjs'))) {
+  process.stderr.write('soak: dist/plugboard.cjs is missing; run `npm run build` first\n');
   process.exit(1);
 }
 

@@ -90,6 +90,10 @@ function helpFor(command: string, rest: readonly string[]): string | undefined {
   return help[command];
 }
 
+/**
+ * Runs one command; resolves with its exit code, or -1 for `serve`, which keeps running.
+ * bin/plugboard.js calls it (the bundle, dist/plugboard.cjs, is this module and what it imports).
+ */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -183,6 +187,3 @@ function report(command: string, error: unknown): number {
   );
   return 1;
 }
-
-const code = await main(process.argv.slice(2));
-if (code >= 0) process.exitCode = code;

@@ -50,6 +50,9 @@ export const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 
 let processRegistry: Registry | undefined;
 
+/** How long after an app's metrics are made the process's collectors start (unless scraped sooner). */
+const PROCESS_METRICS_DELAY_MS = 1_000;
+
 /**
  * prom-client's default metrics (process CPU, memory, file descriptors, event-loop lag,
  * garbage collection, active handles), in one registry per process: they describe the process,
@@ -90,7 +93,11 @@ export function createMetrics(): Metrics {
     labelNames: ['type', 'outcome'] as const,
     registers: [registry],
   });
-  const processRegistry = processMetrics();
+  // The process's collectors start a moment after the app is built, or at the first scrape if that
+  // comes sooner: starting them (an event-loop monitor, a GC observer, some twenty gauges) was a
+  // part of every server's start-up before its first answer (issue 15). What they miss is the
+  // start itself, which they describe poorly anyway.
+  setTimeout(processMetrics, PROCESS_METRICS_DELAY_MS).unref();
   return {
     registry,
     observeRequest(route, method, status, seconds) {
@@ -105,7 +112,7 @@ export function createMetrics(): Metrics {
     },
     async render() {
       // Merged at each scrape, so that metrics registered after this app was built are served too.
-      return Registry.merge([registry, processRegistry]).metrics();
+      return Registry.merge([registry, processMetrics()]).metrics();
     },
     contentType: registry.contentType,
   };

@@ -35,6 +35,8 @@ const PLUGBOARD_ENV = [
   'PLUGBOARD_URL',
   'PLUGBOARD_TOKEN',
   'XDG_CONFIG_HOME',
+  // Not a setting: the build's own (scripts/code-cache.mjs), which has a server write the code cache.
+  'PLUGBOARD_WRITE_CODE_CACHE',
 ];
 
 export type EnvOverrides = Record<string, string | undefined>;

@@ -1,4 +1,3 @@
-import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import {
@@ -45,11 +44,6 @@ function isUnlimited(request: FastifyRequest): boolean {
 /** A non-empty Authorization header: auth treats an empty one as missing. */
 function hasKey(request: FastifyRequest): boolean {
   return Boolean(request.headers.authorization);
-}
-
-/** The client's address; IPv6 clients are counted by /64, as they usually own the whole prefix. */
-function clientAddress(request: FastifyRequest): string {
-  return normalizeIP(request.ip);
 }
 
 function reading(policy: Policy, window: WindowCount): Reading {
@@ -113,6 +107,11 @@ export async function installRateLimit(
   settings: RateLimitSettings | undefined,
 ): Promise<void> {
   if (!settings) return;
+  // Loaded only when rate limits are on: @fastify/rate-limit (and the address parser it brings)
+  // was a part of every server's start-up (issue 15).
+  const { normalizeIP } = await import('@fastify/rate-limit');
+  /** The client's address; IPv6 clients are counted by /64, as they usually own the whole prefix. */
+  const clientAddress = (request: FastifyRequest): string => normalizeIP(request.ip);
   const keyPolicy: Policy = { name: 'key', rule: settings.setting.perKey };
   const anonymousPolicy: Policy = { name: 'anonymous', rule: settings.setting.perKey };
   const ipPolicy: Policy | undefined = settings.setting.perIp && { name: 'ip', rule: settings.setting.perIp };

@@ -113,8 +113,6 @@ function range(cidr: string): AddressRange {
   return { family: address.family, network: address.value & maskOf(address.family, prefix), prefix };
 }
 
-/** IANA's IPv6 Address Space registry: global unicast is 2000::/3, the rest is reserved or special. */
-const GLOBAL_UNICAST_V6 = range('2000::/3');
 const NOT_GLOBAL_UNICAST = 'not global unicast (reserved by the IETF)';
 
 interface Refusal {
@@ -129,23 +127,42 @@ function refusals(blocks: readonly SpecialBlock[]): Refusal[] {
     .sort((a, b) => b.range.prefix - a.range.prefix);
 }
 
-const REFUSED_V4 = refusals([...SPECIAL_PURPOSE_V4, ...OTHER_REFUSED_V4]);
-const REFUSED_V6 = refusals([
-  ...SPECIAL_PURPOSE_V6.filter((block) => !block.embedsIPv4),
-  ...OTHER_REFUSED_V6,
-]);
+interface Ranges {
+  readonly refusedV4: readonly Refusal[];
+  readonly refusedV6: readonly Refusal[];
+  /** IANA's IPv6 Address Space registry: global unicast is 2000::/3, the rest is reserved or special. */
+  readonly globalUnicastV6: AddressRange;
+  /** IPv6 ranges whose last 32 bits are an IPv4 address that decides. */
+  readonly embeddingV4InLowBits: readonly AddressRange[];
+  readonly sixToFour: AddressRange;
+}
 
-/** IPv6 ranges whose last 32 bits are an IPv4 address that decides. */
-const EMBEDDING_V4_IN_LOW_BITS = [range('::ffff:0:0/96'), range('64:ff9b::/96')];
-const SIX_TO_FOUR = range('2002::/16');
+let built: Ranges | undefined;
+
+/**
+ * The built-in ranges, parsed at the first outbound call rather than when the module loads: the
+ * first `net.isIPv6` compiles Node's IPv6 pattern, tens of milliseconds of a server's start-up
+ * that no request before the first check or delivery needs.
+ */
+function ranges(): Ranges {
+  built ??= {
+    refusedV4: refusals([...SPECIAL_PURPOSE_V4, ...OTHER_REFUSED_V4]),
+    refusedV6: refusals([...SPECIAL_PURPOSE_V6.filter((block) => !block.embedsIPv4), ...OTHER_REFUSED_V6]),
+    globalUnicastV6: range('2000::/3'),
+    embeddingV4InLowBits: [range('::ffff:0:0/96'), range('64:ff9b::/96')],
+    sixToFour: range('2002::/16'),
+  };
+  return built;
+}
 
 /** The IPv4 address an IPv6 address stands for (IPv4-mapped, NAT64, 6to4), if any. */
 function embeddedIPv4(address: ParsedAddress): ParsedAddress | undefined {
   if (address.family !== 6) return undefined;
-  if (EMBEDDING_V4_IN_LOW_BITS.some((r) => contains(r, address))) {
+  const { embeddingV4InLowBits, sixToFour } = ranges();
+  if (embeddingV4InLowBits.some((r) => contains(r, address))) {
     return { family: 4, value: address.value & 0xffffffffn };
   }
-  if (contains(SIX_TO_FOUR, address)) return { family: 4, value: (address.value >> 80n) & 0xffffffffn };
+  if (contains(sixToFour, address)) return { family: 4, value: (address.value >> 80n) & 0xffffffffn };
   return undefined;
 }
 
@@ -155,9 +172,10 @@ function reasonFor(address: ParsedAddress): string | undefined {
     const inner = reasonFor(embedded);
     return inner === undefined ? undefined : `${inner}, as IPv4 inside IPv6`;
   }
-  const list = address.family === 4 ? REFUSED_V4 : REFUSED_V6;
+  const { refusedV4, refusedV6, globalUnicastV6 } = ranges();
+  const list = address.family === 4 ? refusedV4 : refusedV6;
   const reason = list.find((r) => contains(r.range, address))?.reason;
-  if (reason === undefined && address.family === 6 && !contains(GLOBAL_UNICAST_V6, address)) {
+  if (reason === undefined && address.family === 6 && !contains(globalUnicastV6, address)) {
     return NOT_GLOBAL_UNICAST;
   }
   return reason;

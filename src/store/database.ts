@@ -203,6 +203,26 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
   }
 }
 
+const MIGRATION_NAMES = Object.keys(migrations).sort(byCodeUnits);
+
+/**
+ * True when Kysely's bookkeeping table in `schema` lists exactly our migrations: one read, where
+ * the migrator introspects the tables, takes an advisory lock and reads the same list (a server
+ * starts on a migrated database nearly always). PostgreSQL only (see migrateSqlite). Anything
+ * else (no table yet, a migration missing, one we do not know, an error) is the migrator's to
+ * handle or to report.
+ */
+async function upToDate(db: Kysely<Database>, schema: string): Promise<boolean> {
+  const table = sql.id(schema, 'kysely_migration');
+  try {
+    const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(db);
+    const names = rows.map((row) => row.name).sort(byCodeUnits);
+    return names.length === MIGRATION_NAMES.length && names.every((name, i) => name === MIGRATION_NAMES[i]);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The first thing every command does is migrate; when that cannot reach the database, say which
  * one (never the URL, which may hold a password) and what to check.
@@ -250,6 +270,7 @@ async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport>
       'PostgreSQL has no current schema for Plugboard to create its tables in; create one, or set the search_path of the database user',
     );
   }
+  if (await upToDate(handle.db, schema)) return { applied: [] };
   // On one connection without the 15 s statement_timeout: waiting for another instance's
   // migration lock, or a long migration, must not fail the start.
   return handle.db.connection().execute(async (connection) => {
@@ -269,6 +290,11 @@ async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport>
   });
 }
 
+// SQLite keeps the migrator's path even when up to date (issue 15 tried the one read there too):
+// its `begin immediate` makes a second process started at the same moment on a new database wait
+// out the first one's migration; with the read instead, the two reached the master key file's
+// check-then-create (secrets/keyring.ts) together and made two keys (test/process.test.ts, HOST
+// and PORT refused at once, failed). That race wants an exclusive create of its own.
 async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {
   const migrator = new Migrator({
     db: handle.db,

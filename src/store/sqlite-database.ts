@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type SqliteDatabase from 'better-sqlite3';
 import {
@@ -290,6 +292,27 @@ class RelaxedDialect extends SqliteDialect {
   }
 }
 
+/**
+ * better-sqlite3's compiled addon, where its build puts it: the first of the places the `bindings`
+ * package tries first, in its order (build/, build/Debug/, build/Release/). Given to the driver,
+ * it skips that package's search, which finds its caller from a captured stack and tries each
+ * place with a require() that throws (a part of a server's start-up, issue 15). Undefined (a build
+ * elsewhere): the driver searches as it does by default.
+ */
+function sqliteAddon(require: NodeJS.Require): string | undefined {
+  let root: string;
+  try {
+    root = dirname(require.resolve('better-sqlite3/package.json'));
+  } catch {
+    return undefined;
+  }
+  for (const folder of ['build', 'build/Debug', 'build/Release']) {
+    const path = join(root, folder, 'better_sqlite3.node');
+    if (existsSync(path)) return path;
+  }
+  return undefined;
+}
+
 export function openSqlite(
   location: Extract<DatabaseLocation, { kind: 'sqlite' }>,
   options: DatabaseOptions,
@@ -299,10 +322,12 @@ export function openSqlite(
     for (const notice of secureDatabaseFiles(location.path)) options.onFileModes?.(notice);
   }
   // Loaded when a SQLite database is opened, not at start (see `load` in database.ts).
-  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteDatabase;
+  const require = createRequire(import.meta.url);
+  const Sqlite = require('better-sqlite3') as typeof SqliteDatabase;
+  const nativeBinding = sqliteAddon(require);
   // No busy_timeout: SQLite would wait for a lock synchronously, holding the event loop. The
   // driver waits instead (LockWaitingConnection).
-  const sqlite = new Sqlite(location.path, { timeout: 0 });
+  const sqlite = new Sqlite(location.path, { timeout: 0, ...(nativeBinding ? { nativeBinding } : {}) });
   switchToWal(sqlite, options.lockWaitMs ?? LOCK_WAIT_MS);
   const synchronous = options.synchronous ?? 'FULL';
   sqlite.pragma(`synchronous = ${synchronous}`);

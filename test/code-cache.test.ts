@@ -1,0 +1,101 @@
+import { spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VERSION } from '../src/version.js';
+
+/**
+ * bin/plugboard.js compiles the bundle (dist/plugboard.cjs) with V8's code cache beside it
+ * (dist/plugboard.cjs.cache, made by the build). V8 checks a cache against the source's length
+ * alone: a cache made from another bundle of the same length would run that bundle's code. These
+ * run copies of the command whose bundle or cache differ from the build's.
+ */
+const root = fileURLToPath(new URL('../', import.meta.url));
+const bundle = join(root, 'dist/plugboard.cjs');
+const cache = `${bundle}.cache`;
+
+describe('the code cache of the bundle', () => {
+  let folder: string;
+
+  beforeAll(() => {
+    if (!existsSync(bundle)) throw new Error('dist/plugboard.cjs is missing: npm run build');
+    folder = mkdtempSync(join(tmpdir(), 'plugboard-code-cache-test-'));
+  });
+
+  afterAll(() => {
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  /** A copy of the command (bin/, dist/ with `source` and `cacheData`) in a folder of its own. */
+  function copy(name: string, source: string, cacheData: Buffer | undefined): string {
+    const at = join(folder, name);
+    mkdirSync(join(at, 'bin'), { recursive: true });
+    mkdirSync(join(at, 'dist'));
+    copyFileSync(join(root, 'bin/plugboard.js'), join(at, 'bin/plugboard.js'));
+    copyFileSync(join(root, 'package.json'), join(at, 'package.json'));
+    symlinkSync(join(root, 'node_modules'), join(at, 'node_modules'));
+    writeFileSync(join(at, 'dist/plugboard.cjs'), source, 'latin1');
+    if (cacheData) writeFileSync(join(at, 'dist/plugboard.cjs.cache'), cacheData);
+    return at;
+  }
+
+  function version(at: string): string {
+    const result = spawnSync(process.execPath, [join(at, 'bin/plugboard.js'), '--version'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+      timeout: 30_000,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    return result.stdout.trim();
+  }
+
+  it('is made by the build, one line naming the bundle and the Node.js, then V8 data', () => {
+    const header = readFileSync(cache).subarray(0, 200).toString('latin1').split('\n')[0];
+    expect(header).toMatch(
+      new RegExp(
+        `^plugboard-code-cache-1 [0-9a-f]{64} ${process.version.replaceAll('.', '\\.')} ${process.arch}$`,
+      ),
+    );
+  });
+
+  it("is not used with another bundle of the same length: that bundle's own code runs", () => {
+    const source = readFileSync(bundle, 'latin1');
+    const declared = `VERSION="${VERSION}"`;
+    expect(source).toContain(declared);
+    // Same length, other code: a cache taken for it would print the build's version.
+    const other = VERSION.replace(/\d$/, (digit) => String((Number(digit) + 1) % 10));
+    const changed = source.replace(declared, `VERSION="${other}"`);
+    expect(changed.length).toBe(source.length);
+    expect(version(copy('changed', changed, readFileSync(cache)))).toBe(`plugboard ${other}`);
+  });
+
+  it('runs the bundle as built with its cache, without one, and with a damaged one', () => {
+    const source = readFileSync(bundle, 'latin1');
+    const data = readFileSync(cache);
+    expect(version(copy('cached', source, data))).toBe(`plugboard ${VERSION}`);
+    expect(version(copy('uncached', source, undefined))).toBe(`plugboard ${VERSION}`);
+    // A header that names another Node.js: not handed to V8.
+    const header = data.subarray(0, data.indexOf(10) + 1).toString('latin1');
+    const otherNode = Buffer.concat([
+      Buffer.from(header.replace(process.version, 'v0.0.0'), 'latin1'),
+      data.subarray(header.length),
+    ]);
+    expect(version(copy('other-node', source, otherNode))).toBe(`plugboard ${VERSION}`);
+    // V8's data cut short: V8 refuses it and compiles the source.
+    expect(version(copy('truncated', source, data.subarray(0, header.length + 1000)))).toBe(
+      `plugboard ${VERSION}`,
+    );
+  });
+});
