@@ -16,15 +16,39 @@ export function readNowOn(db: Kysely<Database>, read: ReadNow): void {
 }
 
 /**
+ * Any statement run at once on a connection whose holder has a transaction open on it (a SQLite
+ * write group's, group-commit.ts): nothing else can use the connection meanwhile, so the
+ * statement needs neither Kysely's mutex nor its promise chain.
+ */
+export type RunNow = <R>(query: CompiledQuery) => QueryResult<R>;
+
+/** By the Kysely instance of the held connection, while it is held. */
+const runners = new WeakMap<Kysely<Database>, RunNow>();
+
+/** Until `forgetRunNow`, the compiled queries run on `db` go straight to `run`. */
+export function runNowOn(db: Kysely<Database>, run: RunNow): void {
+  runners.set(db, run);
+}
+
+export function forgetRunNow(db: Kysely<Database>): void {
+  runners.delete(db);
+}
+
+/** The values of a compiled query's run: one for each of its stand-ins, in their order. */
+export type ValuesOf<V extends readonly unknown[]> = { [K in keyof V]: unknown };
+
+/**
  * A hot query built and compiled once, run with new values: Kysely builds, transforms and compiles
  * every query anew on each call (its `executeQuery`, `visitNode`, `freeze`, `cloneWithWhere` were
  * ~10 % of a GET). `build` makes the query with one distinct stand-in per value; each run puts the
- * values where the stand-ins ended up among the compiled parameters, whatever their order.
+ * values where the stand-ins ended up among the compiled parameters, whatever their order. Writes
+ * too: on a SQLite write group's connection (runNowOn) they run at once; elsewhere (PostgreSQL, a
+ * transaction of Kysely's) they go the usual way.
  */
 export function compiledOnce<R, V extends readonly unknown[]>(
   compiled: CompiledQuery<R>,
   standIns: V,
-): (on: Kysely<Database>, ...values: { [K in keyof V]: unknown }) => Promise<QueryResult<R>> {
+): (on: Kysely<Database>, ...values: ValuesOf<V>) => Promise<QueryResult<R>> {
   const slots = compiled.parameters.map((parameter) => {
     const slot = standIns.indexOf(parameter);
     if (slot < 0)
@@ -41,6 +65,14 @@ export function compiledOnce<R, V extends readonly unknown[]>(
   }
   return (on, ...values) => {
     const parameters = slots.map((slot) => values[slot]);
+    const runNow = runners.get(on);
+    if (runNow) {
+      try {
+        return Promise.resolve(runNow<R>({ ...compiled, parameters }));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const readNow = readers.get(on);
     if (readNow) {
       try {

@@ -342,7 +342,7 @@ export function openSqlite(
     db,
     relaxed,
     location,
-    transact: groupCommit(db, sqlite, options.lockWaitMs ?? LOCK_WAIT_MS),
+    transact: groupCommit(db, sqlite, (query) => prepared.run(query), options.lockWaitMs ?? LOCK_WAIT_MS),
     async ping() {
       // An empty IMMEDIATE transaction: it takes the write lock (as every write does, waiting up to
       // lockWaitMs) and writes nothing. `select 1` answered even while no write could succeed.
