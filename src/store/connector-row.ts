@@ -192,8 +192,9 @@ export function connectorRowCodec(box: SecretBox): ConnectorRowCodec {
     written(row, parts) {
       // As open(row), whose row would not be the same content as any kept (a write moves updated_at).
       const known = recent.get(row.id) ?? older.get(row.id);
-      if (known === undefined && !seenBefore(row.id)) return connectorOf(row, parts, false);
-      const connector = connectorOf(row, parts, true);
+      const type = storedConnectorType(row.type, `connector ${row.id}`);
+      if (known === undefined && !seenBefore(row.id)) return connectorOf(row, type, parts, false);
+      const connector = connectorOf(row, type, parts, true);
       keep(row.id, { row: { ...row }, connector });
       return connector;
     },
@@ -214,21 +215,24 @@ export function connectorRowCodec(box: SecretBox): ConnectorRowCodec {
 
   /** The connector of a row; frozen (deeply) when it is `shared` between requests. */
   function openRow(row: ReadConnectorRow, shared: boolean): StoredConnector {
+    // The type first: a type no longer registered is what the log must name (its secrets, bound
+    // to the type, would not open either).
+    const type = storedConnectorType(row.type, `connector ${row.id}`);
     const plain = JSON.parse(row.params) as Record<string, string>;
     const secret =
       row.secrets !== null && row.secret_key_id !== null
         ? openNamed(row.id, row.type, { sealed: row.secrets, keyId: row.secret_key_id })
         : {};
-    return connectorOf(row, { plain, secret }, shared);
+    return connectorOf(row, type, { plain, secret }, shared);
   }
 
   /** The connector of a row whose params are in hand, opened. */
   function connectorOf(
     row: ReadConnectorRow,
+    type: RegisteredType,
     { plain, secret }: Pick<SealedParams, 'plain' | 'secret'>,
     shared: boolean,
   ): StoredConnector {
-    const type = storedConnectorType(row.type, `connector ${row.id}`);
     const connector: StoredConnector = {
       id: row.id,
       type,
