@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { randomBytesPooled } from '../random.js';
 
 /** A 256-bit master key and its public id (a hash prefix: names the key without revealing it). */
 export interface MasterKey {
@@ -56,7 +57,7 @@ export function encodeMasterKey(key: MasterKey): string {
  * Output: `v1.<nonce>.<ciphertext+tag>` in base64url; the key id is stored beside it.
  */
 export function seal(key: MasterKey, plaintext: string, aad: string): string {
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = randomBytesPooled(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key.material, nonce);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);

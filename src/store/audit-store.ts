@@ -1,6 +1,7 @@
-import type { Kysely, QueryCreator } from 'kysely';
+import type { Insertable, Kysely, QueryCreator } from 'kysely';
+import { compiledOnce, type ValuesOf } from './compiled.js';
 import { newId, nowIso } from './ids.js';
-import type { AuditAction, Database } from './schema.js';
+import type { AuditAction, AuditEventsTable, Database } from './schema.js';
 
 /** Who made a change: the key, by id and label (never the key itself). */
 export interface Actor {
@@ -31,18 +32,70 @@ export interface AuditEntry {
 
 /** The insert of one event, to run with the change (as a statement of its transaction, or a part of its statement). */
 export function auditInsert(db: QueryCreator<Database>, entry: AuditEntry) {
-  return db.insertInto('audit_events').values({
-    id: newId(),
-    account_id: entry.accountId,
-    at: nowIso(),
-    action: entry.action,
-    connector_id: entry.connector.id,
-    connector_name: entry.connector.name,
-    connector_type: entry.connector.type,
-    key_id: entry.actor.keyId,
-    key_label: entry.actor.keyLabel,
-    fields: JSON.stringify(entry.fields),
-  });
+  return db.insertInto('audit_events').values(auditRowOf(auditValues(entry)));
+}
+
+/** An event's row made of its values in the order of AUDIT_STAND_INS. */
+function auditRowOf(values: ValuesOf<typeof AUDIT_STAND_INS>): Insertable<AuditEventsTable> {
+  const [id, accountId, at, action, connectorId, connectorName, connectorType, keyId, keyLabel, fields] =
+    values;
+  return {
+    id: id as string,
+    account_id: accountId as number,
+    at: at as string,
+    action: action as AuditAction,
+    connector_id: connectorId as string,
+    connector_name: connectorName as string,
+    connector_type: connectorType as string,
+    key_id: keyId as string,
+    key_label: keyLabel as string,
+    fields: fields as string,
+  };
+}
+
+/** An event's values, in the order of AUDIT_STAND_INS. */
+export function auditValues(entry: AuditEntry): ValuesOf<typeof AUDIT_STAND_INS> {
+  return [
+    newId(),
+    entry.accountId,
+    nowIso(),
+    entry.action,
+    entry.connector.id,
+    entry.connector.name,
+    entry.connector.type,
+    entry.actor.keyId,
+    entry.actor.keyLabel,
+    JSON.stringify(entry.fields),
+  ];
+}
+
+/** Stand-ins (compiled.ts) of an event's values, each distinct and none a value a request sends. */
+export const AUDIT_STAND_INS = [
+  '\u0000audit id',
+  -101,
+  '\u0000audit at',
+  '\u0000audit action',
+  '\u0000audit connector id',
+  '\u0000audit connector name',
+  '\u0000audit connector type',
+  '\u0000audit key id',
+  '\u0000audit key label',
+  '\u0000audit fields',
+] as const;
+
+/** The insert of an event with stand-ins for its values, to compile once (in a statement of its own or as a part). */
+export function auditInsertOfStandIns(db: QueryCreator<Database>) {
+  return db.insertInto('audit_events').values(auditRowOf(AUDIT_STAND_INS));
+}
+
+/** recordAuditEvent with its insert compiled once (compiled.ts), for the hot writes. */
+export function auditRecorder(
+  db: Kysely<Database>,
+): (on: Kysely<Database>, entry: AuditEntry) => Promise<void> {
+  const insert = compiledOnce(auditInsertOfStandIns(db).compile(), AUDIT_STAND_INS);
+  return async (on, entry) => {
+    await insert(on, ...auditValues(entry));
+  };
 }
 
 /** Records one event; call it with the transaction that makes the change, so both land or neither. */

@@ -16,10 +16,34 @@ export function readNowOn(db: Kysely<Database>, read: ReadNow): void {
 }
 
 /**
+ * Any statement run at once on a connection whose holder has a transaction open on it (a SQLite
+ * write group's, group-commit.ts): nothing else can use the connection meanwhile, so the
+ * statement needs neither Kysely's mutex nor its promise chain.
+ */
+export type RunNow = <R>(query: CompiledQuery) => QueryResult<R>;
+
+/** By the Kysely instance of the held connection, while it is held. */
+const runners = new WeakMap<Kysely<Database>, RunNow>();
+
+/** Until `forgetRunNow`, the compiled queries run on `db` go straight to `run`. */
+export function runNowOn(db: Kysely<Database>, run: RunNow): void {
+  runners.set(db, run);
+}
+
+export function forgetRunNow(db: Kysely<Database>): void {
+  runners.delete(db);
+}
+
+/** The values of a compiled query's run: one for each of its stand-ins, in their order. */
+export type ValuesOf<V extends readonly unknown[]> = { [K in keyof V]: unknown };
+
+/**
  * A hot query built and compiled once, run with new values: Kysely builds, transforms and compiles
  * every query anew on each call (its `executeQuery`, `visitNode`, `freeze`, `cloneWithWhere` were
  * ~10 % of a GET). `build` makes the query with one distinct stand-in per value; each run puts the
- * values where the stand-ins ended up among the compiled parameters, whatever their order.
+ * values where the stand-ins ended up among the compiled parameters, whatever their order. Writes
+ * too: on a SQLite write group's connection (runNowOn) they run at once; elsewhere (PostgreSQL, a
+ * transaction of Kysely's) they go the usual way.
  */
 export function compiledOnce<R, V extends readonly unknown[]>(
   compiled: CompiledQuery<R>,
@@ -39,8 +63,16 @@ export function compiledOnce<R, V extends readonly unknown[]>(
         `compiledOnce: stand-in ${String(standIns[slot])} is not among the compiled parameters`,
       );
   }
-  const run = (on: Kysely<Database>, ...values: { [K in keyof V]: unknown }): Promise<QueryResult<R>> => {
+  const run = (on: Kysely<Database>, ...values: ValuesOf<V>): Promise<QueryResult<R>> => {
     const parameters = slots.map((slot) => values[slot]);
+    const runNow = runners.get(on);
+    if (runNow) {
+      try {
+        return Promise.resolve(runNow<R>({ ...compiled, parameters }));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const readNow = readers.get(on);
     if (readNow) {
       try {
@@ -53,7 +85,7 @@ export function compiledOnce<R, V extends readonly unknown[]>(
     return on.executeQuery<R>({ ...compiled, parameters });
   };
   return Object.assign(run, {
-    now(on: Kysely<Database>, ...values: { [K in keyof V]: unknown }): R[] | undefined {
+    now(on: Kysely<Database>, ...values: ValuesOf<V>): R[] | undefined {
       const rows = readers.get(on)?.(
         compiled.sql,
         slots.map((slot) => values[slot]),
@@ -65,11 +97,11 @@ export function compiledOnce<R, V extends readonly unknown[]>(
 
 /** A hot read compiled once (compiledOnce): run the usual way, or `now`. */
 export interface CompiledRead<R, V extends readonly unknown[]> {
-  (on: Kysely<Database>, ...values: { [K in keyof V]: unknown }): Promise<QueryResult<R>>;
+  (on: Kysely<Database>, ...values: ValuesOf<V>): Promise<QueryResult<R>>;
   /**
    * The rows at once, synchronously, where the database can read so now (SQLite with no transaction
    * open: see ReadNow); undefined where it cannot, and the caller goes the usual way. Throws what
    * the read throws.
    */
-  now(on: Kysely<Database>, ...values: { [K in keyof V]: unknown }): R[] | undefined;
+  now(on: Kysely<Database>, ...values: ValuesOf<V>): R[] | undefined;
 }

@@ -39,6 +39,13 @@ export type ReadConnectorRow = Pick<ConnectorRow, (typeof connectorColumns)[numb
 /** The columns that hold a connector's params: the plain ones in clear, the secret ones sealed. */
 export type ParamColumns = Pick<ConnectorRow, 'params' | 'secrets' | 'secret_key_id'>;
 
+/** Params as sealed for their columns: the plain and the secret half, and the columns made of them. */
+export interface SealedParams {
+  readonly columns: ParamColumns;
+  readonly plain: Record<string, string>;
+  readonly secret: Record<string, string>;
+}
+
 /**
  * Connector rows in and out: the type's secret params sealed together (bound to the connector's id
  * and type) beside the plain ones on the way in; on the way out the type resolved, once, and the
@@ -46,6 +53,13 @@ export type ParamColumns = Pick<ConnectorRow, 'params' | 'secrets' | 'secret_key
  */
 export interface ConnectorRowCodec {
   seal(id: string, type: RegisteredType, params: Params): ParamColumns;
+  /** seal, with the two halves it sealed and stored (for `written`). */
+  sealParts(id: string, type: RegisteredType, params: Params): SealedParams;
+  /**
+   * The connector of a row just written with `parts`: what `open(row)` gives (and keeps, as it
+   * would), made from the params in hand instead of parsing and decrypting the row.
+   */
+  written(row: ReadConnectorRow, parts: SealedParams): StoredConnector;
   /** Throws UnknownConnectorTypeError for a type no longer registered, DecryptionError for secrets no key opens. */
   open(row: ReadConnectorRow): StoredConnector;
 }
@@ -155,13 +169,34 @@ export function connectorRowCodec(box: SecretBox): ConnectorRowCodec {
     }
   }
 
+  function sealParts(id: string, type: RegisteredType, params: Params): SealedParams {
+    const { plain, secret } = splitSecrets(type, params);
+    if (Object.keys(secret).length === 0)
+      return {
+        columns: { params: JSON.stringify(plain), secrets: null, secret_key_id: null },
+        plain,
+        secret,
+      };
+    const { sealed, keyId } = box.seal(id, type.id, secret);
+    return {
+      columns: { params: JSON.stringify(plain), secrets: sealed, secret_key_id: keyId },
+      plain,
+      secret,
+    };
+  }
+
   return {
-    seal(id, type, params) {
-      const { plain, secret } = splitSecrets(type, params);
-      if (Object.keys(secret).length === 0)
-        return { params: JSON.stringify(plain), secrets: null, secret_key_id: null };
-      const { sealed, keyId } = box.seal(id, type.id, secret);
-      return { params: JSON.stringify(plain), secrets: sealed, secret_key_id: keyId };
+    seal: (id, type, params) => sealParts(id, type, params).columns,
+    sealParts,
+
+    written(row, parts) {
+      // As open(row), whose row would not be the same content as any kept (a write moves updated_at).
+      const known = recent.get(row.id) ?? older.get(row.id);
+      const type = storedConnectorType(row.type, `connector ${row.id}`);
+      if (known === undefined && !seenBefore(row.id)) return connectorOf(row, type, parts, false);
+      const connector = connectorOf(row, type, parts, true);
+      keep(row.id, { row: { ...row }, connector });
+      return connector;
     },
 
     open(row) {
@@ -180,12 +215,24 @@ export function connectorRowCodec(box: SecretBox): ConnectorRowCodec {
 
   /** The connector of a row; frozen (deeply) when it is `shared` between requests. */
   function openRow(row: ReadConnectorRow, shared: boolean): StoredConnector {
+    // The type first: a type no longer registered is what the log must name (its secrets, bound
+    // to the type, would not open either).
     const type = storedConnectorType(row.type, `connector ${row.id}`);
     const plain = JSON.parse(row.params) as Record<string, string>;
     const secret =
       row.secrets !== null && row.secret_key_id !== null
         ? openNamed(row.id, row.type, { sealed: row.secrets, keyId: row.secret_key_id })
         : {};
+    return connectorOf(row, type, { plain, secret }, shared);
+  }
+
+  /** The connector of a row whose params are in hand, opened. */
+  function connectorOf(
+    row: ReadConnectorRow,
+    type: RegisteredType,
+    { plain, secret }: Pick<SealedParams, 'plain' | 'secret'>,
+    shared: boolean,
+  ): StoredConnector {
     const connector: StoredConnector = {
       id: row.id,
       type,

@@ -1,12 +1,24 @@
-import type { Kysely, QueryCreator } from 'kysely';
+import { type Kysely, type QueryCreator, sql } from 'kysely';
 import type { CheckResult } from '../connectors/checks/run.js';
 import type { Params } from '../connectors/checks/types.js';
 import type { RegisteredType } from '../connectors/registry.js';
 import { errors } from '../errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { type Actor, auditInsert, recordAuditEvent } from './audit-store.js';
+import {
+  type Actor,
+  AUDIT_STAND_INS,
+  auditInsertOfStandIns,
+  auditRecorder,
+  auditValues,
+  recordAuditEvent,
+} from './audit-store.js';
 import { compiledOnce } from './compiled.js';
-import { connectorColumns as columns, connectorRowCodec, type StoredConnector } from './connector-row.js';
+import {
+  connectorColumns as columns,
+  connectorRowCodec,
+  type ReadConnectorRow,
+  type StoredConnector,
+} from './connector-row.js';
 import { cancelDeliveriesOf } from './delivery-store.js';
 import { dialectOf, forUpdate } from './dialect.js';
 import { isConnectorNameTaken } from './errors.js';
@@ -104,8 +116,51 @@ const asSchema = <DB extends Database>(q: QueryCreator<DB>) => q as unknown as Q
 function connectorsVersionBump(db: QueryCreator<Database>, accountId: number) {
   return db
     .updateTable('accounts')
-    .set((eb) => ({ connectors_version: eb('connectors_version', '+', 1) }))
+    .set({ connectors_version: sql<number>`connectors_version + 1` })
     .where('id', '=', accountId);
+}
+
+/** Stand-ins (compiled.ts) of a new connector row's values, in the order of newRowValues. */
+const NEW_ROW_STAND_INS = [
+  '\u0000id',
+  -1,
+  '\u0000type',
+  '\u0000name',
+  '\u0000params',
+  '\u0000secrets',
+  '\u0000secret key id',
+  '\u0000created at',
+  '\u0000updated at',
+] as const;
+
+function newRowOf(db: QueryCreator<Database>) {
+  const [id, accountId, type, name, params, secrets, secretKeyId, createdAt, updatedAt] = NEW_ROW_STAND_INS;
+  return db.insertInto('connectors').values({
+    id,
+    account_id: accountId,
+    type,
+    name,
+    params,
+    secrets,
+    secret_key_id: secretKeyId,
+    created_at: createdAt,
+    updated_at: updatedAt,
+  });
+}
+
+/** A new row's values, in the order of NEW_ROW_STAND_INS. */
+function newRowValues(row: ReadConnectorRow) {
+  return [
+    row.id,
+    row.account_id,
+    row.type,
+    row.name,
+    row.params,
+    row.secrets,
+    row.secret_key_id,
+    row.created_at,
+    row.updated_at,
+  ] as const;
 }
 
 /** The names of the fields that differ between two versions (`name`, `params.<key>`). */
@@ -156,17 +211,70 @@ export function createConnectorStore(
   };
   const page = pageFrom(false);
   const anchoredPage = pageFrom(true);
+  // The hot writes' statements, compiled once too; on SQLite they run at once in a write group.
+  const recordAudit = auditRecorder(db);
+  const insertRow = compiledOnce(newRowOf(db).compile(), NEW_ROW_STAND_INS);
+  const bumpVersion = compiledOnce(connectorsVersionBump(db, -1).compile(), [-1] as const);
+  /** PostgreSQL's create in one statement: the row, its audit event and the account's version. */
+  const createAtOnce = compiledOnce(
+    newRowOf(
+      asSchema(
+        db
+          .with('audit', (q) => auditInsertOfStandIns(asSchema(q)))
+          .with('version', (q) => connectorsVersionBump(asSchema(q), -201)),
+      ),
+    ).compile(),
+    [...AUDIT_STAND_INS, -201, ...NEW_ROW_STAND_INS] as const,
+  );
+  const rowForWrite = compiledOnce(
+    forUpdate(
+      db,
+      db.selectFrom('connectors').select(columns).where('id', '=', '\u0000id').where('account_id', '=', -1),
+    ).compile(),
+    ['\u0000id', -1] as const,
+  );
+  const updateRow = (clearCheck: boolean) =>
+    compiledOnce(
+      db
+        .updateTable('connectors')
+        .set({
+          name: '\u0000name',
+          params: '\u0000params',
+          secrets: '\u0000secrets',
+          secret_key_id: '\u0000secret key id',
+          updated_at: '\u0000updated at',
+          ...(clearCheck ? { last_check: sql<null>`null` } : {}),
+        })
+        .where('id', '=', '\u0000id')
+        .where('account_id', '=', -1)
+        .compile(),
+      [
+        '\u0000name',
+        '\u0000params',
+        '\u0000secrets',
+        '\u0000secret key id',
+        '\u0000updated at',
+        '\u0000id',
+        -1,
+      ] as const,
+    );
+  const updateKeepingCheck = updateRow(false);
+  const updateClearingCheck = updateRow(true);
 
   return {
     async create(accountId, actor, fields, within) {
       const now = nowIso();
       const id = newId();
-      const values = {
+      const parts = codec.sealParts(id, fields.type, fields.params);
+      const row: ReadConnectorRow = {
         id,
         account_id: accountId,
+        // Numbered by the database; nothing made of the new connector reads it (see `written`).
+        seq: 0,
         type: fields.type.id,
         name: fields.name,
-        ...codec.seal(id, fields.type, fields.params),
+        ...parts.columns,
+        last_check: null,
         created_at: now,
         updated_at: now,
       };
@@ -182,30 +290,20 @@ export function createConnectorStore(
         // modifying CTEs), atomic on its own: one round trip instead of five (BEGIN, three
         // statements, COMMIT), and the account's row locked only for that statement's commit.
         try {
-          const row = await db
-            .with('audit', (q) => auditInsert(q, audit))
-            .with('version', (q) => connectorsVersionBump(asSchema(q), accountId))
-            .insertInto('connectors')
-            .values(values)
-            .returning(columns)
-            .executeTakeFirstOrThrow();
-          return fromRow(row);
+          await createAtOnce(db, ...auditValues(audit), accountId, ...newRowValues(row));
+          return codec.written(row, parts);
         } catch (error) {
           if (isConnectorNameTaken(error)) throw errors.nameTaken(fields.name);
           throw error;
         }
       }
       const work = async (trx: Kysely<Database>) => {
-        const row = await trx
-          .insertInto('connectors')
-          .values(values)
-          .returning(columns)
-          .executeTakeFirstOrThrow();
-        await recordAuditEvent(trx, audit);
+        await insertRow(trx, ...newRowValues(row));
+        await recordAudit(trx, audit);
         // Last: on PostgreSQL it locks the account's row until the commit, and every create and
         // delete of the account waits for that lock; the shorter it is held, the more of them commit.
-        await bumpConnectorsVersion(trx, accountId);
-        return fromRow(row);
+        await bumpVersion(trx, accountId);
+        return codec.written(row, parts);
       };
       try {
         return await (within ? work(within) : transact(work));
@@ -278,36 +376,45 @@ export function createConnectorStore(
     },
 
     async update(accountId, actor, id, change) {
+      if (cannotExist(id)) return undefined;
       let name = '';
       try {
         return await transact(async (trx) => {
-          const currentRow = await rowById(trx, accountId, id, { forWrite: true });
+          const [currentRow] = (await rowForWrite(trx, id, accountId)).rows;
           if (!currentRow) return undefined;
           const current = fromRow(currentRow);
           const fields = change(current);
           name = fields.name;
           const changed = changedFields(current, fields);
-          const row = await trx
-            .updateTable('connectors')
-            .set({
-              name: fields.name,
-              ...codec.seal(id, current.type, fields.params),
-              updated_at: laterThan(current.updatedAt),
-              // A check of other params (a URL, a credential) says nothing about these: a rename keeps it.
-              ...(changed.some((field) => field.startsWith('params.')) ? { last_check: null } : {}),
-            })
-            .where('id', '=', id)
-            .where('account_id', '=', accountId)
-            .returning(columns)
-            .executeTakeFirstOrThrow();
-          await recordAuditEvent(trx, {
+          const parts = codec.sealParts(id, current.type, fields.params);
+          // A check of other params (a URL, a credential) says nothing about these: a rename keeps it.
+          const clearCheck = changed.some((field) => field.startsWith('params.'));
+          const row: ReadConnectorRow = {
+            ...currentRow,
+            name: fields.name,
+            ...parts.columns,
+            updated_at: laterThan(current.updatedAt),
+            last_check: clearCheck ? null : currentRow.last_check,
+          };
+          const { params, secrets, secret_key_id, updated_at } = row;
+          await (clearCheck ? updateClearingCheck : updateKeepingCheck)(
+            trx,
+            row.name,
+            params,
+            secrets,
+            secret_key_id,
+            updated_at,
+            id,
+            accountId,
+          );
+          await recordAudit(trx, {
             accountId,
             actor,
             action: 'update',
             connector: { id, name: fields.name, type: current.type.id },
             fields: changed,
           });
-          return fromRow(row);
+          return codec.written(row, parts);
         });
       } catch (error) {
         if (isConnectorNameTaken(error)) throw errors.nameTaken(name);

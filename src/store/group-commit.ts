@@ -1,5 +1,6 @@
 import type SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, type Kysely } from 'kysely';
+import { forgetRunNow, type RunNow, runNowOn } from './compiled.js';
 import { isLockBusy } from './errors.js';
 import type { Database } from './schema.js';
 import type { Transact } from './transact.js';
@@ -48,10 +49,18 @@ interface Job {
  *
  * `work` must only use the database through `trx` (a write of the group); waiting on anything else
  * holds up the whole group.
+ *
+ * Between BEGIN and COMMIT the group holds the connection with its transaction open, so the
+ * group's own statements (SAVEPOINT, RELEASE, COMMIT) and the writes' compiled statements
+ * (compiledOnce, through runNowOn) run at once with `run`, synchronously, instead of each going
+ * through Kysely's executor and mutex as a chain of promises. Nothing is retried inside a
+ * transaction either way (sqlite-database.ts), so the errors are the same.
  */
 export function groupCommit(
   db: Kysely<Database>,
   sqlite: SqliteDatabase.Database,
+  /** Runs one statement on the connection (PreparedConnection.run: its prepared-statement cache). */
+  run: RunNow,
   lockWaitMs: number,
   now: () => number = Date.now,
 ): Transact {
@@ -80,25 +89,32 @@ export function groupCommit(
         lockDeadlines.set(begin, Math.min(...group.map((job) => job.deadline)));
         await connection.executeQuery(begin);
         began = true;
+        runNowOn(connection, run);
         try {
           for (const job of group) {
-            await connection.executeQuery(SAVEPOINT);
+            run(SAVEPOINT);
             try {
               const value = await job.work(connection);
-              await connection.executeQuery(RELEASE);
+              run(RELEASE);
               done.push({ job, value });
             } catch (error) {
               // SQLite rolled the whole transaction back (SQLITE_FULL, SQLITE_IOERR, …): the group failed.
               if (!sqlite.inTransaction) throw error;
-              await connection.executeQuery(ROLLBACK_TO);
-              await connection.executeQuery(RELEASE);
+              run(ROLLBACK_TO);
+              run(RELEASE);
               job.reject(error);
             }
           }
-          await connection.executeQuery(COMMIT);
+          run(COMMIT);
         } catch (error) {
-          if (sqlite.inTransaction) await connection.executeQuery(ROLLBACK).catch(() => {});
+          if (sqlite.inTransaction) {
+            try {
+              run(ROLLBACK);
+            } catch {}
+          }
           throw error;
+        } finally {
+          forgetRunNow(connection);
         }
       });
     } catch (error) {

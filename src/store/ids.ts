@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../random.js';
 
 /** An opaque, URL-safe, unguessable id: 128 random bits in base64url (22 characters). */
 export function newId(): string {
-  return randomBytes(16).toString('base64url');
+  return randomBase64url(16);
 }
 
 /** Now, in the one timestamp format the API uses: ISO 8601, UTC, milliseconds. */

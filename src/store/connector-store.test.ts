@@ -1,0 +1,149 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connectorTypes, type RegisteredType } from '../connectors/registry.js';
+import { AppError } from '../errors.js';
+import { ephemeralKeyring } from '../secrets/keyring.js';
+import { createSecretBox } from '../secrets/secret-box.js';
+import { type ConnectorStore, createConnectorStore, type StoredConnector } from './connector-store.js';
+import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
+
+let dir: string;
+let handle: DatabaseHandle;
+let store: ConnectorStore;
+let accountId: number;
+const actor = { keyId: 'key_test', keyLabel: 'test' };
+
+function typeOf(id: string): RegisteredType {
+  const type = connectorTypes.find((candidate) => candidate.id === id);
+  if (!type) throw new Error(`no type ${id}`);
+  return type;
+}
+const jira = typeOf('jira');
+const jiraParams = (n: number) => ({
+  url: `https://jira-${n}.example.com`,
+  email: `bot-${n}@example.com`,
+  password: `secret-${n}`,
+});
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'plugboard-connector-store-'));
+  handle = openDatabase({ kind: 'sqlite', path: join(dir, 'p.db') });
+  await migrateToLatest(handle);
+  const account = await handle.db
+    .insertInto('accounts')
+    .values({ name: 'acme', created_at: new Date().toISOString() })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  accountId = account.id;
+  store = createConnectorStore(handle.db, createSecretBox(ephemeralKeyring()), undefined, handle.transact);
+});
+afterEach(async () => {
+  await handle.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const auditCount = async () =>
+  (await handle.db.selectFrom('audit_events').select('action').execute()).map((row) => row.action);
+const version = async () =>
+  (
+    await handle.db
+      .selectFrom('accounts')
+      .select('connectors_version')
+      .where('id', '=', accountId)
+      .executeTakeFirstOrThrow()
+  ).connectors_version;
+/** What a later read of the connector gives (a fresh store: nothing kept from the write). */
+const readBack = (id: string) =>
+  createConnectorStore(handle.db, storeBox, undefined, handle.transact).get(accountId, id);
+let storeBox: ReturnType<typeof createSecretBox>;
+
+/** The fields a connector is presented with; a written connector must equal what a read opens. */
+const fieldsOf = (connector: StoredConnector | undefined) =>
+  connector && {
+    id: connector.id,
+    type: connector.type.id,
+    name: connector.name,
+    params: connector.params,
+    paramOrder: Object.keys(connector.params),
+    createdAt: connector.createdAt,
+    updatedAt: connector.updatedAt,
+    lastCheck: connector.lastCheck,
+  };
+
+describe('writes in one SQLite write group (compiled statements run at once)', () => {
+  beforeEach(() => {
+    storeBox = createSecretBox(ephemeralKeyring());
+    store = createConnectorStore(handle.db, storeBox, undefined, handle.transact);
+  });
+
+  it('a create refused for its name leaves the others of its group, their audit events and version bumps', async () => {
+    const outcomes = await Promise.allSettled(
+      ['a', 'b', 'a', 'c'].map((name, n) =>
+        store.create(accountId, actor, { type: jira, name, params: jiraParams(n) }),
+      ),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    const refused = outcomes[2];
+    expect(refused?.status === 'rejected' && refused.reason instanceof AppError && refused.reason.code).toBe(
+      'NAME_TAKEN',
+    );
+    expect(await auditCount()).toEqual(['create', 'create', 'create']);
+    expect(await version()).toBe(3);
+    for (const outcome of outcomes) {
+      if (outcome.status !== 'fulfilled') continue;
+      // What the create answered is what a read of the stored row opens, secrets included.
+      expect(fieldsOf(outcome.value)).toEqual(fieldsOf(await readBack(outcome.value.id)));
+      expect(outcome.value.params.password).toMatch(/^secret-/);
+    }
+  });
+
+  it('updates in one group: each answers what a read of its row gives; a rename onto a taken name is refused alone', async () => {
+    const made = await Promise.all(
+      [0, 1, 2].map((n) =>
+        store.create(accountId, actor, { type: jira, name: `c${n}`, params: jiraParams(n) }),
+      ),
+    );
+    const [first, second, third] = made as [StoredConnector, StoredConnector, StoredConnector];
+    await handle.db
+      .updateTable('connectors')
+      .set({ last_check: JSON.stringify({ ok: true, checkedAt: first.createdAt }) })
+      .execute();
+    const outcomes = await Promise.allSettled([
+      // A rename keeps the last check; a change of params clears it.
+      store.update(accountId, actor, first.id, (current) => ({ name: 'renamed', params: current.params })),
+      store.update(accountId, actor, second.id, () => ({ name: 'c1', params: jiraParams(7) })),
+      // c0 is free by then (the first was renamed earlier in the group); c1 is not.
+      store.update(accountId, actor, third.id, (current) => ({ name: 'c1', params: current.params })),
+      store.update(accountId, actor, 'no-such-id', (current) => ({ name: 'x', params: current.params })),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    const [renamed, changed, , missing] = outcomes.map((outcome) =>
+      outcome.status === 'fulfilled' ? outcome.value : undefined,
+    );
+    expect(missing).toBeUndefined();
+    expect(renamed?.lastCheck).toEqual({ ok: true, checkedAt: first.createdAt });
+    expect(changed?.lastCheck).toBeUndefined();
+    expect(changed?.params).toEqual(jiraParams(7));
+    for (const written of [renamed, changed]) {
+      expect(written && fieldsOf(written)).toEqual(fieldsOf(await readBack(written?.id ?? '')));
+    }
+    expect(await auditCount()).toEqual(['create', 'create', 'create', 'update', 'update']);
+    // The refused rename left the third as it was (with the check set above).
+    expect(fieldsOf(await readBack(third.id))).toEqual({
+      ...fieldsOf(third),
+      lastCheck: { ok: true, checkedAt: first.createdAt },
+    });
+  });
+});
