@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -150,13 +150,16 @@ function mutate(module, { concurrency, full }) {
   return { module, minutes, score: valid === 0 ? undefined : (100 * detected) / valid, detected, valid };
 }
 
-const options = parseArgs(process.argv.slice(2));
-const results = options.modules.map((module) => mutate(module, options));
-process.stdout.write('\nmodule | score | killed+timeout / valid | minutes\n');
-for (const r of results)
-  process.stdout.write(
-    r.score === undefined
-      ? `${r.module} | Stryker failed | | ${r.minutes}\n`
-      : `${r.module} | ${r.score.toFixed(1)} % | ${r.detected} / ${r.valid} | ${r.minutes}\n`,
-  );
-if (results.some((r) => r.score === undefined)) process.exitCode = 1;
+// Only when run as a script: MODULES is exported, and importing this file must not start Stryker.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const options = parseArgs(process.argv.slice(2));
+  const results = options.modules.map((module) => mutate(module, options));
+  process.stdout.write('\nmodule | score | killed+timeout / valid | minutes\n');
+  for (const r of results)
+    process.stdout.write(
+      r.score === undefined
+        ? `${r.module} | Stryker failed | | ${r.minutes}\n`
+        : `${r.module} | ${r.score.toFixed(1)} % | ${r.detected} / ${r.valid} | ${r.minutes}\n`,
+    );
+  if (results.some((r) => r.score === undefined)) process.exitCode = 1;
+}
