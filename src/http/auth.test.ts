@@ -5,6 +5,20 @@ import { AppError } from '../errors.js';
 import type { KeyPrincipal, KeyStore } from '../store/key-store.js';
 import { installAuth, KEY_CACHE_TTL_MS, LAST_USED_INTERVAL_MS, principalOf } from './auth.js';
 
+/** The principal of the read key `secret` (its stored hash `h:secret`), with `changes`. */
+function readKey(changes: Partial<KeyPrincipal> = {}): KeyPrincipal {
+  return {
+    keyId: 'key_1',
+    keyHash: 'h:secret',
+    accountId: 1,
+    accountName: 'acme',
+    role: 'read',
+    label: 'test',
+    expiresAt: null,
+    ...changes,
+  };
+}
+
 /** An app with one keyed route whose key store's `touch` fails with `failure`; its log lines. */
 async function appWhoseTouchFails(failure: Error & { code?: string }) {
   const lines: { level: number; msg: string; err?: { message: string } }[] = [];
@@ -18,15 +32,7 @@ async function appWhoseTouchFails(failure: Error & { code?: string }) {
   const touch = vi.fn(async () => {
     throw failure;
   });
-  const principal: KeyPrincipal = {
-    keyId: 'key_1',
-    keyHash: 'h:secret',
-    accountId: 1,
-    accountName: 'acme',
-    role: 'read',
-    label: 'test',
-    expiresAt: null,
-  };
+  const principal = readKey();
   const keys = {
     hash: (secret: string) => `h:${secret}`,
     findActive: async (secret: string) => (secret === 'secret' ? principal : undefined),
@@ -130,16 +136,7 @@ describe('when the key cannot be looked up', () => {
  */
 async function appWithRecentKeys(stored: Partial<KeyPrincipal> = {}) {
   let now = Date.parse('2030-01-01T00:00:00Z');
-  const principal: KeyPrincipal = {
-    keyId: 'key_1',
-    keyHash: 'h:secret',
-    accountId: 1,
-    accountName: 'acme',
-    role: 'read',
-    label: 'test',
-    expiresAt: null,
-    ...stored,
-  };
+  const principal = readKey(stored);
   const touch = vi.fn(async () => {});
   const findActive = vi.fn(async (secret: string) => (secret === 'secret' ? principal : undefined));
   const keys = { hash: (secret: string) => `h:${secret}`, findActive, touch } as unknown as KeyStore;
