@@ -10,27 +10,14 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './bench/server.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cacheFile = join(root, 'dist/plugboard.cjs.cache');
 const TIMEOUT_MS = 60_000;
-
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** @param {string} url @returns {Promise<number>} the status, 0 when nothing answered */
 function statusOf(url) {
