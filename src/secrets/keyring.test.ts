@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeMasterKey, generateMasterKey, type MasterKey, MasterKeyError, open, seal } from './cipher.js';
 import {
+  createKeyFile,
   ephemeralKeyring,
   KEY_FILE_CHECK_MS,
   keyFilePath,
@@ -84,6 +85,21 @@ describe('the key file', () => {
     } finally {
       process.umask(previous);
     }
+  });
+
+  it('is created only once: a second creator (another process starting at the same moment) keeps the first key', () => {
+    const path = join(dir, 'p.db.key');
+    const [first, second] = [generateMasterKey(), generateMasterKey()];
+    expect(createKeyFile(path, [first])).toBe(true);
+    expect(createKeyFile(path, [second])).toBe(false);
+    expect(keyLines(path)).toEqual([encodeMasterKey(first)]);
+    expect(mode(path)).toBe(0o600);
+    // Neither left its temporary file behind.
+    expect(readdirSync(dir)).toEqual(['p.db.key']);
+    // A start that finds the file (made by the other process) reads that key and says it made none.
+    const found = keyringFromFile(path, { create: true });
+    expect(found.created).toBe(false);
+    expect(found.source.current().primary.id).toBe(first.id);
   });
 
   it('is not created when create is false', () => {

@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import {
   closeSync,
   existsSync,
   fsyncSync,
+  linkSync,
   openSync,
   readFileSync,
   renameSync,
   statSync,
+  unlinkSync,
   writeSync,
 } from 'node:fs';
 import type { Config } from '../config.js';
@@ -73,21 +76,45 @@ export function readKeyFile(path: string): Keyring {
  * Written to a temporary file, flushed, then renamed over the old one.
  */
 export function writeKeyFile(path: string, keys: readonly MasterKey[]): void {
+  renameSync(writeTemporaryKeyFile(path, keys), path);
+}
+
+/**
+ * Creates a key file only if none exists, atomically: another process starting at the same moment
+ * either finds this one's whole file or makes its own first, never half of one, and never two
+ * different keys for one database (a hard link fails when the name is taken, where a rename would
+ * replace). Says whether this call made the file.
+ */
+export function createKeyFile(path: string, keys: readonly MasterKey[]): boolean {
+  const temporary = writeTemporaryKeyFile(path, keys);
+  try {
+    linkSync(temporary, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    unlinkSync(temporary);
+  }
+}
+
+/** The key file's text written to a temporary file beside it, mode 0600, flushed; its path. */
+function writeTemporaryKeyFile(path: string, keys: readonly MasterKey[]): string {
   const text = [
     '# Plugboard master keys (base64, 32 bytes each). The first seals new secrets; the others',
     '# still open older ones. Keep this file secret and back it up with the database.',
     ...keys.map(encodeMasterKey),
     '',
   ].join('\n');
-  const temporary = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temporary, 'w', 0o600);
+  const temporary = `${path}.tmp-${process.pid}-${randomUUID()}`;
+  const fd = openSync(temporary, 'wx', 0o600);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  renameSync(temporary, path);
+  return temporary;
 }
 
 /** How often a file source looks whether its file changed. */
@@ -105,8 +132,7 @@ export function keyringFromFile(
   let created = false;
   if (!existsSync(path)) {
     if (!create) throw new MasterKeyError(`the key file ${path} does not exist`);
-    writeKeyFile(path, [generateMasterKey()]);
-    created = true;
+    created = createKeyFile(path, [generateMasterKey()]);
   }
   let keyring = readKeyFile(path);
   let modified = statSync(path).mtimeMs;
