@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 /**
  * Random bytes from the CSPRNG, drawn 4 KiB at a time, each byte handed out once: a call of
@@ -21,8 +21,9 @@ function take(size: number): number {
   return start;
 }
 
-/** `size` random bytes, as randomBytes(size) gives them. */
+/** `size` random bytes, as randomBytes(size) gives them (more than the pool holds: drawn apart). */
 export function randomBytesPooled(size: number): Buffer {
+  if (size > POOL_BYTES) return randomBytes(size);
   const start = take(size);
   const bytes = Buffer.from(pool.subarray(start, start + size));
   pool.fill(0, start, start + size);
@@ -31,8 +32,14 @@ export function randomBytesPooled(size: number): Buffer {
 
 /** `size` random bytes in base64url, as randomBytes(size).toString('base64url'). */
 export function randomBase64url(size: number): string {
+  if (size > POOL_BYTES) return randomBytes(size).toString('base64url');
   const start = take(size);
   const text = pool.toString('base64url', start, start + size);
   pool.fill(0, start, start + size);
   return text;
+}
+
+/** For tests: a copy of the pool as it is, to show that what was handed out is no longer in it. */
+export function poolSnapshot(): Buffer {
+  return Buffer.from(pool);
 }
