@@ -58,8 +58,9 @@ interface SentPage {
  * at once (SQLite with no transaction open), shown in the key's view by the routes' own functions
  * (presentConnector, etagOf, and the routes' compiled serializer, once a route compiled it). The
  * store gives out one frozen object per version of a connector it keeps (connector-row.ts,
- * present.ts), so for those the view, JSON and ETag are made once; the connectors are still read
- * from the database on every request, so a change made by any process is seen as before.
+ * present.ts), so for those the view, JSON and ETag are made once. A connector is read from the
+ * database on every request; a page is read again unless the database's stamp says nothing was
+ * written since it was read (listNow, compiled.ts), so a change made by any process is seen as before.
  *
  * The answer is the route's, byte for byte: status, the same headers in the same order
  * (X-Request-Id, the ETag of one connector, Content-Type, Content-Length, then Node's), the same
