@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import type { RevealSecrets } from '../config.js';
 import type { Connector } from '../connectors/schemas.js';
-import type { ConnectorStore } from '../store/connector-store.js';
+import type { ConnectorStore, StoredConnector } from '../store/connector-store.js';
 import type { RecentKeys } from './auth.js';
 import { etagOf } from './conditional.js';
 import { DEFAULT_PAGE_SIZE, parsePage } from './paging.js';
@@ -45,6 +45,8 @@ interface Sendable {
 
 /** The bytes of a page the way the list route makes them, and the representations they are of. */
 interface SentPage {
+  /** What the store gave for the page (listNow gives the same array while nothing was written). */
+  readonly connectors: readonly StoredConnector[];
   readonly views: readonly Connector[];
   readonly body: Buffer;
   readonly length: string;
@@ -56,8 +58,9 @@ interface SentPage {
  * at once (SQLite with no transaction open), shown in the key's view by the routes' own functions
  * (presentConnector, etagOf, and the routes' compiled serializer, once a route compiled it). The
  * store gives out one frozen object per version of a connector it keeps (connector-row.ts,
- * present.ts), so for those the view, JSON and ETag are made once; the connectors are still read
- * from the database on every request, so a change made by any process is seen as before.
+ * present.ts), so for those the view, JSON and ETag are made once. A connector is read from the
+ * database on every request; a page is read again unless the database's stamp says nothing was
+ * written since it was read (listNow, compiled.ts), so a change made by any process is seen as before.
  *
  * The answer is the route's, byte for byte: status, the same headers in the same order
  * (X-Request-Id, the ETag of one connector, Content-Type, Content-Length, then Node's), the same
@@ -93,11 +96,24 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     return made;
   }
 
-  /** A page's bytes, as the route makes them (undefined until it compiled its serializer). */
-  function pageOf(place: string, views: readonly Connector[]): SentPage | undefined {
+  /**
+   * A page's bytes, as the route makes them (undefined until it compiled its serializer), of
+   * `connectors` shown in `present`'s view; `place` names the page and the view.
+   */
+  function pageOf(
+    place: string,
+    connectors: readonly StoredConnector[],
+    present: (connector: StoredConnector) => Connector,
+  ): SentPage | undefined {
     const known = pages.get(place);
-    if (known && known.views.length === views.length && known.views.every((view, i) => view === views[i]))
-      return known;
+    // The same connectors in the same view: the same representations (present.ts).
+    if (known?.connectors === connectors) return known;
+    const views = connectors.map(present);
+    if (known && known.views.length === views.length && known.views.every((view, i) => view === views[i])) {
+      const same = { ...known, connectors };
+      pages.set(place, same);
+      return same;
+    }
     const jsons: string[] = [];
     let kept = true;
     for (const view of views) {
@@ -108,7 +124,7 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     }
     // As the route makes it: the array of each connector's JSON.
     const body = Buffer.from(`[${jsons.join(',')}]`);
-    const made = { views, body, length: String(body.length) };
+    const made = { connectors, views, body, length: String(body.length) };
     // Kept only when every representation is (one read once is this request's alone).
     if (!kept) return made;
     if (pages.size >= MAX_KEPT_PAGES) pages = new Map();
@@ -171,9 +187,12 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     if (!principal) return undefined;
     const connectors = store.listNow(principal.accountId, asked.offset, asked.limit);
     if (!connectors) return undefined;
-    const views = connectors.map((connector) => presentConnector(connector, principal.role, revealSecrets));
     // Keyed by the role (the view), checked by the representations themselves.
-    const page = pageOf(`${principal.accountId}:${asked.offset}:${asked.limit}:${principal.role}`, views);
+    const page = pageOf(
+      `${principal.accountId}:${asked.offset}:${asked.limit}:${principal.role}`,
+      connectors,
+      (connector) => presentConnector(connector, principal.role, revealSecrets),
+    );
     if (!page) return undefined;
     return {
       route: LIST,

@@ -16,6 +16,26 @@ export function readNowOn(db: Kysely<Database>, read: ReadNow): void {
 }
 
 /**
+ * A stamp of what is committed in the database, read at once, synchronously: equal stamps read
+ * from one connection mean that nothing was written in between, by this connection or any other
+ * (another process's included). Undefined where it cannot be read so now (PostgreSQL, a
+ * transaction open on the connection, a lock): then nothing may be taken as unchanged.
+ */
+export type StampNow = () => string | undefined;
+
+/** By the Kysely instance they stamp for. */
+const stampers = new WeakMap<Kysely<Database>, StampNow>();
+
+export function stampNowOn(db: Kysely<Database>, stamp: StampNow): void {
+  stampers.set(db, stamp);
+}
+
+/** The database's stamp at once (StampNow); undefined where it has none now. */
+export function stampNow(db: Kysely<Database>): string | undefined {
+  return stampers.get(db)?.();
+}
+
+/**
  * Any statement run at once on a connection whose holder has a transaction open on it (a SQLite
  * write group's, group-commit.ts): nothing else can use the connection meanwhile, so the
  * statement needs neither Kysely's mutex nor its promise chain.

@@ -12,7 +12,7 @@ import {
   auditValues,
   recordAuditEvent,
 } from './audit-store.js';
-import { compiledOnce } from './compiled.js';
+import { compiledOnce, stampNow } from './compiled.js';
 import {
   connectorColumns as columns,
   connectorRowCodec,
@@ -62,9 +62,10 @@ export interface ConnectorStore {
   list(accountId: number, offset: number, limit: number): Promise<StoredConnector[]>;
   /**
    * `list` at once, synchronously, where the database can read so now (SQLite with no transaction
-   * open) and the page needs no new cursor marks; `null` otherwise: then `list` is the way.
+   * open) and the page needs no new cursor marks; `null` otherwise: then `list` is the way. The
+   * same page read again with nothing written in between may be the same (frozen) array.
    */
-  listNow(accountId: number, offset: number, limit: number): StoredConnector[] | null;
+  listNow(accountId: number, offset: number, limit: number): readonly StoredConnector[] | null;
   /**
    * Replaces name and params with what `change` makes of the current version, read inside the
    * writing transaction (so checks, If-Match and kept secrets all see the version being replaced);
@@ -177,6 +178,9 @@ export function changedFields(
   return fields;
 }
 
+/** Pages kept by listNow, by account, offset and limit; past this many, all are dropped. */
+const MAX_KEPT_PAGES = 128;
+
 export function createConnectorStore(
   db: Kysely<Database>,
   box: SecretBox,
@@ -260,6 +264,16 @@ export function createConnectorStore(
     );
   const updateKeepingCheck = updateRow(false);
   const updateClearingCheck = updateRow(true);
+  /**
+   * Pages listNow read, with the database's stamp read before them (compiled.ts): while the stamp
+   * is the same, nothing was written to the database since, by this server or any other process,
+   * and the page is what reading it again would give. Kept only when every connector of it is
+   * (frozen, connector-row.ts): a page of rows read once (a walk) is that request's alone.
+   */
+  let keptPages = new Map<
+    string,
+    { readonly stamp: string; readonly connectors: readonly StoredConnector[] }
+  >();
 
   return {
     async create(accountId, actor, fields, within) {
@@ -357,6 +371,12 @@ export function createConnectorStore(
     },
 
     listNow(accountId, offset, limit) {
+      const stamp = stampNow(db);
+      const place = `${accountId}:${offset}:${limit}`;
+      if (stamp !== undefined) {
+        const kept = keptPages.get(place);
+        if (kept?.stamp === stamp) return kept.connectors;
+      }
       // As list, each read at once or none: the version first, then the rows.
       const accounts = connectorsVersion.now(db, accountId);
       if (!accounts) return null;
@@ -372,7 +392,12 @@ export function createConnectorStore(
       if (!rows) return null;
       const last = rows[rows.length - 1];
       if (last) cursors.rememberPageEnd(accountId, version, offset + rows.length - 1, last.seq);
-      return rows.map(fromRow);
+      const connectors = Object.freeze(rows.map(fromRow));
+      if (stamp !== undefined && connectors.every((connector) => Object.isFrozen(connector))) {
+        if (keptPages.size >= MAX_KEPT_PAGES) keptPages = new Map();
+        keptPages.set(place, { stamp, connectors });
+      }
+      return connectors;
     },
 
     async update(accountId, actor, id, change) {

@@ -85,11 +85,16 @@ export class PageCursors {
     return best;
   }
 
-  /** Whether marks up to `offset` would help: it lies beyond a stride and beyond the marks, and they do not cover the list already. */
+  /**
+   * Whether marks up to `offset` would help: it lies beyond a stride and beyond the marks, they do
+   * not cover the list already, and no page ended just before it.
+   */
   wantsMarks(accountId: number, version: number, offset: number): boolean {
     // Up to one stride, plain OFFSET is as cheap as anything.
     if (offset <= this.stride) return false;
     const entry = this.entry(accountId, version);
+    // A walk: the page before ended just before this one, which starts from its last row.
+    if (entry.pageEnds.has(offset - 1)) return false;
     return !entry.marksComplete && Math.floor((offset - 1) / this.stride) >= entry.marks.length;
   }
 

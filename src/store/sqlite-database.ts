@@ -13,7 +13,7 @@ import {
   SqliteDialect,
   SqliteDriver,
 } from 'kysely';
-import { readNowOn } from './compiled.js';
+import { readNowOn, stampNowOn } from './compiled.js';
 import type { DatabaseHandle, DatabaseOptions, SqliteSynchronous } from './database.js';
 import { isLockBusy } from './errors.js';
 import { secureDatabaseFiles } from './file-modes.js';
@@ -387,6 +387,27 @@ export function openSqlite(
         for (let i = 0; i < names.length; i++) object[names[i] as string] = row[i];
         return object;
       });
+    } catch (error) {
+      if (isLockBusy(error)) return undefined;
+      throw error;
+    }
+  });
+  // The stamp (compiled.ts): the rows this connection changed (total_changes(), which counts every
+  // INSERT, UPDATE and DELETE run on it, committed or not, so it moves before its own write is
+  // visible) and PRAGMA data_version (which moves when another connection, of this process or
+  // another, committed since this one's last read). Each is read in its own read transaction
+  // (data_version starts one: that is how it sees other processes' commits), before the rows it
+  // stamps are read: a commit between the stamp and the rows moves the next stamp.
+  let stampStatements: { changes: SqliteDatabase.Statement; version: SqliteDatabase.Statement } | undefined;
+  stampNowOn(db, () => {
+    if (closed || !sqlite.open || sqlite.inTransaction) return undefined;
+    try {
+      stampStatements ??= {
+        changes: sqlite.prepare('select total_changes()').pluck(true),
+        version: sqlite.prepare('pragma data_version').pluck(true),
+      };
+      const { changes, version } = stampStatements;
+      return `${String(changes.get())}:${String(version.get())}`;
     } catch (error) {
       if (isLockBusy(error)) return undefined;
       throw error;

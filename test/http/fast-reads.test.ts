@@ -234,6 +234,31 @@ describe('a GET of a page of connectors answered before Fastify', () => {
     expect((JSON.parse(theirs.body) as Connector[]).map((c) => c.name)).toEqual(['theirs']);
   });
 
+  it('gives each key its view of a page kept while nothing is written, and the new page after a write', async () => {
+    for (let i = 0; i < 3; i++) await created(`kept ${i}`);
+    const path = '/api/connectors?max-results=2';
+    const asWriter = { Authorization: bearer(t.keys.write) };
+    const asReader = { Authorization: bearer(t.keys.read) };
+    const expected = async () => ({
+      write: (await t.call('GET', path)).body,
+      read: (await t.call('GET', path, { key: t.keys.read })).body,
+    });
+    let views = await expected();
+    expect(views.read).not.toBe(views.write);
+    for (let i = 0; i < 4; i++) {
+      expect((await exchange(path, asWriter)).body).toBe(views.write);
+      expect((await exchange(path, asReader)).body).toBe(views.read);
+    }
+    const [first] = JSON.parse(views.write) as Connector[];
+    await t.call('PUT', `/api/connectors/${String(first?.id)}`, { body: validBody(jira, 'kept, renamed') });
+    views = await expected();
+    expect(views.write).toContain('kept, renamed');
+    for (let i = 0; i < 2; i++) {
+      expect((await exchange(path, asReader)).body).toBe(views.read);
+      expect((await exchange(path, asWriter)).body).toBe(views.write);
+    }
+  });
+
   it('leaves other queries to Fastify, which answers as it always did', async () => {
     await created('queried');
     const ours = { Authorization: bearer(t.keys.write) };

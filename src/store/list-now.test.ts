@@ -1,0 +1,145 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type SqliteDatabase from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connectorTypes, type RegisteredType } from '../connectors/registry.js';
+import { ephemeralKeyring } from '../secrets/keyring.js';
+import { createSecretBox } from '../secrets/secret-box.js';
+import { stampNow } from './compiled.js';
+import { type ConnectorStore, createConnectorStore, type StoredConnector } from './connector-store.js';
+import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
+
+const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteDatabase;
+
+let dir: string;
+let path: string;
+let handle: DatabaseHandle;
+let store: ConnectorStore;
+let accountId: number;
+const actor = { keyId: 'key_test', keyLabel: 'test' };
+
+function typeOf(id: string): RegisteredType {
+  const type = connectorTypes.find((candidate) => candidate.id === id);
+  if (!type) throw new Error(`no type ${id}`);
+  return type;
+}
+const jira = typeOf('jira');
+const jiraParams = (n: number) => ({
+  url: `https://jira-${n}.example.com`,
+  email: `bot-${n}@example.com`,
+  password: `secret-${n}`,
+});
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'plugboard-list-now-'));
+  path = join(dir, 'p.db');
+  handle = openDatabase({ kind: 'sqlite', path });
+  await migrateToLatest(handle);
+  const account = await handle.db
+    .insertInto('accounts')
+    .values({ name: 'acme', created_at: new Date().toISOString() })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  accountId = account.id;
+  store = createConnectorStore(handle.db, createSecretBox(ephemeralKeyring()), undefined, handle.transact);
+  for (let n = 0; n < 3; n++)
+    await store.create(accountId, actor, { type: jira, name: `c${n}`, params: jiraParams(n) });
+});
+afterEach(async () => {
+  await handle.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const names = (page: readonly StoredConnector[] | null) => page?.map((connector) => connector.name);
+/** The first page read until its connectors are kept (from their second read on, connector-row.ts). */
+function keptFirstPage(): readonly StoredConnector[] {
+  store.listNow(accountId, 0, 50);
+  store.listNow(accountId, 0, 50);
+  const page = store.listNow(accountId, 0, 50);
+  if (!page) throw new Error('listNow could not read');
+  expect(store.listNow(accountId, 0, 50)).toBe(page);
+  return page;
+}
+
+describe("listNow keeps a page while the database's stamp stays", () => {
+  it('gives the same frozen array while nothing is written, and another page its own', () => {
+    const page = keptFirstPage();
+    expect(Object.isFrozen(page)).toBe(true);
+    expect(names(page)).toEqual(['c0', 'c1', 'c2']);
+    expect(names(store.listNow(accountId, 1, 50))).toEqual(['c1', 'c2']);
+    expect(store.listNow(accountId, 0, 50)).toBe(page);
+  });
+
+  it("sees this server's create, update, delete and check result at once", async () => {
+    keptFirstPage();
+    const created = await store.create(accountId, actor, { type: jira, name: 'c3', params: jiraParams(3) });
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2', 'c3']);
+
+    keptFirstPage();
+    await store.update(accountId, actor, created.id, () => ({ name: 'renamed', params: jiraParams(3) }));
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2', 'renamed']);
+
+    const page = keptFirstPage();
+    const [first] = page;
+    if (!first) throw new Error('no connector');
+    const result = {
+      ok: true,
+      status: 'ok',
+      message: 'fine',
+      latencyMs: 1,
+      checkedAt: first.updatedAt,
+    } as const;
+    expect(await store.recordCheck(accountId, first.id, first, result)).toBe(true);
+    expect(store.listNow(accountId, 0, 50)?.[0]?.lastCheck).toEqual(result);
+
+    keptFirstPage();
+    expect(await store.delete(accountId, actor, created.id)).toBe(true);
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2']);
+  });
+
+  it("sees another process's commit (another connection to the file)", () => {
+    keptFirstPage();
+    const other = new Sqlite(path);
+    try {
+      other
+        .prepare("update connectors set name = 'theirs', updated_at = ? where name = 'c1'")
+        .run(new Date().toISOString());
+      expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'theirs', 'c2']);
+      keptFirstPage();
+      other.prepare("delete from connectors where name = 'c0'").run();
+      other.prepare('update accounts set connectors_version = connectors_version + 1').run();
+      expect(names(store.listNow(accountId, 0, 50))).toEqual(['theirs', 'c2']);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('reads nothing at once (null) while a transaction is open on the connection, and has no stamp then', async () => {
+    keptFirstPage();
+    expect(stampNow(handle.db)).toBeDefined();
+    await handle.db.transaction().execute(async (trx) => {
+      await trx.updateTable('connectors').set({ name: 'uncommitted' }).where('name', '=', 'c2').execute();
+      expect(stampNow(handle.db)).toBeUndefined();
+      expect(store.listNow(accountId, 0, 50)).toBeNull();
+    });
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'uncommitted']);
+  });
+
+  it('the stamp moves with every write of this connection, rolled back ones included, and stays otherwise', async () => {
+    const before = stampNow(handle.db);
+    expect(stampNow(handle.db)).toBe(before);
+    await store.list(accountId, 0, 50);
+    expect(stampNow(handle.db)).toBe(before);
+    await expect(
+      handle.db.transaction().execute(async (trx) => {
+        await trx.updateTable('connectors').set({ name: 'never' }).where('name', '=', 'c2').execute();
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    const after = stampNow(handle.db);
+    expect(after).not.toBe(before);
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2']);
+  });
+});
