@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { lazyRequires } from './lazy-requires.mjs';
 
 // What earlier builds left: the ES module bundle and its chunks (before the code cache), and the
 // cache of the bundle about to be replaced (a cache is only ever used with the bundle it was made
@@ -40,6 +41,8 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'linked',
+  // Modules dependencies require as they load but use only later, if ever: loaded at first use.
+  plugins: [lazyRequires()],
   logLevel: 'warning',
 });
 
