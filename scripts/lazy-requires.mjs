@@ -11,6 +11,7 @@
 // a function that loads the module when called. An edge that matches no require fails the build:
 // a dependency that moved its require would otherwise silently cost the start its time again.
 
+import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative } from 'node:path';
 
 /**
@@ -120,6 +121,32 @@ export function lazyRequires(edges = LAZY_REQUIRES) {
               .join('\n') + '\n(update LAZY_REQUIRES in scripts/lazy-requires.mjs)',
           );
         }
+      });
+    },
+  };
+}
+
+/**
+ * pg asks, as it loads, whether it runs in a Cloudflare Worker: on Node.js 20, which has no
+ * `navigator`, by making a `Response`, whose first use loads Node's fetch (undici): ~40 ms of CPU
+ * of a PostgreSQL server's start (issue 15). The bundle runs on Node.js alone: the answer is no.
+ * A pg whose test reads otherwise fails the build.
+ * @returns {import('esbuild').Plugin}
+ */
+export function nodeOnlyPg() {
+  const test = 'function isCloudflareRuntime() {';
+  return {
+    name: 'node-only-pg',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async ({ path }) => {
+        const source = await readFile(path, 'utf8');
+        if (!source.includes(test)) {
+          throw new Error(`node-only-pg: no "${test}" in ${path}; update scripts/lazy-requires.mjs`);
+        }
+        return {
+          contents: source.replace(test, `${test}\n  return false; // Node.js (scripts/lazy-requires.mjs)`),
+          loader: 'js',
+        };
       });
     },
   };

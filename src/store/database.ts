@@ -11,10 +11,15 @@ import { ownTransactions, type Transact } from './transact.js';
 
 /**
  * Each backend's driver is loaded when a database of its kind is opened, not at start: a server
- * loads one of the two (pg alone cost ~30 ms of start-up; the start-up target is 400 ms). Both
- * are CommonJS packages, required synchronously from node_modules (not bundled).
+ * loads one of the two. better-sqlite3 (native) is required from node_modules
+ * (sqlite-database.ts). pg is CommonJS too; in the bundle (scripts/bundle.mjs) `require` is the
+ * bundle's, and pg is compiled into it, with the code cache: required from node_modules, its ~40
+ * files cost ~30 ms of CPU of a PostgreSQL server's start (issue 15). Run from the sources (the
+ * tests), there is no `require`, and pg comes from node_modules.
  */
-const load = <T>(name: string): T => createRequire(import.meta.url)(name) as T;
+function loadPg(): typeof pg {
+  return (typeof require === 'function' ? require('pg') : createRequire(import.meta.url)('pg')) as typeof pg;
+}
 
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
 
@@ -121,7 +126,7 @@ function openPostgres(
   location: Extract<DatabaseLocation, { kind: 'postgres' }>,
   options: DatabaseOptions,
 ): DatabaseHandle {
-  const { Pool } = load<typeof pg>('pg');
+  const { Pool } = loadPg();
   const max = options.poolSize ?? DEFAULT_POOL_SIZE;
   const pool = new Pool({
     connectionString: location.url,
