@@ -29,9 +29,11 @@ await build({
   format: 'cjs',
   target: 'node20',
   // The database drivers are loaded when a database of their kind is opened
-  // (src/store/database.ts): better-sqlite3, native, from node_modules; pg from the bundle, where
-  // it is compiled with the rest (pg-native, optional, from node_modules if there).
-  external: ['better-sqlite3', 'pg-native'],
+  // (src/store/database.ts, sqlite-database.ts), from the bundle, where they are compiled with the
+  // rest; better-sqlite3's addon from node_modules, by its path (bindings, which searches for it
+  // beside its caller's file, serves only better-sqlite3 as installed); pg-native, optional, from
+  // node_modules if there.
+  external: ['bindings', 'pg-native'],
   // The bundle is one function expression, which bin/plugboard.js compiles as it is (no copy of
   // 2.5 MB to wrap it) and calls with CommonJS's arguments and the bundle's own file URL, which
   // the sources read as import.meta.url. esbuild's "use strict" opens the function's body.
