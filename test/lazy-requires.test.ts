@@ -22,7 +22,8 @@ describe('the stand-ins of scripts/lazy-requires.mjs', () => {
     const real = { getType: (path: string) => (path.endsWith('.js') ? 'text/javascript' : null) };
     const { exports, loads } = standIn(real);
     expect(loads()).toBe(0);
-    expect(exports.getType?.call(exports, 'a.js')).toBe('text/javascript');
+    const mime = exports as { getType: (path: string) => string | null };
+    expect(mime.getType('a.js')).toBe('text/javascript');
     expect('getType' in exports).toBe(true);
     expect(Object.keys(exports)).toEqual(['getType']);
     expect(loads()).toBe(1);
