@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { lazyRequires, nodeOnlyPg } from './lazy-requires.mjs';
 
 // What earlier builds left: the ES module bundle and its chunks (before the code cache), and the
 // cache of the bundle about to be replaced (a cache is only ever used with the bundle it was made
@@ -27,9 +28,12 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  // The database drivers are loaded from node_modules when a database of their kind is opened
-  // (src/store/database.ts); better-sqlite3 is native, pg-native optional.
-  external: ['better-sqlite3', 'pg', 'pg-native'],
+  // The database drivers are loaded when a database of their kind is opened
+  // (src/store/database.ts, sqlite-database.ts), from the bundle, where they are compiled with the
+  // rest; better-sqlite3's addon from node_modules, by its path (bindings, which searches for it
+  // beside its caller's file, serves only better-sqlite3 as installed); pg-native, optional, from
+  // node_modules if there.
+  external: ['bindings', 'pg-native'],
   // The bundle is one function expression, which bin/plugboard.js compiles as it is (no copy of
   // 2.5 MB to wrap it) and calls with CommonJS's arguments and the bundle's own file URL, which
   // the sources read as import.meta.url. esbuild's "use strict" opens the function's body.
@@ -40,6 +44,9 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'linked',
+  // Modules dependencies require as they load but use only later, if ever: loaded at first use;
+  // pg without its test for Cloudflare Workers.
+  plugins: [lazyRequires(), nodeOnlyPg()],
   logLevel: 'warning',
 });
 

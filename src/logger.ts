@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 import type { PrettyOptions } from 'pino-pretty';
-import type { SonicBoom as SonicBoomStream } from 'sonic-boom';
+import sonicBoom, { type SonicBoom as SonicBoomStream } from 'sonic-boom';
 import type { LogFormat } from './config.js';
 
 /** LOG_FORMAT when unset: readable lines for a person at a terminal, JSON for everything else. */
@@ -9,8 +9,12 @@ export function defaultLogFormat(output: { readonly isTTY?: boolean } = process.
   return output.isTTY ? 'pretty' : 'json';
 }
 
-/** sonic-boom is CommonJS without named exports for ESM; pino loads it the same way. */
-const { SonicBoom } = createRequire(import.meta.url)('sonic-boom') as { SonicBoom: typeof SonicBoomStream };
+/**
+ * sonic-boom is CommonJS without named exports for ESM: its module.exports is the class, which also
+ * holds itself as `SonicBoom` (what the types call the default export's). Imported, not required
+ * at run time, so that the bundle has it compiled with the rest (and the one copy pino uses).
+ */
+const { SonicBoom } = sonicBoom;
 
 /** The standard-output destination of each logger made here, so that shutdown can flush it. */
 const destinations = new WeakMap<Logger, StandardOutput>();

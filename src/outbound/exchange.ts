@@ -1,6 +1,6 @@
 import dns from 'node:dns';
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import net from 'node:net';
 import { type IpFamily, isAllowedAddress, normalizeHostName, refusalReason } from './addresses.js';
 import type { AllowedTargets } from './allowed-targets.js';
@@ -143,10 +143,25 @@ class PooledHttpAgent extends http.Agent {
   }
 }
 
-class PooledHttpsAgent extends https.Agent {
-  override getName(options?: PooledOptions): string {
-    return pooledName(super.getName(options), options);
-  }
+/**
+ * node:https, loaded by the first call to an https: URL: it loads TLS, which a server's start does
+ * not otherwise need (issue 15: start-up within 3 × a bare node:http server's).
+ */
+let httpsModule: typeof https | undefined;
+function httpsLoaded(): typeof https {
+  httpsModule ??= process.getBuiltinModule('node:https');
+  return httpsModule;
+}
+
+/** PooledHttpAgent's twin for https:, made with node:https when first needed. */
+let PooledHttpsAgent: (new (options: https.AgentOptions) => https.Agent) | undefined;
+function pooledHttpsAgent(options: https.AgentOptions): https.Agent {
+  PooledHttpsAgent ??= class PooledHttpsAgent extends httpsLoaded().Agent {
+    override getName(options?: PooledOptions): string {
+      return pooledName(super.getName(options), options);
+    }
+  };
+  return new PooledHttpsAgent(options);
 }
 
 /** The keep-alive agents of one client, made when a call first names a pool. */
@@ -157,7 +172,7 @@ export class ConnectionPools {
   agentFor(protocol: string): http.Agent {
     const options = { keepAlive: true, timeout: IDLE_CONNECTION_MS, scheduling: 'lifo' as const };
     if (protocol === 'https:') {
-      this.#https ??= new PooledHttpsAgent(options);
+      this.#https ??= pooledHttpsAgent(options);
       return this.#https;
     }
     this.#http ??= new PooledHttpAgent(options);
@@ -309,7 +324,7 @@ export class Call {
         new OutboundError('too_large', `the answer from ${where(url)} exceeds ${this.maxBytes} bytes`);
 
       try {
-        request = (url.protocol === 'https:' ? https : http).request(options);
+        request = (url.protocol === 'https:' ? httpsLoaded() : http).request(options);
       } catch (error) {
         fail(error);
         return;

@@ -11,10 +11,15 @@ import { ownTransactions, type Transact } from './transact.js';
 
 /**
  * Each backend's driver is loaded when a database of its kind is opened, not at start: a server
- * loads one of the two (pg alone cost ~30 ms of start-up; the start-up target is 400 ms). Both
- * are CommonJS packages, required synchronously from node_modules (not bundled).
+ * loads one of the two. better-sqlite3 (native) is required from node_modules
+ * (sqlite-database.ts). pg is CommonJS too; in the bundle (scripts/bundle.mjs) `require` is the
+ * bundle's, and pg is compiled into it, with the code cache: required from node_modules, its ~40
+ * files cost ~30 ms of CPU of a PostgreSQL server's start (issue 15). Run from the sources (the
+ * tests), there is no `require`, and pg comes from node_modules.
  */
-const load = <T>(name: string): T => createRequire(import.meta.url)(name) as T;
+function loadPg(): typeof pg {
+  return (typeof require === 'function' ? require('pg') : createRequire(import.meta.url)('pg')) as typeof pg;
+}
 
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
 
@@ -121,7 +126,7 @@ function openPostgres(
   location: Extract<DatabaseLocation, { kind: 'postgres' }>,
   options: DatabaseOptions,
 ): DatabaseHandle {
-  const { Pool } = load<typeof pg>('pg');
+  const { Pool } = loadPg();
   const max = options.poolSize ?? DEFAULT_POOL_SIZE;
   const pool = new Pool({
     connectionString: location.url,
@@ -208,12 +213,13 @@ const MIGRATION_NAMES = Object.keys(migrations).sort(byCodeUnits);
 /**
  * True when Kysely's bookkeeping table in `schema` lists exactly our migrations: one read, where
  * the migrator introspects the tables, takes an advisory lock and reads the same list (a server
- * starts on a migrated database nearly always). PostgreSQL only (see migrateSqlite). Anything
+ * starts on a migrated database nearly always). On SQLite inside the migration's transaction
+ * (see migrateSqlite); PostgreSQL's `schema` is named. Anything
  * else (no table yet, a migration missing, one we do not know, an error) is the migrator's to
  * handle or to report.
  */
-async function upToDate(db: Kysely<Database>, schema: string): Promise<boolean> {
-  const table = sql.id(schema, 'kysely_migration');
+async function upToDate(db: Kysely<Database>, schema?: string): Promise<boolean> {
+  const table = schema === undefined ? sql.id('kysely_migration') : sql.id(schema, 'kysely_migration');
   try {
     const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(db);
     const names = rows.map((row) => row.name).sort(byCodeUnits);
@@ -290,11 +296,13 @@ async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport>
   });
 }
 
-// SQLite keeps the migrator's path even when up to date (issue 15 tried the one read there too):
-// its `begin immediate` makes a second process started at the same moment on a new database wait
-// out the first one's migration; with the read instead, the two reached the master key file's
-// check-then-create (secrets/keyring.ts) together and made two keys (test/process.test.ts, HOST
-// and PORT refused at once, failed). That race wants an exclusive create of its own.
+// SQLite keeps the migrator's transaction even when up to date (issue 15 tried the one read
+// without it): its `begin immediate` makes a second process started at the same moment on a new
+// database wait out the first one's migration; with the read alone, the two reached the master
+// key file's check-then-create (secrets/keyring.ts) together and made two keys
+// (test/process.test.ts, HOST and PORT refused at once, failed). That race wants an exclusive
+// create of its own. The one read runs inside that transaction: the waiting is the same, and an
+// up-to-date database skips the migrator's introspection of every table (~8 ms of CPU of a start).
 async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {
   const migrator = new Migrator({
     db: handle.db,
@@ -308,8 +316,11 @@ async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {
   await sql`begin immediate`.execute(handle.db);
   let committed = false;
   try {
-    const { error, results } = await migrator.migrateToLatest();
-    const outcome = report(results, error);
+    let outcome: MigrationReport = { applied: [] };
+    if (!(await upToDate(handle.db))) {
+      const { error, results } = await migrator.migrateToLatest();
+      outcome = report(results, error);
+    }
     await sql`commit`.execute(handle.db);
     committed = true;
     return outcome;

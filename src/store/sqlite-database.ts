@@ -313,6 +313,21 @@ function sqliteAddon(require: NodeJS.Require): string | undefined {
   return undefined;
 }
 
+/**
+ * better-sqlite3's JavaScript. In the bundle (scripts/bundle.mjs) `require` is the bundle's, which
+ * has it compiled in, with the code cache: required from node_modules, its files cost ~8 ms of CPU
+ * of a start (issue 15). The addon itself always comes from node_modules (sqliteAddon). Without
+ * that path, the package's own search for it (the `bindings` package, which looks beside the
+ * caller's file) needs the package as installed, and so do the sources (the tests).
+ */
+function sqliteDriver(addonFound: boolean, fromNodeModules: NodeJS.Require): typeof SqliteDatabase {
+  const driver =
+    addonFound && typeof require === 'function'
+      ? require('better-sqlite3')
+      : fromNodeModules('better-sqlite3');
+  return driver as typeof SqliteDatabase;
+}
+
 export function openSqlite(
   location: Extract<DatabaseLocation, { kind: 'sqlite' }>,
   options: DatabaseOptions,
@@ -321,10 +336,10 @@ export function openSqlite(
   if (location.path !== ':memory:') {
     for (const notice of secureDatabaseFiles(location.path)) options.onFileModes?.(notice);
   }
-  // Loaded when a SQLite database is opened, not at start (see `load` in database.ts).
-  const require = createRequire(import.meta.url);
-  const Sqlite = require('better-sqlite3') as typeof SqliteDatabase;
-  const nativeBinding = sqliteAddon(require);
+  // Loaded when a SQLite database is opened, not at start (see loadPg in database.ts).
+  const fromNodeModules = createRequire(import.meta.url);
+  const nativeBinding = sqliteAddon(fromNodeModules);
+  const Sqlite = sqliteDriver(nativeBinding !== undefined, fromNodeModules);
   // No busy_timeout: SQLite would wait for a lock synchronously, holding the event loop. The
   // driver waits instead (LockWaitingConnection).
   const sqlite = new Sqlite(location.path, { timeout: 0, ...(nativeBinding ? { nativeBinding } : {}) });

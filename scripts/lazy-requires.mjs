@@ -1,0 +1,153 @@
+// An esbuild plugin for scripts/bundle.mjs: some modules that dependencies require as they load
+// are only used by a request or by an option Plugboard does not set (Fastify's HTTP/2 and HTTPS
+// servers, @fastify/static's MIME table and HTTP errors, glob for wildcard: false, prom-client's
+// push gateway and heap statistics). Each such require, in the one file named below, gets an
+// object that loads the module the first time it is used: a start does not evaluate them
+// (issue 15: start-up within 3 × a bare node:http server's; these were about 20 ms of CPU of it).
+//
+// A use is any property read, a call, `in`, a listing of the keys; a property set before the
+// first use (@fastify/static sets `send.mime.default_type` as it loads) is kept and applied to the
+// module when it loads. `functions` lists the exports read at load time (destructured), each then
+// a function that loads the module when called. An edge that matches no require fails the build:
+// a dependency that moved its require would otherwise silently cost the start its time again.
+
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, relative } from 'node:path';
+
+/**
+ * The requires to defer: `specifier` as required in the file whose path ends with `importer`.
+ * @type {{ importer: string; specifier: string; functions?: string[] }[]}
+ */
+export const LAZY_REQUIRES = [
+  { importer: 'node_modules/fastify/lib/server.js', specifier: 'node:http2' },
+  { importer: 'node_modules/fastify/lib/server.js', specifier: 'node:https' },
+  { importer: 'node_modules/@fastify/send/index.js', specifier: 'mime' },
+  { importer: 'node_modules/@fastify/send/lib/send.js', specifier: 'mime' },
+  { importer: 'node_modules/@fastify/send/lib/createHttpError.js', specifier: 'http-errors' },
+  { importer: 'node_modules/@fastify/static/index.js', specifier: 'glob', functions: ['glob'] },
+  { importer: 'node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js', specifier: 'v8' },
+  { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'https' },
+  { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'zlib', functions: ['gzipSync'] },
+];
+
+/**
+ * The CommonJS source of the module that stands for `specifier`: loads it on first use (see above).
+ * @param {string} specifier
+ * @param {string[] | undefined} functions
+ */
+export function lazyModuleSource(specifier, functions) {
+  const load = `require(${JSON.stringify(specifier)})`;
+  if (functions) {
+    return functions
+      .map(
+        (name) =>
+          `exports.${name} = function ${name}(...args) { return ${load}.${name}.apply(this, args); };`,
+      )
+      .join('\n');
+  }
+  return `let loaded;
+const pending = [];
+function load() {
+  if (loaded === undefined) {
+    loaded = ${load};
+    for (const [key, value] of pending.splice(0)) loaded[key] = value;
+  }
+  return loaded;
+}
+module.exports = new Proxy(() => {}, {
+  apply: (_target, self, args) => Reflect.apply(load(), self, args),
+  get: (_target, key) => Reflect.get(load(), key),
+  set: (_target, key, value) => {
+    if (loaded === undefined) pending.push([key, value]);
+    else loaded[key] = value;
+    return true;
+  },
+  has: (_target, key) => Reflect.has(load(), key),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_target, key) => {
+    const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);
+    return descriptor && { ...descriptor, configurable: true };
+  },
+});
+`;
+}
+
+/** @returns {import('esbuild').Plugin} */
+export function lazyRequires(edges = LAZY_REQUIRES) {
+  const specifiers = new Set(edges.map((edge) => edge.specifier));
+  const escaped = [...specifiers].map((s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  const filter = new RegExp(`^(${escaped.join('|')})$`);
+  return {
+    name: 'lazy-requires',
+    setup(build) {
+      const seen = new Set();
+      build.onResolve({ filter }, async (args) => {
+        if (args.kind !== 'require-call' || args.namespace !== 'file' || args.pluginData?.real)
+          return undefined;
+        const importer = args.importer.replaceAll('\\', '/');
+        const edge = edges.find((e) => e.specifier === args.path && importer.endsWith(e.importer));
+        if (!edge) return undefined;
+        seen.add(edge);
+        const real = await build.resolve(args.path, {
+          kind: 'require-call',
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: { real: true },
+        });
+        if (real.errors.length > 0) return { errors: real.errors };
+        // One stand-in per module (and kind), whoever requires it: a property set through one
+        // (say mime's default_type) is there for every user.
+        const target = real.external ? args.path : real.path;
+        const shown = real.external ? target : relative(process.cwd(), target).replaceAll('\\', '/');
+        return {
+          path: edge.functions ? `${shown}#${edge.functions.join(',')}` : shown,
+          namespace: 'lazy-require',
+          pluginData: { target, functions: edge.functions },
+        };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'lazy-require' }, ({ pluginData }) => ({
+        contents: lazyModuleSource(pluginData.target, pluginData.functions),
+        // An absolute path (a package's file) is bundled; a built-in module stays a require.
+        ...(isAbsolute(pluginData.target) ? { resolveDir: dirname(pluginData.target) } : {}),
+        loader: 'js',
+      }));
+      build.onEnd((result) => {
+        if (result.errors.length > 0) return;
+        const missed = edges.filter((edge) => !seen.has(edge));
+        if (missed.length > 0) {
+          throw new Error(
+            missed
+              .map((edge) => `lazy-requires: no require('${edge.specifier}') in ${edge.importer}`)
+              .join('\n') + '\n(update LAZY_REQUIRES in scripts/lazy-requires.mjs)',
+          );
+        }
+      });
+    },
+  };
+}
+
+/**
+ * pg asks, as it loads, whether it runs in a Cloudflare Worker: on Node.js 20, which has no
+ * `navigator`, by making a `Response`, whose first use loads Node's fetch (undici): ~40 ms of CPU
+ * of a PostgreSQL server's start (issue 15). The bundle runs on Node.js alone: the answer is no.
+ * A pg whose test reads otherwise fails the build.
+ * @returns {import('esbuild').Plugin}
+ */
+export function nodeOnlyPg() {
+  const test = 'function isCloudflareRuntime() {';
+  return {
+    name: 'node-only-pg',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async ({ path }) => {
+        const source = await readFile(path, 'utf8');
+        if (!source.includes(test)) {
+          throw new Error(`node-only-pg: no "${test}" in ${path}; update scripts/lazy-requires.mjs`);
+        }
+        return {
+          contents: source.replace(test, `${test}\n  return false; // Node.js (scripts/lazy-requires.mjs)`),
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
