@@ -13,6 +13,7 @@ import {
   SqliteDialect,
   SqliteDriver,
 } from 'kysely';
+import { type Checkpointer, startCheckpointer } from './checkpointer.js';
 import { readNowOn } from './compiled.js';
 import type { DatabaseHandle, DatabaseOptions, SqliteSynchronous } from './database.js';
 import { isLockBusy } from './errors.js';
@@ -392,6 +393,17 @@ export function openSqlite(
       throw error;
     }
   });
+  let checkpointer: Checkpointer | undefined;
+  const { checkpointThread } = options;
+  if (checkpointThread && location.path !== ':memory:') {
+    checkpointer = startCheckpointer(sqlite, {
+      path: location.path,
+      module: require.resolve('better-sqlite3'),
+      nativeBinding,
+      synchronous,
+      onError: checkpointThread.onError,
+    });
+  }
   return {
     db,
     relaxed,
@@ -405,6 +417,7 @@ export function openSqlite(
     async close() {
       if (closed) return;
       closed = true;
+      await checkpointer?.close();
       await db.destroy();
     },
   };
