@@ -54,6 +54,13 @@ export const MAX_IN_FLIGHT = 256;
 const RECORD_WAIT_MS = 10;
 /** Attempts ended and not yet recorded, at most, before claiming stops until records catch up (memory). */
 const MAX_AWAITING_RECORD = 2_048;
+/**
+ * How long a notice of new work waits before it claims, for the notices that follow it: accepts
+ * come one by one (each answered after its own commit), and each notice claimed at once made one
+ * claim transaction per delivery at a steady rate, each on the event loop beside the accepts. A
+ * few milliseconds of delivery latency make one claim take the accepts of those milliseconds.
+ */
+const NOTICE_WAIT_MS = 5;
 const POLL_MS = 1_000;
 /**
  * The queue's reads hold the event loop (better-sqlite3 is synchronous) for as long as the queue
@@ -108,6 +115,7 @@ export class DeliveryWorker {
   private stopped = true;
   private scheduled = false;
   private pollTimer: NodeJS.Timeout | undefined;
+  private noticeTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
   private lastPrune = 0;
   private accountTurn = 0;
@@ -145,7 +153,11 @@ export class DeliveryWorker {
       known.due = Math.min(known.due, Date.now());
       known.generation++;
     } else this.due.set(connectorId, { accountId, due: Date.now(), generation: 0 });
-    this.wake();
+    if (this.noticeTimer || this.scheduled) return;
+    this.noticeTimer = setTimeout(() => {
+      this.noticeTimer = undefined;
+      this.wake();
+    }, NOTICE_WAIT_MS);
   }
 
   /** Deliveries this process is sending now. */
@@ -163,6 +175,8 @@ export class DeliveryWorker {
     // Claimed but not started: released below, not sent.
     clearTimeout(this.pollTimer);
     clearTimeout(this.dueTimer);
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = undefined;
     const wait = this.settings.shutdownWaitMs ?? Math.min(this.settings.timeoutMs, 5_000);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
