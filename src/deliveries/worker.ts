@@ -63,6 +63,18 @@ const MAX_AWAITING_RECORD = 2_048;
 const NOTICE_WAIT_MS = 5;
 const POLL_MS = 1_000;
 /**
+ * How long the worker's chained database work (a claim round over many connectors, records in
+ * batches) runs before it lets the event loop take in what arrived meanwhile: on SQLite each
+ * statement runs synchronously, and awaiting one resumes in a microtask, so a round of claims or a
+ * backlog of records held the loop, and every accept waiting behind it, until the whole chain ended.
+ */
+const TURN_MS = 4;
+/** Attempts recorded in one transaction, at most. */
+const RECORD_BATCH = 500;
+
+/** Resolves after the event loop has taken in its pending I/O (a macrotask later). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
  * The queue's reads hold the event loop (better-sqlite3 is synchronous) for as long as the queue
  * is deep: 40 to 270 ms for 100,000 pending rows, measured. The next poll waits this many times
  * what the last one took (at most POLL_MAX_MS), so that they take at most a twentieth of the
@@ -301,11 +313,17 @@ export class DeliveryWorker {
     const start = this.accountTurn++ % accounts.length;
     const ordered = [...accounts.slice(start), ...accounts.slice(0, start)];
     let left = ordered.length;
+    let turnStarted = performance.now();
     for (const accountId of ordered) {
       if (this.stopped) return;
       let budget = Math.ceil((this.maxInFlight * PREFETCH_ROUNDS - this.total) / left);
       left--;
       for (const connectorId of byAccount.get(accountId) ?? []) {
+        if (performance.now() - turnStarted >= TURN_MS) {
+          await nextTurn();
+          turnStarted = performance.now();
+          if (this.stopped) return;
+        }
         const slots = Math.min(limit - (this.inFlight.get(connectorId) ?? 0), budget);
         if (slots <= 0) continue;
         const known = this.due.get(connectorId);
@@ -445,8 +463,13 @@ export class DeliveryWorker {
 
   private async flush(): Promise<void> {
     try {
+      let turnStarted = performance.now();
       while (this.toRecord.length > 0) {
-        const batch = this.toRecord.splice(0, 500);
+        if (performance.now() - turnStarted >= TURN_MS) {
+          await nextTurn();
+          turnStarted = performance.now();
+        }
+        const batch = this.toRecord.splice(0, RECORD_BATCH);
         try {
           await this.store.record(
             this.owner,
