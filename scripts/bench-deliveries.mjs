@@ -215,6 +215,24 @@ function startServer() {
   });
 }
 
+/**
+ * CPU time (user and system) used so far, in ms, from /proc (clock ticks of 10 ms): the steadier
+ * figure on a shared machine, where rates move with the other load. `process` is every thread's
+ * (libuv's pool, GC, the checkpoint thread); `loop` the main thread's, which is the event loop's.
+ * @param {number} pid
+ */
+function cpuMsOf(pid) {
+  const ticks = (/** @type {string} */ path) => {
+    const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  };
+  return { process: ticks(`/proc/${pid}/stat`), loop: ticks(`/proc/${pid}/task/${pid}/stat`) };
+}
+
+/** µs per item of the CPU between two cpuMsOf readings, as printed. @param {{ process: number; loop: number }} before @param {{ process: number; loop: number }} after @param {number} n */
+const cpuPer = (before, after, n) =>
+  `${(((after.process - before.process) * 1000) / n).toFixed(0)} µs (event loop ${(((after.loop - before.loop) * 1000) / n).toFixed(0)})`;
+
 /** Peak and current resident memory of a process, in MB. @param {number} pid */
 function memoryOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -338,12 +356,14 @@ try {
   await server.stop();
   const queued = queueDirectly(connector, EVENTS, 0);
   server = await startServer();
+  const cpuAtStart = cpuMsOf(server.pid);
   const lastArrival = await allArrived(queued, 300_000);
+  const throughputCpu = cpuPer(cpuAtStart, cpuMsOf(server.pid), EVENTS);
   if (lastArrival === undefined)
     throw new Error('the 10,000 queued events were not all delivered within 300 s');
   const throughput = EVENTS / ((lastArrival - server.readyAt) / 1000);
   log(
-    `engine: ${EVENTS} queued events delivered in ${((lastArrival - server.readyAt) / 1000).toFixed(2)} s from the server's start: ${throughput.toFixed(0)}/s`,
+    `engine: ${EVENTS} queued events delivered in ${((lastArrival - server.readyAt) / 1000).toFixed(2)} s from the server's start: ${throughput.toFixed(0)}/s; server CPU ${throughputCpu} per delivery`,
   );
   result(
     'delivered/s >= 0.5 x ceiling',
@@ -362,6 +382,7 @@ try {
   /** @type {{ id: string; sentAt: number }[]} */
   const accepted = [];
   let refused = 0;
+  const cpuBeforeSteady = cpuMsOf(server.pid);
   const begin = Date.now();
   /** @type {Promise<void>[]} */
   const inFlight = [];
@@ -386,9 +407,10 @@ try {
     accepted.map((a) => a.id),
     60_000,
   );
+  const steadyCpu = cpuPer(cpuBeforeSteady, cpuMsOf(server.pid), total);
   const toDelivered = accepted.map((a) => (arrivals.get(a.id)?.[0] ?? Number.POSITIVE_INFINITY) - a.sentAt);
   log(
-    `steady: ${total} events at ${achieved.toFixed(0)}/s through the API (${refused} refused): accept p50 ${percentile(acceptMs, 50).toFixed(1)} ms, p99 ${percentile(acceptMs, 99).toFixed(1)} ms; to the target p50 ${percentile(toDelivered, 50).toFixed(1)} ms, p99 ${percentile(toDelivered, 99).toFixed(1)} ms`,
+    `steady: ${total} events at ${achieved.toFixed(0)}/s through the API (${refused} refused): accept p50 ${percentile(acceptMs, 50).toFixed(1)} ms, p99 ${percentile(acceptMs, 99).toFixed(1)} ms; to the target p50 ${percentile(toDelivered, 50).toFixed(1)} ms, p99 ${percentile(toDelivered, 99).toFixed(1)} ms; server CPU ${steadyCpu} per event (accepted and delivered)`,
   );
   result(
     `accept p99 <= 10 ms at ${RATE} events/s`,

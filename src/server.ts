@@ -29,6 +29,10 @@ export async function serve(config: Config): Promise<void> {
     synchronous: config.sqliteSynchronous,
     poolSize: config.databasePoolSize,
     onFileModes: ({ level, message, paths }) => logger[level]({ paths }, message),
+    checkpointThread: {
+      onError: (error) =>
+        logger.warn({ err: error }, 'the WAL checkpoint thread failed; commits checkpoint the WAL again'),
+    },
   });
   let keyring: ResolvedKeyring;
   let hashing: Hashing;

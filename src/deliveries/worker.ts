@@ -54,7 +54,26 @@ export const MAX_IN_FLIGHT = 256;
 const RECORD_WAIT_MS = 10;
 /** Attempts ended and not yet recorded, at most, before claiming stops until records catch up (memory). */
 const MAX_AWAITING_RECORD = 2_048;
+/**
+ * How long a notice of new work waits before it claims, for the notices that follow it: accepts
+ * come one by one (each answered after its own commit), and each notice claimed at once made one
+ * claim transaction per delivery at a steady rate, each on the event loop beside the accepts. A
+ * few milliseconds of delivery latency make one claim take the accepts of those milliseconds.
+ */
+const NOTICE_WAIT_MS = 5;
 const POLL_MS = 1_000;
+/**
+ * How long the worker's chained database work (a claim round over many connectors, records in
+ * batches) runs before it lets the event loop take in what arrived meanwhile: on SQLite each
+ * statement runs synchronously, and awaiting one resumes in a microtask, so a round of claims or a
+ * backlog of records held the loop, and every accept waiting behind it, until the whole chain ended.
+ */
+const TURN_MS = 4;
+/** Attempts recorded in one transaction, at most. */
+const RECORD_BATCH = 500;
+
+/** Resolves after the event loop has taken in its pending I/O (a macrotask later). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /**
  * The queue's reads hold the event loop (better-sqlite3 is synchronous) for as long as the queue
  * is deep: 40 to 270 ms for 100,000 pending rows, measured. The next poll waits this many times
@@ -108,6 +127,7 @@ export class DeliveryWorker {
   private stopped = true;
   private scheduled = false;
   private pollTimer: NodeJS.Timeout | undefined;
+  private noticeTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
   private lastPrune = 0;
   private accountTurn = 0;
@@ -145,7 +165,11 @@ export class DeliveryWorker {
       known.due = Math.min(known.due, Date.now());
       known.generation++;
     } else this.due.set(connectorId, { accountId, due: Date.now(), generation: 0 });
-    this.wake();
+    if (this.noticeTimer || this.scheduled) return;
+    this.noticeTimer = setTimeout(() => {
+      this.noticeTimer = undefined;
+      this.wake();
+    }, NOTICE_WAIT_MS);
   }
 
   /** Deliveries this process is sending now. */
@@ -163,6 +187,8 @@ export class DeliveryWorker {
     // Claimed but not started: released below, not sent.
     clearTimeout(this.pollTimer);
     clearTimeout(this.dueTimer);
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = undefined;
     const wait = this.settings.shutdownWaitMs ?? Math.min(this.settings.timeoutMs, 5_000);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -287,11 +313,17 @@ export class DeliveryWorker {
     const start = this.accountTurn++ % accounts.length;
     const ordered = [...accounts.slice(start), ...accounts.slice(0, start)];
     let left = ordered.length;
+    let turnStarted = performance.now();
     for (const accountId of ordered) {
       if (this.stopped) return;
       let budget = Math.ceil((this.maxInFlight * PREFETCH_ROUNDS - this.total) / left);
       left--;
       for (const connectorId of byAccount.get(accountId) ?? []) {
+        if (performance.now() - turnStarted >= TURN_MS) {
+          await nextTurn();
+          turnStarted = performance.now();
+          if (this.stopped) return;
+        }
         const slots = Math.min(limit - (this.inFlight.get(connectorId) ?? 0), budget);
         if (slots <= 0) continue;
         const known = this.due.get(connectorId);
@@ -431,8 +463,13 @@ export class DeliveryWorker {
 
   private async flush(): Promise<void> {
     try {
+      let turnStarted = performance.now();
       while (this.toRecord.length > 0) {
-        const batch = this.toRecord.splice(0, 500);
+        if (performance.now() - turnStarted >= TURN_MS) {
+          await nextTurn();
+          turnStarted = performance.now();
+        }
+        const batch = this.toRecord.splice(0, RECORD_BATCH);
         try {
           await this.store.record(
             this.owner,

@@ -34,6 +34,11 @@ export interface DatabaseOptions {
   readonly lockWaitMs?: number;
   /** SQLite: told what was done to make the database's files private (the server logs it). */
   readonly onFileModes?: (notice: FileModeNotice) => void;
+  /**
+   * SQLite: checkpoint the WAL on a thread of its own instead of in the commits on the event loop
+   * (checkpointer.ts); the server's. Told when that thread failed (the commits checkpoint again).
+   */
+  readonly checkpointThread?: { readonly onError: (error: unknown) => void };
 }
 
 export const DEFAULT_POOL_SIZE = 10;

@@ -172,6 +172,11 @@ const SQLITE_CLAIM = {
     returning *`,
 };
 
+/** How long an account's pending count is used before the queue is counted again (see enqueue). */
+const RECOUNT_MS = 1_000;
+/** Accounts whose pending count is kept; past that the counts start over. */
+const MAX_COUNTED_ACCOUNTS = 10_000;
+
 /** A NUL character is in no id; PostgreSQL refuses it in a parameter (see connector-store.ts). */
 const cannotExist = (text: string) => text.includes('\u0000');
 
@@ -298,6 +303,16 @@ export function createDeliveryStore(
   transact: Transact = ownTransactions(db),
 ): DeliveryStore {
   const postgres = dialectOf(db) === 'postgres';
+  /**
+   * The queue cap without counting the queue at every accept (the count reads every pending row
+   * of the account's, up to the cap: 0.1 ms with 50 pending, 1.4 ms with 10,000, measured). Per
+   * account: its pending deliveries as last counted, plus those this process queued since. That
+   * only overstates what is pending here (deliveries finished meanwhile are not taken off), so an
+   * accept that would reach the cap counts again, exactly, and is refused only then; and the count
+   * is made again at least every RECOUNT_MS, which bounds what other processes' accepts (PostgreSQL,
+   * several servers) add unseen. An accept rolled back still counts: an overstatement too.
+   */
+  const pendingCounts = new Map<number, { pending: number; at: number }>();
 
   async function getRow(trx: Kysely<Database>, accountId: number, id: string) {
     if (cannotExist(id)) return undefined;
@@ -317,11 +332,20 @@ export function createDeliveryStore(
   return {
     async enqueue(accountId, connector, event, options, cap, within) {
       const work = async (trx: Kysely<Database>) => {
-        // Counting stops at the cap: a full queue costs no more to refuse than a short one.
-        const { rows } = await sql<{ n: number | string }>`select count(*) as n from (
-            select 1 from deliveries where account_id = ${accountId} and finished_at is null limit ${cap}
-          ) as pending`.execute(trx);
-        if (Number(rows[0]?.n ?? 0) >= cap) throw errors.queueFull(cap, 30);
+        const counted = pendingCounts.get(accountId);
+        const at = Date.now();
+        if (counted && counted.pending < cap && at - counted.at < RECOUNT_MS) {
+          counted.pending++;
+        } else {
+          // Counting stops at the cap: a full queue costs no more to refuse than a short one.
+          const { rows } = await sql<{ n: number | string }>`select count(*) as n from (
+              select 1 from deliveries where account_id = ${accountId} and finished_at is null limit ${cap}
+            ) as pending`.execute(trx);
+          const pending = Number(rows[0]?.n ?? 0);
+          if (pendingCounts.size >= MAX_COUNTED_ACCOUNTS && !counted) pendingCounts.clear();
+          pendingCounts.set(accountId, { pending: pending + 1, at });
+          if (pending >= cap) throw errors.queueFull(cap, 30);
+        }
         const now = nowIso();
         const row = await trx
           .insertInto('deliveries')
@@ -380,6 +404,9 @@ export function createDeliveryStore(
           .where('state', '=', row.state)
           .returningAll()
           .executeTakeFirstOrThrow();
+        // Pending again: counted toward the cap until the next count (see enqueue).
+        const counted = pendingCounts.get(accountId);
+        if (counted) counted.pending++;
         return present(trx, updated);
       });
     },

@@ -13,6 +13,7 @@ import {
   SqliteDialect,
   SqliteDriver,
 } from 'kysely';
+import { type Checkpointer, startCheckpointer } from './checkpointer.js';
 import { readNowOn, stampNowOn } from './compiled.js';
 import type { DatabaseHandle, DatabaseOptions, SqliteSynchronous } from './database.js';
 import { isLockBusy } from './errors.js';
@@ -49,6 +50,9 @@ export async function withoutLockWait<R>(
   noLockWait.add(compiled);
   return db.executeQuery(compiled);
 }
+
+/** How long after opening the server's database its checkpoint thread starts (checkpointer.ts). */
+const CHECKPOINTER_START_MS = 1_000;
 
 /** How many prepared statements the connection keeps; past that the cache starts over. */
 const MAX_PREPARED = 256;
@@ -428,6 +432,24 @@ export function openSqlite(
       throw error;
     }
   });
+  let checkpointer: Checkpointer | undefined;
+  let checkpointerTimer: NodeJS.Timeout | undefined;
+  const { checkpointThread } = options;
+  if (checkpointThread && location.path !== ':memory:') {
+    // Started once the server is up: making a thread holds the event loop for tens of milliseconds,
+    // which start-up would pay; until then the commits checkpoint, as without the thread.
+    checkpointerTimer = setTimeout(() => {
+      if (closed) return;
+      checkpointer = startCheckpointer(sqlite, {
+        path: location.path,
+        module: require.resolve('better-sqlite3'),
+        nativeBinding,
+        synchronous,
+        onError: checkpointThread.onError,
+      });
+    }, CHECKPOINTER_START_MS);
+    checkpointerTimer.unref();
+  }
   return {
     db,
     relaxed,
@@ -441,6 +463,8 @@ export function openSqlite(
     async close() {
       if (closed) return;
       closed = true;
+      clearTimeout(checkpointerTimer);
+      await checkpointer?.close();
       await db.destroy();
     },
   };
