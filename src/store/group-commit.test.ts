@@ -107,7 +107,12 @@ describe('group commit (SQLite)', () => {
     const outcomes = await Promise.allSettled([write(1), write(2, true), write(3), write(4)]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch('refused 2');
-    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : undefined))).toEqual([1, undefined, 3, 4]);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : undefined))).toEqual([
+      1,
+      undefined,
+      3,
+      4,
+    ]);
     // The write before the failed one ran twice, the failed one once, those after it once (after the rollback).
     expect(Object.fromEntries(runs)).toEqual({ 1: 2, 2: 1, 3: 1, 4: 1 });
     expect(rows()).toEqual([1, 3, 4]);
