@@ -237,33 +237,64 @@ export function createConnectorStore(
     ).compile(),
     ['\u0000id', -1] as const,
   );
-  const updateRow = (clearCheck: boolean) =>
-    compiledOnce(
+  /**
+   * The UPDATE of a connector, one compiled statement per combination of what it sets beside
+   * params, secrets and updated_at: the name and the secrets' key id only when they change, since
+   * SQLite rewrites the entries of every index on a column set (the name's UNIQUE index, the key
+   * id's), changed or not; the last check cleared when params changed.
+   */
+  const updateOf = (setName: boolean, setKeyId: boolean, clearCheck: boolean) => {
+    const standIns = [
+      ...(setName ? ['\u0000name'] : []),
+      '\u0000params',
+      '\u0000secrets',
+      ...(setKeyId ? ['\u0000secret key id'] : []),
+      '\u0000updated at',
+      '\u0000id',
+      -1,
+    ];
+    const update = compiledOnce(
       db
         .updateTable('connectors')
         .set({
-          name: '\u0000name',
+          ...(setName ? { name: '\u0000name' } : {}),
           params: '\u0000params',
           secrets: '\u0000secrets',
-          secret_key_id: '\u0000secret key id',
+          ...(setKeyId ? { secret_key_id: '\u0000secret key id' } : {}),
           updated_at: '\u0000updated at',
           ...(clearCheck ? { last_check: sql<null>`null` } : {}),
         })
         .where('id', '=', '\u0000id')
         .where('account_id', '=', -1)
         .compile(),
-      [
-        '\u0000name',
-        '\u0000params',
-        '\u0000secrets',
-        '\u0000secret key id',
-        '\u0000updated at',
-        '\u0000id',
-        -1,
-      ] as const,
+      standIns,
     );
-  const updateKeepingCheck = updateRow(false);
-  const updateClearingCheck = updateRow(true);
+    return (trx: Kysely<Database>, row: ReadConnectorRow) =>
+      update(
+        trx,
+        ...(setName ? [row.name] : []),
+        row.params,
+        row.secrets,
+        ...(setKeyId ? [row.secret_key_id] : []),
+        row.updated_at,
+        row.id,
+        row.account_id,
+      );
+  };
+  const updates = new Map<number, ReturnType<typeof updateOf>>();
+  /** The UPDATE that writes `row` over `current`. */
+  const updateRow = (current: ReadConnectorRow, row: ReadConnectorRow) => {
+    const setName = row.name !== current.name;
+    const setKeyId = row.secret_key_id !== current.secret_key_id;
+    const clearCheck = row.last_check === null && current.last_check !== null;
+    const which = (setName ? 1 : 0) | (setKeyId ? 2 : 0) | (clearCheck ? 4 : 0);
+    let update = updates.get(which);
+    if (update === undefined) {
+      update = updateOf(setName, setKeyId, clearCheck);
+      updates.set(which, update);
+    }
+    return update;
+  };
   /**
    * Pages listNow read, with the database's stamp read before them (compiled.ts): while the stamp
    * is the same, nothing was written to the database since, by this server or any other process,
@@ -421,17 +452,7 @@ export function createConnectorStore(
             updated_at: laterThan(current.updatedAt),
             last_check: clearCheck ? null : currentRow.last_check,
           };
-          const { params, secrets, secret_key_id, updated_at } = row;
-          await (clearCheck ? updateClearingCheck : updateKeepingCheck)(
-            trx,
-            row.name,
-            params,
-            secrets,
-            secret_key_id,
-            updated_at,
-            id,
-            accountId,
-          );
+          await updateRow(currentRow, row)(trx, row);
           await recordAudit(trx, {
             accountId,
             actor,

@@ -78,6 +78,52 @@ describe('group commit (SQLite)', () => {
     expect(rows()).toEqual([1, 2, 3, 8]);
   });
 
+  it('undoes a write that failed before changing a row without touching the others of its group', async () => {
+    await transact()(async (trx) => sql`insert into t values (2)`.execute(trx));
+    const runs = new Map<number, number>();
+    const outcomes = await Promise.allSettled(
+      [1, 2, 3].map((x) =>
+        transact()(async (trx) => {
+          runs.set(x, (runs.get(x) ?? 0) + 1);
+          return sql`insert into t values (${x})`.execute(trx);
+        }),
+      ),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // The UNIQUE conflict changed nothing (SQLite undid its statement): no write ran twice.
+    expect([...runs.values()]).toEqual([1, 1, 1]);
+    expect(rows()).toEqual([1, 2, 3]);
+  });
+
+  it('runs the others of a group again, each in a savepoint, when a write failed after changing rows', async () => {
+    const runs = new Map<number, number>();
+    const write = (x: number, fail = false) =>
+      transact()(async (trx) => {
+        runs.set(x, (runs.get(x) ?? 0) + 1);
+        await sql`insert into t values (${x})`.execute(trx);
+        if (fail) throw new Error(`refused ${x}`);
+        return x;
+      });
+    const outcomes = await Promise.allSettled([write(1), write(2, true), write(3), write(4)]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch('refused 2');
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : undefined))).toEqual([
+      1,
+      undefined,
+      3,
+      4,
+    ]);
+    // The write before the failed one ran twice, the failed one once, those after it once (after the rollback).
+    expect(Object.fromEntries(runs)).toEqual({ 1: 2, 2: 1, 3: 1, 4: 1 });
+    expect(rows()).toEqual([1, 3, 4]);
+    // Run again in savepoints, a write that fails after its change too (7) is undone alone.
+    runs.clear();
+    const again = await Promise.allSettled([write(5), write(6, true), write(7, true), write(8)]);
+    expect(again.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect(Object.fromEntries(runs)).toEqual({ 5: 2, 6: 1, 7: 1, 8: 1 });
+    expect(rows()).toEqual([1, 3, 4, 5, 8]);
+  });
+
   it('keeps a group’s writes from other statements of the process until they are committed', async () => {
     let reads: number[] = [];
     let read: Promise<void> | undefined;
