@@ -13,6 +13,8 @@ import {
   recordAuditEvent,
 } from './audit-store.js';
 import { compiledOnce } from './compiled.js';
+import { ConnectorCache } from './connector-cache.js';
+import type { ConnectorChanges } from './connector-changes.js';
 import {
   connectorColumns as columns,
   connectorRowCodec,
@@ -54,7 +56,8 @@ export interface ConnectorStore {
   get(accountId: number, id: string): Promise<StoredConnector | undefined>;
   /**
    * `get` at once, synchronously, where the database can read so now (SQLite with no transaction
-   * open); `null` where it cannot (PostgreSQL, a transaction open): then `get` is the way.
+   * open) or, on PostgreSQL, where a read before is kept and known current (connector-cache.ts);
+   * `null` where it cannot (a transaction open, nothing kept): then `get` is the way.
    */
   getNow(accountId: number, id: string): StoredConnector | undefined | null;
   getByName(accountId: number, name: string): Promise<StoredConnector | undefined>;
@@ -183,8 +186,11 @@ export function createConnectorStore(
   cursors = new PageCursors(),
   /** How writes get their transaction (DatabaseHandle.transact: grouped on SQLite). */
   transact: Transact = ownTransactions(db),
+  /** PostgreSQL: notices of committed changes (DatabaseHandle.connectorChanges): reads are kept while they are heard. */
+  changes?: ConnectorChanges,
 ): ConnectorStore {
   const codec = connectorRowCodec(box);
+  const cache = changes && new ConnectorCache(changes);
   const postgres = dialectOf(db) === 'postgres';
   const fromRow = codec.open;
   // The hot reads, compiled once (compiled.ts); the stand-ins are values no request sends.
@@ -315,12 +321,16 @@ export function createConnectorStore(
 
     async get(accountId, id) {
       if (cannotExist(id)) return undefined;
+      const ticket = cache?.ticket();
       const [row] = (await byId(db, id, accountId)).rows;
-      return row && fromRow(row);
+      const connector = row && fromRow(row);
+      if (ticket !== undefined) cache?.keep(ticket, accountId, id, connector);
+      return connector;
     },
 
     getNow(accountId, id) {
       if (cannotExist(id)) return undefined;
+      if (cache) return cache.lookup(accountId, id);
       const rows = byId.now(db, id, accountId);
       if (!rows) return null;
       const [row] = rows;
@@ -419,50 +429,69 @@ export function createConnectorStore(
       } catch (error) {
         if (isConnectorNameTaken(error)) throw errors.nameTaken(name);
         throw error;
+      } finally {
+        // Committed (or in doubt): what this process keeps of it goes before the answer does.
+        cache?.forget(accountId, id);
       }
     },
 
     async recordCheck(accountId, id, checked, result) {
       if (cannotExist(id)) return false;
-      const outcome = await db
-        .updateTable('connectors')
-        .set({ last_check: JSON.stringify(result) })
-        .where('id', '=', id)
-        .where('account_id', '=', accountId)
-        // Only on the version that was checked: a result for an old URL is not shown on a new one.
-        .where('updated_at', '=', checked.updatedAt)
-        .executeTakeFirst();
-      return outcome.numUpdatedRows > 0n;
+      try {
+        const outcome = await db
+          .updateTable('connectors')
+          .set({ last_check: JSON.stringify(result) })
+          .where('id', '=', id)
+          .where('account_id', '=', accountId)
+          // Only on the version that was checked: a result for an old URL is not shown on a new one.
+          .where('updated_at', '=', checked.updatedAt)
+          .executeTakeFirst();
+        return outcome.numUpdatedRows > 0n;
+      } finally {
+        cache?.forget(accountId, id);
+      }
     },
 
     async delete(accountId, actor, id, precondition) {
       if (cannotExist(id)) return false;
-      return transact(async (trx) => {
-        if (precondition) {
-          const current = await rowById(trx, accountId, id, { forWrite: true });
-          if (!current) return false;
-          precondition(fromRow(current));
-        }
-        const row = await trx
-          .deleteFrom('connectors')
-          .where('id', '=', id)
-          .where('account_id', '=', accountId)
-          .returning(['name', 'type'])
-          .executeTakeFirst();
-        if (!row) return false;
-        // Its pending deliveries are cancelled with it (their history stays until retention prunes it).
-        await cancelDeliveriesOf(trx, id);
-        await recordAuditEvent(trx, {
-          accountId,
-          actor,
-          action: 'delete',
-          connector: { id, name: row.name, type: row.type },
-          fields: [],
-        });
-        // Last, as in create: the account's row stays locked until the commit.
-        await bumpConnectorsVersion(trx, accountId);
-        return true;
-      });
+      try {
+        return await transact((trx) => deleteIn(trx, accountId, actor, id, precondition));
+      } finally {
+        cache?.forget(accountId, id);
+      }
     },
   };
+
+  async function deleteIn(
+    trx: Kysely<Database>,
+    accountId: number,
+    actor: Actor,
+    id: string,
+    precondition: Precondition | undefined,
+  ): Promise<boolean> {
+    if (precondition) {
+      const current = await rowById(trx, accountId, id, { forWrite: true });
+      if (!current) return false;
+      precondition(fromRow(current));
+    }
+    const row = await trx
+      .deleteFrom('connectors')
+      .where('id', '=', id)
+      .where('account_id', '=', accountId)
+      .returning(['name', 'type'])
+      .executeTakeFirst();
+    if (!row) return false;
+    // Its pending deliveries are cancelled with it (their history stays until retention prunes it).
+    await cancelDeliveriesOf(trx, id);
+    await recordAuditEvent(trx, {
+      accountId,
+      actor,
+      action: 'delete',
+      connector: { id, name: row.name, type: row.type },
+      fields: [],
+    });
+    // Last, as in create: the account's row stays locked until the commit.
+    await bumpConnectorsVersion(trx, accountId);
+    return true;
+  }
 }
