@@ -353,6 +353,45 @@ describe('two servers on one database', () => {
       expect((await call(server, 'GET', `/api/connectors/${id}`)).status).toBe(expected);
   });
 
+  it('serve on one, after a short wait, what the other wrote, and never a connector deleted on the other once seen gone', async () => {
+    // Each server keeps the connectors it read (src/store/connector-cache.ts) and drops one when
+    // PostgreSQL's notice of another's commit arrives: usually well under a millisecond after the
+    // write is acknowledged, so these waits are for a loaded machine.
+    const waitMs = { timeoutMs: 2_000, intervalMs: 5 };
+    for (let round = 0; round < 5; round++) {
+      const created = await call(a, 'POST', '/api/connectors', {
+        body: content(round, `kept ${round}`, `k${round}`),
+      });
+      expect(created.status).toBe(201);
+      const { id } = created.body as Connector;
+      // Read on B (kept from then on), then changed on A.
+      for (let i = 0; i < 3; i++)
+        expect((await call(b, 'GET', `/api/connectors/${id}`)).body).toEqual(created.body);
+      const updated = await call(a, 'PUT', `/api/connectors/${id}`, {
+        body: content(round, `kept ${round} changed`, `k${round}-2`),
+      });
+      expect(updated.status).toBe(200);
+      await waitFor(
+        'B to serve the update made on A',
+        async () =>
+          (await call(b, 'GET', `/api/connectors/${id}`)).etag === updated.etag ? true : undefined,
+        waitMs,
+      );
+      for (let i = 0; i < 10; i++) {
+        const read = await call(b, 'GET', `/api/connectors/${id}`);
+        expect(read.body).toEqual(updated.body);
+        expect(read.etag).toBe(updated.etag);
+      }
+      expect((await call(a, 'DELETE', `/api/connectors/${id}`)).status).toBe(204);
+      await waitFor(
+        'B to stop serving the connector deleted on A',
+        async () => ((await call(b, 'GET', `/api/connectors/${id}`)).status === 404 ? true : undefined),
+        waitMs,
+      );
+      for (let i = 0; i < 10; i++) expect((await call(b, 'GET', `/api/connectors/${id}`)).status).toBe(404);
+    }
+  });
+
   it('accept a key from `plugboard keys create` on both at once, and refuse it on both within 5 s of `keys revoke`', async () => {
     const made = await box.run(
       ['keys', 'create', '--account', 'acme', '--role', 'write', '--label', 'two servers', '--new-account'],
