@@ -113,6 +113,16 @@ async function bumpConnectorsVersion(trx: Kysely<Database>, accountId: number): 
   await connectorsVersionBump(trx, accountId).execute();
 }
 
+/**
+ * A create on PostgreSQL raises one of this many shards of the version (migration 0009), at
+ * random, so that concurrent creates of an account lock different rows and commit together.
+ * Deletes still raise the account's counter: a server of the version before, during a rolling
+ * upgrade, reads only the counter, and a delete moves every later position (a create adds a row
+ * at the end, unless it commits after a create numbered later).
+ */
+const VERSION_SHARDS = 16;
+const randomShard = () => Math.floor(Math.random() * VERSION_SHARDS);
+
 /** A query creator of a statement with CTEs, as one of the plain schema (the CTEs' names are not used). */
 const asSchema = <DB extends Database>(q: QueryCreator<DB>) => q as unknown as QueryCreator<Database>;
 
@@ -121,6 +131,32 @@ function connectorsVersionBump(db: QueryCreator<Database>, accountId: number) {
     .updateTable('accounts')
     .set({ connectors_version: sql<number>`connectors_version + 1` })
     .where('id', '=', accountId);
+}
+
+function connectorsVersionShardBump(db: QueryCreator<Database>, accountId: number, shard: number) {
+  return db
+    .insertInto('connectors_version_shards')
+    .values({ account_id: accountId, shard, version: sql<string>`1` })
+    .onConflict((conflict) =>
+      conflict
+        .columns(['account_id', 'shard'])
+        .doUpdateSet({ version: sql<string>`connectors_version_shards.version + 1` }),
+    );
+}
+
+/**
+ * An account's connectors version: its counter, plus on PostgreSQL the sum of its shards, read
+ * in one statement (one snapshot). A number on SQLite, a numeric's text on PostgreSQL.
+ */
+function connectorsVersionOf(db: Kysely<Database>) {
+  const query = db.selectFrom('accounts').where('id', '=', -1);
+  return dialectOf(db) === 'postgres'
+    ? query.select(
+        sql<string>`connectors_version + coalesce((select sum(s.version) from connectors_version_shards s where s.account_id = accounts.id), 0)`.as(
+          'connectors_version',
+        ),
+      )
+    : query.select('connectors_version');
 }
 
 /** Stand-ins (compiled.ts) of a new connector row's values, in the order of newRowValues. */
@@ -203,10 +239,7 @@ export function createConnectorStore(
       .compile(),
     ['\u0000id', -1] as const,
   );
-  const connectorsVersion = compiledOnce(
-    db.selectFrom('accounts').select('connectors_version').where('id', '=', -1).compile(),
-    [-1] as const,
-  );
+  const connectorsVersion = compiledOnce(connectorsVersionOf(db).compile(), [-1] as const);
   const pageFrom = (anchored: boolean) => {
     let query = db.selectFrom('connectors').select(columns).where('account_id', '=', -1);
     if (anchored) query = query.where('seq', '>', -2);
@@ -221,16 +254,16 @@ export function createConnectorStore(
   const recordAudit = auditRecorder(db);
   const insertRow = compiledOnce(newRowOf(db).compile(), NEW_ROW_STAND_INS);
   const bumpVersion = compiledOnce(connectorsVersionBump(db, -1).compile(), [-1] as const);
-  /** PostgreSQL's create in one statement: the row, its audit event and the account's version. */
+  /** PostgreSQL's create in one statement: the row, its audit event and a shard of the account's version. */
   const createAtOnce = compiledOnce(
     newRowOf(
       asSchema(
         db
           .with('audit', (q) => auditInsertOfStandIns(asSchema(q)))
-          .with('version', (q) => connectorsVersionBump(asSchema(q), -201)),
+          .with('version', (q) => connectorsVersionShardBump(asSchema(q), -201, -202)),
       ),
     ).compile(),
-    [...AUDIT_STAND_INS, -201, ...NEW_ROW_STAND_INS] as const,
+    [...AUDIT_STAND_INS, -201, -202, ...NEW_ROW_STAND_INS] as const,
   );
   const rowForWrite = compiledOnce(
     forUpdate(
@@ -296,7 +329,7 @@ export function createConnectorStore(
         // modifying CTEs), atomic on its own: one round trip instead of five (BEGIN, three
         // statements, COMMIT), and the account's row locked only for that statement's commit.
         try {
-          await createAtOnce(db, ...auditValues(audit), accountId, ...newRowValues(row));
+          await createAtOnce(db, ...auditValues(audit), accountId, randomShard(), ...newRowValues(row));
           return codec.written(row, parts);
         } catch (error) {
           if (isConnectorNameTaken(error)) throw errors.nameTaken(fields.name);
@@ -306,9 +339,11 @@ export function createConnectorStore(
       const work = async (trx: Kysely<Database>) => {
         await insertRow(trx, ...newRowValues(row));
         await recordAudit(trx, audit);
-        // Last: on PostgreSQL it locks the account's row until the commit, and every create and
-        // delete of the account waits for that lock; the shorter it is held, the more of them commit.
-        await bumpVersion(trx, accountId);
+        // Last: it locks the account's row (on PostgreSQL a shard's) until the commit, and every
+        // create and delete that takes the same row waits for that lock; the shorter it is held,
+        // the more of them commit.
+        if (postgres) await connectorsVersionShardBump(trx, accountId, randomShard()).execute();
+        else await bumpVersion(trx, accountId);
         return codec.written(row, parts);
       };
       try {
@@ -355,7 +390,7 @@ export function createConnectorStore(
       // Read before the rows (see page-cursors.ts): anchors are never labelled newer than their rows.
       const [account] = (await connectorsVersion(db, accountId)).rows;
       if (!account) return [];
-      const version = account.connectors_version;
+      const version = Number(account.connectors_version);
       if (cursors.wantsMarks(accountId, version, offset)) {
         await cursors.extendMarks(db, accountId, version, offset);
       }
@@ -375,7 +410,7 @@ export function createConnectorStore(
       if (!accounts) return null;
       const [account] = accounts;
       if (!account) return [];
-      const version = account.connectors_version;
+      const version = Number(account.connectors_version);
       if (cursors.wantsMarks(accountId, version, offset)) return null;
       const anchor = cursors.nearest(accountId, version, offset);
       const skip = anchor ? offset - anchor.position - 1 : offset;
