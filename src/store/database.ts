@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Kysely, type MigrationResult, Migrator, PostgresDialect, type PostgresPool, sql } from 'kysely';
 import type pg from 'pg';
+import { statementNameOf } from './compiled.js';
 import { type ConnectorChanges, listenForChanges } from './connector-changes.js';
 import { isDatabaseUnavailable } from './errors.js';
 import type { FileModeNotice } from './file-modes.js';
@@ -96,7 +97,10 @@ function discardOnTimeout(pool: pg.Pool): PostgresPool {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     Object.assign(client, {
       query: (...args: unknown[]) => {
-        const result = query(...args);
+        // A hot query compiled once (compiled.ts) goes as a named statement: parsed and planned
+        // once per connection (pg prepares it on first use and remembers it).
+        const name = typeof args[0] === 'string' ? statementNameOf(args[0]) : undefined;
+        const result = name ? query({ name, text: args[0], values: args[1] }) : query(...args);
         // Registered before the caller's own handlers, so it runs before the caller releases.
         if (result instanceof Promise) {
           result.catch((error: unknown) => {
