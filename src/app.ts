@@ -158,7 +158,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // In the order the OpenAPI document lists them.
   const secretBox = createSecretBox(options.keyring);
-  const connectors = createConnectorStore(database.db, secretBox, undefined, database.transact);
+  const connectors = createConnectorStore(
+    database.db,
+    secretBox,
+    undefined,
+    database.transact,
+    database.connectorChanges,
+  );
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });
   const checks = options.checks ?? { ...DEFAULT_CHECK_SETTINGS, allowedTargets: settings.allowedTargets };

@@ -102,7 +102,7 @@ describe('plugboard migrate', () => {
     const first = await box.run(['migrate']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(
-      /Applied 7 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys, 0004-connectors-version, 0005-idempotency-owner, 0006-hash-key, 0007-deliveries/,
+      /Applied 9 migration\(s\): 0001-initial, 0002-last-check, 0003-idempotency-keys, 0004-connectors-version, 0005-idempotency-owner, 0006-hash-key, 0007-deliveries, 0008-connector-changes, 0009-connectors-version-shards/,
     );
     const second = await box.run(['migrate']);
     expect(second.code, second.stderr).toBe(0);

@@ -54,6 +54,18 @@ export function forgetRunNow(db: Kysely<Database>): void {
   runners.delete(db);
 }
 
+/**
+ * The SQL of every query compiled once, by text, with a name to prepare it under: PostgreSQL's
+ * connections (database.ts) send these as named statements, parsed and planned once per
+ * connection instead of on every run. Bounded: only queries compiled once are here.
+ */
+const statementNames = new Map<string, string>();
+
+/** The name a query compiled once is prepared under, or undefined for any other SQL. */
+export function statementNameOf(sql: string): string | undefined {
+  return statementNames.get(sql);
+}
+
 /** The values of a compiled query's run: one for each of its stand-ins, in their order. */
 export type ValuesOf<V extends readonly unknown[]> = { [K in keyof V]: unknown };
 
@@ -83,6 +95,8 @@ export function compiledOnce<R, V extends readonly unknown[]>(
         `compiledOnce: stand-in ${String(standIns[slot])} is not among the compiled parameters`,
       );
   }
+  if (!statementNames.has(compiled.sql))
+    statementNames.set(compiled.sql, `plugboard_${statementNames.size + 1}`);
   const run = (on: Kysely<Database>, ...values: ValuesOf<V>): Promise<QueryResult<R>> => {
     const parameters = slots.map((slot) => values[slot]);
     const runNow = runners.get(on);

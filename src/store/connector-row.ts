@@ -62,6 +62,8 @@ export interface ConnectorRowCodec {
   written(row: ReadConnectorRow, parts: SealedParams): StoredConnector;
   /** Throws UnknownConnectorTypeError for a type no longer registered, DecryptionError for secrets no key opens. */
   open(row: ReadConnectorRow): StoredConnector;
+  /** `open`, kept (and frozen) from this first read on, for a caller that keeps it too (connector-cache.ts). */
+  openKept(row: ReadConnectorRow): StoredConnector;
 }
 
 /** How many opened connectors a codec keeps (a few KiB each), in two generations of half as many. */
@@ -199,19 +201,22 @@ export function connectorRowCodec(box: SecretBox): ConnectorRowCodec {
       return connector;
     },
 
-    open(row) {
-      const known = recent.get(row.id) ?? older.get(row.id);
-      if (known && sameContent(known.row, row)) {
-        if (recent.get(row.id) !== known) keep(row.id, known);
-        return known.connector;
-      }
-      // A new version of a connector read before is kept at once.
-      if (known === undefined && !seenBefore(row.id)) return openRow(row, false);
-      const connector = openRow(row, true);
-      keep(row.id, { row: { ...row }, connector });
-      return connector;
-    },
+    open: (row) => open(row, false),
+    openKept: (row) => open(row, true),
   };
+
+  function open(row: ReadConnectorRow, keepAtOnce: boolean): StoredConnector {
+    const known = recent.get(row.id) ?? older.get(row.id);
+    if (known && sameContent(known.row, row)) {
+      if (recent.get(row.id) !== known) keep(row.id, known);
+      return known.connector;
+    }
+    // A new version of a connector read before is kept at once.
+    if (known === undefined && !keepAtOnce && !seenBefore(row.id)) return openRow(row, false);
+    const connector = openRow(row, true);
+    keep(row.id, { row: { ...row }, connector });
+    return connector;
+  }
 
   /** The connector of a row; frozen (deeply) when it is `shared` between requests. */
   function openRow(row: ReadConnectorRow, shared: boolean): StoredConnector {

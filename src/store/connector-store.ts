@@ -13,6 +13,8 @@ import {
   recordAuditEvent,
 } from './audit-store.js';
 import { compiledOnce, stampNow } from './compiled.js';
+import { ConnectorCache } from './connector-cache.js';
+import type { ConnectorChanges } from './connector-changes.js';
 import {
   connectorColumns as columns,
   connectorRowCodec,
@@ -54,7 +56,8 @@ export interface ConnectorStore {
   get(accountId: number, id: string): Promise<StoredConnector | undefined>;
   /**
    * `get` at once, synchronously, where the database can read so now (SQLite with no transaction
-   * open); `null` where it cannot (PostgreSQL, a transaction open): then `get` is the way.
+   * open) or, on PostgreSQL, where a read before is kept and known current (connector-cache.ts);
+   * `null` where it cannot (a transaction open, nothing kept): then `get` is the way.
    */
   getNow(accountId: number, id: string): StoredConnector | undefined | null;
   getByName(accountId: number, name: string): Promise<StoredConnector | undefined>;
@@ -111,6 +114,16 @@ async function bumpConnectorsVersion(trx: Kysely<Database>, accountId: number): 
   await connectorsVersionBump(trx, accountId).execute();
 }
 
+/**
+ * A create on PostgreSQL raises one of this many shards of the version (migration 0009), at
+ * random, so that concurrent creates of an account lock different rows and commit together.
+ * Deletes still raise the account's counter: a server of the version before, during a rolling
+ * upgrade, reads only the counter, and a delete moves every later position (a create adds a row
+ * at the end, unless it commits after a create numbered later).
+ */
+const VERSION_SHARDS = 16;
+const randomShard = () => Math.floor(Math.random() * VERSION_SHARDS);
+
 /** A query creator of a statement with CTEs, as one of the plain schema (the CTEs' names are not used). */
 const asSchema = <DB extends Database>(q: QueryCreator<DB>) => q as unknown as QueryCreator<Database>;
 
@@ -119,6 +132,32 @@ function connectorsVersionBump(db: QueryCreator<Database>, accountId: number) {
     .updateTable('accounts')
     .set({ connectors_version: sql<number>`connectors_version + 1` })
     .where('id', '=', accountId);
+}
+
+function connectorsVersionShardBump(db: QueryCreator<Database>, accountId: number, shard: number) {
+  return db
+    .insertInto('connectors_version_shards')
+    .values({ account_id: accountId, shard, version: sql<string>`1` })
+    .onConflict((conflict) =>
+      conflict
+        .columns(['account_id', 'shard'])
+        .doUpdateSet({ version: sql<string>`connectors_version_shards.version + 1` }),
+    );
+}
+
+/**
+ * An account's connectors version: its counter, plus on PostgreSQL the sum of its shards, read
+ * in one statement (one snapshot). A number on SQLite, a numeric's text on PostgreSQL.
+ */
+function connectorsVersionOf(db: Kysely<Database>) {
+  const query = db.selectFrom('accounts').where('id', '=', -1);
+  return dialectOf(db) === 'postgres'
+    ? query.select(
+        sql<string>`connectors_version + coalesce((select sum(s.version) from connectors_version_shards s where s.account_id = accounts.id), 0)`.as(
+          'connectors_version',
+        ),
+      )
+    : query.select('connectors_version');
 }
 
 /** Stand-ins (compiled.ts) of a new connector row's values, in the order of newRowValues. */
@@ -187,8 +226,11 @@ export function createConnectorStore(
   cursors = new PageCursors(),
   /** How writes get their transaction (DatabaseHandle.transact: grouped on SQLite). */
   transact: Transact = ownTransactions(db),
+  /** PostgreSQL: notices of committed changes (DatabaseHandle.connectorChanges): reads are kept while they are heard. */
+  changes?: ConnectorChanges,
 ): ConnectorStore {
   const codec = connectorRowCodec(box);
+  const cache = changes && new ConnectorCache(changes);
   const postgres = dialectOf(db) === 'postgres';
   const fromRow = codec.open;
   // The hot reads, compiled once (compiled.ts); the stand-ins are values no request sends.
@@ -201,10 +243,7 @@ export function createConnectorStore(
       .compile(),
     ['\u0000id', -1] as const,
   );
-  const connectorsVersion = compiledOnce(
-    db.selectFrom('accounts').select('connectors_version').where('id', '=', -1).compile(),
-    [-1] as const,
-  );
+  const connectorsVersion = compiledOnce(connectorsVersionOf(db).compile(), [-1] as const);
   const pageFrom = (anchored: boolean) => {
     let query = db.selectFrom('connectors').select(columns).where('account_id', '=', -1);
     if (anchored) query = query.where('seq', '>', -2);
@@ -219,16 +258,16 @@ export function createConnectorStore(
   const recordAudit = auditRecorder(db);
   const insertRow = compiledOnce(newRowOf(db).compile(), NEW_ROW_STAND_INS);
   const bumpVersion = compiledOnce(connectorsVersionBump(db, -1).compile(), [-1] as const);
-  /** PostgreSQL's create in one statement: the row, its audit event and the account's version. */
+  /** PostgreSQL's create in one statement: the row, its audit event and a shard of the account's version. */
   const createAtOnce = compiledOnce(
     newRowOf(
       asSchema(
         db
           .with('audit', (q) => auditInsertOfStandIns(asSchema(q)))
-          .with('version', (q) => connectorsVersionBump(asSchema(q), -201)),
+          .with('version', (q) => connectorsVersionShardBump(asSchema(q), -201, -202)),
       ),
     ).compile(),
-    [...AUDIT_STAND_INS, -201, ...NEW_ROW_STAND_INS] as const,
+    [...AUDIT_STAND_INS, -201, -202, ...NEW_ROW_STAND_INS] as const,
   );
   const rowForWrite = compiledOnce(
     forUpdate(
@@ -335,7 +374,7 @@ export function createConnectorStore(
         // modifying CTEs), atomic on its own: one round trip instead of five (BEGIN, three
         // statements, COMMIT), and the account's row locked only for that statement's commit.
         try {
-          await createAtOnce(db, ...auditValues(audit), accountId, ...newRowValues(row));
+          await createAtOnce(db, ...auditValues(audit), accountId, randomShard(), ...newRowValues(row));
           return codec.written(row, parts);
         } catch (error) {
           if (isConnectorNameTaken(error)) throw errors.nameTaken(fields.name);
@@ -345,9 +384,11 @@ export function createConnectorStore(
       const work = async (trx: Kysely<Database>) => {
         await insertRow(trx, ...newRowValues(row));
         await recordAudit(trx, audit);
-        // Last: on PostgreSQL it locks the account's row until the commit, and every create and
-        // delete of the account waits for that lock; the shorter it is held, the more of them commit.
-        await bumpVersion(trx, accountId);
+        // Last: it locks the account's row (on PostgreSQL a shard's) until the commit, and every
+        // create and delete that takes the same row waits for that lock; the shorter it is held,
+        // the more of them commit.
+        if (postgres) await connectorsVersionShardBump(trx, accountId, randomShard()).execute();
+        else await bumpVersion(trx, accountId);
         return codec.written(row, parts);
       };
       try {
@@ -360,12 +401,19 @@ export function createConnectorStore(
 
     async get(accountId, id) {
       if (cannotExist(id)) return undefined;
+      const ticket = cache?.ticket();
       const [row] = (await byId(db, id, accountId)).rows;
-      return row && fromRow(row);
+      if (!row) return undefined;
+      if (ticket === undefined) return fromRow(row);
+      // Kept from the first read: the next GET of it is answered at once (fast-reads.ts).
+      const connector = codec.openKept(row);
+      cache?.keep(ticket, accountId, id, connector);
+      return connector;
     },
 
     getNow(accountId, id) {
       if (cannotExist(id)) return undefined;
+      if (cache) return cache.lookup(accountId, id);
       const rows = byId.now(db, id, accountId);
       if (!rows) return null;
       const [row] = rows;
@@ -387,7 +435,7 @@ export function createConnectorStore(
       // Read before the rows (see page-cursors.ts): anchors are never labelled newer than their rows.
       const [account] = (await connectorsVersion(db, accountId)).rows;
       if (!account) return [];
-      const version = account.connectors_version;
+      const version = Number(account.connectors_version);
       if (cursors.wantsMarks(accountId, version, offset)) {
         await cursors.extendMarks(db, accountId, version, offset);
       }
@@ -413,7 +461,7 @@ export function createConnectorStore(
       if (!accounts) return null;
       const [account] = accounts;
       if (!account) return [];
-      const version = account.connectors_version;
+      const version = Number(account.connectors_version);
       if (cursors.wantsMarks(accountId, version, offset)) return null;
       const anchor = cursors.nearest(accountId, version, offset);
       const skip = anchor ? offset - anchor.position - 1 : offset;
@@ -465,50 +513,69 @@ export function createConnectorStore(
       } catch (error) {
         if (isConnectorNameTaken(error)) throw errors.nameTaken(name);
         throw error;
+      } finally {
+        // Committed (or in doubt): what this process keeps of it goes before the answer does.
+        cache?.forget(accountId, id);
       }
     },
 
     async recordCheck(accountId, id, checked, result) {
       if (cannotExist(id)) return false;
-      const outcome = await db
-        .updateTable('connectors')
-        .set({ last_check: JSON.stringify(result) })
-        .where('id', '=', id)
-        .where('account_id', '=', accountId)
-        // Only on the version that was checked: a result for an old URL is not shown on a new one.
-        .where('updated_at', '=', checked.updatedAt)
-        .executeTakeFirst();
-      return outcome.numUpdatedRows > 0n;
+      try {
+        const outcome = await db
+          .updateTable('connectors')
+          .set({ last_check: JSON.stringify(result) })
+          .where('id', '=', id)
+          .where('account_id', '=', accountId)
+          // Only on the version that was checked: a result for an old URL is not shown on a new one.
+          .where('updated_at', '=', checked.updatedAt)
+          .executeTakeFirst();
+        return outcome.numUpdatedRows > 0n;
+      } finally {
+        cache?.forget(accountId, id);
+      }
     },
 
     async delete(accountId, actor, id, precondition) {
       if (cannotExist(id)) return false;
-      return transact(async (trx) => {
-        if (precondition) {
-          const current = await rowById(trx, accountId, id, { forWrite: true });
-          if (!current) return false;
-          precondition(fromRow(current));
-        }
-        const row = await trx
-          .deleteFrom('connectors')
-          .where('id', '=', id)
-          .where('account_id', '=', accountId)
-          .returning(['name', 'type'])
-          .executeTakeFirst();
-        if (!row) return false;
-        // Its pending deliveries are cancelled with it (their history stays until retention prunes it).
-        await cancelDeliveriesOf(trx, id);
-        await recordAuditEvent(trx, {
-          accountId,
-          actor,
-          action: 'delete',
-          connector: { id, name: row.name, type: row.type },
-          fields: [],
-        });
-        // Last, as in create: the account's row stays locked until the commit.
-        await bumpConnectorsVersion(trx, accountId);
-        return true;
-      });
+      try {
+        return await transact((trx) => deleteIn(trx, accountId, actor, id, precondition));
+      } finally {
+        cache?.forget(accountId, id);
+      }
     },
   };
+
+  async function deleteIn(
+    trx: Kysely<Database>,
+    accountId: number,
+    actor: Actor,
+    id: string,
+    precondition: Precondition | undefined,
+  ): Promise<boolean> {
+    if (precondition) {
+      const current = await rowById(trx, accountId, id, { forWrite: true });
+      if (!current) return false;
+      precondition(fromRow(current));
+    }
+    const row = await trx
+      .deleteFrom('connectors')
+      .where('id', '=', id)
+      .where('account_id', '=', accountId)
+      .returning(['name', 'type'])
+      .executeTakeFirst();
+    if (!row) return false;
+    // Its pending deliveries are cancelled with it (their history stays until retention prunes it).
+    await cancelDeliveriesOf(trx, id);
+    await recordAuditEvent(trx, {
+      accountId,
+      actor,
+      action: 'delete',
+      connector: { id, name: row.name, type: row.type },
+      fields: [],
+    });
+    // Last, as in create: the account's row stays locked until the commit.
+    await bumpConnectorsVersion(trx, accountId);
+    return true;
+  }
 }

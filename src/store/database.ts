@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import { Kysely, type MigrationResult, Migrator, PostgresDialect, type PostgresPool, sql } from 'kysely';
 import type pg from 'pg';
+import { statementNameOf } from './compiled.js';
+import { type ConnectorChanges, listenForChanges } from './connector-changes.js';
 import { isDatabaseUnavailable } from './errors.js';
 import type { FileModeNotice } from './file-modes.js';
 import type { DatabaseLocation } from './location.js';
@@ -64,6 +66,11 @@ export interface DatabaseHandle {
   close(): Promise<void>;
   /** PostgreSQL: how busy the connection pool is now (the metrics read it); SQLite has no pool. */
   readonly poolUse?: () => PoolUse;
+  /**
+   * PostgreSQL: notices of committed changes to connectors, on a connection of its own opened when
+   * first asked (by the connector store's cache, connector-cache.ts); SQLite reads at once instead.
+   */
+  readonly connectorChanges?: ConnectorChanges;
 }
 
 /** How busy a PostgreSQL connection pool is (pg's Pool counts). */
@@ -100,7 +107,10 @@ function discardOnTimeout(pool: pg.Pool): PostgresPool {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     Object.assign(client, {
       query: (...args: unknown[]) => {
-        const result = query(...args);
+        // A hot query compiled once (compiled.ts) goes as a named statement: parsed and planned
+        // once per connection (pg prepares it on first use and remembers it).
+        const name = typeof args[0] === 'string' ? statementNameOf(args[0]) : undefined;
+        const result = name ? query({ name, text: args[0], values: args[1] }) : query(...args);
         // Registered before the caller's own handlers, so it runs before the caller releases.
         if (result instanceof Promise) {
           result.catch((error: unknown) => {
@@ -131,14 +141,12 @@ function openPostgres(
   location: Extract<DatabaseLocation, { kind: 'postgres' }>,
   options: DatabaseOptions,
 ): DatabaseHandle {
-  const { Pool } = loadPg();
+  const { Client, Pool } = loadPg();
   const max = options.poolSize ?? DEFAULT_POOL_SIZE;
-  const pool = new Pool({
+  const settings = {
     connectionString: location.url,
-    max,
     // A database that is gone must make requests fail fast (503), not queue them for ever.
     connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
-    idleTimeoutMillis: 30_000,
     // Probes start after 10 s of silence (the OS default is 2 h) so a dead idle connection is found.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
@@ -147,6 +155,11 @@ function openPostgres(
     query_timeout: options.queryTimeoutMs ?? POSTGRES_STATEMENT_TIMEOUT_MS + 5_000,
     application_name: 'plugboard',
     ...(location.schema === undefined ? {} : { options: `-c search_path=${location.schema}` }),
+  };
+  const pool = new Pool({ ...settings, max, idleTimeoutMillis: 30_000 });
+  const connectorChanges = listenForChanges({
+    // Its heartbeat is answered at once or never: 5 s, not the pool's 20 s.
+    client: () => new Client({ ...settings, query_timeout: Math.min(settings.query_timeout, 5_000) }),
   });
   // An idle connection that the server closed (restart, failover) emits 'error' on the pool; the
   // pool has already dropped it and the next request opens a new one. Unhandled, it would crash.
@@ -165,6 +178,7 @@ function openPostgres(
     db,
     location,
     poolUse: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+    connectorChanges,
     transact: ownTransactions(db),
     async ping() {
       // Bounded: behind a silent network a query can wait for the client timeout (20 s), and a
@@ -192,6 +206,7 @@ function openPostgres(
     async close() {
       if (closed) return;
       closed = true;
+      await connectorChanges.close();
       await db.destroy();
     },
   };

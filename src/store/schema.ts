@@ -11,6 +11,16 @@ export interface Database {
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
   delivery_tickets: DeliveryTicketsTable;
+  /** PostgreSQL only (migration 0009). */
+  connectors_version_shards: ConnectorsVersionShardsTable;
+}
+
+/** Shards of an account's connectors version on PostgreSQL: the version is `accounts.connectors_version` plus their sum. */
+export interface ConnectorsVersionShardsTable {
+  account_id: number;
+  shard: number;
+  /** bigint: pg gives it as a string. */
+  version: Generated<string>;
 }
 
 /** The secret that key hashes and fingerprints are keyed with, sealed with a master key (src/secrets/hash-key.ts). */

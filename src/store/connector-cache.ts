@@ -1,0 +1,94 @@
+import type { ConnectorChanges } from './connector-changes.js';
+import type { StoredConnector } from './connector-row.js';
+
+/** Connectors kept at most; past this many, all are dropped (a few KiB each, like the codec's). */
+const MAX_KEPT = 10_000;
+/** Changes remembered by key at most; past this many, every read in flight is refused instead. */
+const MAX_REMEMBERED = 10_000;
+
+/** A moment in the cache's history, taken before a read: a read may be kept only if nothing it could miss changed since. */
+export type Ticket = number;
+
+/**
+ * The connectors a PostgreSQL store read, kept by account and id, for reads answered at once
+ * (ConnectorStore.getNow, which src/http/fast-reads.ts answers GET /api/connectors/{id} with),
+ * kept right by PostgreSQL's notices of every committed change (connector-changes.ts, migration
+ * 0008):
+ *
+ * - a connector is kept only while the notices are listened to, and only from a read begun after
+ *   listening began and after the last change to it this process heard of (the ticket): a read
+ *   whose snapshot predates a change may answer after that change's notice arrived;
+ * - a notice of a change drops it; a doubt about the notices (the connection failed, reconnected,
+ *   a truncate) drops everything; this process's own writes drop what they changed as soon as they
+ *   commit, before they answer.
+ *
+ * So a GET on this process sees this process's acknowledged writes at once, and another process's
+ * once its notice has arrived (usually well under a millisecond after the commit; longer only when
+ * this process or PostgreSQL is starved of CPU, and at most until the heartbeat finds a silent
+ * connection, about 5 s plus the query timeout).
+ */
+export class ConnectorCache {
+  #kept = new Map<string, StoredConnector>();
+  /** The last moment each connector was changed, by key (only the recent ones matter). */
+  #changedAt = new Map<string, number>();
+  /** The last moment everything may have changed. */
+  #allChangedAt = 0;
+  #now = 0;
+  readonly #changes: ConnectorChanges;
+
+  constructor(changes: ConnectorChanges) {
+    this.#changes = changes;
+    changes.watch({
+      changed: (accountId, id) => this.forget(accountId, id),
+      changedAll: () => this.forgetAll(),
+    });
+  }
+
+  /** The connector kept for this account and id, or null: then the database must be asked. */
+  lookup(accountId: number, id: string): StoredConnector | null {
+    if (!this.#changes.listening) return null;
+    return this.#kept.get(keyOf(accountId, id)) ?? null;
+  }
+
+  /** Taken before a read whose result may be kept; starts listening on first use. */
+  ticket(): Ticket {
+    this.#changes.start();
+    return this.#now;
+  }
+
+  /**
+   * Keeps what a read begun at `ticket` found, if nothing that read could have missed changed
+   * since. Only a frozen connector (the codec's, shared between requests) is kept: the one a
+   * request may not change. Nothing found keeps nothing (a miss is asked again).
+   */
+  keep(ticket: Ticket, accountId: number, id: string, connector: StoredConnector | undefined): void {
+    if (!connector || !Object.isFrozen(connector) || !this.#changes.listening) return;
+    const key = keyOf(accountId, id);
+    if (ticket < this.#allChangedAt || ticket < (this.#changedAt.get(key) ?? 0)) return;
+    if (this.#kept.size >= MAX_KEPT) this.#kept.clear();
+    this.#kept.set(key, connector);
+  }
+
+  /** This connector changed (committed): drop it, and refuse reads of it begun before now. */
+  forget(accountId: number, id: string): void {
+    const key = keyOf(accountId, id);
+    this.#kept.delete(key);
+    this.#now++;
+    if (this.#changedAt.size >= MAX_REMEMBERED) {
+      this.#changedAt.clear();
+      this.#allChangedAt = this.#now;
+    } else this.#changedAt.set(key, this.#now);
+  }
+
+  /** Anything may have changed: drop everything, and refuse every read begun before now. */
+  forgetAll(): void {
+    this.#kept.clear();
+    this.#changedAt.clear();
+    this.#allChangedAt = ++this.#now;
+  }
+}
+
+/** Tenancy: the account is part of the key (an id read through another account is another entry). */
+function keyOf(accountId: number, id: string): string {
+  return `${accountId}:${id}`;
+}
