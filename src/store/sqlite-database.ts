@@ -442,7 +442,7 @@ export function openSqlite(
       if (closed) return;
       checkpointer = startCheckpointer(sqlite, {
         path: location.path,
-        module: require.resolve('better-sqlite3'),
+        module: fromNodeModules.resolve('better-sqlite3'),
         nativeBinding,
         synchronous,
         onError: checkpointThread.onError,
