@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import Fastify from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Connector } from '../../src/connectors/schemas.js';
-import type { RecentKeys } from '../../src/http/auth.js';
-import { type FastRead, fastReads } from '../../src/http/fast-reads.js';
+import { installAuth, type RecentKeys } from '../../src/http/auth.js';
+import { answerFirst, type FastRead, fastReads } from '../../src/http/fast-reads.js';
 import { DEFAULT_PAGE_SIZE } from '../../src/http/paging.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { type ConnectorStore, createConnectorStore } from '../../src/store/connector-store.js';
@@ -29,6 +30,10 @@ let shuttingDown = false;
 /** The ids and pages the fast path asked the store for, in order. */
 let looked: string[] = [];
 let listed: [offset: number, limit: number][] = [];
+/** The store the fast read asks, recording what it is asked. */
+let store: ConnectorStore;
+/** What stands in front of the stand-in for Fastify (a test may put another there). */
+let read: FastRead;
 
 beforeEach(async () => {
   t = await buildTestApp({
@@ -55,7 +60,7 @@ beforeEach(async () => {
   );
   looked = [];
   listed = [];
-  const store: ConnectorStore = {
+  store = {
     ...connectors,
     getNow(accountId, id) {
       looked.push(id);
@@ -67,7 +72,7 @@ beforeEach(async () => {
     },
   };
   shuttingDown = false;
-  const read: FastRead = fastReads(t.app, {
+  read = fastReads(t.app, {
     keys,
     store,
     revealSecrets: 'write-keys',
@@ -222,6 +227,31 @@ describe.skipIf(testBackend !== 'sqlite')('the fast path’s bounds', () => {
   });
 });
 
+describe.skipIf(testBackend !== 'sqlite')('the fast path’s record of a key’s use', () => {
+  it('logs in the app’s log a use it could not record (the database busy)', async () => {
+    const { id } = await created('key use');
+    // auth.ts's cache of another app, with its own clock, whose store cannot record a use.
+    let clock = 1_000_000;
+    const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    const keyStore = { ...createKeyStore(t.database.db, t.hashing), touch: () => Promise.reject(busy) };
+    const other = Fastify();
+    const keys = installAuth(other, { keys: keyStore, now: () => clock });
+    other.get('/api/probe', async () => 'ok');
+    // Looked up by the hook; its use not recorded, so the next one tries again.
+    expect(
+      (await other.inject({ url: '/api/probe', headers: { authorization: `Bearer ${t.keys.write}` } })).body,
+    ).toBe('ok');
+    await other.close();
+    read = fastReads(t.app, { keys, store, revealSecrets: 'write-keys', closing: () => false });
+    clock += 1_000;
+    const from = t.logs.length;
+    expect((await ask(`/api/connectors/${id}`)).by).toBe('fast path');
+    await new Promise((resolve) => setImmediate(resolve));
+    const lines = t.logs.slice(from).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => line.msg)).toContain('API key last use not recorded: the database is busy');
+  });
+});
+
 describe.skipIf(testBackend !== 'sqlite')('the fast path’s list queries', () => {
   it.each([
     ['', [0, DEFAULT_PAGE_SIZE]],
@@ -297,5 +327,19 @@ describe.skipIf(testBackend !== 'sqlite')('the fast path’s log line and metric
       },
     ]);
     expect(observed.mock.calls).toEqual([[route, 'GET', 200, expect.closeTo(0.0123456, 9)]]);
+  });
+});
+
+describe('answerFirst', () => {
+  it('refuses a server without exactly one request listener (Fastify’s)', () => {
+    const declines: FastRead = () => false;
+    expect(() => answerFirst(createServer(), declines)).toThrow(
+      "answerFirst: the server has 0 request listeners, not Fastify's one",
+    );
+    const two = createServer(() => {});
+    two.on('request', () => {});
+    expect(() => answerFirst(two, declines)).toThrow(
+      "answerFirst: the server has 2 request listeners, not Fastify's one",
+    );
   });
 });
