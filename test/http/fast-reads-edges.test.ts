@@ -30,6 +30,8 @@ let shuttingDown = false;
 /** The ids and pages the fast path asked the store for, in order. */
 let looked: string[] = [];
 let listed: [offset: number, limit: number][] = [];
+/** The test app's keys, admitted as if looked up a moment ago (read and write keys of acme). */
+let admittedKeys: RecentKeys;
 /** The store the fast read asks, recording what it is asked. */
 let store: ConnectorStore;
 /** What stands in front of the stand-in for Fastify (a test may put another there). */
@@ -48,7 +50,7 @@ beforeEach(async () => {
     if (!principal) throw new Error('a test key is not active');
     admitted.set(`Bearer ${key}`, principal);
   }
-  const keys: RecentKeys = {
+  admittedKeys = {
     admitRead: (header) => (header === undefined ? undefined : admitted.get(header)),
   };
   // A store of its own on the app's database: reads what the app wrote.
@@ -73,7 +75,7 @@ beforeEach(async () => {
   };
   shuttingDown = false;
   read = fastReads(t.app, {
-    keys,
+    keys: admittedKeys,
     store,
     revealSecrets: 'write-keys',
     closing: () => shuttingDown,
@@ -217,6 +219,18 @@ describe.skipIf(testBackend !== 'sqlite')('the fast path’s bounds', () => {
     expect(pressure).toHaveBeenCalled();
   });
 
+  it('leaves to Fastify whatever fails on the fast path (which fails it again and answers)', async () => {
+    const { id } = await created('failing');
+    store = {
+      ...store,
+      getNow() {
+        throw new Error('the disk is gone');
+      },
+    };
+    read = fastReads(t.app, { keys: admittedKeys, store, revealSecrets: 'write-keys', closing: () => false });
+    expect((await ask(`/api/connectors/${id}`)).by).toBe('fastify');
+  });
+
   it('leaves a key not admitted (not looked up a moment ago, or none) to Fastify, without a read', async () => {
     const { id } = await created('unknown key');
     const unknown: Record<string, string>[] = [{ Authorization: `Bearer ${t.keys.otherWrite}` }, {}];
@@ -267,6 +281,16 @@ describe.skipIf(testBackend !== 'sqlite')('the fast path’s list queries', () =
     expect(answer.by).toBe('fast path');
     expect(listed).toEqual([page]);
     expect(answer.body).toBe((await t.call('GET', `/api/connectors${query}`)).body);
+  });
+
+  it('serves a kept page again only while every connector on it is the same: a change to the second shows', async () => {
+    await created('first');
+    const { id } = await created('second');
+    for (let i = 0; i < 2; i++) expect((await ask('/api/connectors')).by).toBe('fast path');
+    await t.call('PUT', `/api/connectors/${id}`, { body: validBody(jira, 'second, renamed') });
+    const answer = await ask('/api/connectors');
+    expect(answer.by).toBe('fast path');
+    expect((JSON.parse(answer.body) as Connector[]).map((c) => c.name)).toEqual(['first', 'second, renamed']);
   });
 
   it.each([
