@@ -163,7 +163,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     secretBox,
     undefined,
     database.transact,
-    database.connectorChanges,
+    settings.postgresReadCache === 'on' ? database.connectorChanges : undefined,
   );
   const idempotency = createIdempotencyStore(database.db, secretBox, hashing);
   connectorRoutes(app, { store: connectors, idempotency, createStatus, revealSecrets });

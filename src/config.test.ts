@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       deliveryRetentionDays: 7,
       metrics: 'key',
       logFormat: undefined,
+      postgresReadCache: 'on',
       console: 'on',
     });
   });

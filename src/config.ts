@@ -172,6 +172,16 @@ export const settings = {
       'read or write (the metrics count every account); `open` needs no key; `off` serves no `/metrics` (404). ' +
       'See [Metrics](#metrics)',
   }),
+  postgresReadCache: setting({
+    variable: 'PLUGBOARD_POSTGRES_READ_CACHE',
+    schema: oneOf(['on', 'off']),
+    default: 'on',
+    description:
+      'PostgreSQL only: `on` answers `GET /api/connectors/{id}` from the connectors this server read, dropped when ' +
+      "PostgreSQL's notice of a change arrives (another server's write is seen about a millisecond after its commit; " +
+      'see [PostgreSQL and several instances](#postgresql-and-several-instances)); `off` reads the database on every request, so a write ' +
+      'acknowledged by any server is seen by the next read on every other, at the cost of a round trip per read',
+  }),
   console: setting({
     variable: 'PLUGBOARD_CONSOLE',
     schema: oneOf(['on', 'off']),

@@ -73,6 +73,8 @@ export async function buildTestApp(
     /** PLUGBOARD_CONSOLE (default on) and where the built console is (default: dist/console/). */
     console?: 'on' | 'off';
     consoleDir?: string;
+    /** PLUGBOARD_POSTGRES_READ_CACHE (default: its default, `on`). */
+    postgresReadCache?: 'on' | 'off';
   } = {},
 ): Promise<TestContext> {
   const testDatabase = await openTestDatabase({
@@ -106,6 +108,7 @@ export async function buildTestApp(
       revealSecrets: options.revealSecrets ?? 'write-keys',
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       console: options.console ?? 'on',
+      ...(options.postgresReadCache === undefined ? {} : { postgresReadCache: options.postgresReadCache }),
     },
     ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
     ...(options.checks ? { checks: options.checks } : {}),

@@ -73,7 +73,8 @@ interface SentPage {
  * URL (a query other than the paging parameters given once each in digits, a trailing slash,
  * percent-encoding), a request with a body, shutting down, an overloaded server (under-pressure's
  * 503), a key not cached, expired or refused, a connector not found, no route answered yet, a page
- * that needs new cursor marks, PostgreSQL (no synchronous read), any error. Off when rate limits
+ * that needs new cursor marks, on PostgreSQL a list or a connector its store does not keep (the
+ * read cache, connector-cache.ts, while its LISTEN is up), any error. Off when rate limits
  * are on: those count every request in Fastify's hooks (app.ts).
  *
  * What it saves is Fastify's per-request work: routing, a child logger, request and reply objects,

@@ -7,8 +7,8 @@ import { buildTestApp, json, type TestContext, typeOf, validBody } from '../help
 // GET /api/connectors/{id} is answered before Fastify in its plain case (src/http/fast-reads.ts):
 // over a socket, not app.inject (which calls Fastify's handler directly). These tests hold it to
 // the route's answers and log lines, byte for byte, and check that everything else still goes to
-// Fastify. On PostgreSQL nothing reads synchronously, so every request goes to Fastify there: the
-// answers must be the same all the same.
+// Fastify. On PostgreSQL only connectors its store keeps (once its LISTEN connection is up) are
+// answered at once, no list: the answers must be the same all the same.
 
 const jira = typeOf('jira');
 let t: TestContext;
