@@ -5,7 +5,7 @@ import Fastify from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { installAuth, type RecentKeys } from '../../src/http/auth.js';
-import { answerFirst, type FastRead, fastReads } from '../../src/http/fast-reads.js';
+import { answerFirst, type FastRead, fastReads, keepBounded } from '../../src/http/fast-reads.js';
 import { DEFAULT_PAGE_SIZE } from '../../src/http/paging.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { type ConnectorStore, createConnectorStore } from '../../src/store/connector-store.js';
@@ -365,5 +365,36 @@ describe('answerFirst', () => {
     expect(() => answerFirst(two, declines)).toThrow(
       "answerFirst: the server has 2 request listeners, not Fastify's one",
     );
+  });
+});
+
+describe('keepBounded (the kept pages’ bound on memory)', () => {
+  it('holds up to max entries; a new key past max drops all the others first', () => {
+    const map = new Map<string, number>();
+    for (let i = 0; i < 3; i++) keepBounded(map, `k${i}`, i, 3);
+    expect([...map.entries()]).toEqual([
+      ['k0', 0],
+      ['k1', 1],
+      ['k2', 2],
+    ]);
+    keepBounded(map, 'k3', 3, 3);
+    expect([...map.entries()]).toEqual([['k3', 3]]);
+  });
+
+  it('replaces a key it holds without dropping the others, even when full', () => {
+    const map = new Map<string, number>();
+    for (let i = 0; i < 3; i++) keepBounded(map, `k${i}`, i, 3);
+    keepBounded(map, 'k1', 10, 3);
+    expect([...map.entries()]).toEqual([
+      ['k0', 0],
+      ['k1', 10],
+      ['k2', 2],
+    ]);
+  });
+
+  it('one short of max keeps everything', () => {
+    const map = new Map<string, number>();
+    for (let i = 0; i < 2; i++) keepBounded(map, `k${i}`, i, 3);
+    expect(map.size).toBe(2);
   });
 });
