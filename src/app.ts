@@ -219,6 +219,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     deliveryOf,
     worker,
     queueCap: given.queueCap ?? settings.deliveryQueueCap,
+    ...(database.checkpointInBackground ? { onQueued: database.checkpointInBackground } : {}),
   });
   connectorTypeRoutes(app);
   auditRoutes(app, createAuditStore(database.db));

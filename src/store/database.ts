@@ -71,6 +71,11 @@ export interface DatabaseHandle {
    * first asked (by the connector store's cache, connector-cache.ts); SQLite reads at once instead.
    */
   readonly connectorChanges?: ConnectorChanges;
+  /**
+   * SQLite, when opened with `checkpointThread`: starts the WAL checkpoint thread (checkpointer.ts),
+   * once; later calls do nothing. Asked for by the first delivery queued.
+   */
+  readonly checkpointInBackground?: () => void;
 }
 
 /** How busy a PostgreSQL connection pool is (pg's Pool counts). */

@@ -208,3 +208,34 @@ describe('hot reads run at once (compiledOnce)', () => {
     expect((await (await afterCommit).during).rows).toEqual([{ x: 4 }]);
   });
 });
+
+describe('the WAL checkpoint thread (checkpointer.ts)', () => {
+  /** The main connection's automatic checkpoint threshold: 0 once the thread has taken over. */
+  const autocheckpoint = async (db: DatabaseHandle) =>
+    Number(Object.values((await sql`pragma wal_autocheckpoint`.execute(db.db)).rows[0] as object)[0]);
+
+  it('is not offered without checkpointThread (the in-process apps, the CLI)', () => {
+    expect(handle.checkpointInBackground).toBeUndefined();
+  });
+
+  it('starts only when asked for (the first delivery queued), then takes the checkpoints over', async () => {
+    const withThread = openDatabase(
+      { kind: 'sqlite', path: join(dir, 'q.db') },
+      { lockWaitMs: LOCK_WAIT_MS, checkpointThread: { onError: () => {} } },
+    );
+    try {
+      await migrateToLatest(withThread);
+      // Not asked for: the commits checkpoint, as without the thread, however long the server runs.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      expect(await autocheckpoint(withThread)).toBe(1_000);
+      withThread.checkpointInBackground?.();
+      withThread.checkpointInBackground?.(); // once: a second call does nothing
+      const deadline = Date.now() + 10_000;
+      while ((await autocheckpoint(withThread)) !== 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await autocheckpoint(withThread)).toBe(0);
+    } finally {
+      await withThread.close();
+    }
+  });
+});

@@ -27,6 +27,8 @@ export interface DeliveryRoutesOptions {
   readonly worker: Pick<DeliveryWorker, 'notify'> | undefined;
   /** Pending deliveries an account may have (PLUGBOARD_DELIVERY_QUEUE_CAP). */
   readonly queueCap: number;
+  /** Told after every delivery queued here (the SQLite checkpoint thread starts with the first). */
+  readonly onQueued?: () => void;
 }
 
 const tags = ['Deliveries'];
@@ -159,7 +161,7 @@ function single(query: Record<string, unknown>, name: string, problems: ErrorDet
 }
 
 export function deliveryRoutes(app: FastifyInstance, options: DeliveryRoutesOptions): void {
-  const { connectors, deliveries, idempotency, deliveryOf, worker, queueCap } = options;
+  const { connectors, deliveries, idempotency, deliveryOf, worker, queueCap, onQueued } = options;
 
   /** The connector and its delivery, or the 404 / 422 that says why not. */
   async function deliverableConnector(accountId: number, id: string) {
@@ -193,6 +195,7 @@ export function deliveryRoutes(app: FastifyInstance, options: DeliveryRoutesOpti
       queueCap,
     );
     worker?.notify(connector.id, accountId);
+    onQueued?.();
     reply.code(202);
     return delivery;
   }
