@@ -1,47 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectorTypes, type RegisteredType } from '../connectors/registry.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../errors.js';
 import { ephemeralKeyring } from '../secrets/keyring.js';
 import { createSecretBox } from '../secrets/secret-box.js';
 import { type ConnectorStore, createConnectorStore, type StoredConnector } from './connector-store.js';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
+import type { DatabaseHandle } from './database.js';
+import { jiraParams, typeOf, useSqliteStore } from './fixture.js';
 
-let dir: string;
 let handle: DatabaseHandle;
 let store: ConnectorStore;
 let accountId: number;
 const actor = { keyId: 'key_test', keyLabel: 'test' };
-
-function typeOf(id: string): RegisteredType {
-  const type = connectorTypes.find((candidate) => candidate.id === id);
-  if (!type) throw new Error(`no type ${id}`);
-  return type;
-}
 const jira = typeOf('jira');
-const jiraParams = (n: number) => ({
-  url: `https://jira-${n}.example.com`,
-  email: `bot-${n}@example.com`,
-  password: `secret-${n}`,
-});
 
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'plugboard-connector-store-'));
-  handle = openDatabase({ kind: 'sqlite', path: join(dir, 'p.db') });
-  await migrateToLatest(handle);
-  const account = await handle.db
-    .insertInto('accounts')
-    .values({ name: 'acme', created_at: new Date().toISOString() })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  accountId = account.id;
+useSqliteStore('connector-store', (fixture) => {
+  ({ handle, accountId } = fixture);
   store = createConnectorStore(handle.db, createSecretBox(ephemeralKeyring()), undefined, handle.transact);
-});
-afterEach(async () => {
-  await handle.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const auditCount = async () =>

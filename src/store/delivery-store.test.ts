@@ -1,15 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
+import { describe, expect, it } from 'vitest';
+import { type DatabaseHandle, openDatabase } from './database.js';
 import {
   type AttemptRecord,
   type ClaimedDelivery,
   createDeliveryStore,
   type DeliveryStore,
 } from './delivery-store.js';
+import { useSqliteStore } from './fixture.js';
 
 // The worker's side of the store on SQLite, where claims and plain records take their own
 // statements (json_each) and commit through the relaxed handle.
@@ -20,21 +19,9 @@ let store: DeliveryStore;
 const connector = { id: 'con_store_test', type: 'dynamic' };
 let accountId: number;
 
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'plugboard-dlv-store-'));
-  handle = openDatabase({ kind: 'sqlite', path: join(dir, 'p.db') });
-  await migrateToLatest(handle);
-  const account = await handle.db
-    .insertInto('accounts')
-    .values({ name: 'acme', created_at: new Date().toISOString() })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  accountId = account.id;
+useSqliteStore('dlv-store', (fixture) => {
+  ({ dir, handle, accountId } = fixture);
   store = createDeliveryStore(handle.db, handle.relaxed);
-});
-afterEach(async () => {
-  await handle.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const later = (ms: number) => new Date(Date.now() + ms).toISOString();

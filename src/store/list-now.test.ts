@@ -1,55 +1,27 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectorTypes, type RegisteredType } from '../connectors/registry.js';
+import { describe, expect, it } from 'vitest';
 import { ephemeralKeyring } from '../secrets/keyring.js';
 import { createSecretBox } from '../secrets/secret-box.js';
 import { stampNow } from './compiled.js';
 import { type ConnectorStore, createConnectorStore, type StoredConnector } from './connector-store.js';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
+import type { DatabaseHandle } from './database.js';
+import { jiraParams, typeOf, useSqliteStore } from './fixture.js';
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteDatabase;
 
-let dir: string;
 let path: string;
 let handle: DatabaseHandle;
 let store: ConnectorStore;
 let accountId: number;
 const actor = { keyId: 'key_test', keyLabel: 'test' };
-
-function typeOf(id: string): RegisteredType {
-  const type = connectorTypes.find((candidate) => candidate.id === id);
-  if (!type) throw new Error(`no type ${id}`);
-  return type;
-}
 const jira = typeOf('jira');
-const jiraParams = (n: number) => ({
-  url: `https://jira-${n}.example.com`,
-  email: `bot-${n}@example.com`,
-  password: `secret-${n}`,
-});
 
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'plugboard-list-now-'));
-  path = join(dir, 'p.db');
-  handle = openDatabase({ kind: 'sqlite', path });
-  await migrateToLatest(handle);
-  const account = await handle.db
-    .insertInto('accounts')
-    .values({ name: 'acme', created_at: new Date().toISOString() })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  accountId = account.id;
+useSqliteStore('list-now', async (fixture) => {
+  ({ path, handle, accountId } = fixture);
   store = createConnectorStore(handle.db, createSecretBox(ephemeralKeyring()), undefined, handle.transact);
   for (let n = 0; n < 3; n++)
     await store.create(accountId, actor, { type: jira, name: `c${n}`, params: jiraParams(n) });
-});
-afterEach(async () => {
-  await handle.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const names = (page: readonly StoredConnector[] | null) => page?.map((connector) => connector.name);
