@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { type AppOptions, buildApp, type CheckSettings, type DeliverySettings } from '../src/app.js';
@@ -230,4 +231,28 @@ export interface ErrorResponse {
   code: string;
   message: string;
   errors?: { field: string; message: string }[];
+}
+
+/**
+ * One HTTP/1.1 request written raw over a connection of its own (`Connection: close`), so that a
+ * test sees the bytes a server writes, the fast path's included: everything written back.
+ */
+export async function rawRequest(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  method = 'GET',
+  body = '',
+): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    received += chunk;
+  });
+  const lines = [`${method} ${path} HTTP/1.1`, 'Host: localhost', 'Connection: close'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  await new Promise((resolve) => socket.once('close', resolve));
+  return received;
 }

@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,7 +10,7 @@ import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { type ConnectorStore, createConnectorStore } from '../../src/store/connector-store.js';
 import { createKeyStore, type KeyPrincipal } from '../../src/store/key-store.js';
 import { testBackend } from '../backend.js';
-import { buildTestApp, json, type TestContext, typeOf, validBody } from '../helpers.js';
+import { buildTestApp, json, rawRequest, type TestContext, typeOf, validBody } from '../helpers.js';
 
 // Where the fast path of src/http/fast-reads.ts stops: which requests it answers itself and which
 // it leaves to Fastify. Fastify gives the same answers, so fast-reads.test.ts, which checks the
@@ -103,16 +102,7 @@ async function ask(
   method = 'GET',
   body = '',
 ): Promise<{ by: 'fast path' | 'fastify'; status: number; body: string }> {
-  const socket = connect(port, '127.0.0.1');
-  let received = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    received += chunk;
-  });
-  const lines = [`${method} ${path} HTTP/1.1`, 'Host: localhost', 'Connection: close'];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
-  await new Promise((resolve) => socket.once('close', resolve));
+  const received = await rawRequest(port, path, headers, method, body);
   return {
     by: /\r\nx-answered-by: fastify\r\n/i.test(received) ? 'fastify' : 'fast path',
     status: Number(received.slice(9, 12)),

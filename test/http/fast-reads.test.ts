@@ -1,8 +1,7 @@
-import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { testBackend } from '../backend.js';
-import { buildTestApp, json, type TestContext, typeOf, validBody } from '../helpers.js';
+import { buildTestApp, json, rawRequest, type TestContext, typeOf, validBody } from '../helpers.js';
 
 // GET /api/connectors/{id} is answered before Fastify in its plain case (src/http/fast-reads.ts):
 // over a socket, not app.inject (which calls Fastify's handler directly). These tests hold it to
@@ -41,16 +40,7 @@ async function exchange(
   method = 'GET',
   body = '',
 ): Promise<{ raw: string; status: number; body: string }> {
-  const socket = connect(port, '127.0.0.1');
-  let received = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    received += chunk;
-  });
-  const lines = [`${method} ${path} HTTP/1.1`, 'Host: localhost', 'Connection: close'];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
-  await new Promise((resolve) => socket.once('close', resolve));
+  const received = await rawRequest(port, path, headers, method, body);
   const raw = received.replace(/\r\ndate: [^\r]*/i, '');
   const status = Number(raw.slice(9, 12));
   return { raw, status, body: raw.slice(raw.indexOf('\r\n\r\n') + 4) };
@@ -87,8 +77,14 @@ describe('a GET of one connector answered before Fastify', () => {
       lines.push(requestLines(from));
     }
     // Only a key's first use goes through the route (the create compiled its serializer, and used
-    // the write key); on PostgreSQL, every read.
-    expect(viaFastify - before).toBe(testBackend === 'sqlite' ? (role === 'write' ? 0 : 1) : 4);
+    // the write key). On PostgreSQL the first read goes through the route (nothing is kept before a
+    // read, and it starts the LISTEN connection), and so does every read until the server listens
+    // to PostgreSQL's notices and keeps the connector (connector-cache.ts): a matter of timing.
+    if (testBackend === 'sqlite') expect(viaFastify - before).toBe(role === 'write' ? 0 : 1);
+    else {
+      expect(viaFastify - before).toBeGreaterThanOrEqual(1);
+      expect(viaFastify - before).toBeLessThanOrEqual(4);
+    }
     for (const answer of answers) {
       expect(answer.status).toBe(200);
       expect(answer.raw).toBe(answers[0]?.raw);
