@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RevealSecrets } from '../config.js';
 import type { Connector } from '../connectors/schemas.js';
 import type { ConnectorStore, StoredConnector } from '../store/connector-store.js';
+import type { KeyRole } from '../store/schema.js';
 import type { RecentKeys } from './auth.js';
 import { etagOf } from './conditional.js';
 import { DEFAULT_PAGE_SIZE, parsePage } from './paging.js';
@@ -44,6 +45,10 @@ const PLAIN_PAGE = /^(max-results|start-index)=([0-9]{1,10})(?:&(max-results|sta
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Pages whose bytes are kept, by account, place and view; past this many, all are dropped. */
 const MAX_KEPT_PAGES = 128;
+/** Pages made ahead of a walk, by account, place and view, each until it is asked for; past this many, all are dropped. */
+const MAX_AHEAD_PAGES = 16;
+/** Accounts whose last page answered is remembered (to tell a walk); past this many, all are forgotten. */
+const MAX_WALKERS = 1_000;
 /** An app without the overload guard is never overloaded. */
 // Stryker disable next-line ArrowFunction: `() => undefined` is as falsy as false where it is read
 const neverUnderPressure = () => false;
@@ -98,6 +103,13 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
   const log = () => app.log;
   const sendables = new WeakMap<Connector, Sendable>();
   const pages = new Map<string, SentPage>();
+  /**
+   * Pages made ahead of a walk (readAhead): the store's page read ahead and its bytes, taken by
+   * the request for it when the store gives the same array (nothing written since).
+   */
+  const ahead = new Map<string, SentPage>();
+  /** Where the last page answered to each account ended: a page asked from there continues a walk. */
+  const walkEnds = new Map<number, number>();
 
   /** What to send for a representation: kept with a frozen one, made for this request otherwise. */
   function sendableOf(view: Connector): Sendable | undefined {
@@ -127,6 +139,11 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     // The same connectors in the same view: the same representations (present.ts).
     // Stryker disable next-line ConditionalExpression: a cache; made again, the page has the same bytes
     if (known?.connectors === connectors) return known;
+    const madeAhead = ahead.get(place);
+    if (madeAhead) {
+      ahead.delete(place);
+      if (madeAhead.connectors === connectors) return madeAhead;
+    }
     const views = connectors.map(present);
     // Stryker disable next-line ConditionalExpression,ArrowFunction: a cache; made again, the page has the same bytes
     if (known && known.views.length === views.length && known.views.every((view, i) => view === views[i])) {
@@ -134,6 +151,19 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
       keepBounded(pages, place, same, MAX_KEPT_PAGES);
       return same;
     }
+    const made = pageMade(connectors, views);
+    // Kept only when every representation is (one read once is this request's alone).
+    // Stryker disable next-line ConditionalExpression,BooleanLiteral: as above
+    if (!made?.kept) return made;
+    keepBounded(pages, place, made, MAX_KEPT_PAGES);
+    return made;
+  }
+
+  /** A page's bytes as the route makes them, and whether every representation on it is kept (frozen). */
+  function pageMade(
+    connectors: readonly StoredConnector[],
+    views: readonly Connector[],
+  ): (SentPage & { readonly kept: boolean }) | undefined {
     const jsons: string[] = [];
     // Stryker disable next-line BooleanLiteral: whether to keep the page; kept or not, its bytes are the same, and a page of views not frozen (new objects each request) is never matched again
     let kept = true;
@@ -146,12 +176,29 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     }
     // As the route makes it: the array of each connector's JSON.
     const body = Buffer.from(`[${jsons.join(',')}]`);
-    const made = { connectors, views, body, length: String(body.length) };
-    // Kept only when every representation is (one read once is this request's alone).
-    // Stryker disable next-line ConditionalExpression,BooleanLiteral: as above
-    if (!kept) return made;
-    keepBounded(pages, place, made, MAX_KEPT_PAGES);
-    return made;
+    return { connectors, views, body, length: String(body.length), kept };
+  }
+
+  /**
+   * The page after one just answered, read and made while the client reads that one: a client
+   * walking the list asks for it next, and finds it made if nothing was written meanwhile (the
+   * store's stamp). Only for a page that continued a walk (it began where the account's last page
+   * ended) and was full. Whatever fails leaves the page to be read when it is asked for.
+   */
+  function readAhead(walk: Walk): void {
+    // Stryker disable next-line ConditionalExpression: a page not made ahead is read when asked for, with the same bytes
+    if (closing() || !store.readAheadNow) return;
+    try {
+      const offset = walk.offset + walk.limit;
+      const connectors = store.readAheadNow(walk.accountId, offset, walk.limit);
+      if (!connectors || connectors.length === 0) return;
+      const present = (connector: StoredConnector) => presentConnector(connector, walk.role, revealSecrets);
+      const made = pageMade(connectors, connectors.map(present));
+      if (!made) return;
+      keepBounded(ahead, placeOf(walk.accountId, offset, walk.limit, walk.role), made, MAX_AHEAD_PAGES);
+    } catch {
+      // Read again when asked for, and failed (or answered) then as any read is.
+    }
   }
 
   /** The page a list's query asks for, as parsePage reads it; undefined: leave it to the route. */
@@ -173,6 +220,15 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     // Stryker restore BlockStatement
   }
 
+  /** A list page answered: which, to whom, and how many connectors it had. */
+  interface Walk {
+    readonly accountId: number;
+    readonly role: KeyRole;
+    readonly offset: number;
+    readonly limit: number;
+    readonly length: number;
+  }
+
   /** What to answer: the route, the URL as logged, the account, the headers after X-Request-Id, the body. */
   interface Answer {
     readonly route: string;
@@ -180,6 +236,8 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     readonly account: string;
     readonly headers: Record<string, string>;
     readonly body: Buffer;
+    /** A list page's. */
+    readonly walk?: Walk;
   }
 
   /** The answer to a plain read whose every part was made before; undefined: Fastify answers. */
@@ -223,7 +281,7 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     if (!connectors) return undefined;
     // Keyed by the role (the view), checked by the representations themselves.
     const page = pageOf(
-      `${principal.accountId}:${asked.offset}:${asked.limit}:${principal.role}`,
+      placeOf(principal.accountId, asked.offset, asked.limit, principal.role),
       connectors,
       (connector) => presentConnector(connector, principal.role, revealSecrets),
     );
@@ -235,6 +293,13 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
       account: principal.accountName,
       headers: { 'content-type': JSON_TYPE, 'content-length': page.length },
       body: page.body,
+      walk: {
+        accountId: principal.accountId,
+        role: principal.role,
+        offset: asked.offset,
+        limit: asked.limit,
+        length: connectors.length,
+      },
     };
   }
 
@@ -276,8 +341,19 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
       'request',
     );
     app.observeRequest(route, 'GET', 200, latencyMs / 1000);
+    const { walk } = planned;
+    if (walk) {
+      const continues = walk.offset > 0 && walkEnds.get(walk.accountId) === walk.offset;
+      keepBounded(walkEnds, walk.accountId, walk.offset + walk.length, MAX_WALKERS);
+      if (continues && walk.length === walk.limit) setImmediate(readAhead, walk);
+    }
     return true;
   };
+}
+
+/** Names a page and the view it is shown in. */
+function placeOf(accountId: number, offset: number, limit: number, role: KeyRole): string {
+  return `${accountId}:${offset}:${limit}:${role}`;
 }
 
 /** Puts `read` in front of the app's request handler on its server: what it does not answer goes to Fastify. */

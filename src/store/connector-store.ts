@@ -70,6 +70,13 @@ export interface ConnectorStore {
    */
   listNow(accountId: number, offset: number, limit: number): readonly StoredConnector[] | null;
   /**
+   * Reads a page before it is asked for (a client walking the list will ask for it next), and
+   * keeps it, with the database's stamp read before it, for the first listNow of it: that listNow
+   * gives the same array if nothing was written since, and reads again otherwise. `null` where it
+   * cannot read at once (as listNow) or has no stamp; the page kept otherwise.
+   */
+  readAheadNow?(accountId: number, offset: number, limit: number): readonly StoredConnector[] | null;
+  /**
    * Replaces name and params with what `change` makes of the current version, read inside the
    * writing transaction (so checks, If-Match and kept secrets all see the version being replaced);
    * `change` may throw to refuse. Undefined when the connector does not exist.
@@ -219,6 +226,8 @@ export function changedFields(
 
 /** Pages kept by listNow, by account, offset and limit; past this many, all are dropped. */
 const MAX_KEPT_PAGES = 128;
+/** Pages read ahead (readAheadNow), each until its first listNow; past this many, all are dropped. */
+const MAX_AHEAD_PAGES = 16;
 
 export function createConnectorStore(
   db: Kysely<Database>,
@@ -344,6 +353,35 @@ export function createConnectorStore(
     string,
     { readonly stamp: string; readonly connectors: readonly StoredConnector[] }
   >();
+  /**
+   * Pages read ahead of a walk (readAheadNow), with the stamp read before them: taken by the first
+   * listNow of the page, which gives them only while the stamp is the same. Held for one request
+   * at most, so rows read once (not frozen) may be among them.
+   */
+  let aheadPages = new Map<
+    string,
+    { readonly stamp: string; readonly connectors: readonly StoredConnector[] }
+  >();
+
+  /** A page read now, as list reads it; null where it cannot be read at once or needs new cursor marks. */
+  function readPageNow(accountId: number, offset: number, limit: number): readonly StoredConnector[] | null {
+    // As list, each read at once or none: the version first, then the rows.
+    const accounts = connectorsVersion.now(db, accountId);
+    if (!accounts) return null;
+    const [account] = accounts;
+    if (!account) return [];
+    const version = Number(account.connectors_version);
+    if (cursors.wantsMarks(accountId, version, offset)) return null;
+    const anchor = cursors.nearest(accountId, version, offset);
+    const skip = anchor ? offset - anchor.position - 1 : offset;
+    const rows = anchor
+      ? anchoredPage.now(db, accountId, anchor.seq, limit, skip)
+      : page.now(db, accountId, limit, skip);
+    if (!rows) return null;
+    const last = rows[rows.length - 1];
+    if (last) cursors.rememberPageEnd(accountId, version, offset + rows.length - 1, last.seq);
+    return Object.freeze(rows.map(fromRow));
+  }
 
   return {
     async create(accountId, actor, fields, within) {
@@ -456,26 +494,30 @@ export function createConnectorStore(
         const kept = keptPages.get(place);
         if (kept?.stamp === stamp) return kept.connectors;
       }
-      // As list, each read at once or none: the version first, then the rows.
-      const accounts = connectorsVersion.now(db, accountId);
-      if (!accounts) return null;
-      const [account] = accounts;
-      if (!account) return [];
-      const version = Number(account.connectors_version);
-      if (cursors.wantsMarks(accountId, version, offset)) return null;
-      const anchor = cursors.nearest(accountId, version, offset);
-      const skip = anchor ? offset - anchor.position - 1 : offset;
-      const rows = anchor
-        ? anchoredPage.now(db, accountId, anchor.seq, limit, skip)
-        : page.now(db, accountId, limit, skip);
-      if (!rows) return null;
-      const last = rows[rows.length - 1];
-      if (last) cursors.rememberPageEnd(accountId, version, offset + rows.length - 1, last.seq);
-      const connectors = Object.freeze(rows.map(fromRow));
+      const ahead = aheadPages.get(place);
+      if (ahead) aheadPages.delete(place);
+      const connectors =
+        stamp !== undefined && ahead?.stamp === stamp
+          ? ahead.connectors
+          : readPageNow(accountId, offset, limit);
+      if (!connectors) return null;
       if (stamp !== undefined && connectors.every((connector) => Object.isFrozen(connector))) {
         if (keptPages.size >= MAX_KEPT_PAGES) keptPages = new Map();
         keptPages.set(place, { stamp, connectors });
       }
+      return connectors;
+    },
+
+    readAheadNow(accountId, offset, limit) {
+      const stamp = stampNow(db);
+      if (stamp === undefined) return null;
+      const place = `${accountId}:${offset}:${limit}`;
+      const known = keptPages.get(place) ?? aheadPages.get(place);
+      if (known?.stamp === stamp) return known.connectors;
+      const connectors = readPageNow(accountId, offset, limit);
+      if (!connectors) return null;
+      if (aheadPages.size >= MAX_AHEAD_PAGES) aheadPages = new Map();
+      aheadPages.set(place, { stamp, connectors });
       return connectors;
     },
 

@@ -13,13 +13,15 @@ const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Sqlite
 let path: string;
 let handle: DatabaseHandle;
 let store: ConnectorStore;
+let box: ReturnType<typeof createSecretBox>;
 let accountId: number;
 const actor = { keyId: 'key_test', keyLabel: 'test' };
 const jira = typeOf('jira');
 
 useSqliteStore('list-now', async (fixture) => {
   ({ path, handle, accountId } = fixture);
-  store = createConnectorStore(handle.db, createSecretBox(ephemeralKeyring()), undefined, handle.transact);
+  box = createSecretBox(ephemeralKeyring());
+  store = createConnectorStore(handle.db, box, undefined, handle.transact);
   for (let n = 0; n < 3; n++)
     await store.create(accountId, actor, { type: jira, name: `c${n}`, params: jiraParams(n) });
 });
@@ -113,5 +115,59 @@ describe("listNow keeps a page while the database's stamp stays", () => {
     const after = stampNow(handle.db);
     expect(after).not.toBe(before);
     expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2']);
+  });
+});
+
+describe('readAheadNow keeps a page for the first listNow of it', () => {
+  it('gives the page read ahead once, while nothing is written, then reads again', () => {
+    // A server that never read these rows (a walk's): each is read once, not frozen, not kept.
+    const walker = createConnectorStore(handle.db, box, undefined, handle.transact);
+    const ahead = walker.readAheadNow?.(accountId, 1, 2);
+    expect(names(ahead ?? null)).toEqual(['c1', 'c2']);
+    expect(ahead?.some((connector) => Object.isFrozen(connector))).toBe(false);
+    expect(walker.readAheadNow?.(accountId, 1, 2)).toBe(ahead);
+    expect(walker.listNow(accountId, 1, 2)).toBe(ahead);
+    const again = walker.listNow(accountId, 1, 2);
+    expect(again).not.toBe(ahead);
+    expect(names(again)).toEqual(['c1', 'c2']);
+  });
+
+  it('reads again when anything was written after the page was read ahead', async () => {
+    const ahead = store.readAheadNow?.(accountId, 0, 50);
+    const [first] = ahead ?? [];
+    if (!first) throw new Error('no connector');
+    await store.update(accountId, actor, first.id, () => ({ name: 'renamed', params: jiraParams(0) }));
+    const page = store.listNow(accountId, 0, 50);
+    expect(page).not.toBe(ahead);
+    expect(names(page)).toEqual(['renamed', 'c1', 'c2']);
+  });
+
+  it("reads again after another process's commit", () => {
+    const ahead = store.readAheadNow?.(accountId, 0, 50);
+    const other = new Sqlite(path);
+    try {
+      other
+        .prepare("update connectors set name = 'theirs', updated_at = ? where name = 'c1'")
+        .run(new Date().toISOString());
+    } finally {
+      other.close();
+    }
+    const page = store.listNow(accountId, 0, 50);
+    expect(page).not.toBe(ahead);
+    expect(names(page)).toEqual(['c0', 'theirs', 'c2']);
+  });
+
+  it('reads nothing ahead (null) while a transaction is open on the connection', async () => {
+    await handle.db.transaction().execute(async (trx) => {
+      await trx.updateTable('connectors').set({ name: 'uncommitted' }).where('name', '=', 'c2').execute();
+      expect(store.readAheadNow?.(accountId, 0, 50)).toBeNull();
+    });
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'uncommitted']);
+  });
+
+  it('gives a page kept already rather than reading it again', () => {
+    const page = keptFirstPage();
+    expect(store.readAheadNow?.(accountId, 0, 50)).toBe(page);
+    expect(store.listNow(accountId, 0, 50)).toBe(page);
   });
 });

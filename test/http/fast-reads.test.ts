@@ -255,6 +255,47 @@ describe('a GET of a page of connectors answered before Fastify', () => {
     }
   });
 
+  it('walks page after page as the route pages (the next page made ahead), each key its view, a write seen at once', async () => {
+    for (let i = 0; i < 7; i++) await created(`walked ${i}`);
+    const pageAt = (start: number) => `/api/connectors?start-index=${start}&max-results=2`;
+    const routeBody = async (start: number, role: 'write' | 'read') =>
+      (await t.call('GET', pageAt(start), { key: t.keys[role] })).body;
+    /** A page over a socket, after which the read-ahead (a setImmediate) has run. */
+    const walked = async (start: number, role: 'write' | 'read') => {
+      const answer = await exchange(pageAt(start), { Authorization: bearer(t.keys[role]) });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(answer.status).toBe(200);
+      return answer.body;
+    };
+    for (const role of ['write', 'read'] as const) {
+      for (let start = 0; start <= 8; start += 2)
+        expect(await walked(start, role)).toBe(await routeBody(start, role));
+    }
+    // The writer's page at 4 is made ahead when it asks for 2; the reader asks for 4 first.
+    await walked(0, 'write');
+    await walked(2, 'write');
+    expect(await walked(4, 'read')).toBe(await routeBody(4, 'read'));
+    expect(await walked(4, 'write')).toBe(await routeBody(4, 'write'));
+    // A write between two pages of a walk: the page made ahead is not the one answered.
+    await walked(0, 'write');
+    await walked(2, 'write');
+    const [fifth] = JSON.parse(await routeBody(4, 'write')) as Connector[];
+    await t.call('PUT', `/api/connectors/${String(fifth?.id)}`, {
+      body: validBody(jira, 'renamed mid-walk'),
+    });
+    const after = await walked(4, 'write');
+    expect(after).toContain('renamed mid-walk');
+    expect(after).toBe(await routeBody(4, 'write'));
+    // A connector created between pages moves nothing before it; the last page grows.
+    await walked(4, 'write');
+    await created('walked 7');
+    expect(await walked(6, 'write')).toBe(await routeBody(6, 'write'));
+    expect((JSON.parse(await walked(6, 'write')) as Connector[]).map((c) => c.name)).toEqual([
+      'walked 6',
+      'walked 7',
+    ]);
+  });
+
   it('leaves other queries to Fastify, which answers as it always did', async () => {
     await created('queried');
     const ours = { Authorization: bearer(t.keys.write) };
