@@ -32,13 +32,22 @@ export function splitSecrets(
  * no longer declares comes after them.
  */
 export function joinSecrets(type: ConnectorType, plain: Params, secret: Params): Record<string, string> {
-  const all: Record<string, string> = { ...plain, ...secret };
   const ordered: Record<string, string> = {};
+  let placed = 0;
   for (const name of type.paramNames) {
-    const value = all[name];
-    if (value !== undefined) ordered[name] = value;
+    // A secret over a plain param of the same name, as `{ ...plain, ...secret }` has it.
+    const value = Object.hasOwn(secret, name)
+      ? secret[name]
+      : Object.hasOwn(plain, name)
+        ? plain[name]
+        : undefined;
+    if (value === undefined) continue;
+    ordered[name] = value;
+    placed++;
   }
-  return { ...ordered, ...all };
+  // Every stored param declared, none in both halves (the usual case): nothing comes after them.
+  if (placed === Object.keys(plain).length + Object.keys(secret).length) return ordered;
+  return { ...ordered, ...plain, ...secret };
 }
 
 /**

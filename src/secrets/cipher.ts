@@ -83,10 +83,10 @@ export function open(key: MasterKey, sealed: string, aad: string): string {
     const decipher = createDecipheriv('aes-256-gcm', key.material, nonce);
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-    return Buffer.concat([
-      decipher.update(body.subarray(0, body.length - TAG_BYTES)),
-      decipher.final(),
-    ]).toString('utf8');
+    const head = decipher.update(body.subarray(0, body.length - TAG_BYTES));
+    const tail = decipher.final();
+    // GCM gives every byte from update: final only authenticates (and gives nothing).
+    return (tail.length === 0 ? head : Buffer.concat([head, tail])).toString('utf8');
   } catch {
     throw new DecryptionError('ciphertext does not authenticate under this key and connector');
   }

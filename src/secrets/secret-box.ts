@@ -30,6 +30,21 @@ function associatedData(connectorId: string, type: string): string {
   return `plugboard connector\0${connectorId}\0${type}`;
 }
 
+/** The string-valued entries of a parsed object: the object itself when they are all it has. */
+function onlyStrings(value: Record<string, unknown>): Record<string, string> {
+  let plain = true;
+  for (const name in value) {
+    if (typeof value[name] !== 'string' || name === '__proto__') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return value as Record<string, string>;
+  const secrets: Record<string, string> = {};
+  for (const [name, item] of Object.entries(value)) if (typeof item === 'string') secrets[name] = item;
+  return secrets;
+}
+
 export function createSecretBox(source: KeyringSource): SecretBox {
   return {
     seal(connectorId, type, secrets) {
@@ -46,9 +61,7 @@ export function createSecretBox(source: KeyringSource): SecretBox {
       if (!isRecord(value)) {
         throw new DecryptionError('sealed secrets are not an object');
       }
-      const secrets: Record<string, string> = {};
-      for (const [name, item] of Object.entries(value)) if (typeof item === 'string') secrets[name] = item;
-      return secrets;
+      return onlyStrings(value);
     },
     primaryKeyId: () => source.current().primary.id,
   };
