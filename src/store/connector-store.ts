@@ -374,7 +374,11 @@ export function createConnectorStore(
   const waiting: PendingCreate[] = [];
   const writeWaiting = () => {
     while (waiting.length > 0) {
-      void createGroup(waiting.splice(0, MAX_CREATE_GROUP));
+      const group = waiting.splice(0, MAX_CREATE_GROUP);
+      // createGroup answers each create; this only keeps a fault of its own from going unanswered.
+      createGroup(group).catch((error: unknown) => {
+        for (const pending of group) pending.done(error);
+      });
     }
   };
   /** A create in the statement of those that arrive in this turn of the event loop. */
