@@ -1,4 +1,4 @@
-import { type Kysely, type QueryCreator, sql } from 'kysely';
+import { CompiledQuery, type Kysely, type QueryCreator, sql } from 'kysely';
 import type { CheckResult } from '../connectors/checks/run.js';
 import type { Params } from '../connectors/checks/types.js';
 import type { RegisteredType } from '../connectors/registry.js';
@@ -130,6 +130,54 @@ async function bumpConnectorsVersion(trx: Kysely<Database>, accountId: number): 
  */
 const VERSION_SHARDS = 16;
 const randomShard = () => Math.floor(Math.random() * VERSION_SHARDS);
+
+/**
+ * PostgreSQL: the most creates one statement writes (createsAtOnce). Creates that arrive in one
+ * turn of the event loop share a statement, so a round trip, a transaction and a commit (one WAL
+ * flush) instead of one each; past this many, the rest go in the next statement.
+ */
+const MAX_CREATE_GROUP = 64;
+
+/**
+ * PostgreSQL refused the statement for what one of its rows holds or for another transaction, so
+ * nothing of it was committed (an ERROR, not a FATAL, rolls the statement's transaction back): a
+ * constraint (class 23: a name taken), a value (class 22), a deadlock or a serialization failure.
+ * Any other failure (the connection lost, a time-out) may have come after the commit, and a write
+ * in doubt must not be written again; nor does running each alone help against an outage.
+ */
+function refusedForARow(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error) || !('severity' in error))
+    return false;
+  const { code, severity } = error;
+  return (
+    severity === 'ERROR' &&
+    typeof code === 'string' &&
+    (code.startsWith('23') || code.startsWith('22') || code === '40P01' || code === '40001')
+  );
+}
+
+/**
+ * Several creates in one statement (data-modifying CTEs over arrays, one prepared statement for
+ * any number of rows): the audit events, the shards of the versions (one per account, raised by
+ * its number of creates; ON CONFLICT cannot touch a row twice in one statement) and the rows.
+ */
+const CREATES_AT_ONCE = `with "audit" as (
+  insert into "audit_events" ("id", "account_id", "at", "action", "connector_id", "connector_name", "connector_type", "key_id", "key_label", "fields")
+  select * from unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+), "version" as (
+  insert into "connectors_version_shards" ("account_id", "shard", "version")
+  select * from unnest($11::int4[], $12::int4[], $13::int8[])
+  on conflict ("account_id", "shard") do update set "version" = "connectors_version_shards"."version" + excluded."version"
+)
+insert into "connectors" ("id", "account_id", "type", "name", "params", "secrets", "secret_key_id", "created_at", "updated_at")
+select * from unnest($14::text[], $15::int4[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[])`;
+
+/** A create waiting for its group's statement (PostgreSQL). */
+interface PendingCreate {
+  readonly audit: ReturnType<typeof auditValues>;
+  readonly row: ReadConnectorRow;
+  readonly done: (error?: unknown) => void;
+}
 
 /** A query creator of a statement with CTEs, as one of the plain schema (the CTEs' names are not used). */
 const asSchema = <DB extends Database>(q: QueryCreator<DB>) => q as unknown as QueryCreator<Database>;
@@ -278,6 +326,76 @@ export function createConnectorStore(
     ).compile(),
     [...AUDIT_STAND_INS, -201, -202, ...NEW_ROW_STAND_INS] as const,
   );
+  const createsAtOnce = compiledOnce(
+    CompiledQuery.raw(
+      CREATES_AT_ONCE,
+      Array.from({ length: 22 }, (_, i) => `\u0000creates ${i}`),
+    ),
+    Array.from({ length: 22 }, (_, i) => `\u0000creates ${i}`),
+  );
+  /** One create alone: the row, its audit event and a shard of the account's version in one statement. */
+  const createOne = async (audit: ReturnType<typeof auditValues>, row: ReadConnectorRow) => {
+    await createAtOnce(db, ...audit, row.account_id, randomShard(), ...newRowValues(row));
+  };
+  /** Several creates in one statement; each alone again when PostgreSQL refused the statement. */
+  const createGroup = async (group: readonly PendingCreate[]) => {
+    if (group.length === 1) {
+      const [only] = group as [PendingCreate];
+      return createOne(only.audit, only.row).then(() => only.done(), only.done);
+    }
+    // In one order, by account and name, so that two statements with the same names wait for
+    // each other instead of deadlocking (the unique name's index), and take shards in one order.
+    const sorted = [...group].sort(
+      (a, b) =>
+        a.row.account_id - b.row.account_id ||
+        (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0),
+    );
+    const columns: unknown[][] = Array.from({ length: 22 }, () => []);
+    const counts = new Map<number, number>();
+    for (const { audit, row } of sorted) {
+      for (let i = 0; i < 10; i++) columns[i]?.push(audit[i]);
+      const values = newRowValues(row);
+      for (let i = 0; i < 9; i++) columns[13 + i]?.push(values[i]);
+      counts.set(row.account_id, (counts.get(row.account_id) ?? 0) + 1);
+    }
+    for (const [accountId, count] of counts) {
+      columns[10]?.push(accountId);
+      columns[11]?.push(randomShard());
+      columns[12]?.push(count);
+    }
+    try {
+      await createsAtOnce(db, ...columns);
+    } catch (error) {
+      if (!refusedForARow(error)) {
+        for (const pending of group) pending.done(error);
+        return;
+      }
+      // One of them (a name taken) or a deadlock refused them all: nothing was written; each alone.
+      await Promise.all(
+        group.map((pending) =>
+          createOne(pending.audit, pending.row).then(() => pending.done(), pending.done),
+        ),
+      );
+      return;
+    }
+    for (const pending of group) pending.done();
+  };
+  const waiting: PendingCreate[] = [];
+  const writeWaiting = () => {
+    while (waiting.length > 0) {
+      const group = waiting.splice(0, MAX_CREATE_GROUP);
+      // createGroup answers each create; this only keeps a fault of its own from going unanswered.
+      createGroup(group).catch((error: unknown) => {
+        for (const pending of group) pending.done(error);
+      });
+    }
+  };
+  /** A create in the statement of those that arrive in this turn of the event loop. */
+  const createSoon = (audit: ReturnType<typeof auditValues>, row: ReadConnectorRow) =>
+    new Promise<void>((resolve, reject) => {
+      if (waiting.length === 0) setImmediate(writeWaiting);
+      waiting.push({ audit, row, done: (error) => (error === undefined ? resolve() : reject(error)) });
+    });
   const rowForWrite = compiledOnce(
     forUpdate(
       db,
@@ -411,8 +529,10 @@ export function createConnectorStore(
         // PostgreSQL: the row, its audit event and the account's version in one statement (data-
         // modifying CTEs), atomic on its own: one round trip instead of five (BEGIN, three
         // statements, COMMIT), and the account's row locked only for that statement's commit.
+        // With the other creates of this turn of the event loop (createSoon): answered after the
+        // statement that wrote them all committed.
         try {
-          await createAtOnce(db, ...auditValues(audit), accountId, randomShard(), ...newRowValues(row));
+          await createSoon(auditValues(audit), row);
           return codec.written(row, parts);
         } catch (error) {
           if (isConnectorNameTaken(error)) throw errors.nameTaken(fields.name);

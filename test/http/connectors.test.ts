@@ -69,6 +69,65 @@ describe('POST /api/connectors', () => {
     expect(await listAll()).toHaveLength(1);
   });
 
+  it('answers creates sent at once each on its own: a taken name 409, the rest 201, in both accounts', async () => {
+    // On PostgreSQL the creates of one turn share a statement; one refused must not refuse the others.
+    await create(validBody(jira, 'taken'));
+    // The other account's key known already, so that its creates come in the same turn.
+    await t.call('GET', '/api/connectors', { key: t.keys.otherWrite });
+    const first = await Promise.all(
+      ['first 1', 'first 2', 'first 3'].flatMap((name) => [
+        t.call('POST', '/api/connectors', { body: validBody(jira, name) }),
+        t.call('POST', '/api/connectors', { body: validBody(jira, name), key: t.keys.otherWrite }),
+      ]),
+    );
+    expect(first.map((response) => response.statusCode)).toEqual([201, 201, 201, 201, 201, 201]);
+    const sends = [
+      { name: 'taken' },
+      { name: 'new 1' },
+      { name: 'twice' },
+      { name: 'new 2' },
+      { name: 'twice' },
+      { name: 'taken', key: t.keys.otherWrite },
+      { name: 'twice', key: t.keys.otherWrite },
+    ];
+    const responses = await Promise.all(
+      sends.map(({ name, key }) =>
+        t.call('POST', '/api/connectors', { body: validBody(jira, name), ...(key ? { key } : {}) }),
+      ),
+    );
+    const statuses = responses.map((response) => response.statusCode);
+    expect(statuses[0]).toBe(409);
+    expect(json<ErrorResponse>(responses[0] as (typeof responses)[0]).code).toBe('NAME_TAKEN');
+    expect([statuses[1], statuses[3], statuses[5], statuses[6]]).toEqual([201, 201, 201, 201]);
+    expect([statuses[2], statuses[4]].sort()).toEqual([201, 409]);
+    expect((await listAll()).map((connector) => connector.name).sort()).toEqual([
+      'first 1',
+      'first 2',
+      'first 3',
+      'new 1',
+      'new 2',
+      'taken',
+      'twice',
+    ]);
+    const other = json<Connector[]>(
+      await t.call('GET', '/api/connectors?max-results=100', { key: t.keys.otherWrite }),
+    );
+    expect(other.map((connector) => connector.name).sort()).toEqual([
+      'first 1',
+      'first 2',
+      'first 3',
+      'taken',
+      'twice',
+    ]);
+    // Each create recorded once, with its own connector, in its own account.
+    const audit = json<{ action: string; connectorName: string }[]>(
+      await t.call('GET', '/api/audit-events?max-results=100'),
+    );
+    expect(audit.map((event) => `${event.action} ${event.connectorName}`).sort()).toEqual(
+      ['first 1', 'first 2', 'first 3', 'new 1', 'new 2', 'taken', 'twice'].map((name) => `create ${name}`),
+    );
+  });
+
   it('treats names as case-sensitive and exact', async () => {
     await create(validBody(jira, 'Name'));
     await create(validBody(jira, 'name'));
