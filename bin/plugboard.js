@@ -9,7 +9,7 @@
 // module facade, which reads every export, and so loads what some load only when read (node:crypto's
 // webcrypto, node:fs's promises): ~3 ms of a start (issue 15).
 const { createHash } = process.getBuiltinModule('node:crypto');
-const { readFileSync, renameSync, writeFileSync } = process.getBuiltinModule('node:fs');
+const { readFileSync, renameSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
 const { createRequire } = process.getBuiltinModule('node:module');
 const { dirname } = process.getBuiltinModule('node:path');
 const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url');
@@ -26,18 +26,35 @@ try {
   process.exit(1);
 }
 
-// The cache file: one line naming the bundle it was made from (its SHA-256) and the Node.js that
-// made it, then V8's data. V8 itself refuses data of another V8 version or other flags, but
-// checks the source by its length alone: a cache of another bundle of the same length would run
-// that bundle's code. Hence the digest, checked here (about 2 ms).
-const MAGIC = 'plugboard-code-cache-1';
-const digest = createHash('sha256').update(source).digest('hex');
-const header = `${MAGIC} ${digest} ${process.version} ${process.arch}\n`;
+// The cache file: one line naming the bundle it was made from (its SHA-256 and the file's stamp
+// below) and the Node.js that made it, then V8's data. V8 itself refuses data of another V8
+// version or other flags, but checks the source by its length alone: a cache of another bundle of
+// the same length would run that bundle's code. Hence the digest, checked here. Hashing the
+// bundle costs ~2 ms of every start (issue 15), so it is skipped while the bundle is the very file
+// the cache was made from, unchanged since: the same inode, size, modification and change time
+// (the change time, which a write or any change of the file's metadata sets to the clock's now and
+// no program can set back). A bundle copied, unpacked or rewritten has another stamp and is hashed.
+const MAGIC = 'plugboard-code-cache-2';
+const stat = statSync(file, { bigint: true });
+const stamp = `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+const digestOf = () => createHash('sha256').update(source).digest('hex');
+const runtime = `${process.version} ${process.arch}`;
 let cachedData;
 try {
   const cache = readFileSync(cacheFile);
-  if (cache.subarray(0, header.length).toString('latin1') === header)
-    cachedData = cache.subarray(header.length);
+  const end = cache.indexOf(10);
+  const [magic, digest, version, arch, madeFrom, ...rest] = cache
+    .subarray(0, end)
+    .toString('latin1')
+    .split(' ');
+  if (
+    end > 0 &&
+    rest.length === 0 &&
+    magic === MAGIC &&
+    `${version} ${arch}` === runtime &&
+    (madeFrom === stamp || digest === digestOf())
+  )
+    cachedData = cache.subarray(end + 1);
 } catch {
   // no cache (not built, or removed): compiled from the source
 }
@@ -53,12 +70,19 @@ const script = new vm.Script(source.toString('latin1'), {
 // scripts/code-cache.mjs runs a server with this set and stops it: the code compiled by then goes
 // into the cache. Written to a new file renamed over the old one, so that a start never reads half.
 if (process.env.PLUGBOARD_WRITE_CODE_CACHE === '1') {
+  const digest = digestOf();
   process.once('exit', () => {
     const temporary = `${cacheFile}.${process.pid}`;
+    const header = `${MAGIC} ${digest} ${runtime} ${stamp}\n`;
     writeFileSync(temporary, Buffer.concat([Buffer.from(header, 'latin1'), script.createCachedData()]));
     renameSync(temporary, cacheFile);
   });
 }
+
+// The files' bytes (~5 MB: V8 compiled from a copy of the source and from the cache's data) are
+// not needed once compiled, and would otherwise stay for the life of the process.
+source = undefined;
+cachedData = undefined;
 
 const module = { exports: {} };
 script.runInThisContext()(

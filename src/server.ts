@@ -34,6 +34,10 @@ export async function serve(config: Config): Promise<void> {
         logger.warn({ err: error }, 'the WAL checkpoint thread failed; commits checkpoint the WAL again'),
     },
   });
+  // PostgreSQL: two connections besides the one that migrates, opened meanwhile: the first
+  // requests after listening (the key bootstrap, the first /healthz) run beside the delivery
+  // worker's first claim, and each would otherwise wait for a connection of its own.
+  database.warm?.(2);
   let keyring: ResolvedKeyring;
   let hashing: Hashing;
   try {

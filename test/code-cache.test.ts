@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
@@ -6,6 +7,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -61,13 +63,34 @@ describe('the code cache of the bundle', () => {
     return result.stdout.trim();
   }
 
-  it('is made by the build, one line naming the bundle and the Node.js, then V8 data', () => {
-    const header = readFileSync(cache).subarray(0, 200).toString('latin1').split('\n')[0];
-    expect(header).toMatch(
-      new RegExp(
-        `^plugboard-code-cache-1 [0-9a-f]{64} ${process.version.replaceAll('.', '\\.')} ${process.arch}$`,
-      ),
+  it('is made by the build, one line naming the bundle (digest and stamp) and the Node.js, then V8 data', () => {
+    const header = readFileSync(cache).subarray(0, 300).toString('latin1').split('\n')[0];
+    const stat = statSync(bundle, { bigint: true });
+    expect(header).toBe(
+      `plugboard-code-cache-2 ${createHash('sha256').update(readFileSync(bundle)).digest('hex')} ${process.version} ${process.arch} ${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`,
     );
+  });
+
+  it('is not used once its bundle is rewritten in place (same file, same length, other code)', async () => {
+    const source = readFileSync(bundle, 'latin1');
+    const data = readFileSync(cache);
+    const at = copy('rewritten', source, undefined);
+    const copied = join(at, 'dist/plugboard.cjs');
+    // The cache as the build would have made it for this copy: stamped with the copy's file.
+    const stat = statSync(copied, { bigint: true });
+    const header = data.subarray(0, data.indexOf(10)).toString('latin1').split(' ');
+    header[4] = `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+    writeFileSync(
+      join(at, 'dist/plugboard.cjs.cache'),
+      Buffer.concat([Buffer.from(`${header.join(' ')}\n`, 'latin1'), data.subarray(data.indexOf(10) + 1)]),
+    );
+    expect(version(at)).toBe(`plugboard ${VERSION}`);
+    // A later write of the same file (file times have a clock tick's resolution): its change time moves.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const other = VERSION.replace(/\d$/, (digit) => String((Number(digit) + 1) % 10));
+    writeFileSync(copied, source.replace(`VERSION="${VERSION}"`, `VERSION="${other}"`), 'latin1');
+    expect(statSync(copied, { bigint: true }).ino).toBe(stat.ino);
+    expect(version(at)).toBe(`plugboard ${other}`);
   });
 
   it("is not used with another bundle of the same length: that bundle's own code runs", () => {

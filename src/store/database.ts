@@ -76,6 +76,16 @@ export interface DatabaseHandle {
    * once; later calls do nothing. Asked for by the first delivery queued.
    */
   readonly checkpointInBackground?: () => void;
+  /**
+   * PostgreSQL: opens pool connections at once, in the background, until the pool holds
+   * `connections` (open or opening), and returns them to the pool idle (a failure is left to the
+   * query that next needs a connection).
+   * The server asks for it as it opens the database: PostgreSQL starts each connection's backend
+   * while this process loads and builds the app, where otherwise the first requests after
+   * listening (the key bootstrap, the first /healthz, beside the delivery worker's first claim)
+   * each waited for a new connection in turn (issue 15).
+   */
+  readonly warm?: (connections: number) => void;
 }
 
 /** How busy a PostgreSQL connection pool is (pg's Pool counts). */
@@ -185,6 +195,14 @@ function openPostgres(
     poolUse: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
     connectorChanges,
     transact: ownTransactions(db),
+    warm(connections) {
+      const wanted = Math.min(connections, max) - pool.totalCount;
+      if (wanted <= 0) return;
+      // Held together, so that each is a connection of its own, then released together.
+      void Promise.allSettled(Array.from({ length: wanted }, () => pool.connect())).then((outcomes) => {
+        for (const outcome of outcomes) if (outcome.status === 'fulfilled') outcome.value.release();
+      });
+    },
     async ping() {
       // Bounded: behind a silent network a query can wait for the client timeout (20 s), and a
       // load balancer needs its answer sooner. And writable: a replica, or a database set
