@@ -3,6 +3,7 @@ import { type Config, defaultConfig } from './config.js';
 import type { AnswerLimits } from './connectors/checks/answer.js';
 import { type CheckConcurrency, CheckLimiter, DEFAULT_CHECK_CONCURRENCY } from './connectors/checks/limit.js';
 import type { ConnectorTypeId } from './connectors/registry.js';
+import { type DeliveryEngine, DeliveryThread, type DeliveryThreadOptions } from './deliveries/thread-host.js';
 import {
   type DeliveryOf,
   DeliveryWorker,
@@ -96,6 +97,11 @@ export interface AppOptions {
   readonly timeouts?: Partial<TimeoutSettings>;
   readonly deliveries?: DeliverySettings;
   /**
+   * bin/plugboard.js, to send deliveries from a thread running it (thread-host.ts), with the
+   * settings from the environment; unset: from this event loop, with `deliveries`' settings.
+   */
+  readonly deliveryThread?: DeliveryThreadOptions;
+  /**
    * The metrics GET /metrics serves, for a caller that registers more of its own (src/metrics.ts);
    * unset: made here. Ignored with PLUGBOARD_METRICS=off.
    */
@@ -183,10 +189,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (metrics) registerQueueMetrics(metrics, () => deliveryStore.queueStats());
   const given = options.deliveries ?? {};
   const deliveryOf = given.deliveryOf ?? declaredDelivery;
-  let worker: DeliveryWorker | undefined;
-  if (given.worker !== false) {
-    const timeoutMs = given.timeoutMs ?? settings.deliveryTimeout * 1000;
-    worker = new DeliveryWorker(
+  const timeoutMs = given.timeoutMs ?? settings.deliveryTimeout * 1000;
+  const makeWorker = () =>
+    new DeliveryWorker(
       deliveryStore,
       (accountId, id) => connectors.get(accountId, id),
       {
@@ -207,8 +212,36 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
       app.log,
     );
+  let engine: DeliveryEngine | undefined;
+  let startEngine = () => {};
+  if (given.worker !== false && options.deliveryThread !== undefined) {
+    // Claims, sends and records on a thread of their own (SQLite): this event loop only accepts.
+    let current: DeliveryEngine;
+    const thread = new DeliveryThread({
+      ...options.deliveryThread,
+      log: app.log,
+      stopWaitMs: Math.min(timeoutMs, 5_000) + 5_000,
+      onAttempt: metrics?.countDeliveryAttempt,
+      onFailure: () => {
+        const worker = makeWorker();
+        current = worker;
+        worker.start();
+      },
+    });
+    current = thread;
+    engine = {
+      notify: (connectorId, accountId) => current.notify(connectorId, accountId),
+      stop: () => current.stop(),
+    };
+    startEngine = () => thread.start();
+  } else if (given.worker !== false) {
+    const worker = makeWorker();
     workerOf.set(app, worker);
-    const started = worker;
+    engine = worker;
+    startEngine = () => worker.start();
+  }
+  if (engine) {
+    const started = engine;
     // Before the database closes (onClose): attempts in flight are recorded or released.
     app.addHook('preClose', async () => started.stop());
   }
@@ -217,7 +250,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     deliveries: deliveryStore,
     idempotency,
     deliveryOf,
-    worker,
+    worker: engine,
     queueCap: given.queueCap ?? settings.deliveryQueueCap,
     ...(database.checkpointInBackground ? { onQueued: database.checkpointInBackground } : {}),
   });
@@ -241,7 +274,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       fastReads(app, { keys: recentKeys, store: connectors, revealSecrets, closing: () => closing }),
     );
   }
-  worker?.start();
+  startEngine();
   return app;
 }
 

@@ -41,6 +41,14 @@ export interface DatabaseOptions {
    * (checkpointer.ts); the server's. Told when that thread failed (the commits checkpoint again).
    */
   readonly checkpointThread?: { readonly onError: (error: unknown) => void };
+  /**
+   * SQLite, shared with the deliveries thread (thread-host.ts): element 0 is non-zero while this
+   * connection's write group is waiting or running (`writes`), and a connection opened with it as
+   * `yieldTo` (the thread's) waits before each BEGIN until it is zero again, at most
+   * YIELD_WAIT_MS: the API's accepts take the write lock first, and rarely find it held.
+   */
+  readonly writeIntent?: Int32Array;
+  readonly yieldTo?: Int32Array;
 }
 
 export const DEFAULT_POOL_SIZE = 10;

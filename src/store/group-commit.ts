@@ -81,6 +81,8 @@ export function groupCommit(
   run: RunNow,
   lockWaitMs: number,
   now: () => number = Date.now,
+  /** Set (element 0) while writes wait or run, for another thread's connection to yield to (DatabaseOptions.writeIntent). */
+  intent?: Int32Array,
 ): Transact {
   const queue: Job[] = [];
   let scheduled = false;
@@ -102,6 +104,10 @@ export function groupCommit(
       const group = queue.splice(0, MAX_GROUP);
       runGroup(group).finally(() => {
         scheduled = false;
+        if (intent && queue.length === 0) {
+          Atomics.store(intent, 0, 0);
+          Atomics.notify(intent, 0);
+        }
         schedule();
       });
     };
@@ -200,6 +206,7 @@ export function groupCommit(
         reject,
         deadline: now() + lockWaitMs,
       });
+      if (intent) Atomics.store(intent, 0, 1);
       schedule();
     });
 }
