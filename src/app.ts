@@ -73,6 +73,9 @@ export interface DeliverySettings extends Partial<WorkerSettings> {
   readonly allowedTargets?: readonly string[];
 }
 
+/** How long after the app is built the deliveries thread starts (unless a delivery is queued sooner). */
+const DELIVERY_THREAD_DELAY_MS = 25;
+
 export const DEFAULT_CHECK_SETTINGS: CheckSettings = { allowedTargets: [], timeoutMs: 5_000 };
 
 export interface AppOptions {
@@ -213,7 +216,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       app.log,
     );
   let engine: DeliveryEngine | undefined;
-  let startEngine = () => {};
+  let startEngine: () => void = () => {};
   if (given.worker !== false && options.deliveryThread !== undefined) {
     // Claims, sends and records on a thread of their own (SQLite): this event loop only accepts.
     let current: DeliveryEngine;
@@ -230,10 +233,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
     current = thread;
     engine = {
-      notify: (connectorId, accountId) => current.notify(connectorId, accountId),
+      notify: (connectorId, accountId) => {
+        thread.start();
+        current.notify(connectorId, accountId);
+      },
       stop: () => current.stop(),
     };
-    startEngine = () => thread.start();
+    // A little after listening: making the thread holds this event loop for 3 to 15 ms, which the
+    // first requests would wait for. A delivery accepted meanwhile starts it at once.
+    startEngine = () => {
+      setTimeout(() => thread.start(), DELIVERY_THREAD_DELAY_MS).unref();
+    };
   } else if (given.worker !== false) {
     const worker = makeWorker();
     workerOf.set(app, worker);

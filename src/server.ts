@@ -119,7 +119,7 @@ function deliveryThreadOf(config: Config): DeliveryThreadOptions | undefined {
   if (!import.meta.url.endsWith('/plugboard.cjs')) return undefined;
   return {
     entry: fileURLToPath(new URL('../bin/plugboard.js', import.meta.url)),
-    writeIntent: new Int32Array(new SharedArrayBuffer(4)),
+    writeIntent: new Int32Array(new SharedArrayBuffer(8)),
   };
 }
 

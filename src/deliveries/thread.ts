@@ -30,8 +30,11 @@ export async function runDeliveryThread(): Promise<void> {
   });
   // The server's thread opened (and migrated) the database and made the keys before starting this.
   const { writeIntent } = workerData as { writeIntent?: Int32Array };
+  // NORMAL: this connection writes only what the worker writes through DatabaseHandle.relaxed
+  // anyway (claims, records, take-overs, pruning; a commit lost on power loss means a delivery sent
+  // again), so every statement need not switch the setting there and back.
   const database = openDatabase(config.database, {
-    synchronous: config.sqliteSynchronous,
+    synchronous: 'NORMAL',
     ...(writeIntent ? { yieldTo: writeIntent } : {}),
   });
   let worker: DeliveryWorker;

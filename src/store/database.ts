@@ -42,10 +42,11 @@ export interface DatabaseOptions {
    */
   readonly checkpointThread?: { readonly onError: (error: unknown) => void };
   /**
-   * SQLite, shared with the deliveries thread (thread-host.ts): element 0 is non-zero while this
-   * connection's write group is waiting or running (`writes`), and a connection opened with it as
-   * `yieldTo` (the thread's) waits before each BEGIN until it is zero again, at most
-   * YIELD_WAIT_MS: the API's accepts take the write lock first, and rarely find it held.
+   * SQLite, shared with the deliveries thread (thread-host.ts): element 0 is set while this
+   * connection's write group runs, element 1 while the thread's connection (opened with it as
+   * `yieldTo`) is in a transaction. The thread waits for 0 before each BEGIN (at most
+   * YIELD_WAIT_MS), and a group waits turns for 1 to clear (at most TURN_WAIT_MS): neither finds
+   * the lock taken by the other and pauses for milliseconds, as it would for another process.
    */
   readonly writeIntent?: Int32Array;
   readonly yieldTo?: Int32Array;

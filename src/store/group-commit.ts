@@ -81,7 +81,7 @@ export function groupCommit(
   run: RunNow,
   lockWaitMs: number,
   now: () => number = Date.now,
-  /** Set (element 0) while writes wait or run, for another thread's connection to yield to (DatabaseOptions.writeIntent). */
+  /** Shared with another thread's connection (DatabaseOptions.writeIntent): element 0 set while a group runs, element 1 read. */
   intent?: Int32Array,
 ): Transact {
   const queue: Job[] = [];
@@ -94,6 +94,8 @@ export function groupCommit(
     if (scheduled || queue.length === 0) return;
     scheduled = true;
     let queued = queue.length;
+    /** While the other thread's connection is in a transaction (intent[1]), wait turns rather than a BUSY's pause; not past this. */
+    const waitTurnsUntil = performance.now() + TURN_WAIT_MS;
     const start = () => {
       // More came in this turn, and there is room for more: take in another turn first.
       if (queue.length > queued && queue.length < MAX_GROUP) {
@@ -101,10 +103,15 @@ export function groupCommit(
         setImmediate(start);
         return;
       }
+      if (intent && Atomics.load(intent, 1) !== 0 && performance.now() < waitTurnsUntil) {
+        setImmediate(start);
+        return;
+      }
       const group = queue.splice(0, MAX_GROUP);
+      if (intent) Atomics.store(intent, 0, 1);
       runGroup(group).finally(() => {
         scheduled = false;
-        if (intent && queue.length === 0) {
+        if (intent) {
           Atomics.store(intent, 0, 0);
           Atomics.notify(intent, 0);
         }
@@ -206,10 +213,16 @@ export function groupCommit(
         reject,
         deadline: now() + lockWaitMs,
       });
-      if (intent) Atomics.store(intent, 0, 1);
       schedule();
     });
 }
+
+/**
+ * How long a group waits, turn after turn, for the deliveries thread's transaction to end (its
+ * claims and records hold the lock for a fraction of a millisecond, without an fsync) before it
+ * begins anyway and waits as for any other holder of the lock (a pause of 2 ms and more).
+ */
+const TURN_WAIT_MS = 5;
 
 const SAVEPOINT = CompiledQuery.raw('savepoint plugboard_write');
 const RELEASE = CompiledQuery.raw('release plugboard_write');

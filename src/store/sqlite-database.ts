@@ -241,10 +241,24 @@ class ImmediateTransactionDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     if (this.yieldTo) yieldToWrites(this.yieldTo);
     await connection.executeQuery(BEGIN_IMMEDIATE);
+    // Told to the server's thread, whose write groups wait turns for it (group-commit.ts).
+    if (this.yieldTo) Atomics.store(this.yieldTo, 1, 1);
+  }
+
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.commitTransaction(connection);
+    } finally {
+      if (this.yieldTo && !this.sqlite.inTransaction) Atomics.store(this.yieldTo, 1, 0);
+    }
   }
 
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
+    try {
+      if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
+    } finally {
+      if (this.yieldTo && !this.sqlite.inTransaction) Atomics.store(this.yieldTo, 1, 0);
+    }
   }
 }
 
@@ -258,8 +272,8 @@ const YIELD_WAIT_MS = 20;
 
 /**
  * Blocks this thread (never the API's event loop: only the deliveries thread's connection has
- * `yieldTo`) while the flag says the server's thread has writes waiting or running, at most
- * YIELD_WAIT_MS.
+ * `yieldTo`) while the flag says the server's thread has a write group running (it holds the
+ * lock, or is about to take it), at most YIELD_WAIT_MS; woken when it ends.
  */
 function yieldToWrites(flag: Int32Array): void {
   const until = performance.now() + YIELD_WAIT_MS;
@@ -267,8 +281,7 @@ function yieldToWrites(flag: Int32Array): void {
     if (Atomics.load(flag, 0) === 0) return;
     const left = until - performance.now();
     if (left <= 0) return;
-    // The server's thread does not notify: a short sleep, then a look again.
-    Atomics.wait(flag, 0, Atomics.load(flag, 0), Math.min(left, 0.25));
+    Atomics.wait(flag, 0, 1, left);
   }
 }
 
