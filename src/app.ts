@@ -73,8 +73,10 @@ export interface DeliverySettings extends Partial<WorkerSettings> {
   readonly allowedTargets?: readonly string[];
 }
 
-/** How long after the app is built the deliveries thread starts (unless a delivery is queued sooner). */
+/** How long after the app is built the deliveries thread looks for pending deliveries (a delivery queued starts it sooner). */
 const DELIVERY_THREAD_DELAY_MS = 25;
+/** How often a server whose deliveries thread has not started looks for pending deliveries. */
+const DELIVERY_THREAD_LOOK_MS = 1_000;
 
 export const DEFAULT_CHECK_SETTINGS: CheckSettings = { allowedTargets: [], timeoutMs: 5_000 };
 
@@ -239,10 +241,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
       stop: () => current.stop(),
     };
-    // A little after listening: making the thread holds this event loop for 3 to 15 ms, which the
-    // first requests would wait for. A delivery accepted meanwhile starts it at once.
+    // Only once there is something to send: the thread costs 20-40 MB (a second V8 isolate with
+    // the bundle), which a server that never delivers need not pay. A delivery accepted starts it
+    // (notify, above); so does one found pending, a little after listening (making the thread
+    // holds this event loop for 3 to 15 ms, which the first requests would wait for) and then
+    // every DELIVERY_THREAD_LOOK_MS (queued by something else than this server's API).
     startEngine = () => {
-      setTimeout(() => thread.start(), DELIVERY_THREAD_DELAY_MS).unref();
+      const look = async () => {
+        if (closing || thread.started) return;
+        try {
+          if (await deliveryStore.hasPending()) thread.start();
+        } catch (error) {
+          app.log.warn({ err: error }, 'could not look for pending deliveries; looking again shortly');
+        }
+        if (!closing && !thread.started) setTimeout(look, DELIVERY_THREAD_LOOK_MS).unref();
+      };
+      setTimeout(look, DELIVERY_THREAD_DELAY_MS).unref();
     };
   } else if (given.worker !== false) {
     const worker = makeWorker();

@@ -50,6 +50,7 @@ export class DeliveryThread implements DeliveryEngine {
   private readonly exited: Promise<void>;
   private resolveExited: () => void = () => {};
   private stoppedCleanly = false;
+  private made = false;
 
   constructor(private readonly settings: DeliveryThreadSettings) {
     this.exited = new Promise((resolve) => {
@@ -57,8 +58,14 @@ export class DeliveryThread implements DeliveryEngine {
     });
   }
 
+  /** Whether start() made the thread (it may have ended since). */
+  get started(): boolean {
+    return this.made;
+  }
+
   start(): void {
     if (this.worker || this.stopped) return;
+    this.made = true;
     const worker = new Worker(this.settings.entry, {
       workerData: { role: DELIVERY_THREAD_ROLE, writeIntent: this.settings.writeIntent },
       // A young generation of 16 MB rather than V8's default (up to 48 MB, as the server's own):
