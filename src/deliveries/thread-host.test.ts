@@ -68,17 +68,20 @@ describe('DeliveryThread', () => {
     expect(failures).toBe(1);
   });
 
-  it('stops a thread that does not answer after stopWaitMs', async () => {
+  it('stops a thread that does not answer after stopWaitMs, and clears its in-transaction mark', async () => {
+    const flag = intent();
     const thread = new DeliveryThread({
-      entry: entry('deaf', `setInterval(() => {}, 1000);`),
-      writeIntent: intent(),
+      entry: entry('deaf', `Atomics.store(workerData.writeIntent, 1, 1); setInterval(() => {}, 1000);`),
+      writeIntent: flag,
       log,
       stopWaitMs: 200,
       onFailure: () => {},
     });
     thread.start();
+    await expect.poll(() => Atomics.load(flag, 1), { timeout: 5_000 }).toBe(1);
     const began = Date.now();
     await thread.stop();
     expect(Date.now() - began).toBeLessThan(3_000);
+    expect(Atomics.load(flag, 1)).toBe(0);
   });
 });

@@ -91,6 +91,9 @@ export class DeliveryThread implements DeliveryEngine {
     });
     worker.once('exit', (code) => {
       this.worker = undefined;
+      // Ended inside a transaction (terminated, or failed): its connection is gone, and with it
+      // the lock; the server's write groups must not wait turns for it (group-commit.ts).
+      Atomics.store(this.settings.writeIntent, 1, 0);
       this.resolveExited();
       if (this.stopped && this.stoppedCleanly) return;
       const error = failure ?? new Error(`the deliveries thread exited (code ${code})`);
