@@ -69,7 +69,11 @@ const script = new vm.Script(source.toString('latin1'), {
 
 // scripts/code-cache.mjs runs a server with this set and stops it: the code compiled by then goes
 // into the cache. Written to a new file renamed over the old one, so that a start never reads half.
-if (process.env.PLUGBOARD_WRITE_CODE_CACHE === '1') {
+// Not from the deliveries thread (src/deliveries/thread-host.ts), which runs this file too.
+if (
+  process.env.PLUGBOARD_WRITE_CODE_CACHE === '1' &&
+  process.getBuiltinModule('node:worker_threads').isMainThread
+) {
   const digest = digestOf();
   process.once('exit', () => {
     const temporary = `${cacheFile}.${process.pid}`;

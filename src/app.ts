@@ -3,6 +3,7 @@ import { type Config, defaultConfig } from './config.js';
 import type { AnswerLimits } from './connectors/checks/answer.js';
 import { type CheckConcurrency, CheckLimiter, DEFAULT_CHECK_CONCURRENCY } from './connectors/checks/limit.js';
 import type { ConnectorTypeId } from './connectors/registry.js';
+import { type DeliveryEngine, DeliveryThread, type DeliveryThreadOptions } from './deliveries/thread-host.js';
 import {
   type DeliveryOf,
   DeliveryWorker,
@@ -72,6 +73,11 @@ export interface DeliverySettings extends Partial<WorkerSettings> {
   readonly allowedTargets?: readonly string[];
 }
 
+/** How long after the app is built the deliveries thread looks for pending deliveries (a delivery queued starts it sooner). */
+const DELIVERY_THREAD_DELAY_MS = 25;
+/** How often a server whose deliveries thread has not started looks for pending deliveries. */
+const DELIVERY_THREAD_LOOK_MS = 1_000;
+
 export const DEFAULT_CHECK_SETTINGS: CheckSettings = { allowedTargets: [], timeoutMs: 5_000 };
 
 export interface AppOptions {
@@ -95,6 +101,11 @@ export interface AppOptions {
   /** Client timeouts; unset ones: DEFAULT_TIMEOUTS. */
   readonly timeouts?: Partial<TimeoutSettings>;
   readonly deliveries?: DeliverySettings;
+  /**
+   * bin/plugboard.js, to send deliveries from a thread running it (thread-host.ts), with the
+   * settings from the environment; unset: from this event loop, with `deliveries`' settings.
+   */
+  readonly deliveryThread?: DeliveryThreadOptions;
   /**
    * The metrics GET /metrics serves, for a caller that registers more of its own (src/metrics.ts);
    * unset: made here. Ignored with PLUGBOARD_METRICS=off.
@@ -183,10 +194,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (metrics) registerQueueMetrics(metrics, () => deliveryStore.queueStats());
   const given = options.deliveries ?? {};
   const deliveryOf = given.deliveryOf ?? declaredDelivery;
-  let worker: DeliveryWorker | undefined;
-  if (given.worker !== false) {
-    const timeoutMs = given.timeoutMs ?? settings.deliveryTimeout * 1000;
-    worker = new DeliveryWorker(
+  const timeoutMs = given.timeoutMs ?? settings.deliveryTimeout * 1000;
+  const makeWorker = () =>
+    new DeliveryWorker(
       deliveryStore,
       (accountId, id) => connectors.get(accountId, id),
       {
@@ -207,8 +217,55 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
       app.log,
     );
+  let engine: DeliveryEngine | undefined;
+  let startEngine: () => void = () => {};
+  if (given.worker !== false && options.deliveryThread !== undefined) {
+    // Claims, sends and records on a thread of their own (SQLite): this event loop only accepts.
+    let current: DeliveryEngine;
+    const thread = new DeliveryThread({
+      ...options.deliveryThread,
+      log: app.log,
+      stopWaitMs: Math.min(timeoutMs, 5_000) + 5_000,
+      onAttempt: metrics?.countDeliveryAttempt,
+      onFailure: () => {
+        const worker = makeWorker();
+        current = worker;
+        worker.start();
+      },
+    });
+    current = thread;
+    engine = {
+      notify: (connectorId, accountId) => {
+        thread.start();
+        current.notify(connectorId, accountId);
+      },
+      stop: () => current.stop(),
+    };
+    // Only once there is something to send: the thread costs 20-40 MB (a second V8 isolate with
+    // the bundle), which a server that never delivers need not pay. A delivery accepted starts it
+    // (notify, above); so does one found pending, a little after listening (making the thread
+    // holds this event loop for 3 to 15 ms, which the first requests would wait for) and then
+    // every DELIVERY_THREAD_LOOK_MS (queued by something else than this server's API).
+    startEngine = () => {
+      const look = async () => {
+        if (closing || thread.started) return;
+        try {
+          if (await deliveryStore.hasPending()) thread.start();
+        } catch (error) {
+          app.log.warn({ err: error }, 'could not look for pending deliveries; looking again shortly');
+        }
+        if (!closing && !thread.started) setTimeout(look, DELIVERY_THREAD_LOOK_MS).unref();
+      };
+      setTimeout(look, DELIVERY_THREAD_DELAY_MS).unref();
+    };
+  } else if (given.worker !== false) {
+    const worker = makeWorker();
     workerOf.set(app, worker);
-    const started = worker;
+    engine = worker;
+    startEngine = () => worker.start();
+  }
+  if (engine) {
+    const started = engine;
     // Before the database closes (onClose): attempts in flight are recorded or released.
     app.addHook('preClose', async () => started.stop());
   }
@@ -217,7 +274,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     deliveries: deliveryStore,
     idempotency,
     deliveryOf,
-    worker,
+    worker: engine,
     queueCap: given.queueCap ?? settings.deliveryQueueCap,
     ...(database.checkpointInBackground ? { onQueued: database.checkpointInBackground } : {}),
   });
@@ -241,7 +298,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       fastReads(app, { keys: recentKeys, store: connectors, revealSecrets, closing: () => closing }),
     );
   }
-  worker?.start();
+  startEngine();
   return app;
 }
 

@@ -1,6 +1,8 @@
+import { isMainThread, workerData } from 'node:worker_threads';
 import { PlugboardConnectionError, PlugboardError } from '@plugboard/client';
 import { MissingDatabaseError, UsageError, withDatabase } from './cli/shared.js';
 import { ConfigError, loadConfig } from './config.js';
+import { DELIVERY_THREAD_ROLE } from './deliveries/thread-host.js';
 import { migrateToLatest } from './store/database.js';
 import { VERSION } from './version.js';
 
@@ -95,6 +97,11 @@ function helpFor(command: string, rest: readonly string[]): string | undefined {
  * bin/plugboard.js calls it (the bundle, dist/plugboard.cjs, is this module and what it imports).
  */
 export async function main(argv: string[]): Promise<number> {
+  // `plugboard serve`'s deliveries thread (src/deliveries/thread-host.ts) runs this same bundle.
+  if (!isMainThread && (workerData as { role?: unknown } | null)?.role === DELIVERY_THREAD_ROLE) {
+    await (await import('./deliveries/thread.js')).runDeliveryThread();
+    return -1;
+  }
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     const topic = command === 'help' && rest[0] ? help[rest[0]] : undefined;

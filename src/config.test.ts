@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       deliveryConcurrency: 8,
       deliveryTimeout: 10,
       deliveryRetentionDays: 7,
+      deliveryThread: 'on',
       metrics: 'key',
       logFormat: undefined,
       postgresReadCache: 'on',

@@ -139,6 +139,13 @@ export const settings = {
     default: 10,
     description: 'seconds one delivery attempt may take, all its calls to the target together',
   }),
+  deliveryThread: setting({
+    variable: 'PLUGBOARD_DELIVERY_THREAD',
+    schema: oneOf(['on', 'off']),
+    default: 'on',
+    description:
+      "on SQLite, `on` sends deliveries from a thread of the server with its own connection, so that the API's event loop only accepts them; `off` sends them from the event loop",
+  }),
   deliveryRetentionDays: setting({
     variable: 'PLUGBOARD_DELIVERY_RETENTION_DAYS',
     schema: Type.Integer({ minimum: 1, maximum: 3650 }),

@@ -1,7 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
+import type { DeliveryThreadOptions } from './deliveries/thread-host.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger, defaultLogFormat, flushLogger } from './logger.js';
 import { MasterKeyError } from './secrets/cipher.js';
@@ -25,7 +27,9 @@ export async function serve(config: Config): Promise<void> {
   warnIfRedisUrlUnused(config, logger);
   // Every setting is checked before the database is opened (and maybe created and migrated).
   checkMasterKeys(config);
+  const deliveryThread = deliveryThreadOf(config);
   const database = openDatabase(config.database, {
+    ...(deliveryThread ? { writeIntent: deliveryThread.writeIntent } : {}),
     synchronous: config.sqliteSynchronous,
     poolSize: config.databasePoolSize,
     onFileModes: ({ level, message, paths }) => logger[level]({ paths }, message),
@@ -65,6 +69,7 @@ export async function serve(config: Config): Promise<void> {
     settings: config,
     hashing,
     closeDatabase: true,
+    ...(deliveryThread ? { deliveryThread } : {}),
   });
   try {
     await app.listen({ port: config.port, host: config.host });
@@ -105,6 +110,21 @@ export async function serve(config: Config): Promise<void> {
     { database: describeLocation(config.database), secrets: keyring.source.description },
     'Plugboard is ready',
   );
+}
+
+/**
+ * bin/plugboard.js and the write-intent flag shared with the thread's connection, when deliveries go out from a thread (PLUGBOARD_DELIVERY_THREAD, SQLite with a
+ * file): that thread runs the bundle this module is part of. Not from the compiled sources (tests
+ * in-process): the thread would run whatever bundle was built last.
+ */
+function deliveryThreadOf(config: Config): DeliveryThreadOptions | undefined {
+  if (config.deliveryThread !== 'on' || config.database.kind !== 'sqlite') return undefined;
+  if (config.database.path === ':memory:' || config.database.path === '') return undefined;
+  if (!import.meta.url.endsWith('/plugboard.cjs')) return undefined;
+  return {
+    entry: fileURLToPath(new URL('../bin/plugboard.js', import.meta.url)),
+    writeIntent: new Int32Array(new SharedArrayBuffer(8)),
+  };
 }
 
 /** A malformed PLUGBOARD_MASTER_KEY or PLUGBOARD_PREVIOUS_MASTER_KEYS, refused before the database is touched. */

@@ -41,6 +41,15 @@ export interface DatabaseOptions {
    * (checkpointer.ts); the server's. Told when that thread failed (the commits checkpoint again).
    */
   readonly checkpointThread?: { readonly onError: (error: unknown) => void };
+  /**
+   * SQLite, shared with the deliveries thread (thread-host.ts): element 0 is set while this
+   * connection's write group runs, element 1 while the thread's connection (opened with it as
+   * `yieldTo`) is in a transaction. The thread waits for 0 before each BEGIN (at most
+   * YIELD_WAIT_MS), and a group waits turns for 1 to clear (at most TURN_WAIT_MS): neither finds
+   * the lock taken by the other and pauses for milliseconds, as it would for another process.
+   */
+  readonly writeIntent?: Int32Array;
+  readonly yieldTo?: Int32Array;
 }
 
 export const DEFAULT_POOL_SIZE = 10;

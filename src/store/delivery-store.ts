@@ -134,6 +134,8 @@ export interface DeliveryStore {
   prune(before: string, limit: number): Promise<number>;
   /** Queue depth and the oldest pending delivery's age, over every account. */
   queueStats(now?: number): Promise<QueueStats>;
+  /** Whether any delivery is not finished (one row of the pending index read). */
+  hasPending(): Promise<boolean>;
 }
 
 /** Cancels a deleted connector's pending deliveries and forgets its tickets, in the deleting transaction. */
@@ -660,6 +662,16 @@ export function createDeliveryStore(
         await trx.deleteFrom('deliveries').where('id', 'in', ids).execute();
         return ids.length;
       });
+    },
+
+    async hasPending() {
+      const row = await db
+        .selectFrom('deliveries')
+        .select('seq')
+        .where('finished_at', 'is', null)
+        .limit(1)
+        .executeTakeFirst();
+      return row !== undefined;
     },
 
     async queueStats(now = Date.now()) {

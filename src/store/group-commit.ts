@@ -81,6 +81,8 @@ export function groupCommit(
   run: RunNow,
   lockWaitMs: number,
   now: () => number = Date.now,
+  /** Shared with another thread's connection (DatabaseOptions.writeIntent): element 0 set while a group runs, element 1 read. */
+  intent?: Int32Array,
 ): Transact {
   const queue: Job[] = [];
   let scheduled = false;
@@ -92,6 +94,8 @@ export function groupCommit(
     if (scheduled || queue.length === 0) return;
     scheduled = true;
     let queued = queue.length;
+    /** While the other thread's connection is in a transaction (intent[1]), wait turns rather than a BUSY's pause; not past this. */
+    const waitTurnsUntil = performance.now() + TURN_WAIT_MS;
     const start = () => {
       // More came in this turn, and there is room for more: take in another turn first.
       if (queue.length > queued && queue.length < MAX_GROUP) {
@@ -99,9 +103,18 @@ export function groupCommit(
         setImmediate(start);
         return;
       }
+      if (intent && Atomics.load(intent, 1) !== 0 && performance.now() < waitTurnsUntil) {
+        setImmediate(start);
+        return;
+      }
       const group = queue.splice(0, MAX_GROUP);
+      if (intent) Atomics.store(intent, 0, 1);
       runGroup(group).finally(() => {
         scheduled = false;
+        if (intent) {
+          Atomics.store(intent, 0, 0);
+          Atomics.notify(intent, 0);
+        }
         schedule();
       });
     };
@@ -203,6 +216,13 @@ export function groupCommit(
       schedule();
     });
 }
+
+/**
+ * How long a group waits, turn after turn, for the deliveries thread's transaction to end (its
+ * claims and records hold the lock for a fraction of a millisecond, without an fsync) before it
+ * begins anyway and waits as for any other holder of the lock (a pause of 2 ms and more).
+ */
+const TURN_WAIT_MS = 5;
 
 const SAVEPOINT = CompiledQuery.raw('savepoint plugboard_write');
 const RELEASE = CompiledQuery.raw('release plugboard_write');

@@ -202,6 +202,7 @@ class ImmediateTransactionDriver extends SqliteDriver {
     private readonly prepared: PreparedConnection,
     private readonly lockWaitMs: number,
     private readonly synchronous: SqliteSynchronous,
+    private readonly yieldTo?: Int32Array,
   ) {
     super({ database: sqlite });
   }
@@ -238,11 +239,49 @@ class ImmediateTransactionDriver extends SqliteDriver {
   }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    if (this.yieldTo) yieldToWrites(this.yieldTo);
+    await connection.executeQuery(BEGIN_IMMEDIATE);
+    // Told to the server's thread, whose write groups wait turns for it (group-commit.ts).
+    if (this.yieldTo) Atomics.store(this.yieldTo, 1, 1);
+  }
+
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.commitTransaction(connection);
+    } finally {
+      if (this.yieldTo && !this.sqlite.inTransaction) Atomics.store(this.yieldTo, 1, 0);
+    }
   }
 
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
+    try {
+      if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
+    } finally {
+      if (this.yieldTo && !this.sqlite.inTransaction) Atomics.store(this.yieldTo, 1, 0);
+    }
+  }
+}
+
+const BEGIN_IMMEDIATE = CompiledQuery.raw('begin immediate');
+
+/**
+ * How long, at most, a connection opened with `yieldTo` (the deliveries thread's) waits for the
+ * other connection's writes before it begins a transaction anyway (SQLite's lock decides then).
+ */
+const YIELD_WAIT_MS = 20;
+
+/**
+ * Blocks this thread (never the API's event loop: only the deliveries thread's connection has
+ * `yieldTo`) while the flag says the server's thread has a write group running (it holds the
+ * lock, or is about to take it), at most YIELD_WAIT_MS; woken when it ends.
+ */
+function yieldToWrites(flag: Int32Array): void {
+  const until = performance.now() + YIELD_WAIT_MS;
+  for (;;) {
+    if (Atomics.load(flag, 0) === 0) return;
+    const left = until - performance.now();
+    if (left <= 0) return;
+    Atomics.wait(flag, 0, 1, left);
   }
 }
 
@@ -368,6 +407,7 @@ export function openSqlite(
     prepared,
     options.lockWaitMs ?? LOCK_WAIT_MS,
     synchronous,
+    options.yieldTo,
   );
   const db = new Kysely<Database>({ dialect: new ImmediateTransactionDialect(sqlite, driver) });
   // At NORMAL every commit is already without an fsync: the same handle.
@@ -467,7 +507,14 @@ export function openSqlite(
     relaxed,
     location,
     ...(checkpointInBackground ? { checkpointInBackground } : {}),
-    transact: groupCommit(db, sqlite, (query) => prepared.run(query), options.lockWaitMs ?? LOCK_WAIT_MS),
+    transact: groupCommit(
+      db,
+      sqlite,
+      (query) => prepared.run(query),
+      options.lockWaitMs ?? LOCK_WAIT_MS,
+      Date.now,
+      options.writeIntent,
+    ),
     async ping() {
       // An empty IMMEDIATE transaction: it takes the write lock (as every write does, waiting up to
       // lockWaitMs) and writes nothing. `select 1` answered even while no write could succeed.

@@ -1,0 +1,151 @@
+import { Worker } from 'node:worker_threads';
+import type { FastifyBaseLogger } from 'fastify';
+
+/** What tells a `plugboard` started in a worker thread to run the deliveries thread (cli.ts). */
+export const DELIVERY_THREAD_ROLE = 'plugboard-deliveries-thread';
+
+const YOUNG_GENERATION_MB = 16;
+
+/** From the server's thread to the deliveries thread. `due`: connector id, account id, … */
+export type ThreadMessage = { kind: 'notify'; due: (string | number)[] } | { kind: 'stop' };
+
+/** From the deliveries thread to the server's. */
+export type ThreadReport =
+  | { kind: 'ready' }
+  | { kind: 'stopped' }
+  | { kind: 'attempts'; counts: { type: string; outcome: string; n: number }[] };
+
+/** What the server's thread does with a delivery engine: tell it of new work, stop it. */
+export interface DeliveryEngine {
+  notify(connectorId: string, accountId: number): void;
+  stop(): Promise<void>;
+}
+
+export interface DeliveryThreadOptions {
+  /** bin/plugboard.js: the thread runs the same bundle as the server. */
+  readonly entry: string;
+  /** The server's connection's DatabaseOptions.writeIntent: the thread's connection yields to it. */
+  readonly writeIntent: Int32Array;
+}
+
+export interface DeliveryThreadSettings extends DeliveryThreadOptions {
+  readonly log: FastifyBaseLogger;
+  /** How long stop() waits for the thread to finish or release what is in flight. */
+  readonly stopWaitMs: number;
+  readonly onAttempt?: ((type: string, outcome: string) => void) | undefined;
+  /** The thread failed (at its start or later): the caller sends deliveries some other way. */
+  readonly onFailure: (error: unknown) => void;
+}
+
+/**
+ * The server's side of the deliveries thread (thread.ts): starts it, passes it the notices of
+ * accepted deliveries (batched, one message per turn of the event loop), counts its attempts into
+ * the metrics, and stops it at shutdown, waiting for it to record or release what it holds.
+ */
+export class DeliveryThread implements DeliveryEngine {
+  private worker: Worker | undefined;
+  private due: (string | number)[] = [];
+  private posting = false;
+  private stopped = false;
+  private readonly exited: Promise<void>;
+  private resolveExited: () => void = () => {};
+  private stoppedCleanly = false;
+  private made = false;
+
+  constructor(private readonly settings: DeliveryThreadSettings) {
+    this.exited = new Promise((resolve) => {
+      this.resolveExited = resolve;
+    });
+  }
+
+  /** Whether start() made the thread (it may have ended since). */
+  get started(): boolean {
+    return this.made;
+  }
+
+  start(): void {
+    if (this.worker || this.stopped) return;
+    this.made = true;
+    const worker = new Worker(this.settings.entry, {
+      workerData: { role: DELIVERY_THREAD_ROLE, writeIntent: this.settings.writeIntent },
+      // A young generation of 16 MB rather than V8's default (up to 48 MB, as the server's own):
+      // the thread allocates per delivery, briefly, and the process's peak memory is the sum of
+      // both isolates' (issue 12: a storm of 100,000 queued deliveries under 200 MB).
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
+    this.worker = worker;
+    worker.on('message', (report: ThreadReport) => {
+      if (report.kind === 'attempts') {
+        const { onAttempt } = this.settings;
+        if (onAttempt)
+          for (const c of report.counts) for (let i = 0; i < c.n; i++) onAttempt(c.type, c.outcome);
+      } else if (report.kind === 'stopped') {
+        // Recorded or released, database closed: what keeps it alive now (keep-alive sockets) can go.
+        this.stoppedCleanly = true;
+        void worker.terminate();
+      }
+    });
+    let failure: unknown;
+    worker.on('error', (error) => {
+      failure = error;
+    });
+    worker.once('exit', (code) => {
+      this.worker = undefined;
+      // Ended inside a transaction (terminated, or failed): its connection is gone, and with it
+      // the lock; the server's write groups must not wait turns for it (group-commit.ts).
+      Atomics.store(this.settings.writeIntent, 1, 0);
+      this.resolveExited();
+      if (this.stopped && this.stoppedCleanly) return;
+      const error = failure ?? new Error(`the deliveries thread exited (code ${code})`);
+      if (this.stopped) {
+        this.settings.log.warn({ err: error }, 'the deliveries thread ended badly while stopping');
+        return;
+      }
+      this.stopped = true;
+      this.settings.log.error(
+        { err: error },
+        'the deliveries thread failed; sending from the event loop instead',
+      );
+      this.settings.onFailure(error);
+    });
+  }
+
+  notify(connectorId: string, accountId: number): void {
+    if (this.stopped) return;
+    this.due.push(connectorId, accountId);
+    if (this.posting) return;
+    this.posting = true;
+    setImmediate(() => {
+      this.posting = false;
+      const due = this.due;
+      this.due = [];
+      const message: ThreadMessage = { kind: 'notify', due };
+      this.worker?.postMessage(message);
+    });
+  }
+
+  /** Asks the thread to stop (it records or releases what it holds), waits for it, at most stopWaitMs. */
+  async stop(): Promise<void> {
+    if (this.stopped && !this.worker) return;
+    this.stopped = true;
+    const worker = this.worker;
+    if (!worker) return;
+    const message: ThreadMessage = { kind: 'stop' };
+    worker.postMessage(message);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.exited.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.settings.stopWaitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      // Its claims end with their leases; the next server start takes them over.
+      this.settings.log.warn(
+        'the deliveries thread did not stop in time; its claims are left to their leases',
+      );
+      await worker.terminate();
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadConfig } from '../config.js';
+import { createLogger, defaultLogFormat, flushLogger } from '../logger.js';
+import { createOutboundClient } from '../outbound/client.js';
+import { createSecretBox } from '../secrets/secret-box.js';
+import { createConnectorStore } from '../store/connector-store.js';
+import { openDatabase } from '../store/database.js';
+import { createDeliveryStore } from '../store/delivery-store.js';
+import { openKeyring } from '../store/sealed/keyring-check.js';
+import type { ThreadMessage, ThreadReport } from './thread-host.js';
+import { DeliveryWorker, declaredDelivery } from './worker.js';
+
+/** How often the attempts counted for the metrics go to the server's thread, at most. */
+const COUNTS_EVERY_MS = 250;
+
+/**
+ * The deliveries thread (thread-host.ts starts it; bin/plugboard.js runs this in it): the server's
+ * delivery worker with its own SQLite connection and everything a send needs (the settings from the
+ * same environment, the master keys, the connector store, the outbound client), so that claims,
+ * sends and records leave the event loop that answers the API. For the database it is one more
+ * connection, as a second server on the same file would be: transactions begun IMMEDIATE, a busy
+ * lock waited for, claims under this thread's own owner name and lease.
+ */
+export async function runDeliveryThread(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('the deliveries thread runs only as a worker thread');
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, undefined, config.logFormat ?? defaultLogFormat()).child({
+    thread: 'deliveries',
+  });
+  // The server's thread opened (and migrated) the database and made the keys before starting this.
+  const { writeIntent } = workerData as { writeIntent?: Int32Array };
+  // NORMAL: this connection writes only what the worker writes through DatabaseHandle.relaxed
+  // anyway (claims, records, take-overs, pruning; a commit lost on power loss means a delivery sent
+  // again), so every statement need not switch the setting there and back.
+  const database = openDatabase(config.database, {
+    synchronous: 'NORMAL',
+    ...(writeIntent ? { yieldTo: writeIntent } : {}),
+  });
+  let worker: DeliveryWorker;
+  try {
+    const keyring = await openKeyring(config, database.db);
+    const connectors = createConnectorStore(
+      database.db,
+      createSecretBox(keyring.source),
+      undefined,
+      database.transact,
+    );
+    const timeoutMs = config.deliveryTimeout * 1000;
+    const counts = new Map<string, { type: string; outcome: string; n: number }>();
+    let countsTimer: NodeJS.Timeout | undefined;
+    const sendCounts = () => {
+      countsTimer = undefined;
+      if (counts.size === 0) return;
+      const report: ThreadReport = { kind: 'attempts', counts: [...counts.values()] };
+      counts.clear();
+      port.postMessage(report);
+    };
+    worker = new DeliveryWorker(
+      createDeliveryStore(database.db, database.relaxed, database.transact),
+      (accountId, id) => connectors.get(accountId, id),
+      {
+        http: createOutboundClient({ allowedTargets: config.allowedTargets ?? [], timeoutMs }),
+        endpoints: {},
+      },
+      declaredDelivery,
+      {
+        concurrency: config.deliveryConcurrency,
+        timeoutMs,
+        retentionMs: config.deliveryRetentionDays * 86_400_000,
+        onAttempt: (type, outcome) => {
+          const key = `${type}\n${outcome}`;
+          const known = counts.get(key);
+          if (known) known.n++;
+          else counts.set(key, { type, outcome, n: 1 });
+          countsTimer ??= setTimeout(sendCounts, COUNTS_EVERY_MS);
+        },
+      },
+      logger,
+    );
+    let stopping = false;
+    const stop = async () => {
+      await worker.stop();
+      clearTimeout(countsTimer);
+      sendCounts();
+      await database.close();
+      await flushLogger(logger);
+      const report: ThreadReport = { kind: 'stopped' };
+      port.postMessage(report);
+      port.close();
+    };
+    port.on('message', (message: ThreadMessage) => {
+      if (message.kind === 'notify') {
+        for (let i = 0; i < message.due.length; i += 2) {
+          worker.notify(String(message.due[i]), Number(message.due[i + 1]));
+        }
+      } else if (message.kind === 'stop') {
+        if (stopping) return;
+        stopping = true;
+        stop().catch((error: unknown) => {
+          logger.error({ err: error }, 'stopping the deliveries thread failed');
+          port.close();
+        });
+      }
+    });
+    worker.start();
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const ready: ThreadReport = { kind: 'ready' };
+  port.postMessage(ready);
+}
