@@ -8,7 +8,7 @@ import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger, defaultLogFormat, flushLogger } from './logger.js';
 import { MasterKeyError } from './secrets/cipher.js';
 import type { Hashing } from './secrets/hash-key.js';
-import { keyringFromEnvironment, type ResolvedKeyring } from './secrets/keyring.js';
+import { keyringFromEnvironment } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
@@ -42,7 +42,7 @@ export async function serve(config: Config): Promise<void> {
   // requests after listening (the key bootstrap, the first /healthz) run beside the delivery
   // worker's first claim, and each would otherwise wait for a connection of its own.
   database.warm?.(2);
-  let keyring: ResolvedKeyring;
+  let keyring: Awaited<ReturnType<typeof openKeyring>>;
   let hashing: Hashing;
   try {
     const { applied } = await migrateToLatest(database);
@@ -54,7 +54,7 @@ export async function serve(config: Config): Promise<void> {
         'created a master key file (mode 0600); back it up with the database',
       );
     }
-    hashing = await openHashing(database.db, keyring.source);
+    hashing = await openHashing(database.db, keyring.source, keyring.stored);
     const keys = createKeyStore(database.db, hashing);
     await upgradeStoredHashes(database.db, keys, createSecretBox(keyring.source), hashing, logger);
   } catch (error) {

@@ -54,13 +54,13 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
           );
         }
         if (!known) process.stderr.write(`Creating the new account ${account}.\n`);
-        const { source, createdFile } = await openKeyring(config, db.db);
+        const { source, createdFile, stored } = await openKeyring(config, db.db);
         if (createdFile) {
           process.stderr.write(
             `Created the master key file ${createdFile} (mode 0600); back it up with the database.\n`,
           );
         }
-        const hashing = await openHashing(db.db, source);
+        const hashing = await openHashing(db.db, source, stored);
         return createKeyStore(db.db, hashing).create(account, keyRole, label ?? '', expiresAt);
       });
       const expiry = expiresAt ? ` It expires at ${expiresAt}.` : '';

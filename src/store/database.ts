@@ -262,6 +262,12 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<Migration
 
 const MIGRATION_NAMES = Object.keys(migrations).sort(byCodeUnits);
 
+/** True when `names` are exactly our migrations. */
+function listsOurs(names: readonly string[]): boolean {
+  const sorted = [...names].sort(byCodeUnits);
+  return sorted.length === MIGRATION_NAMES.length && sorted.every((name, i) => name === MIGRATION_NAMES[i]);
+}
+
 /**
  * True when Kysely's bookkeeping table in `schema` lists exactly our migrations: one read, where
  * the migrator introspects the tables, takes an advisory lock and reads the same list (a server
@@ -274,8 +280,7 @@ async function upToDate(db: Kysely<Database>, schema?: string): Promise<boolean>
   const table = schema === undefined ? sql.id('kysely_migration') : sql.id(schema, 'kysely_migration');
   try {
     const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(db);
-    const names = rows.map((row) => row.name).sort(byCodeUnits);
-    return names.length === MIGRATION_NAMES.length && names.every((name, i) => name === MIGRATION_NAMES[i]);
+    return listsOurs(rows.map((row) => row.name));
   } catch {
     return false;
   }
@@ -321,6 +326,17 @@ function report(results: readonly MigrationResult[] | undefined, error: unknown)
  * for ours.
  */
 async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport> {
+  // The schema and our bookkeeping table's list at once, one round trip where a start on a
+  // migrated database (nearly always) took two (issue 15): the unqualified name counts only if
+  // it resolves to the table in the current schema. Anything else (no table yet: an error)
+  // takes the two steps below.
+  const known = await sql<{ schema: string | null; names: string[] | null }>`
+    select current_schema() as schema,
+      array(select name from kysely_migration) as names
+    where to_regclass('kysely_migration') = to_regclass(format('%I.kysely_migration', current_schema()))`
+    .execute(handle.db)
+    .then(({ rows }) => rows[0], () => undefined);
+  if (known?.schema && known.names && listsOurs(known.names)) return { applied: [] };
   const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(handle.db);
   const schema = rows[0]?.schema;
   if (!schema) {

@@ -30,11 +30,20 @@ export async function upgradeStoredRecords(
   let keyed = 0;
   let bound = 0;
   let forgotten = 0;
-  const unkeyed = await db
-    .selectFrom('idempotency_keys')
-    .select(['account_id', 'api_key_id', 'key', 'request_hash'])
-    .where('request_hash', 'not like', `${KEYED_PREFIX}%`)
-    .execute();
+  // Both reads at once (on PostgreSQL one round trip, issue 15): the rewrites of the first touch
+  // only request_hash, which the second neither selects nor filters on.
+  const [unkeyed, unowned] = await Promise.all([
+    db
+      .selectFrom('idempotency_keys')
+      .select(['account_id', 'api_key_id', 'key', 'request_hash'])
+      .where('request_hash', 'not like', `${KEYED_PREFIX}%`)
+      .execute(),
+    db
+      .selectFrom('idempotency_keys')
+      .select(['account_id', 'key', 'response'])
+      .where('api_key_id', '=', '')
+      .execute(),
+  ]);
   for (const row of unkeyed) {
     const result = await db
       .updateTable('idempotency_keys')
@@ -47,11 +56,6 @@ export async function upgradeStoredRecords(
     if (result.numUpdatedRows > 0n) keyed++;
   }
 
-  const unowned = await db
-    .selectFrom('idempotency_keys')
-    .select(['account_id', 'key', 'response'])
-    .where('api_key_id', '=', '')
-    .execute();
   for (const row of unowned) {
     let owner: string | undefined;
     try {

@@ -19,8 +19,16 @@ export async function upgradeStoredHashes(
   hashing: Hashing,
   log: FastifyBaseLogger,
 ): Promise<void> {
-  const apiKeys = await keys.keyUnkeyedHashes();
-  const records = await upgradeStoredRecords(db, box, hashing);
+  // At once (on PostgreSQL on connections of their own, issue 15): different tables. Both are
+  // waited for, so that a failure of one does not leave the other writing while the start fails.
+  const [keysDone, recordsDone] = await Promise.allSettled([
+    keys.keyUnkeyedHashes(),
+    upgradeStoredRecords(db, box, hashing),
+  ]);
+  if (keysDone.status === 'rejected') throw keysDone.reason;
+  if (recordsDone.status === 'rejected') throw recordsDone.reason;
+  const apiKeys = keysDone.value;
+  const records = recordsDone.value;
   if (apiKeys + records.keyed + records.bound + records.forgotten > 0) {
     // On SQLite the replaced values are zeroed in their pages (secure_delete) but the WAL still
     // holds the old pages until it is checkpointed: do that now, and truncate it.

@@ -62,10 +62,17 @@ export async function replaceHashKey(
   return result.numUpdatedRows > 0n;
 }
 
-/** The database's hashing, its hash key made and stored on first use (by whichever server or command comes first). */
-export async function openHashing(db: Kysely<Database>, source: KeyringSource): Promise<Hashing> {
-  const stored =
-    (await readHashKey(db)) ?? (await storeHashKeyIfNone(db, sealHashKey(source, generateHashKey())));
+/**
+ * The database's hashing, its hash key made and stored on first use (by whichever server or command
+ * comes first). `known`: the hash key as just read (openKeyring's `stored`), not read again.
+ */
+export async function openHashing(
+  db: Kysely<Database>,
+  source: KeyringSource,
+  known?: { readonly hashKey: StoredHashKey | undefined },
+): Promise<Hashing> {
+  const read = known === undefined ? await readHashKey(db) : known.hashKey;
+  const stored = read ?? (await storeHashKeyIfNone(db, sealHashKey(source, generateHashKey())));
   return createHashing(openHashKey(source, stored));
 }
 

@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../../config.js';
 import { MasterKeyError } from '../../secrets/cipher.js';
+import { openHashKey } from '../../secrets/hash-key.js';
 import {
   type KeyringSource,
   keyFilePath,
@@ -14,7 +15,7 @@ import {
 import { createSecretBox } from '../../secrets/secret-box.js';
 import type { Database } from '../schema.js';
 import { verifyHashKey } from './hash-key.js';
-import { connectorKeyIds, keyIdsInUse } from './rows.js';
+import { connectorKeyIds, readStoredKeys, type StoredKeys } from './rows.js';
 
 /**
  * Fails at once, before serving, when the configured keys cannot open the stored secrets: each
@@ -23,25 +24,39 @@ import { connectorKeyIds, keyIdsInUse } from './rows.js';
  * Idempotency records are not a reason to refuse: one sealed with a key that is gone is
  * forgotten when its Idempotency-Key comes back (like an expired one), and all expire within a day.
  */
-export async function verifyKeyring(db: Kysely<Database>, source: KeyringSource): Promise<void> {
+export async function verifyKeyring(
+  db: Kysely<Database>,
+  source: KeyringSource,
+  stored?: StoredKeys,
+): Promise<void> {
   const keyring = source.current();
   const box = createSecretBox(source);
-  for (const keyId of await connectorKeyIds(db)) {
-    const hint =
-      source.file !== undefined
-        ? `restore the key file ${source.file} that belongs to this database, or set PLUGBOARD_MASTER_KEY to the key used before`
-        : 'set PLUGBOARD_MASTER_KEY to the key used before, or add it to PLUGBOARD_PREVIOUS_MASTER_KEYS';
+  const keyIds = stored?.connectorKeyIds ?? (await connectorKeyIds(db));
+  const hint =
+    source.file !== undefined
+      ? `restore the key file ${source.file} that belongs to this database, or set PLUGBOARD_MASTER_KEY to the key used before`
+      : 'set PLUGBOARD_MASTER_KEY to the key used before, or add it to PLUGBOARD_PREVIOUS_MASTER_KEYS';
+  // One sample a key id, read at once (on PostgreSQL one round trip for all), then checked in
+  // order: the first key id that is missing or does not open is the one reported.
+  const samples = await Promise.all(
+    keyIds.map((keyId) =>
+      keyring.find(keyId)
+        ? db
+            .selectFrom('connectors')
+            .select(['id', 'type', 'secrets', 'secret_key_id'])
+            .where('secret_key_id', '=', keyId)
+            .limit(1)
+            .executeTakeFirst()
+        : undefined,
+    ),
+  );
+  keyIds.forEach((keyId, i) => {
     if (!keyring.find(keyId)) {
       throw new MasterKeyError(
         `the stored secrets were sealed with master key ${keyId}, which ${source.description} does not hold; ${hint}`,
       );
     }
-    const sample = await db
-      .selectFrom('connectors')
-      .select(['id', 'type', 'secrets', 'secret_key_id'])
-      .where('secret_key_id', '=', keyId)
-      .limit(1)
-      .executeTakeFirst();
+    const sample = samples[i];
     if (sample?.secrets) {
       try {
         box.open(sample.id, sample.type, { sealed: sample.secrets, keyId });
@@ -51,9 +66,10 @@ export async function verifyKeyring(db: Kysely<Database>, source: KeyringSource)
         );
       }
     }
-  }
+  });
   // Without it no API key can be checked.
-  await verifyHashKey(db, source);
+  if (stored === undefined) await verifyHashKey(db, source);
+  else if (stored.hashKey) openHashKey(source, stored.hashKey);
 }
 
 /**
@@ -64,8 +80,9 @@ export async function verifyKeyring(db: Kysely<Database>, source: KeyringSource)
 export async function openKeyring(
   config: Pick<Config, 'masterKey' | 'previousMasterKeys' | 'database'>,
   db: Kysely<Database>,
-): Promise<ResolvedKeyring> {
-  const inUse = await keyIdsInUse(db);
+): Promise<ResolvedKeyring & { readonly stored: StoredKeys }> {
+  const stored = await readStoredKeys(db);
+  const { inUse } = stored;
   let resolved: ResolvedKeyring;
   try {
     resolved = resolveKeyring(config, { createFile: inUse.length === 0 });
@@ -83,6 +100,7 @@ export async function openKeyring(
     }
     throw error;
   }
-  await verifyKeyring(db, resolved.source);
-  return resolved;
+  await verifyKeyring(db, resolved.source, stored);
+  // What was read, for openHashing to use rather than read the hash key again.
+  return { ...resolved, stored };
 }

@@ -5,9 +5,11 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { MASTER_KEY_ID_LENGTH } from '../../secrets/cipher.js';
+import type { StoredHashKey } from '../../secrets/hash-key.js';
+import { dialectOf } from '../dialect.js';
 import { IDEMPOTENCY_TTL_MS } from '../idempotency-store.js';
 import type { Database } from '../schema.js';
-import { hashKeyMasterKeyId } from './hash-key.js';
+import { readHashKey } from './hash-key.js';
 
 /**
  * The two kinds of stored values sealed with a master key: connectors' secrets, and the first
@@ -157,8 +159,24 @@ export async function forgetDeadRecords(db: Kysely<Database>, keyIds: readonly s
   return Number(expired.numDeletedRows) + Number(orphaned.numDeletedRows);
 }
 
-/** Ids of the master keys that sealed connectors' secrets, by index seeks (cheap on a million rows). */
+/**
+ * Ids of the master keys that sealed connectors' secrets, by index seeks (cheap on a million rows).
+ * PostgreSQL: the same seeks in one recursive statement, one round trip instead of one per key id
+ * plus one (issue 15: a server's start waits for each). SQLite has no round trips to save.
+ */
 export async function connectorKeyIds(db: Kysely<Database>): Promise<string[]> {
+  if (dialectOf(db) === 'postgres') {
+    const { rows } = await sql<{ id: string }>`
+      with recursive ids(id) as (
+        (select secret_key_id from connectors where secret_key_id > '' order by secret_key_id limit 1)
+        union all
+        select (select c.secret_key_id from connectors c where c.secret_key_id > ids.id
+                order by c.secret_key_id limit 1)
+        from ids where ids.id is not null
+      )
+      select id from ids where id is not null`.execute(db);
+    return rows.map((row) => row.id);
+  }
   const ids: string[] = [];
   let after = '';
   for (;;) {
@@ -191,13 +209,31 @@ export async function recordKeyIds(db: Kysely<Database>, now = Date.now()): Prom
   return rows.map((row) => row.key_id).sort();
 }
 
+/** What a start checks the master keys against, read once: the key ids in use and the sealed hash key. */
+export interface StoredKeys {
+  /** Ids of the master keys that sealed connectors' secrets (connectorKeyIds). */
+  readonly connectorKeyIds: readonly string[];
+  /** Ids of the master keys that anything stored still needs, sorted (keyIdsInUse). */
+  readonly inUse: readonly string[];
+  /** The sealed hash key, if the database has one yet. */
+  readonly hashKey: StoredHashKey | undefined;
+}
+
+/**
+ * The three reads at once: on PostgreSQL each on a pool connection of its own, one round trip
+ * where they took one after another (issue 15).
+ */
+export async function readStoredKeys(db: Kysely<Database>): Promise<StoredKeys> {
+  const [hashKey, connectors, records] = await Promise.all([
+    readHashKey(db),
+    connectorKeyIds(db),
+    recordKeyIds(db),
+  ]);
+  const ids = new Set([...connectors, ...records, ...(hashKey === undefined ? [] : [hashKey.masterKeyId])]);
+  return { connectorKeyIds: connectors, inUse: [...ids].sort(), hashKey };
+}
+
 /** Ids of the master keys that anything stored still needs: connectors' secrets, idempotent responses, the hash key. */
 export async function keyIdsInUse(db: Kysely<Database>): Promise<string[]> {
-  const hashKey = await hashKeyMasterKeyId(db);
-  const ids = new Set([
-    ...(await connectorKeyIds(db)),
-    ...(await recordKeyIds(db)),
-    ...(hashKey === undefined ? [] : [hashKey]),
-  ]);
-  return [...ids].sort();
+  return [...(await readStoredKeys(db)).inUse];
 }
