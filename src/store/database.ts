@@ -335,7 +335,10 @@ async function migratePostgres(handle: DatabaseHandle): Promise<MigrationReport>
       array(select name from kysely_migration) as names
     where to_regclass('kysely_migration') = to_regclass(format('%I.kysely_migration', current_schema()))`
     .execute(handle.db)
-    .then(({ rows }) => rows[0], () => undefined);
+    .then(
+      ({ rows }) => rows[0],
+      () => undefined,
+    );
   if (known?.schema && known.names && listsOurs(known.names)) return { applied: [] };
   const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(handle.db);
   const schema = rows[0]?.schema;
