@@ -16,6 +16,7 @@ import { describeLocation } from './store/location.js';
 import { openHashing } from './store/sealed/hash-key.js';
 import { openKeyring } from './store/sealed/keyring-check.js';
 import { upgradeStoredHashes } from './store/upgrade-hashes.js';
+import { capYoungGeneration, semiSpaceChosen } from './young-generation.js';
 
 /**
  * `plugboard serve`: migrate, check that the master key opens the stored secrets, make sure an
@@ -110,6 +111,8 @@ export async function serve(config: Config): Promise<void> {
     { database: describeLocation(config.database), secrets: keyring.source.description },
     'Plugboard is ready',
   );
+  // The young generation stops at 8 MiB semi-spaces unless node was given a size (issue 15's RSS).
+  if (!semiSpaceChosen(process.execArgv, process.env.NODE_OPTIONS)) capYoungGeneration();
 }
 
 /**

@@ -4,7 +4,7 @@ import Fastify from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Connector } from '../../src/connectors/schemas.js';
 import { installAuth, type RecentKeys } from '../../src/http/auth.js';
-import { answerFirst, type FastRead, fastReads, keepBounded } from '../../src/http/fast-reads.js';
+import { answerFirst, type FastRead, fastReads, keepBounded, ownBytes } from '../../src/http/fast-reads.js';
 import { DEFAULT_PAGE_SIZE } from '../../src/http/paging.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { type ConnectorStore, createConnectorStore } from '../../src/store/connector-store.js';
@@ -386,5 +386,20 @@ describe('keepBounded (the kept pages’ bound on memory)', () => {
     const map = new Map<string, number>();
     for (let i = 0; i < 2; i++) keepBounded(map, `k${i}`, i, 3);
     expect(map.size).toBe(2);
+  });
+});
+
+describe('ownBytes (kept bodies outside the shared Buffer pool)', () => {
+  it('gives the UTF-8 bytes of the string, every one written, in memory of their own', () => {
+    for (const text of ['', '{"name":"a"}', '{"name":"Zürich ✓ 𝄞"}', 'x'.repeat(5_000)]) {
+      // Fill the pool with non-zero bytes first: uninitialized memory must not show through.
+      Buffer.from('\u00ff'.repeat(2_000), 'latin1');
+      const bytes = ownBytes(text);
+      expect(bytes.equals(Buffer.from(text))).toBe(true);
+      expect(bytes.toString()).toBe(text);
+      // Its own ArrayBuffer, exactly its size: not a slice of an 8 KiB slab other Buffers share.
+      expect(bytes.byteOffset).toBe(0);
+      expect(bytes.buffer.byteLength).toBe(Buffer.byteLength(text));
+    }
   });
 });
