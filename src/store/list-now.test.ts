@@ -171,3 +171,38 @@ describe('readAheadNow keeps a page for the first listNow of it', () => {
     expect(store.listNow(accountId, 0, 50)).toBe(page);
   });
 });
+
+describe("getNow keeps a connector while the database's stamp stays", () => {
+  /** c1 read until it is kept (from its second read on, connector-row.ts). */
+  function keptOne(): StoredConnector {
+    const id = store.listNow(accountId, 1, 1)?.[0]?.id;
+    if (!id) throw new Error('no connector');
+    store.getNow(accountId, id);
+    store.getNow(accountId, id);
+    const one = store.getNow(accountId, id);
+    if (!one) throw new Error('getNow could not read');
+    expect(store.getNow(accountId, id)).toBe(one);
+    return one;
+  }
+
+  it("sees this server's update and delete, and another process's commit, at once", async () => {
+    let one = keptOne();
+    expect(one.name).toBe('c1');
+    await store.update(accountId, actor, one.id, () => ({ name: 'renamed', params: jiraParams(1) }));
+    expect(store.getNow(accountId, one.id)?.name).toBe('renamed');
+
+    one = keptOne();
+    const other = new Sqlite(path);
+    try {
+      other.prepare("update connectors set name = 'theirs' where id = ?").run(one.id);
+      expect(store.getNow(accountId, one.id)?.name).toBe('theirs');
+    } finally {
+      other.close();
+    }
+
+    one = keptOne();
+    expect(store.getNow(accountId + 1, one.id)).toBeUndefined();
+    expect(await store.delete(accountId, actor, one.id)).toBe(true);
+    expect(store.getNow(accountId, one.id)).toBeUndefined();
+  });
+});
