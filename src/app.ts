@@ -195,6 +195,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const given = options.deliveries ?? {};
   const deliveryOf = given.deliveryOf ?? declaredDelivery;
   const timeoutMs = given.timeoutMs ?? settings.deliveryTimeout * 1000;
+  const retentionMs = given.retentionMs ?? settings.deliveryRetentionDays * 86_400_000;
   const makeWorker = () =>
     new DeliveryWorker(
       deliveryStore,
@@ -212,7 +213,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ...given,
         concurrency: given.concurrency ?? settings.deliveryConcurrency,
         timeoutMs,
-        retentionMs: given.retentionMs ?? settings.deliveryRetentionDays * 86_400_000,
+        retentionMs,
         ...(metrics ? { onAttempt: metrics.countDeliveryAttempt } : {}),
       },
       app.log,
@@ -245,12 +246,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // the bundle), which a server that never delivers need not pay. A delivery accepted starts it
     // (notify, above); so does one found pending, a little after listening (making the thread
     // holds this event loop for 3 to 15 ms, which the first requests would wait for) and then
-    // every DELIVERY_THREAD_LOOK_MS (queued by something else than this server's API).
+    // every DELIVERY_THREAD_LOOK_MS (queued by something else than this server's API). So does a
+    // finished delivery past the retention: the thread's worker is what prunes them.
     startEngine = () => {
       const look = async () => {
         if (closing || thread.started) return;
         try {
-          if (await deliveryStore.hasPending()) thread.start();
+          const pastRetention = new Date(Date.now() - retentionMs).toISOString();
+          if ((await deliveryStore.hasPending()) || (await deliveryStore.hasPrunable(pastRetention)))
+            thread.start();
         } catch (error) {
           app.log.warn({ err: error }, 'could not look for pending deliveries; looking again shortly');
         }

@@ -5,6 +5,7 @@
  * over when the lease ends and sent again: the one documented duplicate, marked by an
  * `interrupted` attempt.
  */
+import SqliteDatabase from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Connector } from '../src/connectors/schemas.js';
 import type { Delivery } from '../src/store/delivery-store.js';
@@ -147,6 +148,51 @@ describe('deliveries and kill -9', () => {
           { timeoutMs: 10_000, intervalMs: 100 },
         );
         expect(delivered.attempts.map((a) => a.outcome)).toEqual(['delivered']);
+      } finally {
+        await target.close();
+      }
+    },
+    60_000,
+  );
+  it.skipIf(!dynamicDelivers)(
+    'a server that has nothing to send still prunes the deliveries past the retention',
+    async () => {
+      const target = await new Target().start();
+      try {
+        const box = sandbox();
+        let server = await box.startServer(ENV);
+        const connector = (
+          await call(server, 'POST', '/api/connectors', {
+            name: 'pruned',
+            type: 'dynamic',
+            params: { url: `${target.url}/pruned` },
+          })
+        ).body as Connector;
+        const answer = await call(server, 'POST', `/api/connectors/${connector.id}/deliveries`, {
+          event: { eventType: 'ALERT', summary: 'old news' },
+        });
+        const id = (answer.body as Delivery).id;
+        await waitFor(
+          'the delivery to be delivered',
+          async () =>
+            ((await call(server, 'GET', `/api/deliveries/${id}`)).body as Delivery).state === 'delivered' ||
+            undefined,
+          { timeoutMs: 10_000, intervalMs: 50 },
+        );
+        server.signal('SIGTERM');
+        expect((await server.waitForExit(15_000)).code).toBe(0);
+        // Finished ten days ago; the next server has no delivery to send, only this one to prune.
+        const sqlite = new SqliteDatabase(box.dbPath);
+        sqlite
+          .prepare('update deliveries set finished_at = ? where id = ?')
+          .run(new Date(Date.now() - 10 * 86_400_000).toISOString(), id);
+        sqlite.close();
+        server = await box.startServer({ ...ENV, PLUGBOARD_DELIVERY_RETENTION_DAYS: '1' });
+        await waitFor(
+          'the delivery past the retention to be pruned',
+          async () => (await call(server, 'GET', `/api/deliveries/${id}`)).status === 404 || undefined,
+          { timeoutMs: 10_000, intervalMs: 100 },
+        );
       } finally {
         await target.close();
       }

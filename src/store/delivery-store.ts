@@ -136,6 +136,8 @@ export interface DeliveryStore {
   queueStats(now?: number): Promise<QueueStats>;
   /** Whether any delivery is not finished (one row of the pending index read). */
   hasPending(): Promise<boolean>;
+  /** Whether a finished delivery is older than `before` (one the retention would prune). */
+  hasPrunable(before: string): Promise<boolean>;
 }
 
 /** Cancels a deleted connector's pending deliveries and forgets its tickets, in the deleting transaction. */
@@ -669,6 +671,16 @@ export function createDeliveryStore(
         .selectFrom('deliveries')
         .select('seq')
         .where('finished_at', 'is', null)
+        .limit(1)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+
+    async hasPrunable(before) {
+      const row = await db
+        .selectFrom('deliveries')
+        .select('seq')
+        .where('finished_at', '<', before)
         .limit(1)
         .executeTakeFirst();
       return row !== undefined;
