@@ -2,7 +2,12 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../errors.js';
 import { ephemeralKeyring } from '../secrets/keyring.js';
 import { createSecretBox } from '../secrets/secret-box.js';
-import { type ConnectorStore, createConnectorStore, type StoredConnector } from './connector-store.js';
+import {
+  type ConnectorStore,
+  createConnectorStore,
+  refusedForARow,
+  type StoredConnector,
+} from './connector-store.js';
 import type { DatabaseHandle } from './database.js';
 import { jiraParams, typeOf, useSqliteStore } from './fixture.js';
 
@@ -118,5 +123,28 @@ describe('writes in one SQLite write group (compiled statements run at once)', (
       ...fieldsOf(third),
       lastCheck: { ok: true, checkedAt: first.createdAt },
     });
+  });
+});
+
+describe('a grouped PostgreSQL create refused for one row (refusedForARow)', () => {
+  it('is told by the SQLSTATE, whatever language the severity is in', () => {
+    for (const severity of ['ERROR', 'FEHLER', 'ERREUR', undefined])
+      for (const code of ['23505', '23503', '22001', '40P01', '40001'])
+        expect(refusedForARow({ code, severity, message: 'x' }), `${code} ${severity}`).toBe(true);
+  });
+
+  it('is not a failure that may have come after the commit', () => {
+    for (const error of [
+      { code: '57P01' }, // admin shutdown
+      { code: '08006' }, // connection failure
+      { code: '53300' }, // too many connections
+      { code: 'ECONNRESET' },
+      { code: '2350' },
+      { code: 23505 },
+      new Error('Query read timeout'),
+      null,
+      'error',
+    ])
+      expect(refusedForARow(error), JSON.stringify(error)).toBe(false);
   });
 });

@@ -140,18 +140,19 @@ const MAX_CREATE_GROUP = 64;
 
 /**
  * PostgreSQL refused the statement for what one of its rows holds or for another transaction, so
- * nothing of it was committed (an ERROR, not a FATAL, rolls the statement's transaction back): a
- * constraint (class 23: a name taken), a value (class 22), a deadlock or a serialization failure.
- * Any other failure (the connection lost, a time-out) may have come after the commit, and a write
- * in doubt must not be written again; nor does running each alone help against an outage.
+ * nothing of it was committed (such an error rolls the statement's transaction back): a constraint
+ * (SQLSTATE class 23: a name taken), a value (class 22), a deadlock or a serialization failure.
+ * Told by the SQLSTATE alone: the severity's text is translated (`lc_messages`: FEHLER, ERREUR),
+ * and these classes are raised only as a statement's error. Any other failure (the connection
+ * lost, a time-out) may have come after the commit, and a write in doubt must not be written
+ * again; nor does running each alone help against an outage.
  */
-function refusedForARow(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null || !('code' in error) || !('severity' in error))
-    return false;
-  const { code, severity } = error;
+export function refusedForARow(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  const { code } = error;
   return (
-    severity === 'ERROR' &&
     typeof code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(code) &&
     (code.startsWith('23') || code.startsWith('22') || code === '40P01' || code === '40001')
   );
 }
