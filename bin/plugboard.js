@@ -18,9 +18,18 @@ const vm = process.getBuiltinModule('node:vm');
 const file = fileURLToPath(new URL('../dist/plugboard.cjs', import.meta.url));
 const cacheFile = `${file}.cache`;
 
+/** The bundle file's stamp (see the cache below). */
+const stampOf = () => {
+  const stat = statSync(file, { bigint: true });
+  return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+};
 let source;
+/** The stamp of the bytes read: taken before and after reading them, and none if they differ. */
+let stamp;
 try {
+  const before = stampOf();
   source = readFileSync(file);
+  stamp = stampOf() === before ? before : 'changing';
 } catch {
   process.stderr.write('plugboard: dist/plugboard.cjs is missing; run `npm ci` (or `npm run build`) first\n');
   process.exit(1);
@@ -33,10 +42,9 @@ try {
 // bundle costs ~2 ms of every start (issue 15), so it is skipped while the bundle is the very file
 // the cache was made from, unchanged since: the same inode, size, modification and change time
 // (the change time, which a write or any change of the file's metadata sets to the clock's now and
-// no program can set back). A bundle copied, unpacked or rewritten has another stamp and is hashed.
+// no program can set back). A bundle copied, unpacked or rewritten has another stamp and is hashed,
+// and so is one that changed while it was read ('changing', never a file's stamp).
 const MAGIC = 'plugboard-code-cache-2';
-const stat = statSync(file, { bigint: true });
-const stamp = `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
 const digestOf = () => createHash('sha256').update(source).digest('hex');
 const runtime = `${process.version} ${process.arch}`;
 let cachedData;
