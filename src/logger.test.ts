@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createLogger, defaultLogFormat } from './logger.js';
+import { createLogger, defaultLogFormat, isoTime } from './logger.js';
 
 function sink() {
   const lines: string[] = [];
@@ -52,5 +53,28 @@ describe('createLogger', () => {
     expect(defaultLogFormat({ isTTY: true })).toBe('pretty');
     expect(defaultLogFormat({ isTTY: false })).toBe('json');
     expect(defaultLogFormat({})).toBe('json');
+  });
+});
+
+describe('isoTime', () => {
+  it("makes pino's isoTime bytes: each millisecond of a second, the next second, again, out of range", () => {
+    const made = (now: number) => `,"time":"${new Date(now).toISOString()}"`;
+    expect(isoTime()).toMatch(/^,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$/);
+    expect(pino.stdTimeFunctions.isoTime()).toHaveLength(isoTime().length);
+    const start = Date.parse('2026-12-04T23:59:58.000Z');
+    for (let now = start; now < start + 3_000; now += 1) expect(isoTime(now)).toBe(made(now));
+    for (const now of [
+      0,
+      999,
+      1_000,
+      start,
+      start,
+      start + 1,
+      start,
+      253_402_300_799_999,
+      253_402_300_800_000,
+      -1,
+    ])
+      expect(isoTime(now)).toBe(made(now));
   });
 });

@@ -23,6 +23,34 @@ const FLUSH_WAIT_MS = 2_000;
 /** Destinations whose last write failed (until one succeeds). */
 const refusing = new WeakSet<object>();
 
+/** The millisecond and the second of the last timestamp made, and what was made of them. */
+/** 10000-01-01T00:00:00Z: from here on toISOString writes a six-digit year. */
+const LAST_FIXED_FORM_MS = 253_402_300_800_000;
+let timeMs = Number.NaN;
+let timeField = '';
+let secondOf = Number.NaN;
+let secondPrefix = '';
+
+/**
+ * pino's isoTime, `,"time":"<Date.toISOString()>"`, the same bytes, made once per millisecond (a
+ * busy turn of the event loop logs many requests in the same one) and otherwise from the second's
+ * start kept as text: a Date and its toISOString were ~1 µs of every request line.
+ */
+export function isoTime(now = Date.now()): string {
+  if (now === timeMs) return timeField;
+  // Outside the years 1970 to 9999 toISOString's form differs: made as pino makes it.
+  if (!(now >= 0 && now < LAST_FIXED_FORM_MS)) return `,"time":"${new Date(now).toISOString()}"`;
+  const second = Math.floor(now / 1000);
+  if (second !== secondOf) {
+    secondOf = second;
+    secondPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const ms = now - second * 1000;
+  timeMs = now;
+  timeField = `,"time":"${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+  return timeField;
+}
+
 /**
  * The service's pino logger, writing JSON lines, or with `pretty` readable lines (LOG_FORMAT).
  * Request lines carry no headers or bodies in the first place; the redaction list is a second line
@@ -35,7 +63,7 @@ export function createLogger(
 ): Logger {
   const options: LoggerOptions = {
     level,
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     redact: {
       paths: [
         'authorization',
