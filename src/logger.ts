@@ -23,9 +23,9 @@ const FLUSH_WAIT_MS = 2_000;
 /** Destinations whose last write failed (until one succeeds). */
 const refusing = new WeakSet<object>();
 
-/** The millisecond and the second of the last timestamp made, and what was made of them. */
 /** 10000-01-01T00:00:00Z: from here on toISOString writes a six-digit year. */
 const LAST_FIXED_FORM_MS = 253_402_300_800_000;
+// The millisecond and the second of the last timestamp made, and what was made of them.
 let timeMs = Number.NaN;
 let timeField = '';
 let secondOf = Number.NaN;
