@@ -13,7 +13,7 @@ import {
   toInput,
 } from '@plugboard/client';
 import { DELIVERY_STATES } from '../store/schema.js';
-import { table, UsageError } from './shared.js';
+import { parseIdArgs, table, UsageError } from './shared.js';
 
 /** Where `plugboard login` keeps the server and key: $XDG_CONFIG_HOME/plugboard/config.json, mode 0600. */
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -138,7 +138,7 @@ const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, n
 /** `plugboard connectors list|get|create|update|delete|check`, over HTTP. */
 export async function connectorsCommand(args: string[]): Promise<number> {
   const [action, ...rest] = args;
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseIdArgs({
     args: rest,
     allowPositionals: true,
     options: {
@@ -290,7 +290,7 @@ export async function loginCommand(args: string[]): Promise<number> {
 /** `plugboard deliveries list|get|retry`, over HTTP. */
 export async function deliveriesCommand(args: string[]): Promise<number> {
   const [action, ...rest] = args;
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseIdArgs({
     args: rest,
     allowPositionals: true,
     options: {

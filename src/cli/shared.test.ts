@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseExpiry, printable, table, UsageError } from './shared.js';
+import { parseExpiry, parseIdArgs, printable, table, UsageError } from './shared.js';
 
 const now = Date.parse('2026-11-26T12:00:00.000Z');
 
@@ -102,5 +102,37 @@ describe('table', () => {
         ],
       ),
     ).toBe('A       B\nzürich  1\nx       2');
+  });
+});
+
+describe('parseIdArgs: IDs that start with a dash', () => {
+  const options = { json: { type: 'boolean' }, connector: { type: 'string' } } as const;
+  const dashed = '-rKq0Zr4_Vd3sT9u2QJ1Aw';
+
+  it('takes an ID of 22 base64url characters as it is, as a positional or an option value', () => {
+    expect(parseIdArgs({ args: [dashed, '--json'], allowPositionals: true, options })).toMatchObject({
+      values: { json: true },
+      positionals: [dashed],
+    });
+    expect(
+      parseIdArgs({ args: ['--connector', dashed, 'x'], allowPositionals: true, options }),
+    ).toMatchObject({ values: { connector: dashed }, positionals: ['x'] });
+    expect(parseIdArgs({ args: ['abc', dashed, '-'], allowPositionals: true, options }).positionals).toEqual([
+      'abc',
+      dashed,
+      '-',
+    ]);
+  });
+
+  it('still refuses options it does not know, and what only looks like an ID by its length', () => {
+    expect(() => parseIdArgs({ args: ['-r'], allowPositionals: true, options })).toThrow(
+      /Unknown option '-r'/,
+    );
+    expect(() => parseIdArgs({ args: ['-rKq0Zr4_Vd3sT9u2QJ1A'], allowPositionals: true, options })).toThrow(
+      /Unknown option/,
+    );
+    expect(() => parseIdArgs({ args: ['--nope'], allowPositionals: true, options })).toThrow(
+      /Unknown option/,
+    );
   });
 });

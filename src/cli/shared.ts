@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../store/database.js';
 
@@ -109,4 +110,33 @@ export function positiveInteger(
     throw new UsageError(`${name} must be an integer from 1 to ${max}`);
   }
   return Number(value);
+}
+
+/** A connector's or a delivery's ID (src/store/ids.ts): 22 base64url characters, `-` among them. */
+const ID_SHAPE = /^[A-Za-z0-9_-]{22}$/;
+
+/**
+ * parseArgs for commands that take IDs. One in 64 IDs starts with `-`, which parseArgs would read
+ * as short options (`connectors get -rK…` failed with "Unknown option '-r'"): an argument of an
+ * ID's shape is taken as it is, wherever it stands, as a positional or an option's value.
+ */
+export function parseIdArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const held = new Map<string, string>();
+  const args = (config.args ?? []).map((arg) => {
+    if (!arg.startsWith('-') || !ID_SHAPE.test(arg)) return arg;
+    const stand = `\u0000id${held.size}`;
+    held.set(stand, arg);
+    return stand;
+  });
+  const parsed = parseArgs<T>({ ...config, args });
+  const back = (value: unknown): unknown =>
+    typeof value === 'string' ? (held.get(value) ?? value) : Array.isArray(value) ? value.map(back) : value;
+  const values = Object.fromEntries(
+    Object.entries(parsed.values).map(([name, value]) => [name, back(value)]),
+  );
+  return {
+    ...parsed,
+    values: values as typeof parsed.values,
+    positionals: parsed.positionals.map((positional) => held.get(positional) ?? positional),
+  } as ReturnType<typeof parseArgs<T>>;
 }
