@@ -24,7 +24,7 @@ const stampOf = () => {
   return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
 };
 let source;
-/** The stamp of the bytes read: taken before and after reading them, and none if they differ. */
+/** The stamp of the bytes read: taken before and after reading them; 'changing' if the two differ. */
 let stamp;
 try {
   const before = stampOf();
