@@ -253,8 +253,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         if (closing || thread.started) return;
         try {
           const pastRetention = new Date(Date.now() - retentionMs).toISOString();
-          if ((await deliveryStore.hasPending()) || (await deliveryStore.hasPrunable(pastRetention)))
-            thread.start();
+          if (await deliveryStore.hasWork(pastRetention)) thread.start();
         } catch (error) {
           app.log.warn({ err: error }, 'could not look for pending deliveries; looking again shortly');
         }

@@ -134,10 +134,8 @@ export interface DeliveryStore {
   prune(before: string, limit: number): Promise<number>;
   /** Queue depth and the oldest pending delivery's age, over every account. */
   queueStats(now?: number): Promise<QueueStats>;
-  /** Whether any delivery is not finished (one row of the pending index read). */
-  hasPending(): Promise<boolean>;
-  /** Whether a finished delivery is older than `before` (one the retention would prune). */
-  hasPrunable(before: string): Promise<boolean>;
+  /** Whether the worker has anything to do: a delivery not finished, or one finished before `before` (the retention prunes it). */
+  hasWork(before: string): Promise<boolean>;
 }
 
 /** Cancels a deleted connector's pending deliveries and forgets its tickets, in the deleting transaction. */
@@ -666,21 +664,11 @@ export function createDeliveryStore(
       });
     },
 
-    async hasPending() {
+    async hasWork(before) {
       const row = await db
         .selectFrom('deliveries')
         .select('seq')
-        .where('finished_at', 'is', null)
-        .limit(1)
-        .executeTakeFirst();
-      return row !== undefined;
-    },
-
-    async hasPrunable(before) {
-      const row = await db
-        .selectFrom('deliveries')
-        .select('seq')
-        .where('finished_at', '<', before)
+        .where((eb) => eb.or([eb('finished_at', 'is', null), eb('finished_at', '<', before)]))
         .limit(1)
         .executeTakeFirst();
       return row !== undefined;
