@@ -10,6 +10,7 @@ import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { openSqlite } from './sqlite-database.js';
 import { ownTransactions, type Transact } from './transact.js';
+import type { SyncFile } from './wal-sync.js';
 
 /**
  * Each backend's driver is loaded when a database of its kind is opened, not at start: a server
@@ -50,6 +51,8 @@ export interface DatabaseOptions {
    */
   readonly writeIntent?: Int32Array;
   readonly yieldTo?: Int32Array;
+  /** SQLite at FULL: how the write groups flush the WAL file (fs.fdatasync; tests fake failures and delays). */
+  readonly syncFile?: SyncFile;
 }
 
 export const DEFAULT_POOL_SIZE = 10;

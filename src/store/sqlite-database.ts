@@ -21,6 +21,7 @@ import { secureDatabaseFiles } from './file-modes.js';
 import { groupCommit, lockDeadlineOf } from './group-commit.js';
 import type { DatabaseLocation } from './location.js';
 import type { Database } from './schema.js';
+import { createWalSync } from './wal-sync.js';
 
 export { isLockBusy };
 
@@ -410,6 +411,11 @@ export function openSqlite(
     options.yieldTo,
   );
   const db = new Kysely<Database>({ dialect: new ImmediateTransactionDialect(sqlite, driver) });
+  // Write groups flush the WAL off the event loop (wal-sync.ts); only where FULL flushes at all.
+  const walSync =
+    synchronous === 'FULL' && location.path !== ':memory:'
+      ? createWalSync(sqlite, location.path, options.syncFile)
+      : undefined;
   // At NORMAL every commit is already without an fsync: the same handle.
   const relaxed =
     synchronous === 'FULL' ? new Kysely<Database>({ dialect: new RelaxedDialect(sqlite, driver) }) : db;
@@ -514,18 +520,26 @@ export function openSqlite(
       options.lockWaitMs ?? LOCK_WAIT_MS,
       Date.now,
       options.writeIntent,
+      walSync,
     ),
     async ping() {
       // An empty IMMEDIATE transaction: it takes the write lock (as every write does, waiting up to
       // lockWaitMs) and writes nothing. `select 1` answered even while no write could succeed.
       await db.transaction().execute(async () => {});
+      // The disk failed a flush of the WAL: writes are refused until a restart (wal-sync.ts).
+      if (walSync?.failure) throw walSync.failure;
     },
     async close() {
       if (closed) return;
       closed = true;
       clearTimeout(checkpointerTimer);
+      // Writes committed and waiting for their flush are answered first.
+      await walSync?.drain();
       await checkpointer?.close();
       await db.destroy();
+      // And a group that was running as the close began (destroy waits for it).
+      await walSync?.drain();
+      walSync?.close();
     },
   };
 }
