@@ -1,4 +1,4 @@
-import { fdatasync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { fdatasync, fstatSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -60,7 +60,10 @@ const insert = (x: number) => {
     return x;
   });
 };
-const rows = () => (other?.prepare('select x from t order by x').all() as { x: number }[]).map((r) => r.x);
+const rows = () => {
+  if (!other) throw new Error('open() first');
+  return (other.prepare('select x from t order by x').all() as { x: number }[]).map((r) => r.x);
+};
 /** Lets the event loop run a few turns (a group starts after a turn with nothing new). */
 const turns = async (n = 5) => {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -81,7 +84,7 @@ const settled = (promise: Promise<unknown>) => {
 describe('write groups flush the WAL off the event loop (synchronous = FULL)', () => {
   it('answers a write only after the flush that began after its COMMIT returned', async () => {
     const disk = heldSync();
-    await open({ syncFile: disk.sync });
+    const h = await open({ syncFile: disk.sync });
     const write = insert(1);
     const state = settled(write);
     await turns();
@@ -92,7 +95,7 @@ describe('write groups flush the WAL off the event loop (synchronous = FULL)', (
     disk.release();
     await expect(write).resolves.toBe(1);
     // The connection is back at FULL for everything else it runs.
-    const { rows: setting } = await sql<{ synchronous: number }>`pragma synchronous`.execute(handle!.db);
+    const { rows: setting } = await sql<{ synchronous: number }>`pragma synchronous`.execute(h.db);
     expect(setting[0]?.synchronous).toBe(2);
   });
 
@@ -108,7 +111,6 @@ describe('write groups flush the WAL off the event loop (synchronous = FULL)', (
     await insert(2);
     expect(fds.length).toBeGreaterThanOrEqual(1);
     expect(new Set(fds).size).toBe(1);
-    const { fstatSync, statSync } = await import('node:fs');
     const held = fstatSync(fds[0] as number);
     const wal = statSync(`${path}-wal`);
     expect([held.dev, held.ino]).toEqual([wal.dev, wal.ino]);
@@ -141,7 +143,7 @@ describe('write groups flush the WAL off the event loop (synchronous = FULL)', (
 
   it('fails every write of the groups a failed flush covered (a 503; their rows exist), and every write after it', async () => {
     const disk = heldSync();
-    await open({ syncFile: disk.sync });
+    const h = await open({ syncFile: disk.sync });
     const first = insert(1);
     await turns();
     const second = insert(2);
@@ -161,15 +163,15 @@ describe('write groups flush the WAL off the event loop (synchronous = FULL)', (
     await expect(insert(3)).rejects.toBeInstanceOf(WalSyncError);
     expect(rows()).toEqual([1, 2]);
     expect(disk.pending).toHaveLength(0);
-    await expect(handle!.ping()).rejects.toBeInstanceOf(WalSyncError);
+    await expect(h.ping()).rejects.toBeInstanceOf(WalSyncError);
   });
 
   it('waits for a flush in flight before closing', async () => {
     const disk = heldSync();
-    await open({ syncFile: disk.sync });
+    const h = await open({ syncFile: disk.sync });
     const write = insert(1);
     await turns();
-    const closing = handle!.close();
+    const closing = h.close();
     const closed = settled(closing);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(closed.done).toBe(false);

@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, openSync, realpathSync, type Stats, statSync } from 'node:fs';
 import type SqliteDatabase from 'better-sqlite3';
 
 /** Flushes a file descriptor's data to the disk and calls back (fs.fdatasync; tests give a fake). */
@@ -103,10 +103,17 @@ export function createWalSync(
         return false;
       }
     }
-    const named = statSync(walPath, { throwIfNoEntry: false });
-    if (named === undefined) return false;
-    if (fd === undefined) fd = openSync(walPath, 'r');
-    const held = fstatSync(fd);
+    let named: Stats | undefined;
+    let held: Stats;
+    try {
+      named = statSync(walPath, { throwIfNoEntry: false });
+      if (named === undefined) return false;
+      fd ??= openSync(walPath, 'r');
+      held = fstatSync(fd);
+    } catch {
+      // Not open (EMFILE, EACCES) or not readable now: this group commits as configured.
+      return false;
+    }
     if (held.ino === named.ino && held.dev === named.dev) return true;
     // Another file under the WAL's name: commit as configured from now on; the descriptor closes
     // once no sync uses it.
