@@ -253,7 +253,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         if (closing || thread.started) return;
         try {
           const pastRetention = new Date(Date.now() - retentionMs).toISOString();
-          if (await deliveryStore.hasWork(pastRetention)) thread.start();
+          if (await deliveryStore.hasWork(pastRetention)) {
+            thread.start();
+            // The thread's claims and records are writes: without the checkpoint thread (started
+            // by the first accept, which a queue left from before the start has not had), each
+            // commit of the deliveries thread that takes the WAL past 1,000 pages checkpoints
+            // (writes the pages back and fsyncs) on that thread, between its sends.
+            database.checkpointInBackground?.();
+          }
         } catch (error) {
           app.log.warn({ err: error }, 'could not look for pending deliveries; looking again shortly');
         }
