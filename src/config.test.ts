@@ -2,10 +2,10 @@ import { Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, settings } from './config.js';
-import { settingsSchema } from './setting.js';
+import { checkSetting, settingsSchema } from './setting.js';
 
-// The settings reader compiles its schema without checking it against the meta-schema (that
-// check costs more than the compile, at every start); this test is that check.
+// The settings reader checks values without Ajv (checkSetting); these tests check the schemas
+// against the meta-schema, and checkSetting's answers against Ajv's.
 describe('the settings schema', () => {
   it('is a valid JSON Schema', () => {
     const meta = new Ajv({ strict: false });
@@ -19,6 +19,50 @@ describe('the settings schema', () => {
       port: { ...settings.port, schema: Type.Unsafe({ type: 'integer', minimum: '0' }) },
     };
     expect(meta.validateSchema(settingsSchema(broken))).toBe(false);
+  });
+});
+
+describe('checkSetting', () => {
+  const values = [
+    ...['x', '-1', '0', '1', '2', '99999999', '100000001', '65535', '65536', '0x10', '1e3', ' 12 ', '  '],
+    ...['1.5', '-0', '+5', '5.', '.5', '0b11', '1_000', 'NaN', '200', '201', '202', '200.0', 'true'],
+    ...['postgres://', 'sqlite::memory:', '10.0.0.0/99', 'a b', '\u0007'.repeat(20), 'short'],
+    ...[
+      'a-key-of-16-chars',
+      'schlüssel-0123456789',
+      'key-🔑-0123456789abc',
+      '🔑'.repeat(16),
+      '🔑'.repeat(15),
+    ],
+    ...['info', 'loud', 'json', 'FULL', 'OFF', 'on', 'off', 'key', 'open', 'never', 'redis://x', 'http://z'],
+  ];
+
+  it.each(Object.values(settings).map((spec) => [spec.variable, spec]))(
+    'answers %s as Ajv (coerceTypes, allErrors) does',
+    (_variable, spec) => {
+      const ajv = new Ajv({ coerceTypes: true, allErrors: true, strict: false });
+      const validate = ajv.compile({ type: 'object', properties: { value: spec.schema } });
+      for (const value of values) {
+        const data = { value };
+        validate(data);
+        const expected = (validate.errors ?? []).map((error) => [error.keyword, error.message, error.params]);
+        const { value: checked, errors } = checkSetting(spec.schema, value);
+        const got = errors.map((error) => [error.keyword, error.message, error.params]);
+        expect([value, checked, got]).toEqual([value, data.value, expected]);
+      }
+    },
+  );
+
+  it('refuses ±Infinity for a bounded integer (which Ajv let through)', () => {
+    expect(() => loadConfig({ PORT: 'Infinity' })).toThrow('PORT must be <= 65535');
+    expect(() => loadConfig({ PLUGBOARD_DELIVERY_CONCURRENCY: '-Infinity' })).toThrow(
+      'PLUGBOARD_DELIVERY_CONCURRENCY must be >= 1',
+    );
+  });
+
+  it('throws on a keyword it does not check, rather than let a value through', () => {
+    expect(() => checkSetting(Type.String({ format: 'uri' }), 'x')).toThrow(/format/);
+    expect(() => checkSetting(Type.Boolean(), 'true')).toThrow(/boolean/);
   });
 });
 

@@ -1,5 +1,14 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+
+/**
+ * What a setting's schema refused in a value: the JSON Schema keyword, Ajv's message for it (the
+ * words Ajv would say, which the messages below were written with) and its parameters.
+ */
+export interface SettingError {
+  readonly keyword: string;
+  readonly message: string;
+  readonly params: Readonly<Record<string, unknown>>;
+}
 
 /**
  * One environment variable: what a set value must look like (a JSON Schema; numbers and enums
@@ -14,7 +23,7 @@ export interface Setting<T> {
   /** The value as the code uses it, from one the schema accepted (undefined: unset without a default); throws an Error saying what is wrong. */
   readonly parse: (value: unknown) => T;
   /** The message for a value the schema refuses, when the generic one would not say how to fix it. */
-  readonly problem?: (error: ErrorObject, value: unknown) => string;
+  readonly problem?: (error: SettingError, value: unknown) => string;
   /** What it means, in Markdown: the README's "meaning" column. */
   readonly description: string;
   /** The README's "default" column for a setting without a default; `unset` when not given. */
@@ -69,7 +78,7 @@ export type ValuesOf<Table> = {
 function read(
   spec: Setting<unknown>,
   value: unknown,
-  refused: ErrorObject[],
+  refused: readonly SettingError[],
 ): { value: unknown } | { problems: string[] } {
   const { variable } = spec;
   if (refused.length > 0) {
@@ -104,51 +113,122 @@ export function settingsSchema(table: Readonly<Record<string, Setting<unknown>>>
 }
 
 /**
- * Reads an environment against a table of settings: every variable checked by its schema, then
- * parsed. Throws one ConfigError naming every bad variable; values are never repeated.
+ * A value set in the environment (a string), checked against a setting's schema as Ajv would with
+ * `coerceTypes` and `allErrors`: the value it becomes (a number for the numeric types) and what
+ * the schema refuses. The settings' schemas use only these keywords: `type` (integer, number,
+ * string), `enum`, `minimum`, `maximum`, `minLength`, `maxLength` and `pattern`; any other
+ * throws (config.test.ts checks every setting's). The same answers and messages as Ajv's over
+ * every setting and a grid of values, but for ±Infinity, which Ajv took for a bounded integer and
+ * this refuses. Not Ajv itself: compiling even the few variables set cost ~3 % of a server's
+ * start (issue 15), for a handful of comparisons.
+ */
+export function checkSetting(schema: TSchema, given: unknown): { value: unknown; errors: SettingError[] } {
+  for (const key of Object.keys(schema)) {
+    if (!SCHEMA_KEYWORDS.has(key)) throw new Error(`setting schemas do not take "${key}"`);
+  }
+  const errors: SettingError[] = [];
+  let value = given;
+  const { type } = schema as { type?: unknown };
+  let typed = true;
+  if (type === 'integer' || type === 'number') {
+    // Ajv's coercion: a non-empty string that reads as a number (in JavaScript's syntax: ' 12 ',
+    // '0x10', '1e3'); an integer only if it has no fraction.
+    if (typeof value === 'string' && value !== '') {
+      const number = Number(value);
+      if (!Number.isNaN(number) && (type === 'number' || !(number % 1))) value = number;
+    }
+    typed = typeof value === 'number' && !Number.isNaN(value) && (type === 'number' || !(value % 1));
+    if (!typed) errors.push({ keyword: 'type', message: `must be ${type}`, params: { type } });
+  } else if (type === 'string') {
+    typed = typeof value === 'string';
+    if (!typed) errors.push({ keyword: 'type', message: 'must be string', params: { type } });
+  } else if (type !== undefined) {
+    throw new Error(`setting schemas do not take type ${String(type)}`);
+  }
+  const limits = schema as {
+    minimum?: number;
+    maximum?: number;
+    minLength?: number;
+    maxLength?: number;
+    pattern?: string;
+    enum?: readonly unknown[];
+  };
+  if (typed && typeof value === 'number') {
+    // Ajv's order: maximum, then minimum. ±Infinity (which Ajv let through) is out of bounds.
+    if (limits.maximum !== undefined && value > limits.maximum)
+      errors.push(limit('maximum', '<=', limits.maximum));
+    if (limits.minimum !== undefined && value < limits.minimum)
+      errors.push(limit('minimum', '>=', limits.minimum));
+  }
+  if (typed && typeof value === 'string') {
+    // Lengths in code points, as Ajv counts them.
+    const length = [...value].length;
+    if (limits.maxLength !== undefined && length > limits.maxLength)
+      errors.push(lengthError('maxLength', 'more', limits.maxLength));
+    if (limits.minLength !== undefined && length < limits.minLength)
+      errors.push(lengthError('minLength', 'fewer', limits.minLength));
+    if (limits.pattern !== undefined && !new RegExp(limits.pattern, 'u').test(value)) {
+      errors.push({
+        keyword: 'pattern',
+        message: `must match pattern "${limits.pattern}"`,
+        params: { pattern: limits.pattern },
+      });
+    }
+  }
+  if (limits.enum !== undefined && !limits.enum.includes(value)) {
+    errors.push({
+      keyword: 'enum',
+      message: 'must be equal to one of the allowed values',
+      params: { allowedValues: limits.enum },
+    });
+  }
+  return { value, errors };
+}
+
+const SCHEMA_KEYWORDS = new Set([
+  'type',
+  'enum',
+  'minimum',
+  'maximum',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'default',
+  'description',
+]);
+
+const limit = (keyword: string, comparison: string, bound: number): SettingError => ({
+  keyword,
+  message: `must be ${comparison} ${bound}`,
+  params: { comparison, limit: bound },
+});
+
+const lengthError = (keyword: string, side: string, bound: number): SettingError => ({
+  keyword,
+  message: `must NOT have ${side} than ${bound} characters`,
+  params: { limit: bound },
+});
+
+/**
+ * Reads an environment against a table of settings: every variable set is checked by its schema
+ * (checkSetting), then every value parsed. Throws one ConfigError naming every bad variable;
+ * values are never repeated.
  */
 export function settingsReader<Table extends Readonly<Record<string, Setting<unknown>>>>(
   table: Table,
 ): (source: NodeJS.ProcessEnv) => ValuesOf<Table> {
   const specs = Object.entries(table);
-  // Every command reads its settings first, so this compile is part of every start. validateSchema
-  // off: checking the schema against the meta-schema would compile the meta-schema first, several
-  // times the cost of this compile; the schema is fixed in the code and config.test.ts checks it.
-  const ajv = new Ajv({ coerceTypes: true, allErrors: true, validateSchema: false });
-  // Only the variables that are set are checked, so only they are compiled: a process reads one
-  // environment, usually with a few of them set, and compiling all of them cost more than the rest
-  // of reading. One validator per set of variables; an unset one takes its default (already typed).
-  const validators = new Map<string, ValidateFunction>();
-  const validatorFor = (given: readonly Setting<unknown>[]): ValidateFunction | undefined => {
-    if (given.length === 0) return undefined;
-    const key = given.map(({ variable }) => variable).join(',');
-    let validate = validators.get(key);
-    if (!validate) {
-      validate = ajv.compile(settingsSchema(Object.fromEntries(given.map((spec) => [spec.variable, spec]))));
-      validators.set(key, validate);
-    }
-    return validate;
-  };
   return (source) => {
-    const env: Record<string, unknown> = {};
-    const given: Setting<unknown>[] = [];
-    for (const [, spec] of specs) {
-      const value = source[spec.variable];
-      if (value !== undefined && value !== '') {
-        env[spec.variable] = value;
-        given.push(spec);
-      } else if (spec.default !== undefined) {
-        env[spec.variable] = spec.default;
-      }
-    }
-    const validate = validatorFor(given);
-    validate?.(env);
-    const refused = validate?.errors ?? [];
     const values: Record<string, unknown> = {};
     const problems: string[] = [];
     for (const [name, spec] of specs) {
-      const own = refused.filter((error) => error.instancePath === `/${spec.variable}`);
-      const outcome = read(spec, env[spec.variable], own);
+      const given = source[spec.variable];
+      // An unset (or empty) variable takes its default, already of its type; only what is set is checked.
+      const checked =
+        given !== undefined && given !== ''
+          ? checkSetting(spec.schema, given)
+          : { value: spec.default, errors: [] };
+      const outcome = read(spec, checked.value, checked.errors);
       if ('problems' in outcome) problems.push(...outcome.problems);
       else values[name] = outcome.value;
     }
