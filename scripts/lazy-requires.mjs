@@ -16,7 +16,9 @@ import { dirname, isAbsolute, relative } from 'node:path';
 
 /**
  * The requires to defer: `specifier` as required in the file whose path ends with `importer`.
- * @type {{ importer: string; specifier: string; functions?: string[] }[]}
+ * `kind`: how it is required, `require-call` unless said (`import-statement`: an ES module's import
+ * of a CommonJS module, whose `functions` are then its named imports).
+ * @type {{ importer: string; specifier: string; functions?: string[]; kind?: 'require-call' | 'import-statement' }[]}
  */
 export const LAZY_REQUIRES = [
   { importer: 'node_modules/fastify/lib/server.js', specifier: 'node:http2' },
@@ -28,6 +30,14 @@ export const LAZY_REQUIRES = [
   { importer: 'node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js', specifier: 'v8' },
   { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'https' },
   { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'zlib', functions: ['gzipSync'] },
+  // Ours: fast-json-stringify's compiler (with its Ajv and fast-uri, ~150 KB of modules) is needed
+  // at the first response serializer's compile, not at start (src/http/serializers.ts).
+  {
+    importer: 'dist/http/serializers.js',
+    specifier: '@fastify/fast-json-stringify-compiler',
+    functions: ['SerializerSelector'],
+    kind: 'import-statement',
+  },
 ];
 
 /**
@@ -82,14 +92,18 @@ export function lazyRequires(edges = LAZY_REQUIRES) {
     setup(build) {
       const seen = new Set();
       build.onResolve({ filter }, async (args) => {
-        if (args.kind !== 'require-call' || args.namespace !== 'file' || args.pluginData?.real)
-          return undefined;
+        if (args.namespace !== 'file' || args.pluginData?.real) return undefined;
         const importer = args.importer.replaceAll('\\', '/');
-        const edge = edges.find((e) => e.specifier === args.path && importer.endsWith(e.importer));
+        const edge = edges.find(
+          (e) =>
+            e.specifier === args.path &&
+            importer.endsWith(e.importer) &&
+            args.kind === (e.kind ?? 'require-call'),
+        );
         if (!edge) return undefined;
         seen.add(edge);
         const real = await build.resolve(args.path, {
-          kind: 'require-call',
+          kind: args.kind,
           importer: args.importer,
           resolveDir: args.resolveDir,
           pluginData: { real: true },

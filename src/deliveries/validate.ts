@@ -7,9 +7,16 @@ import { type ErrorDetail, errors, quote, summarizeProblems } from '../errors.js
 import { isRecord } from '../is-record.js';
 
 // validateSchema off, as in connectors/validate.ts: the meta-schema is not compiled at start;
-// the schemas are fixed in the code and deliver-types.test.ts checks them against it.
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, validateSchema: false });
-ajv.addFormat('uri', { type: 'string', validate: isHttpUrl });
+// the schemas are fixed in the code and deliver-types.test.ts checks them against it. Made with
+// the first validator compiled, not as the server starts (issue 15), as in connectors/validate.ts.
+let ajvInstance: Ajv | undefined;
+function ajv(): Ajv {
+  if (ajvInstance) return ajvInstance;
+  const made = new Ajv({ allErrors: true, strict: false, verbose: true, validateSchema: false });
+  made.addFormat('uri', { type: 'string', validate: isHttpUrl });
+  ajvInstance = made;
+  return made;
+}
 
 /** Compiled on its first use (a few milliseconds, once), not at start. */
 let validateEvent: ValidateFunction<DeliveryEvent> | undefined;
@@ -18,7 +25,7 @@ const optionValidators = new WeakMap<TObject, ValidateFunction>();
 function validatorOf(schema: TObject): ValidateFunction {
   let validate = optionValidators.get(schema);
   if (!validate) {
-    validate = ajv.compile(schema);
+    validate = ajv().compile(schema);
     optionValidators.set(schema, validate);
   }
   return validate;
@@ -109,7 +116,7 @@ export interface DeliveryInput {
  */
 export function eventProblems(event: unknown, prefix = '/event'): ErrorDetail[] {
   if (!isRecord(event)) return [{ field: prefix, message: 'is required, as an object' }];
-  validateEvent ??= ajv.compile<DeliveryEvent>(DeliveryEventSchema);
+  validateEvent ??= ajv().compile<DeliveryEvent>(DeliveryEventSchema);
   if (validateEvent(event)) {
     return event.eventType === 'ALERT' && event.summary === undefined
       ? [{ field: `${prefix}/summary`, message: 'is required for an ALERT event' }]

@@ -20,10 +20,13 @@ export interface LazySerializers {
  * share one compile. The schemas are fixed in the code, and test/http/openapi.test.ts compiles
  * every one (compileAll), so none can fail at its first use that did not fail in the tests.
  */
-export function lazySerializers(build: SerializerFactory = SerializerSelector()): LazySerializers {
+export function lazySerializers(given?: SerializerFactory): LazySerializers {
   const pending = new Set<() => Serializer>();
+  // fast-json-stringify (and the Ajv it validates with) is loaded by the first compile, not as the
+  // server starts (scripts/lazy-requires.mjs defers the module; issue 15).
+  let build = given;
   const factory: SerializerFactory = (externalSchemas, options) => {
-    const compile = build(externalSchemas, options);
+    let compile: ReturnType<SerializerFactory> | undefined;
     const bySchema = new WeakMap<object, Serializer>();
     return (route) => {
       let serialize: Serializer | undefined;
@@ -31,6 +34,8 @@ export function lazySerializers(build: SerializerFactory = SerializerSelector())
         if (serialize) return serialize;
         const schema = route.schema;
         const shared = typeof schema === 'object' && schema !== null ? bySchema.get(schema) : undefined;
+        build ??= SerializerSelector();
+        compile ??= build(externalSchemas, options);
         serialize = shared ?? compile(route);
         if (!shared && typeof schema === 'object' && schema !== null) bySchema.set(schema, serialize);
         pending.delete(compileOnce);
