@@ -112,15 +112,8 @@ export async function serve(config: Config): Promise<void> {
     'Plugboard is ready',
   );
   // The young generation stops at 8 MiB semi-spaces unless node was given a size (issue 15's RSS).
-  // A second after the start: the semi-spaces grow only after many scavenges under load, and
-  // installing the cap loads node:v8 (~2 ms of CPU) that the first requests need not wait for.
-  if (!semiSpaceChosen(process.execArgv, process.env.NODE_OPTIONS)) {
-    setTimeout(capYoungGeneration, YOUNG_GENERATION_CAP_DELAY_MS).unref();
-  }
+  if (!semiSpaceChosen(process.execArgv, process.env.NODE_OPTIONS)) capYoungGeneration();
 }
-
-/** How long after listening the young generation's cap is installed (see serve). */
-const YOUNG_GENERATION_CAP_DELAY_MS = 1_000;
 
 /**
  * bin/plugboard.js and the write-intent flag shared with the thread's connection, when deliveries go out from a thread (PLUGBOARD_DELIVERY_THREAD, SQLite with a

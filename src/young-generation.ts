@@ -1,6 +1,5 @@
-// node:v8 (with the heap utilities and promise hooks it loads, ~2 ms of a start) is loaded when
-// the cap is installed, after the server is ready (src/server.ts), not as the bundle evaluates.
-const v8 = () => process.getBuiltinModule('node:v8');
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
 /**
  * The semi-space size a server's young generation stops growing at: 8 MiB, half of V8's 16 MiB on
@@ -22,7 +21,7 @@ export function semiSpaceChosen(execArgv: readonly string[], nodeOptions: string
 
 /** The committed size of one semi-space: V8 reports the new space as both. */
 function semiSpaceBytes(): number {
-  for (const space of v8().getHeapSpaceStatistics())
+  for (const space of getHeapSpaceStatistics())
     if (space.space_name === 'new_space') return space.space_size / 2;
   return 0;
 }
@@ -42,15 +41,14 @@ export function capYoungGeneration(capBytes = SEMI_SPACE_CAP_BYTES): () => void 
     const wanted = semiSpaceBytes() >= capBytes ? 1 : V8_GROWTH_FACTOR;
     if (wanted === factor) return;
     factor = wanted;
-    v8().setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+    setFlagsFromString(`--semi-space-growth-factor=${factor}`);
   };
-  const observer = new (process.getBuiltinModule('node:perf_hooks').PerformanceObserver)(check);
+  const observer = new PerformanceObserver(check);
   observer.observe({ entryTypes: ['gc'] });
   check();
   return () => {
     observer.disconnect();
-    if (factor !== V8_GROWTH_FACTOR)
-      v8().setFlagsFromString(`--semi-space-growth-factor=${V8_GROWTH_FACTOR}`);
+    if (factor !== V8_GROWTH_FACTOR) setFlagsFromString(`--semi-space-growth-factor=${V8_GROWTH_FACTOR}`);
     factor = V8_GROWTH_FACTOR;
   };
 }
