@@ -146,7 +146,7 @@ interface StandardOutput {
 }
 
 /** A destination that hands what is written to it on once a turn of the event loop. */
-interface TurnBatches {
+export interface TurnBatches {
   write(line: string): boolean;
   /** Hands over what was written this turn now (shutdown, exit). */
   handOver(): void;
@@ -167,7 +167,7 @@ const HAND_OVER_EVERY_MS = 5;
  * server writes each line at the end of its turn, as before; a line waits at most 5 ms; the 4 MiB
  * bound is the stream's, as before; shutdown and exit hand over what waits (handOver).
  */
-function turnBatches(stream: SonicBoomStream): TurnBatches {
+export function turnBatches(stream: Pick<SonicBoomStream, 'write'>): TurnBatches {
   let pending: string[] = [];
   let size = 0;
   let scheduled = false;
