@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createLogger, defaultLogFormat, isoTime } from './logger.js';
+import { createLogger, defaultLogFormat, isoTime, turnBatches } from './logger.js';
 
 function sink() {
   const lines: string[] = [];
@@ -76,5 +76,59 @@ describe('isoTime', () => {
       -1,
     ])
       expect(isoTime(now)).toBe(made(now));
+  });
+});
+
+describe('turnBatches', () => {
+  /** A stream that keeps each chunk handed to it, as text. */
+  function chunks() {
+    const written: string[] = [];
+    return { written, stream: { write: (chunk: string) => written.push(String(chunk)) > 0 } };
+  }
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('hands the lines of a turn on in one write at its end, the same bytes in order', async () => {
+    const { written, stream } = chunks();
+    const lines = turnBatches(stream);
+    lines.write('{"a":1}\n');
+    lines.write('{"b":"é"}\n');
+    expect(written).toEqual([]);
+    await nextTurn();
+    expect(written).toEqual(['{"a":1}\n{"b":"é"}\n']);
+  });
+
+  it('within 5 ms of a write, holds the next lines until the 5 ms are up; an idle one goes at the end of its turn', async () => {
+    const { written, stream } = chunks();
+    const lines = turnBatches(stream);
+    lines.write('1\n');
+    await nextTurn();
+    expect(written).toEqual(['1\n']);
+    const handedAt = performance.now();
+    lines.write('2\n');
+    await nextTurn();
+    lines.write('3\n');
+    await nextTurn();
+    expect(written).toHaveLength(performance.now() - handedAt >= 5 ? 2 : 1);
+    await wait(10);
+    expect(written.join('')).toBe('1\n2\n3\n');
+    expect(written).toHaveLength(2);
+    await wait(10);
+    lines.write('4\n');
+    await nextTurn();
+    expect(written).toEqual(['1\n', '2\n3\n', '4\n']);
+  });
+
+  it('hands over at once when 16 KiB wait, and on handOver (shutdown, exit)', async () => {
+    const { written, stream } = chunks();
+    const lines = turnBatches(stream);
+    const line = `${'x'.repeat(1023)}\n`;
+    for (let i = 0; i < 16; i++) lines.write(line);
+    expect(written).toEqual([line.repeat(16)]);
+    lines.write('last\n');
+    lines.handOver();
+    expect(written).toEqual([line.repeat(16), 'last\n']);
+    await wait(10);
+    expect(written).toHaveLength(2);
   });
 });

@@ -9,7 +9,7 @@ import type { RecentKeys } from './auth.js';
 import { etagOf } from './conditional.js';
 import { DEFAULT_PAGE_SIZE, parsePage } from './paging.js';
 import { presentConnector } from './present.js';
-import { loggedUrl, requestIdFor } from './request-log.js';
+import { type GetLineWriter, getLineWriter, loggedUrl, requestIdFor } from './request-log.js';
 import { sentJsonOf } from './routes/connectors.js';
 
 /**
@@ -115,6 +115,8 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     ? () => app.isUnderPressure()
     : neverUnderPressure;
   const log = () => app.log;
+  /** The request line's writer, made at the first answer (the app's logger is final by then). */
+  let logLine: GetLineWriter | undefined;
   const sendables = new WeakMap<Connector, Sendable>();
   const pages = new Map<string, SentPage>();
   /**
@@ -343,18 +345,8 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     response.writeHead(200, { 'x-request-id': requestId, ...planned.headers });
     response.end(planned.body);
     const latencyMs = performance.now() - started;
-    app.log.info(
-      {
-        requestId,
-        method: 'GET',
-        route,
-        url: planned.url,
-        status: 200,
-        latencyMs: Math.round(latencyMs * 100) / 100,
-        account,
-      },
-      'request',
-    );
+    logLine ??= getLineWriter(app.log);
+    logLine(requestId, route, planned.url, Math.round(latencyMs * 100) / 100, account);
     app.observeRequest(route, 'GET', 200, latencyMs / 1000);
     const { walk } = planned;
     if (walk) {
