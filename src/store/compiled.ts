@@ -18,7 +18,7 @@ export function readNowOn(db: Kysely<Database>, read: ReadNow): void {
 /**
  * A stamp of what other connections committed, read at once, synchronously: equal stamps read from
  * one connection mean that no other connection (another process's, another thread's) committed in
- * between and the schema did not change. This connection's own writes do not move it: each change
+ * between (nor did this connection migrate: ownSchemaChanged). This connection's own writes do not move it: each change
  * of a connector row it makes is reported as it is made (onOwnConnectorChange), so what is kept
  * with a stamp must also be dropped on those reports. Undefined where it cannot be read so now
  * (PostgreSQL, a transaction open on the connection, a lock): then nothing may be taken as unchanged.
@@ -54,6 +54,23 @@ export function ownConnectorChangesOn(
   add: (listener: OwnConnectorChange) => void,
 ): void {
   ownChangeReporters.set(db, add);
+}
+
+/** By the Kysely instance: what to do after this connection changed the schema (migrations). */
+const schemaChangeHandlers = new WeakMap<Kysely<Database>, () => void>();
+
+export function onOwnSchemaChangeOn(db: Kysely<Database>, handler: () => void): void {
+  schemaChangeHandlers.set(db, handler);
+}
+
+/**
+ * Says that `db`'s connection may have changed the schema (migrateToLatest calls it after
+ * migrating): a table made again loses this connection's triggers that report its own changes, and
+ * they are made again; what was kept before is no longer taken as unchanged (the stamp moves).
+ * DDL run on the connection any other way is not seen: nothing in the server runs any.
+ */
+export function ownSchemaChanged(db: Kysely<Database>): void {
+  schemaChangeHandlers.get(db)?.();
 }
 
 /**

@@ -6,7 +6,7 @@ import { ephemeralKeyring } from '../secrets/keyring.js';
 import { createSecretBox } from '../secrets/secret-box.js';
 import { stampNow } from './compiled.js';
 import { type ConnectorStore, createConnectorStore, type StoredConnector } from './connector-store.js';
-import type { DatabaseHandle } from './database.js';
+import { type DatabaseHandle, migrateToLatest } from './database.js';
 import { jiraParams, typeOf, useSqliteStore } from './fixture.js';
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteDatabase;
@@ -348,12 +348,15 @@ describe("what this connection's own writes drop: exactly what they could change
     expect(names(store.listNow(globex, 0, 50))).toEqual(['c2', 'g0', 'g1']);
   });
 
-  it('sees changes after the connectors table was made again (its triggers go with it)', async () => {
-    kept(accountId, 0, 50);
-    // A migration's rebuild of the table, on this connection: the stamp moves, the triggers are made again.
+  it('sees changes after a migration made the connectors table again (its triggers go with it)', async () => {
+    const before = kept(accountId, 0, 50);
+    // A migration's rebuild of the table, on this connection (migrateToLatest says so after migrating,
+    // whether or not one was due): the stamp moves, the triggers are made again.
     await sql`create table connectors_new as select * from connectors`.execute(handle.db);
     await sql`drop table connectors`.execute(handle.db);
     await sql`alter table connectors_new rename to connectors`.execute(handle.db);
+    await migrateToLatest(handle);
+    expect(store.listNow(accountId, 0, 50)).not.toBe(before);
     expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2']);
     const page = kept(accountId, 0, 50);
     await sql`update connectors set name = 'after' where name = 'c0'`.execute(handle.db);

@@ -14,7 +14,13 @@ import {
   SqliteDriver,
 } from 'kysely';
 import { type Checkpointer, startCheckpointer } from './checkpointer.js';
-import { type OwnConnectorChange, ownConnectorChangesOn, readNowOn, stampNowOn } from './compiled.js';
+import {
+  type OwnConnectorChange,
+  onOwnSchemaChangeOn,
+  ownConnectorChangesOn,
+  readNowOn,
+  stampNowOn,
+} from './compiled.js';
 import type { DatabaseHandle, DatabaseOptions, SqliteSynchronous } from './database.js';
 import { isLockBusy } from './errors.js';
 import { secureDatabaseFiles } from './file-modes.js';
@@ -483,31 +489,31 @@ export function openSqlite(
   ownConnectorChangesOn(db, (listener) => {
     ownChangeListeners.push(listener);
   });
-  /** The schema version the triggers were made for; they are made again when it moves (see below). */
-  let triggersFor: number | undefined;
+  /** Whether the triggers are made (they are once there is a connectors table, and after each migration). */
+  let triggersMade = false;
+  onOwnSchemaChangeOn(db, () => {
+    triggersMade = false;
+    ownChangeEpoch++;
+  });
   // The stamp (compiled.ts): PRAGMA data_version, which moves when another connection (of this
-  // process or another) committed since this one's last read, and PRAGMA schema_version, which
-  // moves on any change of the schema (migrations). Each is read in its own read transaction
-  // (data_version starts one: that is how it sees other processes' commits), before the rows it
-  // stamps are read: a commit between the stamp and the rows moves the next stamp. Dropping and
-  // making connectors again (a migration's table rebuild) drops TEMP triggers on it: whenever the
-  // schema version differs from the one the triggers were made for, they are made again first;
-  // without a connectors table there is no stamp (nothing kept).
-  let stampStatements: { schema: SqliteDatabase.Statement; version: SqliteDatabase.Statement } | undefined;
+  // process or another) committed since this one's last read, read in a read transaction of its
+  // own (that is how it sees other processes' commits), before the rows it stamps are read: a
+  // commit between the stamp and the rows moves the next stamp. And the epoch, which moves when
+  // this connection migrated (a table made again loses its TEMP triggers: they are made again) or
+  // a listener failed. Without a connectors table (before the migrations) there is no stamp.
+  // PRAGMA schema_version would see any DDL of this connection, but it is a second statement with
+  // a read transaction of its own on every read (~ as much as data_version), where the old stamp's
+  // total_changes() took none.
+  let stampStatement: SqliteDatabase.Statement | undefined;
   stampNowOn(db, () => {
     if (closed || !sqlite.open || sqlite.inTransaction) return undefined;
     try {
-      stampStatements ??= {
-        schema: sqlite.prepare('pragma schema_version').pluck(true),
-        version: sqlite.prepare('pragma data_version').pluck(true),
-      };
-      const { schema, version } = stampStatements;
-      const schemaVersion = schema.get() as number;
-      if (schemaVersion !== triggersFor) {
+      if (!triggersMade) {
         if (!makeOwnChangeTriggers(sqlite)) return undefined;
-        triggersFor = schemaVersion;
+        triggersMade = true;
       }
-      return `${String(schemaVersion)}:${String(version.get())}:${String(ownChangeEpoch)}`;
+      stampStatement ??= sqlite.prepare('pragma data_version').pluck(true);
+      return `${String(stampStatement.get())}:${String(ownChangeEpoch)}`;
     } catch (error) {
       if (isLockBusy(error)) return undefined;
       throw error;
