@@ -16,10 +16,12 @@ export function readNowOn(db: Kysely<Database>, read: ReadNow): void {
 }
 
 /**
- * A stamp of what is committed in the database, read at once, synchronously: equal stamps read
- * from one connection mean that nothing was written in between, by this connection or any other
- * (another process's included). Undefined where it cannot be read so now (PostgreSQL, a
- * transaction open on the connection, a lock): then nothing may be taken as unchanged.
+ * A stamp of what other connections committed, read at once, synchronously: equal stamps read from
+ * one connection mean that no other connection (another process's, another thread's) committed in
+ * between (nor did this connection migrate: ownSchemaChanged). This connection's own writes do not move it: each change
+ * of a connector row it makes is reported as it is made (onOwnConnectorChange), so what is kept
+ * with a stamp must also be dropped on those reports. Undefined where it cannot be read so now
+ * (PostgreSQL, a transaction open on the connection, a lock): then nothing may be taken as unchanged.
  */
 export type StampNow = () => string | undefined;
 
@@ -33,6 +35,54 @@ export function stampNowOn(db: Kysely<Database>, stamp: StampNow): void {
 /** The database's stamp at once (StampNow); undefined where it has none now. */
 export function stampNow(db: Kysely<Database>): string | undefined {
   return stampers.get(db)?.();
+}
+
+/**
+ * A connector row this connection inserted, updated or deleted: its account, id and seq (as stored;
+ * an update reports the row before and, when any of the three changed, after). Reported inside the
+ * statement that made the change (a TEMP trigger calling back into JavaScript, sqlite-database.ts),
+ * whatever code made it, committed or later rolled back. A listener must not use the database nor
+ * throw (a throw is caught and counted as a change of everything: see ownChangeReporter).
+ */
+export type OwnConnectorChange = (accountId: number, id: string, seq: number) => void;
+
+/** By the Kysely instance whose connection reports its own changes: adds a listener. */
+const ownChangeReporters = new WeakMap<Kysely<Database>, (listener: OwnConnectorChange) => void>();
+
+export function ownConnectorChangesOn(
+  db: Kysely<Database>,
+  add: (listener: OwnConnectorChange) => void,
+): void {
+  ownChangeReporters.set(db, add);
+}
+
+/** By the Kysely instance: what to do after this connection changed the schema (migrations). */
+const schemaChangeHandlers = new WeakMap<Kysely<Database>, () => void>();
+
+export function onOwnSchemaChangeOn(db: Kysely<Database>, handler: () => void): void {
+  schemaChangeHandlers.set(db, handler);
+}
+
+/**
+ * Says that `db`'s connection may have changed the schema (migrateToLatest calls it after
+ * migrating): a table made again loses this connection's triggers that report its own changes, and
+ * they are made again; what was kept before is no longer taken as unchanged (the stamp moves).
+ * DDL run on the connection any other way is not seen: nothing in the server runs any.
+ */
+export function ownSchemaChanged(db: Kysely<Database>): void {
+  schemaChangeHandlers.get(db)?.();
+}
+
+/**
+ * Calls `listener` on every change of a connector row `db`'s connection makes from now on; false,
+ * and nothing is called, where the connection does not report them (PostgreSQL): then nothing may
+ * be kept with its stamp (stampNow), which its own writes would not move.
+ */
+export function onOwnConnectorChange(db: Kysely<Database>, listener: OwnConnectorChange): boolean {
+  const add = ownChangeReporters.get(db);
+  if (!add) return false;
+  add(listener);
+  return true;
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   auditValues,
   recordAuditEvent,
 } from './audit-store.js';
-import { compiledOnce, stampNow } from './compiled.js';
+import { compiledOnce, onOwnConnectorChange, stampNow } from './compiled.js';
 import { ConnectorCache } from './connector-cache.js';
 import type { ConnectorChanges } from './connector-changes.js';
 import {
@@ -273,6 +273,18 @@ export function changedFields(
   return fields;
 }
 
+/** A page kept (listNow) or read ahead (readAheadNow), with what tells which changes could touch it. */
+interface KeptPage {
+  /** The database's stamp read before the page (compiled.ts). */
+  readonly stamp: string;
+  readonly accountId: number;
+  readonly connectors: readonly StoredConnector[];
+  /** The seq of its last row (-Infinity for none): a change of a row after it cannot touch a full page. */
+  readonly lastSeq: number;
+  /** As many rows as asked for: the list goes on past it (or ends just there). */
+  readonly full: boolean;
+}
+
 /** Pages kept by listNow, by account, offset and limit; past this many, all are dropped. */
 const MAX_KEPT_PAGES = 128;
 /** Pages read ahead (readAheadNow), each until its first listNow; past this many, all are dropped. */
@@ -466,38 +478,65 @@ export function createConnectorStore(
   };
   /**
    * Pages listNow read, with the database's stamp read before them (compiled.ts): while the stamp
-   * is the same, nothing was written to the database since, by this server or any other process,
-   * and the page is what reading it again would give. Kept only when every connector of it is
-   * (frozen, connector-row.ts): a page of rows read once (a walk) is that request's alone.
+   * is the same, no other connection committed since (another process, another thread), and each
+   * change this connection made to a connector row since was reported (onOwnConnectorChange) and
+   * dropped the pages it could touch (forgetChanged): the page is what reading it again would give.
+   * Kept only when every connector of it is (frozen, connector-row.ts): a page of rows read once (a
+   * walk) is that request's alone.
    */
-  let keptPages = new Map<
-    string,
-    { readonly stamp: string; readonly connectors: readonly StoredConnector[] }
-  >();
+  let keptPages = new Map<string, KeptPage>();
   /**
-   * Connectors getNow read, with the database's stamp read before them, as keptPages: while the
-   * stamp is the same, the row is what reading it again would give. The stamp (two one-value
-   * statements, ~2.5 µs) costs about half the row's read (~5 µs: the statement, its columns copied
-   * into JavaScript values). Kept only when frozen (connector-row.ts), as pages are.
+   * Connectors getNow read, with the database's stamp read before them, as keptPages (a change of
+   * the row drops it). The stamp (two one-value statements, ~2.5 µs) costs about half the row's
+   * read (~5 µs: the statement, its columns copied into JavaScript values). Kept only when frozen
+   * (connector-row.ts), as pages are.
    */
   let keptOnes = new Map<string, { readonly stamp: string; readonly connector: StoredConnector }>();
   /**
    * Pages read ahead of a walk (readAheadNow), with the stamp read before them: taken by the first
-   * listNow of the page, which gives them only while the stamp is the same. Held for one request
-   * at most, so rows read once (not frozen) may be among them.
+   * listNow of the page, which gives them only while the stamp is the same (and no change of this
+   * connection dropped them). Held for one request at most, so rows read once (not frozen) may be
+   * among them.
    */
-  let aheadPages = new Map<
-    string,
-    { readonly stamp: string; readonly connectors: readonly StoredConnector[] }
-  >();
+  let aheadPages = new Map<string, KeptPage>();
+  /**
+   * The connector row (accountId, id, seq) was inserted, updated or deleted by this connection
+   * (reported inside the statement, before it commits or rolls back): drops the kept connector and
+   * every kept page of the account it could change. A page lists the account's rows in seq order
+   * from `offset`; a change of a row after the page's last one changes none of its places, provided
+   * the page was full (a page that reached the end of the list gains the rows added after it). An
+   * update reports its row, so a page holding it is dropped; creates in a full page's account add
+   * rows after it (new seqs are larger) and keep it.
+   */
+  const forgetChanged = (accountId: number, id: string, seq: number): void => {
+    keptOnes.delete(`${accountId}:${id}`);
+    for (const pages of [keptPages, aheadPages]) {
+      for (const [place, kept] of pages) {
+        if (kept.accountId === accountId && !(kept.full && seq > kept.lastSeq)) pages.delete(place);
+      }
+    }
+  };
+  /**
+   * Whether this connection reports its own changes (SQLite): only then is anything kept with the
+   * stamp, which its own writes do not move.
+   */
+  const ownChangesReported = !postgres && onOwnConnectorChange(db, forgetChanged);
+  const stampOf = (): string | undefined => (ownChangesReported ? stampNow(db) : undefined);
 
-  /** A page read now, as list reads it; null where it cannot be read at once or needs new cursor marks. */
-  function readPageNow(accountId: number, offset: number, limit: number): readonly StoredConnector[] | null {
+  /**
+   * A page read now, as list reads it, with its last row's seq and whether it was full (as many
+   * rows as asked for); null where it cannot be read at once or needs new cursor marks.
+   */
+  function readPageNow(
+    accountId: number,
+    offset: number,
+    limit: number,
+  ): Omit<KeptPage, 'stamp' | 'accountId'> | null {
     // As list, each read at once or none: the version first, then the rows.
     const accounts = connectorsVersion.now(db, accountId);
     if (!accounts) return null;
     const [account] = accounts;
-    if (!account) return [];
+    if (!account) return { connectors: Object.freeze([]), lastSeq: Number.NEGATIVE_INFINITY, full: false };
     const version = Number(account.connectors_version);
     if (cursors.wantsMarks(accountId, version, offset)) return null;
     const anchor = cursors.nearest(accountId, version, offset);
@@ -508,7 +547,11 @@ export function createConnectorStore(
     if (!rows) return null;
     const last = rows[rows.length - 1];
     if (last) cursors.rememberPageEnd(accountId, version, offset + rows.length - 1, last.seq);
-    return Object.freeze(rows.map(fromRow));
+    return {
+      connectors: Object.freeze(rows.map(fromRow)),
+      lastSeq: last ? Number(last.seq) : Number.NEGATIVE_INFINITY,
+      full: rows.length >= limit,
+    };
   }
 
   return {
@@ -582,7 +625,7 @@ export function createConnectorStore(
     getNow(accountId, id) {
       if (cannotExist(id)) return undefined;
       if (cache) return cache.lookup(accountId, id);
-      const stamp = stampNow(db);
+      const stamp = stampOf();
       const place = `${accountId}:${id}`;
       if (stamp !== undefined) {
         const kept = keptOnes.get(place);
@@ -629,7 +672,7 @@ export function createConnectorStore(
     },
 
     listNow(accountId, offset, limit) {
-      const stamp = stampNow(db);
+      const stamp = stampOf();
       const place = `${accountId}:${offset}:${limit}`;
       if (stamp !== undefined) {
         const kept = keptPages.get(place);
@@ -637,29 +680,28 @@ export function createConnectorStore(
       }
       const ahead = aheadPages.get(place);
       if (ahead) aheadPages.delete(place);
-      const connectors =
-        stamp !== undefined && ahead?.stamp === stamp
-          ? ahead.connectors
-          : readPageNow(accountId, offset, limit);
-      if (!connectors) return null;
+      const read =
+        stamp !== undefined && ahead?.stamp === stamp ? ahead : readPageNow(accountId, offset, limit);
+      if (!read) return null;
+      const { connectors } = read;
       if (stamp !== undefined && connectors.every((connector) => Object.isFrozen(connector))) {
         if (keptPages.size >= MAX_KEPT_PAGES) keptPages = new Map();
-        keptPages.set(place, { stamp, connectors });
+        keptPages.set(place, { ...read, stamp, accountId });
       }
       return connectors;
     },
 
     readAheadNow(accountId, offset, limit) {
-      const stamp = stampNow(db);
+      const stamp = stampOf();
       if (stamp === undefined) return null;
       const place = `${accountId}:${offset}:${limit}`;
       const known = keptPages.get(place) ?? aheadPages.get(place);
       if (known?.stamp === stamp) return known.connectors;
-      const connectors = readPageNow(accountId, offset, limit);
-      if (!connectors) return null;
+      const read = readPageNow(accountId, offset, limit);
+      if (!read) return null;
       if (aheadPages.size >= MAX_AHEAD_PAGES) aheadPages = new Map();
-      aheadPages.set(place, { stamp, connectors });
-      return connectors;
+      aheadPages.set(place, { ...read, stamp, accountId });
+      return read.connectors;
     },
 
     async update(accountId, actor, id, change) {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Kysely, type MigrationResult, Migrator, PostgresDialect, type PostgresPool, sql } from 'kysely';
 import type pg from 'pg';
-import { statementNameOf } from './compiled.js';
+import { ownSchemaChanged, statementNameOf } from './compiled.js';
 import { type ConnectorChanges, listenForChanges } from './connector-changes.js';
 import { isDatabaseUnavailable } from './errors.js';
 import type { FileModeNotice } from './file-modes.js';
@@ -400,5 +400,7 @@ async function migrateSqlite(handle: DatabaseHandle): Promise<MigrationReport> {
     return outcome;
   } finally {
     if (!committed) await sql`rollback`.execute(handle.db).catch(() => {});
+    // A table made again lost the connection's TEMP triggers (sqlite-database.ts): made again.
+    ownSchemaChanged(handle.db);
   }
 }

@@ -1,11 +1,12 @@
 import { createRequire } from 'node:module';
 import type SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { ephemeralKeyring } from '../secrets/keyring.js';
 import { createSecretBox } from '../secrets/secret-box.js';
 import { stampNow } from './compiled.js';
 import { type ConnectorStore, createConnectorStore, type StoredConnector } from './connector-store.js';
-import type { DatabaseHandle } from './database.js';
+import { type DatabaseHandle, migrateToLatest } from './database.js';
 import { jiraParams, typeOf, useSqliteStore } from './fixture.js';
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteDatabase;
@@ -101,20 +102,22 @@ describe("listNow keeps a page while the database's stamp stays", () => {
     expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'uncommitted']);
   });
 
-  it('the stamp moves with every write of this connection, rolled back ones included, and stays otherwise', async () => {
+  it("the stamp stays across this connection's own writes, whose changes of a page's rows drop it, rolled back ones included", async () => {
     const before = stampNow(handle.db);
     expect(stampNow(handle.db)).toBe(before);
     await store.list(accountId, 0, 50);
     expect(stampNow(handle.db)).toBe(before);
+    const page = keptFirstPage();
     await expect(
       handle.db.transaction().execute(async (trx) => {
         await trx.updateTable('connectors').set({ name: 'never' }).where('name', '=', 'c2').execute();
         throw new Error('rolled back');
       }),
     ).rejects.toThrow('rolled back');
-    const after = stampNow(handle.db);
-    expect(after).not.toBe(before);
-    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2']);
+    expect(stampNow(handle.db)).toBe(before);
+    const again = store.listNow(accountId, 0, 50);
+    expect(again).not.toBe(page);
+    expect(names(again)).toEqual(['c0', 'c1', 'c2']);
   });
 });
 
@@ -204,5 +207,175 @@ describe("getNow keeps a connector while the database's stamp stays", () => {
     expect(store.getNow(accountId + 1, one.id)).toBeUndefined();
     expect(await store.delete(accountId, actor, one.id)).toBe(true);
     expect(store.getNow(accountId, one.id)).toBeUndefined();
+  });
+});
+
+describe("what this connection's own writes drop: exactly what they could change", () => {
+  /** A page read until it is kept (its connectors frozen, connector-row.ts), and checked kept. */
+  function kept(account: number, offset: number, limit: number): readonly StoredConnector[] {
+    store.listNow(account, offset, limit);
+    store.listNow(account, offset, limit);
+    const page = store.listNow(account, offset, limit);
+    if (!page) throw new Error('listNow could not read');
+    expect(store.listNow(account, offset, limit)).toBe(page);
+    return page;
+  }
+  /** A connector read until it is kept, and checked kept. */
+  function keptOne(account: number, id: string): StoredConnector {
+    store.getNow(account, id);
+    const one = store.getNow(account, id);
+    if (!one) throw new Error('getNow could not read');
+    expect(store.getNow(account, id)).toBe(one);
+    return one;
+  }
+  async function otherAccount(): Promise<number> {
+    const { id } = await handle.db
+      .insertInto('accounts')
+      .values({ name: 'globex', created_at: new Date().toISOString() })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    for (let n = 0; n < 2; n++)
+      await store.create(id, actor, { type: jira, name: `g${n}`, params: jiraParams(n) });
+    return id;
+  }
+
+  it("keeps another account's pages and connectors across a create, an update and a delete", async () => {
+    const globex = await otherAccount();
+    const theirs = kept(globex, 0, 50);
+    const [g0] = theirs;
+    if (!g0) throw new Error('no connector');
+    const theirOne = keptOne(globex, g0.id);
+    const created = await store.create(accountId, actor, { type: jira, name: 'c3', params: jiraParams(3) });
+    await store.update(accountId, actor, created.id, () => ({ name: 'renamed', params: jiraParams(3) }));
+    expect(await store.delete(accountId, actor, created.id)).toBe(true);
+    expect(store.listNow(globex, 0, 50)).toBe(theirs);
+    expect(store.getNow(globex, g0.id)).toBe(theirOne);
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2']);
+  });
+
+  it('an update of a connector drops the pages holding it and the connector, and keeps the others', async () => {
+    const page = kept(accountId, 0, 50);
+    const [c0, c1, c2] = page;
+    if (!c0 || !c1 || !c2) throw new Error('no connector');
+    const first = kept(accountId, 0, 1);
+    const second = kept(accountId, 1, 1);
+    const one0 = keptOne(accountId, c0.id);
+    const one2 = keptOne(accountId, c2.id);
+    await store.update(accountId, actor, c1.id, () => ({ name: 'renamed', params: jiraParams(1) }));
+    // Before it, full: no place on it moved.
+    expect(store.listNow(accountId, 0, 1)).toBe(first);
+    expect(store.getNow(accountId, c0.id)).toBe(one0);
+    expect(store.getNow(accountId, c2.id)).toBe(one2);
+    expect(store.listNow(accountId, 1, 1)).not.toBe(second);
+    expect(names(store.listNow(accountId, 1, 1))).toEqual(['renamed']);
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'renamed', 'c2']);
+    expect(store.getNow(accountId, c1.id)?.name).toBe('renamed');
+  });
+
+  it("a create keeps the account's full pages (the row comes after them) and drops the page at the end", async () => {
+    const full = kept(accountId, 0, 2);
+    const end = kept(accountId, 2, 2);
+    const all = kept(accountId, 0, 50);
+    await store.create(accountId, actor, { type: jira, name: 'c3', params: jiraParams(3) });
+    expect(store.listNow(accountId, 0, 2)).toBe(full);
+    expect(store.listNow(accountId, 2, 2)).not.toBe(end);
+    expect(names(store.listNow(accountId, 2, 2))).toEqual(['c2', 'c3']);
+    expect(store.listNow(accountId, 0, 50)).not.toBe(all);
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2', 'c3']);
+  });
+
+  it('a delete drops the pages at or after it, and a check result the pages holding its connector', async () => {
+    const page = kept(accountId, 0, 50);
+    const [c0, c1] = page;
+    if (!c0 || !c1) throw new Error('no connector');
+    const first = kept(accountId, 0, 1);
+    const rest = kept(accountId, 1, 2);
+    expect(await store.delete(accountId, actor, c1.id)).toBe(true);
+    expect(store.listNow(accountId, 0, 1)).toBe(first);
+    expect(store.listNow(accountId, 1, 2)).not.toBe(rest);
+    expect(names(store.listNow(accountId, 1, 2))).toEqual(['c2']);
+    expect(store.getNow(accountId, c1.id)).toBeUndefined();
+
+    kept(accountId, 0, 50);
+    const result = {
+      ok: true,
+      status: 'ok',
+      message: 'fine',
+      latencyMs: 1,
+      checkedAt: c0.updatedAt,
+    } as const;
+    expect(await store.recordCheck(accountId, c0.id, c0, result)).toBe(true);
+    expect(store.listNow(accountId, 0, 50)?.[0]?.lastCheck).toEqual(result);
+  });
+
+  it("keeps everything across this connection's writes to other tables", async () => {
+    const page = kept(accountId, 0, 50);
+    const [c0] = page;
+    if (!c0) throw new Error('no connector');
+    const one = keptOne(accountId, c0.id);
+    await handle.db
+      .insertInto('accounts')
+      .values({ name: 'initech', created_at: new Date().toISOString() })
+      .execute();
+    await handle.db
+      .updateTable('accounts')
+      .set({ connectors_version: 41 })
+      .where('name', '=', 'initech')
+      .execute();
+    expect(store.listNow(accountId, 0, 50)).toBe(page);
+    expect(store.getNow(accountId, c0.id)).toBe(one);
+  });
+
+  it('sees a write of any statement on the connection, a REPLACE and a change of account included', async () => {
+    const page = kept(accountId, 0, 50);
+    const [, c1] = page;
+    if (!c1) throw new Error('no connector');
+    keptOne(accountId, c1.id);
+    // Raw SQL on the store's own connection (not the store's code): a REPLACE of c1 by itself,
+    // renamed, with a new seq (the end of the list); the REPLACE deletes the row in its way.
+    await sql`insert or replace into connectors (id, account_id, type, name, params, secrets, secret_key_id, created_at, updated_at)
+      select id, account_id, type, 'replaced', params, secrets, secret_key_id, created_at, updated_at
+      from connectors where id = ${c1.id}`.execute(handle.db);
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c2', 'replaced']);
+    expect(store.getNow(accountId, c1.id)?.name).toBe('replaced');
+
+    const globex = await otherAccount();
+    const theirs = kept(globex, 0, 50);
+    kept(accountId, 0, 50);
+    await sql`update connectors set account_id = ${globex} where name = 'c2'`.execute(handle.db);
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'replaced']);
+    expect(store.listNow(globex, 0, 50)).not.toBe(theirs);
+    expect(names(store.listNow(globex, 0, 50))).toEqual(['c2', 'g0', 'g1']);
+  });
+
+  it('sees changes after a migration made the connectors table again (its triggers go with it)', async () => {
+    const before = kept(accountId, 0, 50);
+    // A migration's rebuild of the table, on this connection (migrateToLatest says so after migrating,
+    // whether or not one was due): the stamp moves, the triggers are made again.
+    await sql`create table connectors_new as select * from connectors`.execute(handle.db);
+    await sql`drop table connectors`.execute(handle.db);
+    await sql`alter table connectors_new rename to connectors`.execute(handle.db);
+    await migrateToLatest(handle);
+    expect(store.listNow(accountId, 0, 50)).not.toBe(before);
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['c0', 'c1', 'c2']);
+    const page = kept(accountId, 0, 50);
+    await sql`update connectors set name = 'after' where name = 'c0'`.execute(handle.db);
+    expect(store.listNow(accountId, 0, 50)).not.toBe(page);
+    expect(names(store.listNow(accountId, 0, 50))).toEqual(['after', 'c1', 'c2']);
+  });
+
+  it("sees another process's commit to another table too (its writes are not reported)", () => {
+    const page = kept(accountId, 0, 50);
+    const other = new Sqlite(path);
+    try {
+      other
+        .prepare("insert into accounts (name, created_at) values ('hooli', '2026-01-01T00:00:00.000Z')")
+        .run();
+    } finally {
+      other.close();
+    }
+    const again = store.listNow(accountId, 0, 50);
+    expect(again).not.toBe(page);
+    expect(names(again)).toEqual(['c0', 'c1', 'c2']);
   });
 });

@@ -14,7 +14,13 @@ import {
   SqliteDriver,
 } from 'kysely';
 import { type Checkpointer, startCheckpointer } from './checkpointer.js';
-import { readNowOn, stampNowOn } from './compiled.js';
+import {
+  type OwnConnectorChange,
+  onOwnSchemaChangeOn,
+  ownConnectorChangesOn,
+  readNowOn,
+  stampNowOn,
+} from './compiled.js';
 import type { DatabaseHandle, DatabaseOptions, SqliteSynchronous } from './database.js';
 import { isLockBusy } from './errors.js';
 import { secureDatabaseFiles } from './file-modes.js';
@@ -458,22 +464,62 @@ export function openSqlite(
       throw error;
     }
   });
-  // The stamp (compiled.ts): the rows this connection changed (total_changes(), which counts every
-  // INSERT, UPDATE and DELETE run on it, committed or not, so it moves before its own write is
-  // visible) and PRAGMA data_version (which moves when another connection, of this process or
-  // another, committed since this one's last read). Each is read in its own read transaction
-  // (data_version starts one: that is how it sees other processes' commits), before the rows it
-  // stamps are read: a commit between the stamp and the rows moves the next stamp.
-  let stampStatements: { changes: SqliteDatabase.Statement; version: SqliteDatabase.Statement } | undefined;
+  // This connection's own changes of connector rows, reported as they are made (compiled.ts,
+  // onOwnConnectorChange): TEMP triggers (this connection's alone) on insert, update and delete of
+  // connectors call a function of ours for each row changed, whatever statement changed it (a
+  // request's write, a migration's, a copy, a re-seal, a check result), inside that statement, so
+  // also for changes later rolled back. What a reader keeps is dropped on the report of a change
+  // that could touch it, instead of on every write of the connection to any table (an audit event,
+  // an idempotency record, a delivery): those moved the old stamp (total_changes()) and dropped
+  // every kept page and connector of every account. recursive_triggers: a REPLACE's deletes of the
+  // rows in its way are reported too (no statement here uses REPLACE; a future one would be seen).
+  const ownChangeListeners: OwnConnectorChange[] = [];
+  /** Moves when a listener threw: every stamp read before is then unlike every one read after. */
+  let ownChangeEpoch = 0;
+  const reportOwnChange = (accountId: unknown, id: unknown, seq: unknown): null => {
+    for (const listener of ownChangeListeners) {
+      try {
+        listener(Number(accountId), String(id), Number(seq));
+      } catch {
+        ownChangeEpoch++;
+      }
+    }
+    return null;
+  };
+  sqlite.function(
+    OWN_CHANGE_FUNCTION,
+    { deterministic: false, directOnly: true, varargs: false },
+    reportOwnChange,
+  );
+  sqlite.pragma('recursive_triggers = ON');
+  ownConnectorChangesOn(db, (listener) => {
+    ownChangeListeners.push(listener);
+  });
+  /** Whether the triggers are made (they are once there is a connectors table, and after each migration). */
+  let triggersMade = false;
+  onOwnSchemaChangeOn(db, () => {
+    triggersMade = false;
+    ownChangeEpoch++;
+  });
+  // The stamp (compiled.ts): PRAGMA data_version, which moves when another connection (of this
+  // process or another) committed since this one's last read, read in a read transaction of its
+  // own (that is how it sees other processes' commits), before the rows it stamps are read: a
+  // commit between the stamp and the rows moves the next stamp. And the epoch, which moves when
+  // this connection migrated (a table made again loses its TEMP triggers: they are made again) or
+  // a listener failed. Without a connectors table (before the migrations) there is no stamp.
+  // PRAGMA schema_version would see any DDL of this connection, but it is a second statement with
+  // a read transaction of its own on every read (~ as much as data_version), where the old stamp's
+  // total_changes() took none.
+  let stampStatement: SqliteDatabase.Statement | undefined;
   stampNowOn(db, () => {
     if (closed || !sqlite.open || sqlite.inTransaction) return undefined;
     try {
-      stampStatements ??= {
-        changes: sqlite.prepare('select total_changes()').pluck(true),
-        version: sqlite.prepare('pragma data_version').pluck(true),
-      };
-      const { changes, version } = stampStatements;
-      return `${String(changes.get())}:${String(version.get())}`;
+      if (!triggersMade) {
+        if (!makeOwnChangeTriggers(sqlite)) return undefined;
+        triggersMade = true;
+      }
+      stampStatement ??= sqlite.prepare('pragma data_version').pluck(true);
+      return `${String(stampStatement.get())}:${String(ownChangeEpoch)}`;
     } catch (error) {
       if (isLockBusy(error)) return undefined;
       throw error;
@@ -572,4 +618,34 @@ function switchToWal(sqlite: SqliteDatabase.Database, lockWaitMs: number): void 
 export function rowObjectMaker(names: readonly string[]): (row: unknown[]) => Record<string, unknown> {
   const fields = names.map((name, i) => `${JSON.stringify(name)}: row[${i}]`).join(', ');
   return new Function('row', `return { ${fields} };`) as (row: unknown[]) => Record<string, unknown>;
+}
+
+/** The function the TEMP triggers on connectors call for each row this connection changes. */
+const OWN_CHANGE_FUNCTION = 'plugboard_own_connector_change';
+
+/**
+ * (Re)makes this connection's TEMP triggers that report its changes of connector rows (see
+ * openSqlite); false when there is no connectors table (yet: before the migrations). An update
+ * reports the row before and, when its account, id or seq changed, the row after.
+ */
+function makeOwnChangeTriggers(sqlite: SqliteDatabase.Database): boolean {
+  const table = sqlite
+    .prepare("select 1 from main.sqlite_master where type = 'table' and name = 'connectors'")
+    .get();
+  if (table === undefined) return false;
+  const report = (row: 'new' | 'old') =>
+    `select ${OWN_CHANGE_FUNCTION}(${row}.account_id, ${row}.id, ${row}.seq);`;
+  sqlite.exec(`
+    drop trigger if exists temp.plugboard_connector_inserted;
+    drop trigger if exists temp.plugboard_connector_updated;
+    drop trigger if exists temp.plugboard_connector_deleted;
+    create temp trigger plugboard_connector_inserted after insert on main.connectors begin ${report('new')} end;
+    create temp trigger plugboard_connector_deleted after delete on main.connectors begin ${report('old')} end;
+    create temp trigger plugboard_connector_updated after update on main.connectors begin
+      ${report('old')}
+      select ${OWN_CHANGE_FUNCTION}(new.account_id, new.id, new.seq)
+        where new.account_id is not old.account_id or new.id is not old.id or new.seq is not old.seq;
+    end;
+  `);
+  return true;
 }
