@@ -16,7 +16,12 @@ import { describeLocation } from './store/location.js';
 import { openHashing } from './store/sealed/hash-key.js';
 import { openKeyring } from './store/sealed/keyring-check.js';
 import { upgradeStoredHashes } from './store/upgrade-hashes.js';
-import { capYoungGeneration, semiSpaceChosen } from './young-generation.js';
+import {
+  capYoungGeneration,
+  heapGrowthChosen,
+  limitOldGenerationGrowth,
+  semiSpaceChosen,
+} from './young-generation.js';
 
 /**
  * `plugboard serve`: migrate, check that the master key opens the stored secrets, make sure an
@@ -113,6 +118,8 @@ export async function serve(config: Config): Promise<void> {
   );
   // The young generation stops at 8 MiB semi-spaces unless node was given a size (issue 15's RSS).
   if (!semiSpaceChosen(process.execArgv, process.env.NODE_OPTIONS)) capYoungGeneration();
+  // The old generation grows 20 % past what a full collection left live before the next (the same).
+  if (!heapGrowthChosen(process.execArgv, process.env.NODE_OPTIONS)) limitOldGenerationGrowth();
 }
 
 /**

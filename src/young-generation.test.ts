@@ -1,6 +1,6 @@
 import { getHeapSpaceStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { capYoungGeneration, semiSpaceChosen } from './young-generation.js';
+import { capYoungGeneration, heapGrowthChosen, semiSpaceChosen } from './young-generation.js';
 
 /** One semi-space's committed bytes (V8 reports the new space as both). */
 const semiSpace = () =>
@@ -45,5 +45,14 @@ describe('the young generation cap', () => {
     expect(semiSpaceChosen([], '--max_semi_space_size=4')).toBe(true);
     expect(semiSpaceChosen(['--enable-source-maps'], '--max-old-space-size=512')).toBe(false);
     expect(semiSpaceChosen([], undefined)).toBe(false);
+  });
+});
+
+describe('the old generation growth', () => {
+  it('leaves a heap growing factor given to node alone', () => {
+    expect(heapGrowthChosen(['--heap-growing-percent=50'], undefined)).toBe(true);
+    expect(heapGrowthChosen([], '--max-old-space-size=512 --heap_growing_percent=10')).toBe(true);
+    expect(heapGrowthChosen(['--max-semi-space-size=16'], '--max-old-space-size=512')).toBe(false);
+    expect(heapGrowthChosen([], undefined)).toBe(false);
   });
 });

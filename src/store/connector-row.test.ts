@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { storedConnectorType } from '../connectors/registry.js';
 import { presentConnector } from '../http/present.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { connectorRowCodec, type ReadConnectorRow } from './connector-row.js';
@@ -85,6 +86,28 @@ describe('connector row codec', () => {
     expect(box.opened).toBe(2 * 10_001);
     expect(codec.open(rowOf('k0'))).not.toBe(kept[0]);
     expect(box.opened).toBe(2 * 10_001 + 1);
+  });
+
+  it('keeps a written version of a connector read before, and answers the write with an unfrozen twin', () => {
+    const box = countingBox();
+    const codec = connectorRowCodec(box);
+    const type = storedConnectorType('jira', 'test');
+    codec.open(rowOf('u'));
+    const before = codec.open(rowOf('u'));
+    const row = rowOf('u', '2026-12-04T10:00:00.002Z');
+    const params = { url: 'https://y.example.com', email: 'a@b.c', password: 'hunter23' };
+    const parts = codec.sealParts('u', type, params);
+    const answer = codec.written({ ...row, ...parts.columns }, parts);
+    // The answer's views, ETag and JSON are its request's alone (present.ts).
+    expect(Object.isFrozen(answer)).toBe(false);
+    expect(Object.isFrozen(presentConnector(answer, 'write', 'write-keys'))).toBe(false);
+    expect(answer.params).toEqual(params);
+    const opened = box.opened;
+    const read = codec.open({ ...row, ...parts.columns });
+    expect(box.opened).toBe(opened);
+    expect(read).not.toBe(before);
+    expect(Object.isFrozen(read)).toBe(true);
+    expect(read).toEqual(answer);
   });
 
   it('a connector not kept is presented unfrozen (its view, ETag and JSON are not kept); a kept one frozen, once per view', () => {
