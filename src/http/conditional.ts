@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { AppError } from '../errors.js';
 import type { Precondition, StoredConnector } from '../store/connector-store.js';
@@ -24,9 +24,8 @@ export function etagOf(representation: unknown): string {
 function digestOf(representation: unknown): string {
   // `?? ''` only for `undefined` (stringify gives no JSON for it), which no route tags: any constant
   // would do, so Stryker's "Stryker was here!" for '' survives as an equivalent mutant.
-  const digest = createHash('sha256')
-    .update(stringify(representation) ?? '')
-    .digest('base64url');
+  // One-shot (crypto.hash): no Hash object per response (~1 µs of a write's answer).
+  const digest = hash('sha256', stringify(representation) ?? '', 'base64url');
   return `"${digest.slice(0, 22)}"`;
 }
 

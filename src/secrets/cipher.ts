@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import { randomBytesPooled } from '../random.js';
 
 /** A 256-bit master key and its public id (a hash prefix: names the key without revealing it). */
@@ -52,13 +59,29 @@ export function encodeMasterKey(key: MasterKey): string {
 }
 
 /**
+ * The key as OpenSSL's key object, made once per key: createCipheriv with a Buffer wraps the bytes
+ * in a new secret key object on every call (about a third of a seal's CPU, ~4 µs); with the object
+ * kept, each call only sets up the cipher. The same bytes, so the same ciphertexts.
+ */
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+
+function keyObjectOf(key: MasterKey): KeyObject {
+  let keyObject = keyObjects.get(key.material);
+  if (keyObject === undefined) {
+    keyObject = createSecretKey(key.material);
+    keyObjects.set(key.material, keyObject);
+  }
+  return keyObject;
+}
+
+/**
  * AES-256-GCM with a fresh 96-bit nonce per call. `aad` (the connector's id and type) is
  * authenticated but not stored: a ciphertext copied to another connector does not decrypt.
  * Output: `v1.<nonce>.<ciphertext+tag>` in base64url; the key id is stored beside it.
  */
 export function seal(key: MasterKey, plaintext: string, aad: string): string {
   const nonce = randomBytesPooled(NONCE_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key.material, nonce);
+  const cipher = createCipheriv('aes-256-gcm', keyObjectOf(key), nonce);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
   return `${FORMAT}.${nonce.toString('base64url')}.${body.toString('base64url')}`;
@@ -80,7 +103,7 @@ export function open(key: MasterKey, sealed: string, aad: string): string {
   if (nonce.length !== NONCE_BYTES || body.length < TAG_BYTES)
     throw new DecryptionError('truncated ciphertext');
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key.material, nonce);
+    const decipher = createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce);
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
     const head = decipher.update(body.subarray(0, body.length - TAG_BYTES));
