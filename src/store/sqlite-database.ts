@@ -583,7 +583,11 @@ export function openSqlite(
       await walSync?.drain();
       await checkpointer?.close();
       await db.destroy();
-      // And a group that was running as the close began (destroy waits for it).
+      // And a group that was running as the close began: destroy does not wait for it (Kysely's
+      // SQLite driver closes at once), and a group that committed reaches its sync a few promise
+      // hops later, so one turn of the event loop first. A group later still gets a WalSyncError
+      // (wal-sync.ts), not a flush of a closed descriptor.
+      await new Promise((resolve) => setImmediate(resolve));
       await walSync?.drain();
       walSync?.close();
     },

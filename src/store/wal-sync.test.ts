@@ -166,6 +166,23 @@ describe('write groups flush the WAL off the event loop (synchronous = FULL)', (
     await expect(h.ping()).rejects.toBeInstanceOf(WalSyncError);
   });
 
+  it('fails the groups that committed while the failed flush ran: no later flush vouches for them', async () => {
+    const disk = heldSync();
+    await open({ syncFile: disk.sync });
+    const first = insert(1);
+    await turns();
+    expect(disk.pending).toHaveLength(1);
+    // Committed during the flush that will fail: waits for the next one, which must not run.
+    const second = insert(2);
+    await turns();
+    expect(rows()).toEqual([1, 2]);
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5 });
+    disk.release(eio);
+    await expect(first).rejects.toBeInstanceOf(WalSyncError);
+    await expect(second).rejects.toBeInstanceOf(WalSyncError);
+    expect(disk.pending).toHaveLength(0);
+  });
+
   it('waits for a flush in flight before closing', async () => {
     const disk = heldSync();
     const h = await open({ syncFile: disk.sync });

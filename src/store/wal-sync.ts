@@ -121,21 +121,37 @@ export function createWalSync(
     return false;
   };
 
+  const settleDrain = () => {
+    const waiters = drained;
+    drained = [];
+    for (const resolve of waiters) resolve();
+  };
+
   const start = () => {
     const batch = waiting;
     waiting = [];
+    if (fd === undefined) {
+      // Closed under a group that committed as the connection closed: not known durable.
+      const closedError = new WalSyncError(new Error('the WAL descriptor was closed before the flush'));
+      for (const done of batch) done(closedError);
+      settleDrain();
+      return;
+    }
     running = true;
-    syncFile(fd as number, (error) => {
+    syncFile(fd, (error) => {
       running = false;
       if (error) failure ??= new WalSyncError(error);
       const outcome = error ? new WalSyncError(error) : undefined;
       for (const done of batch) done(outcome);
-      if (waiting.length > 0) start();
-      else {
-        const waiters = drained;
-        drained = [];
-        for (const resolve of waiters) resolve();
-      }
+      if (failure) {
+        // The groups that committed while the failed flush ran are not vouched for by a later one:
+        // Linux may have dropped the pages it could not write and report the next flush as a success.
+        const after = waiting;
+        waiting = [];
+        for (const done of after) done(failure);
+        settleDrain();
+      } else if (waiting.length > 0) start();
+      else settleDrain();
     });
   };
 
@@ -151,6 +167,11 @@ export function createWalSync(
       sqlite.exec('pragma synchronous = FULL');
     },
     sync(done) {
+      // A group that began before a flush failed and committed after it: failed as the others.
+      if (failure) {
+        done(failure);
+        return;
+      }
       waiting.push(done);
       if (!running) start();
     },
