@@ -71,6 +71,20 @@ describe('the code cache of the bundle', () => {
     );
   });
 
+  it("is accepted by V8 in a fresh process (its flags' hash is a fresh start's: the server changes two once it listens)", () => {
+    const script = [
+      "const { readFileSync } = require('node:fs');",
+      "const vm = require('node:vm');",
+      `const data = readFileSync(${JSON.stringify(cache)});`,
+      `const source = readFileSync(${JSON.stringify(bundle)}).toString('latin1');`,
+      `const compiled = new vm.Script(source, { filename: ${JSON.stringify(bundle)}, cachedData: data.subarray(data.indexOf(10) + 1) });`,
+      'process.stdout.write(String(compiled.cachedDataRejected));',
+    ].join('\n');
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('false');
+  });
+
   it('is not used once its bundle is rewritten in place (same file, same length, other code)', async () => {
     const source = readFileSync(bundle, 'latin1');
     const data = readFileSync(cache);
