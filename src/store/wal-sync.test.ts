@@ -45,6 +45,9 @@ function heldSync() {
   };
 }
 
+/** What fdatasync gives when the disk failed to write. */
+const eioError = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5 });
+
 async function open(options: DatabaseOptions = {}) {
   handle = openDatabase({ kind: 'sqlite', path }, options);
   await sql`create table t (x integer unique)`.execute(handle.db);
@@ -151,7 +154,7 @@ describe('write groups flush the WAL off the event loop (synchronous = FULL)', (
     disk.release();
     await first;
     await turns();
-    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5 });
+    const eio = eioError();
     disk.release(eio);
     const error = await second.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WalSyncError);
@@ -176,7 +179,7 @@ describe('write groups flush the WAL off the event loop (synchronous = FULL)', (
     const second = insert(2);
     await turns();
     expect(rows()).toEqual([1, 2]);
-    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5 });
+    const eio = eioError();
     disk.release(eio);
     await expect(first).rejects.toBeInstanceOf(WalSyncError);
     await expect(second).rejects.toBeInstanceOf(WalSyncError);
