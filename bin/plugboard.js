@@ -9,7 +9,8 @@
 // module facade, which reads every export, and so loads what some load only when read (node:crypto's
 // webcrypto, node:fs's promises): ~3 ms of a start (issue 15).
 const { createHash } = process.getBuiltinModule('node:crypto');
-const { readFileSync, renameSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
+const { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } =
+  process.getBuiltinModule('node:fs');
 const { createRequire } = process.getBuiltinModule('node:module');
 const { dirname } = process.getBuiltinModule('node:path');
 const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url');
@@ -47,12 +48,37 @@ try {
 const MAGIC = 'plugboard-code-cache-2';
 const digestOf = () => createHash('sha256').update(source).digest('hex');
 const runtime = `${process.version} ${process.arch}`;
+/** The source's digest, for a cache to be written (PLUGBOARD_WRITE_CODE_CACHE, below). */
+const writing = process.env.PLUGBOARD_WRITE_CODE_CACHE === '1';
+const digest = writing ? digestOf() : undefined;
+
+// The bundle is one function expression (scripts/bundle.mjs), and ASCII (esbuild escapes the
+// rest): latin1 reads it as it is, as a one-byte string.
+const text = source.toString('latin1');
+
+/** Fills `into` with the bytes of `fd` from `position` on; false if the file has fewer. */
+const readFully = (fd, into, position) => {
+  for (let done = 0; done < into.length; ) {
+    const read = readSync(fd, into, done, into.length - done, position + done);
+    if (read === 0) return false;
+    done += read;
+  }
+  return true;
+};
+
+// V8's data is read into the bundle's bytes, no longer needed once `text` is made: a fresh 2 MB
+// buffer costs a page fault per 4 KiB as it is first written, ~5 ms of a start on a machine
+// whose page faults take 10 µs (issue 15). The header first, and the digest then if it is wanted:
+// the data overwrite what it hashes. One descriptor for both, so a cache renamed over this one
+// meanwhile (a build) is not read half from each.
 let cachedData;
+let fd;
 try {
-  const cache = readFileSync(cacheFile);
-  const end = cache.indexOf(10);
-  const [magic, digest, version, arch, madeFrom, ...rest] = cache
-    .subarray(0, end)
+  fd = openSync(cacheFile, 'r');
+  const head = Buffer.alloc(512);
+  const end = head.subarray(0, readSync(fd, head, 0, head.length, 0)).indexOf(10);
+  const [magic, madeFor, version, arch, madeFrom, ...rest] = head
+    .subarray(0, Math.max(end, 0))
     .toString('latin1')
     .split(' ');
   if (
@@ -60,16 +86,19 @@ try {
     rest.length === 0 &&
     magic === MAGIC &&
     `${version} ${arch}` === runtime &&
-    (madeFrom === stamp || digest === digestOf())
-  )
-    cachedData = cache.subarray(end + 1);
+    (madeFrom === stamp || madeFor === (digest ?? digestOf()))
+  ) {
+    const length = fstatSync(fd).size - end - 1;
+    const into = length <= source.length ? source.subarray(0, length) : Buffer.allocUnsafe(length);
+    if (readFully(fd, into, end + 1)) cachedData = into;
+  }
 } catch {
   // no cache (not built, or removed): compiled from the source
+} finally {
+  if (fd !== undefined) closeSync(fd);
 }
 
-// The bundle is one function expression (scripts/bundle.mjs), and ASCII (esbuild escapes the
-// rest): latin1 reads it as it is, as a one-byte string.
-const script = new vm.Script(source.toString('latin1'), {
+const script = new vm.Script(text, {
   filename: file,
   cachedData,
   importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
@@ -78,11 +107,7 @@ const script = new vm.Script(source.toString('latin1'), {
 // scripts/code-cache.mjs runs a server with this set and stops it: the code compiled by then goes
 // into the cache. Written to a new file renamed over the old one, so that a start never reads half.
 // Not from the deliveries thread (src/deliveries/thread-host.ts), which runs this file too.
-if (
-  process.env.PLUGBOARD_WRITE_CODE_CACHE === '1' &&
-  process.getBuiltinModule('node:worker_threads').isMainThread
-) {
-  const digest = digestOf();
+if (writing && process.getBuiltinModule('node:worker_threads').isMainThread) {
   process.once('exit', () => {
     // V8 stamps a code cache with a hash of its flags and rejects it where they differ: the server
     // sets two once it listens (src/young-generation.ts), which a fresh start has not set when it
@@ -97,8 +122,9 @@ if (
   });
 }
 
-// The files' bytes (~5 MB: V8 compiled from a copy of the source and from the cache's data) are
-// not needed once compiled, and would otherwise stay for the life of the process.
+// The bundle's bytes (~3 MB, with the cache's data in them: V8 compiled from a copy of the source
+// and from those data) are not needed once compiled, and would otherwise stay for the life of the
+// process.
 source = undefined;
 cachedData = undefined;
 
