@@ -17,8 +17,12 @@ import { dirname, isAbsolute, relative } from 'node:path';
 /**
  * The requires to defer: `specifier` as required in the file whose path ends with `importer`.
  * `kind`: how it is required, `require-call` unless said (`import-statement`: an ES module's import
- * of a CommonJS module, whose `functions` are then its named imports).
- * @type {{ importer: string; specifier: string; functions?: string[]; kind?: 'require-call' | 'import-statement' }[]}
+ * of a CommonJS module, whose `functions` are then its named imports). `constructors`: named
+ * exports used only with `new` (a class can't be called: each is a function that loads the module
+ * and returns a new instance of its class). `factory`: the module is a function called as its
+ * importer loads, whose result, a function, is called later: the stand-in's result loads the
+ * module and calls the real one's result.
+ * @type {{ importer: string; specifier: string; functions?: string[]; constructors?: string[]; factory?: boolean; kind?: 'require-call' | 'import-statement' }[]}
  */
 export const LAZY_REQUIRES = [
   { importer: 'node_modules/fastify/lib/server.js', specifier: 'node:http2' },
@@ -30,6 +34,29 @@ export const LAZY_REQUIRES = [
   { importer: 'node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js', specifier: 'v8' },
   { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'https' },
   { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'zlib', functions: ['gzipSync'] },
+  // Fastify's default validator compiler (@fastify/ajv-compiler, with its Ajv, ajv-formats and
+  // fast-uri), required as Fastify is made, though it compiles only routes with body, query, params
+  // or headers schemas, which ours have not (src/openapi/collect.ts keeps the response schemas):
+  // the selector it makes (`ValidatorSelector()`) loads the module at its first call, if any.
+  {
+    importer: 'node_modules/fastify/lib/schema-controller.js',
+    specifier: '@fastify/ajv-compiler',
+    factory: true,
+  },
+  // Ours: Ajv, made at the first validator compiled (src/connectors/validate.ts,
+  // src/deliveries/validate.ts), loaded then too: `new Ajv(…)` loads the module.
+  {
+    importer: 'dist/connectors/validate.js',
+    specifier: 'ajv',
+    constructors: ['Ajv'],
+    kind: 'import-statement',
+  },
+  {
+    importer: 'dist/deliveries/validate.js',
+    specifier: 'ajv',
+    constructors: ['Ajv'],
+    kind: 'import-statement',
+  },
   // Ours: fast-json-stringify's compiler (with its Ajv and fast-uri, ~150 KB of modules) is needed
   // at the first response serializer's compile, not at start (src/http/serializers.ts).
   {
@@ -44,9 +71,27 @@ export const LAZY_REQUIRES = [
  * The CommonJS source of the module that stands for `specifier`: loads it on first use (see above).
  * @param {string} specifier
  * @param {string[] | undefined} functions
+ * @param {string[] | undefined} [constructors]
+ * @param {boolean | undefined} [factory]
  */
-export function lazyModuleSource(specifier, functions) {
+export function lazyModuleSource(specifier, functions, constructors, factory) {
   const load = `require(${JSON.stringify(specifier)})`;
+  if (factory) {
+    return `module.exports = function lazyFactory(...options) {
+  let made;
+  return function lazyMade(...args) {
+    made ??= ${load}(...options);
+    return made.apply(this, args);
+  };
+};`;
+  }
+  if (constructors) {
+    return constructors
+      .map(
+        (name) => `exports.${name} = function ${name}(...args) { return new (${load}.${name})(...args); };`,
+      )
+      .join('\n');
+  }
   if (functions) {
     return functions
       .map(
@@ -113,14 +158,31 @@ export function lazyRequires(edges = LAZY_REQUIRES) {
         // (say mime's default_type) is there for every user.
         const target = real.external ? args.path : real.path;
         const shown = real.external ? target : relative(process.cwd(), target).replaceAll('\\', '/');
+        const variant = edge.factory
+          ? '#factory'
+          : edge.constructors
+            ? `#new:${edge.constructors.join(',')}`
+            : edge.functions
+              ? `#${edge.functions.join(',')}`
+              : '';
         return {
-          path: edge.functions ? `${shown}#${edge.functions.join(',')}` : shown,
+          path: `${shown}${variant}`,
           namespace: 'lazy-require',
-          pluginData: { target, functions: edge.functions },
+          pluginData: {
+            target,
+            functions: edge.functions,
+            constructors: edge.constructors,
+            factory: edge.factory,
+          },
         };
       });
       build.onLoad({ filter: /.*/, namespace: 'lazy-require' }, ({ pluginData }) => ({
-        contents: lazyModuleSource(pluginData.target, pluginData.functions),
+        contents: lazyModuleSource(
+          pluginData.target,
+          pluginData.functions,
+          pluginData.constructors,
+          pluginData.factory,
+        ),
         // An absolute path (a package's file) is bundled; a built-in module stays a require.
         ...(isAbsolute(pluginData.target) ? { resolveDir: dirname(pluginData.target) } : {}),
         loader: 'js',

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { lazyModuleSource } from '../scripts/lazy-requires.mjs';
 
 /** Runs a stand-in module as the bundle would, with a require that counts its loads of `real`. */
-function standIn(real: unknown, functions?: string[]) {
+function standIn(real: unknown, functions?: string[], constructors?: string[], factory?: boolean) {
   let loads = 0;
   const module = { exports: {} as Record<string, unknown> };
   const require = () => {
     loads++;
     return real;
   };
-  new Function('module', 'exports', 'require', lazyModuleSource('real', functions))(
+  new Function('module', 'exports', 'require', lazyModuleSource('real', functions, constructors, factory))(
     module,
     module.exports,
     require,
@@ -59,5 +59,34 @@ describe('the stand-ins of scripts/lazy-requires.mjs', () => {
       expect(found).toEqual(['**']);
       expect(loads()).toBe(1);
     });
+  });
+  it('with `constructors`, export functions that load the module and return an instance of its class', () => {
+    class Real {
+      constructor(readonly options: { strict: boolean }) {}
+    }
+    const { exports, loads } = standIn({ Real }, undefined, ['Real']);
+    const Made = (exports as { Real: typeof Real }).Real;
+    expect(loads()).toBe(0);
+    const made = new Made({ strict: true });
+    expect(made).toBeInstanceOf(Real);
+    expect(made.options).toEqual({ strict: true });
+    expect(loads()).toBe(1);
+  });
+
+  it("with `factory`, call a function module's result only when that is called, made with the factory's arguments", () => {
+    const made: unknown[] = [];
+    const real = (options?: unknown) => {
+      made.push(options);
+      return (a: number, b: number) => a + b;
+    };
+    const { exports, loads } = standIn(real, undefined, undefined, true);
+    const selector = (exports as unknown as (options?: unknown) => (a: number, b: number) => number)({
+      x: 1,
+    });
+    expect(loads()).toBe(0);
+    expect(selector(1, 2)).toBe(3);
+    expect(selector(2, 3)).toBe(5);
+    expect(loads()).toBe(1);
+    expect(made).toEqual([{ x: 1 }]);
   });
 });
