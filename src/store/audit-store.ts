@@ -1,6 +1,6 @@
 import type { Insertable, Kysely, QueryCreator } from 'kysely';
 import { compiledOnce, type ValuesOf } from './compiled.js';
-import { newId, nowIso } from './ids.js';
+import { newTimeOrderedId, nowIso } from './ids.js';
 import type { AuditAction, AuditEventsTable, Database } from './schema.js';
 
 /** Who made a change: the key, by id and label (never the key itself). */
@@ -56,7 +56,7 @@ function auditRowOf(values: ValuesOf<typeof AUDIT_STAND_INS>): Insertable<AuditE
 /** An event's values, in the order of AUDIT_STAND_INS. */
 export function auditValues(entry: AuditEntry): ValuesOf<typeof AUDIT_STAND_INS> {
   return [
-    newId(),
+    newTimeOrderedId(),
     entry.accountId,
     nowIso(),
     entry.action,

@@ -24,7 +24,7 @@ import {
 import { cancelDeliveriesOf } from './delivery-store.js';
 import { dialectOf, forUpdate } from './dialect.js';
 import { isConnectorNameTaken } from './errors.js';
-import { laterThan, newId, nowIso } from './ids.js';
+import { laterThan, newTimeOrderedId, nowIso } from './ids.js';
 import { PageCursors } from './page-cursors.js';
 import type { Database } from './schema.js';
 import { ownTransactions, type Transact } from './transact.js';
@@ -557,7 +557,7 @@ export function createConnectorStore(
   return {
     async create(accountId, actor, fields, within) {
       const now = nowIso();
-      const id = newId();
+      const id = newTimeOrderedId();
       const parts = codec.sealParts(id, fields.type, fields.params);
       const row: ReadConnectorRow = {
         id,

@@ -6,6 +6,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHashing } from '../secrets/hash-key.js';
+import { AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { compiledOnce } from './compiled.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
 import { isDatabaseUnavailable } from './errors.js';
@@ -227,7 +228,7 @@ describe('the WAL checkpoint thread (checkpointer.ts)', () => {
       await migrateToLatest(withThread);
       // Not asked for: the commits checkpoint, as without the thread, however long the server runs.
       await new Promise((resolve) => setTimeout(resolve, 1_200));
-      expect(await autocheckpoint(withThread)).toBe(1_000);
+      expect(await autocheckpoint(withThread)).toBe(AUTOCHECKPOINT_PAGES);
       withThread.checkpointInBackground?.();
       withThread.checkpointInBackground?.(); // once: a second call does nothing
       const deadline = Date.now() + 10_000;

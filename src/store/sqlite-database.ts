@@ -13,7 +13,7 @@ import {
   SqliteDialect,
   SqliteDriver,
 } from 'kysely';
-import { type Checkpointer, startCheckpointer } from './checkpointer.js';
+import { AUTOCHECKPOINT_PAGES, type Checkpointer, startCheckpointer } from './checkpointer.js';
 import {
   type OwnConnectorChange,
   onOwnSchemaChangeOn,
@@ -397,6 +397,8 @@ export function openSqlite(
   const synchronous = options.synchronous ?? 'FULL';
   sqlite.pragma(`synchronous = ${synchronous}`);
   sqlite.pragma('foreign_keys = ON');
+  // Fewer, larger checkpoints than SQLite's default while the commits make them (checkpointer.ts).
+  sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
   // Deleted and overwritten content is zeroed where that costs no extra write (the page is written
   // anyway): a replaced key hash or a deleted idempotency record does not linger in free space.
   sqlite.pragma('secure_delete = FAST');
