@@ -187,15 +187,21 @@ function startServer() {
   const exited = new Promise((resolve) => child.once('close', resolve));
   return new Promise((resolve, reject) => {
     let output = '';
+    // Once the server listens, its log is read and dropped (the pipe must not fill), not kept:
+    // appending every chunk and matching the whole text again cost this process, which also runs
+    // the target and times the accepts, CPU that grew with the square of the log (~1.5 MB).
+    let listening = false;
     child.stderr.setEncoding('utf8').on('data', (chunk) => {
-      output += chunk;
+      if (output.length < 65536) output += chunk;
     });
     child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      if (listening) return;
       output += chunk;
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match?.[1] && child.pid !== undefined) {
         const base = match[1];
         const pid = child.pid;
+        listening = true;
         output = '';
         resolve({
           base,
