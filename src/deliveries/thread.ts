@@ -91,8 +91,9 @@ export async function runDeliveryThread(): Promise<void> {
     };
     port.on('message', (message: ThreadMessage) => {
       if (message.kind === 'notify') {
+        // Batched by the server's thread over NOTICE_EVERY_MS already: claimed now.
         for (let i = 0; i < message.due.length; i += 2) {
-          worker.notify(String(message.due[i]), Number(message.due[i + 1]));
+          worker.notify(String(message.due[i]), Number(message.due[i + 1]), 0);
         }
       } else if (message.kind === 'stop') {
         if (stopping) return;
