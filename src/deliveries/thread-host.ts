@@ -6,6 +6,12 @@ export const DELIVERY_THREAD_ROLE = 'plugboard-deliveries-thread';
 
 const YOUNG_GENERATION_MB = 16;
 
+/**
+ * Notices of accepted deliveries go to the thread at most once in this many milliseconds, with
+ * every accept of that time; the thread claims on each at once (it waited this long itself before).
+ */
+export const NOTICE_EVERY_MS = 5;
+
 /** From the server's thread to the deliveries thread. `due`: connector id, account id, … */
 export type ThreadMessage = { kind: 'notify'; due: (string | number)[] } | { kind: 'stop' };
 
@@ -46,6 +52,8 @@ export class DeliveryThread implements DeliveryEngine {
   private worker: Worker | undefined;
   private due: (string | number)[] = [];
   private posting = false;
+  /** When the last notice was posted (performance.now()). */
+  private postedAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private readonly exited: Promise<void>;
   private resolveExited: () => void = () => {};
@@ -92,8 +100,9 @@ export class DeliveryThread implements DeliveryEngine {
     worker.once('exit', (code) => {
       this.worker = undefined;
       // Ended inside a transaction (terminated, or failed): its connection is gone, and with it
-      // the lock; the server's write groups must not wait turns for it (group-commit.ts).
+      // the lock; the server's write groups must not wait for it (group-commit.ts).
       Atomics.store(this.settings.writeIntent, 1, 0);
+      Atomics.notify(this.settings.writeIntent, 1);
       this.resolveExited();
       if (this.stopped && this.stoppedCleanly) return;
       const error = failure ?? new Error(`the deliveries thread exited (code ${code})`);
@@ -115,13 +124,20 @@ export class DeliveryThread implements DeliveryEngine {
     this.due.push(connectorId, accountId);
     if (this.posting) return;
     this.posting = true;
-    setImmediate(() => {
+    const post = () => {
       this.posting = false;
+      this.postedAt = performance.now();
       const due = this.due;
       this.due = [];
       const message: ThreadMessage = { kind: 'notify', due };
       this.worker?.postMessage(message);
-    });
+    };
+    // At the end of this turn, or NOTICE_EVERY_MS after the last notice: at a steady rate each
+    // accept came in a turn of its own, and each notice woke the thread (a context switch on a
+    // busy core for both threads) only for it to wait for the notices that followed.
+    const wait = this.postedAt + NOTICE_EVERY_MS - performance.now();
+    if (wait > 0) setTimeout(post, wait);
+    else setImmediate(post);
   }
 
   /** Asks the thread to stop (it records or releases what it holds), waits for it, at most stopWaitMs. */

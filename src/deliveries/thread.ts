@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { sql } from 'kysely';
 import { loadConfig } from '../config.js';
 import { createLogger, defaultLogFormat, flushLogger } from '../logger.js';
 import { createOutboundClient } from '../outbound/client.js';
@@ -6,9 +7,21 @@ import { createSecretBox } from '../secrets/secret-box.js';
 import { createConnectorStore } from '../store/connector-store.js';
 import { openDatabase } from '../store/database.js';
 import { createDeliveryStore } from '../store/delivery-store.js';
+import { dialectOf } from '../store/dialect.js';
 import { openKeyring } from '../store/sealed/keyring-check.js';
 import type { ThreadMessage, ThreadReport } from './thread-host.js';
 import { DeliveryWorker, declaredDelivery } from './worker.js';
+
+/**
+ * The WAL size, in pages, past which one of this connection's commits checkpoints (SQLite's
+ * automatic checkpoint; its default is 1,000). The server's checkpoint thread (checkpointer.ts)
+ * checkpoints every 100 ms; it turns the server connection's automatic checkpoints off, not this
+ * one's, so whenever it fell behind (a busy core) or had not started yet (the first second), the
+ * commit of a claim or record that took the WAL past 1,000 pages copied the WAL back and synced
+ * the WAL and the database file on this thread, between sends: milliseconds without a send. This
+ * is a backstop (the WAL stays bounded should the checkpoint thread fail: ~40 MB).
+ */
+const AUTOCHECKPOINT_PAGES = 10_000;
 
 /** How often the attempts counted for the metrics go to the server's thread, at most. */
 const COUNTS_EVERY_MS = 250;
@@ -39,6 +52,9 @@ export async function runDeliveryThread(): Promise<void> {
   });
   let worker: DeliveryWorker;
   try {
+    if (dialectOf(database.db) === 'sqlite') {
+      await sql`pragma wal_autocheckpoint = ${sql.raw(String(AUTOCHECKPOINT_PAGES))}`.execute(database.db);
+    }
     const keyring = await openKeyring(config, database.db);
     const connectors = createConnectorStore(
       database.db,
@@ -91,8 +107,9 @@ export async function runDeliveryThread(): Promise<void> {
     };
     port.on('message', (message: ThreadMessage) => {
       if (message.kind === 'notify') {
+        // Batched by the server's thread over NOTICE_EVERY_MS already: claimed now.
         for (let i = 0; i < message.due.length; i += 2) {
-          worker.notify(String(message.due[i]), Number(message.due[i + 1]));
+          worker.notify(String(message.due[i]), Number(message.due[i + 1]), 0);
         }
       } else if (message.kind === 'stop') {
         if (stopping) return;

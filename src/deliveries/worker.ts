@@ -161,19 +161,28 @@ export class DeliveryWorker {
     void this.poll();
   }
 
-  /** A delivery for this connector was queued (or re-queued): look for it now. */
-  notify(connectorId: string, accountId: number): void {
+  /**
+   * A delivery for this connector was queued (or re-queued): look for it after `waitMs`, with the
+   * notices that come meanwhile (0: the caller batched them already).
+   */
+  notify(connectorId: string, accountId: number, waitMs = NOTICE_WAIT_MS): void {
     if (this.stopped) return;
     const known = this.due.get(connectorId);
     if (known) {
       known.due = Math.min(known.due, Date.now());
       known.generation++;
     } else this.due.set(connectorId, { accountId, due: Date.now(), generation: 0 });
+    if (waitMs <= 0) {
+      clearTimeout(this.noticeTimer);
+      this.noticeTimer = undefined;
+      this.wake();
+      return;
+    }
     if (this.noticeTimer || this.scheduled) return;
     this.noticeTimer = setTimeout(() => {
       this.noticeTimer = undefined;
       this.wake();
-    }, NOTICE_WAIT_MS);
+    }, waitMs);
   }
 
   /** Deliveries this process is sending now. */

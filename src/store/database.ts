@@ -46,7 +46,8 @@ export interface DatabaseOptions {
    * SQLite, shared with the deliveries thread (thread-host.ts): element 0 is set while this
    * connection's write group runs, element 1 while the thread's connection (opened with it as
    * `yieldTo`) is in a transaction. The thread waits for 0 before each BEGIN (at most
-   * YIELD_WAIT_MS), and a group waits turns for 1 to clear (at most TURN_WAIT_MS): neither finds
+   * YIELD_WAIT_MS), and a group waits for 1 to clear (Atomics.waitAsync, woken by the thread's
+   * notify at the end of its transaction; at most TURN_WAIT_MS): neither finds
    * the lock taken by the other and pauses for milliseconds, as it would for another process.
    */
   readonly writeIntent?: Int32Array;

@@ -1,6 +1,7 @@
 import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
 import type { DeliveryEvent, ExternalRef, Ticket } from '../connectors/delivery.js';
 import { errors } from '../errors.js';
+import { compiledOnce } from './compiled.js';
 import { dialectOf } from './dialect.js';
 import { newId, nowIso } from './ids.js';
 import type {
@@ -315,6 +316,43 @@ export function createDeliveryStore(
    * several servers) add unseen. An accept rolled back still counts: an overstatement too.
    */
   const pendingCounts = new Map<number, { pending: number; at: number }>();
+  /**
+   * An accept's insert, built and compiled once (compiled.ts): Kysely built, transformed and
+   * compiled it anew for every accept, on the event loop that answers them; in a SQLite write group
+   * it now runs at once. The stand-ins are values no request sends.
+   */
+  const insertDelivery = compiledOnce(
+    db
+      .insertInto('deliveries')
+      .values({
+        id: '\u0000id',
+        account_id: -1,
+        connector_id: '\u0000connector',
+        connector_type: '\u0000type',
+        event: '\u0000event',
+        options: '\u0000options',
+        alert_key: '\u0000alertKey',
+        state: 'queued',
+        next_attempt_at: '\u0000next',
+        created_at: '\u0000created',
+        updated_at: '\u0000updated',
+      })
+      .returningAll()
+      .compile(),
+    [
+      '\u0000id',
+      -1,
+      '\u0000connector',
+      '\u0000type',
+      '\u0000event',
+      '\u0000options',
+      '\u0000alertKey',
+      'queued',
+      '\u0000next',
+      '\u0000created',
+      '\u0000updated',
+    ] as const,
+  );
 
   async function getRow(trx: Kysely<Database>, accountId: number, id: string) {
     if (cannotExist(id)) return undefined;
@@ -349,23 +387,22 @@ export function createDeliveryStore(
           if (pending >= cap) throw errors.queueFull(cap, 30);
         }
         const now = nowIso();
-        const row = await trx
-          .insertInto('deliveries')
-          .values({
-            id: `dlv_${newId()}`,
-            account_id: accountId,
-            connector_id: connector.id,
-            connector_type: connector.type,
-            event: JSON.stringify(event),
-            options: JSON.stringify(options),
-            alert_key: event.alertKey ?? null,
-            state: 'queued',
-            next_attempt_at: now,
-            created_at: now,
-            updated_at: now,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const { rows } = await insertDelivery(
+          trx,
+          `dlv_${newId()}`,
+          accountId,
+          connector.id,
+          connector.type,
+          JSON.stringify(event),
+          JSON.stringify(options),
+          event.alertKey ?? null,
+          'queued',
+          now,
+          now,
+          now,
+        );
+        const row = rows[0];
+        if (!row) throw new Error('the delivery was not inserted');
         return toDelivery(row, []);
       };
       return within ? work(within) : transact(work);

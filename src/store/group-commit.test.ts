@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DatabaseHandle, openDatabase } from './database.js';
 import { isLockBusy } from './errors.js';
 import { MAX_GROUP } from './group-commit.js';
+import { endOfTransaction } from './sqlite-database.js';
 
 /** A short lock wait, so that waiting for another process's lock takes a test a second or two. */
 const LOCK_WAIT_MS = 600;
@@ -138,6 +139,43 @@ describe('group commit (SQLite)', () => {
     });
     await read;
     expect(reads).toEqual([5]);
+  });
+
+  it('waits for the deliveries thread’s transaction to end, woken by its notice, and begins anyway a few milliseconds later when none comes', async () => {
+    // The flags shared with the deliveries thread (DatabaseOptions.writeIntent); `other` plays the thread.
+    const intent = new Int32Array(new SharedArrayBuffer(8));
+    const own = openDatabase(
+      { kind: 'sqlite', path: join(dir, 'p.db') },
+      { lockWaitMs: LOCK_WAIT_MS, writeIntent: intent },
+    );
+    const write = (x: number) => {
+      if (!own.transact) throw new Error('a SQLite handle groups its writes');
+      return own.transact(async (trx) => {
+        await sql`insert into t values (${x})`.execute(trx);
+      });
+    };
+    try {
+      other.exec('begin immediate');
+      Atomics.store(intent, 1, 1);
+      let done = false;
+      const first = write(1).then(() => {
+        done = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      expect(done).toBe(false);
+      other.exec('commit');
+      endOfTransaction(intent);
+      await first;
+      expect(rows()).toEqual([1]);
+      // Flagged and never cleared (a thread that ended without saying so): it waits, then begins.
+      Atomics.store(intent, 1, 1);
+      const began = performance.now();
+      await write(2);
+      expect(performance.now() - began).toBeGreaterThanOrEqual(4);
+      expect(rows()).toEqual([1, 2]);
+    } finally {
+      await own.close();
+    }
   });
 
   it(`holds at most ${MAX_GROUP} writes in one group; the rest commit in the next`, async () => {

@@ -112,9 +112,16 @@ export function groupCommit(
         setImmediate(start);
         return;
       }
-      if (intent && Atomics.load(intent, 1) !== 0 && performance.now() < waitTurnsUntil) {
-        setImmediate(start);
-        return;
+      if (intent && Atomics.load(intent, 1) !== 0) {
+        const left = waitTurnsUntil - performance.now();
+        if (left > 0) {
+          // Woken by the thread's notify when its transaction ends (or at the time left), not by
+          // turns of the event loop: a turn after turn spent the core the thread needed to end it.
+          const waited = waitAsync(intent, 1, 1, left);
+          if (waited.async) void waited.value.then(() => setImmediate(start));
+          else setImmediate(start);
+          return;
+        }
       }
       const group = queue.splice(0, MAX_GROUP);
       if (intent) Atomics.store(intent, 0, 1);
@@ -255,11 +262,23 @@ export function groupCommit(
 }
 
 /**
- * How long a group waits, turn after turn, for the deliveries thread's transaction to end (its
+ * How long a group waits (woken by the thread's notify) for the deliveries thread's transaction to end (its
  * claims and records hold the lock for a fraction of a millisecond, without an fsync) before it
  * begins anyway and waits as for any other holder of the lock (a pause of 2 ms and more).
  */
 const TURN_WAIT_MS = 5;
+
+/** Atomics.waitAsync (ES2024; V8 has it since Node 16), which the project's `lib` does not declare. */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(
+      array: Int32Array,
+      index: number,
+      value: number,
+      timeoutMs: number,
+    ): { async: false; value: string } | { async: true; value: Promise<string> };
+  }
+).waitAsync;
 
 const SAVEPOINT = CompiledQuery.raw('savepoint plugboard_write');
 const RELEASE = CompiledQuery.raw('release plugboard_write');

@@ -248,7 +248,7 @@ class ImmediateTransactionDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     if (this.yieldTo) yieldToWrites(this.yieldTo);
     await connection.executeQuery(BEGIN_IMMEDIATE);
-    // Told to the server's thread, whose write groups wait turns for it (group-commit.ts).
+    // Told to the server's thread, whose write groups wait for it to end (group-commit.ts).
     if (this.yieldTo) Atomics.store(this.yieldTo, 1, 1);
   }
 
@@ -256,7 +256,7 @@ class ImmediateTransactionDriver extends SqliteDriver {
     try {
       await super.commitTransaction(connection);
     } finally {
-      if (this.yieldTo && !this.sqlite.inTransaction) Atomics.store(this.yieldTo, 1, 0);
+      if (this.yieldTo && !this.sqlite.inTransaction) endOfTransaction(this.yieldTo);
     }
   }
 
@@ -264,12 +264,18 @@ class ImmediateTransactionDriver extends SqliteDriver {
     try {
       if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
     } finally {
-      if (this.yieldTo && !this.sqlite.inTransaction) Atomics.store(this.yieldTo, 1, 0);
+      if (this.yieldTo && !this.sqlite.inTransaction) endOfTransaction(this.yieldTo);
     }
   }
 }
 
 const BEGIN_IMMEDIATE = CompiledQuery.raw('begin immediate');
+
+/** Tells the server's thread that this connection's transaction ended; wakes a write group waiting for it (group-commit.ts). */
+export function endOfTransaction(flag: Int32Array): void {
+  Atomics.store(flag, 1, 0);
+  Atomics.notify(flag, 1);
+}
 
 /**
  * How long, at most, a connection opened with `yieldTo` (the deliveries thread's) waits for the
