@@ -96,8 +96,16 @@ export class DecryptionError extends Error {
 
 /** The inverse of seal; throws DecryptionError for a wrong key, a wrong `aad` or a tampered value. */
 export function open(key: MasterKey, sealed: string, aad: string): string {
-  const [format, nonceText, bodyText] = sealed.split('.');
-  if (format !== FORMAT || !nonceText || !bodyText) throw new DecryptionError('unknown ciphertext format');
+  // As `const [format, nonce, body] = sealed.split('.')` reads it (a part past the third is
+  // ignored), without the array and the format's string: a list page opens a hundred of these.
+  const first = sealed.indexOf('.');
+  const second = first < 0 ? -1 : sealed.indexOf('.', first + 1);
+  if (first !== FORMAT.length || !sealed.startsWith(FORMAT) || second < 0)
+    throw new DecryptionError('unknown ciphertext format');
+  const third = sealed.indexOf('.', second + 1);
+  const nonceText = sealed.slice(first + 1, second);
+  const bodyText = sealed.slice(second + 1, third < 0 ? sealed.length : third);
+  if (!nonceText || !bodyText) throw new DecryptionError('unknown ciphertext format');
   const nonce = Buffer.from(nonceText, 'base64url');
   const body = Buffer.from(bodyText, 'base64url');
   if (nonce.length !== NONCE_BYTES || body.length < TAG_BYTES)

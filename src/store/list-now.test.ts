@@ -379,3 +379,36 @@ describe("what this connection's own writes drop: exactly what they could change
     expect(names(again)).toEqual(['c0', 'c1', 'c2']);
   });
 });
+
+describe('listNow reads rows as list does (one packed text per row on SQLite)', () => {
+  it('gives the same connectors as list, whatever their nullable columns and names hold', async () => {
+    const odd = await store.create(accountId, actor, {
+      type: jira,
+      name: 'naïve 名前 🚀 "quoted" \\ back',
+      params: jiraParams(7),
+    });
+    const [c0, c1] = await store.list(accountId, 0, 2);
+    if (!c0 || !c1) throw new Error('the fixture has three connectors');
+    // What the API cannot write, rows from elsewhere might hold: no secrets, a check, a NUL in a name.
+    await sql`update connectors set secrets = null, secret_key_id = null where id = ${c1.id}`.execute(
+      handle.db,
+    );
+    await sql`update connectors set last_check = ${'{"ok":true,"at":"2026-01-01T00:00:00.000Z"}'} where id = ${odd.id}`.execute(
+      handle.db,
+    );
+    await sql`update connectors set name = ${'a'} || char(0) || ${'b'} where id = ${c0.id}`.execute(
+      handle.db,
+    );
+    const expected = await store.list(accountId, 0, 50);
+    expect(expected.map((connector) => connector.name)).toEqual(['a\u0000b', 'c1', 'c2', odd.name]);
+    expect(store.listNow(accountId, 0, 50)).toEqual(expected);
+    // From the anchor the first page left (the seq of its last row), as list reads it.
+    expect(store.listNow(accountId, 0, 2)).toEqual(expected.slice(0, 2));
+    expect(store.listNow(accountId, 2, 50)).toEqual(await store.list(accountId, 2, 50));
+  });
+
+  it('refuses a packed row with too few fields', async () => {
+    const { unpackConnectorRow } = await import('./connector-store.js');
+    expect(() => unpackConnectorRow('1\u0000id\u0000jira', accountId)).toThrow(/fewer than 10 fields/);
+  });
+});
