@@ -113,6 +113,12 @@ export interface AppOptions {
   readonly metrics?: Metrics;
   /** The built console (dist/console/); unset: the nearest one above this module (findConsoleDir). */
   readonly consoleDir?: string;
+  /**
+   * The database's start checks, still running while the app is built (serve): `keyring` and
+   * `hashing` are usable once they pass, so the deliveries start only then, and the caller must
+   * not listen before. Unset: the deliveries start as the app is built.
+   */
+  readonly checked?: Promise<unknown>;
 }
 
 /** The app's deliveries worker, when it runs one (tests and the benchmark look at it). */
@@ -308,7 +314,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       fastReads(app, { keys: recentKeys, store: connectors, revealSecrets, closing: () => closing }),
     );
   }
-  startEngine();
+  if (options.checked) options.checked.then(startEngine, () => {});
+  else startEngine();
   return app;
 }
 
