@@ -8,7 +8,7 @@ import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger, defaultLogFormat, flushLogger } from './logger.js';
 import { MasterKeyError } from './secrets/cipher.js';
 import type { Hashing } from './secrets/hash-key.js';
-import { keyringFromEnvironment } from './secrets/keyring.js';
+import { type KeyringSource, keyringFromEnvironment } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './store/database.js';
 import { createKeyStore } from './store/key-store.js';
@@ -54,31 +54,40 @@ export async function serve(config: Config): Promise<void> {
   // while this process evaluates Fastify, the routes and their schemas (~20 ms of CPU), where the
   // start otherwise waited for those backends after it (issue 15).
   const prepared = prepareDatabase(config, database, logger);
-  prepared.catch(() => {}); // awaited below, after the modules load
+  prepared.catch(() => {}); // awaited below, as the app is built
   if (database.warm) {
     // Two: the first immediate of a start runs before the event loop first polls.
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
   }
   const { buildApp } = await import('./app.js');
-  let keyring: Awaited<ReturnType<typeof openKeyring>>;
-  let hashing: Hashing;
-  try {
-    ({ keyring, hashing } = await prepared);
-  } catch (error) {
-    await database.close();
-    throw error;
+  // The app is built while those checks run: on PostgreSQL they wait on round trips (~40 ms,
+  // mostly idle) that the ~30 ms of CPU building the app now fills (issue 15). It is given the
+  // keys as stand-ins that pass to the real ones once the checks pass; nothing calls them
+  // before: no request is answered and no delivery starts until then.
+  const keys = keysOnceChecked(prepared);
+  const [built, checked] = await Promise.allSettled([
+    buildApp({
+      database,
+      logger,
+      keyring: keys.keyring,
+      settings: config,
+      hashing: keys.hashing,
+      closeDatabase: true,
+      checked: keys.checked,
+      ...(deliveryThread ? { deliveryThread } : {}),
+    }),
+    keys.checked,
+  ]);
+  if (checked.status === 'rejected') {
+    // The app closes the database (closeDatabase) and whatever else it opened.
+    if (built.status === 'fulfilled') await built.value.close();
+    else await database.close();
+    throw checked.reason;
   }
-
-  const app = await buildApp({
-    database,
-    logger,
-    keyring: keyring.source,
-    settings: config,
-    hashing,
-    closeDatabase: true,
-    ...(deliveryThread ? { deliveryThread } : {}),
-  });
+  if (built.status === 'rejected') throw built.reason;
+  const app = built.value;
+  const { keyring, hashing } = checked.value;
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -143,6 +152,47 @@ async function prepareDatabase(
   const keys = createKeyStore(database.db, hashing);
   await upgradeStoredHashes(database.db, keys, createSecretBox(keyring.source), hashing, logger);
   return { keyring, hashing };
+}
+
+type Checked = Awaited<ReturnType<typeof prepareDatabase>>;
+
+/**
+ * The keyring and hashing the database's checks (`prepared`) open, usable at once as stand-ins
+ * that call the real ones once those checks have passed (`checked`); a use before is a bug, and
+ * throws.
+ */
+function keysOnceChecked(prepared: Promise<Checked>): {
+  keyring: KeyringSource;
+  hashing: Hashing;
+  checked: Promise<Checked>;
+} {
+  let opened: Checked | undefined;
+  const checked = prepared.then((value) => {
+    opened = value;
+    return value;
+  });
+  const open = (): Checked => {
+    if (!opened) throw new Error('the master keys were used before the database checks passed');
+    return opened;
+  };
+  return {
+    keyring: {
+      get description() {
+        return open().keyring.source.description;
+      },
+      get file() {
+        return open().keyring.source.file;
+      },
+      current: () => open().keyring.source.current(),
+      reload: () => open().keyring.source.reload(),
+    },
+    hashing: {
+      apiKey: (key) => open().hashing.apiKey(key),
+      apiKeyFromDigest: (digest) => open().hashing.apiKeyFromDigest(digest),
+      fingerprint: (digest) => open().hashing.fingerprint(digest),
+    },
+    checked,
+  };
 }
 
 /**

@@ -541,3 +541,25 @@ describe('a fresh database', () => {
     await Promise.all(servers.map((server) => server.kill()));
   });
 });
+
+describe('a start with the wrong master key', () => {
+  it('is refused with the key id named, never listens, and exits (its connections closed) at once', async () => {
+    const { box } = await freshSandbox();
+    const first = await box.startServer(ENV, 20_000);
+    await first.kill();
+    // The app is built while the keys are checked (server.ts): a refusal closes it and the
+    // database, or the pool would keep the process from exiting.
+    const started = Date.now();
+    const refused = box.spawn(['serve'], {
+      ...ENV,
+      PLUGBOARD_MASTER_KEY: randomBytes(32).toString('base64'),
+    });
+    const exit = await refused.waitForExit(8_000);
+    expect(exit.code, refused.stderr).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(refused.stderr).toMatch(
+      /plugboard: serve failed: the hash key of the API keys is sealed with master key [0-9a-f]{16}, which PLUGBOARD_MASTER_KEY does not hold/,
+    );
+    expect(`${refused.stdout}${refused.stderr}`).not.toMatch(/Server listening at|Plugboard is ready/);
+  });
+});
