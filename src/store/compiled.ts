@@ -28,6 +28,25 @@ export type StampNow = () => string | undefined;
 /** By the Kysely instance they stamp for. */
 const stampers = new WeakMap<Kysely<Database>, StampNow>();
 
+/**
+ * A read run at once (as ReadNow) together with the database's stamp (as StampNow) of the very
+ * snapshot the rows come from: one statement, one read transaction, where the stamp and then the
+ * read were two (each a read transaction of its own: two file locks taken and released, and an
+ * fstat; ~4 µs of a ~14 µs read of one connector on SQLite). The stamp is undefined where there is
+ * none (StampNow's undefined); the whole is undefined where the read cannot run now (ReadNow's).
+ */
+export type StampedReadNow = (
+  sql: string,
+  parameters: readonly unknown[],
+) => { readonly rows: unknown[]; readonly stamp: string | undefined } | undefined;
+
+/** By the Kysely instance they read for. */
+const stampedReaders = new WeakMap<Kysely<Database>, StampedReadNow>();
+
+export function stampedReadNowOn(db: Kysely<Database>, read: StampedReadNow): void {
+  stampedReaders.set(db, read);
+}
+
 export function stampNowOn(db: Kysely<Database>, stamp: StampNow): void {
   stampers.set(db, stamp);
 }
@@ -176,6 +195,16 @@ export function compiledOnce<R, V extends readonly unknown[]>(
       );
       return rows as R[] | undefined;
     },
+    nowStamped(
+      on: Kysely<Database>,
+      ...values: ValuesOf<V>
+    ): { readonly rows: R[]; readonly stamp: string | undefined } | undefined {
+      const read = stampedReaders.get(on);
+      const parameters = slots.map((slot) => values[slot]);
+      if (read) return read(compiled.sql, parameters) as { rows: R[]; stamp: string | undefined } | undefined;
+      const rows = readers.get(on)?.(compiled.sql, parameters);
+      return rows && { rows: rows as R[], stamp: undefined };
+    },
   });
 }
 
@@ -188,4 +217,12 @@ export interface CompiledRead<R, V extends readonly unknown[]> {
    * the read throws.
    */
   now(on: Kysely<Database>, ...values: ValuesOf<V>): R[] | undefined;
+  /**
+   * `now`, with the database's stamp (StampNow) of the snapshot the rows were read in
+   * (StampedReadNow); the stamp undefined where the database has none.
+   */
+  nowStamped(
+    on: Kysely<Database>,
+    ...values: ValuesOf<V>
+  ): { readonly rows: R[]; readonly stamp: string | undefined } | undefined;
 }

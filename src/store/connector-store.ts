@@ -351,8 +351,15 @@ interface KeptPage {
 const MAX_KEPT_PAGES = 128;
 /** Pages read ahead (readAheadNow), each until its first listNow; past this many, all are dropped. */
 const MAX_AHEAD_PAGES = 16;
-/** Connectors kept by getNow, by account and id; past this many, all are dropped. */
-const MAX_KEPT_ONES = 1_024;
+/**
+ * Connectors kept by getNow, by account and id; past this many, all are dropped. An entry is a
+ * reference to the codec's frozen connector (whose view, ETag and bytes present.ts and fast-reads.ts
+ * keep with it): a few KiB per connector kept. At 1,024 the bench's mix, GETs of 10,000 ids, kept
+ * almost none (the map filled and was emptied every ~1,000 reads) and read, opened and made the
+ * answer of nearly every GET again; at this bound an account of 10,000 connectors read by id stays
+ * kept (+3-4 MiB of peak RSS in that mix, 42,000 requests).
+ */
+const MAX_KEPT_ONES = 16_384;
 
 export function createConnectorStore(
   db: Kysely<Database>,
@@ -562,10 +569,11 @@ export function createConnectorStore(
    */
   let keptPages = new Map<string, KeptPage>();
   /**
-   * Connectors getNow read, with the database's stamp read before them, as keptPages (a change of
-   * the row drops it). The stamp (two one-value statements, ~2.5 µs) costs about half the row's
-   * read (~5 µs: the statement, its columns copied into JavaScript values). Kept only when frozen
-   * (connector-row.ts), as pages are.
+   * Connectors getNow read, with the database's stamp of the snapshot they were read in (one
+   * statement: nowStamped), as keptPages (a change of the row drops it). A kept one costs a stamp
+   * (`pragma data_version`, a read transaction of its own, ~5 µs); one not kept the row with its
+   * stamp (~10 µs, where the stamp and then the row were ~14). Kept from the first read (openKept):
+   * frozen, as pages' connectors are.
    */
   let keptOnes = new Map<string, { readonly stamp: string; readonly connector: StoredConnector }>();
   /**
@@ -702,17 +710,27 @@ export function createConnectorStore(
     getNow(accountId, id) {
       if (cannotExist(id)) return undefined;
       if (cache) return cache.lookup(accountId, id);
-      const stamp = stampOf();
-      const place = `${accountId}:${id}`;
-      if (stamp !== undefined) {
-        const kept = keptOnes.get(place);
-        if (kept?.stamp === stamp) return kept.connector;
+      if (!ownChangesReported) {
+        const rows = byId.now(db, id, accountId);
+        if (!rows) return null;
+        const [row] = rows;
+        return row && fromRow(row);
       }
-      const rows = byId.now(db, id, accountId);
-      if (!rows) return null;
-      const [row] = rows;
-      const connector = row && fromRow(row);
-      if (stamp !== undefined && connector && Object.isFrozen(connector)) {
+      const place = `${accountId}:${id}`;
+      const kept = keptOnes.get(place);
+      // Kept: the stamp alone tells whether it is still what a read would give.
+      if (kept !== undefined && kept.stamp === stampOf()) return kept.connector;
+      // Not kept (or no longer): the row and the stamp of its snapshot, in one read.
+      const read = byId.nowStamped(db, id, accountId);
+      if (!read) return null;
+      const [row] = read.rows;
+      if (!row) return undefined;
+      // Kept from the first read (a GET of one connector asks for it again, unlike a walk's rows),
+      // so that the next read of it is answered without the database, and its view, ETag and JSON
+      // made once (present.ts).
+      const connector = codec.openKept(row);
+      const { stamp } = read;
+      if (stamp !== undefined && Object.isFrozen(connector)) {
         if (keptOnes.size >= MAX_KEPT_ONES && !keptOnes.has(place)) keptOnes = new Map();
         keptOnes.set(place, { stamp, connector });
       }

@@ -188,6 +188,42 @@ describe("getNow keeps a connector while the database's stamp stays", () => {
     return one;
   }
 
+  it('keeps a connector from its first read (frozen), and answers the next from what it kept', () => {
+    const id = store.listNow(accountId, 2, 1)?.[0]?.id;
+    if (!id) throw new Error('no connector');
+    // A fresh store: nothing of this connector was read before by its codec.
+    const fresh = createConnectorStore(handle.db, box, undefined, handle.transact);
+    const first = fresh.getNow(accountId, id);
+    if (!first) throw new Error('getNow could not read');
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first.name).toBe('c2');
+    expect(fresh.getNow(accountId, id)).toBe(first);
+  });
+
+  it("sees another process's commit made between two reads (the row and its stamp are one snapshot)", () => {
+    const one = keptOne();
+    const other = new Sqlite(path);
+    try {
+      other.prepare("update connectors set name = 'theirs 1' where id = ?").run(one.id);
+      const read = store.getNow(accountId, one.id);
+      expect(read?.name).toBe('theirs 1');
+      other.prepare("update connectors set name = 'theirs 2' where id = ?").run(one.id);
+      expect(store.getNow(accountId, one.id)?.name).toBe('theirs 2');
+      expect(store.getNow(accountId, one.id)?.name).toBe('theirs 2');
+    } finally {
+      other.close();
+    }
+  });
+
+  it('reads nothing at once (null) while a transaction is open on the connection', async () => {
+    const one = keptOne();
+    await handle.db.transaction().execute(async () => {
+      expect(store.getNow(accountId, one.id)).toBeNull();
+      expect(store.getNow(accountId, 'AbCdEfGhIjKlMnOpQrStUv')).toBeNull();
+    });
+    expect(store.getNow(accountId, one.id)).toBe(one);
+  });
+
   it("sees this server's update and delete, and another process's commit, at once", async () => {
     let one = keptOne();
     expect(one.name).toBe('c1');

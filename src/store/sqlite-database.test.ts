@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHashing } from '../secrets/hash-key.js';
 import { AUTOCHECKPOINT_PAGES } from './checkpointer.js';
-import { compiledOnce } from './compiled.js';
+import { compiledOnce, stampNow } from './compiled.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './database.js';
 import { isDatabaseUnavailable } from './errors.js';
 import { createKeyStore } from './key-store.js';
@@ -207,6 +207,41 @@ describe('hot reads run at once (compiledOnce)', () => {
       return { during };
     });
     expect((await (await afterCommit).during).rows).toEqual([{ x: 4 }]);
+  });
+});
+
+describe('a hot read with its stamp (nowStamped)', () => {
+  const rowsOfT = () =>
+    compiledOnce(
+      handle.db
+        .selectFrom('t' as never)
+        .select(sql<number>`x`.as('x'))
+        .where(sql`x`, '>', -1)
+        .compile(),
+      [-1] as const,
+    );
+
+  it("gives the rows and the stamp stampNow gives for the same snapshot; another connection's commit moves both", async () => {
+    await sql`insert into t values (1)`.execute(handle.db);
+    const read = rowsOfT();
+    const first = read.nowStamped(handle.db, 0);
+    expect(first?.rows).toEqual([{ x: 1 }]);
+    expect(first?.stamp).toBeDefined();
+    expect(first?.stamp).toBe(stampNow(handle.db));
+    other.exec('insert into t values (2)');
+    const second = read.nowStamped(handle.db, 0);
+    expect(second?.rows).toEqual([{ x: 1 }, { x: 2 }]);
+    expect(second?.stamp).not.toBe(first?.stamp);
+    expect(second?.stamp).toBe(stampNow(handle.db));
+  });
+
+  it('gives no stamp without rows, and nothing while a transaction is open on the connection', async () => {
+    const read = rowsOfT();
+    expect(read.nowStamped(handle.db, 0)).toEqual({ rows: [], stamp: undefined });
+    await sql`insert into t values (1)`.execute(handle.db);
+    await handle.db.transaction().execute(async () => {
+      expect(read.nowStamped(handle.db, 0)).toBeUndefined();
+    });
   });
 });
 

@@ -19,6 +19,7 @@ import {
   onOwnSchemaChangeOn,
   ownConnectorChangesOn,
   readNowOn,
+  stampedReadNowOn,
   stampNowOn,
 } from './compiled.js';
 import type { DatabaseHandle, DatabaseOptions, SqliteSynchronous } from './database.js';
@@ -449,22 +450,39 @@ export function openSqlite(
     string,
     { statement: SqliteDatabase.Statement; objectOf: (row: unknown[]) => Record<string, unknown> } | null
   >();
+  /**
+   * The raw statement of `text` and its rows' maker, prepared once (inside the caller's try:
+   * preparing reads the schema, which can be busy too, in WAL recovery); null for no read. With
+   * `stamped`, the statement reads the stamp's data_version (below) as a first column before the
+   * others, which the rows' objects leave out: `select a, b …` becomes `select (data_version), a, b …`
+   * (null, and the caller reads without it, for SQL that does not begin so).
+   */
+  const rawReadOf = (text: string, stamped: boolean) => {
+    const key = stamped ? `stamped\u0000${text}` : text;
+    let read = rawReads.get(key);
+    if (read === undefined) {
+      const statement =
+        !stamped || text.startsWith('select ')
+          ? sqlite.prepare(stamped ? `select ${STAMP_COLUMN}, ${text.slice('select '.length)}` : text)
+          : undefined;
+      read = statement?.reader
+        ? {
+            statement: statement.raw(true),
+            objectOf: rowObjectMaker(
+              statement.columns().map((column) => column.name),
+              stamped ? 1 : 0,
+            ),
+          }
+        : null;
+      if (rawReads.size >= MAX_PREPARED) rawReads.clear();
+      rawReads.set(key, read);
+    }
+    return read;
+  };
   readNowOn(db, (text, parameters) => {
     if (closed || !sqlite.open || sqlite.inTransaction) return undefined;
     try {
-      let read = rawReads.get(text);
-      if (read === undefined) {
-        // Inside the try: preparing reads the schema, which can be busy too (WAL recovery).
-        const statement = sqlite.prepare(text);
-        read = statement.reader
-          ? {
-              statement: statement.raw(true),
-              objectOf: rowObjectMaker(statement.columns().map((column) => column.name)),
-            }
-          : null;
-        if (rawReads.size >= MAX_PREPARED) rawReads.clear();
-        rawReads.set(text, read);
-      }
+      const read = rawReadOf(text, false);
       if (read === null) return undefined;
       return (read.statement.all(parameters as unknown[]) as unknown[][]).map(read.objectOf);
     } catch (error) {
@@ -519,15 +537,48 @@ export function openSqlite(
   // a read transaction of its own on every read (~ as much as data_version), where the old stamp's
   // total_changes() took none.
   let stampStatement: SqliteDatabase.Statement | undefined;
+  /** Whether this connection reports its own changes now (the triggers made first): only then is there a stamp. */
+  const reportsOwnChanges = (): boolean => {
+    if (!triggersMade) {
+      if (!makeOwnChangeTriggers(sqlite)) return false;
+      triggersMade = true;
+    }
+    return true;
+  };
   stampNowOn(db, () => {
     if (closed || !sqlite.open || sqlite.inTransaction) return undefined;
     try {
-      if (!triggersMade) {
-        if (!makeOwnChangeTriggers(sqlite)) return undefined;
-        triggersMade = true;
-      }
+      if (!reportsOwnChanges()) return undefined;
       stampStatement ??= sqlite.prepare('pragma data_version').pluck(true);
       return `${String(stampStatement.get())}:${String(ownChangeEpoch)}`;
+    } catch (error) {
+      if (isLockBusy(error)) return undefined;
+      throw error;
+    }
+  });
+  // A read and the stamp of its snapshot in one statement (compiled.ts, StampedReadNow): the
+  // stamp's data_version as a scalar subquery of pragma_data_version, evaluated in the statement's
+  // own read transaction, so it is the data_version of the snapshot the rows come from (the same
+  // value `pragma data_version` gives in that transaction). The epoch is read before the statement:
+  // a read fires no trigger, so it cannot move meanwhile.
+  stampedReadNowOn(db, (text, parameters) => {
+    if (closed || !sqlite.open || sqlite.inTransaction) return undefined;
+    try {
+      const stamped = reportsOwnChanges() ? rawReadOf(text, true) : null;
+      if (stamped === null) {
+        const read = rawReadOf(text, false);
+        if (read === null) return undefined;
+        const rows = (read.statement.all(parameters as unknown[]) as unknown[][]).map(read.objectOf);
+        return { rows, stamp: undefined };
+      }
+      const epoch = ownChangeEpoch;
+      const raw = stamped.statement.all(parameters as unknown[]) as unknown[][];
+      const [first] = raw;
+      return {
+        rows: raw.map(stamped.objectOf),
+        // No row, no stamp: nothing read is kept.
+        stamp: first === undefined ? undefined : `${String(first[0])}:${String(epoch)}`,
+      };
     } catch (error) {
       if (isLockBusy(error)) return undefined;
       throw error;
@@ -627,10 +678,23 @@ function switchToWal(sqlite: SqliteDatabase.Database, lockWaitMs: number): void 
  * once, where setting the names one by one in a loop went through V8's megamorphic keyed stores,
  * a few per cent of reading a page. Duplicate names: the last column wins, as it did.
  */
-export function rowObjectMaker(names: readonly string[]): (row: unknown[]) => Record<string, unknown> {
-  const fields = names.map((name, i) => `${JSON.stringify(name)}: row[${i}]`).join(', ');
+export function rowObjectMaker(
+  names: readonly string[],
+  /** Leading columns left out of the object (a stamp read with the row). */
+  skip = 0,
+): (row: unknown[]) => Record<string, unknown> {
+  const fields = names
+    .slice(skip)
+    .map((name, i) => `${JSON.stringify(name)}: row[${i + skip}]`)
+    .join(', ');
   return new Function('row', `return { ${fields} };`) as (row: unknown[]) => Record<string, unknown>;
 }
+
+/**
+ * The stamp's data_version as a column of a read (stampedReadNowOn): pragma_data_version gives the
+ * connection's data_version in the statement's read transaction, as `pragma data_version` does.
+ */
+const STAMP_COLUMN = '(select "data_version" from pragma_data_version) as "plugboard stamp"';
 
 /** The function the TEMP triggers on connectors call for each row this connection changes. */
 const OWN_CHANGE_FUNCTION = 'plugboard_own_connector_change';
