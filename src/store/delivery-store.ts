@@ -337,7 +337,29 @@ export function createDeliveryStore(
         created_at: '\u0000created',
         updated_at: '\u0000updated',
       })
-      .returningAll()
+      // The columns by name, never `*`: on PostgreSQL this runs as a named prepared statement on
+      // each pooled connection, and a column added by a later migration would change `*`'s result
+      // type, which PostgreSQL refuses for the saved plan (0A000 "cached plan must not change
+      // result type") on every accept of an older instance during a rolling upgrade.
+      .returning([
+        'seq',
+        'id',
+        'account_id',
+        'connector_id',
+        'connector_type',
+        'event',
+        'options',
+        'alert_key',
+        'state',
+        'attempt_count',
+        'next_attempt_at',
+        'lease_owner',
+        'lease_until',
+        'external_ref',
+        'created_at',
+        'updated_at',
+        'finished_at',
+      ])
       .compile(),
     [
       '\u0000id',
