@@ -79,13 +79,17 @@ export async function serve(config: Config): Promise<void> {
     }),
     keys.checked,
   ]);
-  if (checked.status === 'rejected') {
-    // The app closes the database (closeDatabase) and whatever else it opened.
-    if (built.status === 'fulfilled') await built.value.close();
-    else await database.close();
-    throw checked.reason;
+  if (checked.status === 'rejected' || built.status === 'rejected') {
+    // The app closes the database (closeDatabase) and whatever else it opened; a build that failed
+    // (say Redis down) left the database open, whose pool would keep the process alive ~30 s. The
+    // reason to give is the check's (as before the two overlapped), else the build's: an error
+    // while closing must not replace it.
+    const closing = built.status === 'fulfilled' ? built.value.close() : database.close();
+    await closing.catch((closeError: unknown) =>
+      logger.warn({ err: closeError }, 'closing after a failed start'),
+    );
+    throw checked.status === 'rejected' ? checked.reason : (built as PromiseRejectedResult).reason;
   }
-  if (built.status === 'rejected') throw built.reason;
   const app = built.value;
   const { keyring, hashing } = checked.value;
   try {

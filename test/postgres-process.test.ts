@@ -563,3 +563,24 @@ describe('a start with the wrong master key', () => {
     expect(`${refused.stdout}${refused.stderr}`).not.toMatch(/Server listening at|Plugboard is ready/);
   });
 });
+
+describe('a start whose app cannot be built (Redis down)', () => {
+  it('names the cause, never listens, and exits (its connections closed) at once', async () => {
+    const { box } = await freshSandbox();
+    // The keys check out but the app's build fails (it connects to Redis): the database must be
+    // closed too, or its pool keeps the process alive until the idle connections time out (~30 s).
+    const started = Date.now();
+    const refused = box.spawn(['serve'], {
+      ...ENV,
+      PLUGBOARD_RATE_LIMIT: '300/min',
+      REDIS_URL: 'redis://127.0.0.1:1',
+    });
+    const exit = await refused.waitForExit(20_000);
+    expect(exit.code, refused.stderr).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(refused.stderr).toMatch(
+      /plugboard: serve failed: REDIS_URL is set, but Redis at redis:\/\/127\.0\.0\.1:1 does not answer/,
+    );
+    expect(`${refused.stdout}${refused.stderr}`).not.toMatch(/Server listening at|Plugboard is ready/);
+  });
+});
