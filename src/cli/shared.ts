@@ -116,8 +116,8 @@ export function positiveInteger(
 const ID_SHAPE = /^[A-Za-z0-9_-]{22}$/;
 
 /**
- * parseArgs for commands that take IDs. One in 64 IDs starts with `-`, which parseArgs would read
- * as short options (`connectors get -rK…` failed with "Unknown option '-r'"): an argument of an
+ * parseArgs for commands that take IDs. One in 64 delivery IDs, and connector IDs made before they
+ * began with the time (ids.ts), start with `-`, which parseArgs would read as short options (`connectors get -rK…` failed with "Unknown option '-r'"): an argument of an
  * ID's shape is taken as it is, wherever it stands, as a positional or an option's value.
  */
 export function parseIdArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {

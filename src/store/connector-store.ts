@@ -360,6 +360,53 @@ const MAX_AHEAD_PAGES = 16;
  * kept (+3-4 MiB of peak RSS in that mix, 42,000 requests).
  */
 const MAX_KEPT_ONES = 16_384;
+/**
+ * And past this many bytes of them, by estimate (keptSize), all are dropped too: a connector's body
+ * may be up to 64 KiB, and one kept holds its object, its views' JSON and bytes (a few times its
+ * row), so 16,384 large ones would be gigabytes. The bench's rows (~180 characters) estimate ~2 KiB
+ * each: 10,000 of them fit.
+ */
+const MAX_KEPT_BYTES = 32 * 1024 * 1024;
+/** What keeping a connector read from `row` may cost, in bytes: its texts ~6 times over, plus ~1 KiB. */
+const keptSize = (row: { readonly params: string; readonly secrets: string | null; readonly name: string }) =>
+  1024 + 6 * (row.params.length + (row.secrets?.length ?? 0) + row.name.length);
+
+/**
+ * What getNow keeps, by place: at most `maxEntries` values and `maxBytes` of their sizes (as the
+ * caller estimates them); one more and all are dropped (the next reads keep them again).
+ */
+export class KeptOnes<T> {
+  #entries = new Map<string, { readonly value: T; readonly size: number }>();
+  #bytes = 0;
+  constructor(
+    readonly maxEntries: number,
+    readonly maxBytes: number,
+  ) {}
+  get size(): number {
+    return this.#entries.size;
+  }
+  get bytes(): number {
+    return this.#bytes;
+  }
+  get(place: string): T | undefined {
+    return this.#entries.get(place)?.value;
+  }
+  delete(place: string): void {
+    const gone = this.#entries.get(place);
+    if (gone === undefined) return;
+    this.#bytes -= gone.size;
+    this.#entries.delete(place);
+  }
+  set(place: string, value: T, size: number): void {
+    this.delete(place);
+    if (this.#entries.size >= this.maxEntries || this.#bytes + size > this.maxBytes) {
+      this.#entries = new Map();
+      this.#bytes = 0;
+    }
+    this.#entries.set(place, { value, size });
+    this.#bytes += size;
+  }
+}
 
 export function createConnectorStore(
   db: Kysely<Database>,
@@ -575,7 +622,10 @@ export function createConnectorStore(
    * stamp (~10 µs, where the stamp and then the row were ~14). Kept from the first read (openKept):
    * frozen, as pages' connectors are.
    */
-  let keptOnes = new Map<string, { readonly stamp: string; readonly connector: StoredConnector }>();
+  const keptOnes = new KeptOnes<{ readonly stamp: string; readonly connector: StoredConnector }>(
+    MAX_KEPT_ONES,
+    MAX_KEPT_BYTES,
+  );
   /**
    * Pages read ahead of a walk (readAheadNow), with the stamp read before them: taken by the first
    * listNow of the page, which gives them only while the stamp is the same (and no change of this
@@ -731,8 +781,7 @@ export function createConnectorStore(
       const connector = codec.openKept(row);
       const { stamp } = read;
       if (stamp !== undefined && Object.isFrozen(connector)) {
-        if (keptOnes.size >= MAX_KEPT_ONES && !keptOnes.has(place)) keptOnes = new Map();
-        keptOnes.set(place, { stamp, connector });
+        keptOnes.set(place, { stamp, connector }, keptSize(row));
       }
       return connector;
     },

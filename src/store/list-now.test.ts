@@ -5,7 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { ephemeralKeyring } from '../secrets/keyring.js';
 import { createSecretBox } from '../secrets/secret-box.js';
 import { stampNow } from './compiled.js';
-import { type ConnectorStore, createConnectorStore, type StoredConnector } from './connector-store.js';
+import {
+  type ConnectorStore,
+  createConnectorStore,
+  KeptOnes,
+  type StoredConnector,
+} from './connector-store.js';
 import { type DatabaseHandle, migrateToLatest } from './database.js';
 import { jiraParams, typeOf, useSqliteStore } from './fixture.js';
 
@@ -446,5 +451,25 @@ describe('listNow reads rows as list does (one packed text per row on SQLite)', 
   it('refuses a packed row with too few fields', async () => {
     const { unpackConnectorRow } = await import('./connector-store.js');
     expect(() => unpackConnectorRow('1\u0000id\u0000jira', accountId)).toThrow(/fewer than 10 fields/);
+  });
+});
+
+describe('what getNow keeps is bounded in number and in bytes (KeptOnes)', () => {
+  it('drops everything when one more would pass either bound, and counts replaced and deleted ones', () => {
+    const kept = new KeptOnes<string>(3, 1000);
+    kept.set('a', 'A', 400);
+    kept.set('b', 'B', 400);
+    expect([kept.size, kept.bytes]).toEqual([2, 800]);
+    // Replacing one counts its new size, not both.
+    kept.set('b', 'B2', 300);
+    expect([kept.size, kept.bytes, kept.get('b')]).toEqual([2, 700, 'B2']);
+    // Past the bytes: all dropped, the new one kept.
+    kept.set('c', 'C', 400);
+    expect([kept.size, kept.bytes, kept.get('a'), kept.get('c')]).toEqual([1, 400, undefined, 'C']);
+    kept.delete('c');
+    expect([kept.size, kept.bytes]).toEqual([0, 0]);
+    // Past the number.
+    for (const place of ['x', 'y', 'z', 'w']) kept.set(place, place, 1);
+    expect([kept.size, kept.get('x'), kept.get('w')]).toEqual([1, undefined, 'w']);
   });
 });
