@@ -112,13 +112,14 @@ export function positiveInteger(
   return Number(value);
 }
 
-/** A connector's or a delivery's ID (src/store/ids.ts): 22 base64url characters, `-` among them. */
+/** A connector's ID (src/store/ids.ts): 22 base64url characters, `-` among them. */
 const ID_SHAPE = /^[A-Za-z0-9_-]{22}$/;
 
 /**
- * parseArgs for commands that take IDs. One in 64 delivery IDs, and connector IDs made before they
- * began with the time (ids.ts), start with `-`, which parseArgs would read as short options (`connectors get -rK…` failed with "Unknown option '-r'"): an argument of an
- * ID's shape is taken as it is, wherever it stands, as a positional or an option's value.
+ * parseArgs for commands that take IDs. One in 64 connector IDs made before they began with the
+ * time (ids.ts) starts with `-`, which parseArgs would read as short options (`connectors get
+ * -rK…` failed with "Unknown option '-r'"): an argument of an ID's shape is taken as it is,
+ * wherever it stands, as a positional or an option's value.
  */
 export function parseIdArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   const held = new Map<string, string>();
