@@ -138,6 +138,10 @@ export function statementNameOf(sql: string): string | undefined {
 /** The values of a compiled query's run: one for each of its stand-ins, in their order. */
 export type ValuesOf<V extends readonly unknown[]> = { [K in keyof V]: unknown };
 
+/** `returning *`, `select * from <table>` or `"table".*`: a result list that grows with the table. */
+const STAR_OF_A_TABLE =
+  /\breturning\s+\*|\bselect\s+(?:distinct\s+)?\*\s+from\s+"?[a-z_][a-z0-9_]*\b"?(?!\s*\()|"\.\*/i;
+
 /**
  * A hot query built and compiled once, run with new values: Kysely builds, transforms and compiles
  * every query anew on each call (its `executeQuery`, `visitNode`, `freeze`, `cloneWithWhere` were
@@ -164,6 +168,13 @@ export function compiledOnce<R, V extends readonly unknown[]>(
         `compiledOnce: stand-in ${String(standIns[slot])} is not among the compiled parameters`,
       );
   }
+  // Named on PostgreSQL (a prepared statement per pooled connection): a `*` result list would
+  // change type when a newer version's additive migration adds a column, and PostgreSQL refuses
+  // the saved plan ("cached plan must not change result type") on every run of an older instance
+  // during a rolling upgrade. Columns are named instead.
+  // (A `*` over a function's rows, `select * from unnest($1, …)`, has the type its call gives.)
+  if (STAR_OF_A_TABLE.test(compiled.sql))
+    throw new Error(`compiledOnce: name the columns instead of *: ${compiled.sql}`);
   if (!statementNames.has(compiled.sql))
     statementNames.set(compiled.sql, `plugboard_${statementNames.size + 1}`);
   const run = (on: Kysely<Database>, ...values: ValuesOf<V>): Promise<QueryResult<R>> => {

@@ -166,16 +166,32 @@ describe('waiting for another process’s write lock', () => {
   });
 });
 
+/** `select x from t where x > ?`, compiled once (the hot reads' form). */
+const rowsOfT = () =>
+  compiledOnce(
+    handle.db
+      .selectFrom('t' as never)
+      .select(sql<number>`x`.as('x'))
+      .where(sql`x`, '>', -1)
+      .compile(),
+    [-1] as const,
+  );
+
 describe('hot reads run at once (compiledOnce)', () => {
-  const rowsOfT = () =>
-    compiledOnce(
-      handle.db
-        .selectFrom('t' as never)
-        .select(sql<number>`x`.as('x'))
-        .where(sql`x`, '>', -1)
-        .compile(),
-      [-1] as const,
-    );
+  it('refuses a * result list (a named statement on PostgreSQL would break when a column is added)', () => {
+    const all = handle.db
+      .selectFrom('t' as never)
+      .selectAll()
+      .where(sql`x`, '>', -1)
+      .compile();
+    expect(() => compiledOnce(all, [-1] as const)).toThrow(/name the columns instead of \*/);
+    const counted = handle.db
+      .selectFrom('t' as never)
+      .select(sql<number>`count(*)`.as('n'))
+      .where(sql`x`, '>', -1)
+      .compile();
+    expect(() => compiledOnce(counted, [-1] as const)).not.toThrow();
+  });
 
   it('run when called when no transaction is open: a row committed elsewhere right after the call is not in the answer', async () => {
     await sql`insert into t values (1), (2)`.execute(handle.db);
@@ -211,16 +227,6 @@ describe('hot reads run at once (compiledOnce)', () => {
 });
 
 describe('a hot read with its stamp (nowStamped)', () => {
-  const rowsOfT = () =>
-    compiledOnce(
-      handle.db
-        .selectFrom('t' as never)
-        .select(sql<number>`x`.as('x'))
-        .where(sql`x`, '>', -1)
-        .compile(),
-      [-1] as const,
-    );
-
   it("gives the rows and the stamp stampNow gives for the same snapshot; another connection's commit moves both", async () => {
     await sql`insert into t values (1)`.execute(handle.db);
     const read = rowsOfT();
