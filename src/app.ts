@@ -4,6 +4,7 @@ import type { AnswerLimits } from './connectors/checks/answer.js';
 import { type CheckConcurrency, CheckLimiter, DEFAULT_CHECK_CONCURRENCY } from './connectors/checks/limit.js';
 import type { ConnectorTypeId } from './connectors/registry.js';
 import { type DeliveryEngine, DeliveryThread, type DeliveryThreadOptions } from './deliveries/thread-host.js';
+import { eventValidator } from './deliveries/validate.js';
 import {
   type DeliveryOf,
   DeliveryWorker,
@@ -30,8 +31,9 @@ import { healthRoutes } from './http/routes/health.js';
 import { meRoutes } from './http/routes/me.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { openApiRoutes } from './http/routes/openapi.js';
-import { lazySerializers, serializersOf } from './http/serializers.js';
+import { type LazySerializers, lazySerializers, serializersOf } from './http/serializers.js';
 import { DEFAULT_TIMEOUTS, serverTimeoutOptions, type TimeoutSettings } from './http/timeouts.js';
+import { type WarmUp, warmUp } from './http/warm-up.js';
 import { createMetrics, type Metrics, registerPoolMetrics, registerQueueMetrics } from './metrics.js';
 import { collectRoutes } from './openapi/collect.js';
 import { createOutboundClient } from './outbound/client.js';
@@ -124,6 +126,19 @@ export interface AppOptions {
 /** The app's deliveries worker, when it runs one (tests and the benchmark look at it). */
 export const workerOf = new WeakMap<FastifyInstance, DeliveryWorker>();
 
+/** What the warm-up compiles, most needed first: the bodies' validators, then the answers' serializers. */
+function* warmUpSteps(serializers: LazySerializers): Generator<() => unknown> {
+  // Ajv and fast-json-stringify are loaded (from source: they are not in the bundle's code cache)
+  // by these two, ~40 and ~15 ms; each type's validator is left to its first use (2-8 ms, and
+  // ~0.3 MB each: all of them were 8 MB).
+  yield eventValidator;
+  let more = true;
+  while (more)
+    yield () => {
+      more = serializers.compileNext();
+    };
+}
+
 /** Builds the HTTP app: our plumbing first, then the routes. Listening is the caller's business. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { database } = options;
@@ -147,6 +162,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     schemaController: { compilersFactory: { buildSerializer: serializers.factory } },
   });
   serializersOf.set(app, serializers);
+  // Once listening, what the first requests would compile is compiled, a step per turn (warm-up.ts).
+  let warming: WarmUp | undefined;
+  app.addHook('onListen', (done) => {
+    warming ??= warmUp(() => warmUpSteps(serializers), app.log);
+    done();
+  });
+  app.addHook('preClose', (done) => {
+    warming?.cancel();
+    done();
+  });
   // With the database's checks still in flight (serve), a turn of the event loop now and then
   // while building: each lets their next round trip go out, where they otherwise waited for the
   // whole build (~30 ms of CPU) between two of them and then ran idle after it (issue 15).

@@ -10,6 +10,8 @@ export interface LazySerializers {
   readonly factory: SerializerFactory;
   /** Compiles every serializer not compiled yet (tests: every route's can be compiled); returns how many there are. */
   compileAll(): number;
+  /** Compiles one serializer not compiled yet; false when none is left (warm-up.ts). */
+  compileNext(): boolean;
 }
 
 /**
@@ -51,6 +53,12 @@ export function lazySerializers(given?: SerializerFactory): LazySerializers {
       const all = pending.size;
       for (const compileOnce of [...pending]) compileOnce();
       return all;
+    },
+    compileNext() {
+      const next = pending.values().next();
+      if (next.done) return false;
+      next.value();
+      return true;
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import { needsKey } from '../http/auth.js';
+import { isRecord } from '../is-record.js';
 import type { JsonSchema, RouteSchema } from './route-schema.js';
 
 /** A route as the document shows it. */
@@ -40,9 +41,62 @@ function serializationOnly(schema: RouteSchema): FastifySchema | undefined {
   const response: Record<string, JsonSchema> = {};
   for (const [status, answer] of Object.entries(schema.response)) {
     const body = answer.content?.['application/json']?.schema;
-    if (status.startsWith('2') && body) response[status] = body;
+    if (status.startsWith('2') && body) response[status] = forSerialization(body);
   }
   return Object.keys(response).length > 0 ? { response } : undefined;
+}
+
+/** An `anyOf` whose every option is a string constant (TypeBox's Union of string Literals). */
+function isStringChoice(options: unknown): boolean {
+  return (
+    Array.isArray(options) &&
+    options.length > 0 &&
+    options.every(
+      (option) =>
+        isRecord(option) &&
+        typeof option.const === 'string' &&
+        (option.type === undefined || option.type === 'string'),
+    )
+  );
+}
+
+/**
+ * A body's schema as fast-json-stringify gets it: the same, but where a value is one of several
+ * string constants (an `anyOf` of `const`s, as TypeBox writes a Union of Literals: a delivery's
+ * `eventType`, `priority`) a plain string, written the same way. For an `anyOf` fast-json-stringify
+ * compiles an Ajv validator of the whole schema at the first answer (~70 ms of the first delivery
+ * accepted by a server, with every request behind it waiting) and runs it on each such value to
+ * pick the branch. The document keeps the schema as declared. Unchanged parts are the same objects.
+ */
+export function forSerialization(schema: JsonSchema): JsonSchema {
+  return simplified(schema, new Map()) as JsonSchema;
+}
+
+function simplified(node: unknown, done: Map<object, unknown>): unknown {
+  if (typeof node !== 'object' || node === null) return node;
+  const known = done.get(node);
+  if (known !== undefined) return known;
+  done.set(node, node); // a cycle, if one ever came, keeps the original
+  let result: unknown = node;
+  if (Array.isArray(node)) {
+    const items = node.map((item) => simplified(item, done));
+    if (items.some((item, i) => item !== node[i])) result = items;
+  } else if (isStringChoice((node as { anyOf?: unknown }).anyOf)) {
+    const { anyOf: _choices, ...rest } = node as Record<string, unknown>;
+    result = { ...rest, type: 'string' };
+  } else {
+    let copy: Record<string, unknown> | undefined;
+    for (const [key, value] of Object.entries(node)) {
+      const next = simplified(value, done);
+      if (next !== value) {
+        copy ??= { ...(node as Record<string, unknown>) };
+        copy[key] = next;
+      }
+    }
+    if (copy) result = copy;
+  }
+  done.set(node, result);
+  return result;
 }
 
 /**
