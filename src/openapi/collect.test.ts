@@ -113,6 +113,8 @@ describe('forSerialization', () => {
     expect(out.properties.a).toBe(Body.properties.a);
     expect(out.required).toEqual(Body.required);
     expect(forSerialization(Shared)).toBe(Shared);
+    // The same schema, for another route: the same object, compiled once.
+    expect(forSerialization(Body)).toBe(out);
   });
 
   // The answers whose schemas have unions of string constants: written byte for byte as before.

@@ -69,10 +69,17 @@ function isStringChoice(options: unknown): boolean {
  * pick the branch. The document keeps the schema as declared. Unchanged parts are the same objects.
  */
 export function forSerialization(schema: JsonSchema): JsonSchema {
-  return simplified(schema, new Map()) as JsonSchema;
+  return simplified(schema, serializable) as JsonSchema;
 }
 
-function simplified(node: unknown, done: Map<object, unknown>): unknown {
+/**
+ * Each schema object as given to fast-json-stringify, for every route: a body schema shared by
+ * routes (a GET and its HEAD, a list's item) stays one object, so its serializer is compiled once
+ * (serializers.ts shares compiles by schema object).
+ */
+const serializable = new WeakMap<object, unknown>();
+
+function simplified(node: unknown, done: WeakMap<object, unknown>): unknown {
   if (typeof node !== 'object' || node === null) return node;
   const known = done.get(node);
   if (known !== undefined) return known;
