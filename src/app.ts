@@ -123,6 +123,9 @@ export interface AppOptions {
   readonly checked?: Promise<unknown>;
 }
 
+/** The app's warm-up, once it listens (tests wait for it). */
+export const warmUpOf = new WeakMap<FastifyInstance, WarmUp>();
+
 /** The app's deliveries worker, when it runs one (tests and the benchmark look at it). */
 export const workerOf = new WeakMap<FastifyInstance, DeliveryWorker>();
 
@@ -166,6 +169,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   let warming: WarmUp | undefined;
   app.addHook('onListen', (done) => {
     warming ??= warmUp(() => warmUpSteps(serializers), app.log);
+    warmUpOf.set(app, warming);
     done();
   });
   app.addHook('preClose', (done) => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { warmUpOf } from '../../src/app.js';
 import { connectorTypes } from '../../src/connectors/registry.js';
 import { CONSOLE_ROUTES } from '../../src/http/routes/console.js';
 import { serializersOf } from '../../src/http/serializers.js';
@@ -175,6 +176,26 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     for (const [name, schema] of Object.entries(published)) {
       if (name === 'params') continue; // per type instead: ConnectorInput (connector-types.md says why)
       expect(ours[name], `Connector.${name}`).toMatchObject(schema);
+    }
+  });
+});
+
+// Once listening, the app compiles what first requests would (src/http/warm-up.ts), after its delay.
+describe('the warm-up after listening', () => {
+  it('compiles every response serializer, and does not run for an app that only injects', async () => {
+    const injected = await buildTestApp();
+    const listening = await buildTestApp();
+    try {
+      await listening.app.listen({ port: 0, host: '127.0.0.1' });
+      const warming = warmUpOf.get(listening.app);
+      expect(warming).toBeDefined();
+      await warming?.done;
+      expect(serializersOf.get(listening.app)?.compileAll()).toBe(0);
+      expect(warmUpOf.get(injected.app)).toBeUndefined();
+      expect(serializersOf.get(injected.app)?.compileAll()).toBeGreaterThan(20);
+    } finally {
+      await listening.close();
+      await injected.close();
     }
   });
 });
