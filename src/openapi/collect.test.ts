@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CheckResultSchema } from '../connectors/checks/run.js';
 import { connectorTypes, type RegisteredType } from '../connectors/registry.js';
+import { ConnectorSchema } from '../connectors/schemas.js';
 import { DeliverySchema } from '../deliveries/schemas.js';
 import { AuditEventSchema } from '../http/routes/audit.js';
 import { ConnectorTypeInfoSchema, describeType } from '../http/routes/connector-types.js';
@@ -147,6 +149,8 @@ describe('forSerialization', () => {
     ['an audit event', AuditEventSchema, undefined],
     ['the caller', MeSchema, undefined],
     ['a connector type', ConnectorTypeInfoSchema, describeType(connectorTypes[0] as RegisteredType)],
+    ['a check', CheckResultSchema, undefined],
+    ['a connector with its last check', ConnectorSchema, undefined],
   ])('writes %s as its declared schema does, without a union', async (_name, schema, value) => {
     const { default: build } = await import('fast-json-stringify');
     const simple = forSerialization(schema as unknown as JsonSchema);
