@@ -75,8 +75,6 @@ export interface DeliverySettings extends Partial<WorkerSettings> {
   readonly allowedTargets?: readonly string[];
 }
 
-/** How long after the app is built the deliveries thread looks for pending deliveries (a delivery queued starts it sooner). */
-const DELIVERY_THREAD_DELAY_MS = 25;
 /** How often a server whose deliveries thread has not started looks for pending deliveries. */
 const DELIVERY_THREAD_LOOK_MS = 1_000;
 
@@ -122,6 +120,9 @@ export interface AppOptions {
    */
   readonly checked?: Promise<unknown>;
 }
+
+/** The app's deliveries thread, when it has one (serve waits for its boot before tuning the heap). */
+export const appDeliveryThread = new WeakMap<FastifyInstance, DeliveryThread>();
 
 /** The app's warm-up, once it listens (tests wait for it). */
 export const warmUpOf = new WeakMap<FastifyInstance, WarmUp>();
@@ -287,12 +288,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
       stop: () => current.stop(),
     };
+    appDeliveryThread.set(app, thread);
     // Only once there is something to send: the thread costs 20-40 MB (a second V8 isolate with
     // the bundle), which a server that never delivers need not pay. A delivery accepted starts it
-    // (notify, above); so does one found pending, a little after listening (making the thread
-    // holds this event loop for 3 to 15 ms, which the first requests would wait for) and then
-    // every DELIVERY_THREAD_LOOK_MS (queued by something else than this server's API). So does a
-    // finished delivery past the retention: the thread's worker is what prunes them.
+    // (notify, above); so does one found pending as the app is ready, before the server listens
+    // (making the thread holds this event loop 3 to 15 ms, which listening waits for; booting it,
+    // ~100-200 ms of its own CPU, then runs beside the start's end instead of after it: a restart
+    // with a queue resumes sending sooner), and then every DELIVERY_THREAD_LOOK_MS (queued by
+    // something else than this server's API). So does a finished delivery past the retention: the
+    // thread's worker is what prunes them.
     startEngine = () => {
       const look = async () => {
         if (closing || thread.started) return;
@@ -311,7 +315,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         }
         if (!closing && !thread.started) setTimeout(look, DELIVERY_THREAD_LOOK_MS).unref();
       };
-      setTimeout(look, DELIVERY_THREAD_DELAY_MS).unref();
+      void look();
     };
   } else if (given.worker !== false) {
     const worker = makeWorker();

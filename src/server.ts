@@ -60,7 +60,7 @@ export async function serve(config: Config): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const { buildApp } = await import('./app.js');
+  const { appDeliveryThread, buildApp } = await import('./app.js');
   // The app is built while those checks run: on PostgreSQL they wait on round trips (~40 ms,
   // mostly idle) that the ~30 ms of CPU building the app now fills (issue 15). It is given the
   // keys as stand-ins that pass to the real ones once the checks pass; nothing calls them
@@ -131,10 +131,19 @@ export async function serve(config: Config): Promise<void> {
     { database: describeLocation(config.database), secrets: keyring.source.description },
     'Plugboard is ready',
   );
-  // The young generation stops at 8 MiB semi-spaces unless node was given a size (issue 15's RSS).
-  if (!semiSpaceChosen(process.execArgv, process.env.NODE_OPTIONS)) capYoungGeneration();
-  // The old generation grows 20 % past what a full collection left live before the next (the same).
-  if (!heapGrowthChosen(process.execArgv, process.env.NODE_OPTIONS)) limitOldGenerationGrowth();
+  const tuneHeap = () => {
+    // The young generation stops at 8 MiB semi-spaces unless node was given a size (issue 15's RSS).
+    if (!semiSpaceChosen(process.execArgv, process.env.NODE_OPTIONS)) capYoungGeneration();
+    // The old generation grows 20 % past what a full collection left live before the next (the same).
+    if (!heapGrowthChosen(process.execArgv, process.env.NODE_OPTIONS)) limitOldGenerationGrowth();
+  };
+  // V8's flags are the process's, and a code cache is refused under other flags than it was made
+  // with (bin/plugboard.js): a deliveries thread started for a queue found pending (app.ts) compiles
+  // the bundle with its cache, where after these two it compiled it from source (~45 ms more of its
+  // CPU, and every function it then runs). So, when one is booting, they wait for its ready.
+  const thread = appDeliveryThread.get(app);
+  if (thread?.started) void thread.booted.then(tuneHeap);
+  else tuneHeap();
 }
 
 /** Migrates, checks the master keys against what is stored, and opens (and upgrades) the API keys' hashing. */

@@ -38,7 +38,14 @@ describe('DeliveryThread', () => {
         throw new Error('not expected');
       },
     });
+    let booted = false;
+    void thread.booted.then(() => {
+      booted = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(booted).toBe(false); // not started: never
     thread.start();
+    await thread.booted; // its ready
     thread.notify('con_a', 1);
     thread.notify('con_b', 2);
     thread.notify('con_c', 1);
@@ -62,6 +69,7 @@ describe('DeliveryThread', () => {
       },
     });
     thread.start();
+    await thread.booted; // ended without a ready: booted all the same (serve tunes the heap then)
     await expect.poll(() => failures, { timeout: 5_000 }).toBe(1);
     thread.notify('con_a', 1);
     await thread.stop();

@@ -59,10 +59,19 @@ export class DeliveryThread implements DeliveryEngine {
   private resolveExited: () => void = () => {};
   private stoppedCleanly = false;
   private made = false;
+  private resolveBooted: () => void = () => {};
+  /**
+   * Resolves once the thread has compiled the bundle and set itself up (its `ready`), or ended;
+   * never, if it is never started.
+   */
+  readonly booted: Promise<void>;
 
   constructor(private readonly settings: DeliveryThreadSettings) {
     this.exited = new Promise((resolve) => {
       this.resolveExited = resolve;
+    });
+    this.booted = new Promise((resolve) => {
+      this.resolveBooted = resolve;
     });
   }
 
@@ -83,7 +92,8 @@ export class DeliveryThread implements DeliveryEngine {
     });
     this.worker = worker;
     worker.on('message', (report: ThreadReport) => {
-      if (report.kind === 'attempts') {
+      if (report.kind === 'ready') this.resolveBooted();
+      else if (report.kind === 'attempts') {
         const { onAttempt } = this.settings;
         if (onAttempt)
           for (const c of report.counts) for (let i = 0; i < c.n; i++) onAttempt(c.type, c.outcome);
@@ -99,6 +109,7 @@ export class DeliveryThread implements DeliveryEngine {
     });
     worker.once('exit', (code) => {
       this.worker = undefined;
+      this.resolveBooted();
       // Ended inside a transaction (terminated, or failed): its connection is gone, and with it
       // the lock; the server's write groups must not wait for it (group-commit.ts).
       Atomics.store(this.settings.writeIntent, 1, 0);
