@@ -387,8 +387,11 @@ try {
   const acceptMs = [];
   /** @type {{ id: string; sentAt: number }[]} */
   const accepted = [];
+  /** When each accept in acceptMs was sent, ms into the phase. @type {number[]} */
+  const acceptAt = [];
   let refused = 0;
   const cpuBeforeSteady = cpuMsOf(server.pid);
+  const startedSteady = performance.now();
   const begin = Date.now();
   /** @type {Promise<void>[]} */
   const inFlight = [];
@@ -402,6 +405,7 @@ try {
         event: eventBody(EVENTS + i),
       }).then((answer) => {
         acceptMs.push(performance.timeOrigin + performance.now() - sentAt);
+        acceptAt.push(sentAt - (performance.timeOrigin + startedSteady));
         if (answer.status === 202) accepted.push({ id: answer.body.id, sentAt });
         else refused++;
       }),
@@ -417,6 +421,21 @@ try {
   const toDelivered = accepted.map((a) => (arrivals.get(a.id)?.[0] ?? Number.POSITIVE_INFINITY) - a.sentAt);
   log(
     `steady: ${total} events at ${achieved.toFixed(0)}/s through the API (${refused} refused): accept p50 ${percentile(acceptMs, 50).toFixed(1)} ms, p99 ${percentile(acceptMs, 99).toFixed(1)} ms; to the target p50 ${percentile(toDelivered, 50).toFixed(1)} ms, p99 ${percentile(toDelivered, 99).toFixed(1)} ms; server CPU ${steadyCpu} per event (accepted and delivered)`,
+  );
+  // Where the slow accepts were: by second of the phase (a stall at one moment, or spread).
+  const slowBySecond = new Map();
+  acceptMs.forEach((ms, i) => {
+    if (ms <= 10) return;
+    const second = Math.floor((acceptAt[i] ?? 0) / 1000);
+    slowBySecond.set(second, (slowBySecond.get(second) ?? 0) + 1);
+  });
+  log(
+    `steady: accepts over 10 ms, ${acceptMs.filter((ms) => ms > 10).length} of ${acceptMs.length}, by second of the phase: ${
+      [...slowBySecond]
+        .sort((a, b) => a[0] - b[0])
+        .map(([second, n]) => `${second}s ${n}`)
+        .join(', ') || 'none'
+    }`,
   );
   result(
     `accept p99 <= 10 ms at ${RATE} events/s`,
