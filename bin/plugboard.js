@@ -110,8 +110,9 @@ const script = new vm.Script(text, {
 if (writing && process.getBuiltinModule('node:worker_threads').isMainThread) {
   process.once('exit', () => {
     // V8 stamps a code cache with a hash of its flags and rejects it where they differ: the server
-    // sets two once it listens (src/young-generation.ts), which a fresh start has not set when it
-    // reads the cache. V8's defaults again first, or every start compiles the bundle from source.
+    // sets two once it listens, or once its deliveries thread has booted (src/server.ts,
+    // src/young-generation.ts), which a fresh start has not set when it reads the cache. V8's
+    // defaults again first, or every start compiles the bundle from source.
     const v8 = process.getBuiltinModule('node:v8');
     v8.setFlagsFromString('--heap-growing-percent=0');
     v8.setFlagsFromString('--semi-space-growth-factor=2');

@@ -168,9 +168,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   serializersOf.set(app, serializers);
   // Once listening, what the first requests would compile is compiled, a step per turn (warm-up.ts).
   let warming: WarmUp | undefined;
+  /** Told once the server listens (a deliveries thread started before it begins sending then). */
+  const onListening: (() => void)[] = [];
+  let listening = false;
   app.addHook('onListen', (done) => {
     warming ??= warmUp(() => warmUpSteps(serializers), app.log);
     warmUpOf.set(app, warming);
+    listening = true;
+    for (const told of onListening.splice(0)) told();
     done();
   });
   app.addHook('preClose', (done) => {
@@ -293,17 +298,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // the bundle), which a server that never delivers need not pay. A delivery accepted starts it
     // (notify, above); so does one found pending as the app is ready, before the server listens
     // (making the thread holds this event loop 3 to 15 ms, which listening waits for; booting it,
-    // ~100-200 ms of its own CPU, then runs beside the start's end instead of after it: a restart
-    // with a queue resumes sending sooner), and then every DELIVERY_THREAD_LOOK_MS (queued by
-    // something else than this server's API). So does a finished delivery past the retention: the
-    // thread's worker is what prunes them.
+    // ~100-200 ms of its own CPU, then runs beside the start's end instead of after it, and it
+    // claims only once the server listens: a restart with a queue resumes sending sooner), and
+    // then every DELIVERY_THREAD_LOOK_MS (queued by something else than this server's API). So does
+    // a finished delivery past the retention: the thread's worker is what prunes them.
     startEngine = () => {
       const look = async () => {
         if (closing || thread.started) return;
         try {
           const pastRetention = new Date(Date.now() - retentionMs).toISOString();
           if (await deliveryStore.hasWork(pastRetention)) {
-            thread.start();
+            // Before listening: it boots now and sends once the server listens (a start that fails
+            // then sends nothing).
+            thread.start({ held: !listening });
+            if (!listening) onListening.push(() => thread.send());
             // The thread's claims and records are writes: without the checkpoint thread (started
             // by the first accept, which a queue left from before the start has not had), each
             // commit of the deliveries thread that takes the WAL past 1,000 pages checkpoints

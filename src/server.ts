@@ -142,9 +142,24 @@ export async function serve(config: Config): Promise<void> {
   // the bundle with its cache, where after these two it compiled it from source (~45 ms more of its
   // CPU, and every function it then runs). So, when one is booting, they wait for its ready.
   const thread = appDeliveryThread.get(app);
-  if (thread?.started) void thread.booted.then(tuneHeap);
-  else tuneHeap();
+  if (thread?.started) {
+    // At most BOOT_WAIT_MS: a thread that hangs before its ready must not leave the heap untuned.
+    let timer: NodeJS.Timeout | undefined;
+    void Promise.race([
+      thread.booted,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, BOOT_WAIT_MS);
+        timer.unref();
+      }),
+    ]).then(() => {
+      clearTimeout(timer);
+      tuneHeap();
+    });
+  } else tuneHeap();
 }
+
+/** How long serve waits for a booting deliveries thread before it tunes the heap anyway. */
+const BOOT_WAIT_MS = 5_000;
 
 /** Migrates, checks the master keys against what is stored, and opens (and upgrades) the API keys' hashing. */
 async function prepareDatabase(

@@ -5,6 +5,9 @@
  * over when the lease ends and sent again: the one documented duplicate, marked by an
  * `interrupted` attempt.
  */
+
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import SqliteDatabase from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Connector } from '../src/connectors/schemas.js';
@@ -153,6 +156,68 @@ describe('deliveries and kill -9', () => {
       }
     },
     60_000,
+  );
+  it.skipIf(!dynamicDelivers)(
+    'a start that cannot listen, with deliveries pending, sends none and exits with its message',
+    async () => {
+      const target = await new Target().start();
+      const blocker = createServer();
+      try {
+        const box = sandbox();
+        const server = await box.startServer(ENV);
+        const connector = (
+          await call(server, 'POST', '/api/connectors', {
+            name: 'pending',
+            type: 'dynamic',
+            params: { url: `${target.url}/pending` },
+          })
+        ).body as Connector;
+        server.signal('SIGTERM');
+        expect((await server.waitForExit(15_000)).code).toBe(0);
+        // Queued while no server runs (the rows an accept writes): the next start finds them
+        // pending and starts its deliveries thread before it listens.
+        const sqlite = new SqliteDatabase(box.dbPath);
+        const { account_id: accountId } = sqlite
+          .prepare('select account_id from connectors where id = ?')
+          .get(connector.id) as { account_id: number };
+        const now = new Date().toISOString();
+        const insert = sqlite.prepare(`insert into deliveries
+          (id, account_id, connector_id, connector_type, event, options, alert_key, state, attempt_count,
+           next_attempt_at, created_at, updated_at)
+          values (?, ?, ?, 'dynamic', ?, '{}', null, 'queued', 0, ?, ?, ?)`);
+        for (let i = 0; i < 20; i++)
+          insert.run(
+            `dlv_pending${String(i).padStart(13, '0')}`,
+            accountId,
+            connector.id,
+            JSON.stringify({ eventType: 'ALERT', summary: `p${i}` }),
+            now,
+            now,
+            now,
+          );
+        sqlite.close();
+        await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+        const { port } = blocker.address() as AddressInfo;
+        // Several times: whether the thread had begun or not when listening failed varied.
+        for (let i = 0; i < 5; i++) {
+          const failed = await box.run(['serve'], { ...ENV, PORT: String(port) }, 20_000);
+          expect(failed.code, failed.stderr).toBe(1);
+          expect(failed.stderr).toMatch(new RegExp(`PORT ${port} .*already in use`));
+        }
+        expect(target.seen).toEqual([]);
+        const check = new SqliteDatabase(box.dbPath, { readonly: true });
+        expect(
+          check
+            .prepare("select count(*) as n from deliveries where state = 'queued' and attempt_count = 0")
+            .get(),
+        ).toEqual({ n: 20 });
+        check.close();
+      } finally {
+        blocker.close();
+        await target.close();
+      }
+    },
+    90_000,
   );
   it.skipIf(!dynamicDelivers)(
     'a server that has nothing to send still prunes the deliveries past the retention',

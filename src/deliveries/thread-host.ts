@@ -12,8 +12,14 @@ const YOUNG_GENERATION_MB = 16;
  */
 export const NOTICE_EVERY_MS = 5;
 
-/** From the server's thread to the deliveries thread. `due`: connector id, account id, … */
-export type ThreadMessage = { kind: 'notify'; due: (string | number)[] } | { kind: 'stop' };
+/**
+ * From the server's thread to the deliveries thread. `due`: connector id, account id, …; `send`:
+ * a thread started held (before the server listens) begins claiming and sending.
+ */
+export type ThreadMessage =
+  | { kind: 'notify'; due: (string | number)[] }
+  | { kind: 'send' }
+  | { kind: 'stop' };
 
 /** From the deliveries thread to the server's. */
 export type ThreadReport =
@@ -59,6 +65,8 @@ export class DeliveryThread implements DeliveryEngine {
   private resolveExited: () => void = () => {};
   private stoppedCleanly = false;
   private made = false;
+  /** Started held: booting, not claiming until `send`. */
+  private held = false;
   private resolveBooted: () => void = () => {};
   /**
    * Resolves once the thread has compiled the bundle and set itself up (its `ready`), or ended;
@@ -80,11 +88,16 @@ export class DeliveryThread implements DeliveryEngine {
     return this.made;
   }
 
-  start(): void {
+  /**
+   * Makes the thread. `held`: it boots (compiles, opens the database, checks the keys) and claims
+   * nothing until `send` (a start before the server listens: a start that fails sends nothing).
+   */
+  start(options: { held?: boolean } = {}): void {
     if (this.worker || this.stopped) return;
     this.made = true;
+    this.held = options.held === true;
     const worker = new Worker(this.settings.entry, {
-      workerData: { role: DELIVERY_THREAD_ROLE, writeIntent: this.settings.writeIntent },
+      workerData: { role: DELIVERY_THREAD_ROLE, writeIntent: this.settings.writeIntent, held: this.held },
       // A young generation of 16 MB rather than V8's default (up to 48 MB, as the server's own):
       // the thread allocates per delivery, briefly, and the process's peak memory is the sum of
       // both isolates' (issue 12: a storm of 100,000 queued deliveries under 200 MB).
@@ -130,8 +143,17 @@ export class DeliveryThread implements DeliveryEngine {
     });
   }
 
+  /** A thread started held begins claiming and sending (nothing, if it was not held). */
+  send(): void {
+    if (!this.held || this.stopped) return;
+    this.held = false;
+    const message: ThreadMessage = { kind: 'send' };
+    this.worker?.postMessage(message);
+  }
+
   notify(connectorId: string, accountId: number): void {
     if (this.stopped) return;
+    this.send();
     this.due.push(connectorId, accountId);
     if (this.posting) return;
     this.posting = true;

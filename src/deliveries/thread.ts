@@ -42,7 +42,7 @@ export async function runDeliveryThread(): Promise<void> {
     thread: 'deliveries',
   });
   // The server's thread opened (and migrated) the database and made the keys before starting this.
-  const { writeIntent } = workerData as { writeIntent?: Int32Array };
+  const { writeIntent, held } = workerData as { writeIntent?: Int32Array; held?: boolean };
   // NORMAL: this connection writes only what the worker writes through DatabaseHandle.relaxed
   // anyway (claims, records, take-overs, pruning; a commit lost on power loss means a delivery sent
   // again), so every statement need not switch the setting there and back.
@@ -111,6 +111,9 @@ export async function runDeliveryThread(): Promise<void> {
         for (let i = 0; i < message.due.length; i += 2) {
           worker.notify(String(message.due[i]), Number(message.due[i + 1]), 0);
         }
+      } else if (message.kind === 'send') {
+        // Started before the server listened, which it now does: claims and sends from here on.
+        if (!stopping) worker.start();
       } else if (message.kind === 'stop') {
         if (stopping) return;
         stopping = true;
@@ -120,7 +123,7 @@ export async function runDeliveryThread(): Promise<void> {
         });
       }
     });
-    worker.start();
+    if (!held) worker.start();
   } catch (error) {
     await database.close();
     throw error;

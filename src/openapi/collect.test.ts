@@ -112,6 +112,12 @@ describe('forSerialization', () => {
     });
     // Not all constants: left as it is (the same object).
     expect(out.properties.mixed).toBe(Body.properties.mixed);
+    // Inside a union of objects (told apart by their constants): left whole.
+    const Tagged = Type.Union([
+      Type.Object({ kind: Choice }),
+      Type.Object({ kind: Type.Literal('X'), n: Type.Integer() }),
+    ]);
+    expect(forSerialization(Tagged)).toBe(Tagged);
     expect(out.properties.a).toBe(Body.properties.a);
     expect(out.required).toEqual(Body.required);
     expect(forSerialization(Shared)).toBe(Shared);

@@ -67,6 +67,8 @@ function isStringChoice(options: unknown): boolean {
  * compiles an Ajv validator of the whole schema at the first answer (~70 ms of the first delivery
  * accepted by a server, with every request behind it waiting) and runs it on each such value to
  * pick the branch. The document keeps the schema as declared. Unchanged parts are the same objects.
+ * A stored value outside such a union (bad data) is now written as a string where it failed the
+ * answer (a 500) before.
  */
 export function forSerialization(schema: JsonSchema): JsonSchema {
   return simplified(schema, serializable) as JsonSchema;
@@ -91,6 +93,9 @@ function simplified(node: unknown, done: WeakMap<object, unknown>): unknown {
   } else if (isStringChoice((node as { anyOf?: unknown }).anyOf)) {
     const { anyOf: _choices, ...rest } = node as Record<string, unknown>;
     result = { ...rest, type: 'string' };
+  } else if ('anyOf' in node || 'oneOf' in node || 'allOf' in node) {
+    // A union of other schemas is left whole: fast-json-stringify picks its branch by validating
+    // the value against each, and a constant made a plain string would match every branch.
   } else {
     let copy: Record<string, unknown> | undefined;
     for (const [key, value] of Object.entries(node)) {

@@ -119,6 +119,10 @@ export function startCheckpointer(
   return {
     async close() {
       takeBack();
+      // Held while it closes: a close awaited with nothing else keeping the process alive (a start
+      // that failed with this thread still loading better-sqlite3) let Node exit mid-await, with
+      // exit code 13 and none of the caller's message.
+      worker.ref();
       worker.postMessage('close');
       await exited;
     },
