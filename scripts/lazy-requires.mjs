@@ -32,6 +32,9 @@ export const LAZY_REQUIRES = [
   { importer: 'node_modules/@fastify/send/lib/createHttpError.js', specifier: 'http-errors' },
   { importer: 'node_modules/@fastify/static/index.js', specifier: 'glob', functions: ['glob'] },
   { importer: 'node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js', specifier: 'v8' },
+  // Fastify's request reads X-Forwarded-* through proxy-addr (and its ipaddr.js, whose tables are
+  // built as it loads) only with the trustProxy option, which the server does not set.
+  { importer: 'node_modules/fastify/lib/request.js', specifier: '@fastify/proxy-addr' },
   { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'https' },
   { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'zlib', functions: ['gzipSync'] },
   // Fastify's default validator compiler (@fastify/ajv-compiler, with its Ajv, ajv-formats and
