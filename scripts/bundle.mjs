@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
-import { lazyRequires, nodeOnlyPg } from './lazy-requires.mjs';
+import { fastifyPluginSemver, lazyRequires, nodeOnlyPg } from './lazy-requires.mjs';
 
 // What earlier builds left: the ES module bundle and its chunks (before the code cache), and the
 // cache of the bundle about to be replaced (a cache is only ever used with the bundle it was made
@@ -46,7 +46,7 @@ await build({
   legalComments: 'linked',
   // Modules dependencies require as they load but use only later, if ever: loaded at first use;
   // pg without its test for Cloudflare Workers.
-  plugins: [lazyRequires(), nodeOnlyPg()],
+  plugins: [lazyRequires(), nodeOnlyPg(), fastifyPluginSemver()],
   logLevel: 'warning',
 });
 

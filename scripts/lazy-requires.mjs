@@ -32,6 +32,9 @@ export const LAZY_REQUIRES = [
   { importer: 'node_modules/@fastify/send/lib/createHttpError.js', specifier: 'http-errors' },
   { importer: 'node_modules/@fastify/static/index.js', specifier: 'glob', functions: ['glob'] },
   { importer: 'node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js', specifier: 'v8' },
+  // Fastify's request reads X-Forwarded-* through proxy-addr (and its ipaddr.js, whose tables are
+  // built as it loads) only with the trustProxy option, which the server does not set.
+  { importer: 'node_modules/fastify/lib/request.js', specifier: '@fastify/proxy-addr' },
   { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'https' },
   { importer: 'node_modules/prom-client/lib/pushgateway.js', specifier: 'zlib', functions: ['gzipSync'] },
   // Fastify's default validator compiler (@fastify/ajv-compiler, with its Ajv, ajv-formats and
@@ -223,6 +226,87 @@ export function nodeOnlyPg() {
           contents: source.replace(test, `${test}\n  return false; // Node.js (scripts/lazy-requires.mjs)`),
           loader: 'js',
         };
+      });
+    },
+  };
+}
+
+/**
+ * Fastify checks each plugin's `fastify` version range (`5.x` for @fastify/rate-limit, static and
+ * under-pressure) with semver as the plugin is registered, and so loaded semver at every start: its
+ * ~50 modules and the ~80 regular expressions it compiles as it loads, ~3-5 ms of CPU (issue 15),
+ * for an answer that is a comparison of two numbers. The stand-in answers a plain version (1.2.3)
+ * against a range `N.x` itself, as semver does (true exactly when the major versions are equal);
+ * anything else (a prerelease, another form of range, the release-candidate test's `gt` and
+ * `coerce`) goes to semver, loaded then.
+ * @param {string} load the expression that loads semver
+ */
+export function pluginSemverSource(load) {
+  return `let real;
+const semver = () => (real ??= ${load});
+const PLAIN = /^(0|[1-9]\\d{0,14})\\.(0|[1-9]\\d{0,14})\\.(0|[1-9]\\d{0,14})$/;
+const MAJOR = /^(0|[1-9]\\d{0,14})\\.x$/;
+exports.satisfies = function satisfies(version, range, options) {
+  const plain = typeof version === 'string' ? PLAIN.exec(version) : null;
+  const major = typeof range === 'string' ? MAJOR.exec(range) : null;
+  if (plain && major) return plain[1] === major[1];
+  return semver().satisfies(version, range, options);
+};
+exports.gt = function gt(...args) { return semver().gt(...args); };
+exports.coerce = function coerce(...args) { return semver().coerce(...args); };
+`;
+}
+
+/**
+ * Fastify's plugin version check (node_modules/fastify/lib/plugin-utils.js) gets the stand-in of
+ * pluginSemverSource instead of semver; a plugin-utils that no longer requires semver, or uses
+ * more of it than satisfies, gt and coerce, fails the build.
+ * @returns {import('esbuild').Plugin}
+ */
+export function fastifyPluginSemver() {
+  const importer = /[\\/]node_modules[\\/]fastify[\\/]lib[\\/]plugin-utils\.js$/;
+  return {
+    name: 'fastify-plugin-semver',
+    setup(build) {
+      let seen = false;
+      build.onLoad({ filter: importer }, async ({ path }) => {
+        const source = await readFile(path, 'utf8');
+        const uses = new Set(source.match(/\bsemver\.\w+/g) ?? []);
+        const known = new Set(['semver.satisfies', 'semver.gt', 'semver.coerce']);
+        if (!source.includes("require('semver')") || [...uses].some((use) => !known.has(use))) {
+          throw new Error(
+            `fastify-plugin-semver: ${path} no longer requires semver, or uses more of it than satisfies, gt and coerce (${[...uses].join(', ')}); update scripts/lazy-requires.mjs`,
+          );
+        }
+        seen = true;
+        return undefined;
+      });
+      build.onResolve({ filter: /^semver$/ }, async (args) => {
+        if (args.pluginData?.real || !importer.test(args.importer)) return undefined;
+        const real = await build.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: { real: true },
+        });
+        if (real.errors.length > 0) return { errors: real.errors };
+        return {
+          path: 'semver#fastify-plugin-check',
+          namespace: 'fastify-plugin-semver',
+          pluginData: { target: real.path },
+        };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'fastify-plugin-semver' }, ({ pluginData }) => ({
+        contents: pluginSemverSource(`require(${JSON.stringify(pluginData.target)})`),
+        resolveDir: dirname(pluginData.target),
+        loader: 'js',
+      }));
+      build.onEnd((result) => {
+        if (result.errors.length === 0 && !seen) {
+          throw new Error(
+            'fastify-plugin-semver: fastify/lib/plugin-utils.js was not bundled; update scripts/lazy-requires.mjs',
+          );
+        }
       });
     },
   };

@@ -15,6 +15,7 @@ import { createKeyStore } from './store/key-store.js';
 import { describeLocation } from './store/location.js';
 import { openHashing } from './store/sealed/hash-key.js';
 import { openKeyring } from './store/sealed/keyring-check.js';
+import { readStartState } from './store/sealed/start-reads.js';
 import { upgradeStoredHashes } from './store/upgrade-hashes.js';
 import {
   capYoungGeneration,
@@ -167,9 +168,16 @@ async function prepareDatabase(
   database: DatabaseHandle,
   logger: FastifyBaseLogger,
 ): Promise<{ keyring: Awaited<ReturnType<typeof openKeyring>>; hashing: Hashing }> {
+  // PostgreSQL: what the checks below read, in one statement sent beside the migrations' check
+  // (start-reads.ts), used only if that check finds nothing to apply: the checks then wait for
+  // one round trip instead of four in a row (issue 15). Its error is never the start's: the
+  // checks read again, as before, and fail (or not) on their own.
+  const early =
+    database.location.kind === 'postgres' ? readStartState(database.db).catch(() => undefined) : undefined;
   const { applied } = await migrateToLatest(database);
   if (applied.length > 0) logger.info({ applied }, 'database migrated');
-  const keyring = await openKeyring(config, database.db);
+  const read = applied.length === 0 ? await early : undefined;
+  const keyring = await openKeyring(config, database.db, read);
   if (keyring.createdFile) {
     logger.info(
       { keyFile: keyring.createdFile },
@@ -178,7 +186,14 @@ async function prepareDatabase(
   }
   const hashing = await openHashing(database.db, keyring.source, keyring.stored);
   const keys = createKeyStore(database.db, hashing);
-  await upgradeStoredHashes(database.db, keys, createSecretBox(keyring.source), hashing, logger);
+  await upgradeStoredHashes(
+    database.db,
+    keys,
+    createSecretBox(keyring.source),
+    hashing,
+    logger,
+    read?.upgrade,
+  );
   return { keyring, hashing };
 }
 

@@ -1,5 +1,6 @@
+import semver from 'semver';
 import { describe, expect, it } from 'vitest';
-import { lazyModuleSource } from '../scripts/lazy-requires.mjs';
+import { lazyModuleSource, pluginSemverSource } from '../scripts/lazy-requires.mjs';
 
 /** Runs a stand-in module as the bundle would, with a require that counts its loads of `real`. */
 function standIn(real: unknown, functions?: string[], constructors?: string[], factory?: boolean) {
@@ -88,5 +89,69 @@ describe('the stand-ins of scripts/lazy-requires.mjs', () => {
     expect(selector(2, 3)).toBe(5);
     expect(loads()).toBe(1);
     expect(made).toEqual([{ x: 1 }]);
+  });
+});
+
+describe("the stand-in for semver in Fastify's plugin version check", () => {
+  /** The stand-in as the bundle runs it, with a require that counts its loads of semver. */
+  function semverStandIn() {
+    let loads = 0;
+    const module = { exports: {} as Record<string, (...args: unknown[]) => unknown> };
+    const load = () => {
+      loads++;
+      return semver;
+    };
+    new Function('module', 'exports', 'load', pluginSemverSource('load()'))(module, module.exports, load);
+    return { exports: module.exports, loads: () => loads };
+  }
+
+  it('answers a plain version against N.x as semver does, without loading it', () => {
+    const { exports, loads } = semverStandIn();
+    const versions = [
+      '5.12.8',
+      '5.0.0',
+      '4.29.1',
+      '6.0.0',
+      '0.0.0',
+      '10.1.2',
+      '1.2.3',
+      '999999999999999.1.1',
+    ];
+    const ranges = ['5.x', '4.x', '6.x', '0.x', '10.x', '1.x', '999999999999999.x'];
+    for (const version of versions) {
+      for (const range of ranges) {
+        for (const includePrerelease of [false, true]) {
+          expect(exports.satisfies?.(version, range, { includePrerelease }), `${version} ${range}`).toBe(
+            semver.satisfies(version, range, { includePrerelease }),
+          );
+        }
+      }
+    }
+    expect(loads()).toBe(0);
+  });
+
+  it('gives semver everything else', () => {
+    const { exports, loads } = semverStandIn();
+    const cases: [string, string][] = [
+      ['5.13.0-rc.1', '5.x'],
+      ['05.1.2', '5.x'],
+      ['v5.1.2', '5.x'],
+      [' 5.1.2', '5.x'],
+      ['5.1.2', '>=5'],
+      ['5.1.2', '5.X'],
+      ['5.1.2', '^5.0.0'],
+      ['1234567890123456.0.0', '1234567890123456.x'],
+      ['5.1.2', '4.x || 5.x'],
+    ];
+    for (const [version, range] of cases) {
+      for (const includePrerelease of [false, true]) {
+        expect(exports.satisfies?.(version, range, { includePrerelease }), `${version} ${range}`).toBe(
+          semver.satisfies(version, range, { includePrerelease }),
+        );
+      }
+    }
+    expect(exports.gt?.('5.1.0', '5.0.0')).toBe(true);
+    expect(exports.coerce?.('5.x')).toEqual(semver.coerce('5.x'));
+    expect(loads()).toBeGreaterThan(0);
   });
 });

@@ -3,6 +3,7 @@ import { type Hashing, KEYED_PREFIX } from '../secrets/hash-key.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { storedResponse } from './idempotency-store.js';
 import type { Database } from './schema.js';
+import type { UpgradeCandidates } from './sealed/start-reads.js';
 
 export interface RecordUpgrade {
   /** Records whose unkeyed fingerprint was rewritten keyed. */
@@ -26,24 +27,28 @@ export async function upgradeStoredRecords(
   db: Kysely<Database>,
   box: SecretBox,
   hashing: Hashing,
+  /** The two reads below, made already (readStartState, PostgreSQL). */
+  known?: Pick<UpgradeCandidates, 'unkeyedRecords' | 'unownedRecords'>,
 ): Promise<RecordUpgrade> {
   let keyed = 0;
   let bound = 0;
   let forgotten = 0;
   // Both reads at once (on PostgreSQL one round trip, issue 15): the rewrites of the first touch
   // only request_hash, which the second neither selects nor filters on.
-  const [unkeyed, unowned] = await Promise.all([
-    db
-      .selectFrom('idempotency_keys')
-      .select(['account_id', 'api_key_id', 'key', 'request_hash'])
-      .where('request_hash', 'not like', `${KEYED_PREFIX}%`)
-      .execute(),
-    db
-      .selectFrom('idempotency_keys')
-      .select(['account_id', 'key', 'response'])
-      .where('api_key_id', '=', '')
-      .execute(),
-  ]);
+  const [unkeyed, unowned] = known
+    ? [known.unkeyedRecords, known.unownedRecords]
+    : await Promise.all([
+        db
+          .selectFrom('idempotency_keys')
+          .select(['account_id', 'api_key_id', 'key', 'request_hash'])
+          .where('request_hash', 'not like', `${KEYED_PREFIX}%`)
+          .execute(),
+        db
+          .selectFrom('idempotency_keys')
+          .select(['account_id', 'key', 'response'])
+          .where('api_key_id', '=', '')
+          .execute(),
+      ]);
   for (const row of unkeyed) {
     const result = await db
       .updateTable('idempotency_keys')

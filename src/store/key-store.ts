@@ -47,7 +47,7 @@ export interface KeyStore {
    */
   findActive(secret: string): Promise<KeyPrincipal | undefined>;
   /** Rewrites every stored unkeyed key hash keyed (no plaintext needed); how many. */
-  keyUnkeyedHashes(): Promise<number>;
+  keyUnkeyedHashes(known?: readonly { readonly id: string; readonly key_hash: string }[]): Promise<number>;
   create(account: string, role: KeyRole, label: string, expiresAt?: string): Promise<CreatedKey>;
   /**
    * Makes sure a write key with exactly this value exists and is active in `account`
@@ -146,13 +146,15 @@ export function createKeyStore(db: Kysely<Database>, hashing?: Hashing): KeyStor
       return { ...row, keyHash };
     },
 
-    async keyUnkeyedHashes() {
+    async keyUnkeyedHashes(known) {
       const { apiKeyFromDigest } = keyed();
-      const rows = await db
-        .selectFrom('api_keys')
-        .select(['id', 'key_hash'])
-        .where('key_hash', 'not like', `${KEYED_PREFIX}%`)
-        .execute();
+      const rows =
+        known ??
+        (await db
+          .selectFrom('api_keys')
+          .select(['id', 'key_hash'])
+          .where('key_hash', 'not like', `${KEYED_PREFIX}%`)
+          .execute());
       let rewritten = 0;
       for (const row of rows) {
         const result = await db

@@ -6,6 +6,7 @@ import { dialectOf } from './dialect.js';
 import { upgradeStoredRecords } from './idempotency-upgrade.js';
 import type { KeyStore } from './key-store.js';
 import type { Database } from './schema.js';
+import type { UpgradeCandidates } from './sealed/start-reads.js';
 
 /**
  * At start: rewrites keyed what an earlier version stored unkeyed (API key hashes, Idempotency-Key
@@ -18,12 +19,14 @@ export async function upgradeStoredHashes(
   box: SecretBox,
   hashing: Hashing,
   log: FastifyBaseLogger,
+  /** What the upgrade reads first, read already with the start's other reads (readStartState, PostgreSQL). */
+  known?: UpgradeCandidates,
 ): Promise<void> {
   // At once (on PostgreSQL on connections of their own, issue 15): different tables. Both are
   // waited for, so that a failure of one does not leave the other writing while the start fails.
   const [keysDone, recordsDone] = await Promise.allSettled([
-    keys.keyUnkeyedHashes(),
-    upgradeStoredRecords(db, box, hashing),
+    keys.keyUnkeyedHashes(known?.unkeyedApiKeys),
+    upgradeStoredRecords(db, box, hashing, known),
   ]);
   if (keysDone.status === 'rejected') throw keysDone.reason;
   if (recordsDone.status === 'rejected') throw recordsDone.reason;

@@ -16,6 +16,7 @@ import { createSecretBox } from '../../secrets/secret-box.js';
 import type { Database } from '../schema.js';
 import { verifyHashKey } from './hash-key.js';
 import { connectorKeyIds, readStoredKeys, type StoredKeys } from './rows.js';
+import type { KeySample, StartReads } from './start-reads.js';
 
 /**
  * Fails at once, before serving, when the configured keys cannot open the stored secrets: each
@@ -28,6 +29,8 @@ export async function verifyKeyring(
   db: Kysely<Database>,
   source: KeyringSource,
   stored?: StoredKeys,
+  /** A sample per key id of `stored`, read with it (readStartState): not read again. */
+  known?: ReadonlyMap<string, KeySample | undefined>,
 ): Promise<void> {
   const keyring = source.current();
   const box = createSecretBox(source);
@@ -40,14 +43,16 @@ export async function verifyKeyring(
   // order: the first key id that is missing or does not open is the one reported.
   const samples = await Promise.all(
     keyIds.map((keyId) =>
-      keyring.find(keyId)
-        ? db
-            .selectFrom('connectors')
-            .select(['id', 'type', 'secrets', 'secret_key_id'])
-            .where('secret_key_id', '=', keyId)
-            .limit(1)
-            .executeTakeFirst()
-        : undefined,
+      known !== undefined
+        ? known.get(keyId)
+        : keyring.find(keyId)
+          ? db
+              .selectFrom('connectors')
+              .select(['id', 'type', 'secrets', 'secret_key_id'])
+              .where('secret_key_id', '=', keyId)
+              .limit(1)
+              .executeTakeFirst()
+          : undefined,
     ),
   );
   keyIds.forEach((keyId, i) => {
@@ -80,8 +85,10 @@ export async function verifyKeyring(
 export async function openKeyring(
   config: Pick<Config, 'masterKey' | 'previousMasterKeys' | 'database'>,
   db: Kysely<Database>,
+  /** What the start read at once (readStartState, PostgreSQL), used instead of reading it again. */
+  read?: Pick<StartReads, 'stored' | 'samples'>,
 ): Promise<ResolvedKeyring & { readonly stored: StoredKeys }> {
-  const stored = await readStoredKeys(db);
+  const stored = read?.stored ?? (await readStoredKeys(db));
   const { inUse } = stored;
   let resolved: ResolvedKeyring;
   try {
@@ -100,7 +107,7 @@ export async function openKeyring(
     }
     throw error;
   }
-  await verifyKeyring(db, resolved.source, stored);
+  await verifyKeyring(db, resolved.source, stored, read?.samples);
   // What was read, for openHashing to use rather than read the hash key again.
   return { ...resolved, stored };
 }
