@@ -10,7 +10,7 @@ import { etagOf } from './conditional.js';
 import { DEFAULT_PAGE_SIZE, parsePage } from './paging.js';
 import { presentConnector } from './present.js';
 import { type GetLineWriter, getLineWriter, loggedUrl, requestIdFor } from './request-log.js';
-import { sentJsonOf } from './routes/connectors.js';
+import { sentJsonOf, sentPageJsonOf } from './routes/connectors.js';
 
 /**
  * Sets `key` in `map`, first dropping every entry when a new key would take it past `max`: a bound
@@ -181,6 +181,13 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
     connectors: readonly StoredConnector[],
     views: readonly Connector[],
   ): (SentPage & { readonly kept: boolean }) | undefined {
+    if (!views.some((view) => Object.isFrozen(view))) {
+      // None kept (a walk's page, read once): no JSON of them to keep either, made in one go.
+      const text = sentPageJsonOf(views);
+      if (text === undefined) return undefined;
+      const body = Buffer.from(text);
+      return { connectors, views, body, length: String(body.length), kept: false };
+    }
     const jsons: string[] = [];
     // Stryker disable next-line BooleanLiteral: whether to keep the page; kept or not, its bytes are the same, and a page of views not frozen (new objects each request) is never matched again
     let kept = true;

@@ -284,8 +284,14 @@ export function changedFields(
  * writes a NUL as \u0000), sealed secrets are base64url; a name (validation refuses a NUL in it, a
  * row from elsewhere might not) is everything after the last separator. SQLite only: PostgreSQL's
  * text cannot hold a NUL, and its pages are read the usual way.
+ *
+ * Joined by one concat_ws (SQLite 3.44+; better-sqlite3 bundles its own) rather than a chain of
+ * nineteen `||`: each `||` made a new text of everything joined so far, so a ~400-byte row was
+ * copied ~10 times over (~15-20 % of the page statement's CPU in a walk, 3,000-page runs on the
+ * bench's database). concat_ws leaves out NULL arguments, and none of these is NULL: the nullable
+ * columns are coalesced, the others are NOT NULL; a NUL inside a value is kept as `||` kept it.
  */
-const PACKED_CONNECTOR_COLUMNS = [
+const PACKED_CONNECTOR_COLUMNS = `concat_ws(char(0), ${[
   '"seq"',
   '"id"',
   '"type"',
@@ -296,7 +302,7 @@ const PACKED_CONNECTOR_COLUMNS = [
   '"created_at"',
   '"updated_at"',
   '"name"',
-].join(' || char(0) || ');
+].join(', ')})`;
 
 /** A nullable field from `start` to `end`: null when empty, else the text after its '+' (PACKED_CONNECTOR_COLUMNS). */
 const nullableField = (text: string, start: number, end: number): string | null =>

@@ -279,6 +279,56 @@ export function sentJsonOf(view: Connector): string | undefined {
   return json;
 }
 
+/** A view's keys as present.ts makes them, in the schema's order (the serializer writes them in that order). */
+const VIEW_KEYS = ['id', 'type', 'name', 'createdAt', 'updatedAt', 'params'] as const;
+/** A param name the serializer leaves out: its pattern `^(.*)$` matches no line terminator. */
+const LINE_TERMINATOR = /[\n\r\u2028\u2029]/;
+
+/**
+ * Whether JSON.stringify writes `view` as the serializer does: exactly the keys it writes, in its
+ * order, no lastCheck (an object the serializer writes by its own schema), every value a string
+ * (the serializer quotes a string as JSON.stringify does: `"` and `\` escaped, anything else
+ * that needs it handed to JSON.stringify itself), params a plain record of strings whose names it
+ * writes. Anything else is serialized by the serializer.
+ */
+function stringifiesAsSerialized(view: Connector): boolean {
+  let index = 0;
+  // In order, none past params (lastCheck); one missing could only be params, checked below.
+  for (const key in view) if (key !== VIEW_KEYS[index++]) return false;
+  const { params } = view;
+  if (
+    typeof view.id !== 'string' ||
+    typeof view.type !== 'string' ||
+    typeof view.name !== 'string' ||
+    typeof view.createdAt !== 'string' ||
+    typeof view.updatedAt !== 'string' ||
+    typeof params !== 'object' ||
+    params === null ||
+    Object.getPrototypeOf(params) !== Object.prototype
+  )
+    return false;
+  for (const name in params) {
+    if (!Object.hasOwn(params, name) || typeof params[name] !== 'string' || LINE_TERMINATOR.test(name))
+      return false;
+  }
+  // A toJSON of its own (a string param of that name is not called by either).
+  return typeof (params as { toJSON?: unknown }).toJSON !== 'function';
+}
+
+/**
+ * A list page's JSON as the list route makes it (the array of each view's jsonOf), for views not
+ * kept (a page read once, such as a walk's): by one JSON.stringify of the array where each view
+ * is written by it as by the serializer (~1.3 µs a connector against ~2-3 for the serializer's
+ * string building, on the bench's walk), else view by view by the serializer. Undefined until a
+ * route compiled the serializer, as sentJsonOf.
+ */
+export function sentPageJsonOf(views: readonly Connector[]): string | undefined {
+  const serialize = serializer;
+  if (serialize === undefined) return undefined;
+  if (views.every(stringifiesAsSerialized)) return JSON.stringify(views);
+  return `[${views.map((view) => serialize(view)).join(',')}]`;
+}
+
 /** A connector's JSON as the route's schema serializes it; made once per frozen representation. */
 function jsonOf(reply: FastifyReply, view: Connector): string {
   const known = jsons.get(view);
