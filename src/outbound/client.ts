@@ -195,7 +195,7 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
         body: request.body,
       };
       for (let redirects = 0; ; redirects++) {
-        const addresses = await call.check(url);
+        const addresses = call.checkLiteral(url) ?? (await call.check(url));
         const response = await call.send(
           hop,
           addresses,

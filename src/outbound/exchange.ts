@@ -254,19 +254,27 @@ export class Call {
     return left;
   }
 
+  /**
+   * The checked address of a URL whose host is an address literal, judged at once (nothing to
+   * look up: no promise to wait for), or a RefusedAddressError; undefined for a host name.
+   */
+  checkLiteral(url: URL): CheckedAddresses | undefined {
+    const literal = literalAddress(url);
+    if (literal === undefined) return undefined;
+    if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow, portOf(url))) {
+      throw new RefusedAddressError(
+        `refused: ${url.hostname} is not a public address (${refusedAs(literal.address)})`,
+      );
+    }
+    // Stryker disable next-line ArrayDeclaration: equivalent: Node looks up no address literal, and the literal, as host, already sets its connections apart
+    return [literal];
+  }
+
   /** The checked addresses to connect to, or an OutboundError. */
   async check(url: URL): Promise<CheckedAddresses> {
+    const literal = this.checkLiteral(url);
+    if (literal !== undefined) return literal;
     const port = portOf(url);
-    const literal = literalAddress(url);
-    if (literal !== undefined) {
-      if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow, port)) {
-        throw new RefusedAddressError(
-          `refused: ${url.hostname} is not a public address (${refusedAs(literal.address)})`,
-        );
-      }
-      // Stryker disable next-line ArrayDeclaration: equivalent: Node looks up no address literal, and the literal, as host, already sets its connections apart
-      return [literal];
-    }
     const name = normalizeHostName(url.hostname);
     const addresses = this.resolved.get(name) ?? (await this.resolve(url, name));
     this.resolved.set(name, addresses);
