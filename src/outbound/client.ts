@@ -173,6 +173,12 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
   }
 
   const pools = new ConnectionPools();
+  /**
+   * The last URL text parsed, and its URL: a connector's deliveries call the same URL again and
+   * again. Never changed once made (the redirects and the exchange make their own).
+   */
+  let lastText: string | undefined;
+  let lastUrl: URL | undefined;
   return {
     timeoutMs,
     maxBytes,
@@ -180,7 +186,9 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
       if (!OUTBOUND_METHODS.includes(request.method)) {
         throw new OutboundError('protocol', `refused: only ${OUTBOUND_METHODS.join(', ')} are supported`);
       }
-      let url = parseTarget(request.url);
+      let url = request.url === lastText && lastUrl !== undefined ? lastUrl : parseTarget(request.url);
+      lastText = request.url;
+      lastUrl = url;
       if (url.username !== '' || url.password !== '') {
         throw new OutboundError(
           'blocked',

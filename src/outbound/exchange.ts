@@ -226,6 +226,27 @@ export class ConnectionPools {
   }
 }
 
+/** Judged address literals per allow list (`address|port` → allowed): isAllowedAddress is pure. */
+const judgedLiterals = new WeakMap<AllowedTargets, Map<string, boolean>>();
+/** Literals judged and kept per allow list, at most; past that they are judged anew. */
+const MAX_JUDGED = 1_024;
+
+/** isAllowedAddress of an address literal, kept: a connector's deliveries call the same one again and again. */
+function allowedLiteral(allow: AllowedTargets, literal: PinnedAddress, port: number): boolean {
+  let judged = judgedLiterals.get(allow);
+  if (judged === undefined) {
+    judged = new Map();
+    judgedLiterals.set(allow, judged);
+  }
+  const key = `${literal.address}|${port}`;
+  const known = judged.get(key);
+  if (known !== undefined) return known;
+  const allowed = isAllowedAddress(literal.address, literal.family, undefined, allow, port);
+  if (judged.size >= MAX_JUDGED) judged.clear();
+  judged.set(key, allowed);
+  return allowed;
+}
+
 /** Addresses a call checked: never none. */
 export type CheckedAddresses = readonly [PinnedAddress, ...PinnedAddress[]];
 
@@ -261,7 +282,7 @@ export class Call {
   checkLiteral(url: URL): CheckedAddresses | undefined {
     const literal = literalAddress(url);
     if (literal === undefined) return undefined;
-    if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow, portOf(url))) {
+    if (!allowedLiteral(this.allow, literal, portOf(url))) {
       throw new RefusedAddressError(
         `refused: ${url.hostname} is not a public address (${refusedAs(literal.address)})`,
       );
