@@ -110,6 +110,11 @@ export type DeliveryRun = CheckRun;
 /** What `send` gets: the event, the delivery's options (valid by `options`), the connector's params, its ticket. */
 export interface DeliveryInput<P, O> {
   readonly event: DeliveryEvent;
+  /**
+   * The event as JSON text, when the engine has it as queued: what JSON.stringify(event) gives
+   * (it was queued as that text), without making it again.
+   */
+  readonly eventJson?: string;
   readonly options: O;
   readonly params: P;
   /** Ticket targets: the ticket of (connector, event.alertKey), open or closed, if one was made. */

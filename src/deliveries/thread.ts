@@ -74,7 +74,12 @@ export async function runDeliveryThread(): Promise<void> {
     };
     worker = new DeliveryWorker(
       createDeliveryStore(database.db, database.relaxed, database.transact),
-      (accountId, id) => connectors.get(accountId, id),
+      // At once where the connection can read now (no transaction open): the connector as a
+      // read now gives it, kept while no other connection committed (the stamp); else a read.
+      (accountId, id) => {
+        const now = connectors.getNow(accountId, id);
+        return now === null ? connectors.get(accountId, id) : Promise.resolve(now);
+      },
       {
         http: createOutboundClient({ allowedTargets: config.allowedTargets ?? [], timeoutMs }),
         endpoints: {},

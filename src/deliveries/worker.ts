@@ -9,6 +9,7 @@ import type { RegisteredType } from '../connectors/registry.js';
 import type { OutboundClient } from '../outbound/types.js';
 import type { StoredConnector } from '../store/connector-row.js';
 import type { AttemptRecord, ClaimedDelivery, DeliveryStore } from '../store/delivery-store.js';
+import { isoOf } from '../store/ids.js';
 import { DEFAULT_SCHEDULE, describeGivingUp, nextAttemptAt, type RetrySchedule } from './schedule.js';
 
 /** The delivery of a type: its declared one, unless a test gives another. */
@@ -341,7 +342,7 @@ export class DeliveryWorker {
         if (slots <= 0) continue;
         const known = this.due.get(connectorId);
         const generation = known?.generation;
-        const leaseUntil = new Date(Date.now() + this.leaseMs).toISOString();
+        const leaseUntil = isoOf(Date.now() + this.leaseMs);
         const claimed = await this.store.claim(connectorId, this.owner, slots, leaseUntil);
         if (claimed.length < slots && known && known.generation === generation) {
           // Nothing more due now: the next accept, a retry recorded or the next poll brings it back.
@@ -545,7 +546,7 @@ export class DeliveryWorker {
     loading: Promise<StoredConnector | undefined>,
   ): Promise<AttemptRecord> {
     const started = Date.now();
-    const startedAt = new Date(started).toISOString();
+    const startedAt = isoOf(started);
     const redactor = new Redactor();
     const finish = (outcome: DeliveryOutcome): AttemptRecord => {
       const ended = Date.now();
@@ -606,7 +607,10 @@ export class DeliveryWorker {
       const outcome = await Promise.race([
         definition.send(
           {
-            event: delivery.event,
+            get event() {
+              return delivery.event;
+            },
+            eventJson: delivery.eventJson,
             options: delivery.options,
             params,
             ...(ticket ? { ticket } : {}),

@@ -85,23 +85,52 @@ function withoutUserinfo(url: URL): URL {
   return copy;
 }
 
+function refuseHeader(name: string, value: string): void {
+  try {
+    http.validateHeaderName(name);
+    http.validateHeaderValue(name, value);
+  } catch {
+    throw new OutboundError(
+      'invalid_header',
+      'refused: a request header holds characters that HTTP headers cannot carry; nothing was sent',
+    );
+  }
+}
+
+/**
+ * The headers sent, each name once: a name given twice in different cases (`accept`, `Accept`)
+ * is one header where the first stood, with the last one's name and value, as Node's setHeader
+ * made it (the exchange hands Node the lines whole: exchange.ts, headerLines).
+ */
 function requestHeaders(
   given: Readonly<Record<string, string>> | undefined,
   userAgent = USER_AGENT,
 ): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries({ ...given, 'User-Agent': userAgent })) {
-    try {
-      http.validateHeaderName(name);
-      http.validateHeaderValue(name, value);
-    } catch {
-      throw new OutboundError(
-        'invalid_header',
-        'refused: a request header holds characters that HTTP headers cannot carry; nothing was sent',
-      );
+  let headers: Record<string, string> = {};
+  /** The name each lower-cased name is sent under. */
+  const named = new Map<string, string>();
+  const put = (name: string, value: string) => {
+    refuseHeader(name, value);
+    const lower = name.toLowerCase();
+    if (MANAGED_HEADERS.has(lower)) return;
+    const before = named.get(lower);
+    named.set(lower, name);
+    if (before === undefined || before === name) {
+      headers[name] = value;
+      return;
     }
-    if (!MANAGED_HEADERS.has(name.toLowerCase())) headers[name] = value;
+    const renamed: Record<string, string> = {};
+    for (const key in headers) {
+      if (key === before) renamed[name] = value;
+      else renamed[key] = headers[key] as string;
+    }
+    headers = renamed;
+  };
+  if (given !== undefined) {
+    for (const name of Object.keys(given)) if (name !== 'User-Agent') put(name, given[name] as string);
   }
+  // Where the caller's own `User-Agent` stood, else last (and validated, as any other).
+  refuseHeader('User-Agent', userAgent);
   headers['User-Agent'] = userAgent;
   return headers;
 }
@@ -144,6 +173,12 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
   }
 
   const pools = new ConnectionPools();
+  /**
+   * The last URL text parsed, and its URL: a connector's deliveries call the same URL again and
+   * again. Never changed once made (the redirects and the exchange make their own).
+   */
+  let lastText: string | undefined;
+  let lastUrl: URL | undefined;
   return {
     timeoutMs,
     maxBytes,
@@ -151,7 +186,9 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
       if (!OUTBOUND_METHODS.includes(request.method)) {
         throw new OutboundError('protocol', `refused: only ${OUTBOUND_METHODS.join(', ')} are supported`);
       }
-      let url = parseTarget(request.url);
+      let url = request.url === lastText && lastUrl !== undefined ? lastUrl : parseTarget(request.url);
+      lastText = request.url;
+      lastUrl = url;
       if (url.username !== '' || url.password !== '') {
         throw new OutboundError(
           'blocked',
@@ -166,7 +203,7 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
         body: request.body,
       };
       for (let redirects = 0; ; redirects++) {
-        const addresses = await call.check(url);
+        const addresses = call.checkLiteral(url) ?? (await call.check(url));
         const response = await call.send(
           hop,
           addresses,

@@ -227,3 +227,62 @@ describe('TLS', () => {
     expect(seen).toEqual({ names: [], connections: 1 });
   });
 });
+
+describe('the request head on the wire', () => {
+  /** The first request head a raw server receives, answered with an empty 200. */
+  async function headOf(send: (base: string) => Promise<unknown>): Promise<string> {
+    let head = '';
+    const raw = net.createServer((socket) => {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        if (end < 0 || head !== '') return;
+        head = text.slice(0, end);
+        socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      });
+    });
+    const rawPort = await listen(raw);
+    try {
+      await send(`http://127.0.0.1:${rawPort}`);
+    } finally {
+      await close(raw);
+    }
+    return head.replace(/:\d+\r\n/, ':P\r\n');
+  }
+
+  it('sends the headers in the order given, then User-Agent, Content-Length, Host and Connection', async () => {
+    const client = createOutboundClient({ allowedTargets: ['127.0.0.1'] });
+    const head = await headOf((url) =>
+      client.request({
+        method: 'POST',
+        url: `${url}/hook?q=1`,
+        headers: { 'content-type': 'application/json', accept: 'a', 'Idempotency-Key': 'dlv_1', Accept: 'b' },
+        body: '{"é":1}',
+        userAgent: 'Plugboard/9.9.9',
+        pool: 'p',
+      }),
+    );
+    expect(head.split('\r\n')).toEqual([
+      'POST /hook?q=1 HTTP/1.1',
+      'content-type: application/json',
+      // Named twice in two cases: once, where the first stood, as the last named it.
+      'Accept: b',
+      'Idempotency-Key: dlv_1',
+      'User-Agent: Plugboard/9.9.9',
+      'Content-Length: 8',
+      'Host: 127.0.0.1:P',
+      'Connection: keep-alive',
+    ]);
+  });
+
+  it('sends a POST without a body with Content-Length: 0, and a GET with none', async () => {
+    const client = createOutboundClient({ allowedTargets: ['127.0.0.1'] });
+    expect(await headOf((url) => client.request({ method: 'POST', url: `${url}/x` }))).toBe(
+      'POST /x HTTP/1.1\r\nUser-Agent: Plugboard-Check/1\r\nHost: 127.0.0.1:P\r\nConnection: close\r\nContent-Length: 0',
+    );
+    expect(await headOf((url) => client.request({ method: 'GET', url: `${url}/x` }))).toBe(
+      'GET /x HTTP/1.1\r\nUser-Agent: Plugboard-Check/1\r\nHost: 127.0.0.1:P\r\nConnection: close',
+    );
+  });
+});

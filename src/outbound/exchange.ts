@@ -108,11 +108,57 @@ export function classify(error: unknown, url: URL, limit: string): OutboundError
   return new OutboundError('protocol', `${tls} talking to ${where(url)}${code === '' ? '' : ` (${code})`}`);
 }
 
-/** Lower-case header names; a repeated header's values joined with ", ". */
-function collectHeaders(response: http.IncomingMessage): Record<string, string> {
-  // Node fills every name it lists (the type allows undefined for any name).
-  const distinct = response.headersDistinct as Record<string, string[]>;
-  return Object.fromEntries(Object.entries(distinct).map(([name, values]) => [name, values.join(', ')]));
+/**
+ * The answer's headers as callers see them (lower-case names; a repeated header's values joined
+ * with ", ", in the order received, as Node's `headersDistinct` gives them), and the first
+ * Content-Length, read in one pass over the raw list: Node builds `headers` and
+ * `headersDistinct` (each an object of arrays or strings) only when asked, and asking for both
+ * cost more than this loop.
+ */
+function collectHeaders(raw: readonly string[]): {
+  headers: Record<string, string>;
+  length: string | undefined;
+} {
+  const headers: Record<string, string> = {};
+  let length: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    if (name === 'content-length') length ??= value;
+    if (name === '__proto__') {
+      // An own property, as Object.fromEntries made it, never the object's prototype.
+      const known = Object.getOwnPropertyDescriptor(headers, name)?.value as string | undefined;
+      Object.defineProperty(headers, name, {
+        value: known === undefined ? value : `${known}, ${value}`,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      continue;
+    }
+    const known = headers[name];
+    headers[name] = known === undefined ? value : `${known}, ${value}`;
+  }
+  return { headers, length };
+}
+
+/**
+ * The request's header lines as Node takes them whole (`[name, value, name, value, ...]`): Node
+ * then validates and writes them at once, where an object is set header by header (a validation,
+ * a lower-cased copy and a stored entry each, then read back). The Host header is the one Node
+ * makes from `hostname` and `port` (the URL's host: an IPv6 address in brackets, the port when it
+ * is not the scheme's), at the end, where Node puts its own. `headers` names each header once
+ * (client.ts). Undefined for a request without a body that Node sends with `Content-Length: 0`
+ * after its Connection header (POST, PUT and PATCH): those keep the object.
+ */
+function headerLines(hop: Hop): string[] | undefined {
+  const lines: string[] = [];
+  const { headers } = hop;
+  for (const name in headers) lines.push(name, headers[name] as string);
+  if (hop.body !== undefined) lines.push('Content-Length', String(Buffer.byteLength(hop.body)));
+  else if (hop.method !== 'GET') return undefined;
+  lines.push('Host', hop.url.host);
+  return lines;
 }
 
 /** A pooled connection idle this long is closed (below the 5 s a Node server keeps one open). */
@@ -180,6 +226,27 @@ export class ConnectionPools {
   }
 }
 
+/** Judged address literals per allow list (`address|port` → allowed): isAllowedAddress is pure. */
+const judgedLiterals = new WeakMap<AllowedTargets, Map<string, boolean>>();
+/** Literals judged and kept per allow list, at most; past that they are judged anew. */
+const MAX_JUDGED = 1_024;
+
+/** isAllowedAddress of an address literal, kept: a connector's deliveries call the same one again and again. */
+function allowedLiteral(allow: AllowedTargets, literal: PinnedAddress, port: number): boolean {
+  let judged = judgedLiterals.get(allow);
+  if (judged === undefined) {
+    judged = new Map();
+    judgedLiterals.set(allow, judged);
+  }
+  const key = `${literal.address}|${port}`;
+  const known = judged.get(key);
+  if (known !== undefined) return known;
+  const allowed = isAllowedAddress(literal.address, literal.family, undefined, allow, port);
+  if (judged.size >= MAX_JUDGED) judged.clear();
+  judged.set(key, allowed);
+  return allowed;
+}
+
 /** Addresses a call checked: never none. */
 export type CheckedAddresses = readonly [PinnedAddress, ...PinnedAddress[]];
 
@@ -208,19 +275,27 @@ export class Call {
     return left;
   }
 
+  /**
+   * The checked address of a URL whose host is an address literal, judged at once (nothing to
+   * look up: no promise to wait for), or a RefusedAddressError; undefined for a host name.
+   */
+  checkLiteral(url: URL): CheckedAddresses | undefined {
+    const literal = literalAddress(url);
+    if (literal === undefined) return undefined;
+    if (!allowedLiteral(this.allow, literal, portOf(url))) {
+      throw new RefusedAddressError(
+        `refused: ${url.hostname} is not a public address (${refusedAs(literal.address)})`,
+      );
+    }
+    // Stryker disable next-line ArrayDeclaration: equivalent: Node looks up no address literal, and the literal, as host, already sets its connections apart
+    return [literal];
+  }
+
   /** The checked addresses to connect to, or an OutboundError. */
   async check(url: URL): Promise<CheckedAddresses> {
+    const literal = this.checkLiteral(url);
+    if (literal !== undefined) return literal;
     const port = portOf(url);
-    const literal = literalAddress(url);
-    if (literal !== undefined) {
-      if (!isAllowedAddress(literal.address, literal.family, undefined, this.allow, port)) {
-        throw new RefusedAddressError(
-          `refused: ${url.hostname} is not a public address (${refusedAs(literal.address)})`,
-        );
-      }
-      // Stryker disable next-line ArrayDeclaration: equivalent: Node looks up no address literal, and the literal, as host, already sets its connections apart
-      return [literal];
-    }
     const name = normalizeHostName(url.hostname);
     const addresses = this.resolved.get(name) ?? (await this.resolve(url, name));
     this.resolved.set(name, addresses);
@@ -276,8 +351,8 @@ export class Call {
       else callback(null, first.address, first.family);
     };
     const literal = literalAddress(url);
-    const headers = { ...hop.headers };
-    if (hop.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(hop.body));
+    let headers: string[] | Record<string, string> | undefined = headerLines(hop);
+    if (headers === undefined) headers = { ...hop.headers };
     const options: PooledOptions = {
       protocol: url.protocol,
       hostname: literal?.address ?? url.hostname,
@@ -293,7 +368,10 @@ export class Call {
         ? { agent: false }
         : {
             agent: pool.pools.agentFor(url.protocol),
-            poolName: JSON.stringify([pool.name, addresses.map((a) => a.address).sort()]),
+            poolName: JSON.stringify([
+              pool.name,
+              addresses.length === 1 ? [first.address] : addresses.map((a) => a.address).sort(),
+            ]),
           }),
     };
 
@@ -332,8 +410,8 @@ export class Call {
       request.on('error', fail);
       request.on('response', (response) => {
         const status = response.statusCode ?? 0;
-        const responseHeaders = collectHeaders(response);
-        const declared = Number(response.headers['content-length']);
+        const { headers: responseHeaders, length } = collectHeaders(response.rawHeaders);
+        const declared = Number(length);
         if (Number.isFinite(declared) && declared > this.maxBytes) {
           fail(tooLarge());
           return;

@@ -48,7 +48,10 @@ export interface ClaimedDelivery {
   readonly accountId: number;
   readonly connectorId: string;
   readonly connectorType: string;
+  /** Parsed from `eventJson` when first read. */
   readonly event: DeliveryEvent;
+  /** The event as queued: the text JSON.stringify made of it (what JSON.stringify(event) gives). */
+  readonly eventJson: string;
   readonly options: Record<string, unknown>;
   readonly alertKey: string | null;
   /** Attempts recorded before this one. */
@@ -212,12 +215,18 @@ function toDelivery(row: DeliveryRow, attempts: readonly AttemptRow[]): Delivery
 }
 
 function toClaimed(row: Selectable<DeliveriesTable>): ClaimedDelivery {
+  let event: DeliveryEvent | undefined;
   return {
     id: row.id,
     accountId: row.account_id,
     connectorId: row.connector_id,
     connectorType: row.connector_type,
-    event: JSON.parse(row.event) as DeliveryEvent,
+    // A type that posts the event as it is (dynamic) sends `eventJson` and never reads this.
+    get event() {
+      event ??= JSON.parse(row.event) as DeliveryEvent;
+      return event;
+    },
+    eventJson: row.event,
     options: JSON.parse(row.options) as Record<string, unknown>,
     alertKey: row.alert_key,
     attemptCount: row.attempt_count,

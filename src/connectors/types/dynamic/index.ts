@@ -29,7 +29,7 @@ export const dynamic = defineConnectorType({
     description:
       'POST {url} with the event as JSON (application/json), the Authorization header when set, Idempotency-Key: the delivery id (the same on every attempt), X-Plugboard-Connector: the connector id',
     options: Type.Object({}, { additionalProperties: false }),
-    send({ event, params, deliveryId, connectorId }, run) {
+    send({ event, eventJson, params, deliveryId, connectorId }, run) {
       return sendAndJudge(run, 'your web service', {
         method: 'POST',
         url: params.url,
@@ -40,7 +40,7 @@ export const dynamic = defineConnectorType({
           ...(deliveryId ? { [IDEMPOTENCY_HEADER]: deliveryId } : {}),
           ...(connectorId ? { 'X-Plugboard-Connector': connectorId } : {}),
         },
-        body: JSON.stringify(event),
+        body: eventJson ?? JSON.stringify(event),
       });
     },
   },
