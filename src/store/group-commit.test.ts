@@ -62,6 +62,38 @@ describe('group commit (SQLite)', () => {
     expect(seen).toEqual([1, 2, 3, 4]);
   });
 
+  it('keeps a group open through turns of the event loop that serve other work, for the writes they bring', async () => {
+    /** Work of other requests: the event loop busy for `ms`. */
+    const serve = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const seen: number[] = [];
+    const write = (x: number) =>
+      transact()(async (trx) => {
+        await sql`insert into t values (${x})`.execute(trx);
+        const { rows: count } = await sql<{ n: number }>`select count(*) as n from t`.execute(trx);
+        seen.push(count[0]?.n ?? -1);
+        return x;
+      });
+    const first = write(1);
+    // The rest of the turn that brought the first write, a turn that brings none, then one that brings a second.
+    serve(0.5);
+    let second: Promise<number> | undefined;
+    setImmediate(() => {
+      serve(0.5);
+      setImmediate(() => {
+        serve(0.5);
+        second = write(2);
+      });
+    });
+    expect(await first).toBe(1);
+    expect(await second).toBe(2);
+    // One transaction: the second write saw the first one's row.
+    expect(seen).toEqual([1, 2]);
+    expect(rows()).toEqual([1, 2]);
+  });
+
   it('rolls back a failed write alone: the others of its group commit', async () => {
     await transact()(async (trx) => sql`insert into t values (2)`.execute(trx));
     const outcomes = await Promise.allSettled(
