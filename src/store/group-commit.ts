@@ -1,5 +1,6 @@
 import type SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, type Kysely } from 'kysely';
+import { arrivals } from './arrivals.js';
 import { forgetRunNow, type RunNow, runNowOn } from './compiled.js';
 import { isLockBusy } from './errors.js';
 import type { Database } from './schema.js';
@@ -61,12 +62,12 @@ interface Job {
  * other statement of this process, a read included, sees a write before it is committed. A group
  * starts after the event loop has taken in what arrived meanwhile (setImmediate), and while each
  * turn of the loop brings more writes, one more turn: the requests that arrive while others are
- * read commit together. A turn that brings none but served other requests (it took at least
- * BUSY_TURN_MS) keeps the group open too, up to GROUP_WINDOW_MS from its first write: writes among
+ * read commit together. A turn that brings none but brought other requests (arrivals.ts: the
+ * server is busy) keeps the group open too, up to GROUP_WINDOW_MS from its first write: writes among
  * many reads otherwise came one or two per group, each group paying its BEGIN, COMMIT, shared pages
- * and flush alone. A short turn (nothing else to do) starts the group at once, so waiting never
- * leaves the process idle (the loop polls without blocking while an immediate is pending), and a
- * lone write on an idle server waits one empty turn. Each COMMIT's fsync costs about as much CPU for 32 writes as for 12:
+ * and flush alone. A turn that brings nothing starts the group at once, so waiting never leaves the
+ * process idle (the loop polls without blocking while an immediate is pending), and a lone write on
+ * an idle server waits one empty turn. Each COMMIT's fsync costs about as much CPU for 32 writes as for 12:
  * a write's share of it fell from ~55 to ~35 µs (raw better-sqlite3 groups of creates).
  *
  * At `synchronous = FULL` on a file (`walSync`), the COMMIT itself runs at NORMAL and the WAL's
@@ -109,12 +110,11 @@ export function groupCommit(
     const opened = performance.now();
     /** While the other thread's connection is in a transaction (intent[1]), wait turns rather than a BUSY's pause; not past this. */
     const waitTurnsUntil = opened + TURN_WAIT_MS;
-    /** When the last turn ended (this group's previous look at the queue). */
-    let lastLook = opened;
+    let seen = arrivals();
     const start = () => {
-      const now = performance.now();
-      const turn = now - lastLook;
-      lastLook = now;
+      const now = arrivals();
+      const arrived = now !== seen;
+      seen = now;
       if (queue.length < MAX_GROUP) {
         // More came in this turn, and there is room for more: take in another turn first.
         if (queue.length > queued) {
@@ -122,10 +122,9 @@ export function groupCommit(
           setImmediate(start);
           return;
         }
-        // None came, but the turn served other requests (it took a while): the group stays open
-        // for another, up to GROUP_WINDOW_MS from its first write. Waiting so never leaves the
-        // process idle (a turn with nothing to do is short, and starts the group at once).
-        if (turn >= BUSY_TURN_MS && now - opened < GROUP_WINDOW_MS) {
+        // None came, but other requests did (the server is busy): the group stays open for another
+        // turn, up to GROUP_WINDOW_MS from its first write. A turn that brought nothing starts it.
+        if (arrived && performance.now() - opened < GROUP_WINDOW_MS) {
           setImmediate(start);
           return;
         }
@@ -294,8 +293,6 @@ const TURN_WAIT_MS = 5;
  * loaded machine; ~500 µs a group). Among many reads (the bench's mix) writes came one or two per group.
  */
 const GROUP_WINDOW_MS = 4;
-/** A turn of the event loop at least this long did other work (served requests): the loop is busy. */
-const BUSY_TURN_MS = 0.05;
 
 /** Atomics.waitAsync (ES2024; V8 has it since Node 16), which the project's `lib` does not declare. */
 const waitAsync = (
