@@ -40,6 +40,7 @@ import { createOutboundClient } from './outbound/client.js';
 import type { Hashing } from './secrets/hash-key.js';
 import type { KeyringSource } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
+import { noteArrival } from './store/arrivals.js';
 import { createAuditStore } from './store/audit-store.js';
 import { createConnectorStore } from './store/connector-store.js';
 import type { DatabaseHandle } from './store/database.js';
@@ -369,6 +370,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       fastReads(app, { keys: recentKeys, store: connectors, revealSecrets, closing: () => closing }),
     );
   }
+  // Every request's arrival: SQLite's write groups stay open while requests keep coming (group-commit.ts).
+  app.server.prependListener('request', noteArrival);
   if (options.checked) options.checked.then(startEngine, () => {});
   else startEngine();
   return app;

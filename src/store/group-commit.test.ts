@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { noteArrival } from './arrivals.js';
 import { type DatabaseHandle, openDatabase } from './database.js';
 import { isLockBusy } from './errors.js';
 import { MAX_GROUP } from './group-commit.js';
@@ -60,6 +61,52 @@ describe('group commit (SQLite)', () => {
     );
     expect(answers).toEqual([1, 2, 3, 4]);
     expect(seen).toEqual([1, 2, 3, 4]);
+  });
+
+  it('keeps a group open while turns of the event loop bring other requests, for the writes they bring', async () => {
+    /** What another connection saw of `t` when each write ran: its group's writes are not committed yet. */
+    const committedBefore = new Map<number, number[]>();
+    const write = (x: number) =>
+      transact()(async (trx) => {
+        committedBefore.set(x, rows());
+        await sql`insert into t values (${x})`.execute(trx);
+        return x;
+      });
+    const inTurns = (...turns: (() => void)[]) => {
+      const [turn, ...rest] = turns;
+      if (turn)
+        setImmediate(() => {
+          turn();
+          inTurns(...rest);
+        });
+    };
+
+    // A turn that brings neither writes nor requests starts the group: the next write has a group of its own.
+    const alone = write(1);
+    let next: Promise<number> | undefined;
+    inTurns(
+      () => {},
+      () => {
+        next = write(2);
+      },
+    );
+    await alone;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await next;
+    expect(committedBefore.get(2)).toEqual([1]);
+
+    // Requests keep coming (the server is busy): the group stays open for the write a later turn brings.
+    const first = write(3);
+    noteArrival();
+    let second: Promise<number> | undefined;
+    inTurns(noteArrival, () => {
+      second = write(4);
+    });
+    await first;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await second;
+    expect(committedBefore.get(4)).toEqual([1, 2]);
+    expect(rows()).toEqual([1, 2, 3, 4]);
   });
 
   it('rolls back a failed write alone: the others of its group commit', async () => {
