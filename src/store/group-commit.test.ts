@@ -95,18 +95,35 @@ describe('group commit (SQLite)', () => {
     await next;
     expect(committedBefore.get(2)).toEqual([1]);
 
-    // Requests keep coming (the server is busy): the group stays open for the write a later turn brings.
-    const first = write(3);
+    // One request a turn (a trickle of writes, each its own request's): not busy, the group starts.
+    const lone = write(3);
     noteArrival();
-    let second: Promise<number> | undefined;
+    let trickle: Promise<number> | undefined;
     inTurns(noteArrival, () => {
-      second = write(4);
+      trickle = write(4);
+    });
+    await lone;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await trickle;
+    expect(committedBefore.get(4)).toEqual([1, 2, 3]);
+
+    // Requests keep coming, several a turn (the server is busy): the group stays open for the write
+    // a later turn brings.
+    const twice = () => {
+      noteArrival();
+      noteArrival();
+    };
+    const first = write(5);
+    twice();
+    let second: Promise<number> | undefined;
+    inTurns(twice, () => {
+      second = write(6);
     });
     await first;
     await new Promise((resolve) => setTimeout(resolve, 10));
     await second;
-    expect(committedBefore.get(4)).toEqual([1, 2]);
-    expect(rows()).toEqual([1, 2, 3, 4]);
+    expect(committedBefore.get(6)).toEqual([1, 2, 3, 4]);
+    expect(rows()).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('rolls back a failed write alone: the others of its group commit', async () => {
