@@ -23,6 +23,9 @@ import { DeliveryWorker, declaredDelivery } from './worker.js';
  */
 const AUTOCHECKPOINT_PAGES = 10_000;
 
+/** What the thread's connector store keeps at most (getNow): connectors and their estimated bytes. */
+const THREAD_KEEPS = { ones: 1_024, bytes: 4 * 1024 * 1024 };
+
 /** How often the attempts counted for the metrics go to the server's thread, at most. */
 const COUNTS_EVERY_MS = 250;
 
@@ -56,11 +59,15 @@ export async function runDeliveryThread(): Promise<void> {
       await sql`pragma wal_autocheckpoint = ${sql.raw(String(AUTOCHECKPOINT_PAGES))}`.execute(database.db);
     }
     const keyring = await openKeyring(config, database.db);
+    // It keeps the connectors it sends through (getNow), fewer than the server's thread: only those
+    // with deliveries under way are read here, and the process's peak memory is both threads'.
     const connectors = createConnectorStore(
       database.db,
       createSecretBox(keyring.source),
       undefined,
       database.transact,
+      undefined,
+      THREAD_KEEPS,
     );
     const timeoutMs = config.deliveryTimeout * 1000;
     const counts = new Map<string, { type: string; outcome: string; n: number }>();

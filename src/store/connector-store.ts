@@ -422,6 +422,8 @@ export function createConnectorStore(
   transact: Transact = ownTransactions(db),
   /** PostgreSQL: notices of committed changes (DatabaseHandle.connectorChanges): reads are kept while they are heard. */
   changes?: ConnectorChanges,
+  /** What getNow keeps at most (default MAX_KEPT_ONES connectors and MAX_KEPT_BYTES). */
+  keep: { readonly ones: number; readonly bytes: number } = { ones: MAX_KEPT_ONES, bytes: MAX_KEPT_BYTES },
 ): ConnectorStore {
   const codec = connectorRowCodec(box);
   const cache = changes && new ConnectorCache(changes);
@@ -629,8 +631,8 @@ export function createConnectorStore(
    * frozen, as pages' connectors are.
    */
   const keptOnes = new KeptOnes<{ readonly stamp: string; readonly connector: StoredConnector }>(
-    MAX_KEPT_ONES,
-    MAX_KEPT_BYTES,
+    keep.ones,
+    keep.bytes,
   );
   /**
    * Pages read ahead of a walk (readAheadNow), with the stamp read before them: taken by the first

@@ -9,6 +9,13 @@
  * error) the checks read everything again as before, after migrating. Only reads: nothing is
  * written, opened or decided here; the checks that use it are the same, in the same order, with
  * the same messages.
+ *
+ * It runs beside a migration when one is pending, holding shared locks on the tables it reads
+ * while it runs: a migration's ALTER TABLE waits for it (milliseconds). A future migration that
+ * locks one of these tables and then another that this statement has already locked could deadlock
+ * with it, and PostgreSQL might abort the migration (that start fails; the next one migrates): a
+ * migration that alters these tables should be checked for that, or the early read skipped when
+ * migrations are pending.
  */
 import { type Kysely, sql } from 'kysely';
 import { MASTER_KEY_ID_LENGTH } from '../../secrets/cipher.js';
