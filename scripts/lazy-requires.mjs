@@ -130,6 +130,21 @@ module.exports = new Proxy(() => {}, {
 `;
 }
 
+/**
+ * How esbuild resolves `args` itself (the module a stand-in loads): marked `real` so that this
+ * file's own onResolve hooks let it through.
+ * @param {import('esbuild').PluginBuild} build
+ * @param {import('esbuild').OnResolveArgs} args
+ */
+function resolveReal(build, args) {
+  return build.resolve(args.path, {
+    kind: args.kind,
+    importer: args.importer,
+    resolveDir: args.resolveDir,
+    pluginData: { real: true },
+  });
+}
+
 /** @returns {import('esbuild').Plugin} */
 export function lazyRequires(edges = LAZY_REQUIRES) {
   const specifiers = new Set(edges.map((edge) => edge.specifier));
@@ -150,12 +165,7 @@ export function lazyRequires(edges = LAZY_REQUIRES) {
         );
         if (!edge) return undefined;
         seen.add(edge);
-        const real = await build.resolve(args.path, {
-          kind: args.kind,
-          importer: args.importer,
-          resolveDir: args.resolveDir,
-          pluginData: { real: true },
-        });
+        const real = await resolveReal(build, args);
         if (real.errors.length > 0) return { errors: real.errors };
         // One stand-in per module (and kind), whoever requires it: a property set through one
         // (say mime's default_type) is there for every user.
@@ -283,12 +293,7 @@ export function fastifyPluginSemver() {
       });
       build.onResolve({ filter: /^semver$/ }, async (args) => {
         if (args.pluginData?.real || !importer.test(args.importer)) return undefined;
-        const real = await build.resolve(args.path, {
-          kind: args.kind,
-          importer: args.importer,
-          resolveDir: args.resolveDir,
-          pluginData: { real: true },
-        });
+        const real = await resolveReal(build, args);
         if (real.errors.length > 0) return { errors: real.errors };
         return {
           path: 'semver#fastify-plugin-check',

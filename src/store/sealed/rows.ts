@@ -160,20 +160,27 @@ export async function forgetDeadRecords(db: Kysely<Database>, keyIds: readonly s
 }
 
 /**
- * Ids of the master keys that sealed connectors' secrets, by index seeks (cheap on a million rows).
- * PostgreSQL: the same seeks in one recursive statement, one round trip instead of one per key id
- * plus one (issue 15: a server's start waits for each). SQLite has no round trips to save.
+ * PostgreSQL: the distinct key ids of sealed connectors as `ids(id)` (its last row null), by one
+ * index seek each from the last one found: a recursive statement, one round trip (start-reads.ts
+ * sends it with the start's other reads).
  */
-export async function connectorKeyIds(db: Kysely<Database>): Promise<string[]> {
-  if (dialectOf(db) === 'postgres') {
-    const { rows } = await sql<{ id: string }>`
+export const CONNECTOR_KEY_IDS_CTE = sql`
       with recursive ids(id) as (
         (select secret_key_id from connectors where secret_key_id > '' order by secret_key_id limit 1)
         union all
         select (select c.secret_key_id from connectors c where c.secret_key_id > ids.id
                 order by c.secret_key_id limit 1)
         from ids where ids.id is not null
-      )
+      )`;
+
+/**
+ * Ids of the master keys that sealed connectors' secrets, by index seeks (cheap on a million rows).
+ * PostgreSQL: the same seeks in one recursive statement, one round trip instead of one per key id
+ * plus one (issue 15: a server's start waits for each). SQLite has no round trips to save.
+ */
+export async function connectorKeyIds(db: Kysely<Database>): Promise<string[]> {
+  if (dialectOf(db) === 'postgres') {
+    const { rows } = await sql<{ id: string }>`${CONNECTOR_KEY_IDS_CTE}
       select id from ids where id is not null`.execute(db);
     return rows.map((row) => row.id);
   }

@@ -23,7 +23,7 @@ import { KEYED_PREFIX, type StoredHashKey } from '../../secrets/hash-key.js';
 import { IDEMPOTENCY_TTL_MS } from '../idempotency-store.js';
 import type { Database } from '../schema.js';
 import { HASH_KEY_ROW } from './hash-key.js';
-import type { StoredKeys } from './rows.js';
+import { CONNECTOR_KEY_IDS_CTE, type StoredKeys } from './rows.js';
 
 /** One connector sealed with a key id (the first the index finds), as verifyKeyring reads it. */
 export interface KeySample {
@@ -75,14 +75,7 @@ interface Row {
 export async function readStartState(db: Kysely<Database>, now = Date.now()): Promise<StartReads> {
   const since = new Date(now - IDEMPOTENCY_TTL_MS).toISOString();
   const unkeyed = `${KEYED_PREFIX}%`;
-  const { rows } = await sql<Row>`
-    with recursive ids(id) as (
-      (select secret_key_id from connectors where secret_key_id > '' order by secret_key_id limit 1)
-      union all
-      select (select c.secret_key_id from connectors c where c.secret_key_id > ids.id
-              order by c.secret_key_id limit 1)
-      from ids where ids.id is not null
-    )
+  const { rows } = await sql<Row>`${CONNECTOR_KEY_IDS_CTE}
     select
       (select json_build_object('sealed', sealed, 'master_key_id', master_key_id)
          from hash_keys where id = ${HASH_KEY_ROW}) as hash_key,
