@@ -308,7 +308,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         if (closing || thread.started) return;
         try {
           const pastRetention = new Date(Date.now() - retentionMs).toISOString();
-          if (await deliveryStore.hasWork(pastRetention)) {
+          // An early thread was made for work found as the start began (serve): it is taken now.
+          if (options.deliveryThread?.early || (await deliveryStore.hasWork(pastRetention))) {
             // Before listening: it boots now and sends once the server listens (a start that fails
             // then sends nothing).
             thread.start({ held: !listening });

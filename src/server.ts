@@ -3,7 +3,7 @@ import closeWithGrace from 'close-with-grace';
 import type { FastifyBaseLogger } from 'fastify';
 import { bootstrapKeys } from './bootstrap.js';
 import type { Config } from './config.js';
-import type { DeliveryThreadOptions } from './deliveries/thread-host.js';
+import { type DeliveryThreadOptions, EarlyThread } from './deliveries/thread-host.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger, defaultLogFormat, flushLogger } from './logger.js';
 import { MasterKeyError } from './secrets/cipher.js';
@@ -11,6 +11,7 @@ import type { Hashing } from './secrets/hash-key.js';
 import { type KeyringSource, keyringFromEnvironment } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './store/database.js';
+import { hasDeliveryWork } from './store/delivery-store.js';
 import { createKeyStore } from './store/key-store.js';
 import { describeLocation } from './store/location.js';
 import { openHashing } from './store/sealed/hash-key.js';
@@ -45,6 +46,10 @@ export async function serve(config: Config): Promise<void> {
         logger.warn({ err: error }, 'the WAL checkpoint thread failed; commits checkpoint the WAL again'),
     },
   });
+  // Deliveries left from before the start (a restart with a queue): their thread is made now, to
+  // boot beside the rest of the start, and opens the database once it is migrated and checked.
+  const early =
+    deliveryThread && (await workAtStart(database, config)) ? new EarlyThread(deliveryThread) : undefined;
   // PostgreSQL: two connections besides the one that migrates, opened meanwhile: the first
   // requests after listening (the key bootstrap, the first /healthz) run beside the delivery
   // worker's first claim, and each would otherwise wait for a connection of its own.
@@ -55,7 +60,10 @@ export async function serve(config: Config): Promise<void> {
   // while this process evaluates Fastify, the routes and their schemas (~20 ms of CPU), where the
   // start otherwise waited for those backends after it (issue 15).
   const prepared = prepareDatabase(config, database, logger);
-  prepared.catch(() => {}); // awaited below, as the app is built
+  prepared.then(
+    () => early?.open(),
+    () => early?.cancel(),
+  );
   if (database.warm) {
     // Two: the first immediate of a start runs before the event loop first polls.
     await new Promise((resolve) => setImmediate(resolve));
@@ -76,7 +84,7 @@ export async function serve(config: Config): Promise<void> {
       hashing: keys.hashing,
       closeDatabase: true,
       checked: keys.checked,
-      ...(deliveryThread ? { deliveryThread } : {}),
+      ...(deliveryThread ? { deliveryThread: early ? { ...deliveryThread, early } : deliveryThread } : {}),
     }),
     keys.checked,
   ]);
@@ -85,6 +93,7 @@ export async function serve(config: Config): Promise<void> {
     // (say Redis down) left the database open, whose pool would keep the process alive ~30 s. The
     // reason to give is the check's (as before the two overlapped), else the build's: an error
     // while closing must not replace it.
+    early?.cancel();
     const closing = built.status === 'fulfilled' ? built.value.close() : database.close();
     await closing.catch((closeError: unknown) =>
       logger.warn({ err: closeError }, 'closing after a failed start'),
@@ -143,11 +152,12 @@ export async function serve(config: Config): Promise<void> {
   // the bundle with its cache, where after these two it compiled it from source (~45 ms more of its
   // CPU, and every function it then runs). So, when one is booting, they wait for its ready.
   const thread = appDeliveryThread.get(app);
-  if (thread?.started) {
+  const booting = thread?.started ? thread.booted : early?.booted;
+  if (booting) {
     // At most BOOT_WAIT_MS: a thread that hangs before its ready must not leave the heap untuned.
     let timer: NodeJS.Timeout | undefined;
     void Promise.race([
-      thread.booted,
+      booting,
       new Promise((resolve) => {
         timer = setTimeout(resolve, BOOT_WAIT_MS);
         timer.unref();
@@ -251,6 +261,20 @@ function deliveryThreadOf(config: Config): DeliveryThreadOptions | undefined {
     entry: fileURLToPath(new URL('../bin/plugboard.js', import.meta.url)),
     writeIntent: new Int32Array(new SharedArrayBuffer(8)),
   };
+}
+
+/**
+ * Whether the database holds deliveries to send or prune, read as the start begins, before the
+ * migrations: false when it cannot tell (a new file, no deliveries table yet); the app looks again
+ * once the database is ready.
+ */
+async function workAtStart(database: DatabaseHandle, config: Config): Promise<boolean> {
+  const pastRetention = new Date(Date.now() - config.deliveryRetentionDays * 86_400_000).toISOString();
+  try {
+    return await hasDeliveryWork(database.db, pastRetention);
+  } catch {
+    return false;
+  }
 }
 
 /** A malformed PLUGBOARD_MASTER_KEY or PLUGBOARD_PREVIOUS_MASTER_KEYS, refused before the database is touched. */

@@ -6,6 +6,7 @@
  * `interrupted` attempt.
  */
 
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import SqliteDatabase from 'better-sqlite3';
@@ -158,7 +159,7 @@ describe('deliveries and kill -9', () => {
     60_000,
   );
   it.skipIf(!dynamicDelivers)(
-    'a start that cannot listen, with deliveries pending, sends none and exits with its message',
+    'a start that cannot listen or whose key check fails, with deliveries pending, sends none and exits with its message',
     async () => {
       const target = await new Target().start();
       const blocker = createServer();
@@ -169,7 +170,8 @@ describe('deliveries and kill -9', () => {
           await call(server, 'POST', '/api/connectors', {
             name: 'pending',
             type: 'dynamic',
-            params: { url: `${target.url}/pending` },
+            // A secret, sealed with the master key: a start with another key fails its checks.
+            params: { url: `${target.url}/pending`, authorization: 'Bearer pending-0123456789' },
           })
         ).body as Connector;
         server.signal('SIGTERM');
@@ -203,6 +205,14 @@ describe('deliveries and kill -9', () => {
           const failed = await box.run(['serve'], { ...ENV, PORT: String(port) }, 20_000);
           expect(failed.code, failed.stderr).toBe(1);
           expect(failed.stderr).toMatch(new RegExp(`PORT ${port} .*already in use`));
+        }
+        // Its deliveries thread begins before the database's checks (EarlyThread): a master key
+        // that does not open the stored secrets ends it, and the start, with its message.
+        const otherKey = randomBytes(32).toString('base64');
+        for (let i = 0; i < 3; i++) {
+          const failed = await box.run(['serve'], { ...ENV, PLUGBOARD_MASTER_KEY: otherKey }, 20_000);
+          expect(failed.code, failed.stderr).toBe(1);
+          expect(failed.stderr).toMatch(/master key .* does not hold/);
         }
         expect(target.seen).toEqual([]);
         const check = new SqliteDatabase(box.dbPath, { readonly: true });

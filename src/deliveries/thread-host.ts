@@ -17,11 +17,13 @@ const YOUNG_GENERATION_MB = 16;
 export const NOTICE_EVERY_MS = 25;
 
 /**
- * From the server's thread to the deliveries thread. `due`: connector id, account id, …; `send`:
- * a thread started held (before the server listens) begins claiming and sending.
+ * From the server's thread to the deliveries thread. `due`: connector id, account id, …; `open`:
+ * a thread started gated (EarlyThread) may open the database; `send`: a thread started held
+ * (before the server listens) begins claiming and sending.
  */
 export type ThreadMessage =
   | { kind: 'notify'; due: (string | number)[] }
+  | { kind: 'open' }
   | { kind: 'send' }
   | { kind: 'stop' };
 
@@ -42,6 +44,93 @@ export interface DeliveryThreadOptions {
   readonly entry: string;
   /** The server's connection's DatabaseOptions.writeIntent: the thread's connection yields to it. */
   readonly writeIntent: Int32Array;
+  /** A thread made before the app (serve, for work pending at the start), which start() adopts. */
+  readonly early?: EarlyThread;
+}
+
+/** What a Worker emitted, kept to be told again. */
+type WorkerEvent =
+  | { readonly event: 'message'; readonly value: ThreadReport }
+  | { readonly event: 'error'; readonly value: unknown }
+  | { readonly event: 'exit'; readonly value: number };
+
+function makeWorker(options: DeliveryThreadOptions, data: { held: boolean; gated?: boolean }): Worker {
+  return new Worker(options.entry, {
+    workerData: { role: DELIVERY_THREAD_ROLE, writeIntent: options.writeIntent, ...data },
+    // A young generation of 16 MB rather than V8's default (up to 48 MB, as the server's own):
+    // the thread allocates per delivery, briefly, and the process's peak memory is the sum of
+    // both isolates' (issue 12: a storm of 100,000 queued deliveries under 200 MB).
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+  });
+}
+
+/**
+ * A deliveries thread made as `serve` begins, when the database already holds work (a restart
+ * with a queue), before the database is migrated and the keys checked. The thread's own start (a
+ * second V8 isolate that compiles and runs the bundle: 150-600 ms of its CPU, measured, and most
+ * of the time from the server listening to its first delivery when it began as the app was ready)
+ * then runs beside the server's. It is gated: it opens the database only once `open` says the
+ * server's checks passed; and held: it claims only once the app that adopts it
+ * (DeliveryThread.start) says so. What it emits before it is adopted is kept and told then.
+ */
+export class EarlyThread {
+  private readonly made: Worker;
+  /** The thread until it is adopted or cancelled. */
+  private worker: Worker | undefined;
+  private cancelled = false;
+  private readonly kept: WorkerEvent[] = [];
+  private readonly keep = {
+    message: (value: ThreadReport) => this.kept.push({ event: 'message', value }),
+    error: (value: unknown) => this.kept.push({ event: 'error', value }),
+    exit: (value: number) => this.kept.push({ event: 'exit', value }),
+  };
+  private resolveBooted: () => void = () => {};
+  /** Resolves once the thread is ready (database opened, keys read) or ended, adopted or not. */
+  readonly booted: Promise<void>;
+
+  constructor(options: DeliveryThreadOptions) {
+    this.booted = new Promise((resolve) => {
+      this.resolveBooted = resolve;
+    });
+    const worker = makeWorker(options, { held: true, gated: true });
+    worker.on('message', this.keep.message);
+    worker.on('error', this.keep.error);
+    worker.once('exit', this.keep.exit);
+    worker.on('message', (report: ThreadReport) => {
+      if (report.kind === 'ready') this.resolveBooted();
+    });
+    worker.once('exit', () => this.resolveBooted());
+    this.made = worker;
+    this.worker = worker;
+  }
+
+  /** The database is migrated and the keys are checked: the thread may open it (adopted or not). */
+  open(): void {
+    if (this.cancelled) return;
+    const message: ThreadMessage = { kind: 'open' };
+    this.made.postMessage(message);
+  }
+
+  /** Ends the thread unless it was adopted (a start that failed, or an app closed, before adopting it). */
+  cancel(): void {
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = undefined;
+    this.cancelled = true;
+    this.resolveBooted();
+    void worker.terminate();
+  }
+
+  /** The thread and what it emitted so far, for the adopter, once; undefined after cancel. */
+  take(): { worker: Worker; kept: WorkerEvent[] } | undefined {
+    const worker = this.worker;
+    if (!worker) return undefined;
+    this.worker = undefined;
+    worker.off('message', this.keep.message);
+    worker.off('error', this.keep.error);
+    worker.off('exit', this.keep.exit);
+    return { worker, kept: this.kept.splice(0) };
+  }
 }
 
 export interface DeliveryThreadSettings extends DeliveryThreadOptions {
@@ -99,16 +188,13 @@ export class DeliveryThread implements DeliveryEngine {
   start(options: { held?: boolean } = {}): void {
     if (this.worker || this.stopped) return;
     this.made = true;
-    this.held = options.held === true;
-    const worker = new Worker(this.settings.entry, {
-      workerData: { role: DELIVERY_THREAD_ROLE, writeIntent: this.settings.writeIntent, held: this.held },
-      // A young generation of 16 MB rather than V8's default (up to 48 MB, as the server's own):
-      // the thread allocates per delivery, briefly, and the process's peak memory is the sum of
-      // both isolates' (issue 12: a storm of 100,000 queued deliveries under 200 MB).
-      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
-    });
+    // An early thread (serve) is adopted: it was started held, and is told to send below unless
+    // this start is held too.
+    const early = this.settings.early?.take();
+    this.held = early !== undefined || options.held === true;
+    const worker = early?.worker ?? makeWorker(this.settings, { held: this.held });
     this.worker = worker;
-    worker.on('message', (report: ThreadReport) => {
+    const onMessage = (report: ThreadReport) => {
       if (report.kind === 'ready') this.resolveBooted();
       else if (report.kind === 'attempts') {
         const { onAttempt } = this.settings;
@@ -119,12 +205,12 @@ export class DeliveryThread implements DeliveryEngine {
         this.stoppedCleanly = true;
         void worker.terminate();
       }
-    });
+    };
     let failure: unknown;
-    worker.on('error', (error) => {
+    const onError = (error: unknown) => {
       failure = error;
-    });
-    worker.once('exit', (code) => {
+    };
+    const onExit = (code: number) => {
       this.worker = undefined;
       this.resolveBooted();
       // Ended inside a transaction (terminated, or failed): its connection is gone, and with it
@@ -144,7 +230,16 @@ export class DeliveryThread implements DeliveryEngine {
         'the deliveries thread failed; sending from the event loop instead',
       );
       this.settings.onFailure(error);
-    });
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.once('exit', onExit);
+    for (const { event, value } of early?.kept ?? []) {
+      if (event === 'message') onMessage(value);
+      else if (event === 'error') onError(value);
+      else onExit(value);
+    }
+    if (early && options.held !== true) this.send();
   }
 
   /** A thread started held begins claiming and sending (nothing, if it was not held). */
@@ -179,6 +274,7 @@ export class DeliveryThread implements DeliveryEngine {
 
   /** Asks the thread to stop (it records or releases what it holds), waits for it, at most stopWaitMs. */
   async stop(): Promise<void> {
+    this.settings.early?.cancel();
     if (this.stopped && !this.worker) return;
     this.stopped = true;
     const worker = this.worker;

@@ -40,12 +40,32 @@ const COUNTS_EVERY_MS = 250;
 export async function runDeliveryThread(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('the deliveries thread runs only as a worker thread');
+  // What the server's thread says, kept in order until the worker below takes it (handle).
+  const inbox: ThreadMessage[] = [];
+  let handle: ((message: ThreadMessage) => void) | undefined;
+  port.on('message', (message: ThreadMessage) => {
+    if (handle) handle(message);
+    else inbox.push(message);
+  });
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, config.logFormat ?? defaultLogFormat()).child({
     thread: 'deliveries',
   });
-  // The server's thread opened (and migrated) the database and made the keys before starting this.
-  const { writeIntent, held } = workerData as { writeIntent?: Int32Array; held?: boolean };
+  const { writeIntent, held, gated } = workerData as {
+    writeIntent?: Int32Array;
+    held?: boolean;
+    gated?: boolean;
+  };
+  // The server's thread opens (and migrates) the database and checks the keys before this opens
+  // it: it started this thread before that (gated: EarlyThread), or after.
+  if (gated && !(await opened(inbox, (waiting) => (handle = waiting)))) {
+    handle = undefined;
+    const report: ThreadReport = { kind: 'stopped' };
+    port.postMessage(report);
+    port.close();
+    return;
+  }
+  handle = undefined;
   // NORMAL: this connection writes only what the worker writes through DatabaseHandle.relaxed
   // anyway (claims, records, take-overs, pruning; a commit lost on power loss means a delivery sent
   // again), so every statement need not switch the setting there and back.
@@ -117,7 +137,7 @@ export async function runDeliveryThread(): Promise<void> {
       port.postMessage(report);
       port.close();
     };
-    port.on('message', (message: ThreadMessage) => {
+    handle = (message: ThreadMessage) => {
       if (message.kind === 'notify') {
         // Batched by the server's thread over NOTICE_EVERY_MS already: claimed now.
         for (let i = 0; i < message.due.length; i += 2) {
@@ -134,7 +154,8 @@ export async function runDeliveryThread(): Promise<void> {
           port.close();
         });
       }
-    });
+    };
+    for (const message of inbox.splice(0)) handle(message);
     if (!held) worker.start();
   } catch (error) {
     await database.close();
@@ -142,4 +163,37 @@ export async function runDeliveryThread(): Promise<void> {
   }
   const ready: ThreadReport = { kind: 'ready' };
   port.postMessage(ready);
+}
+
+/**
+ * Waits for the server's thread to say the database is ready (`open`: true) or to stop this
+ * thread first (`stop`: false), taking the messages kept in `inbox` first and then those that
+ * come (`listen` sets the port's handler); any other message stays in the inbox, in order.
+ */
+function opened(
+  inbox: ThreadMessage[],
+  listen: (handler: (message: ThreadMessage) => void) => void,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    let decided = false;
+    const take = (message: ThreadMessage): boolean => {
+      if (!decided && (message.kind === 'open' || message.kind === 'stop')) {
+        decided = true;
+        resolve(message.kind === 'open');
+        return true;
+      }
+      inbox.push(message);
+      return false;
+    };
+    const kept = inbox.splice(0);
+    for (let i = 0; i < kept.length; i++) {
+      if (take(kept[i] as ThreadMessage)) {
+        inbox.push(...kept.slice(i + 1));
+        return;
+      }
+    }
+    listen((message) => {
+      take(message);
+    });
+  });
 }

@@ -142,6 +142,17 @@ export interface DeliveryStore {
   hasWork(before: string): Promise<boolean>;
 }
 
+/** Whether any delivery is pending, or finished `before` (due for pruning): DeliveryStore.hasWork. */
+export async function hasDeliveryWork(db: Kysely<Database>, before: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('deliveries')
+    .select('seq')
+    .where((eb) => eb.or([eb('finished_at', 'is', null), eb('finished_at', '<', before)]))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Cancels a deleted connector's pending deliveries and forgets its tickets, in the deleting transaction. */
 export async function cancelDeliveriesOf(trx: Kysely<Database>, connectorId: string): Promise<void> {
   const now = nowIso();
@@ -732,14 +743,8 @@ export function createDeliveryStore(
       });
     },
 
-    async hasWork(before) {
-      const row = await db
-        .selectFrom('deliveries')
-        .select('seq')
-        .where((eb) => eb.or([eb('finished_at', 'is', null), eb('finished_at', '<', before)]))
-        .limit(1)
-        .executeTakeFirst();
-      return row !== undefined;
+    hasWork(before) {
+      return hasDeliveryWork(db, before);
     },
 
     async queueStats(now = Date.now()) {
