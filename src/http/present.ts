@@ -46,7 +46,7 @@ export function presentConnector(
   reveal: RevealSecrets,
 ): Connector {
   const showSecrets = revealsSecrets(role, reveal);
-  if (!Object.isFrozen(connector)) return viewOf(connector, showSecrets);
+  if (!Object.isFrozen(connector)) return viewOf(connector, showSecrets, false);
   let made = views.get(connector);
   if (!made) {
     made = {};
@@ -54,22 +54,33 @@ export function presentConnector(
   }
   const known = showSecrets ? made.revealed : made.masked;
   if (known) return known;
-  const view = Object.freeze(viewOf(connector, showSecrets));
+  const view = Object.freeze(viewOf(connector, showSecrets, true));
   if (showSecrets) made.revealed = view;
   else made.masked = view;
   return view;
 }
 
-function viewOf(connector: StoredConnector, showSecrets: boolean): Connector {
-  return {
+/**
+ * A view of `connector`; `shared` (kept and frozen with a frozen connector) gets params of its own,
+ * frozen. One not shared (a connector read once: a walk's page, a write's answer) shows the
+ * connector's own params object in full: the codec made it for this connector alone (joinSecrets),
+ * and view and connector are this request's alone, so the copy of every param was work for nothing
+ * (a walk page's hundred views).
+ */
+function viewOf(connector: StoredConnector, showSecrets: boolean, shared: boolean): Connector {
+  const params = showSecrets
+    ? shared
+      ? Object.freeze({ ...connector.params })
+      : connector.params
+    : Object.freeze(maskSecrets(connector.type, connector.params));
+  const view: Connector = {
     id: connector.id,
     type: connector.type.id,
     name: connector.name,
     createdAt: connector.createdAt,
     updatedAt: connector.updatedAt,
-    params: Object.freeze(
-      showSecrets ? { ...connector.params } : maskSecrets(connector.type, connector.params),
-    ),
-    ...(connector.lastCheck ? { lastCheck: connector.lastCheck } : {}),
+    params,
   };
+  if (connector.lastCheck) view.lastCheck = connector.lastCheck;
+  return view;
 }

@@ -244,15 +244,16 @@ export function connectorRowCodec(box: SecretBox): ConnectorRowCodec {
     { plain, secret }: Pick<SealedParams, 'plain' | 'secret'>,
     shared: boolean,
   ): StoredConnector {
-    const connector: StoredConnector = {
+    const connector: { -readonly [K in keyof StoredConnector]: StoredConnector[K] } = {
       id: row.id,
       type,
       name: row.name,
       params: joinSecrets(type, plain, secret),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
-      ...(row.last_check === null ? {} : { lastCheck: JSON.parse(row.last_check) as CheckResult }),
     };
+    // Set after, rather than spread from a literal made for it (a second object per row).
+    if (row.last_check !== null) connector.lastCheck = JSON.parse(row.last_check) as CheckResult;
     if (!shared) return connector;
     Object.freeze(connector.params);
     if (connector.lastCheck) deepFreeze(connector.lastCheck);
