@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { loadConfig } from '../config.js';
 import { createLogger, defaultLogFormat, flushLogger } from '../logger.js';
 import { createOutboundClient } from '../outbound/client.js';
+import { preparePooledCalls } from '../outbound/exchange.js';
 import { createSecretBox } from '../secrets/secret-box.js';
 import { createConnectorStore } from '../store/connector-store.js';
 import { openDatabase } from '../store/database.js';
@@ -144,8 +145,11 @@ export async function runDeliveryThread(): Promise<void> {
           worker.notify(String(message.due[i]), Number(message.due[i + 1]), 0);
         }
       } else if (message.kind === 'send') {
-        // Started before the server listened, which it now does: claims and sends from here on.
-        if (!stopping) worker.start();
+        // Started before the server listened, which it now does: claims and sends from here on,
+        // once the pooled calls' HTTP client is loaded (not while the server starts, issue 15).
+        void preparePooledCalls().then(() => {
+          if (!stopping) worker.start();
+        });
       } else if (message.kind === 'stop') {
         if (stopping) return;
         stopping = true;
@@ -156,7 +160,11 @@ export async function runDeliveryThread(): Promise<void> {
       }
     };
     for (const message of inbox.splice(0)) handle(message);
-    if (!held) worker.start();
+    if (!held) {
+      void preparePooledCalls().then(() => {
+        if (!stopping) worker.start();
+      });
+    }
   } catch (error) {
     await database.close();
     throw error;

@@ -203,6 +203,18 @@ function loadUndici(): Promise<Undici> {
 }
 
 /**
+ * Loads the client of pooled calls now (the deliveries thread, before its first claim: a claim's
+ * lease runs while its deliveries wait, and its first sends need not wait for this). A failure is
+ * left to the calls, which report it.
+ */
+export function preparePooledCalls(): Promise<void> {
+  return loadUndici().then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
+/**
  * The key of a pooled connection: the caller's pool (OutboundRequest.pool), the checked addresses
  * (sorted) and the origin (scheme, host and port, so also the TLS name), as JSON.
  */
