@@ -80,6 +80,10 @@ export async function runDeliveryThread(): Promise<void> {
       await sql`pragma wal_autocheckpoint = ${sql.raw(String(AUTOCHECKPOINT_PAGES))}`.execute(database.db);
     }
     const keyring = await openKeyring(config, database.db);
+    // The pooled calls' HTTP client (undici), loaded before the ready: a thread started held boots
+    // while the server starts (a restart with deliveries queued), so its first sends do not wait
+    // for it, nor do the deliveries of its first claim, whose lease runs meanwhile.
+    await preparePooledCalls();
     // It keeps the connectors it sends through (getNow), fewer than the server's thread: only those
     // with deliveries under way are read here, and the process's peak memory is both threads'.
     const connectors = createConnectorStore(
@@ -145,11 +149,8 @@ export async function runDeliveryThread(): Promise<void> {
           worker.notify(String(message.due[i]), Number(message.due[i + 1]), 0);
         }
       } else if (message.kind === 'send') {
-        // Started before the server listened, which it now does: claims and sends from here on,
-        // once the pooled calls' HTTP client is loaded (not while the server starts, issue 15).
-        void preparePooledCalls().then(() => {
-          if (!stopping) worker.start();
-        });
+        // Started before the server listened, which it now does: claims and sends from here on.
+        if (!stopping) worker.start();
       } else if (message.kind === 'stop') {
         if (stopping) return;
         stopping = true;
@@ -160,11 +161,7 @@ export async function runDeliveryThread(): Promise<void> {
       }
     };
     for (const message of inbox.splice(0)) handle(message);
-    if (!held) {
-      void preparePooledCalls().then(() => {
-        if (!stopping) worker.start();
-      });
-    }
+    if (!held) worker.start();
   } catch (error) {
     await database.close();
     throw error;
