@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { loadConfig } from '../config.js';
 import { createLogger, defaultLogFormat, flushLogger } from '../logger.js';
 import { createOutboundClient } from '../outbound/client.js';
+import { preparePooledCalls } from '../outbound/exchange.js';
 import { createSecretBox } from '../secrets/secret-box.js';
 import { createConnectorStore } from '../store/connector-store.js';
 import { openDatabase } from '../store/database.js';
@@ -79,6 +80,10 @@ export async function runDeliveryThread(): Promise<void> {
       await sql`pragma wal_autocheckpoint = ${sql.raw(String(AUTOCHECKPOINT_PAGES))}`.execute(database.db);
     }
     const keyring = await openKeyring(config, database.db);
+    // The pooled calls' HTTP client (undici), loaded before the ready: a thread started held boots
+    // while the server starts (a restart with deliveries queued), so its first sends do not wait
+    // for it, nor do the deliveries of its first claim, whose lease runs meanwhile.
+    await preparePooledCalls();
     // It keeps the connectors it sends through (getNow), fewer than the server's thread: only those
     // with deliveries under way are read here, and the process's peak memory is both threads'.
     const connectors = createConnectorStore(

@@ -30,8 +30,9 @@ import {
  * - The time limit covers the whole call (DNS, connect, TLS, redirects, body); a request's `deadline`
  *   can end it earlier, so that several calls of one task share one limit. At most `maxBytes` of
  *   body are read; a declared or actual larger body fails with `too_large` and closes the connection.
- * - No connection reuse (`agent: false`) unless the request names a `pool`: then keep-alive
- *   connections are shared by the calls of that pool only, and only between calls whose address
+ * - No connection reuse (node:http, `agent: false`, `Connection: close`) unless the request names
+ *   a `pool`: then keep-alive connections (undici's HTTP/1.1 client) are shared by the calls of
+ *   that pool only, and only between calls whose address
  *   checks allowed the same addresses; each call still resolves and checks its host, so a reused
  *   connection leads to an address the reusing call checked (exchange.ts, ConnectionPools).
  * - `User-Agent: Plugboard-Check/1` (or the request's `userAgent`), no headers but the caller's

@@ -167,18 +167,24 @@ describe('what a refusal says', () => {
   });
 });
 
-describe('how an answer ends', () => {
+// Each over a connection of its own and over a pooled one (undici's client, exchange.ts): the same outcomes.
+describe.each([
+  ['alone', undefined],
+  ['pooled', 'p'],
+])('how an answer ends (%s)', (_how, pool) => {
   const client = createOutboundClient({ allowedTargets: ['127.0.0.1'], timeoutMs: 3000 });
+  const get = (path: string) =>
+    client.request({ method: 'GET', url: `${base}${path}`, ...(pool === undefined ? {} : { pool }) });
 
   it('a declared length over the limit is too_large at once, without waiting for the body', async () => {
     const started = Date.now();
-    const error = await failure(client.request({ method: 'GET', url: `${base}/declared-huge` }));
+    const error = await failure(get('/declared-huge'));
     expect(error.kind).toBe('too_large');
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
   it('an answer cut short is connect: the connection closed without a complete answer', async () => {
-    const error = await failure(client.request({ method: 'GET', url: `${base}/cut` }));
+    const error = await failure(get('/cut'));
     expect(error).toMatchObject({
       kind: 'connect',
       message: `could not talk to 127.0.0.1:${port}: connection closed without a complete answer (ECONNRESET)`,
@@ -186,8 +192,39 @@ describe('how an answer ends', () => {
   });
 
   it('a hang-up before any answer is connect: the host hung up', async () => {
-    const error = await failure(client.request({ method: 'GET', url: `${base}/hang-up` }));
+    const error = await failure(get('/hang-up'));
     expect(error).toMatchObject({ kind: 'connect', message: `127.0.0.1:${port} hung up without answering` });
+  });
+
+  it('a refused connection is connect, naming the host and the code', async () => {
+    const closed = net.createServer();
+    const closedPort = await listen(closed);
+    await close(closed);
+    const error = await failure(
+      client.request({
+        method: 'GET',
+        url: `http://127.0.0.1:${closedPort}/`,
+        ...(pool === undefined ? {} : { pool }),
+      }),
+    );
+    expect(error).toMatchObject({
+      kind: 'connect',
+      message: `could not talk to 127.0.0.1:${closedPort}: connection refused (ECONNREFUSED)`,
+    });
+  });
+
+  it('an answer that never completes is a timeout at the deadline', async () => {
+    const started = Date.now();
+    const error = await failure(
+      client.request({
+        method: 'GET',
+        url: `${base}/declared-huge`.replace('declared-huge', 'x'),
+        deadline: Date.now() - 1,
+        ...(pool === undefined ? {} : { pool }),
+      }),
+    );
+    expect(error.kind).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(1500);
   });
 });
 
@@ -213,17 +250,25 @@ describe('TLS', () => {
     seen.connections = 0;
   });
 
-  it('an https URL with a name speaks TLS, with the name as SNI, without its trailing dot', async () => {
-    fakeDns([{ address: '127.0.0.1', family: 4 }]);
-    const client = createOutboundClient({ allowedTargets: ['127.0.0.1'] });
-    await failure(client.request({ method: 'GET', url: `https://Svc.Example.Test.:${tlsPort}/` }));
-    expect(seen).toEqual({ names: ['svc.example.test'], connections: 1 });
-  });
+  it.each([undefined, 'p'])(
+    'an https URL with a name speaks TLS, with the name as SNI, without its trailing dot (pool %s)',
+    async (pool) => {
+      fakeDns([{ address: '127.0.0.1', family: 4 }]);
+      const client = createOutboundClient({ allowedTargets: ['127.0.0.1'] });
+      const url = `https://Svc.Example.Test.:${tlsPort}/`;
+      const error = await failure(client.request({ method: 'GET', url, ...(pool ? { pool } : {}) }));
+      // How the failed handshake reads is OpenSSL's; never more than the host and a code.
+      expect(error.message).toMatch(/svc\.example\.test\.:\d+/);
+      expect(seen).toEqual({ names: ['svc.example.test'], connections: 1 });
+    },
+  );
 
-  it('an https URL with an address speaks TLS without SNI', async () => {
+  it.each([undefined, 'p'])('an https URL with an address speaks TLS without SNI (pool %s)', async (pool) => {
     const client = createOutboundClient({ allowedTargets: ['127.0.0.1'] });
     // How the failed handshake reads (its code) is OpenSSL's; classify is pinned in exchange.test.ts.
-    await failure(client.request({ method: 'GET', url: `https://127.0.0.1:${tlsPort}/` }));
+    await failure(
+      client.request({ method: 'GET', url: `https://127.0.0.1:${tlsPort}/`, ...(pool ? { pool } : {}) }),
+    );
     expect(seen).toEqual({ names: [], connections: 1 });
   });
 });
@@ -251,7 +296,10 @@ describe('the request head on the wire', () => {
     return head.replace(/:\d+\r\n/, ':P\r\n');
   }
 
-  it('sends the headers in the order given, then User-Agent, Content-Length, Host and Connection', async () => {
+  // A pooled call (undici's HTTP/1.1 client) puts Host first, as RFC 9110 (7.2) asks of a user
+  // agent, then its Connection, the headers as given, then Content-Length; its own header names
+  // in lower case (names are case-insensitive). A call of no pool (node:http) keeps Node's order.
+  it('pooled: sends Host and Connection, the headers in the order given, User-Agent, then Content-Length', async () => {
     const client = createOutboundClient({ allowedTargets: ['127.0.0.1'] });
     const head = await headOf((url) =>
       client.request({
@@ -265,14 +313,37 @@ describe('the request head on the wire', () => {
     );
     expect(head.split('\r\n')).toEqual([
       'POST /hook?q=1 HTTP/1.1',
+      'host: 127.0.0.1:P',
+      'connection: keep-alive',
       'content-type: application/json',
       // Named twice in two cases: once, where the first stood, as the last named it.
       'Accept: b',
       'Idempotency-Key: dlv_1',
       'User-Agent: Plugboard/9.9.9',
+      'content-length: 8',
+    ]);
+  });
+
+  it('alone: sends the headers in the order given, then User-Agent, Content-Length, Host and Connection', async () => {
+    const client = createOutboundClient({ allowedTargets: ['127.0.0.1'] });
+    const head = await headOf((url) =>
+      client.request({
+        method: 'POST',
+        url: `${url}/hook?q=1`,
+        headers: { 'content-type': 'application/json', accept: 'a', 'Idempotency-Key': 'dlv_1', Accept: 'b' },
+        body: '{"é":1}',
+        userAgent: 'Plugboard/9.9.9',
+      }),
+    );
+    expect(head.split('\r\n')).toEqual([
+      'POST /hook?q=1 HTTP/1.1',
+      'content-type: application/json',
+      'Accept: b',
+      'Idempotency-Key: dlv_1',
+      'User-Agent: Plugboard/9.9.9',
       'Content-Length: 8',
       'Host: 127.0.0.1:P',
-      'Connection: keep-alive',
+      'Connection: close',
     ]);
   });
 

@@ -1,8 +1,7 @@
 import http from 'node:http';
-import https from 'node:https';
 import { describe, expect, it } from 'vitest';
 import { parseAllowedTargets } from './allowed-targets.js';
-import { Call, type CheckedAddresses, ConnectionPools, classify, portOf } from './exchange.js';
+import { Call, type CheckedAddresses, ConnectionPools, classify, poolKey, portOf } from './exchange.js';
 import { OutboundError } from './types.js';
 
 // The pure parts of one exchange: the port a URL connects to, what a Node error becomes, and the
@@ -130,40 +129,59 @@ describe('classify: what a Node error becomes', () => {
   });
 });
 
-describe('connection pools: agents and the names of their connections', () => {
-  const base = { host: 'svc.example.test', port: 443, servername: 'svc.example.test' };
+describe('connection pools: the keys of their connections', () => {
+  const one: CheckedAddresses = [{ address: '127.0.0.1', family: 4 }];
+  const url = new URL('https://svc.example.test/hook');
 
-  it('one keep-alive agent per scheme, made once', () => {
-    const pools = new ConnectionPools();
-    const secure = pools.agentFor('https:');
-    const plain = pools.agentFor('http:');
-    expect(secure).toBeInstanceOf(https.Agent);
-    expect(plain).not.toBeInstanceOf(https.Agent);
-    expect(plain).toBeInstanceOf(http.Agent);
-    expect(pools.agentFor('https:')).toBe(secure);
-    expect(pools.agentFor('http:')).toBe(plain);
+  it('a connection is keyed by its pool, its checked addresses (in any order) and its origin', () => {
+    const key = poolKey('acct1/con_a', url, one);
+    expect(key).toBe('["acct1/con_a",["127.0.0.1"],"https:","svc.example.test"]');
+    expect(poolKey('acct2/con_b', url, one)).not.toBe(key);
+    expect(poolKey('acct1/con_a', url, [{ address: '127.0.0.2', family: 4 }])).not.toBe(key);
+    expect(poolKey('acct1/con_a', new URL('http://svc.example.test/hook'), one)).not.toBe(key);
+    expect(poolKey('acct1/con_a', new URL('https://svc.example.test:8443/hook'), one)).not.toBe(key);
+    expect(poolKey('acct1/con_a', new URL('https://other.example.test/hook'), one)).not.toBe(key);
+    const two: CheckedAddresses = [
+      { address: '127.0.0.2', family: 4 },
+      { address: '127.0.0.1', family: 4 },
+    ];
+    const reversed: CheckedAddresses = [
+      { address: '127.0.0.1', family: 4 },
+      { address: '127.0.0.2', family: 4 },
+    ];
+    expect(poolKey('p', url, two)).toBe(poolKey('p', url, reversed));
   });
 
-  it.each(['http:', 'https:'])(
-    'over %s, a connection is named by its pool as well as its host',
-    (protocol) => {
-      const agent = new ConnectionPools().agentFor(protocol);
-      const one = agent.getName({
-        ...base,
-        poolName: '["acct1/con_a",["127.0.0.1"]]',
-      } as http.ClientRequestArgs);
-      const two = agent.getName({
-        ...base,
-        poolName: '["acct2/con_b",["127.0.0.1"]]',
-      } as http.ClientRequestArgs);
-      expect(one.endsWith('|["acct1/con_a",["127.0.0.1"]]')).toBe(true);
-      expect(one.startsWith('svc.example.test:443:')).toBe(true);
-      expect(one).not.toBe(two);
-      // An agent's own call without a pool name: no pool, not the word "undefined".
-      expect(agent.getName(base).endsWith('|')).toBe(true);
-      expect(agent.getName()).toMatch(/\|$/);
-    },
-  );
+  it('an exchange takes a connection of its key with none under way, else a new one', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => setTimeout(() => res.end('ok'), 20));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const target = new URL(`http://127.0.0.1:${port}/`);
+    const pools = new ConnectionPools();
+    try {
+      const call = new Call(parseAllowedTargets(['127.0.0.1']), 2000, 1000);
+      const hop = { url: target, method: 'GET' as const, headers: {}, body: undefined };
+      const pool = { pools, name: 'p' };
+      await call.send(hop, one, pool);
+      expect(pools.loaded).toBe(true);
+      expect(pools.sizes).toEqual([1]);
+      // Three at once: the free connection and two new ones.
+      await Promise.all([call.send(hop, one, pool), call.send(hop, one, pool), call.send(hop, one, pool)]);
+      expect(pools.sizes).toEqual([3]);
+      // One after another: the first connection each time.
+      for (let i = 0; i < 3; i++) await call.send(hop, one, pool);
+      expect(pools.sizes).toEqual([3]);
+      await call.send(hop, one, { pools, name: 'q' });
+      expect(pools.sizes).toEqual([3, 1]);
+    } finally {
+      await pools.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
 
 describe('Call.send', () => {

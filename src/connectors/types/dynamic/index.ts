@@ -29,7 +29,9 @@ export const dynamic = defineConnectorType({
     description:
       'POST {url} with the event as JSON (application/json), the Authorization header when set, Idempotency-Key: the delivery id (the same on every attempt), X-Plugboard-Connector: the connector id',
     options: Type.Object({}, { additionalProperties: false }),
-    send({ event, eventJson, params, deliveryId, connectorId }, run) {
+    send(input, run) {
+      // Not destructured: `event` is parsed from `eventJson` when read (a getter), and the text is sent.
+      const { params, deliveryId, connectorId } = input;
       return sendAndJudge(run, 'your web service', {
         method: 'POST',
         url: params.url,
@@ -40,7 +42,7 @@ export const dynamic = defineConnectorType({
           ...(deliveryId ? { [IDEMPOTENCY_HEADER]: deliveryId } : {}),
           ...(connectorId ? { 'X-Plugboard-Connector': connectorId } : {}),
         },
-        body: eventJson ?? JSON.stringify(event),
+        body: input.eventJson ?? JSON.stringify(input.event),
       });
     },
   },
