@@ -160,8 +160,11 @@ export async function runDeliveryThread(): Promise<void> {
         });
       }
     };
-    for (const message of inbox.splice(0)) handle(message);
+    // Started before what came meanwhile is taken, as when the port held it until now: a stop
+    // among it then stops a started worker (releasing what it claimed) instead of one that a
+    // start after it would set going again.
     if (!held) worker.start();
+    for (const message of inbox.splice(0)) handle(message);
   } catch (error) {
     await database.close();
     throw error;

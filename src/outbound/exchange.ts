@@ -189,7 +189,7 @@ type Undici = typeof import('undici');
 /**
  * undici, loaded by the first pooled call (the deliveries'): a pooled exchange through it took
  * about a third less CPU than through node:http's ClientRequest and keep-alive Agent (51-76 µs
- * against 88-104, 20,000 webhook POSTs at concurrency 8, three pairs), and a server that never
+ * against 88-114, 20,000 webhook POSTs at concurrency 8, five pairs), and a server that never
  * delivers (or a start, issue 15) does not load it.
  */
 let undici: Undici | undefined;
@@ -228,13 +228,12 @@ export function poolKey(pool: string, url: URL, addresses: CheckedAddresses): st
 }
 
 /**
- * Opens a pooled connection: to the checked addresses only (the pinned lookup below), TLS with the
- * host name as SNI and certificate name (none for an address), the TLS session of the pool's
- * previous connection offered again (a session never passes from one pool to another).
+ * A socket's DNS: the checked addresses and no others, all of them when Node tries several
+ * (autoSelectFamily), whatever name it asks for.
  */
-function pinnedConnector(url: URL, addresses: CheckedAddresses, connectMs: number): Connector {
+function pinnedLookup(addresses: CheckedAddresses): net.LookupFunction {
   const [first] = addresses;
-  const lookup: net.LookupFunction = (_hostname, options, callback) => {
+  return (_hostname, options, callback) => {
     if (options.all)
       callback(
         null,
@@ -242,6 +241,15 @@ function pinnedConnector(url: URL, addresses: CheckedAddresses, connectMs: numbe
       );
     else callback(null, first.address, first.family);
   };
+}
+
+/**
+ * Opens a pooled connection: to the checked addresses only (the pinned lookup below), TLS with the
+ * host name as SNI and certificate name (none for an address), the TLS session of the pool's
+ * previous connection offered again (a session never passes from one pool to another).
+ */
+function pinnedConnector(url: URL, addresses: CheckedAddresses, connectMs: number): Connector {
+  const lookup = pinnedLookup(addresses);
   const literal = literalAddress(url);
   const host = literal?.address ?? url.hostname;
   const port = portOf(url);
@@ -578,16 +586,6 @@ export class Call {
   private sendAlone(hop: Hop, addresses: CheckedAddresses): Promise<RawResponse> {
     const { url } = hop;
     const remaining = this.remaining(url);
-    const [first] = addresses;
-    // The socket's DNS: the checked addresses, all of them when Node tries several (autoSelectFamily).
-    const pinnedLookup: net.LookupFunction = (_hostname, options, callback) => {
-      if (options.all)
-        callback(
-          null,
-          addresses.map((a) => ({ address: a.address, family: a.family })),
-        );
-      else callback(null, first.address, first.family);
-    };
     const literal = literalAddress(url);
     let headers: string[] | Record<string, string> | undefined = headerLines(hop);
     if (headers === undefined) headers = { ...hop.headers };
@@ -598,7 +596,7 @@ export class Call {
       path: `${url.pathname}${url.search}`,
       method: hop.method,
       headers,
-      lookup: pinnedLookup,
+      lookup: pinnedLookup(addresses),
       // TLS SNI and the certificate's name: the host name without a trailing dot; none for an
       // address (plain HTTP ignores it).
       ...(literal === undefined ? { servername: normalizeHostName(url.hostname) } : {}),
