@@ -159,6 +159,48 @@ describe('deliveries and kill -9', () => {
     60_000,
   );
   it.skipIf(!dynamicDelivers)(
+    'a stop that comes while the deliveries thread boots leaves nothing claimed: the next start sends at once',
+    async () => {
+      const target = await new Target().start();
+      try {
+        const box = sandbox();
+        // A lease of 4 × 30 s + 5 s: a delivery left claimed would not be sent again within this test.
+        let server = await box.startServer({ ...ENV, PLUGBOARD_DELIVERY_TIMEOUT: '30' });
+        const connector = (
+          await call(server, 'POST', '/api/connectors', {
+            name: 'early stop',
+            type: 'dynamic',
+            params: { url: `${target.url}/early-stop` },
+          })
+        ).body as Connector;
+        // The first accept makes the thread (not before: nothing was pending); the stop follows
+        // at once, while it boots (~150 ms and more), and waits in its inbox.
+        const answer = await call(server, 'POST', `/api/connectors/${connector.id}/deliveries`, {
+          event: { eventType: 'ALERT', summary: 'stopped while booting' },
+        });
+        const id = (answer.body as Delivery).id;
+        server.signal('SIGTERM');
+        expect((await server.waitForExit(15_000)).code).toBe(0);
+        server = await box.startServer(ENV);
+        const delivered = await waitFor(
+          'the delivery to be delivered after the restart',
+          async () => {
+            const d = (await call(server, 'GET', `/api/deliveries/${id}`)).body as Delivery;
+            return d.state === 'delivered' ? d : undefined;
+          },
+          { timeoutMs: 15_000, intervalMs: 100 },
+        );
+        expect(delivered.attempts.map((a) => a.outcome)).toEqual(['delivered']);
+        expect(target.seen.filter((s) => s.path === '/early-stop')).toHaveLength(1);
+        server.signal('SIGTERM');
+        expect((await server.waitForExit(15_000)).code).toBe(0);
+      } finally {
+        await target.close();
+      }
+    },
+    60_000,
+  );
+  it.skipIf(!dynamicDelivers)(
     'a start that cannot listen or whose key check fails, with deliveries pending, sends none and exits with its message',
     async () => {
       const target = await new Target().start();
