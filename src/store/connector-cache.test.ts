@@ -99,4 +99,98 @@ describe('ConnectorCache', () => {
     cache.keep(cache.ticket(), 1, 'c1', connector('c1'));
     expect(cache.lookup(1, 'c1')).not.toBeNull();
   });
+
+  describe('read', () => {
+    /** A load that resolves when told, counting how often it was called. */
+    function loads() {
+      const pending: {
+        resolve: (found: StoredConnector | undefined) => void;
+        reject: (error: Error) => void;
+      }[] = [];
+      const load = () =>
+        new Promise<StoredConnector | undefined>((resolve, reject) => {
+          pending.push({ resolve, reject });
+        });
+      return { load, pending };
+    }
+
+    it('shares a read in flight with the reads of the same connector that come meanwhile, and keeps it', async () => {
+      const cache = new ConnectorCache(fakeChanges());
+      const { load, pending } = loads();
+      const first = cache.read(1, 'c1', load);
+      const second = cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(1);
+      pending[0]?.resolve(connector('c1'));
+      expect((await first)?.id).toBe('c1');
+      expect(await second).toBe(await first);
+      expect(cache.lookup(1, 'c1')).toBe(await first);
+    });
+
+    it('shares nothing across accounts or connectors', async () => {
+      const cache = new ConnectorCache(fakeChanges());
+      const { load, pending } = loads();
+      const reads = [cache.read(1, 'c1', load), cache.read(2, 'c1', load), cache.read(1, 'c2', load)];
+      expect(pending).toHaveLength(3);
+      pending[0]?.resolve(connector('c1', 'one'));
+      pending[1]?.resolve(connector('c1', 'two'));
+      pending[2]?.resolve(connector('c2'));
+      expect((await Promise.all(reads)).map((found) => found?.name)).toEqual(['one', 'two', 'c2']);
+    });
+
+    it('reads anew once the connector changed after the read in flight began (a write of this process, a notice, a doubt)', async () => {
+      const changes = fakeChanges();
+      const cache = new ConnectorCache(changes);
+      const { load, pending } = loads();
+      const stale = cache.read(1, 'c1', load);
+      // A write of this process forgets it (before it is answered): a read after that must see it.
+      cache.forget(1, 'c1');
+      const fresh = cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(2);
+      // Another connector's change does not matter to it.
+      changes.tell(1, 'c9');
+      const shared = cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(2);
+      changes.tellAll();
+      const afterDoubt = cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(3);
+      pending[0]?.resolve(connector('c1', 'old'));
+      pending[1]?.resolve(connector('c1', 'new'));
+      pending[2]?.resolve(connector('c1', 'newest'));
+      expect((await stale)?.name).toBe('old');
+      expect((await fresh)?.name).toBe('new');
+      expect(await shared).toBe(await fresh);
+      expect((await afterDoubt)?.name).toBe('newest');
+      // Only what the last read found is kept: the others began before a change.
+      expect(cache.lookup(1, 'c1')?.name).toBe('newest');
+    });
+
+    it('shares nothing while not listening', async () => {
+      const changes = fakeChanges();
+      changes.listening = false;
+      const cache = new ConnectorCache(changes);
+      const { load, pending } = loads();
+      const reads = [cache.read(1, 'c1', load), cache.read(1, 'c1', load)];
+      expect(pending).toHaveLength(2);
+      for (const read of pending) read.resolve(connector('c1'));
+      await Promise.all(reads);
+      expect(cache.lookup(1, 'c1')).toBeNull();
+    });
+
+    it('shares a failure with the reads that joined it, and the next read tries again', async () => {
+      const cache = new ConnectorCache(fakeChanges());
+      const { load, pending } = loads();
+      const first = cache.read(1, 'c1', load);
+      const second = cache.read(1, 'c1', load);
+      pending[0]?.reject(new Error('the database is gone'));
+      await expect(first).rejects.toThrow('the database is gone');
+      await expect(second).rejects.toThrow('the database is gone');
+      const again = cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(2);
+      pending[1]?.resolve(undefined);
+      expect(await again).toBeUndefined();
+      // Nothing found is not kept, and nothing stays in flight: the next read asks again.
+      void cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(3);
+    });
+  });
 });

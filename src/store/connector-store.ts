@@ -755,14 +755,16 @@ export function createConnectorStore(
 
     async get(accountId, id) {
       if (cannotExist(id)) return undefined;
-      const ticket = cache?.ticket();
-      const [row] = (await byId(db, id, accountId)).rows;
-      if (!row) return undefined;
-      if (ticket === undefined) return fromRow(row);
-      // Kept from the first read: the next GET of it is answered at once (fast-reads.ts).
-      const connector = codec.openKept(row);
-      cache?.keep(ticket, accountId, id, connector);
-      return connector;
+      if (!cache) {
+        const [row] = (await byId(db, id, accountId)).rows;
+        return row && fromRow(row);
+      }
+      // Kept from the first read: the next GET of it is answered at once (fast-reads.ts); reads of
+      // it meanwhile share this one.
+      return cache.read(accountId, id, async () => {
+        const [row] = (await byId(db, id, accountId)).rows;
+        return row && codec.openKept(row);
+      });
     },
 
     getNow(accountId, id) {
