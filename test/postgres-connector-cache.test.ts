@@ -31,11 +31,12 @@ let a: ConnectorStore;
 let b: ConnectorStore;
 let accountId: number;
 let otherAccountId: number;
+let box: ReturnType<typeof createSecretBox>;
 
 beforeEach(async () => {
   first = await openTestDatabase();
   second = await openTestDatabase({ sameAs: first.handle.location });
-  const box = createSecretBox(ephemeralKeyring());
+  box = createSecretBox(ephemeralKeyring());
   const storeOf = ({ handle }: TestDatabase) =>
     createConnectorStore(handle.db, box, undefined, handle.transact, handle.connectorChanges);
   a = storeOf(first);
@@ -145,5 +146,49 @@ describe('connectors kept by a PostgreSQL store', () => {
     // Back within the retry (1 s); a change made meanwhile is read afresh.
     await a.update(accountId, actor, created.id, () => ({ name: 'listen 2', params: params(7) }));
     expect((await kept(b, created.id)).name).toBe('listen 2');
+  });
+
+  it('cost one query for many reads of one connector at once, and a read after a write reads afresh', async () => {
+    const created = await a.create(accountId, actor, { type: jira, name: 'herd', params: params(8) });
+    let queries = 0;
+    const counted = second.handle.db.withPlugin({
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        queries++;
+        return args.result;
+      },
+    });
+    const c = createConnectorStore(
+      counted,
+      box,
+      undefined,
+      second.handle.transact,
+      second.handle.connectorChanges,
+    );
+    // Listening first (a store's first read starts it; what it reads meanwhile is not kept).
+    second.handle.connectorChanges?.start();
+    await waitFor(
+      'the listening connection',
+      async () => (second.handle.connectorChanges?.listening ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      },
+    );
+    queries = 0;
+    const reads = await Promise.all(Array.from({ length: 20 }, () => c.get(accountId, created.id)));
+    expect(reads.map((read) => read?.name)).toEqual(Array(20).fill('herd'));
+    expect(queries).toBe(1);
+    expect(c.getNow(accountId, created.id)?.name).toBe('herd');
+    // Another account's read of the id shares nothing (and finds nothing).
+    expect(await c.get(otherAccountId, created.id)).toBeUndefined();
+    expect(queries).toBe(2);
+
+    await a.update(accountId, actor, created.id, () => ({ name: 'herd 2', params: params(8) }));
+    await dropped(c, created.id);
+    queries = 0;
+    const after = await Promise.all(Array.from({ length: 20 }, () => c.get(accountId, created.id)));
+    expect(after.map((read) => read?.name)).toEqual(Array(20).fill('herd 2'));
+    expect(queries).toBe(1);
   });
 });
