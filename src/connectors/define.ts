@@ -144,6 +144,36 @@ function storedParamsCheck<Id extends string, S extends ParamSpecs, O extends TO
   }));
 }
 
+/**
+ * What a declared delivery's `send` gets: the engine's input with the params by their declared
+ * names. The event through a getter, so that a type that sends `eventJson` never has it parsed
+ * (the claim's is lazy); a class, not an object literal with a getter, which V8 makes through the
+ * runtime, accessor by accessor (~0.7 µs, measured, against ~0.03 µs), once per attempt.
+ */
+class StoredInput<P, O> implements DeliveryInput<P, O> {
+  readonly eventJson?: string;
+  readonly ticket?: DeliveryInput<P, O>['ticket'];
+  readonly deliveryId?: string;
+  readonly connectorId?: string;
+  readonly #given: DeliveryInput<Params, unknown>;
+
+  constructor(
+    given: DeliveryInput<Params, unknown>,
+    readonly options: O,
+    readonly params: P,
+  ) {
+    this.#given = given;
+    if (given.eventJson !== undefined) this.eventJson = given.eventJson;
+    if (given.ticket !== undefined) this.ticket = given.ticket;
+    if (given.deliveryId !== undefined) this.deliveryId = given.deliveryId;
+    if (given.connectorId !== undefined) this.connectorId = given.connectorId;
+  }
+
+  get event(): DeliveryInput<P, O>['event'] {
+    return this.#given.event;
+  }
+}
+
 /** The declared delivery, taking params as stored and options as queued, like the check (see storedParamsCheck). */
 function storedParamsDelivery<Id extends string, S extends ParamSpecs, O extends TObject>(
   declaration: ConnectorTypeDeclaration<Id, S, O>,
@@ -156,18 +186,7 @@ function storedParamsDelivery<Id extends string, S extends ParamSpecs, O extends
     const { options } = given;
     // Queued only once valid by this schema; the guard turns a bug of ours into an error that says so.
     if (!Value.Check(schema, options)) throw new UnvalidatedParamsError(declaration.id, ['valid options']);
-    // The event as a getter: a type that sends `eventJson` never has it parsed (the claim's is lazy).
-    return {
-      get event() {
-        return given.event;
-      },
-      ...(given.eventJson === undefined ? {} : { eventJson: given.eventJson }),
-      options,
-      params: named(given.params),
-      ...(given.ticket === undefined ? {} : { ticket: given.ticket }),
-      ...(given.deliveryId === undefined ? {} : { deliveryId: given.deliveryId }),
-      ...(given.connectorId === undefined ? {} : { connectorId: given.connectorId }),
-    };
+    return new StoredInput(given, options, named(given.params));
   };
   if (declaration.endpoint === undefined) {
     const deliver = declaration.deliver;

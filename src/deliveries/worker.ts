@@ -4,7 +4,13 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Redactor } from '../connectors/checks/redact.js';
 import type { CheckContext, CheckRun, Params } from '../connectors/checks/types.js';
 import { UnvalidatedParamsError } from '../connectors/define.js';
-import type { DeliveryDefinition, DeliveryOutcome } from '../connectors/delivery.js';
+import type {
+  DeliveryDefinition,
+  DeliveryEvent,
+  DeliveryInput,
+  DeliveryOutcome,
+  Ticket,
+} from '../connectors/delivery.js';
 import type { RegisteredType } from '../connectors/registry.js';
 import type { OutboundClient } from '../outbound/types.js';
 import type { StoredConnector } from '../store/connector-row.js';
@@ -89,6 +95,38 @@ const POLL_SHARE = 20;
 const POLL_MAX_MS = 10_000;
 const PRUNE_EVERY_MS = 60_000;
 const PRUNE_BATCH = 1_000;
+
+/**
+ * What a type's `send` gets for one attempt: the event through a getter, so that a type that
+ * sends `eventJson` never has it parsed (the claim's is lazy). A class, not an object literal with
+ * a getter, which V8 makes through the runtime, accessor by accessor (~0.7 µs, measured, against
+ * ~0.03 µs), once per attempt.
+ */
+class AttemptInput implements DeliveryInput<Params, Record<string, unknown>> {
+  readonly eventJson: string;
+  readonly options: Record<string, unknown>;
+  readonly ticket?: Ticket;
+  readonly deliveryId: string;
+  readonly connectorId: string;
+  readonly #delivery: ClaimedDelivery;
+
+  constructor(
+    delivery: ClaimedDelivery,
+    readonly params: Params,
+    ticket: Ticket | undefined,
+  ) {
+    this.#delivery = delivery;
+    this.eventJson = delivery.eventJson;
+    this.options = delivery.options;
+    if (ticket) this.ticket = ticket;
+    this.deliveryId = delivery.id;
+    this.connectorId = delivery.connectorId;
+  }
+
+  get event(): DeliveryEvent {
+    return this.#delivery.event;
+  }
+}
 
 /** What the worker loads a connector with: its params opened, by account (the store's get). */
 export type ConnectorLoader = (accountId: number, id: string) => Promise<StoredConnector | undefined>;
@@ -604,33 +642,19 @@ export class DeliveryWorker {
     const run: CheckRun = { ...this.context, http: this.clientOf(delivery), deadline, redactor };
     let overdue: NodeJS.Timeout | undefined;
     try {
-      const outcome = await Promise.race([
-        definition.send(
-          {
-            get event() {
-              return delivery.event;
-            },
-            eventJson: delivery.eventJson,
-            options: delivery.options,
-            params,
-            ...(ticket ? { ticket } : {}),
-            deliveryId: delivery.id,
-            connectorId: delivery.connectorId,
-          },
-          run,
-        ),
+      // The send's outcome, or the overdue one, whichever comes first (one promise, not a race of two).
+      const outcome = await new Promise<DeliveryOutcome>((resolve, reject) => {
         // Every call ends by the deadline; this bounds a type that waits for something else.
-        new Promise<DeliveryOutcome>((resolve) => {
-          overdue = setTimeout(
-            () =>
-              resolve({
-                result: 'retry',
-                message: `no complete answer within the ${this.settings.timeoutMs} ms an attempt may take`,
-              }),
-            this.settings.timeoutMs + 1_000,
-          );
-        }),
-      ]);
+        overdue = setTimeout(
+          () =>
+            resolve({
+              result: 'retry',
+              message: `no complete answer within the ${this.settings.timeoutMs} ms an attempt may take`,
+            }),
+          this.settings.timeoutMs + 1_000,
+        );
+        definition.send(new AttemptInput(delivery, params, ticket), run).then(resolve, reject);
+      });
       return finish(outcome);
     } catch (error) {
       if (error instanceof UnvalidatedParamsError) {

@@ -225,24 +225,44 @@ function toDelivery(row: DeliveryRow, attempts: readonly AttemptRow[]): Delivery
   };
 }
 
+/**
+ * A claimed row as the worker holds it, its event parsed from `eventJson` when first read (a type
+ * that posts the event as it is, dynamic, sends `eventJson` and never reads it). A class, not an
+ * object literal with a getter: V8 makes such a literal through the runtime, accessor by accessor
+ * (~0.7 µs each, measured, against ~0.03 µs for a class instance), once per delivery claimed.
+ */
+class ClaimedRow implements ClaimedDelivery {
+  readonly id: string;
+  readonly accountId: number;
+  readonly connectorId: string;
+  readonly connectorType: string;
+  readonly eventJson: string;
+  readonly options: Record<string, unknown>;
+  readonly alertKey: string | null;
+  readonly attemptCount: number;
+  readonly createdAt: string;
+  #event: DeliveryEvent | undefined;
+
+  constructor(row: Selectable<DeliveriesTable>) {
+    this.id = row.id;
+    this.accountId = row.account_id;
+    this.connectorId = row.connector_id;
+    this.connectorType = row.connector_type;
+    this.eventJson = row.event;
+    this.options = JSON.parse(row.options) as Record<string, unknown>;
+    this.alertKey = row.alert_key;
+    this.attemptCount = row.attempt_count;
+    this.createdAt = row.created_at;
+  }
+
+  get event(): DeliveryEvent {
+    this.#event ??= JSON.parse(this.eventJson) as DeliveryEvent;
+    return this.#event;
+  }
+}
+
 function toClaimed(row: Selectable<DeliveriesTable>): ClaimedDelivery {
-  let event: DeliveryEvent | undefined;
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    connectorId: row.connector_id,
-    connectorType: row.connector_type,
-    // A type that posts the event as it is (dynamic) sends `eventJson` and never reads this.
-    get event() {
-      event ??= JSON.parse(row.event) as DeliveryEvent;
-      return event;
-    },
-    eventJson: row.event,
-    options: JSON.parse(row.options) as Record<string, unknown>,
-    alertKey: row.alert_key,
-    attemptCount: row.attempt_count,
-    createdAt: row.created_at,
-  };
+  return new ClaimedRow(row);
 }
 
 /** The attempts of these deliveries, by delivery id, in order. */
