@@ -26,20 +26,59 @@ export interface TargetResponse extends OutboundResponse {
   readonly said: string | undefined;
 }
 
+/**
+ * The answer as checks see it, each part redacted when first read and kept: a delivery judged by
+ * its status alone (a 2xx) reads none of them, where redacting every header, the reason phrase and
+ * the body and looking for the target's message in it were a tenth of such a delivery's glue. What
+ * is read is redacted as before, with every credential the run knows by then (never fewer).
+ */
+class HeardResponse implements TargetResponse {
+  readonly status: number;
+  readonly url: string;
+  readonly #response: OutboundResponse;
+  readonly #run: CheckRun;
+  #headers: Record<string, string> | undefined;
+  #statusMessage: string | undefined;
+  #body: string | undefined;
+  #said: { value: string | undefined } | undefined;
+
+  constructor(response: OutboundResponse, run: CheckRun) {
+    this.status = response.status;
+    this.url = response.url;
+    this.#response = response;
+    this.#run = run;
+  }
+
+  get headers(): Record<string, string> {
+    if (this.#headers === undefined) {
+      const { redactor } = this.#run;
+      const headers: Record<string, string> = {};
+      // A header can be quoted (a Location's host, Jira's login reason): none may hold a credential in disguise.
+      for (const [name, text] of Object.entries(this.#response.headers))
+        headers[name] = redactor.disguises(text) ? WITHHELD : redactor.redact(text);
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+
+  get statusMessage(): string {
+    this.#statusMessage ??= reasonPhrase(this.#response, this.#run.redactor);
+    return this.#statusMessage;
+  }
+
+  get body(): string {
+    this.#body ??= this.#run.redactor.redact(this.#response.body);
+    return this.#body;
+  }
+
+  get said(): string | undefined {
+    this.#said ??= { value: targetSaid(this.#response.body, this.#run.redactor, this.#run.answers) };
+    return this.#said.value;
+  }
+}
+
 function heard(response: OutboundResponse, run: CheckRun): TargetResponse {
-  const { redactor } = run;
-  const headers: Record<string, string> = {};
-  // A header can be quoted (a Location's host, Jira's login reason): none may hold a credential in disguise.
-  for (const [name, text] of Object.entries(response.headers))
-    headers[name] = redactor.disguises(text) ? WITHHELD : redactor.redact(text);
-  return {
-    status: response.status,
-    statusMessage: reasonPhrase(response, redactor),
-    headers,
-    body: redactor.redact(response.body),
-    url: response.url,
-    said: targetSaid(response.body, redactor, run.answers),
-  };
+  return new HeardResponse(response, run);
 }
 
 function size(bytes: number): string {

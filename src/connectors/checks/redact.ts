@@ -161,6 +161,8 @@ export class Redactor {
 
   /** `message` redacted, and wherever it was cut (before each `…`) without the start of a credential. */
   redactMessage(message: string): string {
+    // Nothing to look for (a run that sent no credential): the message as it is.
+    if (this.ordered.length === 0) return message;
     const pieces = this.redact(message).split(CUT);
     const last = pieces.length - 1;
     return pieces.map((piece, i) => (i < last ? this.withoutTrailingPrefix(piece) : piece)).join(CUT);
