@@ -183,11 +183,30 @@ const SQLITE_CLAIM = {
         where e.connector_id = d.connector_id and e.alert_key = d.alert_key and e.seq < d.seq
           and e.finished_at is null)
     order by d.seq limit ?`,
+  // The columns a claimed delivery is made of (ClaimedRow), not `*`: better-sqlite3 makes each
+  // row's object column by column, and the seven others took a quarter of the statement (16-row
+  // claims on a copy of the bench's table: 5.7 µs per row with `*`, 4.1 with these).
   take: `update deliveries
     set state = 'sending', lease_owner = ?, lease_until = ?, updated_at = ?
     where seq in (select value from json_each(?))
-    returning *`,
+    returning seq, id, account_id, connector_id, connector_type, event, options, alert_key,
+      attempt_count, created_at`,
 };
+
+/** What a claim reads of each row it takes (SQLITE_CLAIM.take). */
+type ClaimedColumns = Pick<
+  Selectable<DeliveriesTable>,
+  | 'seq'
+  | 'id'
+  | 'account_id'
+  | 'connector_id'
+  | 'connector_type'
+  | 'event'
+  | 'options'
+  | 'alert_key'
+  | 'attempt_count'
+  | 'created_at'
+>;
 
 /** How long an account's pending count is used before the queue is counted again (see enqueue). */
 const RECOUNT_MS = 1_000;
@@ -243,7 +262,7 @@ class ClaimedRow implements ClaimedDelivery {
   readonly createdAt: string;
   #event: DeliveryEvent | undefined;
 
-  constructor(row: Selectable<DeliveriesTable>) {
+  constructor(row: ClaimedColumns) {
     this.id = row.id;
     this.accountId = row.account_id;
     this.connectorId = row.connector_id;
@@ -261,7 +280,7 @@ class ClaimedRow implements ClaimedDelivery {
   }
 }
 
-function toClaimed(row: Selectable<DeliveriesTable>): ClaimedDelivery {
+function toClaimed(row: ClaimedColumns): ClaimedDelivery {
   return new ClaimedRow(row);
 }
 
@@ -597,7 +616,7 @@ export function createDeliveryStore(
         );
         const seqs = candidates.rows.map((row) => row.seq);
         if (seqs.length === 0) return [];
-        const { rows } = await trx.executeQuery<Selectable<DeliveriesTable>>(
+        const { rows } = await trx.executeQuery<ClaimedColumns>(
           CompiledQuery.raw(SQLITE_CLAIM.take, [owner, leaseUntil, now, JSON.stringify(seqs)]),
         );
         return rows.sort((a, b) => a.seq - b.seq).map(toClaimed);
