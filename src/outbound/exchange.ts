@@ -185,19 +185,21 @@ export const IDLE_CONNECTION_MS = 4_000;
  */
 const KEEP_ALIVE_MARGIN_MS = 1_000;
 
-type Undici = typeof import('undici');
+type UndiciClient = typeof import('undici').Client;
 /**
- * undici, loaded by the first pooled call (the deliveries'): a pooled exchange through it took
- * about a third less CPU than through node:http's ClientRequest and keep-alive Agent (51-76 µs
- * against 88-114, 20,000 webhook POSTs at concurrency 8, five pairs), and a server that never
- * delivers (or a start, issue 15) does not load it.
+ * undici's HTTP/1.1 client, loaded by the first pooled call (the deliveries'): a pooled exchange
+ * through it took about a third less CPU than through node:http's ClientRequest and keep-alive
+ * Agent (51-76 µs against 88-114, 20,000 webhook POSTs at concurrency 8, five pairs), and a server
+ * that never delivers (or a start, issue 15) does not load it. Its Client's module alone, not the
+ * package's index, which evaluates everything else too (fetch, WebSocket, caches, mocks, proxies):
+ * 80 ms against 22 from node_modules, a part of the deliveries thread's start before its first send.
  */
-let undici: Undici | undefined;
-let undiciLoading: Promise<Undici> | undefined;
-function loadUndici(): Promise<Undici> {
-  undiciLoading ??= import('undici').then((loaded) => {
-    undici = loaded;
-    return loaded;
+let undiciClient: UndiciClient | undefined;
+let undiciLoading: Promise<UndiciClient> | undefined;
+function loadUndici(): Promise<UndiciClient> {
+  undiciLoading ??= import('undici/lib/dispatcher/client.js').then((loaded) => {
+    undiciClient = loaded.default;
+    return loaded.default;
   });
   return undiciLoading;
 }
@@ -335,7 +337,7 @@ export class ConnectionPools {
 
   /** Whether the HTTP client of pooled calls is loaded; until then, `ready()` loads it. */
   get loaded(): boolean {
-    return undici !== undefined;
+    return undiciClient !== undefined;
   }
 
   ready(): Promise<unknown> {
@@ -374,9 +376,9 @@ export class ConnectionPools {
       }
     }
     if (connection === undefined) {
-      if (undici === undefined) throw new Error('the pooled HTTP client is not loaded');
+      if (undiciClient === undefined) throw new Error('the pooled HTTP client is not loaded');
       connection = {
-        client: new undici.Client(pool.origin, {
+        client: new undiciClient(pool.origin, {
           connect: pool.connector,
           keepAliveTimeout: IDLE_CONNECTION_MS,
           keepAliveMaxTimeout: IDLE_CONNECTION_MS,
