@@ -4,9 +4,14 @@ import type { Database } from './schema.js';
 /**
  * A read run at once on a database's connection, synchronously, without Kysely's executor (its
  * connection mutex, driver and plugin steps are a chain of promises per query). Undefined when it
- * cannot run so now, and the query then goes the usual way: see openSqlite's `readNow`.
+ * cannot run so now, and the query then goes the usual way: see openSqlite's `readNow`. With
+ * `firstColumn`, each row is its first column's value alone, not an object of its columns.
  */
-export type ReadNow = (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
+export type ReadNow = (
+  sql: string,
+  parameters: readonly unknown[],
+  firstColumn?: boolean,
+) => unknown[] | undefined;
 
 /** By the Kysely instance they read for (never a transaction's: those go the usual way). */
 const readers = new WeakMap<Kysely<Database>, ReadNow>();
@@ -206,6 +211,14 @@ export function compiledOnce<R, V extends readonly unknown[]>(
       );
       return rows as R[] | undefined;
     },
+    nowFirstColumn(on: Kysely<Database>, ...values: ValuesOf<V>): R[keyof R][] | undefined {
+      const read = readers.get(on)?.(
+        compiled.sql,
+        slots.map((slot) => values[slot]),
+        true,
+      );
+      return read as R[keyof R][] | undefined;
+    },
     nowStamped(
       on: Kysely<Database>,
       ...values: ValuesOf<V>
@@ -228,6 +241,12 @@ export interface CompiledRead<R, V extends readonly unknown[]> {
    * the read throws.
    */
   now(on: Kysely<Database>, ...values: ValuesOf<V>): R[] | undefined;
+  /**
+   * `now` for a query of one column: each row's value alone. The rows of a page read as one text
+   * each (connector-store.ts) came as an array of one value per row from better-sqlite3's raw mode,
+   * then an object per row from it; as values alone (its pluck mode), neither is made.
+   */
+  nowFirstColumn(on: Kysely<Database>, ...values: ValuesOf<V>): R[keyof R][] | undefined;
   /**
    * `now`, with the database's stamp (StampNow) of the snapshot the rows were read in
    * (StampedReadNow); the stamp undefined where the database has none.

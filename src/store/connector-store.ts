@@ -684,10 +684,10 @@ export function createConnectorStore(
     const anchor = cursors.nearest(accountId, version, offset);
     const skip = anchor ? offset - anchor.position - 1 : offset;
     const packed = anchor
-      ? packedAnchoredPage.now(db, accountId, anchor.seq, limit, skip)
-      : packedPage.now(db, accountId, limit, skip);
+      ? packedAnchoredPage.nowFirstColumn(db, accountId, anchor.seq, limit, skip)
+      : packedPage.nowFirstColumn(db, accountId, limit, skip);
     if (!packed) return null;
-    const rows = packed.map(({ packed: text }) => unpackConnectorRow(text, accountId));
+    const rows = packed.map((text) => unpackConnectorRow(text, accountId));
     const last = rows[rows.length - 1];
     if (last) cursors.rememberPageEnd(accountId, version, offset + rows.length - 1, last.seq);
     return {

@@ -479,9 +479,29 @@ export function openSqlite(
     }
     return read;
   };
-  readNowOn(db, (text, parameters) => {
+  /**
+   * The statement of `text` in pluck mode (each row its first column's value), prepared once; null
+   * for no read. Read at once for a page of connectors as one text per row (connector-store.ts):
+   * raw mode made an array per row in C++, one element set at a time, and objectOf an object of it.
+   */
+  const firstColumnReads = new Map<string, SqliteDatabase.Statement | null>();
+  const firstColumnReadOf = (text: string) => {
+    let statement = firstColumnReads.get(text);
+    if (statement === undefined) {
+      const prepared = sqlite.prepare(text);
+      statement = prepared.reader ? prepared.pluck(true) : null;
+      if (firstColumnReads.size >= MAX_PREPARED) firstColumnReads.clear();
+      firstColumnReads.set(text, statement);
+    }
+    return statement;
+  };
+  readNowOn(db, (text, parameters, firstColumn) => {
     if (closed || !sqlite.open || sqlite.inTransaction) return undefined;
     try {
+      if (firstColumn) {
+        const statement = firstColumnReadOf(text);
+        return statement === null ? undefined : (statement.all(parameters as unknown[]) as unknown[]);
+      }
       const read = rawReadOf(text, false);
       if (read === null) return undefined;
       return (read.statement.all(parameters as unknown[]) as unknown[][]).map(read.objectOf);
