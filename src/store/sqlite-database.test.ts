@@ -226,6 +226,20 @@ describe('hot reads run at once (compiledOnce)', () => {
   });
 });
 
+describe('a hot read of one column (nowFirstColumn)', () => {
+  it('gives each row its value alone, as now gives it in an object, and nothing while a transaction is open', async () => {
+    await sql`insert into t values (1), (2)`.execute(handle.db);
+    const read = rowsOfT();
+    expect(read.nowFirstColumn(handle.db, 0)).toEqual([1, 2]);
+    expect(read.now(handle.db, 0)).toEqual([{ x: 1 }, { x: 2 }]);
+    other.exec('insert into t values (3)');
+    expect(read.nowFirstColumn(handle.db, 1)).toEqual([2, 3]);
+    await handle.db.transaction().execute(async () => {
+      expect(read.nowFirstColumn(handle.db, 0)).toBeUndefined();
+    });
+  });
+});
+
 describe('a hot read with its stamp (nowStamped)', () => {
   it("gives the rows and the stamp stampNow gives for the same snapshot; another connection's commit moves both", async () => {
     await sql`insert into t values (1)`.execute(handle.db);
