@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connectorTypes, type RegisteredType } from '../connectors/registry.js';
-import { ConnectorCache } from './connector-cache.js';
+import { ConnectorCache, JOIN_WITHIN_MS } from './connector-cache.js';
 import type { ChangeWatcher, ConnectorChanges } from './connector-changes.js';
 import type { StoredConnector } from './connector-row.js';
 
@@ -191,6 +191,44 @@ describe('ConnectorCache', () => {
       // Nothing found is not kept, and nothing stays in flight: the next read asks again.
       void cache.read(1, 'c1', load);
       expect(pending).toHaveLength(3);
+    });
+
+    it('does not answer the reads that joined a read which found nothing: each reads again', async () => {
+      const cache = new ConnectorCache(fakeChanges());
+      const { load, pending } = loads();
+      const first = cache.read(1, 'c1', load);
+      const joined = cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(1);
+      pending[0]?.resolve(undefined);
+      expect(await first).toBeUndefined();
+      // The read that joined asks again (here the connector exists by now).
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(pending).toHaveLength(2);
+      pending[1]?.resolve(connector('c1'));
+      expect((await joined)?.id).toBe('c1');
+    });
+
+    it(`joins only a read begun less than ${JOIN_WITHIN_MS} ms ago: one that hangs holds up only its first moments`, async () => {
+      let now = 1_000;
+      const cache = new ConnectorCache(fakeChanges(), () => now);
+      const { load, pending } = loads();
+      const hanging = cache.read(1, 'c1', load);
+      now += JOIN_WITHIN_MS - 1;
+      const joined = cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(1);
+      now += 1;
+      const own = cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(2);
+      // The newest read is the one later reads join.
+      const joinedNewest = cache.read(1, 'c1', load);
+      expect(pending).toHaveLength(2);
+      pending[1]?.resolve(connector('c1', 'new'));
+      expect((await own)?.name).toBe('new');
+      expect(await joinedNewest).toBe(await own);
+      pending[0]?.resolve(connector('c1', 'late'));
+      expect((await hanging)?.name).toBe('late');
+      expect((await joined)?.name).toBe('late');
     });
   });
 });

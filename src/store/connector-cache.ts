@@ -5,6 +5,12 @@ import type { StoredConnector } from './connector-row.js';
 const MAX_KEPT = 10_000;
 /** Changes remembered by key at most; past this many, every read in flight is refused instead. */
 const MAX_REMEMBERED = 10_000;
+/**
+ * How long after a read of a connector began another read of it may share it (ConnectorCache.read):
+ * a query of one connector answers in about a millisecond, and a herd of requests for it arrives
+ * within a few.
+ */
+export const JOIN_WITHIN_MS = 100;
 
 /** A moment in the cache's history, taken before a read: a read may be kept only if nothing it could miss changed since. */
 export type Ticket = number;
@@ -34,15 +40,21 @@ export class ConnectorCache {
   /** The last moment everything may have changed. */
   #allChangedAt = 0;
   #now = 0;
-  /** Reads of one connector in flight (read), by key, each with the ticket taken before it. */
+  /** Reads of one connector in flight (read), by key, each with the ticket taken before it and when it began. */
   #reading = new Map<
     string,
-    { readonly ticket: Ticket; readonly connector: Promise<StoredConnector | undefined> }
+    {
+      readonly ticket: Ticket;
+      readonly began: number;
+      readonly connector: Promise<StoredConnector | undefined>;
+    }
   >();
   readonly #changes: ConnectorChanges;
+  readonly #clock: () => number;
 
-  constructor(changes: ConnectorChanges) {
+  constructor(changes: ConnectorChanges, clock: () => number = () => performance.now()) {
     this.#changes = changes;
+    this.#clock = clock;
     changes.watch({
       changed: (accountId, id) => this.forget(accountId, id),
       changedAll: () => this.forgetAll(),
@@ -83,7 +95,12 @@ export class ConnectorCache {
    * about the same moment, each missed the cache and queried PostgreSQL, and ~25 % of GET one's
    * requests in its measured seconds were such queries (issue 15). Sharing is as current as
    * keeping: a change this process made (forget, before its write is answered) or heard of after the
-   * shared read began makes a new read; so does not listening (nothing is heard then).
+   * shared read began makes a new read; so does not listening (nothing is heard then). Only a read
+   * begun less than JOIN_WITHIN_MS ago is joined: one that hangs (a dead connection, a lock) holds
+   * up only the reads of its first moments, and later ones query for themselves. A joined read
+   * that found nothing is no answer for the reads that joined it: each reads again (ids are made
+   * by the server, so a read of one not yet created is a guess, but it must not be told 404 by an
+   * older read).
    */
   read(
     accountId: number,
@@ -92,13 +109,20 @@ export class ConnectorCache {
   ): Promise<StoredConnector | undefined> {
     const key = keyOf(accountId, id);
     const inFlight = this.#reading.get(key);
-    if (inFlight && this.#changes.listening && this.#current(inFlight.ticket, key)) return inFlight.connector;
+    if (
+      inFlight &&
+      this.#changes.listening &&
+      this.#current(inFlight.ticket, key) &&
+      this.#clock() - inFlight.began < JOIN_WITHIN_MS
+    )
+      return inFlight.connector.then((found) => found ?? this.read(accountId, id, load));
     const ticket = this.ticket();
+    const began = this.#clock();
     const connector = load().then((found) => {
       this.keep(ticket, accountId, id, found);
       return found;
     });
-    const entry = { ticket, connector };
+    const entry = { ticket, began, connector };
     this.#reading.set(key, entry);
     const settled = () => {
       if (this.#reading.get(key) === entry) this.#reading.delete(key);
