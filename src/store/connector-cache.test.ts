@@ -198,15 +198,19 @@ describe('ConnectorCache', () => {
       const { load, pending } = loads();
       const first = cache.read(1, 'c1', load);
       const joined = cache.read(1, 'c1', load);
+      const alsoJoined = cache.read(1, 'c1', load);
       expect(pending).toHaveLength(1);
       pending[0]?.resolve(undefined);
       expect(await first).toBeUndefined();
-      // The read that joined asks again (here the connector exists by now).
+      // Each read that joined asks again, at once and on its own (not one after another); here
+      // the connector exists by now for one of them.
       await Promise.resolve();
       await Promise.resolve();
-      expect(pending).toHaveLength(2);
+      expect(pending).toHaveLength(3);
       pending[1]?.resolve(connector('c1'));
+      pending[2]?.resolve(undefined);
       expect((await joined)?.id).toBe('c1');
+      expect(await alsoJoined).toBeUndefined();
     });
 
     it(`joins only a read begun less than ${JOIN_WITHIN_MS} ms ago: one that hangs holds up only its first moments`, async () => {

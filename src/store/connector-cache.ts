@@ -115,13 +115,11 @@ export class ConnectorCache {
       this.#current(inFlight.ticket, key) &&
       this.#clock() - inFlight.began < JOIN_WITHIN_MS
     )
-      return inFlight.connector.then((found) => found ?? this.read(accountId, id, load));
+      // Each on its own query, at once: joining again would queue them one query after another.
+      return inFlight.connector.then((found) => found ?? this.#load(this.ticket(), accountId, id, load));
     const ticket = this.ticket();
     const began = this.#clock();
-    const connector = load().then((found) => {
-      this.keep(ticket, accountId, id, found);
-      return found;
-    });
+    const connector = this.#load(ticket, accountId, id, load);
     const entry = { ticket, began, connector };
     this.#reading.set(key, entry);
     const settled = () => {
@@ -129,6 +127,19 @@ export class ConnectorCache {
     };
     connector.then(settled, settled);
     return connector;
+  }
+
+  /** `load`, its result kept as `keep` keeps it (`ticket` taken just before). */
+  #load(
+    ticket: Ticket,
+    accountId: number,
+    id: string,
+    load: () => Promise<StoredConnector | undefined>,
+  ): Promise<StoredConnector | undefined> {
+    return load().then((found) => {
+      this.keep(ticket, accountId, id, found);
+      return found;
+    });
   }
 
   /** Whether a read begun at `ticket` could have missed no change of this key (nothing changed since). */
