@@ -2,8 +2,9 @@ import {
   Counter,
   collectDefaultMetrics,
   Gauge,
-  Histogram,
+  type Metric,
   type MetricConfiguration,
+  type MetricValueWithName,
   Registry,
 } from 'prom-client';
 import type { PoolUse } from './store/database.js';
@@ -68,13 +69,14 @@ function processMetrics(): Registry {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  const requests = new Histogram({
-    name: 'plugboard_http_request_duration_seconds',
-    help: 'Time from the request to the end of its answer, by route pattern, method and status',
-    labelNames: ['route', 'method', 'status'] as const,
-    buckets: REQUEST_BUCKETS,
-    registers: [registry],
-  });
+  const requests = new RequestHistogram(
+    'plugboard_http_request_duration_seconds',
+    'Time from the request to the end of its answer, by route pattern, method and status',
+    REQUEST_BUCKETS,
+  );
+  // The registry reads a metric's name, type, help, aggregator, get() and reset() (prom-client
+  // 15.1.3's registry.js); its types name only prom-client's own classes.
+  registry.registerMetric(requests as unknown as Metric);
   const refused = new Counter({
     name: 'plugboard_http_refused_requests_total',
     help: 'Requests refused on the socket before any route saw them, by status: 408 (too slow), 431 (headers too large), 400 (not HTTP)',
@@ -102,7 +104,7 @@ export function createMetrics(): Metrics {
     registry,
     observeRequest(route, method, status, seconds) {
       if (seconds === null) refused.inc({ status: String(status) });
-      else requests.observe({ route: route ?? UNMATCHED_ROUTE, method, status: String(status) }, seconds);
+      else requests.observe(route ?? UNMATCHED_ROUTE, method, status, seconds);
     },
     countCheck(type, outcome) {
       checks.inc({ type, outcome });
@@ -116,6 +118,103 @@ export function createMetrics(): Metrics {
     },
     contentType: registry.contentType,
   };
+}
+
+/** One label set's observations: a count per bucket (the last for values past every bound), sum, count. */
+interface RequestSeries {
+  readonly labels: { readonly route: string; readonly method: string; readonly status: string };
+  readonly buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * The request histogram, with the series and text of a prom-client Histogram of the same name,
+ * buckets and labels (`route`, `method`, `status`), where an observation costs a Map lookup and
+ * three additions: prom-client's observe validated the labels object, hashed it and searched the
+ * buckets on every request, ~2 % of a GET's CPU (issue 15). Its series come in the order their
+ * first observations came, and its sums add in the order of the observations, as prom-client's.
+ */
+export class RequestHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  /** Every series, in the order of their first observations (prom-client's order). */
+  #series: RequestSeries[] = [];
+  #byRoute = new Map<string, Map<string, Map<number, RequestSeries>>>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {}
+
+  observe(route: string, method: string, status: number, seconds: number): void {
+    if (!Number.isFinite(seconds)) throw new TypeError(`Value is not a valid number: ${seconds}`);
+    // By route, then method, then status: three lookups, no key made per request.
+    let byMethod = this.#byRoute.get(route);
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      this.#byRoute.set(route, byMethod);
+    }
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      byMethod.set(method, byStatus);
+    }
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      series = {
+        labels: { route, method, status: String(status) },
+        buckets: new Array<number>(this.bounds.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      byStatus.set(status, series);
+      this.#series.push(series);
+    }
+    // The first bound at or above the value, as prom-client's (`le`: less than or equal).
+    let bucket = 0;
+    while (bucket < this.bounds.length && seconds > (this.bounds[bucket] as number)) bucket++;
+    series.buckets[bucket] = (series.buckets[bucket] as number) + 1;
+    series.sum += seconds;
+    series.count += 1;
+  }
+
+  /** The values as prom-client's Histogram gives them: per series, each bucket (cumulative), +Inf, sum, count. */
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    values: (MetricValueWithName<string> & { exemplar: null | undefined })[];
+    aggregator: 'sum';
+  }> {
+    const values: (MetricValueWithName<string> & { exemplar: null | undefined })[] = [];
+    const bucketName = `${this.name}_bucket`;
+    for (const { labels, buckets, sum, count } of this.#series) {
+      let below = 0;
+      this.bounds.forEach((bound, i) => {
+        below += buckets[i] as number;
+        values.push({
+          value: below,
+          metricName: bucketName,
+          exemplar: null,
+          labels: { le: bound, ...labels },
+        });
+      });
+      // In prom-client's key order too (its JSON: getMetricsAsJSON).
+      values.push(
+        { value: count, metricName: bucketName, exemplar: null, labels: { le: '+Inf', ...labels } },
+        { value: sum, metricName: `${this.name}_sum`, exemplar: undefined, labels: { ...labels } },
+        { value: count, metricName: `${this.name}_count`, exemplar: undefined, labels: { ...labels } },
+      );
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    this.#series = [];
+    this.#byRoute = new Map();
+  }
 }
 
 /**
