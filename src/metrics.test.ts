@@ -1,4 +1,4 @@
-import { Histogram, Registry } from 'prom-client';
+import { Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { REQUEST_BUCKETS, RequestHistogram } from './metrics.js';
 
@@ -6,14 +6,16 @@ const NAME = 'plugboard_http_request_duration_seconds';
 const HELP = 'Time from the request to the end of its answer';
 
 /** prom-client's Histogram and a RequestHistogram, each in a registry of its own, fed the same observations. */
-function twins(contentType = Registry.PROMETHEUS_CONTENT_TYPE) {
-  const theirs = new Registry(contentType);
-  const ours = new Registry(contentType);
+function twins(contentType: RegistryContentType = Registry.PROMETHEUS_CONTENT_TYPE) {
+  const theirs = new Registry<RegistryContentType>();
+  theirs.setContentType(contentType);
+  const ours = new Registry<RegistryContentType>();
+  ours.setContentType(contentType);
   const histogram = new Histogram({
     name: NAME,
     help: HELP,
     labelNames: ['route', 'method', 'status'] as const,
-    buckets: REQUEST_BUCKETS,
+    buckets: [...REQUEST_BUCKETS],
     registers: [theirs],
   });
   const fast = new RequestHistogram(NAME, HELP, REQUEST_BUCKETS);
@@ -38,6 +40,7 @@ function feed(observe: (route: string, method: string, status: number, seconds: 
     ['/api/connectors/:id', 'GET', 404],
     ['unmatched', 'GET', 404],
     ['/api/connectors/"quoted"\\n', 'PUT', 200],
+    ['/a route\nwith a newline', 'DELETE', 204],
   ];
   for (let i = 0; i < 2_000; i++) {
     const [route, method, status] = series[Math.floor(next() * series.length)] as [string, string, number];
@@ -75,10 +78,11 @@ describe('RequestHistogram', () => {
     const { theirs, ours, observe } = twins(Registry.OPENMETRICS_CONTENT_TYPE);
     feed(observe);
     expect(await ours.metrics()).toBe(await theirs.metrics());
-    const other = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
-    expect(await Registry.merge([ours, other]).metrics()).toBe(
-      await Registry.merge([theirs, other]).metrics(),
-    );
+    const other = new Registry<RegistryContentType>();
+    other.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    // Registry.merge's types take Prometheus-text registries only; its code takes any of one type.
+    const merged = (registries: Registry<RegistryContentType>[]) => Registry.merge(registries as Registry[]);
+    expect(await merged([ours, other]).metrics()).toBe(await merged([theirs, other]).metrics());
     ours.resetMetrics();
     theirs.resetMetrics();
     expect(await ours.metrics()).toBe(await theirs.metrics());

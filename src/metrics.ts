@@ -47,7 +47,9 @@ export const UNMATCHED_ROUTE = 'unmatched';
  * milliseconds on an idle server, a create waits for an fsync (or PostgreSQL's commit), and a
  * credential check waits for its target up to the 5 s check timeout.
  */
-export const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const REQUEST_BUCKETS: readonly number[] = Object.freeze([
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
 
 let processRegistry: Registry | undefined;
 
@@ -130,10 +132,12 @@ interface RequestSeries {
 
 /**
  * The request histogram, with the series and text of a prom-client Histogram of the same name,
- * buckets and labels (`route`, `method`, `status`), where an observation costs a Map lookup and
- * three additions: prom-client's observe validated the labels object, hashed it and searched the
- * buckets on every request, ~2 % of a GET's CPU (issue 15). Its series come in the order their
- * first observations came, and its sums add in the order of the observations, as prom-client's.
+ * buckets and labels (`route`, `method`, `status`), where an observation costs three Map lookups
+ * (route, method, status) and three additions: prom-client's observe validated the labels
+ * object, hashed it and searched the buckets on every request, ~2 % of a GET's CPU (issue 15).
+ * Its series come in the order their first observations came, and its sums add in the order of
+ * the observations, as prom-client's. No default labels: the registry would write them after
+ * `le` rather than after the series' labels.
  */
 export class RequestHistogram {
   readonly type = 'histogram';
@@ -141,12 +145,16 @@ export class RequestHistogram {
   /** Every series, in the order of their first observations (prom-client's order). */
   #series: RequestSeries[] = [];
   #byRoute = new Map<string, Map<string, Map<number, RequestSeries>>>();
+  /** The buckets' upper bounds, ascending (a copy). */
+  readonly #bounds: readonly number[];
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly bounds: readonly number[],
-  ) {}
+    bounds: readonly number[],
+  ) {
+    this.#bounds = Object.freeze([...bounds]);
+  }
 
   observe(route: string, method: string, status: number, seconds: number): void {
     if (!Number.isFinite(seconds)) throw new TypeError(`Value is not a valid number: ${seconds}`);
@@ -165,7 +173,7 @@ export class RequestHistogram {
     if (series === undefined) {
       series = {
         labels: { route, method, status: String(status) },
-        buckets: new Array<number>(this.bounds.length + 1).fill(0),
+        buckets: new Array<number>(this.#bounds.length + 1).fill(0),
         sum: 0,
         count: 0,
       };
@@ -174,7 +182,7 @@ export class RequestHistogram {
     }
     // The first bound at or above the value, as prom-client's (`le`: less than or equal).
     let bucket = 0;
-    while (bucket < this.bounds.length && seconds > (this.bounds[bucket] as number)) bucket++;
+    while (bucket < this.#bounds.length && seconds > (this.#bounds[bucket] as number)) bucket++;
     series.buckets[bucket] = (series.buckets[bucket] as number) + 1;
     series.sum += seconds;
     series.count += 1;
@@ -192,7 +200,7 @@ export class RequestHistogram {
     const bucketName = `${this.name}_bucket`;
     for (const { labels, buckets, sum, count } of this.#series) {
       let below = 0;
-      this.bounds.forEach((bound, i) => {
+      this.#bounds.forEach((bound, i) => {
         below += buckets[i] as number;
         values.push({
           value: below,

@@ -183,6 +183,7 @@ export function fastReads(app: FastifyInstance, options: FastReadOptions): FastR
   ): (SentPage & { readonly kept: boolean }) | undefined {
     let frozen = 0;
     for (const view of views) if (Object.isFrozen(view)) frozen++;
+    // `frozen === 0` for an empty page, which goes this way as before.
     if (frozen === 0 || frozen < views.length / 2) {
       // Mostly not kept (a walk's page, read once): the page is not kept, and its JSON is made in
       // one go rather than view by view (a kept view's JSON, made again, has the same bytes). A

@@ -57,6 +57,13 @@ function requestLines(from: number): Record<string, unknown>[] {
 
 const bearer = (key: string) => `Bearer ${key}`;
 
+/** A connector's view as the routes show it (what a list page is an array of). */
+function isConnectorView(value: unknown): boolean {
+  return (
+    typeof value === 'object' && value !== null && 'id' in value && 'params' in value && 'updatedAt' in value
+  );
+}
+
 async function created(name: string): Promise<Connector> {
   return json<Connector>(await t.call('POST', '/api/connectors', { body: validBody(jira, name) }));
 }
@@ -296,21 +303,15 @@ describe('a GET of a page of connectors answered before Fastify', () => {
     ]);
   });
 
-  it('answers a page of connectors some kept and some read once as the route does, made in one go or view by view', async () => {
-    // A second server on the database: connectors the first created are new to it (not kept), until
-    // it reads them twice or a GET of one keeps them (connector-row.ts).
+  it('answers a page of connectors some kept and some read once as the route does, made in one go when most are read once', async () => {
+    // A second server on the database: connectors the first created are new to it (not kept) until
+    // a GET of one keeps it, or a second read does (connector-row.ts).
     const first = await buildTestApp({ shareable: true });
     const second = await buildTestApp({ sameDatabaseAs: first });
     try {
       await second.app.listen({ port: 0, host: '127.0.0.1' });
       const address = second.app.server.address();
       if (address === null || typeof address === 'string') throw new Error('not listening');
-      let fastified = 0;
-      const child = second.app.log.child.bind(second.app.log);
-      vi.spyOn(second.app.log, 'child').mockImplementation((bindings, options) => {
-        if ('requestId' in bindings) fastified++;
-        return child(bindings, options);
-      });
       const ids: string[] = [];
       const create = async (name: string) => {
         const made = await first.call('POST', '/api/connectors', { body: validBody(jira, name) });
@@ -318,23 +319,33 @@ describe('a GET of a page of connectors answered before Fastify', () => {
       };
       for (let i = 0; i < 6; i++) await create(`mixed ${i}`);
       const auth = { Authorization: bearer(second.keys.write) };
+      /** Over a socket, right after a request through Fastify looked the key up (the fast path needs it cached). */
       const socketBody = async (path: string) => {
+        await second.call('GET', '/api/me');
         const raw = await rawRequest(address.port, path, auth);
         expect(raw.slice(9, 12)).toBe('200');
         return raw.slice(raw.indexOf('\r\n\r\n') + 4);
       };
-      // The route compiles the serializer; then two GETs over a socket keep connectors 0 and 1.
+      // The page made in one go is the one JSON.stringify of an array of connectors' views.
+      const stringify = vi.spyOn(JSON, 'stringify');
+      const pagesStringified = () =>
+        stringify.mock.calls.filter(
+          ([value]) => Array.isArray(value) && value.length > 0 && value.every((v) => isConnectorView(v)),
+        ).length;
+      // The route compiles the serializer; a GET over a socket keeps connectors 0 and 1.
       await second.call('GET', `/api/connectors/${String(ids[0])}`);
       for (const id of ids.slice(0, 2)) await socketBody(`/api/connectors/${id}`);
-      const before = fastified;
-      // 2 kept of 6: one JSON.stringify of the page.
+      let before = pagesStringified();
+      // 2 kept of 6: made in one go.
       const mostlyNew = await socketBody('/api/connectors?start-index=0&max-results=6');
-      // 2 kept of 4 (4 and 5, read by the page above and again by this second server's route):
-      // each view's JSON.
+      if (testBackend === 'sqlite') expect(pagesStringified() - before).toBe(1);
+      // 2 kept of 4 (4 and 5, read by the page above and again through the route): view by view.
       for (let i = 6; i < 8; i++) await create(`mixed ${i}`);
       await second.call('GET', '/api/connectors?start-index=4&max-results=2');
+      before = pagesStringified();
       const halfKept = await socketBody('/api/connectors?start-index=4&max-results=4');
-      if (testBackend === 'sqlite') expect(fastified - before).toBe(1);
+      expect(pagesStringified() - before).toBe(0);
+      stringify.mockRestore();
       expect(mostlyNew).toBe((await second.call('GET', '/api/connectors?start-index=0&max-results=6')).body);
       expect(halfKept).toBe((await second.call('GET', '/api/connectors?start-index=4&max-results=4')).body);
       expect((JSON.parse(halfKept) as Connector[]).map((c) => c.name)).toEqual([
