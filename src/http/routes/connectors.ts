@@ -326,7 +326,8 @@ export function sentPageJsonOf(views: readonly Connector[]): string | undefined 
   const serialize = serializer;
   if (serialize === undefined) return undefined;
   if (views.every(stringifiesAsSerialized)) return JSON.stringify(views);
-  return `[${views.map((view) => serialize(view)).join(',')}]`;
+  // A kept view's JSON is the serializer's, made once (jsonOf).
+  return `[${views.map((view) => jsons.get(view) ?? serialize(view)).join(',')}]`;
 }
 
 /** A connector's JSON as the route's schema serializes it; made once per frozen representation. */
