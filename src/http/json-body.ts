@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { AppError, errors } from '../errors.js';
@@ -179,8 +180,10 @@ function malformed(text: string): string {
  */
 export function installJsonBody(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
-  app.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'string' }, parseJson);
+  // As bytes, not as a string: decoding to a string would replace bytes that are not UTF-8 with
+  // U+FFFD, and store a secret (a Latin-1 password) other than the one that was sent.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
+  app.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'buffer' }, parseJson);
 }
 
 function parseJson(
@@ -188,6 +191,16 @@ function parseJson(
   body: string | Buffer,
   done: (error: Error | null, value?: unknown) => void,
 ): void {
+  if (typeof body !== 'string' && !isUtf8(body)) {
+    done(
+      new AppError(
+        'MALFORMED_JSON',
+        'the request body is not valid UTF-8; JSON must be sent as UTF-8 (RFC 8259), not Latin-1 or UTF-16',
+      ),
+      undefined,
+    );
+    return;
+  }
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim() === '') {
     done(null, undefined);
