@@ -17,7 +17,7 @@ import type { Actor } from '../../store/audit-store.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import { principalOf } from '../auth.js';
-import { etagOf, IfMatchHeader, ifMatch, preconditionFailed } from '../conditional.js';
+import { etagOf, IfMatchHeader, preconditionFailed, writePrecondition } from '../conditional.js';
 import {
   earlierFingerprint,
   fingerprint,
@@ -227,7 +227,7 @@ export function connectorRoutes(
     const { accountId, actor, present } = caller(request);
     const { id } = request.params;
     const body: unknown = request.body;
-    const precondition = ifMatch(request.headers['if-match'], present);
+    const precondition = writePrecondition(request.headers, present);
     const updated = await store.update(accountId, actor, id, (current) => {
       // The precondition first (RFC 9110 13.2.1): a stale If-Match is 412 whatever the body holds.
       precondition?.(current);
@@ -246,7 +246,7 @@ export function connectorRoutes(
       accountId,
       actor,
       request.params.id,
-      ifMatch(request.headers['if-match'], present),
+      writePrecondition(request.headers, present),
     );
     if (!deleted) throw errors.connectorNotFound('id', request.params.id);
     return reply.code(204).send();
