@@ -186,11 +186,34 @@ export function installJsonBody(app: FastifyInstance): void {
   app.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'buffer' }, parseJson);
 }
 
+/** The `charset` parameter of a Content-Type, lower-cased, or undefined. */
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/**
+ * Why a body cannot be read as UTF-8 JSON, from its headers: a content coding (gzip…), which the
+ * server does not undo, or a charset other than UTF-8 (RFC 8259: JSON is UTF-8). Either used to
+ * reach the parser as bytes and come back as "not valid JSON at line 1, column 1".
+ */
+function unreadableEncoding(request: FastifyRequest): string | undefined {
+  const coding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (coding && coding !== 'identity')
+    return `Content-Encoding ${coding} is not supported: send the body uncompressed (connectors are small)`;
+  const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    return `charset ${charset} is not supported: send the JSON as UTF-8 (Content-Type: application/json)`;
+  return undefined;
+}
+
 function parseJson(
-  _request: FastifyRequest,
+  request: FastifyRequest,
   body: string | Buffer,
   done: (error: Error | null, value?: unknown) => void,
 ): void {
+  const unreadable = unreadableEncoding(request);
+  if (unreadable !== undefined) {
+    done(new AppError('UNSUPPORTED_MEDIA_TYPE', unreadable), undefined);
+    return;
+  }
   if (typeof body !== 'string' && !isUtf8(body)) {
     done(
       new AppError(
