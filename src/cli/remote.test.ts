@@ -71,4 +71,19 @@ describe('plugboard connectors update', () => {
       server.close();
     }
   });
+
+  it('sends --name "" to the server (which refuses it) instead of keeping the old name and saying Updated', async () => {
+    const puts: unknown[] = [];
+    const server = await fakeServer(puts);
+    try {
+      vi.stubEnv('PLUGBOARD_URL', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      vi.stubEnv('PLUGBOARD_TOKEN', 'pb_test');
+      vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      await connectorsCommand(['update', 'c1', '--name', '']);
+      expect(puts.length).toBeGreaterThan(0);
+      for (const put of puts) expect((put as { name: string }).name).toBe('');
+    } finally {
+      server.close();
+    }
+  });
 });

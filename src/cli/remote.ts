@@ -219,7 +219,7 @@ export async function connectorsCommand(args: string[]): Promise<number> {
         const params = await given;
         return {
           ...toInput(current),
-          ...(values.name ? { name: values.name } : {}),
+          ...(values.name !== undefined ? { name: values.name } : {}),
           params: { ...current.params, ...params },
         } as ConnectorInput;
       });
