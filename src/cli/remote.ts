@@ -208,14 +208,18 @@ export async function connectorsCommand(args: string[]): Promise<number> {
     case 'update': {
       const id = one('update');
       const types = await client.types.list();
+      // Read once: modify calls this again after a 412, when stdin has been read to its end and
+      // a second read gives "", which would replace (or clear) the secret given on stdin.
+      let given: Promise<Record<string, string>> | undefined;
       const updated = await client.connectors.modify(id, async (current) => {
-        const params = await readParams(
+        given ??= readParams(
           values.param ?? [],
           types.find((t) => t.id === current.type),
         );
+        const params = await given;
         return {
           ...toInput(current),
-          ...(values.name ? { name: values.name } : {}),
+          ...(values.name !== undefined ? { name: values.name } : {}),
           params: { ...current.params, ...params },
         } as ConnectorInput;
       });

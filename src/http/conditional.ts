@@ -37,8 +37,14 @@ export const IfMatchHeader = {
     type: 'string',
     description: 'Only write if the connector still has this ETag (or `*`); otherwise 412',
   },
+  'If-None-Match': {
+    type: 'string',
+    description: 'Only write if the connector does not have this ETag (`*`: never, it exists); otherwise 412',
+  },
 } as const;
-export const preconditionFailed = { 412: errorResponse('If-Match does not match the current ETag') } as const;
+export const preconditionFailed = {
+  412: errorResponse('If-Match does not match the current ETag, or If-None-Match does'),
+} as const;
 
 /**
  * The precondition of an `If-Match` header (RFC 9110, strong comparison): `*` matches any stored
@@ -65,5 +71,47 @@ export function ifMatch(
         { ETag: etag },
       );
     }
+  };
+}
+
+/**
+ * The precondition of an `If-None-Match` header on a write (RFC 9110 13.1.2): `*` is false for any
+ * stored connector, a list of tags is false when one of them is the current ETag of the caller's
+ * view; false is 412 and nothing is written. Ignoring it wrote (or deleted) what the client had
+ * made conditional.
+ */
+export function ifNoneMatch(
+  header: string | undefined,
+  present: (connector: StoredConnector) => unknown,
+): Precondition | undefined {
+  if (header === undefined) return undefined;
+  const value = header.trim();
+  const tags = value.split(',').map((tag) => tag.trim());
+  return (current) => {
+    const etag = etagOf(present(current));
+    if (value === '*' || tags.includes(etag)) {
+      throw new AppError(
+        'PRECONDITION_FAILED',
+        value === '*'
+          ? 'If-None-Match: * writes only when no such connector exists, and this one exists; drop the header to write it'
+          : `the connector still has an ETag that If-None-Match lists (${etag}); drop the header, or send If-Match, to write it`,
+        undefined,
+        { ETag: etag },
+      );
+    }
+  };
+}
+
+/** The preconditions of a write's `If-Match` and `If-None-Match` headers, If-Match first (RFC 9110 13.2.2). */
+export function writePrecondition(
+  headers: { 'if-match'?: string | undefined; 'if-none-match'?: string | undefined },
+  present: (connector: StoredConnector) => unknown,
+): Precondition | undefined {
+  const match = ifMatch(headers['if-match'], present);
+  const noneMatch = ifNoneMatch(headers['if-none-match'], present);
+  if (!match || !noneMatch) return match ?? noneMatch;
+  return (current) => {
+    match(current);
+    noneMatch(current);
   };
 }

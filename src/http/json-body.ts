@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { AppError, errors } from '../errors.js';
@@ -179,15 +180,50 @@ function malformed(text: string): string {
  */
 export function installJsonBody(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
-  app.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'string' }, parseJson);
+  // As bytes, not as a string: decoding to a string would replace bytes that are not UTF-8 with
+  // U+FFFD, and store a secret (a Latin-1 password) other than the one that was sent.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
+  app.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'buffer' }, parseJson);
+}
+
+/** The `charset` parameter of a Content-Type, lower-cased, or undefined. */
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/**
+ * Why a body cannot be read as UTF-8 JSON, from its headers: a content coding (gzip…), which the
+ * server does not undo, or a charset other than UTF-8 (RFC 8259: JSON is UTF-8). Either used to
+ * reach the parser as bytes and come back as "not valid JSON at line 1, column 1".
+ */
+function unreadableEncoding(request: FastifyRequest): string | undefined {
+  const coding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (coding && coding !== 'identity')
+    return `Content-Encoding ${coding} is not supported: send the body uncompressed (connectors are small)`;
+  const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    return `charset ${charset} is not supported: send the JSON as UTF-8 (Content-Type: application/json)`;
+  return undefined;
 }
 
 function parseJson(
-  _request: FastifyRequest,
+  request: FastifyRequest,
   body: string | Buffer,
   done: (error: Error | null, value?: unknown) => void,
 ): void {
+  const unreadable = unreadableEncoding(request);
+  if (unreadable !== undefined) {
+    done(new AppError('UNSUPPORTED_MEDIA_TYPE', unreadable), undefined);
+    return;
+  }
+  if (typeof body !== 'string' && !isUtf8(body)) {
+    done(
+      new AppError(
+        'MALFORMED_JSON',
+        'the request body is not valid UTF-8; JSON must be sent as UTF-8 (RFC 8259), not Latin-1 or UTF-16',
+      ),
+      undefined,
+    );
+    return;
+  }
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim() === '') {
     done(null, undefined);

@@ -67,6 +67,34 @@ describe('the ETag is of the representation', () => {
   });
 });
 
+describe('If-None-Match on a write', () => {
+  it('answers 412 to PUT and DELETE when it is * or lists the current ETag, and changes nothing', async () => {
+    const created = await post(validBody(jira, 'guarded'));
+    const { id } = json<Connector>(created);
+    const etag = created.headers.etag as string;
+    for (const ifNoneMatch of ['*', etag, `"other-tag-xxxxxxxxxxxxx", ${etag}`]) {
+      const put = await t.call('PUT', `/api/connectors/${id}`, {
+        body: validBody(jira, 'renamed', 'v2'),
+        headers: { 'if-none-match': ifNoneMatch },
+      });
+      expect(put.statusCode, put.body).toBe(412);
+      expect(json<ErrorResponse>(put).code).toBe('PRECONDITION_FAILED');
+      expect(put.headers.etag).toBe(etag);
+      const del = await t.call('DELETE', `/api/connectors/${id}`, {
+        headers: { 'if-none-match': ifNoneMatch },
+      });
+      expect(del.statusCode, del.body).toBe(412);
+    }
+    const read = await t.call('GET', `/api/connectors/${id}`);
+    expect(read.body).toBe(created.body);
+    const other = await t.call('PUT', `/api/connectors/${id}`, {
+      body: validBody(jira, 'renamed', 'v2'),
+      headers: { 'if-none-match': '"other-tag-xxxxxxxxxxxxx"' },
+    });
+    expect(other.statusCode, other.body).toBe(200);
+  });
+});
+
 describe('the Idempotency-Key fingerprint and forms', () => {
   it('takes the same body with its keys in another order or other whitespace as a retry', async () => {
     const first = await t.call('POST', '/api/connectors', {

@@ -170,6 +170,55 @@ describe('request bodies', () => {
     expect(response.statusCode).toBe(201);
   });
 
+  it.each<[Record<string, string>, RegExp]>([
+    [{ 'content-encoding': 'gzip' }, /Content-Encoding gzip is not supported/],
+    [{ 'content-type': 'application/json; charset=utf-16' }, /charset utf-16 is not supported/],
+    [{ 'content-type': 'application/json; charset="ISO-8859-1"' }, /charset iso-8859-1 is not supported/],
+  ])('answers a body it cannot read as UTF-8 (%j) with 415 saying why', async (headers, why) => {
+    const response = await t.call('POST', '/api/connectors', { body: validBody(jira), headers });
+    expect(response.statusCode).toBe(415);
+    const { code, message } = expectErrorShape(response);
+    expect(code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(message).toMatch(why);
+    expect(json<unknown[]>(await t.call('GET', '/api/connectors'))).toHaveLength(0);
+  });
+
+  it.each<Record<string, string>>([
+    { 'content-encoding': 'identity' },
+    { 'content-type': 'application/json; charset=UTF8' },
+  ])('accepts %j', async (headers) => {
+    const response = await t.call('POST', '/api/connectors', {
+      body: validBody(jira),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+    expect(response.statusCode).toBe(201);
+  });
+
+  it('refuses a body that is not UTF-8 rather than storing U+FFFD in place of its bytes', async () => {
+    const created = json<Connector>(await t.call('POST', '/api/connectors', { body: validBody(jira) }));
+    const latin1 = (body: unknown) => Buffer.from(JSON.stringify(body), 'latin1');
+    const send = (method: 'POST' | 'PUT', url: string, body: unknown) =>
+      t.app.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${t.keys.write}`, 'content-type': 'application/json' },
+        payload: latin1(body),
+      });
+    const secret = { ...validBody(jira).params, password: 'mot de passe \u00e9t\u00e9' };
+    for (const [method, url, body] of [
+      ['POST', '/api/connectors', { ...validBody(jira), name: 'other', params: secret }],
+      ['PUT', `/api/connectors/${created.id}`, { ...validBody(jira), params: secret }],
+    ] as const) {
+      const response = await send(method, url, body);
+      expect(response.statusCode).toBe(400);
+      const { code, message } = expectErrorShape(response);
+      expect(code).toBe('MALFORMED_JSON');
+      expect(message).toMatch(/not valid UTF-8/);
+      expect(response.body).not.toContain('mot de passe');
+    }
+    expect(json<Connector[]>(await t.call('GET', '/api/connectors'))).toEqual([created]);
+  });
+
   it('answers POST and PUT without a body with 400 saying a body is needed', async () => {
     const created = json<Connector>(await t.call('POST', '/api/connectors', { body: validBody(jira) }));
     for (const [method, url] of [

@@ -416,3 +416,25 @@ describe('the placeholder with the default reveal setting', () => {
     expect(json<Connector>(await t.call('GET', `/api/connectors/${id}`)).params.password).toBe('kept');
   });
 });
+
+describe('the placeholder on create', () => {
+  let t: TestContext;
+  afterEach(() => t.close());
+
+  it('is refused, naming the param, with or without an Idempotency-Key: there is no stored secret it stands for', async () => {
+    t = await buildTestApp();
+    const params = { url: 'https://j.example.com', email: 'e@example.com', password: SECRET_PLACEHOLDER };
+    for (const headers of [{}, { 'idempotency-key': 'masked-copy' }] as Record<string, string>[]) {
+      const response = await t.call('POST', '/api/connectors', {
+        body: { name: 'copied from a read key', type: 'jira', params },
+        headers,
+      });
+      expect(response.statusCode, response.body).toBe(400);
+      const body = json<ErrorResponse>(response);
+      expect(body.code).toBe('VALIDATION_FAILED');
+      expect(body.errors?.map((error) => error.field)).toEqual(['/params/password']);
+      expect(body.message).toMatch(/send the secret itself/);
+    }
+    expect(json<unknown[]>(await t.call('GET', '/api/connectors'))).toEqual([]);
+  });
+});

@@ -267,6 +267,8 @@ export interface paths {
                 header?: {
                     /** @description Only write if the connector still has this ETag (or `*`); otherwise 412 */
                     "If-Match"?: string;
+                    /** @description Only write if the connector does not have this ETag (`*`: never, it exists); otherwise 412 */
+                    "If-None-Match"?: string;
                 };
                 path: {
                     /** @description entity ID */
@@ -335,7 +337,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description If-Match does not match the current ETag */
+                /** @description If-Match does not match the current ETag, or If-None-Match does */
                 412: {
                     headers: {
                         [name: string]: unknown;
@@ -390,6 +392,8 @@ export interface paths {
                 header?: {
                     /** @description Only write if the connector still has this ETag (or `*`); otherwise 412 */
                     "If-Match"?: string;
+                    /** @description Only write if the connector does not have this ETag (`*`: never, it exists); otherwise 412 */
+                    "If-None-Match"?: string;
                 };
                 path: {
                     /** @description entity ID */
@@ -433,7 +437,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description If-Match does not match the current ETag */
+                /** @description If-Match does not match the current ETag, or If-None-Match does */
                 412: {
                     headers: {
                         [name: string]: unknown;

@@ -8,8 +8,8 @@ import {
   ConnectorSchema,
   NameSchema,
 } from '../../connectors/schemas.js';
-import { keepStoredSecrets } from '../../connectors/secrets.js';
-import { parseConnectorInput } from '../../connectors/validate.js';
+import { keepStoredSecrets, SECRET_PLACEHOLDER } from '../../connectors/secrets.js';
+import { type ConnectorInput, parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
 import { isRecord } from '../../is-record.js';
 import { described, jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
@@ -17,7 +17,7 @@ import type { Actor } from '../../store/audit-store.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import { principalOf } from '../auth.js';
-import { etagOf, IfMatchHeader, ifMatch, preconditionFailed } from '../conditional.js';
+import { etagOf, IfMatchHeader, preconditionFailed, writePrecondition } from '../conditional.js';
 import {
   earlierFingerprint,
   fingerprint,
@@ -149,6 +149,26 @@ function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealS
   return { ...body, params: kept.params };
 }
 
+/**
+ * A create's body as a connector. A secret sent as the placeholder (a connector read with a read key,
+ * sent back as a new one) has no stored value to stand for: stored, it would be the credential
+ * `********`, and a write key would read it back looking masked. It is refused, naming the param.
+ */
+function parseNewConnector(body: unknown): ConnectorInput {
+  const input = parseConnectorInput(body);
+  const masked = [...input.type.secretParams].filter((name) => input.params[name] === SECRET_PLACEHOLDER);
+  if (masked.length > 0) {
+    throw errors.validation(
+      `invalid connector: ${masked.map((name) => `/params/${name}`).join(', ')} is ${SECRET_PLACEHOLDER}, the mask of a secret that was read with a read key; send the secret itself`,
+      masked.map((name) => ({
+        field: `/params/${name}`,
+        message: `must be the secret itself, not the mask ${SECRET_PLACEHOLDER}`,
+      })),
+    );
+  }
+  return input;
+}
+
 export function connectorRoutes(
   app: FastifyInstance,
   { store, idempotency, createStatus, revealSecrets }: ConnectorRoutesOptions,
@@ -174,7 +194,7 @@ export function connectorRoutes(
     const { accountId, actor, present, replayed } = caller(request);
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
     if (key === undefined) {
-      const input = parseConnectorInput(request.body);
+      const input = parseNewConnector(request.body);
       const created = await store.create(accountId, actor, input);
       return sendTagged(reply.code(createStatus), present(created));
     }
@@ -185,7 +205,7 @@ export function connectorRoutes(
       key,
       fingerprint(request.body),
       async (trx) => {
-        const input = parseConnectorInput(request.body);
+        const input = parseNewConnector(request.body);
         return { status: createStatus, body: present(await store.create(accountId, actor, input, trx)) };
       },
       [earlierFingerprint(request.body)],
@@ -227,7 +247,7 @@ export function connectorRoutes(
     const { accountId, actor, present } = caller(request);
     const { id } = request.params;
     const body: unknown = request.body;
-    const precondition = ifMatch(request.headers['if-match'], present);
+    const precondition = writePrecondition(request.headers, present);
     const updated = await store.update(accountId, actor, id, (current) => {
       // The precondition first (RFC 9110 13.2.1): a stale If-Match is 412 whatever the body holds.
       precondition?.(current);
@@ -246,7 +266,7 @@ export function connectorRoutes(
       accountId,
       actor,
       request.params.id,
-      ifMatch(request.headers['if-match'], present),
+      writePrecondition(request.headers, present),
     );
     if (!deleted) throw errors.connectorNotFound('id', request.params.id);
     return reply.code(204).send();
