@@ -86,7 +86,8 @@ export function ifNoneMatch(
 ): Precondition | undefined {
   if (header === undefined) return undefined;
   const value = header.trim();
-  const tags = value.split(',').map((tag) => tag.trim());
+  // Weak comparison (RFC 9110 13.1.2): `W/"x"` names the same version as `"x"`.
+  const tags = value.split(',').map((tag) => tag.trim().replace(/^W\//, ''));
   return (current) => {
     const etag = etagOf(present(current));
     if (value === '*' || tags.includes(etag)) {

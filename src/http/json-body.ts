@@ -186,6 +186,9 @@ export function installJsonBody(app: FastifyInstance): void {
   app.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'buffer' }, parseJson);
 }
 
+/** Charsets a JSON body may name: UTF-8, and ASCII, which is UTF-8's first 128 characters (the bytes are checked below). */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
+
 /** The `charset` parameter of a Content-Type, lower-cased, or undefined. */
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
 
@@ -199,7 +202,7 @@ function unreadableEncoding(request: FastifyRequest): string | undefined {
   if (coding && coding !== 'identity')
     return `Content-Encoding ${coding} is not supported: send the body uncompressed (connectors are small)`;
   const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+  if (charset !== undefined && !UTF8_CHARSETS.has(charset))
     return `charset ${charset} is not supported: send the JSON as UTF-8 (Content-Type: application/json)`;
   return undefined;
 }

@@ -72,7 +72,8 @@ describe('If-None-Match on a write', () => {
     const created = await post(validBody(jira, 'guarded'));
     const { id } = json<Connector>(created);
     const etag = created.headers.etag as string;
-    for (const ifNoneMatch of ['*', etag, `"other-tag-xxxxxxxxxxxxx", ${etag}`]) {
+    // A weak tag of the same value matches too (If-None-Match compares weakly, RFC 9110 13.1.2).
+    for (const ifNoneMatch of ['*', etag, `"other-tag-xxxxxxxxxxxxx", ${etag}`, `W/${etag}`]) {
       const put = await t.call('PUT', `/api/connectors/${id}`, {
         body: validBody(jira, 'renamed', 'v2'),
         headers: { 'if-none-match': ifNoneMatch },

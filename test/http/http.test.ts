@@ -186,6 +186,7 @@ describe('request bodies', () => {
   it.each<Record<string, string>>([
     { 'content-encoding': 'identity' },
     { 'content-type': 'application/json; charset=UTF8' },
+    { 'content-type': 'application/json; charset=US-ASCII' },
   ])('accepts %j', async (headers) => {
     const response = await t.call('POST', '/api/connectors', {
       body: validBody(jira),
