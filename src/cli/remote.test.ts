@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connectorsCommand } from './remote.js';
+import { UsageError } from './shared.js';
 
 /** A server that answers as Plugboard does for one autotask connector, its first PUT with 412. */
 async function fakeServer(puts: unknown[]): Promise<Server> {
@@ -82,6 +83,43 @@ describe('plugboard connectors update', () => {
       await connectorsCommand(['update', 'c1', '--name', '']);
       expect(puts.length).toBeGreaterThan(0);
       for (const put of puts) expect((put as { name: string }).name).toBe('');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('plugboard connectors: bad arguments', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
+  it('refuses a PLUGBOARD_URL that is not an http(s) URL, naming it, before sending anything', async () => {
+    vi.stubEnv('PLUGBOARD_TOKEN', 'pb_test');
+    for (const url of ['notaurl', '127.0.0.1:8080', 'ftp://127.0.0.1']) {
+      vi.stubEnv('PLUGBOARD_URL', url);
+      await expect(connectorsCommand(['list'])).rejects.toThrow(
+        new UsageError(
+          `PLUGBOARD_URL is not an http(s) URL (got ${JSON.stringify(url)}); give the server's address, e.g. http://127.0.0.1:8080`,
+        ),
+      );
+    }
+  });
+
+  it('says which --param NAME=@FILE it cannot read, as a usage error', async () => {
+    const puts: unknown[] = [];
+    const server = await fakeServer(puts);
+    try {
+      vi.stubEnv('PLUGBOARD_URL', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      vi.stubEnv('PLUGBOARD_TOKEN', 'pb_test');
+      const missing = '/nonexistent/plugboard-param';
+      const refused = connectorsCommand(['update', 'c1', '--param', `password=@${missing}`]);
+      await expect(refused).rejects.toBeInstanceOf(UsageError);
+      await expect(refused).rejects.toThrow(
+        `--param password=@${missing}: cannot read ${missing} (there is no such file)`,
+      );
+      expect(puts).toHaveLength(0);
     } finally {
       server.close();
     }

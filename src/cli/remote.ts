@@ -50,7 +50,41 @@ export function remoteClient(): PlugboardClient {
       'which server? set PLUGBOARD_URL (e.g. http://127.0.0.1:8080) or run plugboard login',
     );
   if (!token) throw new UsageError('no API key: set PLUGBOARD_TOKEN or run plugboard login');
-  return createPlugboardClient({ baseUrl: url, token });
+  return createPlugboardClient({
+    baseUrl: serverUrl(url, process.env.PLUGBOARD_URL ? 'PLUGBOARD_URL' : 'the saved login'),
+    token,
+  });
+}
+
+/**
+ * `url` if it is an http(s) URL; otherwise a usage error naming where it came from. Unchecked, a
+ * URL without its scheme failed later as "Failed to parse URL from 127.0.0.1:8080/api/…".
+ */
+export function serverUrl(url: string, source: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
+    throw new UsageError(
+      `${source} is not an http(s) URL (got ${JSON.stringify(url)}); give the server's address, e.g. http://127.0.0.1:8080`,
+    );
+  return url;
+}
+
+/** A param's value from `--param NAME=@FILE`: the file, one trailing line break dropped. */
+function readParamFile(name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'there is no such file' : (error as Error).message;
+    throw new UsageError(
+      `--param ${name}=@${path}: cannot read ${path} (${reason}); give the path of a readable file`,
+    );
+  }
 }
 
 /** A secret read from stdin: all of it, one trailing line break dropped. */
@@ -96,7 +130,7 @@ async function readParams(
       stdinUsed = true;
       params[name] = await readStdin();
     } else if (value.startsWith('@')) {
-      params[name] = readFileSync(value.slice(1), 'utf8').replace(/\r?\n$/, '');
+      params[name] = readParamFile(name, value.slice(1));
     } else {
       if (type?.params.find((p) => p.name === name)?.secret) {
         process.stderr.write(
@@ -277,9 +311,10 @@ export async function loginCommand(args: string[]): Promise<number> {
     options: { url: { type: 'string' } },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
-  const url = values.url ?? process.env.PLUGBOARD_URL;
-  if (!url)
+  const given = values.url ?? process.env.PLUGBOARD_URL;
+  if (!given)
     throw new UsageError('login needs --url URL (or PLUGBOARD_URL), e.g. --url http://127.0.0.1:8080');
+  const url = serverUrl(given, values.url !== undefined ? '--url' : 'PLUGBOARD_URL');
   const token = process.stdin.isTTY ? await promptHidden('API key: ') : await readStdin();
   if (!token) throw new UsageError('no API key given (type it when asked, or pipe it to stdin)');
   await createPlugboardClient({ baseUrl: url, token }).types.list(); // a wrong key or URL fails here

@@ -46,6 +46,9 @@ export const preconditionFailed = {
   412: errorResponse('If-Match does not match the current ETag, or If-None-Match does'),
 } as const;
 
+/** A strong entity tag (RFC 9110 8.8.3): a quoted string, no W/. */
+const STRONG_TAG = /^"[^"]*"$/;
+
 /**
  * The precondition of an `If-Match` header (RFC 9110, strong comparison): `*` matches any stored
  * version, otherwise one of the listed tags must be the current ETag of the caller's view (`present`);
@@ -61,12 +64,17 @@ export function ifMatch(
   if (value === '*') return () => {};
   // An empty item (`"a",,"b"`) stays in the list and matches nothing: an ETag is never empty.
   const tags = value.split(',').map((tag) => tag.trim());
+  // Still a 412 (a precondition that is false), but not "changed since you read it": a tag that is
+  // not a quoted string, or a weak one (If-Match compares strongly), matches no version at all.
+  const unusable = tags.find((tag) => !STRONG_TAG.test(tag));
   return (current) => {
     const etag = etagOf(present(current));
     if (!tags.includes(etag)) {
       throw new AppError(
         'PRECONDITION_FAILED',
-        `the connector has changed since you read it (its ETag is now ${etag}); read it again and reapply your change`,
+        unusable === undefined
+          ? `the connector has changed since you read it (its ETag is now ${etag}); read it again and reapply your change`
+          : `If-Match ${JSON.stringify(unusable)} is not a strong ETag (a quoted string such as ${etag}, without W/) and matches no version; send the ETag header of your last read, or *`,
         undefined,
         { ETag: etag },
       );

@@ -67,6 +67,28 @@ describe('the ETag is of the representation', () => {
   });
 });
 
+describe('an If-Match that is not a strong ETag', () => {
+  it('is a 412 that says the value matches no version, not that the connector changed', async () => {
+    const created = await post(validBody(jira, 'malformed tags'));
+    const { id } = json<Connector>(created);
+    for (const ifMatch of ['garbage', `W/${created.headers.etag as string}`, '""x']) {
+      const put = await t.call('PUT', `/api/connectors/${id}`, {
+        body: validBody(jira, 'renamed', 'v2'),
+        headers: { 'if-match': ifMatch },
+      });
+      expect(put.statusCode, put.body).toBe(412);
+      const { code, message } = json<ErrorResponse>(put);
+      expect(code).toBe('PRECONDITION_FAILED');
+      expect(message).toMatch(/is not a strong ETag/);
+      expect(message).not.toMatch(/changed since you read it/);
+    }
+    // A well-formed stale tag still says the connector changed.
+    const stale = await t.call('DELETE', `/api/connectors/${id}`, { headers: { 'if-match': '"stale"' } });
+    expect(json<ErrorResponse>(stale).message).toMatch(/changed since you read it/);
+    expect((await t.call('GET', `/api/connectors/${id}`)).body).toBe(created.body);
+  });
+});
+
 describe('If-None-Match on a write', () => {
   it('answers 412 to PUT and DELETE when it is * or lists the current ETag, and changes nothing', async () => {
     const created = await post(validBody(jira, 'guarded'));
