@@ -6,9 +6,8 @@ import type { Config } from './config.js';
 import { type DeliveryThreadOptions, EarlyThread } from './deliveries/thread-host.js';
 import { warnIfRedisUrlUnused } from './http/rate-limit-setting.js';
 import { createLogger, defaultLogFormat, flushLogger } from './logger.js';
-import { MasterKeyError } from './secrets/cipher.js';
 import type { Hashing } from './secrets/hash-key.js';
-import { type KeyringSource, keyringFromEnvironment } from './secrets/keyring.js';
+import { type KeyringSource, resolveKeyring } from './secrets/keyring.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './store/database.js';
 import { hasDeliveryWork } from './store/delivery-store.js';
@@ -277,13 +276,16 @@ async function workAtStart(database: DatabaseHandle, config: Config): Promise<bo
   }
 }
 
-/** A malformed PLUGBOARD_MASTER_KEY or PLUGBOARD_PREVIOUS_MASTER_KEYS, refused before the database is touched. */
-function checkMasterKeys({ masterKey, previousMasterKeys }: Config): void {
-  if (masterKey !== undefined) keyringFromEnvironment(masterKey, previousMasterKeys);
-  else if (previousMasterKeys !== undefined)
-    throw new MasterKeyError(
-      'PLUGBOARD_PREVIOUS_MASTER_KEYS is set but PLUGBOARD_MASTER_KEY is not; set both',
-    );
+/**
+ * A malformed PLUGBOARD_MASTER_KEY or PLUGBOARD_PREVIOUS_MASTER_KEYS, or PostgreSQL without
+ * PLUGBOARD_MASTER_KEY, refused before the database is touched (PostgreSQL's would otherwise be
+ * migrated first). Only the key file, which lives beside the SQLite database, is read later.
+ */
+function checkMasterKeys(config: Config): void {
+  const { masterKey, previousMasterKeys, database } = config;
+  if (masterKey !== undefined || previousMasterKeys !== undefined || database.kind === 'postgres') {
+    resolveKeyring(config);
+  }
 }
 
 /** Why the server could not listen, naming the setting to change. */

@@ -303,6 +303,16 @@ describe('the first key cannot be lost (issue 11, finding 11)', () => {
       expect(printedKeys(refused.stdout)).toEqual([]);
     }
   });
+
+  it('PostgreSQL without PLUGBOARD_MASTER_KEY is refused before the database is reached', async () => {
+    // Nothing listens on port 1: a start that went to the database first would say it cannot
+    // reach it (and, on a PostgreSQL that answers, migrate it before refusing).
+    const refused = await sandbox().run(['serve'], {
+      DATABASE_URL: 'postgres://plugboard@127.0.0.1:1/plugboard',
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/PLUGBOARD_MASTER_KEY is not set/);
+  });
 });
 
 describe('PLUGBOARD_API_KEY', () => {
@@ -386,7 +396,11 @@ describe('configuration errors', () => {
       'postgresql://postgres:Sup3rSecretPassw0rd@127.0.0.1:5432/no_such_database_here',
       'postgres://admin:Sup3rSecretPassw0rd@127.0.0.1:5432',
     ];
-    const results = await Promise.all(urls.map((url) => box.run(['serve'], { DATABASE_URL: url })));
+    // With a master key: PostgreSQL without one is refused before it is reached.
+    const masterKey = randomBytes(32).toString('base64');
+    const results = await Promise.all(
+      urls.map((url) => box.run(['serve'], { DATABASE_URL: url, PLUGBOARD_MASTER_KEY: masterKey })),
+    );
     expect(results[0]?.stderr).toMatch(/cannot reach PostgreSQL at 127\.0\.0\.1:1\/db/);
     // "has no such database" where PostgreSQL runs (this machine kind), "cannot reach" where it does not.
     expect(results[1]?.stderr).toMatch(

@@ -41,7 +41,9 @@ export function parseRateLimit(value: string | undefined): RateLimitSetting | un
   if (text.toLowerCase() === 'ilert') return ILERT_RATE_LIMIT;
   const match = /^([1-9][0-9]{0,8}) *\/ *(s|min|h)$/.exec(text);
   if (!match?.[1] || !match[2]) {
-    throw new Error(`PLUGBOARD_RATE_LIMIT must be ${RATE_LIMIT_FORMS}`);
+    throw new Error(
+      `PLUGBOARD_RATE_LIMIT must be ${RATE_LIMIT_FORMS}, with <n> a whole number from 1 to 999999999 (got "${text}")`,
+    );
   }
   const window = windows[match[2] as keyof typeof windows];
   return { perKey: { max: Number(match[1]), ...window }, description: `${match[1]}/${match[2]}` };

@@ -95,3 +95,13 @@ describe('the SQLite database files', () => {
     ]);
   });
 });
+
+describe('a database path that cannot be made', () => {
+  it('says so, naming the path and DATABASE_URL', () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, '');
+    expect(() => openDatabase({ kind: 'sqlite', path: join(file, 'p.db') })).toThrow(
+      /^cannot create the SQLite database .*a-file\/p\.db \(ENOTDIR.*\); set DATABASE_URL to sqlite:PATH/,
+    );
+  });
+});

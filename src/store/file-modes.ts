@@ -26,8 +26,16 @@ const octal = (mode: number) => `0${(mode & 0o777).toString(8)}`;
 export function secureDatabaseFiles(path: string): FileModeNotice[] {
   const notices: FileModeNotice[] = [];
   const folder = dirname(path);
-  if (!existsSync(folder)) mkdirSync(folder, { recursive: true, mode: PRIVATE_FOLDER });
-  if (!existsSync(path)) closeSync(openSync(path, 'a', PRIVATE_FILE));
+  try {
+    if (!existsSync(folder)) mkdirSync(folder, { recursive: true, mode: PRIVATE_FOLDER });
+    if (!existsSync(path)) closeSync(openSync(path, 'a', PRIVATE_FILE));
+  } catch (error) {
+    // ENOTDIR, EACCES, EROFS…: Node's message names the call and the path, not the setting.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `cannot create the SQLite database ${path} (${reason}); set DATABASE_URL to sqlite:PATH with PATH in a folder this user can write to`,
+    );
+  }
 
   const tightened: string[] = [];
   for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}.key`]) {
