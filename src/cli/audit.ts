@@ -12,9 +12,24 @@ export async function auditCommand(config: Config, args: string[]): Promise<numb
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
   const limit = positiveInteger(values.limit, '--limit', 50, 10_000);
-  const events = await withDatabase(config, (db) =>
-    createAuditStore(db.db).listByAccountName(values.account, limit),
-  );
+  const { account } = values;
+  const found = await withDatabase(config, async (db) => {
+    const events = await createAuditStore(db.db).listByAccountName(account, limit);
+    // No events for an account name: say whether the account exists at all (a typo listed nothing).
+    const known =
+      events.length > 0 ||
+      account === undefined ||
+      (await db.db.selectFrom('accounts').select('id').where('name', '=', account).executeTakeFirst()) !==
+        undefined;
+    return { events, known };
+  });
+  if (!found.known) {
+    process.stderr.write(
+      `plugboard: no account named ${JSON.stringify(account)}; keys list shows the accounts\n`,
+    );
+    return 1;
+  }
+  const { events } = found;
   const header = ['AT', 'ACCOUNT', 'ACTION', 'CONNECTOR', 'NAME', 'TYPE', 'KEY', 'LABEL', 'FIELDS'];
   const rows = events.map((e) => [
     e.at,

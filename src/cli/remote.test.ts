@@ -107,6 +107,19 @@ describe('plugboard connectors: bad arguments', () => {
     }
   });
 
+  it('refuses connectors update with nothing to change, before sending anything', async () => {
+    const puts: unknown[] = [];
+    const server = await fakeServer(puts);
+    try {
+      vi.stubEnv('PLUGBOARD_URL', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      vi.stubEnv('PLUGBOARD_TOKEN', 'pb_test');
+      await expect(connectorsCommand(['update', 'c1'])).rejects.toThrow(/there is nothing to change/);
+      expect(puts).toHaveLength(0);
+    } finally {
+      server.close();
+    }
+  });
+
   it('says which --param NAME=@FILE it cannot read, as a usage error', async () => {
     const puts: unknown[] = [];
     const server = await fakeServer(puts);

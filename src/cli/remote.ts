@@ -241,6 +241,10 @@ export async function connectorsCommand(args: string[]): Promise<number> {
     }
     case 'update': {
       const id = one('update');
+      if (values.name === undefined && (values.param ?? []).length === 0)
+        throw new UsageError(
+          'connectors update needs --name NAME or --param NAME=VALUE: there is nothing to change',
+        );
       const types = await client.types.list();
       // Read once: modify calls this again after a 412, when stdin has been read to its end and
       // a second read gives "", which would replace (or clear) the secret given on stdin.
