@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type ServerOptions, STATUS_CODES } from 'node:http';
+import { maxHeaderSize, type ServerOptions, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { type ErrorBody, errorBody } from './error-handler.js';
@@ -76,7 +76,10 @@ function clientErrorHandler(timeouts: TimeoutSettings) {
         `the request did not arrive in time: the headers must arrive within ${seconds(timeouts.headersMs)}, the whole request within ${seconds(timeouts.requestMs)}`,
       );
     } else if (error.code === 'HPE_HEADER_OVERFLOW') {
-      body = errorBody('HEADERS_TOO_LARGE', 'the request headers are too large');
+      body = errorBody(
+        'HEADERS_TOO_LARGE',
+        `the request line and headers are over ${Math.round(maxHeaderSize / 102.4) / 10} KiB together (Node's limit); send fewer or shorter headers`,
+      );
     } else {
       body = errorBody('BAD_REQUEST', 'the request is not valid HTTP/1.1');
     }

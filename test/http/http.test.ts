@@ -519,6 +519,18 @@ describe('logs of requests Node refuses before Fastify sees them', () => {
     return received;
   }
 
+  it('says in a 431 what the limit is and what to do', async () => {
+    const received = await exchange(
+      `GET /api/connectors HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(received).toMatch(/^HTTP\/1\.1 431 /);
+    const body = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) as ErrorResponse;
+    expect(body.code).toBe('HEADERS_TOO_LARGE');
+    expect(body.message).toBe(
+      "the request line and headers are over 16 KiB together (Node's limit); send fewer or shorter headers",
+    );
+  });
+
   const auth = `Host: localhost\r\nAuthorization: Bearer ${marker}\r\n`;
   it.each([
     [
