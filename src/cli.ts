@@ -17,7 +17,7 @@ Server and database (on the machine the server runs on):
   keys revoke ID                          revoke a key; it stops working within seconds
   audit [--account NAME] [--limit N]      the audit trail of connector changes, newest first
   secrets rotate                          re-seal every secret under a new master key, while servers run
-  copy --from URL --to URL [--batch-size N]
+  copy --from URL --to URL [--batch-size N] [--force]
                                           copy a database into another (not idempotency keys)
 
 Over HTTP, with PLUGBOARD_URL and PLUGBOARD_TOKEN (or plugboard login):
