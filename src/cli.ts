@@ -65,7 +65,7 @@ PLUGBOARD_URL and PLUGBOARD_TOKEN, when set, win over the saved ones.`,
   connectors: `Usage: plugboard connectors list [--json]
        plugboard connectors get ID | --name NAME [--json]
        plugboard connectors create --type TYPE --name NAME [--param NAME=VALUE ...] [--json]
-       plugboard connectors update ID [--name NAME] [--param NAME=VALUE ...] [--json]
+       plugboard connectors update ID (--name NAME | --param NAME=VALUE ...)... [--json]
        plugboard connectors delete ID [--if-match ETAG]
        plugboard connectors check ID [--json]
 

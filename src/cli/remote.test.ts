@@ -120,6 +120,14 @@ describe('plugboard connectors: bad arguments', () => {
     }
   });
 
+  it('does not repeat a password given in a PLUGBOARD_URL it refuses', async () => {
+    vi.stubEnv('PLUGBOARD_TOKEN', 'pb_test');
+    vi.stubEnv('PLUGBOARD_URL', 'admin:hunter2@127.0.0.1:8080');
+    const refused = connectorsCommand(['list']);
+    await expect(refused).rejects.toThrow('(got "admin:***@127.0.0.1:8080")');
+    await expect(refused).rejects.not.toThrow(/hunter2/);
+  });
+
   it('says which --param NAME=@FILE it cannot read, as a usage error', async () => {
     const puts: unknown[] = [];
     const server = await fakeServer(puts);

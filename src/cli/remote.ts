@@ -51,7 +51,7 @@ export function remoteClient(): PlugboardClient {
     );
   if (!token) throw new UsageError('no API key: set PLUGBOARD_TOKEN or run plugboard login');
   return createPlugboardClient({
-    baseUrl: serverUrl(url, process.env.PLUGBOARD_URL ? 'PLUGBOARD_URL' : 'the saved login'),
+    baseUrl: serverUrl(url, process.env.PLUGBOARD_URL ? 'PLUGBOARD_URL' : 'the URL saved by plugboard login'),
     token,
   });
 }
@@ -69,9 +69,18 @@ export function serverUrl(url: string, source: string): string {
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
     throw new UsageError(
-      `${source} is not an http(s) URL (got ${JSON.stringify(url)}); give the server's address, e.g. http://127.0.0.1:8080`,
+      `${source} is not an http(s) URL (got ${JSON.stringify(withoutPassword(url))}); give the server's address, e.g. http://127.0.0.1:8080` +
+        (source.startsWith('the URL saved') ? ', with plugboard login --url' : ''),
     );
   return url;
+}
+
+/** A URL-ish text as it may be shown: a password before an `@` (user:password@host) replaced. */
+function withoutPassword(text: string): string {
+  return text.replace(
+    /^([^/@:]*:\/\/)?([^/@:]*):[^/@]*@/,
+    (_all, scheme: string | undefined, user: string) => `${scheme ?? ''}${user}:***@`,
+  );
 }
 
 /** A param's value from `--param NAME=@FILE`: the file, one trailing line break dropped. */

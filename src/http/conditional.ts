@@ -66,7 +66,7 @@ export function ifMatch(
   const tags = value.split(',').map((tag) => tag.trim());
   // Still a 412 (a precondition that is false), but not "changed since you read it": a tag that is
   // not a quoted string, or a weak one (If-Match compares strongly), matches no version at all.
-  const unusable = tags.find((tag) => !STRONG_TAG.test(tag));
+  const unusable = tags.find((tag) => tag !== '' && !STRONG_TAG.test(tag));
   return (current) => {
     const etag = etagOf(present(current));
     if (!tags.includes(etag)) {

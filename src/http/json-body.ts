@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { AppError, errors } from '../errors.js';
@@ -188,6 +188,11 @@ export function installJsonBody(app: FastifyInstance): void {
 
 /** Charsets a JSON body may name: UTF-8, and ASCII, which is UTF-8's first 128 characters (the bytes are checked below). */
 const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
+/**
+ * Charsets whose first 128 characters are ASCII's: a body in one of them that is all ASCII is the
+ * same bytes in UTF-8 (older Spring RestTemplate setups declare ISO-8859-1 on every JSON body).
+ */
+const ASCII_COMPATIBLE = new Set(['iso-8859-1', 'latin1', 'windows-1252', 'cp1252']);
 
 /** The `charset` parameter of a Content-Type, lower-cased, or undefined. */
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
@@ -197,14 +202,23 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
  * server does not undo, or a charset other than UTF-8 (RFC 8259: JSON is UTF-8). Either used to
  * reach the parser as bytes and come back as "not valid JSON at line 1, column 1".
  */
-function unreadableEncoding(request: FastifyRequest): string | undefined {
+function unreadableEncoding(request: FastifyRequest, body: string | Buffer): string | undefined {
   const coding = request.headers['content-encoding']?.trim().toLowerCase();
   if (coding && coding !== 'identity')
     return `Content-Encoding ${coding} is not supported: send the body uncompressed (connectors are small)`;
-  const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
-  if (charset !== undefined && !UTF8_CHARSETS.has(charset))
-    return `charset ${charset} is not supported: send the JSON as UTF-8 (Content-Type: application/json)`;
-  return undefined;
+  // An empty `charset=` says nothing: as if it were not there.
+  const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase() || undefined;
+  if (charset === undefined || UTF8_CHARSETS.has(charset)) return undefined;
+  if (ASCII_COMPATIBLE.has(charset) && (Buffer.isBuffer(body) ? isAscii(body) : !/[^\x00-\x7f]/.test(body)))
+    return undefined;
+  return `charset ${charset} is not supported${ASCII_COMPATIBLE.has(charset) ? ' for a body that is not all ASCII' : ''}: send the JSON as UTF-8 (Content-Type: application/json)`;
+}
+
+/** Whether a body is empty or only JSON whitespace: no body, whatever its headers say. */
+function blank(body: string | Buffer): boolean {
+  if (typeof body === 'string') return body.trim() === '';
+  for (const byte of body) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false;
+  return true;
 }
 
 function parseJson(
@@ -212,7 +226,13 @@ function parseJson(
   body: string | Buffer,
   done: (error: Error | null, value?: unknown) => void,
 ): void {
-  const unreadable = unreadableEncoding(request);
+  // First: a bodiless DELETE or GET that names a Content-Type (with a charset, an encoding) has
+  // nothing to decode, and is answered as one without a body, as before.
+  if (blank(body)) {
+    done(null, undefined);
+    return;
+  }
+  const unreadable = unreadableEncoding(request, body);
   if (unreadable !== undefined) {
     done(new AppError('UNSUPPORTED_MEDIA_TYPE', unreadable), undefined);
     return;

@@ -82,7 +82,9 @@ describe('an If-Match that is not a strong ETag', () => {
       expect(message).toMatch(/is not a strong ETag/);
       expect(message).not.toMatch(/changed since you read it/);
     }
-    // A well-formed stale tag still says the connector changed.
+    // A well-formed stale tag still says the connector changed, an empty item in a list included.
+    const listed = await t.call('DELETE', `/api/connectors/${id}`, { headers: { 'if-match': '"a",,"b"' } });
+    expect(json<ErrorResponse>(listed).message).toMatch(/changed since you read it/);
     const stale = await t.call('DELETE', `/api/connectors/${id}`, { headers: { 'if-match': '"stale"' } });
     expect(json<ErrorResponse>(stale).message).toMatch(/changed since you read it/);
     expect((await t.call('GET', `/api/connectors/${id}`)).body).toBe(created.body);

@@ -150,8 +150,8 @@ function withKeptSecrets(body: unknown, stored: StoredConnector, reveal: RevealS
 }
 
 /**
- * A create's body as a connector. A secret sent as the placeholder (a connector read with a read key,
- * sent back as a new one) has no stored value to stand for: stored, it would be the credential
+ * A create's body as a connector. A secret sent as the placeholder (a connector read masked, by a
+ * read key or with PLUGBOARD_REVEAL_SECRETS=never, sent back as a new one) has no stored value to stand for: stored, it would be the credential
  * `********`, and a write key would read it back looking masked. It is refused, naming the param.
  */
 function parseNewConnector(body: unknown): ConnectorInput {
@@ -159,7 +159,7 @@ function parseNewConnector(body: unknown): ConnectorInput {
   const masked = [...input.type.secretParams].filter((name) => input.params[name] === SECRET_PLACEHOLDER);
   if (masked.length > 0) {
     throw errors.validation(
-      `invalid connector: ${masked.map((name) => `/params/${name}`).join(', ')} is ${SECRET_PLACEHOLDER}, the mask of a secret that was read with a read key; send the secret itself`,
+      `invalid connector: ${masked.map((name) => `/params/${name}`).join(', ')} is ${SECRET_PLACEHOLDER}, the mask a masked read shows in place of a secret; send the secret itself`,
       masked.map((name) => ({
         field: `/params/${name}`,
         message: `must be the secret itself, not the mask ${SECRET_PLACEHOLDER}`,
