@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
-import { AppError } from '../errors.js';
+import { AppError, quote } from '../errors.js';
 import type { Precondition, StoredConnector } from '../store/connector-store.js';
 import { errorResponse } from './responses.js';
 
@@ -74,7 +74,7 @@ export function ifMatch(
         'PRECONDITION_FAILED',
         unusable === undefined
           ? `the connector has changed since you read it (its ETag is now ${etag}); read it again and reapply your change`
-          : `If-Match ${JSON.stringify(unusable)} is not a strong ETag (a quoted string such as ${etag}, without W/) and matches no version; send the ETag header of your last read, or *`,
+          : `If-Match ${quote(unusable)} is not a strong ETag (a quoted string such as ${etag}, without W/) and matches no version; send the ETag header of your last read, or *`,
         undefined,
         { ETag: etag },
       );
