@@ -209,7 +209,7 @@ function unreadableEncoding(request: FastifyRequest, body: string | Buffer): str
   // An empty `charset=` says nothing: as if it were not there.
   const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase() || undefined;
   if (charset === undefined || UTF8_CHARSETS.has(charset)) return undefined;
-  if (ASCII_COMPATIBLE.has(charset) && (Buffer.isBuffer(body) ? isAscii(body) : !/[^\x00-\x7f]/.test(body)))
+  if (ASCII_COMPATIBLE.has(charset) && isAscii(Buffer.isBuffer(body) ? body : Buffer.from(body)))
     return undefined;
   return `charset ${charset} is not supported${ASCII_COMPATIBLE.has(charset) ? ' for a body that is not all ASCII' : ''}: send the JSON as UTF-8 (Content-Type: application/json)`;
 }
