@@ -89,9 +89,11 @@ interface SentPage {
  * at once (SQLite with no transaction open), shown in the key's view by the routes' own functions
  * (presentConnector, etagOf, and the routes' compiled serializer, once a route compiled it). The
  * store gives out one frozen object per version of a connector it keeps (connector-row.ts,
- * present.ts), so for those the view, JSON and ETag are made once. A connector is read from the
- * database on every request; a page is read again unless the database's stamp says nothing was
- * written since it was read (listNow, compiled.ts), so a change made by any process is seen as before.
+ * present.ts), so for those the view, JSON and ETag are made once. On SQLite a connector and a page
+ * are read again unless the database's stamp says no other connection wrote since they were read
+ * and no write of this one touched them (getNow, listNow, compiled.ts); on PostgreSQL a connector
+ * is kept while the notices of changes are heard (connector-cache.ts). So a change made by any
+ * process is seen as the store promises.
  *
  * The answer is the route's, byte for byte: status, the same headers in the same order
  * (X-Request-Id, the ETag of one connector, Content-Type, Content-Length, then Node's), the same
