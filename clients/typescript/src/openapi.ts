@@ -98,6 +98,10 @@ export interface paths {
                 /** @description The newly created connector */
                 201: {
                     headers: {
+                        /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
+                        ETag?: string;
+                        /** @description `true` when this is the replay of the first response to this Idempotency-Key */
+                        "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -216,6 +220,8 @@ export interface paths {
                 /** @description The requested connector */
                 200: {
                     headers: {
+                        /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -286,6 +292,8 @@ export interface paths {
                 /** @description The updated connector */
                 200: {
                     headers: {
+                        /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -340,6 +348,8 @@ export interface paths {
                 /** @description If-Match does not match the current ETag, or If-None-Match does */
                 412: {
                     headers: {
+                        /** @description The connector's current ETag */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -440,6 +450,8 @@ export interface paths {
                 /** @description If-Match does not match the current ETag, or If-None-Match does */
                 412: {
                     headers: {
+                        /** @description The connector's current ETag */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -494,6 +506,8 @@ export interface paths {
                 /** @description The connector */
                 200: {
                     headers: {
+                        /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -814,6 +828,8 @@ export interface paths {
                 /** @description The delivery, durably queued */
                 202: {
                     headers: {
+                        /** @description `true` when this is the replay of the first response to this Idempotency-Key */
+                        "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
                     };
                     content: {

@@ -7,13 +7,19 @@ import { eventProblems, optionsFromQuery, parseDeliveryInput } from '../../deliv
 import type { DeliveryOf, DeliveryWorker } from '../../deliveries/worker.js';
 import { type ErrorDetail, errors, summarizeProblems } from '../../errors.js';
 import { isRecord } from '../../is-record.js';
-import { jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
+import { jsonResponse, type RouteSchema, withHeaders } from '../../openapi/route-schema.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
 import { DELIVERY_STATES, type Delivery, type DeliveryStore } from '../../store/delivery-store.js';
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import type { DeliveryState } from '../../store/schema.js';
 import { principalOf } from '../auth.js';
-import { fingerprint, IdempotencyKeyHeader, idempotencyErrors, idempotencyKeyOf } from '../idempotency.js';
+import {
+  fingerprint,
+  IdempotencyKeyHeader,
+  IdempotentReplayedHeader,
+  idempotencyErrors,
+  idempotencyKeyOf,
+} from '../idempotency.js';
 import { PageQuerySchema, pageErrors, parsePage } from '../paging.js';
 import { errorResponse, keyErrors, writeKeyErrors } from '../responses.js';
 import { connectorIdParams } from './connectors.js';
@@ -60,7 +66,7 @@ const create = {
   headers: { type: 'object', properties: IdempotencyKeyHeader },
   body: DeliveryInputSchema,
   response: {
-    202: accepted,
+    202: withHeaders(accepted, IdempotentReplayedHeader),
     400: errorResponse(
       "The body is not a valid delivery: the event, or the type's options (unknown keys are named)",
     ),
