@@ -188,6 +188,30 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     expect(declared('/connectors/{id}/deliveries', 'post', 202)).toContain('idempotent-replayed');
   });
 
+  it('documents WWW-Authenticate on every 401 and Retry-After on every 429 and 503, as they are sent', async () => {
+    const refused = await t.call('GET', '/api/connectors', { key: null });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['www-authenticate']).toMatch(/^Bearer /);
+    const wanted: Record<string, string> = {
+      401: 'WWW-Authenticate',
+      429: 'Retry-After',
+      503: 'Retry-After',
+    };
+    let seen = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        if (typeof operation !== 'object' || !('responses' in operation)) continue; // a path's servers
+        for (const [status, header] of Object.entries(wanted)) {
+          const answer = operation.responses[status] as { headers?: Record<string, unknown> } | undefined;
+          if (answer === undefined) continue;
+          seen++;
+          expect(Object.keys(answer.headers ?? {}), `${method} ${path} ${status}`).toContain(header);
+        }
+      }
+    }
+    expect(seen).toBeGreaterThan(40);
+  });
+
   it("documents /healthz's 200 as it is served, ageMs included", async () => {
     const documented = doc.paths['/healthz']?.get?.responses['200'] as
       | { content?: { 'application/json'?: { schema?: { properties?: Record<string, unknown> } } } }

@@ -50,6 +50,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -59,6 +61,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -68,6 +76,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -120,6 +130,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -174,6 +186,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -183,6 +201,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -231,6 +251,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -249,6 +271,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -258,6 +286,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -312,6 +342,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -377,6 +409,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -386,6 +424,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -423,6 +463,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -461,6 +503,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -470,6 +518,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -517,6 +567,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -535,6 +587,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -544,6 +602,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -597,6 +657,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -624,6 +686,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key as one key may run at once (with Retry-After: when the oldest of them has ended) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -633,6 +701,8 @@ export interface paths {
                 /** @description The database is unavailable, the server is overloaded or shutting down, or as many checks running as the server runs at once (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -692,6 +762,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -728,6 +800,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key as one key may run at once (with Retry-After: when the oldest of them has ended) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -737,6 +815,8 @@ export interface paths {
                 /** @description The database is unavailable, the server is overloaded or shutting down, or as many checks running as the server runs at once (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -942,6 +1022,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1005,6 +1087,12 @@ export interface paths {
                 /** @description The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1014,6 +1102,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1204,6 +1294,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1258,6 +1350,12 @@ export interface paths {
                 /** @description The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1267,6 +1365,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1422,6 +1522,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1431,6 +1533,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1440,6 +1548,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1582,6 +1692,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1600,6 +1712,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1609,6 +1727,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1738,6 +1858,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1774,6 +1896,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1783,6 +1911,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1924,6 +2054,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1960,6 +2092,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1969,6 +2107,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2012,6 +2152,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2021,6 +2163,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2030,6 +2178,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2089,6 +2239,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2107,6 +2259,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2116,6 +2274,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2183,6 +2343,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2192,6 +2354,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2201,6 +2369,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2287,6 +2457,8 @@ export interface paths {
                 /** @description The database does not answer or does not take writes */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2335,6 +2507,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2353,6 +2527,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2362,6 +2542,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {

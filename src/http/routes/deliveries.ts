@@ -21,7 +21,7 @@ import {
   idempotencyKeyOf,
 } from '../idempotency.js';
 import { PageQuerySchema, pageErrors, parsePage } from '../paging.js';
-import { errorResponse, keyErrors, writeKeyErrors } from '../responses.js';
+import { errorResponse, keyErrors, RateLimitHeaders, writeKeyErrors } from '../responses.js';
 import { connectorIdParams } from './connectors.js';
 
 export interface DeliveryRoutesOptions {
@@ -51,8 +51,11 @@ const queueErrors = {
     "The connector's type does not deliver, or the connector lacks what delivery needs (the message says what to add), " +
       'or this API key used this Idempotency-Key with another body',
   ),
-  429: errorResponse(
-    'The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After',
+  429: withHeaders(
+    errorResponse(
+      'The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After',
+    ),
+    RateLimitHeaders,
   ),
 } as const;
 
