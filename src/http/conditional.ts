@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { AppError, quote } from '../errors.js';
+import { withHeaders } from '../openapi/route-schema.js';
 import type { Precondition, StoredConnector } from '../store/connector-store.js';
 import { errorResponse } from './responses.js';
 
@@ -42,8 +43,14 @@ export const IfMatchHeader = {
     description: 'Only write if the connector does not have this ETag (`*`: never, it exists); otherwise 412',
   },
 } as const;
+/** The ETag header of an answer that carries a connector: what If-Match and If-None-Match compare with. */
+export const ETagHeader = {
+  ETag: 'Strong entity tag of the connector as this key sees it; send it back in If-Match',
+} as const;
 export const preconditionFailed = {
-  412: errorResponse('If-Match does not match the current ETag, or If-None-Match does'),
+  412: withHeaders(errorResponse('If-Match does not match the current ETag, or If-None-Match does'), {
+    ETag: "The connector's current ETag",
+  }),
 } as const;
 
 /** A strong entity tag (RFC 9110 8.8.3): a quoted string, no W/. */

@@ -16,6 +16,10 @@ export const IdempotencyKeyHeader = {
       'Makes a retried create safe: the same key and body from the same API key within 24 h replays the first response (each API key has its own Idempotency-Keys)',
   },
 } as const;
+/** The header of a replayed answer (the draft's and Stripe's name). */
+export const IdempotentReplayedHeader = {
+  'Idempotent-Replayed': '`true` when this is the replay of the first response to this Idempotency-Key',
+} as const;
 
 function invalidKey(): AppError {
   return new AppError(

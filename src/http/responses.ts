@@ -1,5 +1,5 @@
 import { ErrorSchema } from '../connectors/schemas.js';
-import { jsonResponse, type ResponseDoc } from '../openapi/route-schema.js';
+import { jsonResponse, type ResponseDoc, withHeaders } from '../openapi/route-schema.js';
 
 /**
  * The error answers that routes share, for their schemas (route-schema.ts): what the plumbing in
@@ -10,16 +10,34 @@ export function errorResponse(description: string): ResponseDoc {
   return jsonResponse(description, ErrorSchema);
 }
 
+/** The header of an answer that asks the client to come back later (429, 503). */
+export const RetryAfterHeader = {
+  'Retry-After': 'Seconds to wait before sending the request again',
+} as const;
+/** The headers of a 429 for the rate limit (draft-ietf-httpapi-ratelimit-headers), besides Retry-After. */
+export const RateLimitHeaders = {
+  ...RetryAfterHeader,
+  'RateLimit-Policy': 'The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set)',
+  RateLimit: 'What is left of that limit, and in how many seconds it resets',
+} as const;
+
 /** What any route that needs an API key can answer instead of its own. */
 export const keyErrors = {
-  401: errorResponse(
-    'Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer)',
+  401: withHeaders(
+    errorResponse('Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer)'),
+    { 'WWW-Authenticate': 'Bearer realm="plugboard", with error="invalid_token" for a key that was refused' },
   ),
-  429: errorResponse(
-    'Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers)',
+  429: withHeaders(
+    errorResponse(
+      'Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers)',
+    ),
+    RateLimitHeaders,
   ),
-  503: errorResponse(
-    'The database is unavailable or the server is overloaded or shutting down (with Retry-After)',
+  503: withHeaders(
+    errorResponse(
+      'The database is unavailable or the server is overloaded or shutting down (with Retry-After)',
+    ),
+    RetryAfterHeader,
   ),
 } as const;
 

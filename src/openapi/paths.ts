@@ -50,16 +50,27 @@ function parameters(
 
 function responses(declared: Readonly<Record<number, ResponseDoc>>, options: PathOptions): JsonObject {
   const out: JsonObject = {};
-  for (const [status, { description, content }] of Object.entries(declared)) {
+  for (const [status, { description, content, headers }] of Object.entries(declared)) {
+    const sent =
+      headers === undefined
+        ? {}
+        : {
+            headers: Object.fromEntries(
+              Object.entries(headers).map(([name, about]) => [
+                name,
+                { description: about, schema: { type: 'string' } },
+              ]),
+            ),
+          };
     if (content === undefined) {
-      out[status] = { description };
+      out[status] = { description, ...sent };
       continue;
     }
     const media: JsonObject = {};
     for (const [type, { schema }] of Object.entries(content)) {
       media[type] = schema === undefined ? {} : { schema: schemaJson(schema, options) };
     }
-    out[status] = { description, content: media };
+    out[status] = { description, ...sent, content: media };
   }
   return out;
 }

@@ -17,10 +17,15 @@ export interface ParameterSchema extends JsonSchema {
   readonly required?: readonly string[];
 }
 
+/** One response header the server sends: its name and what it holds (a string). */
+export type ResponseHeaders = Readonly<Record<string, string>>;
+
 /** One response: OpenAPI's Response Object, which Fastify also reads (`content` by media type). */
 export interface ResponseDoc {
   readonly description: string;
   readonly content?: Readonly<Record<string, { readonly schema?: JsonSchema }>>;
+  /** The headers it carries, by name, each with its description (the document only: Fastify ignores them). */
+  readonly headers?: ResponseHeaders;
 }
 
 export interface RouteSchema {
@@ -63,6 +68,11 @@ export function described<T extends JsonSchema>(schema: T, description: string):
 /** The schema a described() copy was made from, or the schema itself. */
 export function originOf(schema: JsonSchema): JsonSchema {
   return origins.get(schema) ?? schema;
+}
+
+/** `response` with these headers besides any it declares (ETag, Idempotent-Replayed…). */
+export function withHeaders(response: ResponseDoc, headers: ResponseHeaders): ResponseDoc {
+  return { ...response, headers: { ...response.headers, ...headers } };
 }
 
 /** A JSON response with this description and body schema. */

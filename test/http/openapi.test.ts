@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv } from 'ajv';
+import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warmUpOf } from '../../src/app.js';
 import { connectorTypes } from '../../src/connectors/registry.js';
@@ -133,6 +134,82 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     }
     expect(input({ name: 'x', type: 'slack' })).toBe(true);
     expect(input({ name: 'x', type: 'no-such-type' })).toBe(false);
+  });
+
+  it('documents the response headers the server sends: ETag on a connector and a 412, Idempotent-Replayed', async () => {
+    /** The headers the document declares for this answer, lower-cased. */
+    const declared = (path: string, method: string, status: number) => {
+      const answer = doc.paths[path]?.[method]?.responses[String(status)] as
+        | { headers?: Record<string, { schema?: unknown }> }
+        | undefined;
+      expect(answer, `${method} ${path} ${status}`).toBeDefined();
+      for (const [name, header] of Object.entries(answer?.headers ?? {}))
+        expect(header.schema, `${method} ${path} ${status} ${name}`).toEqual({ type: 'string' });
+      return Object.keys(answer?.headers ?? {}).map((name) => name.toLowerCase());
+    };
+    const sent: [string, string, LightMyRequestResponse][] = [];
+    const body = { name: 'headers', type: 'slack', params: {} };
+    const headers = { 'idempotency-key': 'openapi-headers' };
+    const created = await t.call('POST', '/api/connectors', { body, headers });
+    sent.push(['/connectors', 'post', created]);
+    sent.push(['/connectors', 'post', await t.call('POST', '/api/connectors', { body, headers })]);
+    const { id } = json<{ id: string }>(created);
+    sent.push(['/connectors/{id}', 'get', await t.call('GET', `/api/connectors/${id}`)]);
+    sent.push(['/connectors/name/{name}', 'get', await t.call('GET', '/api/connectors/name/headers')]);
+    sent.push(['/connectors/{id}', 'put', await t.call('PUT', `/api/connectors/${id}`, { body })]);
+    const stale = { 'if-match': '"stale"' };
+    sent.push([
+      '/connectors/{id}',
+      'put',
+      await t.call('PUT', `/api/connectors/${id}`, { body, headers: stale }),
+    ]);
+    sent.push([
+      '/connectors/{id}',
+      'delete',
+      await t.call('DELETE', `/api/connectors/${id}`, { headers: stale }),
+    ]);
+    expect(sent.map(([, , response]) => response.statusCode)).toEqual([
+      createStatus,
+      createStatus,
+      200,
+      200,
+      200,
+      412,
+      412,
+    ]);
+    expect(sent[1]?.[2].headers['idempotent-replayed']).toBe('true');
+    for (const [path, method, response] of sent) {
+      const documented = declared(path, method, response.statusCode);
+      for (const name of ['etag', 'idempotent-replayed']) {
+        if (response.headers[name] !== undefined)
+          expect(documented, `${method} ${path} ${response.statusCode}`).toContain(name);
+      }
+    }
+    expect(declared('/connectors/{id}/deliveries', 'post', 202)).toContain('idempotent-replayed');
+  });
+
+  it('documents WWW-Authenticate on every 401 and Retry-After on every 429 and 503, as they are sent', async () => {
+    const refused = await t.call('GET', '/api/connectors', { key: null });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['www-authenticate']).toMatch(/^Bearer /);
+    const wanted: Record<string, string> = {
+      401: 'WWW-Authenticate',
+      429: 'Retry-After',
+      503: 'Retry-After',
+    };
+    let seen = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        if (typeof operation !== 'object' || !('responses' in operation)) continue; // a path's servers
+        for (const [status, header] of Object.entries(wanted)) {
+          const answer = operation.responses[status] as { headers?: Record<string, unknown> } | undefined;
+          if (answer === undefined) continue;
+          seen++;
+          expect(Object.keys(answer.headers ?? {}), `${method} ${path} ${status}`).toContain(header);
+        }
+      }
+    }
+    expect(seen).toBeGreaterThan(40);
   });
 
   it("documents /healthz's 200 as it is served, ageMs included", async () => {

@@ -50,6 +50,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -59,6 +61,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -68,6 +76,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -98,6 +108,10 @@ export interface paths {
                 /** @description The newly created connector */
                 201: {
                     headers: {
+                        /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
+                        ETag?: string;
+                        /** @description `true` when this is the replay of the first response to this Idempotency-Key */
+                        "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -116,6 +130,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -170,6 +186,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -179,6 +201,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -216,6 +240,8 @@ export interface paths {
                 /** @description The requested connector */
                 200: {
                     headers: {
+                        /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -225,6 +251,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -243,6 +271,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -252,6 +286,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -286,6 +322,8 @@ export interface paths {
                 /** @description The updated connector */
                 200: {
                     headers: {
+                        /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -304,6 +342,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -340,6 +380,8 @@ export interface paths {
                 /** @description If-Match does not match the current ETag, or If-None-Match does */
                 412: {
                     headers: {
+                        /** @description The connector's current ETag */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -367,6 +409,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -376,6 +424,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -413,6 +463,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -440,6 +492,8 @@ export interface paths {
                 /** @description If-Match does not match the current ETag, or If-None-Match does */
                 412: {
                     headers: {
+                        /** @description The connector's current ETag */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -449,6 +503,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -458,6 +518,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -494,6 +556,8 @@ export interface paths {
                 /** @description The connector */
                 200: {
                     headers: {
+                        /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
+                        ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -503,6 +567,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -521,6 +587,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -530,6 +602,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -583,6 +657,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -610,6 +686,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key as one key may run at once (with Retry-After: when the oldest of them has ended) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -619,6 +701,8 @@ export interface paths {
                 /** @description The database is unavailable, the server is overloaded or shutting down, or as many checks running as the server runs at once (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -678,6 +762,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -714,6 +800,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key as one key may run at once (with Retry-After: when the oldest of them has ended) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -723,6 +815,8 @@ export interface paths {
                 /** @description The database is unavailable, the server is overloaded or shutting down, or as many checks running as the server runs at once (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -814,6 +908,8 @@ export interface paths {
                 /** @description The delivery, durably queued */
                 202: {
                     headers: {
+                        /** @description `true` when this is the replay of the first response to this Idempotency-Key */
+                        "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -926,6 +1022,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -989,6 +1087,12 @@ export interface paths {
                 /** @description The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -998,6 +1102,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1188,6 +1294,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1242,6 +1350,12 @@ export interface paths {
                 /** @description The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1251,6 +1365,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1406,6 +1522,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1415,6 +1533,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1424,6 +1548,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1566,6 +1692,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1584,6 +1712,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1593,6 +1727,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1722,6 +1858,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1758,6 +1896,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1767,6 +1911,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1908,6 +2054,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1944,6 +2092,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1953,6 +2107,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1996,6 +2152,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2005,6 +2163,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2014,6 +2178,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2073,6 +2239,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2091,6 +2259,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2100,6 +2274,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2167,6 +2343,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2176,6 +2354,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2185,6 +2369,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2271,6 +2457,8 @@ export interface paths {
                 /** @description The database does not answer or does not take writes */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2319,6 +2507,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
+                        "WWW-Authenticate"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2337,6 +2527,12 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
+                        /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
+                        "RateLimit-Policy"?: string;
+                        /** @description What is left of that limit, and in how many seconds it resets */
+                        RateLimit?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2346,6 +2542,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {

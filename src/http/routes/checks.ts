@@ -4,23 +4,36 @@ import { type CheckResult, CheckResultSchema, runCheck } from '../../connectors/
 import type { CheckContext } from '../../connectors/checks/types.js';
 import { parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
-import { jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
+import { jsonResponse, type RouteSchema, withHeaders } from '../../openapi/route-schema.js';
 import type { ConnectorStore } from '../../store/connector-store.js';
 import { principalOf } from '../auth.js';
-import { connectorBodyErrors, connectorNotFound, errorResponse, writeKeyErrors } from '../responses.js';
+import {
+  connectorBodyErrors,
+  connectorNotFound,
+  errorResponse,
+  RateLimitHeaders,
+  RetryAfterHeader,
+  writeKeyErrors,
+} from '../responses.js';
 import { connectorBody, connectorIdParams } from './connectors.js';
 
 const result = jsonResponse('The result of the check', CheckResultSchema);
 
 /** What the bounds on checks at once add to the usual 429 and 503 (limit.ts). */
 const busyErrors = {
-  429: errorResponse(
-    'Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key ' +
-      'as one key may run at once (with Retry-After: when the oldest of them has ended)',
+  429: withHeaders(
+    errorResponse(
+      'Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key ' +
+        'as one key may run at once (with Retry-After: when the oldest of them has ended)',
+    ),
+    RateLimitHeaders,
   ),
-  503: errorResponse(
-    'The database is unavailable, the server is overloaded or shutting down, or as many checks running ' +
-      'as the server runs at once (with Retry-After)',
+  503: withHeaders(
+    errorResponse(
+      'The database is unavailable, the server is overloaded or shutting down, or as many checks running ' +
+        'as the server runs at once (with Retry-After)',
+    ),
+    RetryAfterHeader,
   ),
 } as const;
 

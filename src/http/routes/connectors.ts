@@ -12,16 +12,17 @@ import { keepStoredSecrets, SECRET_PLACEHOLDER } from '../../connectors/secrets.
 import { type ConnectorInput, parseConnectorInput } from '../../connectors/validate.js';
 import { errors } from '../../errors.js';
 import { isRecord } from '../../is-record.js';
-import { described, jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
+import { described, jsonResponse, type RouteSchema, withHeaders } from '../../openapi/route-schema.js';
 import type { Actor } from '../../store/audit-store.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import { principalOf } from '../auth.js';
-import { etagOf, IfMatchHeader, preconditionFailed, writePrecondition } from '../conditional.js';
+import { ETagHeader, etagOf, IfMatchHeader, preconditionFailed, writePrecondition } from '../conditional.js';
 import {
   earlierFingerprint,
   fingerprint,
   IdempotencyKeyHeader,
+  IdempotentReplayedHeader,
   idempotencyErrors,
   idempotencyKeyOf,
 } from '../idempotency.js';
@@ -69,7 +70,10 @@ const create = (createStatus: 200 | 201) =>
     headers: { type: 'object', properties: IdempotencyKeyHeader },
     body: connectorBody,
     response: {
-      [createStatus]: jsonResponse('The newly created connector', ConnectorSchema),
+      [createStatus]: withHeaders(jsonResponse('The newly created connector', ConnectorSchema), {
+        ...ETagHeader,
+        ...IdempotentReplayedHeader,
+      }),
       ...connectorBodyErrors,
       ...writeKeyErrors,
       409: errorResponse(
@@ -84,7 +88,7 @@ const get = {
   summary: 'Get a specific connector.',
   params: connectorIdParams,
   response: {
-    200: jsonResponse('The requested connector', ConnectorSchema),
+    200: withHeaders(jsonResponse('The requested connector', ConnectorSchema), ETagHeader),
     ...keyErrors,
     ...connectorNotFound,
   },
@@ -94,7 +98,11 @@ const getByName = {
   tags,
   summary: 'Get a connector by its name.',
   params: Type.Object({ name: described(NameSchema, 'the connector name') }),
-  response: { 200: jsonResponse('The connector', ConnectorSchema), ...keyErrors, ...connectorNotFound },
+  response: {
+    200: withHeaders(jsonResponse('The connector', ConnectorSchema), ETagHeader),
+    ...keyErrors,
+    ...connectorNotFound,
+  },
 } satisfies RouteSchema;
 
 const update = {
@@ -104,7 +112,7 @@ const update = {
   headers: ifMatchHeaders,
   body: connectorBody,
   response: {
-    200: jsonResponse('The updated connector', ConnectorSchema),
+    200: withHeaders(jsonResponse('The updated connector', ConnectorSchema), ETagHeader),
     ...connectorBodyErrors,
     ...writeKeyErrors,
     ...connectorNotFound,

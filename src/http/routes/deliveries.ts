@@ -7,15 +7,21 @@ import { eventProblems, optionsFromQuery, parseDeliveryInput } from '../../deliv
 import type { DeliveryOf, DeliveryWorker } from '../../deliveries/worker.js';
 import { type ErrorDetail, errors, summarizeProblems } from '../../errors.js';
 import { isRecord } from '../../is-record.js';
-import { jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
+import { jsonResponse, type RouteSchema, withHeaders } from '../../openapi/route-schema.js';
 import type { ConnectorStore, StoredConnector } from '../../store/connector-store.js';
 import { DELIVERY_STATES, type Delivery, type DeliveryStore } from '../../store/delivery-store.js';
 import type { IdempotencyStore } from '../../store/idempotency-store.js';
 import type { DeliveryState } from '../../store/schema.js';
 import { principalOf } from '../auth.js';
-import { fingerprint, IdempotencyKeyHeader, idempotencyErrors, idempotencyKeyOf } from '../idempotency.js';
+import {
+  fingerprint,
+  IdempotencyKeyHeader,
+  IdempotentReplayedHeader,
+  idempotencyErrors,
+  idempotencyKeyOf,
+} from '../idempotency.js';
 import { PageQuerySchema, pageErrors, parsePage } from '../paging.js';
-import { errorResponse, keyErrors, writeKeyErrors } from '../responses.js';
+import { errorResponse, keyErrors, RateLimitHeaders, writeKeyErrors } from '../responses.js';
 import { connectorIdParams } from './connectors.js';
 
 export interface DeliveryRoutesOptions {
@@ -45,8 +51,11 @@ const queueErrors = {
     "The connector's type does not deliver, or the connector lacks what delivery needs (the message says what to add), " +
       'or this API key used this Idempotency-Key with another body',
   ),
-  429: errorResponse(
-    'The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After',
+  429: withHeaders(
+    errorResponse(
+      'The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After',
+    ),
+    RateLimitHeaders,
   ),
 } as const;
 
@@ -60,7 +69,7 @@ const create = {
   headers: { type: 'object', properties: IdempotencyKeyHeader },
   body: DeliveryInputSchema,
   response: {
-    202: accepted,
+    202: withHeaders(accepted, IdempotentReplayedHeader),
     400: errorResponse(
       "The body is not a valid delivery: the event, or the type's options (unknown keys are named)",
     ),

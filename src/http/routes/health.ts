@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../../errors.js';
-import { jsonResponse, type RouteSchema } from '../../openapi/route-schema.js';
+import { jsonResponse, type RouteSchema, withHeaders } from '../../openapi/route-schema.js';
 import type { DatabaseHandle } from '../../store/database.js';
 import { createHealthProbe, HEALTH_MAX_AGE_MS } from '../health-probe.js';
-import { errorResponse } from '../responses.js';
+import { errorResponse, RetryAfterHeader } from '../responses.js';
 
 const HealthSchema = Type.Object(
   {
@@ -29,7 +29,10 @@ export function healthRoutes(app: FastifyInstance, database: DatabaseHandle): vo
     summary: 'Health: 200 once the database takes writes (probed at most once a second).',
     response: {
       200: jsonResponse('The service and its database answer; ageMs says how old the probe is', HealthSchema),
-      503: errorResponse('The database does not answer or does not take writes'),
+      503: withHeaders(
+        errorResponse('The database does not answer or does not take writes'),
+        RetryAfterHeader,
+      ),
     },
   } satisfies RouteSchema;
   app.get('/healthz', { schema }, async (request, reply) => {
