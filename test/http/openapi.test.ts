@@ -136,7 +136,7 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     expect(input({ name: 'x', type: 'no-such-type' })).toBe(false);
   });
 
-  it('documents the response headers the server sends: ETag on a connector and a 412, Idempotent-Replayed', async () => {
+  it('declares every ETag and Idempotent-Replayed header the server sends on the connector routes (and Idempotent-Replayed on a queued delivery)', async () => {
     /** The headers the document declares for this answer, lower-cased. */
     const declared = (path: string, method: string, status: number) => {
       const answer = doc.paths[path]?.[method]?.responses[String(status)] as
@@ -188,7 +188,7 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     expect(declared('/connectors/{id}/deliveries', 'post', 202)).toContain('idempotent-replayed');
   });
 
-  it('documents WWW-Authenticate on every 401 and Retry-After on every 429 and 503, as they are sent', async () => {
+  it('declares WWW-Authenticate on every 401, Retry-After on every 429 and 503 and on the 409 of an Idempotency-Key in use (a 401 is checked as sent here; other tests check the 429s and 503s are sent)', async () => {
     const refused = await t.call('GET', '/api/connectors', { key: null });
     expect(refused.statusCode).toBe(401);
     expect(refused.headers['www-authenticate']).toMatch(/^Bearer /);
@@ -210,6 +210,13 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
       }
     }
     expect(seen).toBeGreaterThan(40);
+    // The 409 IDEMPOTENCY_KEY_IN_USE sends Retry-After (idempotency.ts): declared where it can come.
+    for (const path of ['/connectors', '/connectors/{id}/deliveries']) {
+      const answer = doc.paths[path]?.post?.responses['409'] as
+        | { headers?: Record<string, unknown> }
+        | undefined;
+      expect(Object.keys(answer?.headers ?? {}), `post ${path} 409`).toContain('Retry-After');
+    }
   });
 
   it("documents /healthz's 200 as it is served, ageMs included", async () => {

@@ -150,6 +150,8 @@ export interface paths {
                 /** @description A connector with this name exists in the account, or a request with this Idempotency-Key is still running */
                 409: {
                     headers: {
+                        /** @description Seconds to wait before retrying; sent when a request with this Idempotency-Key is still running */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1051,6 +1053,8 @@ export interface paths {
                 /** @description A request with this Idempotency-Key is still running */
                 409: {
                     headers: {
+                        /** @description Seconds to wait before sending the request again */
+                        "Retry-After"?: string;
                         [name: string]: unknown;
                     };
                     content: {

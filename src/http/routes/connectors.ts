@@ -76,8 +76,14 @@ const create = (createStatus: 200 | 201) =>
       }),
       ...connectorBodyErrors,
       ...writeKeyErrors,
-      409: errorResponse(
-        'A connector with this name exists in the account, or a request with this Idempotency-Key is still running',
+      409: withHeaders(
+        errorResponse(
+          'A connector with this name exists in the account, or a request with this Idempotency-Key is still running',
+        ),
+        {
+          'Retry-After':
+            'Seconds to wait before retrying; sent when a request with this Idempotency-Key is still running',
+        },
       ),
       422: errorResponse('This API key used this Idempotency-Key with another body'),
     },

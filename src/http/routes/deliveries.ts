@@ -21,7 +21,13 @@ import {
   idempotencyKeyOf,
 } from '../idempotency.js';
 import { PageQuerySchema, pageErrors, parsePage } from '../paging.js';
-import { errorResponse, keyErrors, RateLimitHeaders, writeKeyErrors } from '../responses.js';
+import {
+  errorResponse,
+  keyErrors,
+  RateLimitHeaders,
+  RetryAfterHeader,
+  writeKeyErrors,
+} from '../responses.js';
 import { connectorIdParams } from './connectors.js';
 
 export interface DeliveryRoutesOptions {
@@ -75,7 +81,7 @@ const create = {
     ),
     ...writeKeyErrors,
     ...queueErrors,
-    409: errorResponse('A request with this Idempotency-Key is still running'),
+    409: withHeaders(errorResponse('A request with this Idempotency-Key is still running'), RetryAfterHeader),
   },
 } satisfies RouteSchema;
 
