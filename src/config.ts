@@ -185,7 +185,7 @@ export const settings = {
     default: 'on',
     description:
       'PostgreSQL only: `on` answers `GET /api/connectors/{id}` from the connectors this server read, dropped when ' +
-      "PostgreSQL's notice of a change arrives (another server's write is seen when that notice arrives: well under a millisecond after its commit on an idle machine, milliseconds or more under load; " +
+      "PostgreSQL's notice of a change arrives (that notice comes well under a millisecond after the commit on an idle machine, milliseconds or more under load; " +
       'see [PostgreSQL and several instances](#postgresql-and-several-instances)); `off` reads the database on every request, so a write ' +
       'acknowledged by any server is seen by the next read on every other, at the cost of a round trip per read',
   }),

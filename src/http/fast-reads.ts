@@ -89,11 +89,13 @@ interface SentPage {
  * at once (SQLite with no transaction open), shown in the key's view by the routes' own functions
  * (presentConnector, etagOf, and the routes' compiled serializer, once a route compiled it). The
  * store gives out one frozen object per version of a connector it keeps (connector-row.ts,
- * present.ts), so for those the view, JSON and ETag are made once. On SQLite a connector and a page
- * are read again unless the database's stamp says no other connection wrote since they were read
- * and no write of this one touched them (getNow, listNow, compiled.ts); on PostgreSQL a connector
- * is kept while the notices of changes are heard (connector-cache.ts). So a change made by any
- * process is seen as the store promises.
+ * present.ts), so for those the view, JSON and ETag are made once. On SQLite, where the connection
+ * reports its own changes, a connector and a page are read again unless the database's stamp says
+ * no other connection wrote since they were read and no write of this one touched them (getNow,
+ * listNow, compiled.ts); otherwise they are read on every request. On PostgreSQL with
+ * PLUGBOARD_POSTGRES_READ_CACHE=on a connector is kept while the notices of changes are heard
+ * (connector-cache.ts), and a page is not answered here. So a change made by any process is seen
+ * as the store promises.
  *
  * The answer is the route's, byte for byte: status, the same headers in the same order
  * (X-Request-Id, the ETag of one connector, Content-Type, Content-Length, then Node's), the same

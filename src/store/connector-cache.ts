@@ -29,10 +29,10 @@ export type Ticket = number;
  *   commit, before they answer.
  *
  * So a GET on this process sees this process's acknowledged writes at once, and another process's
- * once its notice has arrived (well under a millisecond after the commit on an idle machine; a
- * median of 4-6 ms and up to ~140 ms after the writer's answer when this process and PostgreSQL
- * share a busy 2-core machine, README's "PostgreSQL and several instances"; and at most until the
- * heartbeat finds a silent connection, about 5 s plus the query timeout).
+ * once its notice has arrived: on an idle machine well under a millisecond after the commit; on a
+ * busy 2-core machine shared with PostgreSQL a median of 4-6 ms and up to ~140 ms after the
+ * writer's answer (README's "PostgreSQL and several instances"); and at most until the heartbeat
+ * finds a silent connection, about 5 s plus the query timeout.
  */
 export class ConnectorCache {
   #kept = new Map<string, StoredConnector>();
