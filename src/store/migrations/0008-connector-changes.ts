@@ -8,7 +8,8 @@ import { dialectOf } from '../dialect.js';
  * the connectors they read and drop one when its notice arrives (src/store/connector-changes.ts).
  * The payload is JSON: the schema (the channel is per database), the account and the id; a
  * TRUNCATE sends no account (everything in the schema changed). An insert notifies nothing: no
- * server keeps a connector it could not read. SQLite: nothing (one process; it reads at once).
+ * server keeps a connector it could not read. SQLite: nothing here; a server there tells other
+ * connections' commits by `pragma data_version` and its own by TEMP triggers (sqlite-database.ts).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   if (dialectOf(db) !== 'postgres') return;
