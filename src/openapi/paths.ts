@@ -48,20 +48,23 @@ function parameters(
   });
 }
 
+/** The header on every answer (app.ts's first onRequest hook, request-log.ts's requestIdFor). */
+const EVERY_ANSWER = {
+  'X-Request-Id':
+    "The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it",
+} as const;
+
 function responses(declared: Readonly<Record<number, ResponseDoc>>, options: PathOptions): JsonObject {
   const out: JsonObject = {};
   for (const [status, { description, content, headers }] of Object.entries(declared)) {
-    const sent =
-      headers === undefined
-        ? {}
-        : {
-            headers: Object.fromEntries(
-              Object.entries(headers).map(([name, about]) => [
-                name,
-                { description: about, schema: { type: 'string' } },
-              ]),
-            ),
-          };
+    const sent = {
+      headers: Object.fromEntries(
+        Object.entries({ ...EVERY_ANSWER, ...headers }).map(([name, about]) => [
+          name,
+          { description: about, schema: { type: 'string' } },
+        ]),
+      ),
+    };
     if (content === undefined) {
       out[status] = { description, ...sent };
       continue;

@@ -219,6 +219,37 @@ describe.each([200, 201] as const)('GET /api/openapi.json with create status %i'
     }
   });
 
+  it('declares X-Request-Id on every answer of every operation, and answers carry it', async () => {
+    let seen = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        if (typeof operation !== 'object' || !('responses' in operation)) continue; // a path's servers
+        for (const [status, answer] of Object.entries(operation.responses)) {
+          seen++;
+          const headers = (answer as { headers?: Record<string, unknown> }).headers ?? {};
+          expect(Object.keys(headers), `${method} ${path} ${status}`).toContain('X-Request-Id');
+        }
+      }
+    }
+    expect(seen).toBeGreaterThan(100);
+    const created = await t.call('POST', '/api/connectors', {
+      body: { name: 'request-id', type: 'slack', params: {} },
+    });
+    const { id } = json<{ id: string }>(created);
+    const answers = [
+      created,
+      await t.call('GET', `/api/connectors/${id}`),
+      await t.call('GET', '/api/connectors'),
+      await t.call('GET', '/api/connectors/no-such-id'),
+      await t.call('GET', '/api/connectors', { key: null }),
+      await t.call('POST', '/api/connectors', { body: { name: 'x' } }),
+      await t.call('DELETE', `/api/connectors/${id}`, { headers: { 'x-request-id': 'given-1' } }),
+    ];
+    expect(answers.map((answer) => answer.statusCode)).toEqual([createStatus, 200, 200, 404, 401, 400, 204]);
+    for (const answer of answers) expect(answer.headers['x-request-id']).toMatch(/^[\w.:-]{1,128}$/);
+    expect(answers[6]?.headers['x-request-id']).toBe('given-1');
+  });
+
   it("documents /healthz's 200 as it is served, ageMs included", async () => {
     const documented = doc.paths['/healthz']?.get?.responses['200'] as
       | { content?: { 'application/json'?: { schema?: { properties?: Record<string, unknown> } } } }

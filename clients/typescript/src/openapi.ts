@@ -32,6 +32,8 @@ export interface paths {
                 /** @description The connectors */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -41,6 +43,8 @@ export interface paths {
                 /** @description start-index or max-results is not an integer in range */
                 400: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -50,6 +54,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -61,6 +67,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -76,6 +84,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -108,6 +118,8 @@ export interface paths {
                 /** @description The newly created connector */
                 201: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
                         ETag?: string;
                         /** @description `true` when this is the replay of the first response to this Idempotency-Key */
@@ -121,6 +133,8 @@ export interface paths {
                 /** @description The body is not a valid connector; `errors` lists each problem by JSON pointer */
                 400: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -130,6 +144,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -141,6 +157,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -150,6 +168,8 @@ export interface paths {
                 /** @description A connector with this name exists in the account, or a request with this Idempotency-Key is still running */
                 409: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before retrying; sent when a request with this Idempotency-Key is still running */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -161,6 +181,8 @@ export interface paths {
                 /** @description The body is larger than 64 KiB */
                 413: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -170,6 +192,8 @@ export interface paths {
                 /** @description The body is not JSON */
                 415: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -179,6 +203,8 @@ export interface paths {
                 /** @description This API key used this Idempotency-Key with another body */
                 422: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -188,6 +214,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -203,6 +231,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -242,6 +272,8 @@ export interface paths {
                 /** @description The requested connector */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
                         ETag?: string;
                         [name: string]: unknown;
@@ -253,6 +285,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -264,6 +298,8 @@ export interface paths {
                 /** @description No such connector */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -273,6 +309,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -288,6 +326,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -324,6 +364,8 @@ export interface paths {
                 /** @description The updated connector */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
                         ETag?: string;
                         [name: string]: unknown;
@@ -335,6 +377,8 @@ export interface paths {
                 /** @description The body is not a valid connector; `errors` lists each problem by JSON pointer */
                 400: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -344,6 +388,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -355,6 +401,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -364,6 +412,8 @@ export interface paths {
                 /** @description No such connector */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -373,6 +423,8 @@ export interface paths {
                 /** @description Another connector with this name exists in the account */
                 409: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -382,6 +434,8 @@ export interface paths {
                 /** @description If-Match does not match the current ETag, or If-None-Match does */
                 412: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description The connector's current ETag */
                         ETag?: string;
                         [name: string]: unknown;
@@ -393,6 +447,8 @@ export interface paths {
                 /** @description The body is larger than 64 KiB */
                 413: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -402,6 +458,8 @@ export interface paths {
                 /** @description The body is not JSON */
                 415: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -411,6 +469,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -426,6 +486,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -458,6 +520,8 @@ export interface paths {
                 /** @description Empty body delete response */
                 204: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content?: never;
@@ -465,6 +529,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -476,6 +542,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -485,6 +553,8 @@ export interface paths {
                 /** @description No such connector */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -494,6 +564,8 @@ export interface paths {
                 /** @description If-Match does not match the current ETag, or If-None-Match does */
                 412: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description The connector's current ETag */
                         ETag?: string;
                         [name: string]: unknown;
@@ -505,6 +577,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -520,6 +594,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -558,6 +634,8 @@ export interface paths {
                 /** @description The connector */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Strong entity tag of the connector as this key sees it; send it back in If-Match */
                         ETag?: string;
                         [name: string]: unknown;
@@ -569,6 +647,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -580,6 +660,8 @@ export interface paths {
                 /** @description No such connector */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -589,6 +671,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -604,6 +688,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -650,6 +736,8 @@ export interface paths {
                 /** @description The result of the check */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -659,6 +747,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -670,6 +760,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -679,6 +771,8 @@ export interface paths {
                 /** @description No such connector */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -688,6 +782,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key as one key may run at once (with Retry-After: when the oldest of them has ended) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -703,6 +799,8 @@ export interface paths {
                 /** @description The database is unavailable, the server is overloaded or shutting down, or as many checks running as the server runs at once (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -746,6 +844,8 @@ export interface paths {
                 /** @description The result of the check */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -755,6 +855,8 @@ export interface paths {
                 /** @description The body is not a valid connector; `errors` lists each problem by JSON pointer */
                 400: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -764,6 +866,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -775,6 +879,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -784,6 +890,8 @@ export interface paths {
                 /** @description The body is larger than 64 KiB */
                 413: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -793,6 +901,8 @@ export interface paths {
                 /** @description The body is not JSON */
                 415: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -802,6 +912,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set, or as many checks running for this API key as one key may run at once (with Retry-After: when the oldest of them has ended) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -817,6 +929,8 @@ export interface paths {
                 /** @description The database is unavailable, the server is overloaded or shutting down, or as many checks running as the server runs at once (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -910,6 +1024,8 @@ export interface paths {
                 /** @description The delivery, durably queued */
                 202: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description `true` when this is the replay of the first response to this Idempotency-Key */
                         "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
@@ -1015,6 +1131,8 @@ export interface paths {
                 /** @description The body is not a valid delivery: the event, or the type's options (unknown keys are named) */
                 400: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1024,6 +1142,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -1035,6 +1155,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1044,6 +1166,8 @@ export interface paths {
                 /** @description No such connector */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1053,6 +1177,8 @@ export interface paths {
                 /** @description A request with this Idempotency-Key is still running */
                 409: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -1064,6 +1190,8 @@ export interface paths {
                 /** @description The body is larger than 64 KiB */
                 413: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1073,6 +1201,8 @@ export interface paths {
                 /** @description The body is not JSON */
                 415: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1082,6 +1212,8 @@ export interface paths {
                 /** @description The connector's type does not deliver, or the connector lacks what delivery needs (the message says what to add), or this API key used this Idempotency-Key with another body */
                 422: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1091,6 +1223,8 @@ export interface paths {
                 /** @description The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -1106,6 +1240,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -1186,6 +1322,8 @@ export interface paths {
                 /** @description The delivery, durably queued */
                 202: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1289,6 +1427,8 @@ export interface paths {
                 /** @description The body is not Alertmanager's version 4 payload, or an option in the query string is invalid */
                 400: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1298,6 +1438,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -1309,6 +1451,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1318,6 +1462,8 @@ export interface paths {
                 /** @description No such connector */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1327,6 +1473,8 @@ export interface paths {
                 /** @description The body is larger than 64 KiB */
                 413: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1336,6 +1484,8 @@ export interface paths {
                 /** @description The body is not JSON */
                 415: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1345,6 +1495,8 @@ export interface paths {
                 /** @description The connector's type does not deliver, or the connector lacks what delivery needs (the message says what to add), or this API key used this Idempotency-Key with another body */
                 422: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1354,6 +1506,8 @@ export interface paths {
                 /** @description The account has PLUGBOARD_DELIVERY_QUEUE_CAP deliveries waiting (QUEUE_FULL), or over the rate limit; with Retry-After */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -1369,6 +1523,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -1414,6 +1570,8 @@ export interface paths {
                 /** @description The deliveries */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1517,6 +1675,8 @@ export interface paths {
                 /** @description start-index, max-results, connector or state is invalid */
                 400: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1526,6 +1686,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -1537,6 +1699,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -1552,6 +1716,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -1593,6 +1759,8 @@ export interface paths {
                 /** @description The delivery */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1696,6 +1864,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -1707,6 +1877,8 @@ export interface paths {
                 /** @description No such delivery */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1716,6 +1888,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -1731,6 +1905,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -1759,6 +1935,8 @@ export interface paths {
                 /** @description The delivery, cancelled */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1862,6 +2040,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -1873,6 +2053,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1882,6 +2064,8 @@ export interface paths {
                 /** @description No such delivery */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1891,6 +2075,8 @@ export interface paths {
                 /** @description The delivery is being sent now, or is finished */
                 409: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1900,6 +2086,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -1915,6 +2103,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -1955,6 +2145,8 @@ export interface paths {
                 /** @description The delivery, queued again */
                 202: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2058,6 +2250,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -2069,6 +2263,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2078,6 +2274,8 @@ export interface paths {
                 /** @description No such delivery */
                 404: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2087,6 +2285,8 @@ export interface paths {
                 /** @description The delivery has not failed (it is queued, being sent, retrying or delivered) */
                 409: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2096,6 +2296,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -2111,6 +2313,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -2147,6 +2351,8 @@ export interface paths {
                 /** @description The type catalog */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2156,6 +2362,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -2167,6 +2375,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -2182,6 +2392,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -2225,6 +2437,8 @@ export interface paths {
                 /** @description Audit events */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2234,6 +2448,8 @@ export interface paths {
                 /** @description start-index or max-results is not an integer in range */
                 400: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2243,6 +2459,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -2254,6 +2472,8 @@ export interface paths {
                 /** @description The API key has the read role */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2263,6 +2483,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -2278,6 +2500,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -2316,6 +2540,8 @@ export interface paths {
                 /** @description The key and what it may do */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2347,6 +2573,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -2358,6 +2586,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -2373,6 +2603,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -2411,6 +2643,8 @@ export interface paths {
                 /** @description OpenAPI 3 document */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2447,6 +2681,8 @@ export interface paths {
                 /** @description The service and its database answer; ageMs says how old the probe is */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2461,6 +2697,8 @@ export interface paths {
                 /** @description The database does not answer or does not take writes */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
@@ -2502,6 +2740,8 @@ export interface paths {
                 /** @description The metrics in the Prometheus text exposition format */
                 200: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2511,6 +2751,8 @@ export interface paths {
                 /** @description Missing, malformed, unknown, revoked or expired API key (with WWW-Authenticate: Bearer) */
                 401: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Bearer realm="plugboard", with error="invalid_token" for a key that was refused */
                         "WWW-Authenticate"?: string;
                         [name: string]: unknown;
@@ -2522,6 +2764,8 @@ export interface paths {
                 /** @description The key is not of account "default" */
                 403: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2531,6 +2775,8 @@ export interface paths {
                 /** @description Over the rate limit, when PLUGBOARD_RATE_LIMIT is set (with Retry-After and RateLimit headers) */
                 429: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         /** @description The rate limit of PLUGBOARD_RATE_LIMIT that applies (sent only while one is set) */
@@ -2546,6 +2792,8 @@ export interface paths {
                 /** @description The database is unavailable or the server is overloaded or shutting down (with Retry-After) */
                 503: {
                     headers: {
+                        /** @description The request's id: the X-Request-Id the client sent when it is 1-128 letters, digits or _.:-, else a new UUID; the server's log line of the request has it */
+                        "X-Request-Id"?: string;
                         /** @description Seconds to wait before sending the request again */
                         "Retry-After"?: string;
                         [name: string]: unknown;
