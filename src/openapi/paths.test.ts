@@ -12,6 +12,11 @@ const components = new Map<object, string>([
 ]);
 const options = { server: '/api', componentOf: (schema: object) => components.get(schema) };
 
+/** The header every answer of every operation declares (paths.ts), before those its route declares. */
+const requestId = {
+  'X-Request-Id': { description: expect.stringMatching(/request's id/), schema: { type: 'string' } },
+};
+
 const route = (method: string, url: string, schema: DocumentedRoute['schema'], needsKey = true) => ({
   method,
   url,
@@ -63,13 +68,14 @@ describe('openApiPaths', () => {
           responses: {
             200: {
               description: 'Renamed',
+              headers: requestId,
               content: {
                 'application/json': {
                   schema: { type: 'array', items: { $ref: '#/components/schemas/Thing' } },
                 },
               },
             },
-            404: { description: 'No thing' },
+            404: { description: 'No thing', headers: requestId },
           },
         },
       },
@@ -84,7 +90,34 @@ describe('openApiPaths', () => {
     expect(paths).toEqual({
       '/healthz': {
         servers: [{ url: '/' }],
-        get: { summary: 'Health.', security: [], responses: { 200: { description: 'ok' } } },
+        get: {
+          summary: 'Health.',
+          security: [],
+          responses: { 200: { description: 'ok', headers: requestId } },
+        },
+      },
+    });
+  });
+
+  it('writes the headers a response declares besides X-Request-Id, each a string', () => {
+    const paths = openApiPaths(
+      [
+        route('GET', '/api/a', {
+          summary: 's',
+          response: { 200: { description: 'ok', headers: { ETag: 'the tag' } } },
+        }),
+      ],
+      options,
+    );
+    expect(paths['/a']).toEqual({
+      get: {
+        summary: 's',
+        responses: {
+          200: {
+            description: 'ok',
+            headers: { ...requestId, ETag: { description: 'the tag', schema: { type: 'string' } } },
+          },
+        },
       },
     });
   });
